@@ -1,0 +1,67 @@
+"""symlik: turn a probability model into a loss function, and show the work.
+
+>>> import symlik
+>>> symlik.derive("normal").loss.name
+'mse'
+
+The top-level names are loaded lazily, so ``import symlik`` does not import
+SymPy (or SciPy, or any optional backend) until a derivation is asked for.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from .errors import ConstraintError, NotSupportedError, SymlikError, UnknownNameError
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "derive": ("symlik.derivation", "derive"),
+    "Derivation": ("symlik.derivation", "Derivation"),
+    "Step": ("symlik.derivation", "Step"),
+    "compile": ("symlik.backends", "compile"),
+    "Kernel": ("symlik.backends.kernel", "Kernel"),
+    "Loss": ("symlik.losses.matcher", "Loss"),
+    "Distribution": ("symlik.distributions.base", "Distribution"),
+    "Param": ("symlik.distributions.base", "Param"),
+    "custom": ("symlik.custom_density", "custom"),
+}
+
+
+def names() -> tuple[str, ...]:
+    """Sorted tuple of catalog names."""
+    from .distributions import names as _names
+
+    return _names()
+
+
+def get(name: str, **options):
+    """The catalog distribution ``name``; unknown names raise ``SymlikError`` with suggestions."""
+    from .distributions import get as _get
+
+    return _get(name, **options)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'symlik' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "ConstraintError",
+    "NotSupportedError",
+    "SymlikError",
+    "UnknownNameError",
+    "names",
+    "get",
+    *_LAZY,
+]

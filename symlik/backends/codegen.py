@@ -1,0 +1,165 @@
+"""Expression -> kernel source, shared by the array backends.
+
+Event distributions keep their event on the last axis: an Indexed ``x[k]``
+prints as the whole array ``x`` and a Sum over k prints as a reduction over
+``axis=-1``. Class-index targets get their own form (``gather_targets``):
+Sum_k y_k A(x_k) with one-hot y is A(x_y), so the kernel gathers the few
+entries it needs instead of building a one-hot matrix.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from ..functions import LogSumExp, Sigmoid, Softplus, XLog1PY, XLogY
+
+GATHER_SUFFIX = "__at_y"
+
+
+class SymlikNumPyPrinter(NumPyPrinter):
+    """NumPy printer with symlik's stable functions and event-axis sums."""
+
+    _module = "numpy"
+    short_module = "np"
+    # Functions this backend lacks say so explicitly (see the CuPy printer).
+    missing: frozenset = frozenset()
+
+    def __init__(self, event_index=None, event_size=None, scalar_arrays=(), settings=None):
+        super().__init__(settings={"fully_qualified_modules": True, **(settings or {})})
+        self.event_index = event_index
+        self.event_size = event_size
+        self.scalar_arrays = set(scalar_arrays)
+        self._in_event = 0
+        self.used_event_arrays: set[str] = set()
+
+    def _module_format(self, fqn, register=True):
+        if fqn.startswith("numpy."):
+            fqn = self.short_module + fqn[len("numpy") :]
+        return fqn
+
+    def _as_ordered_terms(self, expr, order=None):
+        # Positive terms first, so y - mu prints as that and not (-mu) + y,
+        # which costs NumPy an extra full-size temporary.
+        terms = list(super()._as_ordered_terms(expr, order=order))
+        return [t for t in terms if not t.could_extract_minus_sign()] + [
+            t for t in terms if t.could_extract_minus_sign()
+        ]
+
+    # --- arrays ---------------------------------------------------------
+    def _print_Indexed(self, expr):
+        return self._print(expr.base.label)
+
+    def _print_IndexedBase(self, expr):
+        return self._print(expr.label)
+
+    def _print_Symbol(self, expr):
+        name = super()._print_Symbol(expr)
+        if self._in_event and expr.name in self.scalar_arrays:
+            self.used_event_arrays.add(expr.name)
+            return f"{name}_e"
+        return name
+
+    def _print_Sum(self, expr):
+        (k, lo, hi) = expr.limits[0]
+        if self.event_index is None or k != self.event_index or len(expr.limits) != 1:
+            raise NotImplementedError(f"only sums over the event axis compile; got {expr}")
+        self._in_event += 1
+        try:
+            body = self._print(expr.function)
+        finally:
+            self._in_event -= 1
+        if not expr.function.has(sp.Indexed):  # a constant summand: K copies
+            return f"({self._print(hi - lo + 1)})*({body})"
+        return f"{self._module_format('numpy.sum')}({body}, axis=-1)"
+
+    def _print_Add(self, expr, order=None):
+        # softplus(z) + rest is printed as (max(z, 0) + rest) + log1p(exp(-|z|)): for a
+        # label of 1 and a large logit, max(z, 0) - y z cancels exactly to 0 before the
+        # tiny log1p term is added, so log(1 + e^-30) keeps its digits (torch's order).
+        softplus = [t for t in expr.args if isinstance(t, Softplus)]
+        if len(softplus) == 1:
+            z = self._print(softplus[0].args[0])
+            rest = expr - softplus[0]
+            np_ = self.short_module
+            head = f"{np_}.maximum({z}, 0)"
+            if rest != 0:
+                sign, rest = ("-", -rest) if rest.could_extract_minus_sign() else ("+", rest)
+                head = f"({head} {sign} {self._print(rest)})"
+            return f"{head} + {np_}.log1p({np_}.exp(-{np_}.abs({z})))"
+        lse = [t for t in expr.args if isinstance(t, LogSumExp)]
+        if len(lse) == 1:
+            # logsumexp(z) - z_y: subtract before the log term, as above.
+            return f"_logsumexp_minus({self._print(lse[0].args[0])}, {self._print(-(expr - lse[0]))})"
+        return super()._print_Add(expr, order=order)
+
+    # --- stable special functions -----------------------------------------
+    def _print_Softplus(self, expr):
+        # logaddexp(0, z) = log(1 + e^z) without overflow, in one ufunc pass.
+        return f"{self._module_format('numpy.logaddexp')}(0, {self._print(expr.args[0])})"
+
+    def _print_Sigmoid(self, expr):
+        return f"_sigmoid({self._print(expr.args[0])})"
+
+    def _print_LogSumExp(self, expr):
+        return f"_logsumexp({self._print(expr.args[0])})"
+
+    def _print_XLogY(self, expr):
+        return f"_xlogy({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_XLog1PY(self, expr):
+        return f"_xlog1py({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_Max(self, expr):
+        out = self._print(expr.args[0])
+        for a in expr.args[1:]:
+            out = f"{self._module_format('numpy.maximum')}({out}, {self._print(a)})"
+        return out
+
+    _print_Min = None  # type: ignore[assignment]
+
+    def _print_Abs(self, expr):
+        return f"{self._module_format('numpy.abs')}({self._print(expr.args[0])})"
+
+
+def gather_targets(expr: sp.Expr, y_base: sp.IndexedBase, k: sp.Symbol) -> sp.Expr:
+    """Rewrite for class-index targets: Sum_k y_k A(x_k) -> A(x_y), Sum_k y_k -> 1.
+
+    Valid because a one-hot y has exactly one y_k = 1. Raises when y enters
+    non-linearly (then index targets would need a one-hot matrix).
+    """
+
+    def one(s: sp.Sum):
+        if s.limits[0][0] != k:
+            return s
+        body = sp.expand(s.function)
+        yk = y_base[k]
+        if sp.diff(body, yk, 2) != 0:
+            raise NotImplementedError("the target enters the loss non-linearly; pass one-hot targets")
+        coeff = sp.diff(body, yk)
+        rest = sp.simplify(body - coeff * yk)
+        gathered = coeff.replace(
+            lambda e: isinstance(e, sp.Indexed) and e.indices == (k,),
+            lambda e: sp.Symbol(f"{e.base.label}{GATHER_SUFFIX}", real=True),
+        )
+        return gathered + (sp.Sum(rest, (k, *s.limits[0][1:])) if rest != 0 else 0)
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), one)
+
+
+def function_source(fname, expr, inputs, *, printer, event_size_from=None, gathers=()):
+    """Python source of ``def fname(*inputs): return <expr>`` (elementwise per observation)."""
+    body = printer.doprint(expr)
+    lines = [f"def {fname}({', '.join(inputs)}):"]
+    if event_size_from is not None and printer.event_size is not None and expr.has(printer.event_size):
+        lines.append(f"    {printer.event_size} = {event_size_from}.shape[-1]")
+    for name in sorted(printer.used_event_arrays):
+        lines.append(f"    {name}_e = _event({name})")
+    for name in gathers:
+        if f"{name}{GATHER_SUFFIX}" in body:
+            lines.append(f"    {name}{GATHER_SUFFIX} = _gather({name}, y)")
+    lines.append(f"    return {body}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["SymlikNumPyPrinter", "gather_targets", "function_source", "LogSumExp", "Sigmoid", "Softplus", "XLogY", "XLog1PY"]

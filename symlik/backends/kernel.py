@@ -1,0 +1,163 @@
+"""The compiled kernel: a callable over arrays with validation and reduction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConstraintError, SymlikError
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class Kernel:
+    """A compiled loss or NLL.
+
+    Call it with the predicted inputs first (in ``predict`` order), then the
+    target ``y``, then any parameter neither predicted nor fixed; every input
+    is also accepted by keyword. ``reduction`` averages (``"mean"``) or sums
+    over observations, or returns the per-observation values (``"none"``).
+    For event distributions an observation is a vector on the last axis.
+    """
+
+    def __init__(
+        self,
+        *,
+        functions: dict,
+        source: str,
+        inputs: tuple[str, ...],
+        fixed: dict,
+        checks: dict,
+        reduction: str,
+        backend: str,
+        target: str,
+        derivation: Any,
+        validate: bool,
+        event_inputs: tuple[str, ...] = (),
+        index_targets: bool = False,
+        reduce=None,
+        formula: str = "",
+    ) -> None:
+        self._functions = functions
+        self.source = source
+        self.inputs = inputs
+        self.fixed = dict(fixed)
+        self._checks = checks  # input name -> (Constraint or callable, description)
+        self.reduction = reduction
+        self.backend = backend
+        self.target = target
+        self.derivation = derivation
+        self.validate = validate
+        self.event_inputs = event_inputs
+        self.index_targets = index_targets
+        self._reduce = reduce
+        self.formula = formula
+
+    # -- calling ---------------------------------------------------------------
+    def _bind(self, args, kwargs) -> dict:
+        if len(args) > len(self.inputs):
+            raise SymlikError(
+                f"too many positional inputs: expected at most {len(self.inputs)} ({', '.join(self.inputs)}), got {len(args)}"
+            )
+        bound = dict(zip(self.inputs, args))
+        for key, value in kwargs.items():
+            if key not in self.inputs:
+                hint = " (it is fixed at compile time)" if key in self.fixed else ""
+                raise SymlikError(f"unexpected input {key!r}{hint}; inputs are {', '.join(self.inputs)}")
+            if key in bound:
+                raise SymlikError(f"input {key!r} given twice (by position and by keyword)")
+            bound[key] = value
+        missing = [n for n in self.inputs if n not in bound]
+        if missing:
+            raise SymlikError(f"missing input(s) {', '.join(missing)}; inputs are {', '.join(self.inputs)}")
+        return bound
+
+    def _arrays(self, bound: dict) -> dict:
+        out = {}
+        for name, value in {**bound, **self.fixed}.items():
+            a = np.asarray(value)
+            if a.dtype.kind not in "biuf":
+                raise SymlikError(f"{name} must be a real numeric array; got dtype {a.dtype}")
+            if a.dtype.kind in "biu" and name != "y":
+                a = a.astype(np.result_type(a.dtype, np.float64) if a.dtype.itemsize > 2 else np.float64)
+            out[name] = a
+        return out
+
+    def _validate(self, arrays: dict, use_index: bool) -> None:
+        for name, a in arrays.items():
+            check = self._checks.get("y_index" if (name == "y" and use_index) else name)
+            if check is None:
+                continue
+            constraint, _ = check
+            bad = constraint(a, arrays) if callable(constraint) else constraint.violations(a)
+            if np.any(bad):
+                idx = tuple(int(i) for i in np.argwhere(bad)[0]) if np.ndim(bad) else ()
+                value = a[idx] if a.ndim and idx and len(idx) == a.ndim else a
+                rule = check[1]
+                where = f" at index {idx}" if idx else ""
+                raise ConstraintError(f"{name} must {rule} (got {value!r}{where})")
+
+    def _check_shapes(self, arrays: dict, use_index: bool) -> None:
+        event = [n for n in self.event_inputs if n in arrays and not (n == "y" and use_index)]
+        if event:
+            sizes = {n: arrays[n].shape[-1] if arrays[n].ndim else None for n in event}
+            for n, sz in sizes.items():
+                if sz is None:
+                    raise SymlikError(f"{n} must have the event on its last axis; got a scalar")
+            if len(set(sizes.values())) > 1:
+                desc = ", ".join(f"{n}: {s}" for n, s in sizes.items())
+                raise SymlikError(f"event sizes (last axis) must match; got {desc}")
+        obs_shapes = {}
+        for n, a in arrays.items():
+            if n in event:
+                obs_shapes[n] = a.shape[:-1]
+            elif n == "y" and use_index:
+                obs_shapes[n] = a.shape
+            else:
+                obs_shapes[n] = a.shape
+        try:
+            np.broadcast_shapes(*obs_shapes.values())
+        except ValueError:
+            desc = ", ".join(f"{n}: {s}" for n, s in obs_shapes.items())
+            raise SymlikError(f"input shapes must broadcast; got {desc}") from None
+
+    def _use_index(self, arrays: dict) -> bool:
+        if not self.index_targets:
+            return False
+        y = arrays["y"]
+        ref = next(arrays[n] for n in self.event_inputs if n != "y" and n in arrays)
+        return y.dtype.kind in "iub" and y.ndim == ref.ndim - 1
+
+    def elementwise(self, *args, **kwargs):
+        """Per-observation values (``reduction="none"``), whatever this kernel's reduction."""
+        arrays = self._arrays(self._bind(args, kwargs))
+        use_index = self._use_index(arrays)
+        if self.validate:
+            self._check_shapes(arrays, use_index)
+            self._validate(arrays, use_index)
+        fn = self._functions["index" if use_index else "dense"]
+        with np.errstate(over="ignore", under="ignore"):
+            return fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
+
+    def __call__(self, *args, **kwargs):
+        out = self.elementwise(*args, **kwargs)
+        if self.reduction == "none":
+            return out
+        if self._reduce is not None:
+            return self._reduce(out, self.reduction)
+        out = np.asarray(out)
+        return out.mean() if self.reduction == "mean" else out.sum()
+
+    def __repr__(self) -> str:
+        name = self.derivation.loss.name if self.target == "loss" else "nll"
+        return (
+            f"<Kernel {self.derivation.spec.label} {name or 'nll-without-constants'} "
+            f"backend={self.backend} reduction={self.reduction} inputs={self.inputs}>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        return (
+            f"**symlik kernel** `{self.derivation.spec.label}` ({self.target}, backend `{self.backend}`, "
+            f"reduction `{self.reduction}`)\n\ninputs: `{', '.join(self.inputs)}`\n\n$${self.formula}$$\n"
+        )

@@ -1,0 +1,94 @@
+"""The result of a derivation: ordered steps plus the proven identification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the argument: ``lhs = expr``, with a one-line reason."""
+
+    title: str
+    expr: sp.Expr
+    why: str
+    lhs: str | None = None  # LaTeX of the left-hand side
+    lhs_text: str | None = None  # plain-text left-hand side
+
+
+@dataclass(frozen=True)
+class Derivation:
+    spec: Any
+    predict: tuple[str, ...]
+    link: str | None
+    nll: sp.Expr  # exact per-observation -log p, in the kernel's inputs
+    loss: Any  # losses.matcher.Loss
+    scale: sp.Expr
+    offset: sp.Expr
+    inputs: tuple[str, ...]
+    steps: tuple[Step, ...]
+    symbols: dict = field(default_factory=dict)  # input name -> SymPy Symbol / Indexed
+    nll_theta: sp.Expr | None = None  # the NLL in the distribution's parameters (before any link)
+
+    @property
+    def name(self) -> str:
+        return self.spec.label
+
+    @property
+    def y(self) -> sp.Expr:
+        return self.symbols["y"]
+
+    @property
+    def predicted_inputs(self) -> tuple[str, ...]:
+        return self.inputs[: len(self.predict)]
+
+    @property
+    def event(self) -> bool:
+        return self.spec.is_event
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe identifier, e.g. ``bernoulli-logit`` or ``normal-mu-sigma``."""
+        parts = [self.spec.name]
+        parts += [f"{k}-{v}".replace("_", "-") for k, v in self.spec.chosen.items() if v != self.spec.options[k][0]]
+        if tuple(self.predict) != tuple(self.spec.predict):
+            parts.append("-".join(self.predict))
+        if self.link:
+            parts.append(self.link)
+        return "-".join(parts).replace("_", "-")
+
+    def identity_holds(self) -> bool:
+        """Re-check nll == scale * loss + offset symbolically (exact forms)."""
+        from ..algebra import is_zero, split_sum
+        from ..functions import exact
+
+        diff = exact(self.nll) - (self.scale * exact(self.loss.expr) + exact(self.offset))
+        return is_zero(split_sum(sp.expand(diff)))
+
+    def to_latex(self) -> str:
+        from ..render.latex import render
+
+        return render(self)
+
+    def to_markdown(self) -> str:
+        from ..render.markdown import render
+
+        return render(self)
+
+    def to_text(self) -> str:
+        from ..render.text import render
+
+        return render(self)
+
+    def _repr_latex_(self) -> str:
+        from ..render.latex import render_display
+
+        return render_display(self)
+
+    def __repr__(self) -> str:
+        name = self.loss.name or "its own NLL"
+        link = f", link={self.link!r}" if self.link else ""
+        return f"<Derivation {self.spec.label} predict={self.predict}{link}: {name}, scale={self.scale}>"

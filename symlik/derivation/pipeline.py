@@ -1,0 +1,351 @@
+"""spec + predict + link -> Derivation. Pure functions over SymPy expressions.
+
+The steps follow the textbook argument: i.i.d. likelihood -> log -> negate
+-> substitute the density -> expand the logarithm -> separate what depends on
+the prediction -> identify the loss (proven by the matcher) -> the minimiser
+is unchanged -> (with a link) rewrite in the network's pre-activation.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sympy as sp
+
+from ..algebra import expand_logs, free_of, log_of, split_sum, sum_parts, tidy_logs
+from ..distributions import get
+from ..distributions.base import Distribution
+from ..errors import SymlikError
+from ..functions import ArgMin, DensityOf, Softplus, loss_symbol
+from ..losses import matcher
+from .derivation import Derivation, Step
+
+OBS = sp.Symbol("i", integer=True, positive=True)
+N_OBS = sp.Symbol("n", integer=True, positive=True)
+
+
+def _resolve(spec, options) -> Distribution:
+    if isinstance(spec, Distribution):
+        if options:
+            return type(spec)(**{**spec.chosen, **options})
+        return spec
+    if isinstance(spec, str):
+        return get(spec, **(options or {}))
+    raise SymlikError(f"spec must be a distribution name or a Distribution; got {type(spec).__name__}")
+
+
+def _check_predict(spec: Distribution, predict) -> tuple[str, ...]:
+    if predict is None:
+        return tuple(spec.predict)
+    if isinstance(predict, str):
+        predict = (predict,)
+    predict = tuple(predict)
+    if not predict:
+        raise SymlikError("predict must name at least one parameter")
+    for name in predict:
+        if not isinstance(name, str):
+            raise SymlikError(f"predict must be parameter names; got {name!r}")
+        spec.param(name)  # raises UnknownNameError with suggestions
+    if len(set(predict)) != len(predict):
+        raise SymlikError(f"predict must not repeat a parameter; got {predict}")
+    return predict
+
+
+def derive(spec, predict=None, link: str | None = None, *, options: dict | None = None) -> Derivation:
+    """Derive the NLL of ``spec`` for i.i.d. data and identify the loss.
+
+    Parameters
+    ----------
+    spec : str or Distribution
+        A catalog name (``symlik.names()``) or a ``Distribution`` (e.g. from ``symlik.custom``).
+    predict : tuple of str, optional
+        The parameters the network predicts, in positional order; default the spec's ``predict``.
+    link : str, optional
+        ``"logit"``, ``"softmax"`` or ``"log"``: the network outputs the pre-activation.
+    options : dict, optional
+        Distribution options, e.g. ``{"sigma": "per_dim"}`` for ``diag_normal``.
+    """
+    spec = _resolve(spec, options)
+    predict = _check_predict(spec, predict)
+    link = None if link in (None, "identity") else link
+    if link is not None and not isinstance(link, str):
+        raise SymlikError(f"link must be a string; got {type(link).__name__}")
+    return _derive_cached(spec, predict, link)
+
+
+_CACHE: dict = {}
+
+
+def _derive_cached(spec, predict, link):
+    key = (type(spec), spec.name, tuple(sorted(spec.chosen.items())), predict, link, id(spec) if getattr(spec, 'custom', False) else 0)
+    if key not in _CACHE:
+        _CACHE[key] = _derive(spec, predict, link)
+    return _CACHE[key]
+
+
+def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None) -> Derivation:
+    k = spec.index if spec.is_event else None
+    y = spec.y
+    theta = {p: spec.symbol(p) for p in spec.param_names}
+    predicted = tuple(theta[p] for p in predict)
+
+    # -log p, per observation, exact; expanded logs.
+    density = spec.density_expr()
+    log_density = spec.log_density(y, **theta)
+    log_p = expand_logs(log_density) if log_density is not None else log_of(density)
+    nll_theta = split_sum(-log_p)
+
+    if spec.is_event:
+        match = matcher.identify_event(nll_theta, y, predicted, k, spec.K)
+    else:
+        match = matcher.identify_scalar(nll_theta, y, predicted)
+    if match is None:
+        match = matcher.own_nll(nll_theta, predicted, k)
+
+    # The link: the network outputs z, theta = g^-1(z).
+    symbols = {}
+    link_param = None
+    link = None
+    if link_name is not None:
+        link_param = spec.link_param(link_name)
+        if link_param not in predict:
+            raise SymlikError(f"link {link_name!r} applies to {link_param}, which is not predicted (predict={predict})")
+        link = spec.link(link_name, link_param)
+    nll, loss_expr = nll_theta, match.loss.expr
+    input_names = []
+    for p in predict:
+        if p == link_param:
+            zname = link.input_name(p)
+            if spec.param(p).event:
+                zbase = sp.IndexedBase(zname, real=True)
+                symbols[zname] = zbase[k]
+            else:
+                zbase = sp.Symbol(zname, real=True)
+                symbols[zname] = zbase
+            nll = _apply_link(nll, theta[p], link, zbase, k, spec.K if spec.is_event else None)
+            loss_expr = _apply_link(loss_expr, theta[p], link, zbase, k, spec.K if spec.is_event else None)
+            input_names.append(zname)
+        else:
+            symbols[p] = theta[p]
+            input_names.append(p)
+    symbols["y"] = y
+    others = [p for p in spec.param_names if p not in predict]
+    for p in others:
+        symbols[p] = theta[p]
+    inputs = (*input_names, "y", *others)
+    loss = matcher.Loss(match.loss.name, loss_expr, match.loss.template, match.loss.inner)
+
+    steps = _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols, input_names)
+    return Derivation(
+        spec=spec,
+        predict=predict,
+        link=link_name,
+        nll=nll,
+        loss=loss,
+        scale=match.scale,
+        offset=match.offset,
+        inputs=inputs,
+        steps=tuple(steps),
+        symbols=symbols,
+        nll_theta=nll_theta,
+    )
+
+
+def _apply_link(expr, theta, link, zbase, k, K):
+    """Substitute theta = g^-1(z), using the link's log forms so logs stay simple."""
+    if K is not None:  # event link (softmax): theta is p[k]
+        base = theta.base
+        expr = expr.replace(
+            lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.Indexed) and e.args[0].base == base,
+            lambda e: link.log_inverse(zbase, e.args[0].indices[0], K),
+        )
+        expr = expr.replace(
+            lambda e: isinstance(e, sp.Indexed) and e.base == base,
+            lambda e: link.inverse(zbase, e.indices[0], K),
+        )
+        return split_sum(sp.expand(split_sum(expr)))
+    if link.log_inverse is not None:
+        expr = expr.replace(sp.log(theta), link.log_inverse(zbase))
+    if link.log1m_inverse is not None:
+        expr = expr.replace(sp.log(1 - theta), link.log1m_inverse(zbase))
+    expr = expr.subs(theta, link.inverse(zbase))
+    # softplus(-z) = softplus(z) - z collects y*softplus(-z) + (1-y)*softplus(z) into softplus(z) - y z.
+    expr = expr.replace(
+        lambda e: isinstance(e, Softplus) and e.args[0].could_extract_minus_sign(),
+        lambda e: Softplus(-e.args[0]) + e.args[0],
+    )
+    return sp.expand(expr)
+
+
+# ---------------------------------------------------------------------------
+# The steps, written over n observations indexed by i.
+# ---------------------------------------------------------------------------
+
+
+def _observation(expr, names):
+    """Give every quantity that varies by observation the index i (y -> y_i, mu -> mu_i)."""
+
+    mapping = {}
+    for e in expr.atoms(sp.Indexed):
+        if str(e.base.label) in names and OBS not in e.indices:
+            mapping[e] = sp.IndexedBase(e.base.label, **e.base.assumptions0)[(OBS, *e.indices)]
+    for e in expr.free_symbols:
+        if isinstance(e, sp.Symbol) and e.name in names:
+            mapping[e] = sp.IndexedBase(e.name, **e.assumptions0)[OBS]
+    for e in expr.atoms(sp.IndexedBase):  # a whole event vector, e.g. in p(y_i | mu_i)
+        if str(e.label) in names:
+            mapping[e] = sp.IndexedBase(e.label, **e.assumptions0)[OBS]
+    return expr.xreplace(mapping)
+
+
+def _display(expr, k, K=None):
+    """Tidy an expression for display only (exactly equal): gather log constants.
+
+    For an event sum, constants that were pulled out as K * c go back into the
+    summand first, so that log(sigma_k) + log(2 pi)/2 is shown as
+    log(2 pi)/2 + log(sigma_k^2)/2 and then split: the textbook form.
+    """
+    if k is None:
+        return tidy_logs(expr)
+    summand, rest = sum_parts(expr, k)
+    moved = [t for t in sp.Add.make_args(rest) if K is not None and t.has(K) and not (t / K).has(K)]
+    summand = summand + sp.Add(*(t / K for t in moved))
+    rest = sp.Add(*(t for t in sp.Add.make_args(rest) if t not in moved))
+    return split_sum(sp.Sum(tidy_logs(summand, k), (k, 1, K))) + tidy_logs(rest)
+
+
+def _shown_sum(*terms):
+    """An unevaluated sum, in the order given, without zero terms."""
+    terms = [t for t in terms if t != 0]
+    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else (terms[0] if terms else sp.S.Zero)
+
+
+def _over_obs(expr):
+    return sp.Sum(expr, (OBS, 1, N_OBS))
+
+
+def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols, input_names):
+    k = spec.index if spec.is_event else None
+    varying = {"y", *predict, *input_names}
+    obs = lambda e: _observation(e, varying)  # noqa: E731
+    y_i = obs(spec.y if not spec.is_event else spec._y_base())
+    theta_i = [obs(spec.base(p) if not spec.param(p).event else spec.base(p)) for p in spec.param_names]
+    pred_latex = ", ".join(spec.latex_name(p) for p in predict)
+    lhs_L = r"\mathcal{L}(%s)" % pred_latex
+    lhs_NLL = r"\operatorname{NLL}(%s)" % pred_latex
+    steps = []
+    dens_i = DensityOf(y_i, *theta_i)
+    steps.append(
+        Step(
+            "The i.i.d. likelihood",
+            sp.Product(dens_i, (OBS, 1, N_OBS)),
+            "Given the predictions, the n observations are independent, so their joint density is a product.",
+            lhs_L,
+            f"L({', '.join(predict)})",
+        )
+    )
+    steps.append(
+        Step(
+            "Take the logarithm",
+            _over_obs(sp.log(dens_i)),
+            "The logarithm is increasing, so it keeps the maximiser, and it turns the product into a sum.",
+            r"\log " + lhs_L,
+            f"log L({', '.join(predict)})",
+        )
+    )
+    steps.append(
+        Step(
+            "Negate",
+            -_over_obs(sp.log(dens_i)),
+            "Training minimises, so negate: the negative log-likelihood is the quantity to minimise.",
+            lhs_NLL,
+            f"NLL({', '.join(predict)})",
+        )
+    )
+    density = obs(spec.density_expr())
+    steps.append(
+        Step(
+            f"Substitute the {spec.title.lower()} density",
+            -_over_obs(sp.log(density)),
+            f"Write out p(y | theta) for the {spec.title.lower()} distribution.",
+            lhs_NLL,
+            f"NLL({', '.join(predict)})",
+        )
+    )
+    loglik = _display(-nll_theta, k, spec.K if k is not None else None)
+    steps.append(
+        Step(
+            "Expand the logarithm",
+            _over_obs(obs(loglik)),
+            "The log of a product is the sum of the logs, and log exp(u) = u; this is the log-likelihood.",
+            r"\log " + lhs_L,
+            f"log L({', '.join(predict)})",
+        )
+    )
+    scale, offset, loss = match.scale, match.offset, match.loss
+    offset_total = N_OBS * _display(offset, k, spec.K if k is not None else None) if free_of(offset, [spec.y]) else _over_obs(obs(_display(offset, k, spec.K if k is not None else None)))
+    separated = _shown_sum(offset_total, scale * _over_obs(obs(loss.expr)))
+    steps.append(
+        Step(
+            "Separate the terms",
+            separated,
+            "The first term does not depend on the predictions; only the second changes as they change.",
+            lhs_NLL,
+            f"NLL({', '.join(predict)})",
+        )
+    )
+    pred_syms = [obs(theta[p]) if not spec.param(p).event else obs(spec.base(p)) for p in predict]
+    if loss.name is not None:
+        name = loss.template.latex_name
+        mean_loss = loss_symbol(name, y_i, *pred_syms)
+        steps.append(
+            Step(
+                f"Identify the loss: {loss.template.title}",
+                _shown_sum(offset_total, N_OBS * scale * mean_loss),
+                f"With {name} the mean of {loss.template.doc} over the observations, "
+                f"NLL = n * scale * {name} + constant, with scale = {sp.sstr(scale)} > 0 "
+                "(proven: nll - scale * loss - offset simplifies to 0, and the offset has zero "
+                "derivative in every prediction).",
+                lhs_NLL,
+                f"NLL({', '.join(predict)})",
+            )
+        )
+    else:
+        steps.append(
+            Step(
+                "No familiar loss fits",
+                _over_obs(obs(loss.expr)),
+                "No template in the catalog matches this NLL, so the loss is the NLL itself "
+                "with the terms free of the predictions dropped.",
+                lhs_NLL + r" - \text{const}",
+                f"NLL({', '.join(predict)}) - const",
+            )
+        )
+    over = [sp.Symbol(spec.latex_name(p)) for p in predict]
+    criterion = loss_symbol(loss.template.latex_name, y_i, *pred_syms) if loss.name else _over_obs(obs(loss.expr))
+    steps.append(
+        Step(
+            "The minimiser is unchanged",
+            ArgMin(criterion, *over),
+            "A positive scale and an additive constant do not move the minimiser: the sum, the mean "
+            "and the negative log-likelihood share the same argmin.",
+            r"\operatorname*{arg\,min}_{%s} \operatorname{NLL}" % pred_latex,
+            f"argmin NLL({', '.join(predict)})",
+        )
+    )
+    if link is not None:
+        zname = link.input_name(link_param)
+        zlatex = "z"
+        loss_i = obs(loss_expr.subs(symbols[zname], symbols[zname]))
+        steps.append(
+            Step(
+                f"Apply the {link.name} link",
+                _over_obs(loss_i),
+                f"The network outputs {zname} = z; with {link.description.split(';')[0]}, the logs simplify "
+                "(log sigmoid(z) = -log(1 + e^-z), log softmax(z)_k = z_k - log sum_j e^z_j) and never "
+                "form the logarithm of a rounded probability.",
+                r"\sum_i \ell_i(%s)" % zlatex,
+                "sum_i loss_i(z)",
+            )
+        )
+    return steps

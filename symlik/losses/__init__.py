@@ -1,0 +1,1 @@
+"""Canonical losses and the matcher that proves nll == scale * loss + offset."""

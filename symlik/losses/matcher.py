@@ -1,0 +1,138 @@
+"""The matcher: *prove* that an NLL is a positive multiple of a known loss.
+
+For a template T and the predicted quantities theta, the scale is solved
+from the derivatives, s = (d nll / d theta) / (d T / d theta), and must be
+free of y and of theta and provably positive; the offset c = nll - s T must
+have zero derivative in every predicted quantity. Then
+nll == s * T + c holds identically, which is checked once more. Nothing is
+keyed on the distribution's name: a Gaussian written in any form matches
+mse because its derivatives do.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..algebra import free_of, is_zero, split_sum, sum_parts
+from . import templates as T
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A canonical loss: ``name`` is None when no template fits (then ``expr``
+    is the NLL with the constants dropped)."""
+
+    name: str | None
+    expr: sp.Expr
+    template: T.Template | None = None
+    inner: dict = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.template.title if self.template else "its own negative log-likelihood"
+
+
+@dataclass(frozen=True)
+class Match:
+    loss: Loss
+    scale: sp.Expr
+    offset: sp.Expr
+    order: tuple[int, ...] = ()  # which predicted quantity fills each template slot
+
+
+def _prove(nll, template_expr, predicted, y_like) -> tuple[sp.Expr, sp.Expr] | None:
+    scale = None
+    for theta in predicted:
+        dT = sp.diff(template_expr, theta)
+        if is_zero(dT):
+            continue
+        scale = sp.simplify(sp.diff(nll, theta) / dT)
+        break
+    if scale is None or scale == 0:
+        return None
+    if not free_of(scale, [*predicted, *y_like]) or scale.has(sp.Heaviside, sp.sign, sp.Piecewise):
+        return None
+    if scale.is_positive is not True:
+        return None
+    offset = sp.simplify(nll - scale * template_expr)
+    if any(not is_zero(sp.diff(offset, theta)) for theta in predicted):
+        return None
+    if not is_zero(nll - (scale * template_expr + offset)):  # pragma: no cover - true by construction
+        return None
+    return scale, offset
+
+
+def _candidates(template, nll, y, predicted):
+    if not template.inner:
+        yield {}
+        return
+    if template.calibrate is not None:
+        yield from template.calibrate(nll, y, predicted)
+
+
+def identify_scalar(nll, y, predicted, templates=T.SCALAR_TEMPLATES) -> Match | None:
+    """Match a scalar per-observation NLL against the scalar templates."""
+    for template in templates:
+        if len(template.slots) != len(predicted):
+            continue
+        for order in itertools.permutations(range(len(predicted))):
+            args = [predicted[i] for i in order]
+            for inner in _candidates(template, nll, y, predicted):
+                expr = template.expr(y, *args, **inner)
+                proof = _prove(nll, expr, predicted, [y])
+                if proof:
+                    return Match(Loss(template.name, expr, template, dict(inner)), *proof, order=order)
+    return None
+
+
+def identify_event(nll, y, predicted, k, K, templates=T.EVENT_TEMPLATES) -> Match | None:
+    """Match an NLL of the form Sum_k summand + rest against the event templates.
+
+    The summand is matched component-wise; its scale must not depend on k,
+    and the rest must be free of the predictions. Summing the component
+    identity over k proves the whole one.
+    """
+    summand, rest = sum_parts(nll, k)
+    if not free_of(rest, predicted) or summand == 0:
+        return None
+    indexed = sorted(summand.atoms(sp.Indexed), key=str)
+    for template in templates:
+        if len(template.slots) != len(predicted):
+            continue
+        for order in itertools.permutations(range(len(predicted))):
+            args = [predicted[i] for i in order]
+            for inner in _candidates(template, summand, y, predicted):
+                expr = template.expr(y, *args, **inner)
+                proof = _prove(summand, expr, predicted, [y])
+                if not proof:
+                    continue
+                scale, offset_k = proof
+                if any(scale.has(x) for x in indexed) or scale.has(k):
+                    continue
+                loss = sp.Sum(expr, (k, 1, K))
+                offset = (K * offset_k if not offset_k.has(k) else sp.Sum(offset_k, (k, 1, K))) + rest
+                return Match(Loss(template.name, loss, template, dict(inner)), scale, offset, order=order)
+    return None
+
+
+def own_nll(nll, predicted, k=None) -> Match:
+    """No template fits: the loss is the NLL less the terms free of the predictions."""
+    keep, drop = [], []
+    if k is not None:
+        summand, rest = sum_parts(nll, k)
+        s_keep = [t for t in sp.Add.make_args(summand) if not free_of(t, predicted)]
+        s_drop = [t for t in sp.Add.make_args(summand) if free_of(t, predicted)]
+        K = next(iter(s.limits[0][2] for s in nll.atoms(sp.Sum)), None)
+        for t in sp.Add.make_args(rest):
+            (drop if free_of(t, predicted) else keep).append(t)
+        if s_keep:
+            keep.append(sp.Sum(sp.Add(*s_keep), (k, 1, K)))
+        if s_drop:
+            drop.append(split_sum(sp.Sum(sp.Add(*s_drop), (k, 1, K))))
+    else:
+        for t in sp.Add.make_args(nll):
+            (drop if free_of(t, predicted) else keep).append(t)
+    return Match(Loss(None, sp.Add(*keep)), sp.Integer(1), sp.Add(*drop))

@@ -1,0 +1,102 @@
+"""Canonical loss templates, one module-level object each (as optax writes losses).
+
+A template is the per-observation loss written in the usual way, as a
+function of the target ``y`` and the predicted quantities, in the order of
+its ``slots``. Event templates (``event=True``) give the summand over the
+event axis; the loss is its sum over k = 1..K. A template may carry inner
+parameters (pinball's tau, say) whose values the matcher must *solve for*
+from the NLL through ``calibrate``; it never reads them off a name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    title: str
+    slots: tuple[str, ...]  # what each predicted input means: "mean", "std", "prob", ...
+    build: Callable[..., sp.Expr]  # (y, *predicted, **inner) -> per-observation loss
+    latex_name: str
+    event: bool = False
+    inner: tuple[str, ...] = ()
+    # calibrate(nll, y, predicted) -> iterable of {inner name: value} to try.
+    calibrate: Callable | None = None
+    torch: str = ""  # the torch.nn.functional equivalent, for docs
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def expr(self, y, *predicted, **inner) -> sp.Expr:
+        return self.build(y, *predicted, **inner)
+
+
+mse = Template(
+    "mse",
+    "mean squared error",
+    ("mean",),
+    lambda y, mu: (y - mu) ** 2,
+    "MSE",
+    torch="mse_loss",
+    doc="(y - mu)^2",
+)
+
+mae = Template(
+    "mae",
+    "mean absolute error",
+    ("mean",),
+    lambda y, mu: sp.Abs(y - mu),
+    "MAE",
+    torch="l1_loss",
+    doc="|y - mu|",
+)
+
+binary_cross_entropy = Template(
+    "binary_cross_entropy",
+    "binary cross-entropy",
+    ("prob",),
+    lambda y, p: -(y * sp.log(p) + (1 - y) * sp.log(1 - p)),
+    "BCE",
+    torch="binary_cross_entropy / binary_cross_entropy_with_logits",
+    doc="-(y log p + (1 - y) log(1 - p))",
+)
+
+gaussian_nll = Template(
+    "gaussian_nll",
+    "Gaussian negative log-likelihood (torch's GaussianNLLLoss, var = sigma^2)",
+    ("mean", "std"),
+    lambda y, mu, sigma: sp.Rational(1, 2) * (sp.log(sigma**2) + (y - mu) ** 2 / sigma**2),
+    "GaussianNLL",
+    torch="gaussian_nll_loss",
+    doc="(log var + (y - mu)^2 / var) / 2",
+)
+
+# Event templates: the summand over the last axis.
+mse_event = Template(
+    "mse",
+    "squared L2 norm ||y - mu||^2 per observation",
+    ("mean",),
+    lambda y, mu: (y - mu) ** 2,
+    "MSE",
+    event=True,
+    torch="mse_loss(reduction='sum') per observation",
+    doc="sum_k (y_k - mu_k)^2",
+)
+
+cross_entropy = Template(
+    "cross_entropy",
+    "cross-entropy",
+    ("prob",),
+    lambda y, p: -y * sp.log(p),
+    "CE",
+    event=True,
+    torch="cross_entropy (on logits) / nll_loss (on log-probabilities)",
+    doc="-sum_k y_k log p_k",
+)
+
+SCALAR_TEMPLATES: tuple[Template, ...] = (mse, mae, binary_cross_entropy, gaussian_nll)
+EVENT_TEMPLATES: tuple[Template, ...] = (mse_event, cross_entropy)

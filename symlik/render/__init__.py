@@ -1,0 +1,1 @@
+"""Derivation -> LaTeX / Markdown / text. Rendering never derives."""

@@ -1,0 +1,33 @@
+"""Derivation -> plain text (Unicode pretty-printing), for terminals."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .common import summary_rows
+
+
+def _pretty(expr) -> str:
+    return sp.pretty(expr, use_unicode=True, wrap_line=False)
+
+
+def render(d) -> str:
+    out = [f"{d.spec.title}: predict {', '.join(d.predict)}" + (f", link {d.link}" if d.link else "")]
+    out.append("=" * len(out[0]))
+    for key, value in summary_rows(d):
+        out.append(f"{key:>12}: {value}")
+    out.append("")
+    for number, step in enumerate(d.steps, 1):
+        out.append(f"{number}. {step.title}")
+        out.append(f"   {step.why}")
+        lhs = (step.lhs_text + " =") if step.lhs_text else ""
+        body = _pretty(step.expr).splitlines()
+        out.append("")
+        pad = " " * (len(lhs) + 4)
+        mid = len(body) // 2
+        for j, line in enumerate(body):
+            out.append(("   " + lhs + " " if j == mid else pad) + line)
+        out.append("")
+    out.append("Proven identity (per observation):")
+    out.append(f"   -log p = {sp.sstr(d.scale)} * ({sp.sstr(d.loss.expr)}) + {sp.sstr(d.offset)}")
+    return "\n".join(out) + "\n"

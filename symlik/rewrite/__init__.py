@@ -1,0 +1,1 @@
+"""Numerical-stability rewrites: exact forms -> stable special functions."""
