@@ -98,5 +98,26 @@ cross_entropy = Template(
     doc="-sum_k y_k log p_k",
 )
 
-SCALAR_TEMPLATES: tuple[Template, ...] = (mse, mae, binary_cross_entropy, gaussian_nll)
-EVENT_TEMPLATES: tuple[Template, ...] = (mse_event, cross_entropy)
+SEED_SCALAR: tuple[Template, ...] = (mse, mae, binary_cross_entropy, gaussian_nll)
+SEED_EVENT: tuple[Template, ...] = (mse_event, cross_entropy)
+
+
+def _collect():
+    """Seed templates plus those of every module in losses/ that exports
+    SCALAR or EVENT tuples (one module per family of losses)."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as pkg_path
+
+    scalar, event = list(SEED_SCALAR), list(SEED_EVENT)
+    for m in sorted(pkgutil.iter_modules(pkg_path), key=lambda m: m.name):
+        if m.name in ("templates", "matcher"):
+            continue
+        module = importlib.import_module(f"{__package__}.{m.name}")
+        scalar += list(getattr(module, "SCALAR", ()))
+        event += list(getattr(module, "EVENT", ()))
+    return tuple(scalar), tuple(event)
+
+
+SCALAR_TEMPLATES, EVENT_TEMPLATES = _collect()
