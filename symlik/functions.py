@@ -117,6 +117,15 @@ class ArgMin(sp.Function):
         body, *over = self.args
         return "argmin_{%s} %s" % (", ".join(printer._print(o) for o in over), printer._print(body))
 
+    def _pretty(self, printer):
+        return _pretty_text(sp.sstr(self), printer)
+
+
+def _pretty_text(text, printer):
+    from sympy.printing.pretty.stringpict import prettyForm
+
+    return prettyForm(text)
+
 
 class DensityOf(sp.Function):
     """p(y | theta) as an unevaluated symbol, for the early derivation steps."""
@@ -128,6 +137,9 @@ class DensityOf(sp.Function):
     def _sympystr(self, printer):
         y, *theta = self.args
         return "p(%s | %s)" % (printer._print(y), ", ".join(printer._print(t) for t in theta))
+
+    def _pretty(self, printer):
+        return _pretty_text(sp.sstr(self), printer)
 
 
 class XLog1PY(sp.Function):

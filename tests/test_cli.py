@@ -69,7 +69,9 @@ def test_failed_derive_all_writes_nothing(tmp_path, monkeypatch):
 def test_console_script_is_installed():
     import shutil
 
-    exe = shutil.which("symlik")
+    # The script sits beside the interpreter in a virtual environment, or on PATH.
+    beside = Path(sys.executable).parent / "symlik"
+    exe = str(beside) if beside.exists() else shutil.which("symlik")
     if exe is None:
         pytest.skip("symlik is not installed as a console script in this environment")
     r = subprocess.run([exe, "list"], capture_output=True, text=True)
