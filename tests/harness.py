@@ -46,6 +46,10 @@ def draw_y(spec, rng, n, event_size, params):
         return rng.dirichlet(np.ones(event_size), n)
     if s.kind == "reals_vector":
         return rng.normal(0.0, 2.0, (n, event_size))
+    if s.kind == "counts_vector":  # counts summing to the total parameter, drawn from the event parameter
+        total = np.broadcast_to(params[s.upper], (n,)).astype(np.int64)
+        probs = next(v for v in params.values() if np.ndim(v) == 2 and np.allclose(np.sum(v, -1), 1))
+        return rng.multinomial(total, probs)
     if s.kind == "discrete":
         lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
         hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)

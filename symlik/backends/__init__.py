@@ -50,8 +50,9 @@ def _support_check(spec):
         with np.errstate(invalid="ignore"):
             bad = np.isnan(y) if y.dtype.kind == "f" else np.zeros(y.shape, bool)
             if s.kind in ("continuous", "discrete"):
-                lo = arrays[s.lower] if isinstance(s.lower, str) else s.lower
-                hi = arrays[s.upper] if isinstance(s.upper, str) else s.upper
+                # A bound named by a parameter (binomial's n) is checked when that array is given.
+                lo = arrays.get(s.lower) if isinstance(s.lower, str) else s.lower
+                hi = arrays.get(s.upper) if isinstance(s.upper, str) else s.upper
                 if lo is not None:
                     bad |= (y <= lo) if s.open_lower else (y < lo)
                 if hi is not None:
@@ -66,14 +67,27 @@ def _support_check(spec):
                     bad |= ~np.isclose(y.sum(axis=-1), 1.0, rtol=1e-6, atol=1e-6)[..., None]
             elif s.kind == "reals_vector":
                 bad |= ~np.isfinite(y)
+            elif s.kind == "counts_vector":
+                bad |= _counts_vector_violations(y, arrays.get(s.upper) if isinstance(s.upper, str) else s.upper)
         return bad
 
     rule = {
         "onehot": "be one-hot or a probability vector over the last axis",
         "simplex": "lie on the probability simplex over the last axis",
         "reals_vector": "be finite",
+        "counts_vector": f"be nonnegative integer counts summing to {s.upper} over the last axis",
     }.get(s.kind, f"lie in the support {s.describe()}")
     return (check, rule)
+
+
+def _counts_vector_violations(y, total):
+    """Entries of a count vector that are not nonnegative integers, and whole rows
+    whose sum is not the total (when the total is given)."""
+    bad = (y < 0) | (y != np.floor(y))
+    if total is not None and y.ndim:
+        with np.errstate(invalid="ignore"):
+            bad |= (y.sum(axis=-1) != np.asarray(total))[..., None]
+    return bad
 
 
 def compile(

@@ -104,9 +104,6 @@ class SymlikNumPyPrinter(NumPyPrinter):
     def _print_LogSumExp(self, expr):
         return f"_logsumexp({self._print(expr.args[0])})"
 
-    def _print_XLogY(self, expr):
-        return f"_xlogy({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
     def _print_XLog1PY(self, expr):
         return f"_xlog1py({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
@@ -120,6 +117,58 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     def _print_Abs(self, expr):
         return f"{self._module_format('numpy.abs')}({self._print(expr.args[0])})"
+
+    # --- log-gamma family (log y!, log C(n, y), log Gamma, log B) ----------
+    def _print_loggamma(self, expr):
+        return f"_gammaln({self._print(expr.args[0])})"
+
+    def _print_log(self, expr):
+        if expr.args[0].has(*GAMMA_FAMILY):
+            # Parenthesised: the caller sees a function call, so it will not add any.
+            return f"({self._print(log_gamma_form(expr.args[0]))})"
+        return super()._print_log(expr)
+
+    def _print_XLogY(self, expr):
+        x, arg = expr.args
+        if arg.has(*GAMMA_FAMILY):  # a positive normaliser: no 0 log 0 to guard against
+            return f"({self._print(x * log_gamma_form(arg))})"
+        return f"_xlogy({self._print(x)}, {self._print(arg)})"
+
+
+GAMMA_FAMILY = (sp.factorial, sp.gamma, sp.binomial, sp.beta)
+
+
+def log_gamma_form(arg: sp.Expr) -> sp.Expr:
+    """log(arg) for a product or quotient of factorials, gammas, binomial coefficients
+    and beta functions, as a sum of loggamma terms.
+
+    Gamma(171) overflows a float64 while its log (706.6) does not, so a kernel
+    never forms the function itself: log y! = loggamma(y + 1) and
+    log C(n, y) = loggamma(n + 1) - loggamma(y + 1) - loggamma(n - y + 1).
+    """
+
+    def lg(x):
+        # Unevaluated: SymPy turns loggamma of a positive integer back into log(gamma(.)).
+        return sp.loggamma(x, evaluate=False)
+
+    def one(e):
+        if isinstance(e, sp.factorial):
+            return lg(e.args[0] + 1)
+        if isinstance(e, sp.gamma):
+            return lg(e.args[0])
+        if isinstance(e, sp.binomial):
+            n, k = e.args
+            return lg(n + 1) - lg(k + 1) - lg(n - k + 1)
+        a, b = e.args  # beta
+        return lg(a) + lg(b) - lg(a + b)
+
+    expanded = sp.expand_log(sp.log(arg), force=True)
+    out = expanded.replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], GAMMA_FAMILY), lambda e: one(e.args[0])
+    )
+    if any(e.args[0].has(*GAMMA_FAMILY) for e in out.atoms(sp.log)):
+        raise NotImplementedError(f"cannot write log({arg}) as a sum of log-gamma terms")
+    return out
 
 
 def gather_targets(expr: sp.Expr, y_base: sp.IndexedBase, k: sp.Symbol) -> sp.Expr:

@@ -85,7 +85,8 @@ class Kernel:
         return out
 
     def _validate(self, arrays: dict, use_index: bool) -> None:
-        for name, a in arrays.items():
+        # Parameters first: y's support may be bounded by one (binomial's n), which must be valid itself.
+        for name, a in sorted(arrays.items(), key=lambda item: item[0] == "y"):
             check = self._checks.get("y_index" if (name == "y" and use_index) else name)
             if check is None:
                 continue

@@ -226,7 +226,12 @@ def _over_obs(expr):
 
 def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols, input_names):
     k = spec.index if spec.is_event else None
-    varying = {"y", *predict, *input_names}
+    # n counts the observations unless the distribution has its own n (binomial trials): then N.
+    n_obs = N_OBS if "n" not in spec.param_names else sp.Symbol("N", integer=True, positive=True)
+    over_obs = lambda e: sp.Sum(e, (OBS, 1, n_obs))  # noqa: E731
+    # A parameter that bounds the support (binomial's n) is part of each observation.
+    bounds = {b for b in (spec.support.lower, spec.support.upper) if isinstance(b, str)}
+    varying = {"y", *predict, *input_names, *bounds}
     obs = lambda e: _observation(e, varying)  # noqa: E731
     y_i = obs(spec.y if not spec.is_event else spec._y_base())
     theta_i = [obs(spec.base(p) if not spec.param(p).event else spec.base(p)) for p in spec.param_names]
@@ -238,8 +243,8 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     steps.append(
         Step(
             "The i.i.d. likelihood",
-            sp.Product(dens_i, (OBS, 1, N_OBS)),
-            "Given the predictions, the n observations are independent, so their joint density is a product.",
+            sp.Product(dens_i, (OBS, 1, n_obs)),
+            f"Given the predictions, the {n_obs} observations are independent, so their joint density is a product.",
             lhs_L,
             f"L({', '.join(predict)})",
         )
@@ -247,7 +252,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     steps.append(
         Step(
             "Take the logarithm",
-            _over_obs(sp.log(dens_i)),
+            over_obs(sp.log(dens_i)),
             "The logarithm is increasing, so it keeps the maximiser, and it turns the product into a sum.",
             r"\log " + lhs_L,
             f"log L({', '.join(predict)})",
@@ -256,7 +261,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     steps.append(
         Step(
             "Negate",
-            -_over_obs(sp.log(dens_i)),
+            -over_obs(sp.log(dens_i)),
             "Training minimises, so negate: the negative log-likelihood is the quantity to minimise.",
             lhs_NLL,
             f"NLL({', '.join(predict)})",
@@ -266,7 +271,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     steps.append(
         Step(
             f"Substitute the {spec.title.lower()} density",
-            -_over_obs(sp.log(density)),
+            -over_obs(sp.log(density)),
             f"Write out p(y | theta) for the {spec.title.lower()} distribution.",
             lhs_NLL,
             f"NLL({', '.join(predict)})",
@@ -276,15 +281,19 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     steps.append(
         Step(
             "Expand the logarithm",
-            _over_obs(obs(loglik)),
+            over_obs(obs(loglik)),
             "The log of a product is the sum of the logs, and log exp(u) = u; this is the log-likelihood.",
             r"\log " + lhs_L,
             f"log L({', '.join(predict)})",
         )
     )
     scale, offset, loss = match.scale, match.offset, match.loss
-    offset_total = N_OBS * _display(offset, k, spec.K if k is not None else None) if free_of(offset, [spec.y]) else _over_obs(obs(_display(offset, k, spec.K if k is not None else None)))
-    separated = _shown_sum(offset_total, scale * _over_obs(obs(loss.expr)))
+    per_obs = [spec.y, *(theta[b] for b in bounds)]
+    offset_total = n_obs * _display(offset, k, spec.K if k is not None else None) if free_of(offset, per_obs) else over_obs(obs(_display(offset, k, spec.K if k is not None else None)))
+    # A scale that varies by observation (binomial's n) weighs each term: it stays inside the sum.
+    scale_varies = not free_of(scale, per_obs)
+    weighted = over_obs(obs(scale * loss.expr)) if scale_varies else scale * over_obs(obs(loss.expr))
+    separated = _shown_sum(offset_total, weighted)
     steps.append(
         Step(
             "Separate the terms",
@@ -297,24 +306,34 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     pred_syms = [obs(theta[p]) if not spec.param(p).event else obs(spec.base(p)) for p in predict]
     if loss.name is not None:
         name = loss.template.latex_name
-        mean_loss = loss_symbol(name, y_i, *pred_syms)
-        steps.append(
-            Step(
-                f"Identify the loss: {loss.template.title}",
-                _shown_sum(offset_total, N_OBS * scale * mean_loss),
-                f"With {name} the mean of {loss.template.doc} over the observations, "
-                f"NLL = n * scale * {name} + constant, with scale = {sp.sstr(scale)} > 0 "
-                "(proven: nll - scale * loss - offset simplifies to 0, and the offset has zero "
-                "derivative in every prediction).",
-                lhs_NLL,
-                f"NLL({', '.join(predict)})",
+        # A template on a rescaled target (y/n) shows that target as its argument.
+        target = loss.template.extra.get("target")
+        target_i = target(y_i, **{key: obs(v) for key, v in loss.inner.items()}) if target else y_i
+        loss_call = loss_symbol(name, target_i, *pred_syms)
+        proven = (
+            "(proven: nll - scale * loss - offset simplifies to 0, and the offset has zero "
+            "derivative in every prediction)."
+        )
+        if scale_varies:
+            identified = _shown_sum(offset_total, over_obs(obs(scale) * loss_call))
+            why = (
+                f"With {name} the per-observation {loss.template.doc}, NLL = sum_i scale_i * {name}_i + constant, "
+                f"each observation weighted by scale = {sp.sstr(scale)} > 0 {proven}"
             )
+        else:
+            identified = _shown_sum(offset_total, n_obs * scale * loss_call)
+            why = (
+                f"With {name} the mean of {loss.template.doc} over the observations, "
+                f"NLL = {n_obs} * scale * {name} + constant, with scale = {sp.sstr(scale)} > 0 {proven}"
+            )
+        steps.append(
+            Step(f"Identify the loss: {loss.template.title}", identified, why, lhs_NLL, f"NLL({', '.join(predict)})")
         )
     else:
         steps.append(
             Step(
                 "No familiar loss fits",
-                _over_obs(obs(loss.expr)),
+                over_obs(obs(loss.expr)),
                 "No template in the catalog matches this NLL, so the loss is the NLL itself "
                 "with the terms free of the predictions dropped.",
                 lhs_NLL + r" - \text{const}",
@@ -322,13 +341,23 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
             )
         )
     over = [sp.Symbol(spec.latex_name(p)) for p in predict]
-    criterion = loss_symbol(loss.template.latex_name, y_i, *pred_syms) if loss.name else _over_obs(obs(loss.expr))
+    if loss.name is None:
+        criterion = over_obs(obs(loss.expr))
+    elif scale_varies:
+        criterion = over_obs(obs(scale) * loss_call)
+    else:
+        criterion = loss_call
     steps.append(
         Step(
             "The minimiser is unchanged",
             ArgMin(criterion, *over),
-            "A positive scale and an additive constant do not move the minimiser: the sum, the mean "
-            "and the negative log-likelihood share the same argmin.",
+            (
+                "An additive constant does not move the minimiser; the per-observation weights stay, "
+                "so the weighted sum and the negative log-likelihood share the same argmin."
+                if scale_varies
+                else "A positive scale and an additive constant do not move the minimiser: the sum, the mean "
+                "and the negative log-likelihood share the same argmin."
+            ),
             r"\operatorname*{arg\,min}_{%s} \operatorname{NLL}" % pred_latex,
             f"argmin NLL({', '.join(predict)})",
         )
@@ -340,7 +369,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
         steps.append(
             Step(
                 f"Apply the {link.name} link",
-                _over_obs(loss_i),
+                over_obs(loss_i),
                 f"The network outputs {zname} = z; with {link.description.split(';')[0]}, the logs simplify "
                 "(log sigmoid(z) = -log(1 + e^-z), log softmax(z)_k = z_k - log sum_j e^z_j) and never "
                 "form the logarithm of a rounded probability.",

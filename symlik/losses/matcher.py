@@ -57,12 +57,20 @@ def _prove(nll, template_expr, predicted, y_like) -> tuple[sp.Expr, sp.Expr] | N
         return None
     if scale.is_positive is not True:
         return None
-    offset = sp.simplify(nll - scale * template_expr)
+    offset = _simplify_keeping_special_functions(nll - scale * template_expr)
     if any(not is_zero(sp.diff(offset, theta)) for theta in predicted):
         return None
     if not is_zero(nll - (scale * template_expr + offset)):  # pragma: no cover - true by construction
         return None
     return scale, offset
+
+
+def _simplify_keeping_special_functions(expr):
+    """simplify, with factorials, binomial coefficients, gamma and beta functions held
+    fixed: log C(n, y) stays a binomial coefficient instead of becoming log(1/(n - y)!)."""
+    specials = expr.atoms(sp.factorial, sp.binomial, sp.gamma, sp.beta)
+    marks = {f: sp.Dummy(positive=True) for f in specials}
+    return sp.simplify(expr.xreplace(marks)).xreplace({m: f for f, m in marks.items()})
 
 
 def _candidates(template, nll, y, predicted):
@@ -104,7 +112,8 @@ def identify_event(nll, y, predicted, k, K, templates=T.EVENT_TEMPLATES) -> Matc
             continue
         for order in itertools.permutations(range(len(predicted))):
             args = [predicted[i] for i in order]
-            for inner in _candidates(template, summand, y, predicted):
+            # calibrate sees the whole NLL: a normaliser outside the sum (log n!) may fix an inner value.
+            for inner in _candidates(template, nll, y, predicted):
                 expr = template.expr(y, *args, **inner)
                 proof = _prove(summand, expr, predicted, [y])
                 if not proof:

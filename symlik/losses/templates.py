@@ -117,7 +117,17 @@ def _collect():
         module = importlib.import_module(f"{__package__}.{m.name}")
         scalar += list(getattr(module, "SCALAR", ()))
         event += list(getattr(module, "EVENT", ()))
-    return tuple(scalar), tuple(event)
+    return _refinements_first(scalar), _refinements_first(event)
+
+
+def _refinements_first(templates):
+    """A template that refines a seed loss (same name, plus inner parameters such as a
+    rescaled target) is tried before the plain one: when its calibration finds a value,
+    the more specific statement is the one to prove; when it finds none, the plain
+    template still matches."""
+    seed_names = {t.name for t in (*SEED_SCALAR, *SEED_EVENT)}
+    refined = [t for t in templates if t.inner and t.name in seed_names]
+    return tuple(refined + [t for t in templates if t not in refined])
 
 
 SCALAR_TEMPLATES, EVENT_TEMPLATES = _collect()
