@@ -25,7 +25,7 @@ def _checks(d: Derivation, link_inputs: set) -> dict:
         if name in link_inputs:
             checks[name] = (_finite_or_inf, "be real (a pre-activation; nan is not allowed)")
         else:
-            c = spec.param(name).constraint
+            c = d.param(name).constraint
             checks[name] = (c, c.rule)
     checks["y"] = _support_check(spec)
     if spec.support.kind == "onehot":
@@ -101,6 +101,7 @@ def compile(
     link: str | None = None,
     options: dict | None = None,
     validate: bool = True,
+    **loss_options,
 ) -> Kernel:
     """Compile a derivation into an array kernel.
 
@@ -116,6 +117,13 @@ def compile(
         Values for parameters that are neither predicted nor passed at call time.
     validate : bool
         Check array values against constraints and supports on every call.
+    **loss_options
+        torch.nn.functional's options, with its semantics: ``label_smoothing``,
+        ``ignore_index``, ``class_weight`` (cross_entropy's per-class ``weight``),
+        ``pos_weight``, ``soft_targets``, ``eps``, ``full``, ``log_input``, ``exact``.
+        They are derived symbolically (see ``kernel.derivation.steps``); see
+        ``symlik.backends.options``. Per-sample weights are given at call time:
+        ``kernel(..., weight=w)``.
     """
     if target not in TARGETS:
         raise UnknownNameError("target", target, TARGETS)
@@ -124,6 +132,12 @@ def compile(
     if backend not in BACKENDS:
         raise UnknownNameError("backend", backend, BACKENDS)
     d = spec if isinstance(spec, Derivation) else derive(spec, predict=predict, link=link, options=options)
+    if loss_options or d.loss_options:
+        from .options import compile_with_options
+
+        return compile_with_options(
+            d, loss_options, target=target, backend=backend, reduction=reduction, fixed=fixed, validate=validate
+        )
     expr = d.loss.expr if target == "loss" else d.nll
 
     fixed = dict(fixed or {})
@@ -132,7 +146,7 @@ def compile(
             raise UnknownNameError(f"fixed parameter of {d.spec.label}", name, [n for n in d.inputs if n != "y"])
         if name == "y" or name in d.predicted_inputs:
             raise SymlikError(f"fixed cannot hold {name!r}: it is {'the target' if name == 'y' else 'predicted'}")
-        c = d.spec.param(name).constraint
+        c = d.param(name).constraint
         if np.any(c.violations(value)):
             raise ConstraintError(f"fixed {name} must {c.rule} (got {value!r})")
 

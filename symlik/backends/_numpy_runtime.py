@@ -53,6 +53,14 @@ def _sigmoid(z):
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _safe_ratio(num, den):
+    # num / den with 0 where den == 0: a target class weighted 0 costs 0 * anything = 0, not nan.
+    den = np.asarray(den)
+    zero = den == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(zero, 0, num / np.where(zero, 1, den))
+
+
 def _event(a):
     """An observation-level array used inside a sum over the event axis."""
     a = np.asarray(a)
@@ -76,6 +84,7 @@ NAMESPACE = {
     "_xlog1py": _xlog1py,
     "_sigmoid": _sigmoid,
     "_event": _event,
+    "_safe_ratio": _safe_ratio,
     "_gather": _gather,
 }
 

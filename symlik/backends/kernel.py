@@ -11,6 +11,25 @@ from ..errors import ConstraintError, SymlikError
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def apply_weight(values, weight, validate=True):
+    """Per-sample weights times per-observation values; the weights must broadcast to them."""
+    values = np.asarray(values)
+    w = np.asarray(weight)
+    if validate:
+        if w.dtype.kind not in "biuf":
+            raise SymlikError(f"weight must be a real numeric array; got dtype {w.dtype}")
+        if np.any(~np.isfinite(w)):
+            raise ConstraintError(f"weight must be finite (got {w[~np.isfinite(w)].ravel()[0]!r})")
+        try:
+            fits = np.broadcast_shapes(w.shape, values.shape) == values.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise SymlikError(f"weight of shape {w.shape} must broadcast to the observations' shape {values.shape}")
+    # The values' dtype wins (a float32 loss stays float32, as torch's in-place mul_ keeps it).
+    return values * w.astype(values.dtype, copy=False) if values.dtype.kind == "f" else values * w
+
+
 class Kernel:
     """A compiled loss or NLL.
 
@@ -130,8 +149,13 @@ class Kernel:
         ref = next(arrays[n] for n in self.event_inputs if n != "y" and n in arrays)
         return y.dtype.kind in "iub" and y.ndim == ref.ndim - 1
 
-    def elementwise(self, *args, **kwargs):
-        """Per-observation values (``reduction="none"``), whatever this kernel's reduction."""
+    def elementwise(self, *args, weight=None, **kwargs):
+        """Per-observation values (``reduction="none"``), whatever this kernel's reduction.
+
+        ``weight`` (optional) multiplies each observation's value, like the
+        ``weight`` of torch's binary_cross_entropy; it must broadcast to the
+        observations' shape.
+        """
         arrays = self._arrays(self._bind(args, kwargs))
         use_index = self._use_index(arrays)
         if self.validate:
@@ -139,10 +163,13 @@ class Kernel:
             self._validate(arrays, use_index)
         fn = self._functions["index" if use_index else "dense"]
         with np.errstate(over="ignore", under="ignore"):
-            return fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
+            out = fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
+        return out if weight is None else apply_weight(out, weight, self.validate)
 
-    def __call__(self, *args, **kwargs):
-        out = self.elementwise(*args, **kwargs)
+    def __call__(self, *args, weight=None, **kwargs):
+        """The reduced loss. With ``weight``, ``"mean"`` still divides by the number of
+        observations, as torch's binary_cross_entropy does."""
+        out = self.elementwise(*args, weight=weight, **kwargs)
         if self.reduction == "none":
             return out
         if self._reduce is not None:

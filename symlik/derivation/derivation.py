@@ -32,6 +32,11 @@ class Derivation:
     steps: tuple[Step, ...]
     symbols: dict = field(default_factory=dict)  # input name -> SymPy Symbol / Indexed
     nll_theta: sp.Expr | None = None  # the NLL in the distribution's parameters (before any link)
+    # Loss options (label_smoothing, pos_weight, ...; see derivation/options.py): the values
+    # chosen, and the parameters they add as inputs (e.g. class_weight), after the spec's.
+    loss_options: dict = field(default_factory=dict)
+    extra_params: tuple = ()
+    plain: Any = None  # the derivation before the options
 
     @property
     def name(self) -> str:
@@ -44,6 +49,20 @@ class Derivation:
     @property
     def predicted_inputs(self) -> tuple[str, ...]:
         return self.inputs[: len(self.predict)]
+
+    def param(self, name: str):
+        """The Param called ``name``: an option's parameter or the spec's."""
+        for p in self.extra_params:
+            if p.name == name:
+                return p
+        return self.spec.param(name)
+
+    def with_options(self, reduction: str = "mean", **options) -> "Derivation":
+        """This derivation with torch-style loss options (label_smoothing, pos_weight, eps,
+        ...) applied symbolically and shown as extra steps; see ``symlik.derivation.options``."""
+        from .options import with_options
+
+        return with_options(self, reduction=reduction, **options)
 
     @property
     def event(self) -> bool:

@@ -18,7 +18,10 @@ from . import constraints as C
 from .links import LINKS, Link
 
 # Symbol names whose LaTeX form differs from SymPy's default.
-LATEX_NAMES = {"lam": r"\lambda", "rate": r"\lambda", "s": "s", "b": "b", "a": "a"}
+LATEX_NAMES = {"lam": r"\lambda", "rate": r"\lambda", "s": "s", "b": "b", "a": "a",
+               # parameters that loss options add (see derivation/options.py)
+               "class_weight": r"\alpha", "pos_weight": "w_{+}", "label_smoothing": r"\varepsilon",
+               "eps": r"\epsilon"}
 
 
 @dataclass(frozen=True)

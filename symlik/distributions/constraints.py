@@ -28,6 +28,8 @@ class Constraint:
             bad = ~np.isfinite(v) if v.dtype.kind == "f" else np.zeros(v.shape, bool)
             if self.name == "positive":
                 bad |= ~(v > 0)
+            elif self.name == "nonnegative":
+                bad |= ~(v >= 0)
             elif self.name == "unit_interval":
                 bad |= ~((v >= 0) & (v <= 1))
             elif self.name == "open_unit_interval":

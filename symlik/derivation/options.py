@@ -1,0 +1,637 @@
+"""Loss options with torch.nn.functional's semantics, applied to a derivation.
+
+torch's losses carry options that change the math: label smoothing, class and
+positive-class weights, a variance clamp, Stirling's term. Each one here is a
+transformation of the derived per-observation loss, done in SymPy and shown as
+derivation steps, so that the kernel compiled from the result computes what
+torch computes and the reader sees why:
+
+=================  =====================  ===========================================
+option             loss                   torch.nn.functional
+=================  =====================  ===========================================
+label_smoothing    cross_entropy          cross_entropy(label_smoothing=)
+class_weight       cross_entropy          cross_entropy(weight=)  (per class)
+ignore_index       cross_entropy          cross_entropy(ignore_index=)
+pos_weight         binary_cross_entropy   binary_cross_entropy_with_logits(pos_weight=)
+soft_targets       binary_cross_entropy   targets in [0, 1] (torch never checks)
+eps                gaussian_nll           gaussian_nll_loss(eps=)  (clamps the variance)
+eps                poisson_nll            poisson_nll_loss(eps=)  (log(rate + eps))
+full               gaussian_nll           gaussian_nll_loss(full=)
+full               poisson_nll            poisson_nll_loss(full=)  (Stirling where y > 1)
+log_input          poisson_nll            poisson_nll_loss(log_input=)  (the log link)
+exact              poisson_nll            (symlik) the exact log y!, not Stirling's
+=================  =====================  ===========================================
+
+Per-sample weights (torch's ``weight`` of binary_cross_entropy) work on every
+kernel and are given at call time, ``kernel(..., weight=w)``; ``reduction``
+is compile()'s. Both are shown in the last step, where the mean's denominator
+is written out (torch's weighted cross-entropy divides by the total weight of
+the target classes, not by n).
+
+The transformed derivation keeps the contract ``nll == scale * loss + offset``:
+an option defines the new loss, and the new ``nll`` is ``scale * loss + offset``
+with the offset adjusted where an option moves a constant into the loss
+(``full``, ``exact``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+from ..algebra import expand_logs, is_zero, split_sum
+from ..distributions import constraints as C
+from ..distributions.base import Param
+from ..errors import NotSupportedError, SymlikError, UnknownNameError
+from ..functions import LogSumExp, Softplus, exact
+from .derivation import Derivation, Step
+from .pipeline import N_OBS, OBS, _apply_link, _observation
+
+REDUCTIONS = ("mean", "sum", "none")
+
+# A nonnegative, finite number (weights); checked by Constraint.violations.
+nonnegative = C.Constraint("nonnegative", "be >= 0 and finite", {"nonnegative": True})
+
+
+# ---------------------------------------------------------------------------
+# Option values: each check normalises a value or raises naming the option.
+# ---------------------------------------------------------------------------
+
+
+def _bool(name):
+    def check(value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise SymlikError(f"{name} must be True or False; got {value!r}")
+        return bool(value)
+
+    return check
+
+
+def _number(name, lower, *, closed=True, upper=None):
+    def check(value):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise SymlikError(f"{name} must be a finite real number; got {value!r}")
+        low_bad = value < lower if closed else value <= lower
+        if low_bad or (upper is not None and value > upper):
+            span = f"in [{lower}, {upper}]" if upper is not None else f"{'>=' if closed else '>'} {lower}"
+            raise SymlikError(f"{name} must be {span}; got {value!r}")
+        return float(value)
+
+    return check
+
+
+def _integer(name):
+    def check(value):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise SymlikError(f"{name} must be an integer (a class index to ignore); got {value!r}")
+        return int(value)
+
+    return check
+
+
+def _weights(name, ndim=None):
+    def check(value):
+        try:
+            a = np.asarray(value)
+        except Exception:  # noqa: BLE001 - anything NumPy cannot read is bad input
+            raise SymlikError(f"{name} must be an array of numbers; got {type(value).__name__}") from None
+        if a.dtype.kind not in "biuf":
+            raise SymlikError(f"{name} must be a real numeric array; got dtype {a.dtype}")
+        if ndim is not None and a.ndim != ndim:
+            raise SymlikError(f"{name} must be a 1-D array with one entry per class; got shape {a.shape}")
+        if np.any(nonnegative.violations(a)):
+            raise SymlikError(f"{name} must {nonnegative.rule}; got {value!r}")
+        return a.astype(np.result_type(a.dtype, np.float32)) if a.dtype.kind != "f" else a
+
+    return check
+
+
+@dataclass(frozen=True)
+class Option:
+    """One loss option: the losses it applies to and how its value is checked."""
+
+    name: str
+    losses: tuple[str, ...]
+    torch: str
+    check: Callable[[Any], Any]
+    doc: str = ""
+
+
+OPTIONS: dict[str, Option] = {
+    o.name: o
+    for o in (
+        Option("label_smoothing", ("cross_entropy",), "cross_entropy(label_smoothing=)",
+               _number("label_smoothing", 0.0, upper=1.0), "mix the target with the uniform distribution"),
+        Option("class_weight", ("cross_entropy",), "cross_entropy(weight=)", _weights("class_weight", ndim=1),
+               "a weight per class; the mean divides by the total weight of the target classes"),
+        Option("ignore_index", ("cross_entropy",), "cross_entropy(ignore_index=)", _integer("ignore_index"),
+               "targets equal to it add nothing, to the sum or to the mean's denominator"),
+        Option("pos_weight", ("binary_cross_entropy",), "binary_cross_entropy_with_logits(pos_weight=)",
+               _weights("pos_weight"), "a weight on the positive term"),
+        Option("soft_targets", ("binary_cross_entropy",), "binary_cross_entropy(target in [0, 1])",
+               _bool("soft_targets"), "targets are probabilities in [0, 1]"),
+        Option("eps", ("gaussian_nll", "poisson_nll"), "gaussian_nll_loss(eps=) / poisson_nll_loss(eps=)",
+               _number("eps", 0.0), "variance clamp (gaussian_nll) or log(rate + eps) (poisson_nll)"),
+        Option("full", ("gaussian_nll", "poisson_nll"), "gaussian_nll_loss(full=) / poisson_nll_loss(full=)",
+               _bool("full"), "keep the constant (gaussian_nll) or add Stirling's term where y > 1 (poisson_nll)"),
+        Option("log_input", ("poisson_nll",), "poisson_nll_loss(log_input=)", _bool("log_input"),
+               "the input is the log-rate (the log link)"),
+        Option("exact", ("poisson_nll",), "(symlik only)", _bool("exact"), "add the exact log y! (gammaln)"),
+    )
+}
+
+CALL_TIME = {"weight": "per-sample weights are given at call time: kernel(..., weight=w)"}
+
+
+# ---------------------------------------------------------------------------
+# Which loss a derivation is, in the sense the options need.
+# ---------------------------------------------------------------------------
+
+
+def option_kind(d: Derivation) -> str | None:
+    """The torch loss the options of ``d`` follow, or None when none applies.
+
+    Options are torch's, so they apply where the derived loss *is* that torch
+    loss with nothing folded in: cross_entropy and binary_cross_entropy with
+    scale 1 and no offset (a binomial's BCE on y/n, scale n, is not torch's
+    BCE), gaussian_nll predicting both mean and spread, poisson_nll.
+    """
+    name = d.loss.name
+    plain = d.scale == 1 and d.offset == 0
+    if name == "cross_entropy" and d.spec.support.kind == "onehot" and len(d.predict) == 1 and plain:
+        return name
+    if name == "binary_cross_entropy" and not d.spec.is_event and len(d.predict) == 1 and plain:
+        return name
+    if name == "gaussian_nll" and len(d.predict) == 2 and not d.spec.is_event:
+        return name
+    if name == "poisson_nll" and len(d.predict) == 1 and not d.spec.is_event:
+        return name
+    return None
+
+
+def supported(d: Derivation) -> tuple[str, ...]:
+    kind = option_kind(d)
+    return tuple(n for n, o in OPTIONS.items() if kind in o.losses)
+
+
+def check_options(d: Derivation, options: dict) -> dict:
+    """Validate option names (for this loss) and values; returns normalised values."""
+    kind = option_kind(d)
+    out = {}
+    for name, value in options.items():
+        if name in CALL_TIME:
+            raise SymlikError(f"{name} is not a compile option; {CALL_TIME[name]}")
+        if name not in OPTIONS:
+            raise UnknownNameError("loss option", name, [*OPTIONS, *CALL_TIME])
+        option = OPTIONS[name]
+        if kind not in option.losses:
+            here = ", ".join(supported(d)) or "none besides reduction and call-time weight"
+            what = f"{d.loss.name or 'its own NLL'} ({d.spec.label}, predict {', '.join(d.predict)}, link {d.link})"
+            raise NotSupportedError(
+                f"option {name} applies to {' and '.join(option.losses)}, not to {what}; its options: {here}"
+            )
+        out[name] = option.check(value)
+    if out.get("full") and out.get("exact"):
+        raise SymlikError("full and exact are exclusive: exact=True already adds the exact log y!")
+    if "eps" in out and kind == "gaussian_nll" and out["eps"] <= 0:
+        raise SymlikError(f"eps must be > 0 (it clamps the variance from below); got {out['eps']!r}")
+    if "log_input" in out:
+        if out["log_input"] and d.link not in (None, "log"):
+            raise SymlikError(f"log_input=True needs the log link; got link={d.link!r}")
+        if not out["log_input"] and d.link == "log":
+            raise SymlikError("log_input=False contradicts link='log' (log_input=True is the log link)")
+    if "eps" in out and kind == "poisson_nll" and (d.link == "log" or out.get("log_input")):
+        raise SymlikError("eps applies to poisson_nll with log_input=False (the rate itself is the input), as in torch")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Display-only functions for the steps.
+# ---------------------------------------------------------------------------
+
+
+class Indicator(sp.Function):
+    """1[condition], for display: 1 when it holds, 0 otherwise."""
+
+    def _latex(self, printer):
+        return r"\mathbb{1}\left[%s\right]" % printer._print(self.args[0])
+
+    def _sympystr(self, printer):
+        return "1[%s]" % printer._print(self.args[0])
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        inner = printer._print(self.args[0])
+        return prettyForm(*prettyForm(*inner.parens("[", "]")).left("1"))
+
+
+class SafeRatio(sp.Function):
+    """num / den, and 0 where den == 0 (a class weighted 0 then costs 0, not 0 * nan).
+
+    Evaluates to the plain quotient when it cancels (alpha_y z_y / alpha_y = z_y),
+    so class-index kernels never divide at all.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, num, den):
+        q = sp.cancel(num / den)
+        if sp.fraction(q)[1] == 1:
+            return q
+        return None
+
+    def _eval_rewrite_as_log(self, num, den, **kwargs):  # exact(): back to a plain quotient
+        return num / den
+
+    _eval_rewrite_as_exp = _eval_rewrite_as_log
+
+    def _numpycode(self, printer):
+        return "_safe_ratio(%s, %s)" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+    def _latex(self, printer):
+        return printer._print(self.args[0] / self.args[1])
+
+
+# ---------------------------------------------------------------------------
+# The transformation.
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """What the option steps build up: the loss in the parameters and in the inputs."""
+
+    d: Derivation
+    loss: sp.Expr  # per observation, in the kernel's inputs
+    offset: sp.Expr
+    steps: list
+    params: list
+    symbols: dict
+
+
+def _slots(d: Derivation) -> dict:
+    """Template slot -> the predicted symbol filling it (found by rebuilding the loss)."""
+    t = d.loss.template
+    predicted = [d.spec.symbol(p) for p in d.predict]
+    theta_loss = _theta_loss(d)
+    for perm in itertools.permutations(predicted):
+        if is_zero(t.build(d.spec.y, *perm, **d.loss.inner) - theta_loss):
+            return dict(zip(t.slots, perm))
+    raise NotSupportedError(f"cannot place the predictions of {d.spec.label} in {t.name}'s slots")  # pragma: no cover
+
+
+def _theta_loss(d: Derivation) -> sp.Expr:
+    """The canonical loss in the distribution's parameters (before the link)."""
+    return sp.expand(d.nll_theta - d.offset) / d.scale if d.scale != 1 else sp.expand(d.nll_theta - d.offset)
+
+
+def _obs(d, expr):
+    names = {"y", *d.predict, *d.predicted_inputs}
+    return _observation(expr, names)
+
+
+def _step(title, expr, why, lhs, lhs_text):
+    return Step(title, expr, why, lhs, lhs_text)
+
+
+def _display_loss_i(d):
+    pred = ", ".join(d.spec.latex_name(p) for p in d.predict)
+    return r"\ell_i(%s)" % pred, f"loss_i({', '.join(d.predict)})"
+
+
+def _cross_entropy(w: _Work, opts: dict) -> None:
+    d, spec = w.d, w.d.spec
+    if "label_smoothing" not in opts and "class_weight" not in opts:
+        return  # ignore_index only changes the reduction
+    k, K, y = spec.index, spec.K, spec.y
+    p = spec.symbol(d.predict[0])
+    q = y
+    lhs, lhs_text = _display_loss_i(d)
+    if "label_smoothing" in opts:
+        eps = sp.Symbol("label_smoothing", nonnegative=True)
+        w.params.append(Param("label_smoothing", C.unit_interval, doc="label smoothing"))
+        w.symbols["label_smoothing"] = eps
+        q = (1 - eps) * y + eps / K
+        y_i = _obs(d, y)
+        w.steps.append(_step(
+            f"Smooth the labels (label_smoothing = {opts['label_smoothing']:g})",
+            _obs(d, q),
+            f"label_smoothing = {opts['label_smoothing']:g} mixes each target with the uniform distribution "
+            f"over the {K} classes; the result is still a probability vector.",
+            sp.latex(sp.IndexedBase("q")[OBS, k]), "q_ik",
+        ))
+        smoothed = -sp.Sum(q * sp.log(p), (k, 1, K))
+        w.steps.append(_step(
+            "Cross-entropy against the smoothed target",
+            _obs(d, smoothed),
+            "The loss is the negative log-likelihood of the model averaged over the smoothed target, "
+            "-E_{c ~ q_i} log p_ic: the cross-entropy with y replaced by q.",
+            lhs, lhs_text,
+        ))
+        # Split by linearity in the target: derived, not typed in.
+        expanded = split_sum(sp.expand(smoothed))
+        ce = sp.Sum(-y * sp.log(p), (k, 1, K))
+        uniform = sp.Sum(-sp.log(p), (k, 1, K))
+        split = sp.Add((1 - eps) * ce, (eps / K) * uniform, evaluate=False)
+        if not is_zero(split_sum(sp.expand(split_sum(sp.expand(split)))) - expanded):  # pragma: no cover
+            raise AssertionError("label smoothing split failed to verify")
+        w.steps.append(_step(
+            "Split the smoothed loss",
+            _obs(d, split),
+            "The cross-entropy is linear in the target, so smoothing gives (1 - eps) times the cross-entropy "
+            "plus eps/C times the summed -log p over every class, which pulls all logits together "
+            "(checked symbolically).",
+            lhs, lhs_text,
+        ))
+    alpha = 1
+    if "class_weight" in opts:
+        base = sp.IndexedBase("class_weight", nonnegative=True)
+        alpha = base[k]
+        w.params.append(Param("class_weight", nonnegative, event=True, doc="weight per class"))
+        w.symbols["class_weight"] = alpha
+        w.steps.append(_step(
+            "Weight the classes (class_weight)",
+            _obs(d, -sp.Sum(alpha * q * sp.log(p), (k, 1, K))),
+            "class_weight (torch's cross_entropy weight) multiplies the term of each class; with class-index "
+            "targets the cross-entropy term becomes alpha_{y_i} (-log p_{i, y_i}).",
+            lhs, lhs_text,
+        ))
+    theta_loss = -sp.Sum(alpha * q * sp.log(p), (k, 1, K))
+    if d.link is None:
+        w.loss = split_sum(theta_loss)
+        return
+    # With the softmax link: -sum_k c_k (z_k - LSE(z)) = A (LSE(z) - x), with A = sum_k c_k and x the
+    # c-weighted mean of the logits. Every c_k >= 0, so x <= max(z) and LSE(z) - x is a sum of two
+    # nonnegative terms, computed as (max(z) - x) + log sum e^(z - max): no cancellation, no overflow.
+    link = spec.link(d.link, d.predict[0])
+    zname = d.predicted_inputs[0]
+    zbase = sp.IndexedBase(zname, real=True)
+    shown = _apply_link(theta_loss, p, link, zbase, k, K)
+    coeff = alpha * q
+    A = sp.Sum(coeff, (k, 1, K))
+    kernel_form = A * (LogSumExp(zbase, K) - SafeRatio(sp.Sum(coeff * zbase[k], (k, 1, K)), A))
+    check = exact(kernel_form).replace(lambda e: isinstance(e, SafeRatio), lambda e: e.args[0] / e.args[1])
+    if not is_zero(split_sum(sp.expand(split_sum(sp.expand(check)))) - exact(shown)):  # pragma: no cover
+        raise AssertionError("the stable cross-entropy form failed to verify")
+    w.steps.append(_step(
+        f"Apply the {d.link} link",
+        _obs(d, -sp.Sum(coeff * link.log_inverse(zbase, k, K), (k, 1, K))),
+        "log softmax(z)_k = z_k - log sum_j e^(z_j). The kernel computes it as A (log sum_j e^(z_j) - x), "
+        "A = sum_k c_k, x the c-weighted mean logit: two nonnegative terms, no cancellation.",
+        r"\ell_i(z)", "loss_i(z)",
+    ))
+    w.loss = kernel_form
+
+
+def _binary_cross_entropy(w: _Work, opts: dict) -> None:
+    d, spec = w.d, w.d.spec
+    y = spec.y
+    p = spec.symbol(d.predict[0])
+    lhs, lhs_text = _display_loss_i(d)
+    if opts.get("soft_targets"):
+        soft_y = sp.Symbol("y", nonnegative=True)
+        bce = -(soft_y * sp.log(p) + (1 - soft_y) * sp.log(1 - p))
+        best = sp.solve(sp.diff(bce, p), p)
+        w.steps.append(_step(
+            "Soft targets",
+            _obs(d, bce.subs(soft_y, y)),
+            "With targets y in [0, 1] (probabilities, not labels) the same expression is the cross-entropy "
+            "H(Bernoulli(y), Bernoulli(p)); it is no longer a likelihood of y, but it is still minimised at "
+            f"p = {sp.sstr(best[0]) if len(best) == 1 else best} (solved from d/dp = 0).",
+            r"H(y_i, p_i)", "H(y_i, p_i)",
+        ))
+    pw = 1
+    if "pos_weight" in opts:
+        pw = sp.Symbol("pos_weight", nonnegative=True)
+        w.params.append(Param("pos_weight", nonnegative, doc="weight of the positive term"))
+        w.symbols["pos_weight"] = pw
+        w.steps.append(_step(
+            "Weight the positive term (pos_weight)",
+            _obs(d, -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))),
+            "pos_weight multiplies the log-likelihood of the positive label, as torch's "
+            "binary_cross_entropy_with_logits does: pos_weight > 1 trades precision for recall.",
+            lhs, lhs_text,
+        ))
+    theta_loss = -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))
+    if "pos_weight" not in opts:
+        w.loss = d.loss.expr
+        return
+    if d.link is None:
+        w.loss = theta_loss
+        return
+    # log sigmoid(z) = -softplus(-z), log(1 - sigmoid(z)) = -softplus(z). Both terms stay as
+    # nonnegative softplus products: no softplus(z) - z rewrite, whose cancellation torch's own
+    # form (1 - y) z - (1 + (w - 1) y) log sigmoid(z) suffers at y = 0, z << 0.
+    link = spec.link(d.link, d.predict[0])
+    z = sp.Symbol(d.predicted_inputs[0], real=True)
+    w.loss = pw * y * Softplus(-z) + (1 - y) * Softplus(z)
+    check = theta_loss.subs({sp.log(p): link.log_inverse(z), sp.log(1 - p): link.log1m_inverse(z)})
+    if not is_zero(exact(w.loss) - exact(check)):  # pragma: no cover
+        raise AssertionError("the pos_weight link form failed to verify")
+    w.steps.append(_step(
+        f"Apply the {d.link} link",
+        _obs(d, w.loss),
+        "log sigmoid(z) = -log(1 + e^-z) and log(1 - sigmoid(z)) = -log(1 + e^z): two nonnegative terms.",
+        r"\ell_i(z)", "loss_i(z)",
+    ))
+
+
+def _gaussian_nll(w: _Work, opts: dict) -> None:
+    d = w.d
+    slots = _slots(d)
+    sigma, mu = slots["std"], slots["mean"]
+    y = d.spec.y
+    lhs, lhs_text = _display_loss_i(d)
+    loss = d.loss.expr
+    if "eps" in opts:
+        eps = sp.Symbol("eps", positive=True)
+        w.params.append(Param("eps", C.positive, doc="variance clamp"))
+        w.symbols["eps"] = eps
+        var = sp.Max(sigma**2, eps)
+        v = sp.IndexedBase("v", positive=True)[OBS]
+        w.steps.append(_step(
+            f"Clamp the variance (eps = {opts['eps']:g})",
+            _obs(d, var),
+            f"torch's gaussian_nll_loss clamps the variance from below at eps = {opts['eps']:g} before the loss, "
+            "so a variance of 0 gives a finite loss. torch clamps without tracking the gradient: its "
+            "gradient passes through the clamp as if var were eps (symlik's kernel is the clamped function).",
+            sp.latex(v), "v_i",
+        ))
+        loss = sp.Rational(1, 2) * (sp.log(var) + (y - mu) ** 2 / var)
+        w.steps.append(_step(
+            "The clamped loss",
+            _obs(d, sp.Rational(1, 2) * (sp.log(sp.Symbol("v_i")) + (y - mu) ** 2 / sp.Symbol("v_i"))),
+            "The Gaussian loss with sigma^2 replaced by the clamped variance.",
+            lhs, lhs_text,
+        ))
+    offset = d.offset
+    if opts.get("full"):
+        loss, offset = _keep_constant(w, loss, offset, "full=True keeps the constant log(2 pi)/2 that the "
+                                      "default (full=False) drops: the loss is then the exact NLL.")
+    w.loss = loss
+    w.offset = offset
+
+
+def _keep_constant(w, loss, offset, why):
+    d = w.d
+    lhs, lhs_text = _display_loss_i(d)
+    constant = offset / d.scale
+    new = sp.Add(loss, constant, evaluate=False)
+    w.steps.append(_step("Keep the constant", _obs(d, new), why, lhs, lhs_text))
+    return loss + constant, sp.S.Zero
+
+
+def _poisson_nll(w: _Work, opts: dict) -> None:
+    d = w.d
+    y = d.spec.y
+    rate = d.spec.symbol(d.predict[0])
+    lhs, lhs_text = _display_loss_i(d)
+    loss, offset = d.loss.expr, d.offset
+    if "eps" in opts:
+        eps = sp.Symbol("eps", nonnegative=True)
+        w.params.append(Param("eps", C.Constraint("nonnegative", "be >= 0", {"nonnegative": True}), doc="rate offset"))
+        w.symbols["eps"] = eps
+        log_terms = [t for t in loss.atoms(sp.log) if t.args[0] == rate]
+        if len(log_terms) != 1:  # pragma: no cover - the template has one log(rate)
+            raise NotSupportedError("eps needs a single log(rate) in the poisson_nll loss")
+        loss = loss.xreplace({log_terms[0]: sp.log(rate + eps)})
+        w.steps.append(_step(
+            f"Keep the log away from 0 (eps = {opts['eps']:g})",
+            _obs(d, loss),
+            "With log_input=False torch evaluates log(rate + eps), so a predicted rate of 0 gives a finite "
+            "loss; only the log moves, the linear term keeps the rate.",
+            lhs, lhs_text,
+        ))
+        offset = sp.expand(d.scale * (d.loss.expr - loss) + d.offset)
+    if opts.get("exact"):
+        loss, offset = _keep_constant(w, loss, offset, "exact=True adds log y! (computed with gammaln), the "
+                                      "constant the default drops: the loss is then the exact NLL.")
+    if opts.get("full"):
+        stirling = sp.Piecewise((y * sp.log(y) - y + sp.log(2 * sp.pi * y) / 2, y > 1), (0, True))
+        w.steps.append(_step(
+            "Add Stirling's term where y > 1 (full=True)",
+            _obs(d, sp.Add(loss, stirling, evaluate=False)),
+            "torch's full=True adds Stirling's approximation of log y!, y log y - y + log(2 pi y)/2, "
+            "only where y > 1 (log 0! = log 1! = 0); it is not the exact log y!, which exact=True adds.",
+            lhs, lhs_text,
+        ))
+        loss = loss + stirling
+        offset = sp.expand(offset - d.scale * stirling)
+    w.loss = loss
+    w.offset = offset
+
+
+KINDS = {
+    "cross_entropy": _cross_entropy,
+    "binary_cross_entropy": _binary_cross_entropy,
+    "gaussian_nll": _gaussian_nll,
+    "poisson_nll": _poisson_nll,
+}
+
+
+def _reduce_step(w: _Work, opts: dict, reduction: str) -> Step:
+    """The reduction written out, with torch's denominator."""
+    d = w.d
+    i = OBS
+    n = N_OBS
+    ell = sp.IndexedBase("ell")[i]
+    wi = sp.IndexedBase("w")[i]
+    y_i = sp.IndexedBase("y")[i]
+    ignore = opts.get("ignore_index")
+    keep = Indicator(sp.Ne(y_i, ignore)) if ignore is not None else 1
+    term = keep * wi * ell
+    if reduction == "none":
+        expr = term
+        lhs, text = r"L_i", "L_i"
+    elif reduction == "sum":
+        expr = sp.Sum(term, (i, 1, n))
+        lhs, text = "L", "L"
+    elif "class_weight" in opts:
+        alpha_y = sp.IndexedBase(sp.Symbol("class_weight"))[sp.Symbol("y_i")]
+        expr = sp.Sum(term, (i, 1, n)) / sp.Sum(keep * alpha_y, (i, 1, n))
+        lhs, text = "L", "L"
+    elif ignore is not None:
+        expr = sp.Sum(term, (i, 1, n)) / sp.Sum(keep, (i, 1, n))
+        lhs, text = "L", "L"
+    else:
+        expr = sp.Sum(term, (i, 1, n)) / n
+        lhs, text = "L", "L"
+    why = [f"reduction='{reduction}'. w_i is the per-sample weight (kernel(..., weight=w); 1 when not given): "
+           "it rescales each term and, as for torch's binary_cross_entropy weight, never enters the mean's "
+           "denominator."]
+    if reduction == "mean" and "class_weight" in opts:
+        why.append("With class weights the mean divides by the total weight of the target classes, "
+                   "sum_i alpha_{y_i}, as torch's cross_entropy does for class-index targets "
+                   "(probability targets divide by n).")
+    if ignore is not None:
+        why.append(f"Targets equal to ignore_index = {ignore} add nothing to the sum and nothing to the "
+                   "denominator; if every target is ignored the mean is 0/0 = nan, as in torch.")
+    return Step("Reduce over the observations", expr, " ".join(why), lhs, text)
+
+
+def _cache_key(d, reduction, options):
+    def scalar(v):
+        return v if isinstance(v, (bool, int, float)) else "array"
+
+    return (id(d), reduction, tuple(sorted((k, scalar(v)) for k, v in options.items())))
+
+
+_CACHE: dict = {}
+
+
+def with_options(d: Derivation, reduction: str = "mean", **options) -> Derivation:
+    """``d`` with torch-style loss options applied symbolically and shown as steps.
+
+    The result carries the option values in ``loss_options`` (compile() builds
+    the kernel from it) and the parameters an option adds (class_weight,
+    pos_weight, label_smoothing, eps) in ``extra_params``.
+    """
+    if d.plain is not None:
+        merged = {**{k: v for k, v in d.loss_options.items() if k != "reduction"}, **options}
+        return with_options(d.plain, reduction=reduction, **merged)
+    if reduction not in REDUCTIONS:
+        raise UnknownNameError("reduction", reduction, REDUCTIONS)
+    opts = check_options(d, options)
+    if opts.get("log_input") and d.link is None:
+        from .pipeline import derive
+
+        d = derive(d.spec, predict=d.predict, link="log")
+    key = _cache_key(d, reduction, opts)
+    if key not in _CACHE:
+        _CACHE[key] = (d, _transform(d, opts, reduction))
+    symbolic = _CACHE[key][1]
+    return dataclasses.replace(symbolic, loss_options={**opts, "reduction": reduction})
+
+
+def _transform(d: Derivation, opts: dict, reduction: str) -> Derivation:
+    w = _Work(d, d.loss.expr, d.offset, [], [], {})
+    kind = option_kind(d)
+    if kind is not None and any(o in OPTIONS for o in opts):
+        KINDS[kind](w, opts)
+    w.steps.append(_reduce_step(w, opts, reduction))
+    loss = type(d.loss)(d.loss.name, w.loss, d.loss.template, d.loss.inner)
+    nll = d.scale * w.loss + w.offset
+    extra = tuple(w.params)
+    return dataclasses.replace(
+        d,
+        nll=nll,
+        loss=loss,
+        offset=w.offset,
+        inputs=(*d.inputs, *(p.name for p in extra)),
+        steps=(*d.steps, *w.steps),
+        symbols={**d.symbols, **w.symbols},
+        extra_params=extra,
+        plain=d,
+    )
+
+
+__all__ = ["OPTIONS", "Option", "with_options", "option_kind", "supported", "check_options"]
