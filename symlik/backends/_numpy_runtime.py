@@ -61,6 +61,18 @@ def _safe_ratio(num, den):
         return np.where(zero, 0, num / np.where(zero, 1, den))
 
 
+def _erf(x):
+    # SciPy's erf when installed (imported on first use, so import symlik stays light);
+    # otherwise math.erf element by element: slower, but only normalisers (scalars) need it.
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy is a test dependency
+        import math
+
+        return np.vectorize(math.erf, otypes=[np.result_type(x, np.float64)])(x)
+    return erf(x)
+
+
 def _event(a):
     """An observation-level array used inside a sum over the event axis."""
     a = np.asarray(a)
@@ -85,6 +97,7 @@ NAMESPACE = {
     "_sigmoid": _sigmoid,
     "_event": _event,
     "_safe_ratio": _safe_ratio,
+    "_erf": _erf,
     "_gather": _gather,
 }
 

@@ -115,6 +115,10 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     _print_Min = None  # type: ignore[assignment]
 
+    def _print_erf(self, expr):
+        # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback).
+        return f"_erf({self._print(expr.args[0])})"
+
     def _print_Abs(self, expr):
         return f"{self._module_format('numpy.abs')}({self._print(expr.args[0])})"
 

@@ -277,6 +277,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
             f"NLL({', '.join(predict)})",
         )
     )
+    steps.extend(Step(*step) for step in spec.density_steps())
     loglik = _display(-nll_theta, k, spec.K if k is not None else None)
     steps.append(
         Step(
@@ -329,6 +330,10 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
         steps.append(
             Step(f"Identify the loss: {loss.template.title}", identified, why, lhs_NLL, f"NLL({', '.join(predict)})")
         )
+        aside = loss.template.extra.get("aside")
+        if aside is not None:  # a related loss, e.g. smooth L1 = Huber / delta
+            inner_i = {key: obs(v) for key, v in loss.inner.items()}
+            steps.append(Step(*aside(y_i, pred_syms, inner_i, scale)))
     else:
         steps.append(
             Step(

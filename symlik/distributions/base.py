@@ -131,6 +131,11 @@ class Distribution:
         """Optional: log p directly, when it is clearer than log(density)."""
         return None
 
+    def density_steps(self) -> tuple:
+        """Optional derivation steps shown after the density is substituted (e.g. a
+        normaliser worked out by integration): tuples (title, expr, why, lhs, lhs_text)."""
+        return ()
+
     def density_expr(self) -> sp.Expr:
         return self.density(self.y, **{p: self.symbol(p) for p in self.param_names})
 

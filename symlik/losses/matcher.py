@@ -43,13 +43,27 @@ class Match:
     order: tuple[int, ...] = ()  # which predicted quantity fills each template slot
 
 
+def _settle(scale):
+    """A piecewise ratio whose defined branches agree is that value.
+
+    Piecewise losses (Huber) give derivative ratios like Piecewise((1, |r| <= delta),
+    (nan, r = 0), (1, True)): the nan marks the point where |r| has no derivative,
+    a set of measure zero that the identity nll = scale * loss + offset, checked
+    afterwards on the expressions themselves, does not need.
+    """
+    if not isinstance(scale, sp.Piecewise):
+        return scale
+    values = {e for e, _ in scale.args if e is not sp.nan}
+    return values.pop() if len(values) == 1 else scale
+
+
 def _prove(nll, template_expr, predicted, y_like) -> tuple[sp.Expr, sp.Expr] | None:
     scale = None
     for theta in predicted:
         dT = sp.diff(template_expr, theta)
         if is_zero(dT):
             continue
-        scale = sp.simplify(sp.diff(nll, theta) / dT)
+        scale = _settle(sp.simplify(sp.diff(nll, theta) / dT))
         break
     if scale is None or scale == 0:
         return None

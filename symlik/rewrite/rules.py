@@ -94,10 +94,18 @@ xlog1py_opt = Rewrite(
     "x log(1 - p) is nan at x = 0, p = 1, and log(1 - p) loses digits for tiny p; log1p keeps them",
 )
 
+def _log1p_value(e):
+    # SymPy's rule factors every log's argument first; keep that only where it produced a
+    # log1p. Elsewhere the factoring can hurt: it turns log(a + 2 e^(-d^2/2) / d) (Huber's
+    # normaliser) into log(a d e^(d^2/2) + 2) - d^2/2 - log d, which overflows at d = 38.
+    out = _sympy_log1p_opt.value(e)
+    return out if out.has(log1p) else e
+
+
 log1p_opt = Rewrite(
     "log1p",
     _sympy_log1p_opt.query,
-    _sympy_log1p_opt.value,
+    _log1p_value,
     "log(1 + x) loses all digits of x below 1e-16; log1p(x) keeps them",
 )
 
