@@ -42,10 +42,25 @@ def compile_with_options(d, loss_options, *, target, backend, reduction, fixed, 
     if loss_options or d.plain is None or d.loss_options.get("reduction") != reduction:
         d = with_options(d, reduction=reduction, **loss_options)
     options = {k: v for k, v in d.loss_options.items() if k != "reduction"}
-    core = dataclasses.replace(d, loss_options={})
-    base = compile(core, target=target, backend=backend, reduction="none", fixed=fixed, validate=False)
+    # The compiled function depends on which options are set, not on their values (passed at run
+    # time) nor on the reduction (applied here): reuse it across reductions and values.
+    key = (id(d.plain), tuple(p.name for p in d.extra_params), _shape_of(options), target, backend)
+    base = _BASE.get(key) if not fixed else None
+    if base is None:
+        core = dataclasses.replace(d, loss_options={})
+        base = compile(core, target=target, backend=backend, reduction="none", fixed=fixed, validate=False)
+        if not fixed:
+            _BASE[key] = base
     values = {p.name: options[p.name] for p in d.extra_params if p.name in base.inputs}
     return OptionKernel(base, d, options, values, reduction=reduction, validate=validate)
+
+
+_BASE: dict = {}
+
+
+def _shape_of(options):
+    """The options that select a different compiled function (not mere values)."""
+    return tuple(sorted((k, v) for k, v in options.items() if isinstance(v, bool)))
 
 
 class OptionKernel(Kernel):

@@ -323,9 +323,9 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         q = (1 - eps) * y + eps / K
         y_i = _obs(d, y)
         w.steps.append(_step(
-            f"Smooth the labels (label_smoothing = {opts['label_smoothing']:g})",
+            "Smooth the labels (label_smoothing = <label_smoothing>)",
             _obs(d, q),
-            f"label_smoothing = {opts['label_smoothing']:g} mixes each target with the uniform distribution "
+            "label_smoothing = <label_smoothing> mixes each target with the uniform distribution "
             f"over the {K} classes; the result is still a probability vector.",
             sp.latex(sp.IndexedBase("q")[OBS, k]), "q_ik",
         ))
@@ -383,7 +383,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
     if not is_zero(split_sum(sp.expand(split_sum(sp.expand(check)))) - exact(shown)):  # pragma: no cover
         raise AssertionError("the stable cross-entropy form failed to verify")
     w.steps.append(_step(
-        f"Apply the {d.link} link",
+        "The option-adjusted loss in the logits",
         _obs(d, -sp.Sum(coeff * link.log_inverse(zbase, k, K), (k, 1, K))),
         "log softmax(z)_k = z_k - log sum_j e^(z_j). The kernel computes it as A (log sum_j e^(z_j) - x), "
         "A = sum_k c_k, x the c-weighted mean logit: two nonnegative terms, no cancellation.",
@@ -438,7 +438,7 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
     if not is_zero(exact(w.loss) - exact(check)):  # pragma: no cover
         raise AssertionError("the pos_weight link form failed to verify")
     w.steps.append(_step(
-        f"Apply the {d.link} link",
+        "The weighted loss in the logits",
         _obs(d, w.loss),
         "log sigmoid(z) = -log(1 + e^-z) and log(1 - sigmoid(z)) = -log(1 + e^z): two nonnegative terms.",
         r"\ell_i(z)", "loss_i(z)",
@@ -459,9 +459,9 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
         var = sp.Max(sigma**2, eps)
         v = sp.IndexedBase("v", positive=True)[OBS]
         w.steps.append(_step(
-            f"Clamp the variance (eps = {opts['eps']:g})",
+            "Clamp the variance (eps = <eps>)",
             _obs(d, var),
-            f"torch's gaussian_nll_loss clamps the variance from below at eps = {opts['eps']:g} before the loss, "
+            "torch's gaussian_nll_loss clamps the variance from below at eps = <eps> before the loss, "
             "so a variance of 0 gives a finite loss. torch clamps without tracking the gradient: its "
             "gradient passes through the clamp as if var were eps (symlik's kernel is the clamped function).",
             sp.latex(v), "v_i",
@@ -505,7 +505,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
             raise NotSupportedError("eps needs a single log(rate) in the poisson_nll loss")
         loss = loss.xreplace({log_terms[0]: sp.log(rate + eps)})
         w.steps.append(_step(
-            f"Keep the log away from 0 (eps = {opts['eps']:g})",
+            "Keep the log away from 0 (eps = <eps>)",
             _obs(d, loss),
             "With log_input=False torch evaluates log(rate + eps), so a predicted rate of 0 gives a finite "
             "loss; only the log moves, the linear term keeps the rate.",
@@ -538,9 +538,8 @@ KINDS = {
 }
 
 
-def _reduce_step(w: _Work, opts: dict, reduction: str) -> Step:
+def _reduce_step(d: Derivation, opts: dict, reduction: str) -> Step:
     """The reduction written out, with torch's denominator."""
-    d = w.d
     i = OBS
     n = N_OBS
     ell = sp.IndexedBase("ell")[i]
@@ -578,11 +577,19 @@ def _reduce_step(w: _Work, opts: dict, reduction: str) -> Step:
     return Step("Reduce over the observations", expr, " ".join(why), lhs, text)
 
 
-def _cache_key(d, reduction, options):
-    def scalar(v):
-        return v if isinstance(v, (bool, int, float)) else "array"
+def _cache_key(d, options):
+    # The symbolic result depends on which options are set (and on the booleans), not on values.
+    return (id(d), tuple(sorted((k, v if isinstance(v, bool) else None) for k, v in options.items())))
 
-    return (id(d), reduction, tuple(sorted((k, scalar(v)) for k, v in options.items())))
+
+def _fill(step: Step, opts: dict) -> Step:
+    """Put the option values into the step's texts (the expressions keep the symbols)."""
+    title, why = step.title, step.why
+    for name in ("label_smoothing", "eps"):
+        if name in opts:
+            title = title.replace(f"<{name}>", f"{opts[name]:g}")
+            why = why.replace(f"<{name}>", f"{opts[name]:g}")
+    return dataclasses.replace(step, title=title, why=why)
 
 
 _CACHE: dict = {}
@@ -605,19 +612,22 @@ def with_options(d: Derivation, reduction: str = "mean", **options) -> Derivatio
         from .pipeline import derive
 
         d = derive(d.spec, predict=d.predict, link="log")
-    key = _cache_key(d, reduction, opts)
+    key = _cache_key(d, opts)
     if key not in _CACHE:
-        _CACHE[key] = (d, _transform(d, opts, reduction))
+        _CACHE[key] = (d, _transform(d, opts))  # d is kept alive, so its id stays unique
     symbolic = _CACHE[key][1]
-    return dataclasses.replace(symbolic, loss_options={**opts, "reduction": reduction})
+    return dataclasses.replace(
+        symbolic,
+        steps=(*(_fill(s, opts) for s in symbolic.steps), _reduce_step(d, opts, reduction)),
+        loss_options={**opts, "reduction": reduction},
+    )
 
 
-def _transform(d: Derivation, opts: dict, reduction: str) -> Derivation:
+def _transform(d: Derivation, opts: dict) -> Derivation:
     w = _Work(d, d.loss.expr, d.offset, [], [], {})
     kind = option_kind(d)
     if kind is not None and any(o in OPTIONS for o in opts):
         KINDS[kind](w, opts)
-    w.steps.append(_reduce_step(w, opts, reduction))
     loss = type(d.loss)(d.loss.name, w.loss, d.loss.template, d.loss.inner)
     nll = d.scale * w.loss + w.offset
     extra = tuple(w.params)

@@ -1,0 +1,193 @@
+"""Valid inputs for a kernel: random draws and an extreme grid.
+
+Everything is read from the derivation (each input's constraint, the support
+of y, which inputs are link pre-activations), so any catalog entry or custom
+density gets inputs without a table here. Values are float64 rounded to the
+dtype under test, so the reference (computed in float64) sees exactly the
+numbers the loss under test sees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Extreme values per kind of input, per dtype. Logits reach +-1e3 in float64 and
+# +-100 in float32, past where sigmoid and softmax underflow (float32: about -88 to -104).
+LOGITS = {
+    "float64": (0.0, 1.0, -1.0, 10.0, -10.0, 30.0, -30.0, 100.0, -100.0, 700.0, -700.0, 1000.0, -1000.0),
+    "float32": (0.0, 1.0, -1.0, 10.0, -10.0, 30.0, -30.0, 80.0, -80.0, 100.0, -100.0),
+}
+LOG_LINK = {"float64": (0.0, 1.0, -1.0, 10.0, -10.0, 50.0, -50.0, 300.0, -300.0), "float32": (0.0, 1.0, -1.0, 10.0, -10.0, 40.0, -40.0)}
+REAL = {"float64": (0.0, 1e-8, -1e-8, 1.0, -1.0, 1e3, -1e3, 1e8, -1e8), "float32": (0.0, 1e-4, -1e-4, 1.0, -1.0, 1e3, -1e3)}
+POSITIVE = {"float64": (1e-8, 1e-4, 1.0, 1e4, 1e8), "float32": (1e-4, 1e-2, 1.0, 1e2, 1e4)}
+UNIT = {"float64": (1e-15, 1e-6, 0.5, 1 - 1e-6, 1 - 1e-15), "float32": (1e-6, 1e-3, 0.5, 1 - 1e-3, 1 - 1e-6)}
+COUNTS = (0.0, 1.0, 2.0, 10.0, 1e3, 1e6)
+
+
+class Inputs:
+    """What a kernel takes, described once: names, kinds and shapes."""
+
+    def __init__(self, kernel, *, dtype="float64", event_size=5):
+        self.kernel = kernel
+        self.d = kernel.derivation
+        self.dtype = np.dtype(dtype)
+        self.C = event_size
+        self.link_inputs = {n for n in self.d.predicted_inputs if n not in self.d.predict}
+        self.index_targets = bool(getattr(kernel, "index_targets", False))
+
+    # -- kinds ---------------------------------------------------------------
+    def _kind(self, name):
+        if name == "y":
+            return "y"
+        if name in self.link_inputs:
+            return "log_link" if self.d.link == "log" else "logits"
+        return self.d.param(name).constraint.name
+
+    def _event(self, name):
+        sym = self.d.symbols.get(name)
+        import sympy as sp
+
+        return isinstance(sym, sp.Indexed)
+
+    def _shared_scalar(self, name):
+        """A scalar parameter of a vector distribution (diag_normal's sigma): one per batch."""
+        return self.d.spec.is_event and not self._event(name) and name != "y"
+
+    # -- random ------------------------------------------------------------------
+    def random(self, rng, n):
+        """A batch of n random valid observations: {name: array}."""
+        out = {}
+        for name in self.kernel.inputs:
+            if name == "y":
+                continue
+            shape = (n, self.C) if self._event(name) else ((1,) if self._shared_scalar(name) else (n,))
+            out[name] = self._draw(self._kind(name), rng, shape)
+        out["y"] = self._draw_y(rng, n, out)
+        return self._cast(out)
+
+    def _draw(self, kind, rng, shape):
+        if kind in ("real", "logits", "log_link"):
+            return rng.normal(0.0, 3.0 if kind == "logits" else 2.0, shape)
+        if kind in ("positive", "nonnegative"):
+            return rng.lognormal(0.0, 0.5, shape)
+        if kind in ("unit_interval", "open_unit_interval"):
+            return rng.uniform(0.05, 0.95, shape)
+        if kind == "positive_integer":
+            return rng.integers(1, 20, shape).astype(float)
+        if kind == "nonnegative_integer":
+            return rng.integers(0, 20, shape).astype(float)
+        if kind == "simplex":
+            return rng.dirichlet(np.ones(shape[-1]), shape[:-1])
+        raise NotImplementedError(f"no generator for inputs constrained to be {kind}")
+
+    def _draw_y(self, rng, n, params):
+        s = self.d.spec.support
+        if getattr(self.kernel, "options", {}).get("soft_targets"):
+            return rng.uniform(0, 1, n)
+        if s.kind == "onehot":
+            idx = rng.integers(0, self.C, n)
+            return idx if self.index_targets else np.eye(self.C)[idx]
+        if s.kind == "simplex":
+            return rng.dirichlet(np.ones(self.C), n)
+        if s.kind == "reals_vector":
+            return rng.normal(0.0, 2.0, (n, self.C))
+        if s.kind == "discrete":
+            lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
+            hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
+            return np.floor(rng.uniform(lo, np.asarray(hi) + 1, n)).clip(lo, hi)
+        if s.lower is None and s.upper is None:
+            return rng.normal(0.0, 2.0, n)
+        if s.upper is None:
+            return s.lower + rng.lognormal(0.0, 0.7, n)
+        return s.lower + (s.upper - s.lower) * rng.uniform(0.01, 0.99, n)
+
+    # -- extremes ----------------------------------------------------------------
+    def _extremes(self, name):
+        kind = self._kind(name)
+        key = "float32" if self.dtype == np.float32 else "float64"
+        if kind == "logits":
+            if self._event(name):
+                big = LOGITS[key][-1]
+                rows = [np.zeros(self.C)]
+                for v in (big, -big, 30.0, -30.0):
+                    r = np.zeros(self.C)
+                    r[0] = v
+                    rows.append(r)
+                rows.append(np.linspace(-big, big, self.C))
+                return rows
+            return list(LOGITS[key])
+        if kind == "log_link":
+            return list(LOG_LINK[key])
+        if kind == "real":
+            return list(REAL[key])
+        if kind in ("positive", "nonnegative"):
+            return list(POSITIVE[key])
+        if kind in ("unit_interval", "open_unit_interval"):
+            return list(UNIT[key])
+        if kind in ("positive_integer", "nonnegative_integer"):
+            return [v for v in COUNTS if v >= (1 if kind == "positive_integer" else 0)]
+        if kind == "simplex":
+            tiny = 1e-15 if key == "float64" else 1e-6
+            r = np.full(self.C, tiny)
+            r[0] = 1 - tiny * (self.C - 1)
+            return [np.full(self.C, 1 / self.C), r, r[::-1].copy()]
+        return []
+
+    def _y_extremes(self, params):
+        s = self.d.spec.support
+        key = "float32" if self.dtype == np.float32 else "float64"
+        if getattr(self.kernel, "options", {}).get("soft_targets"):
+            return [0.0, 0.25, 0.5, 1.0]
+        if s.kind == "onehot":
+            return [0, self.C - 1] if self.index_targets else [np.eye(self.C)[0], np.eye(self.C)[-1]]
+        if s.kind == "discrete":
+            lo = 0 if s.lower is None else s.lower
+            hi = s.upper
+            if isinstance(lo, str) or isinstance(hi, str):
+                return []
+            if hi is None:
+                return [v for v in COUNTS if v >= lo]
+            return [float(lo), float(hi)]
+        if s.kind == "continuous":
+            if s.lower is None and s.upper is None:
+                return list(REAL[key])
+            if s.upper is None:
+                return [s.lower + v for v in POSITIVE[key]]
+            return [s.lower + (s.upper - s.lower) * v for v in UNIT[key]]
+        return []
+
+    def grid(self, rng):
+        """Single observations ({name: array with a leading axis of 1}): for the first
+        prediction and y, every pair of extremes; every other input one extreme at a time."""
+        points = []
+        base = self.random(rng, 1)
+        first = self.d.predicted_inputs[0]
+        firsts = self._extremes(first)
+        ys = self._y_extremes(base)
+        for v in firsts or [None]:
+            for yv in ys or [None]:
+                p = {k: np.array(a, copy=True) for k, a in base.items()}
+                if v is not None:
+                    p[first] = np.asarray(v, float).reshape(p[first].shape)
+                if yv is not None:
+                    p["y"] = np.asarray(yv).reshape(p["y"].shape).astype(p["y"].dtype)
+                points.append(p)
+        for name in self.kernel.inputs:
+            if name in ("y", first):
+                continue
+            for v in self._extremes(name):
+                p = {k: np.array(a, copy=True) for k, a in base.items()}
+                p[name] = np.asarray(v, float).reshape(p[name].shape)
+                points.append(p)
+        return [self._cast(p) for p in points]
+
+    def _cast(self, arrays):
+        out = {}
+        for name, a in arrays.items():
+            a = np.asarray(a)
+            # Class indices stay integers (int64, as torch wants); labels and counts are floats.
+            out[name] = a.astype(np.int64) if (name == "y" and a.dtype.kind in "iu") else a.astype(self.dtype)
+        return out
+
+
+__all__ = ["Inputs"]
