@@ -111,3 +111,21 @@ def tidy_logs(expr: sp.Expr, group_by: sp.Symbol | None = None) -> sp.Expr:
 
 def free_of(expr: sp.Expr, things) -> bool:
     return not any(expr.has(t) for t in things)
+
+
+_INEQUALITIES = (sp.GreaterThan, sp.LessThan, sp.StrictGreaterThan, sp.StrictLessThan)
+
+
+def canonical_conditions(expr: sp.Expr) -> sp.Expr:
+    """Write each piecewise condition a >= b as numerator(a - b) >= 0, the denominator
+    being positive: |r|/s <= c and |r| <= c s then read the same, so a Huber on r/s and
+    huber(delta = c s) share their branches (exactly equal: only a positive factor goes)."""
+
+    def one(rel):
+        num, den = sp.fraction(sp.together(rel.lhs - rel.rhs))
+        return rel.func(sp.expand(num), 0) if den.is_positive else rel
+
+    def piecewise(p):
+        return sp.Piecewise(*[(e, c.replace(lambda q: isinstance(q, _INEQUALITIES), one)) for e, c in p.args])
+
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), piecewise) if expr.has(sp.Piecewise) else expr

@@ -535,8 +535,11 @@ def test_poisson_nll(opts, reduction, dtype):
     if reduction == "mean":
         xt = t(x, grad=True)
         F.poisson_nll_loss(xt, t(y), log_input=opts["log_input"], full=opts.get("full", False), eps=eps).backward()
-        k64 = symlik.compile("poisson", **sym)
-        check_grad(xt.grad.numpy(), fd_grad(lambda v: k64(v, y64), x64, h=1e-6), dtype)
+        k64 = symlik.compile("poisson", validate=False, **sym)
+        keep = rate > 0  # at a rate of 0 the derivative -y/eps is checked by the values above
+        with np.errstate(invalid="ignore"):  # differences at the rate of 0 step below 0; not compared
+            fd = fd_grad(lambda v: k64(v, y64), x64, h=1e-6)
+        check_grad(xt.grad.numpy()[keep], fd[keep], dtype)
 
 
 @needs_poisson

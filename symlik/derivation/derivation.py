@@ -81,10 +81,11 @@ class Derivation:
 
     def identity_holds(self) -> bool:
         """Re-check nll == scale * loss + offset symbolically (exact forms)."""
-        from ..algebra import is_zero, split_sum
+        from ..algebra import canonical_conditions, is_zero, split_sum
         from ..functions import exact
 
         diff = exact(self.nll) - (self.scale * exact(self.loss.expr) + exact(self.offset))
+        diff = canonical_conditions(diff)  # |r|/s <= c and |r| <= c s are one condition
         return is_zero(split_sum(sp.expand(diff)))
 
     def to_latex(self) -> str:

@@ -233,6 +233,21 @@ class Indicator(sp.Function):
         return prettyForm(*prettyForm(*inner.parens("[", "]")).left("1"))
 
 
+class Quotient(sp.Function):
+    """num / den for display, always as a fraction (the renderers print products in order)."""
+
+    nargs = 2
+
+    def _latex(self, printer):
+        return r"\frac{%s}{%s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+    def _pretty(self, printer):
+        return printer._print(sp.Mul(self.args[0], sp.Pow(self.args[1], -1)))
+
+    def _sympystr(self, printer):
+        return "(%s)/(%s)" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
 class SafeRatio(sp.Function):
     """num / den, and 0 where den == 0 (a class weighted 0 then costs 0, not 0 * nan).
 
@@ -462,8 +477,9 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
             "Clamp the variance (eps = <eps>)",
             _obs(d, var),
             "torch's gaussian_nll_loss clamps the variance from below at eps = <eps> before the loss, "
-            "so a variance of 0 gives a finite loss. torch clamps without tracking the gradient: its "
-            "gradient passes through the clamp as if var were eps (symlik's kernel is the clamped function).",
+            "so a variance of 0 gives a finite loss. torch clamps without tracking the gradient, so its "
+            "gradient is straight-through: where var < eps it is the loss's derivative at var = eps, "
+            "passed on to var; symlik's kernel is the clamped function, flat in var there.",
             sp.latex(v), "v_i",
         ))
         loss = sp.Rational(1, 2) * (sp.log(var) + (y - mu) ** 2 / var)
@@ -482,12 +498,13 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
 
 
 def _keep_constant(w, loss, offset, why):
+    """Move the plain derivation's constant (log(2 pi)/2, log y!) into the loss."""
     d = w.d
     lhs, lhs_text = _display_loss_i(d)
-    constant = offset / d.scale
+    constant = d.offset / d.scale
     new = sp.Add(loss, constant, evaluate=False)
     w.steps.append(_step("Keep the constant", _obs(d, new), why, lhs, lhs_text))
-    return loss + constant, sp.S.Zero
+    return loss + constant, sp.expand(offset - d.offset)
 
 
 def _poisson_nll(w: _Work, opts: dict) -> None:
@@ -508,10 +525,15 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
             "Keep the log away from 0 (eps = <eps>)",
             _obs(d, loss),
             "With log_input=False torch evaluates log(rate + eps), so a predicted rate of 0 gives a finite "
-            "loss; only the log moves, the linear term keeps the rate.",
+            "loss; only the log moves. This is the NLL of a Poisson with rate + eps, less the constants "
+            "eps and log y!.",
             lhs, lhs_text,
         ))
-        offset = sp.expand(d.scale * (d.loss.expr - loss) + d.offset)
+        # The loss is the NLL of a Poisson with rate + eps, less constants: that is its likelihood.
+        shifted = d.nll_theta.subs(rate, rate + eps)
+        offset = sp.expand(shifted - d.scale * loss)
+        if offset.has(rate):  # pragma: no cover - true by the algebra above
+            raise AssertionError("the eps-shifted Poisson NLL left the rate in the offset")
     if opts.get("exact"):
         loss, offset = _keep_constant(w, loss, offset, "exact=True adds log y! (computed with gammaln), the "
                                       "constant the default drops: the loss is then the exact NLL.")
@@ -524,8 +546,11 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
             "only where y > 1 (log 0! = log 1! = 0); it is not the exact log y!, which exact=True adds.",
             lhs, lhs_text,
         ))
-        loss = loss + stirling
-        offset = sp.expand(offset - d.scale * stirling)
+        # The kernel evaluates both branches (np.select); inside the taken one y > 1, so
+        # y -> max(y, 1) changes nothing there and keeps log(0) out of the unused one.
+        guarded = sp.Piecewise((stirling.args[0][0].subs(y, sp.Max(y, 1)), y > 1), (0, True))
+        loss = loss + guarded
+        offset = sp.expand(offset - d.scale * guarded)
     w.loss = loss
     w.offset = offset
 
@@ -556,13 +581,13 @@ def _reduce_step(d: Derivation, opts: dict, reduction: str) -> Step:
         lhs, text = "L", "L"
     elif "class_weight" in opts:
         alpha_y = sp.IndexedBase(sp.Symbol("class_weight"))[sp.Symbol("y_i")]
-        expr = sp.Sum(term, (i, 1, n)) / sp.Sum(keep * alpha_y, (i, 1, n))
+        expr = Quotient(sp.Sum(term, (i, 1, n)), sp.Sum(keep * alpha_y, (i, 1, n)))
         lhs, text = "L", "L"
     elif ignore is not None:
-        expr = sp.Sum(term, (i, 1, n)) / sp.Sum(keep, (i, 1, n))
+        expr = Quotient(sp.Sum(term, (i, 1, n)), sp.Sum(keep, (i, 1, n)))
         lhs, text = "L", "L"
     else:
-        expr = sp.Sum(term, (i, 1, n)) / n
+        expr = Quotient(sp.Sum(term, (i, 1, n)), n)
         lhs, text = "L", "L"
     why = [f"reduction='{reduction}'. w_i is the per-sample weight (kernel(..., weight=w); 1 when not given): "
            "it rescales each term and, as for torch's binary_cross_entropy weight, never enters the mean's "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..algebra import free_of, is_zero, split_sum, sum_parts
+from ..algebra import canonical_conditions, free_of, is_zero, split_sum, sum_parts
 from . import templates as T
 
 
@@ -57,13 +57,51 @@ def _settle(scale):
     return values.pop() if len(values) == 1 else scale
 
 
+def _sample_value(symbol, rng):
+    if symbol.is_integer:
+        return sp.Integer(int(rng.integers(1, 6)))
+    if symbol.is_nonnegative or symbol.is_positive:
+        return sp.Float(rng.uniform(0.15, 0.85))  # inside (0, 1): valid for probabilities too
+    return sp.Float(rng.uniform(-1.5, 1.5) * 10 ** rng.uniform(-2, 0.5))  # small and large residuals
+
+
+def _visibly_varies(ratio, moving, tries=6) -> bool:
+    """True when numbers show the ratio changing with y or the predictions (so it is no
+    constant scale). Only a definite difference between finite real values counts; any
+    doubt (a value outside the domain, a complex or symbolic result) leaves it to the proof.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    atoms = sorted(ratio.free_symbols | ratio.atoms(sp.Indexed), key=str)
+    if not atoms:
+        return False
+    moving_atoms = [a for a in atoms if any(a == m or a.has(m) for m in moving)]
+    fixed = {a: _sample_value(a if isinstance(a, sp.Symbol) else a.base.label, rng) for a in atoms if a not in moving_atoms}
+    values = []
+    for _ in range(tries):
+        point = {**fixed, **{a: _sample_value(a if isinstance(a, sp.Symbol) else a.base.label, rng) for a in moving_atoms}}
+        try:
+            v = complex(ratio.xreplace(point).doit().evalf(30))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return False
+        if not (np.isfinite(v.real) and abs(v.imag) <= 1e-12 * max(1.0, abs(v.real))):
+            return False
+        values.append(v.real)
+    return max(values) - min(values) > 1e-8 * max(1.0, max(abs(v) for v in values))
+
+
 def _prove(nll, template_expr, predicted, y_like) -> tuple[sp.Expr, sp.Expr] | None:
+    nll, template_expr = canonical_conditions(nll), canonical_conditions(template_expr)
     scale = None
     for theta in predicted:
         dT = sp.diff(template_expr, theta)
         if is_zero(dT):
             continue
-        scale = _settle(sp.simplify(sp.diff(nll, theta) / dT))
+        ratio = sp.diff(nll, theta) / dT
+        if _visibly_varies(ratio, [*predicted, *y_like]):
+            return None  # not a constant scale: skip the (slow) simplification
+        scale = _settle(sp.simplify(ratio))
         break
     if scale is None or scale == 0:
         return None

@@ -130,4 +130,11 @@ def _refinements_first(templates):
     return tuple(refined + [t for t in templates if t not in refined])
 
 
-SCALAR_TEMPLATES, EVENT_TEMPLATES = _collect()
+def __getattr__(name):
+    # Collected on first use, not at import: a family module imports Template from here, and
+    # collecting while it is half-imported would miss its templates (when it is imported first).
+    if name in ("SCALAR_TEMPLATES", "EVENT_TEMPLATES"):
+        scalar, event = _collect()
+        globals().update(SCALAR_TEMPLATES=scalar, EVENT_TEMPLATES=event)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

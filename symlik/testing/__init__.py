@@ -177,7 +177,13 @@ def assert_loss_matches(
     # The reduction itself, on the whole random batch.
     with np.errstate(all="ignore"):
         want_all = reference(batch)
-        got_all = _call(fn, names, batch, framework, dtype).reshape(np.shape(want_all))
+        got_all = _call(fn, names, batch, framework, dtype)
+    if np.size(got_all) != np.size(want_all):
+        raise LossMismatch(
+            f"your loss returned shape {np.shape(got_all)} for a batch of {n} where the derived one "
+            f"(reduction={reduction!r}) has shape {np.shape(want_all)}"
+        )
+    got_all = got_all.reshape(np.shape(want_all))
     batch_err = float(np.max(np.abs(got_all - want_all) / bound(batch, want_all))) if np.size(want_all) else 0.0
 
     label = f"{kernel.derivation.spec.label} {target}" + (f", link {link}" if link else "")
