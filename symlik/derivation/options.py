@@ -191,6 +191,11 @@ def check_options(d: Derivation, options: dict) -> dict:
         if name not in OPTIONS:
             raise UnknownNameError("loss option", name, [*OPTIONS, *CALL_TIME])
         option = OPTIONS[name]
+        if kind not in option.losses and d.loss.name in option.losses:
+            raise NotSupportedError(
+                f"option {name} follows torch's {d.loss.name}, a plain loss of one prediction with scale 1; "
+                f"{d.spec.label}'s is {d.loss.name} with scale {sp.sstr(d.scale)} and offset {sp.sstr(d.offset)}"
+            )
         if kind not in option.losses:
             here = ", ".join(supported(d)) or "none besides reduction and call-time weight"
             what = f"{d.loss.name or 'its own NLL'} ({d.spec.label}, predict {', '.join(d.predict)}, link {d.link})"
