@@ -76,7 +76,7 @@ def test_smooth_l1_is_huber_over_delta():
     delta = sp.Symbol("delta", positive=True)
     difference = sp.piecewise_fold(huber(y, mu, delta) / delta - smooth_l1(y, mu, delta))
     # every branch is 0, except one that applies only at |r| = delta, where it is 0 as well
-    for value, condition in difference.args:
+    for value, _ in difference.args:
         if sp.simplify(value) != 0:
             for side in (1, -1):
                 assert sp.simplify(value.subs(y, mu + side * delta)) == 0

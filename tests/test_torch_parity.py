@@ -144,7 +144,6 @@ def test_cross_entropy_index_targets_gradient(smoothing, weighted, ignore, dtype
     z, y, alpha = ce_case(seed=1, dtype=dtype)
     y = ce_targets(y, ignore)
     sym, ref = ce_options(smoothing, weighted, ignore, alpha)
-    k = symlik.compile("categorical", link="softmax", reduction="mean", **sym)
     zt = t(z, grad=True)
     F.cross_entropy(zt, t(y), **ref).backward()
     alpha64 = sym.get("class_weight")

@@ -46,7 +46,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from ..algebra import expand_logs, is_zero, split_sum
+from ..algebra import is_zero, split_sum
 from ..distributions import constraints as C
 from ..distributions.base import Param
 from ..errors import NotSupportedError, SymlikError, UnknownNameError
@@ -311,16 +311,12 @@ def _slots(d: Derivation) -> dict:
 
 def _theta_loss(d: Derivation) -> sp.Expr:
     """The canonical loss in the distribution's parameters (before the link)."""
-    return sp.expand(d.nll_theta - d.offset) / d.scale if d.scale != 1 else sp.expand(d.nll_theta - d.offset)
+    return sp.expand(d.nll_theta - d.offset) / d.scale
 
 
 def _obs(d, expr):
     names = {"y", *d.predict, *d.predicted_inputs}
     return _observation(expr, names)
-
-
-def _step(title, expr, why, lhs, lhs_text):
-    return Step(title, expr, why, lhs, lhs_text)
 
 
 def _display_loss_i(d):
@@ -341,8 +337,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         w.params.append(Param("label_smoothing", C.unit_interval, doc="label smoothing"))
         w.symbols["label_smoothing"] = eps
         q = (1 - eps) * y + eps / K
-        y_i = _obs(d, y)
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Smooth the labels (label_smoothing = <label_smoothing>)",
             _obs(d, q),
             "label_smoothing = <label_smoothing> mixes each target with the uniform distribution "
@@ -350,7 +345,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
             sp.latex(sp.IndexedBase("q")[OBS, k]), "q_ik",
         ))
         smoothed = -sp.Sum(q * sp.log(p), (k, 1, K))
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Cross-entropy against the smoothed target",
             _obs(d, smoothed),
             "The loss is the negative log-likelihood of the model averaged over the smoothed target, "
@@ -364,7 +359,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         split = sp.Add((1 - eps) * ce, (eps / K) * uniform, evaluate=False)
         if not is_zero(split_sum(sp.expand(split_sum(sp.expand(split)))) - expanded):  # pragma: no cover
             raise AssertionError("label smoothing split failed to verify")
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Split the smoothed loss",
             _obs(d, split),
             "The cross-entropy is linear in the target, so smoothing gives (1 - eps) times the cross-entropy "
@@ -378,7 +373,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         alpha = base[k]
         w.params.append(Param("class_weight", nonnegative, event=True, doc="weight per class"))
         w.symbols["class_weight"] = alpha
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Weight the classes (class_weight)",
             _obs(d, -sp.Sum(alpha * q * sp.log(p), (k, 1, K))),
             "class_weight (torch's cross_entropy weight) multiplies the term of each class; with class-index "
@@ -402,7 +397,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
     check = exact(kernel_form).replace(lambda e: isinstance(e, SafeRatio), lambda e: e.args[0] / e.args[1])
     if not is_zero(split_sum(sp.expand(split_sum(sp.expand(check)))) - exact(shown)):  # pragma: no cover
         raise AssertionError("the stable cross-entropy form failed to verify")
-    w.steps.append(_step(
+    w.steps.append(Step(
         "The option-adjusted loss in the logits",
         _obs(d, -sp.Sum(coeff * link.log_inverse(zbase, k, K), (k, 1, K))),
         "log softmax(z)_k = z_k - log sum_j e^(z_j). The kernel computes it as A (log sum_j e^(z_j) - x), "
@@ -421,7 +416,7 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
         soft_y = sp.Symbol("y", nonnegative=True)
         bce = -(soft_y * sp.log(p) + (1 - soft_y) * sp.log(1 - p))
         best = sp.solve(sp.diff(bce, p), p)
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Soft targets",
             _obs(d, bce.subs(soft_y, y)),
             "With targets y in [0, 1] (probabilities, not labels) the same expression is the cross-entropy "
@@ -434,7 +429,7 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
         pw = sp.Symbol("pos_weight", nonnegative=True)
         w.params.append(Param("pos_weight", nonnegative, doc="weight of the positive term"))
         w.symbols["pos_weight"] = pw
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Weight the positive term (pos_weight)",
             _obs(d, -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))),
             "pos_weight multiplies the log-likelihood of the positive label, as torch's "
@@ -457,7 +452,7 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
     check = theta_loss.subs({sp.log(p): link.log_inverse(z), sp.log(1 - p): link.log1m_inverse(z)})
     if not is_zero(exact(w.loss) - exact(check)):  # pragma: no cover
         raise AssertionError("the pos_weight link form failed to verify")
-    w.steps.append(_step(
+    w.steps.append(Step(
         "The weighted loss in the logits",
         _obs(d, w.loss),
         "log sigmoid(z) = -log(1 + e^-z) and log(1 - sigmoid(z)) = -log(1 + e^z): two nonnegative terms.",
@@ -478,7 +473,7 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
         w.symbols["eps"] = eps
         var = sp.Max(sigma**2, eps)
         v = sp.IndexedBase("v", positive=True)[OBS]
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Clamp the variance (eps = <eps>)",
             _obs(d, var),
             "torch's gaussian_nll_loss clamps the variance from below at eps = <eps> before the loss, "
@@ -488,7 +483,7 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
             sp.latex(v), "v_i",
         ))
         loss = sp.Rational(1, 2) * (sp.log(var) + (y - mu) ** 2 / var)
-        w.steps.append(_step(
+        w.steps.append(Step(
             "The clamped loss",
             _obs(d, sp.Rational(1, 2) * (sp.log(sp.Symbol("v_i")) + (y - mu) ** 2 / sp.Symbol("v_i"))),
             "The Gaussian loss with sigma^2 replaced by the clamped variance.",
@@ -508,7 +503,7 @@ def _keep_constant(w, loss, offset, why):
     lhs, lhs_text = _display_loss_i(d)
     constant = d.offset / d.scale
     new = sp.Add(loss, constant, evaluate=False)
-    w.steps.append(_step("Keep the constant", _obs(d, new), why, lhs, lhs_text))
+    w.steps.append(Step("Keep the constant", _obs(d, new), why, lhs, lhs_text))
     return loss + constant, sp.expand(offset - d.offset)
 
 
@@ -526,7 +521,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
         if len(log_terms) != 1:  # pragma: no cover - the template has one log(rate)
             raise NotSupportedError("eps needs a single log(rate) in the poisson_nll loss")
         loss = loss.xreplace({log_terms[0]: sp.log(rate + eps)})
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Keep the log away from 0 (eps = <eps>)",
             _obs(d, loss),
             "With log_input=False torch evaluates log(rate + eps), so a predicted rate of 0 gives a finite "
@@ -544,7 +539,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
                                       "constant the default drops: the loss is then the exact NLL.")
     if opts.get("full"):
         stirling = sp.Piecewise((y * sp.log(y) - y + sp.log(2 * sp.pi * y) / 2, y > 1), (0, True))
-        w.steps.append(_step(
+        w.steps.append(Step(
             "Add Stirling's term where y > 1 (full=True)",
             _obs(d, sp.Add(loss, stirling, evaluate=False)),
             "torch's full=True adds Stirling's approximation of log y!, y log y - y + log(2 pi y)/2, "
@@ -568,7 +563,7 @@ KINDS = {
 }
 
 
-def _reduce_step(d: Derivation, opts: dict, reduction: str) -> Step:
+def _reduceStep(d: Derivation, opts: dict, reduction: str) -> Step:
     """The reduction written out, with torch's denominator."""
     i = OBS
     n = N_OBS
@@ -648,7 +643,7 @@ def with_options(d: Derivation, reduction: str = "mean", **options) -> Derivatio
     symbolic = _CACHE[key][1]
     return dataclasses.replace(
         symbolic,
-        steps=(*(_fill(s, opts) for s in symbolic.steps), _reduce_step(d, opts, reduction)),
+        steps=(*(_fill(s, opts) for s in symbolic.steps), _reduceStep(d, opts, reduction)),
         loss_options={**opts, "reduction": reduction},
     )
 
