@@ -31,6 +31,8 @@ def loss_table_markdown() -> str:
     rows = ["| distribution | predict | link | identified loss | scale |", "|---|---|---|---|---|"]
     for d in all_derivations():
         loss = f"`{d.loss.name}`" if d.loss.name else "its own NLL"
+        if d.loss.inner:  # the inner parameters the matcher solved for
+            loss += " (" + ", ".join(f"{k} = {sp.sstr(v)}" for k, v in d.loss.inner.items()).replace("*", r"\*") + ")"
         scale = sp.sstr(d.scale).replace("*", r"\*").replace("|", r"\|")
         rows.append(f"| `{d.spec.label}` | {', '.join(d.predict)} | {d.link or '-'} | {loss} | {scale} |")
     return "\n".join(rows) + "\n"

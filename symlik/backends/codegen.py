@@ -138,6 +138,14 @@ class SymlikNumPyPrinter(NumPyPrinter):
             return f"({self._print(x * log_gamma_form(arg))})"
         return f"_xlogy({self._print(x)}, {self._print(arg)})"
 
+    # --- the von Mises normaliser, in its plain form (the stability rewrites
+    # in rewrite/rules.py may turn log I_0 into a stable function first) -----
+    def _print_besseli(self, expr):
+        order, x = expr.args
+        if order != 0:
+            raise NotImplementedError(f"only the order-0 modified Bessel function compiles; got {expr}")
+        return f"{self._module_format('numpy.i0')}({self._print(x)})"
+
 
 GAMMA_FAMILY = (sp.factorial, sp.gamma, sp.binomial, sp.beta)
 

@@ -182,6 +182,14 @@ def _apply_link(expr, theta, link, zbase, k, K):
 # ---------------------------------------------------------------------------
 
 
+def _solved(loss) -> str:
+    """The sentence naming the inner parameters the template's calibration solved for."""
+    if not loss.inner:
+        return ""
+    values = ", ".join(f"{k} = {sp.sstr(v)}" for k, v in loss.inner.items())
+    return f" The template's inner parameter ({values}) was solved from the NLL itself, then proven."
+
+
 def _observation(expr, names):
     """Give every quantity that varies by observation the index i (y -> y_i, mu -> mu_i)."""
 
@@ -270,9 +278,9 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     density = obs(spec.density_expr())
     steps.append(
         Step(
-            f"Substitute the {spec.title.lower()} density",
+            f"Substitute the {spec.title_in_sentence} density",
             -over_obs(sp.log(density)),
-            f"Write out p(y | theta) for the {spec.title.lower()} distribution.",
+            f"Write out p(y | theta) for the {spec.title_in_sentence} distribution.",
             lhs_NLL,
             f"NLL({', '.join(predict)})",
         )
@@ -313,7 +321,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
         loss_call = loss_symbol(name, target_i, *pred_syms)
         proven = (
             "(proven: nll - scale * loss - offset simplifies to 0, and the offset has zero "
-            "derivative in every prediction)."
+            "derivative in every prediction)." + _solved(loss)
         )
         if scale_varies:
             identified = _shown_sum(offset_total, over_obs(obs(scale) * loss_call))

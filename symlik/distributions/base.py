@@ -47,6 +47,8 @@ class Distribution:
     # Extra (predict, link, options) combinations shown by `symlik derive --all`.
     variants: ClassVar[tuple[dict, ...]] = ()
     custom: ClassVar[bool] = False  # True for user-defined densities (symlik.custom)
+    # The title starts with a name (Cauchy, Student's t, von Mises): keep its capital mid-sentence.
+    proper_noun: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         chosen = {}
@@ -178,6 +180,13 @@ class Distribution:
     def label(self) -> str:
         opts = ",".join(f"{k}={v}" for k, v in self.chosen.items() if v != self.options[k][0])
         return f"{self.name}[{opts}]" if opts else self.name
+
+    @property
+    def title_in_sentence(self) -> str:
+        """The title as it reads mid-sentence: "the normal density", "the Cauchy density"."""
+        if self.proper_noun:
+            return self.title
+        return self.title[:1].lower() + self.title[1:]
 
     def latex_name(self, name: str) -> str:
         return sp.latex(sp.Symbol(LATEX_NAMES.get(name, name)))

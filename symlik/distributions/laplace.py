@@ -20,6 +20,7 @@ class Laplace(Distribution):
 
     name = "laplace"
     title = "Laplace"
+    proper_noun = True
     params = (
         Param("mu", C.real, doc="location (scipy loc)"),
         Param("b", C.positive, doc="scale (scipy scale)"),

@@ -16,7 +16,18 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..algebra import canonical_conditions, free_of, is_zero, split_sum, sum_parts
+from ..algebra import (
+    canonical_conditions,
+    cases,
+    clearly_nonzero,
+    clearly_varies,
+    exp_rational,
+    free_of,
+    has_switch,
+    is_zero,
+    split_sum,
+    sum_parts,
+)
 from . import templates as T
 
 
@@ -57,62 +68,80 @@ def _settle(scale):
     return values.pop() if len(values) == 1 else scale
 
 
-def _sample_value(symbol, rng):
-    if symbol.is_integer:
-        return sp.Integer(int(rng.integers(1, 6)))
-    if symbol.is_nonnegative or symbol.is_positive:
-        return sp.Float(rng.uniform(0.15, 0.85))  # inside (0, 1): valid for probabilities too
-    return sp.Float(rng.uniform(-1.5, 1.5) * 10 ** rng.uniform(-2, 0.5))  # small and large residuals
+def _scale(nll, template_expr, predicted, y_like) -> sp.Expr | None:
+    """s = (d nll / d theta) / (d T / d theta), the same in every smooth case.
 
-
-def _visibly_varies(ratio, moving, tries=6) -> bool:
-    """True when numbers show the ratio changing with y or the predictions (so it is no
-    constant scale). Only a definite difference between finite real values counts; any
-    doubt (a value outside the domain, a complex or symbolic result) leaves it to the proof.
+    For piecewise losses (pinball, mae) the ratio is taken case by case (see
+    ``algebra.cases``) and must agree across the cases.
     """
-    import numpy as np
+    free = [*predicted, *y_like]
+    # Cheap rejection first, on the whole expressions (a case's formula may
+    # leave its domain at random points: (y - mu)^(3/2) where y < mu).
+    for theta in predicted:
+        if clearly_varies(sp.diff(nll, theta) / sp.diff(template_expr, theta), free):
+            return None
+    branches = cases([nll, template_expr]) if has_switch(nll) or has_switch(template_expr) else None
+    if branches is None:  # smooth, or switches the case split cannot decide: SymPy's own ratio
+        branches = [(nll, template_expr)]
+    for theta in predicted:
+        found = []
+        for n_b, t_b in branches:
+            dT = sp.diff(t_b, theta)
+            if not clearly_nonzero(dT) and is_zero(dT):
+                continue
+            ratio = sp.diff(n_b, theta) / dT
+            if clearly_varies(ratio, free):  # cheap rejection before any simplification
+                return None
+            quick = exp_rational(ratio)
+            found.append(sp.simplify(quick) if free_of(quick, free) else _settle(sp.simplify(ratio)))
+        if not found:
+            continue
+        if any(not is_zero(other - found[0]) for other in found[1:]):
+            return None
+        return found[0]
+    return None
 
-    rng = np.random.default_rng(0)
-    atoms = sorted(ratio.free_symbols | ratio.atoms(sp.Indexed), key=str)
-    if not atoms:
-        return False
-    moving_atoms = [a for a in atoms if any(a == m or a.has(m) for m in moving)]
-    fixed = {a: _sample_value(a if isinstance(a, sp.Symbol) else a.base.label, rng) for a in atoms if a not in moving_atoms}
-    values = []
-    for _ in range(tries):
-        point = {**fixed, **{a: _sample_value(a if isinstance(a, sp.Symbol) else a.base.label, rng) for a in moving_atoms}}
-        try:
-            v = complex(ratio.xreplace(point).doit().evalf(30))
-        except (TypeError, ValueError, ZeroDivisionError):
-            return False
-        if not (np.isfinite(v.real) and abs(v.imag) <= 1e-12 * max(1.0, abs(v.real))):
-            return False
-        values.append(v.real)
-    return max(values) - min(values) > 1e-8 * max(1.0, max(abs(v) for v in values))
+
+def _constant_form(offset, predicted, y_like) -> tuple[sp.Expr, bool]:
+    """An offset proven to have zero derivative in each prediction, written without them.
+
+    nll - s T keeps the predictions syntactically (log(mu) - log(mu/y), a
+    Piecewise minus a Max, 2 log(1 + e^-r) + r - 2 log cosh(r/2)). Expanding
+    the logs often removes them. Otherwise, a function with zero derivative
+    is its value at any one point, so evaluate it where the predictions equal
+    the target (the residual is 0 there) or at 0 or 1. Returns the offset and
+    whether it was found by evaluation (then the caller's identity rests on
+    the derivative, not on the algebra).
+    """
+    expanded = sp.expand(sp.expand_log(offset, force=True))
+    if free_of(expanded, predicted):
+        return expanded, False
+    for point in (*y_like, sp.Integer(0), sp.Integer(1)):
+        value = offset.subs({theta: point for theta in predicted})
+        if has_switch(value):
+            continue
+        value = sp.expand(sp.expand_log(_simplify_keeping_special_functions(value), force=True))
+        if free_of(value, predicted) and not value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+            return value, True
+    return _simplify_keeping_special_functions(offset), False
 
 
 def _prove(nll, template_expr, predicted, y_like) -> tuple[sp.Expr, sp.Expr] | None:
     nll, template_expr = canonical_conditions(nll), canonical_conditions(template_expr)
-    scale = None
-    for theta in predicted:
-        dT = sp.diff(template_expr, theta)
-        if is_zero(dT):
-            continue
-        ratio = sp.diff(nll, theta) / dT
-        if _visibly_varies(ratio, [*predicted, *y_like]):
-            return None  # not a constant scale: skip the (slow) simplification
-        scale = _settle(sp.simplify(ratio))
-        break
+    scale = _scale(nll, template_expr, predicted, y_like)
     if scale is None or scale == 0:
         return None
     if not free_of(scale, [*predicted, *y_like]) or scale.has(sp.Heaviside, sp.sign, sp.Piecewise):
         return None
     if scale.is_positive is not True:
         return None
-    offset = _simplify_keeping_special_functions(nll - scale * template_expr)
-    if any(not is_zero(sp.diff(offset, theta)) for theta in predicted):
+    offset = nll - scale * template_expr
+    slopes = [sp.diff(offset, theta) for theta in predicted]
+    if any(clearly_nonzero(d) for d in slopes) or not all(is_zero(d) for d in slopes):
         return None
-    if not is_zero(nll - (scale * template_expr + offset)):  # pragma: no cover - true by construction
+    offset, evaluated = _constant_form(offset, predicted, y_like)
+    # True by construction, or (when evaluated at a point) by the zero derivative just proven.
+    if not evaluated and not is_zero(nll - (scale * template_expr + offset)):  # pragma: no cover
         return None
     return scale, offset
 

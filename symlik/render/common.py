@@ -28,7 +28,7 @@ def summary_rows(d) -> list[tuple[str, str]]:
         ("distribution", d.spec.label),
         ("predict", ", ".join(d.predict)),
         ("link", d.link or "identity"),
-        ("loss", d.loss.name or "none (its own NLL)"),
+        ("loss", _loss_name(d)),
         ("scale", sp.sstr(d.scale)),
         ("offset", sp.sstr(d.offset)),
         ("inputs", ", ".join(d.inputs)),
@@ -36,7 +36,31 @@ def summary_rows(d) -> list[tuple[str, str]]:
     return rows
 
 
+def _loss_name(d) -> str:
+    """The loss's name with the inner parameters the matcher solved for: pinball (tau = tau)."""
+    if d.loss.name is None:
+        return "none (its own NLL)"
+    inner = ", ".join(f"{k} = {sp.sstr(v)}" for k, v in d.loss.inner.items())
+    return f"{d.loss.name} ({inner})" if inner else d.loss.name
+
+
+def _plus(text: str) -> str:
+    """' + offset', or ' - offset' when the offset's text starts with a minus."""
+    return f" - {text[1:].lstrip()}" if text.startswith("-") else f" + {text}"
+
+
 def identity_latex(d) -> str:
     """The proven identity, per observation: nll = scale * loss + offset."""
     loss = latex(d, d.loss.expr)
-    return r"-\log p = %s \cdot \left(%s\right) + %s" % (latex(d, d.scale), loss, latex(d, d.offset))
+    scale = latex(d, d.scale)
+    if isinstance(d.scale, sp.Add):
+        scale = r"\left(%s\right)" % scale
+    return r"-\log p = %s \cdot \left(%s\right)%s" % (scale, loss, _plus(latex(d, d.offset)))
+
+
+def identity_text(d) -> str:
+    """The proven identity in plain text, per observation."""
+    scale = sp.sstr(d.scale)
+    if isinstance(d.scale, sp.Add):
+        scale = f"({scale})"
+    return f"-log p = {scale} * ({sp.sstr(d.loss.expr)}){_plus(sp.sstr(d.offset))}"

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .common import summary_rows
+from .common import identity_text, summary_rows
+
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _as_named_functions(expr):
+    """Special functions as a reader writes them: besseli(0, kappa) -> I₀(kappa), for display only."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.besseli) and e.args[0].is_Integer,
+        lambda e: sp.Function("I" + str(e.args[0]).translate(_SUBSCRIPTS))(e.args[1]),
+    )
 
 
 def _pretty(expr) -> str:
-    return sp.pretty(expr, use_unicode=True, wrap_line=False)
+    return sp.pretty(_as_named_functions(expr), use_unicode=True, wrap_line=False)
 
 
 def render(d) -> str:
@@ -29,5 +40,5 @@ def render(d) -> str:
             out.append(("   " + lhs + " " if j == mid else pad) + line)
         out.append("")
     out.append("Proven identity (per observation):")
-    out.append(f"   -log p = {sp.sstr(d.scale)} * ({sp.sstr(d.loss.expr)}) + {sp.sstr(d.offset)}")
+    out.append(f"   {identity_text(d)}")
     return "\n".join(out) + "\n"
