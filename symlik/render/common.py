@@ -49,18 +49,40 @@ def _plus(text: str) -> str:
     return f" - {text[1:].lstrip()}" if text.startswith("-") else f" + {text}"
 
 
-def identity_latex(d) -> str:
-    """The proven identity, per observation: nll = scale * loss + offset."""
-    loss = latex(d, d.loss.expr)
-    scale = latex(d, d.scale)
-    if isinstance(d.scale, sp.Add):
-        scale = r"\left(%s\right)" % scale
-    return r"-\log p = %s \cdot \left(%s\right)%s" % (scale, loss, _plus(latex(d, d.offset)))
-
-
 def identity_text(d) -> str:
     """The proven identity in plain text, per observation."""
     scale = sp.sstr(d.scale)
     if isinstance(d.scale, sp.Add):
         scale = f"({scale})"
     return f"-log p = {scale} * ({sp.sstr(d.loss.expr)}){_plus(sp.sstr(d.offset))}"
+
+def _scale_latex(d) -> str:
+    scale = latex(d, d.scale)
+    return r"\left(%s\right)" % scale if isinstance(d.scale, sp.Add) else scale
+
+
+def identity_parts(d, pieces_of) -> list[str]:
+    """The right-hand side of -log p = scale * (loss) + offset, as breakable pieces.
+
+    ``pieces_of(expr)`` cuts an expression into pieces (render/breaking.py).
+    """
+    loss = pieces_of(d.loss.expr)
+    if d.scale == 1:  # no "1 \cdot (...)"
+        parts = list(loss)
+    elif len(loss) == 1:
+        parts = [r"%s \cdot \left(%s\right)" % (_scale_latex(d), loss[0])]
+    else:
+        parts = list(loss)
+        parts[0] = r"%s \cdot \biggl(%s" % (_scale_latex(d), parts[0])
+        parts[-1] = parts[-1] + r"\biggr)"
+    if d.offset != 0:
+        offset = pieces_of(d.offset)
+        first = offset[0]
+        offset[0] = first if first.lstrip().startswith("-") else "+ " + first
+        parts += offset
+    return parts
+
+
+def identity_latex(d) -> str:
+    """The proven identity, per observation, on one line: nll = scale * loss + offset."""
+    return r"-\log p = " + " ".join(identity_parts(d, lambda e: [latex(d, e)]))

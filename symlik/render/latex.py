@@ -1,35 +1,64 @@
-"""Derivation -> LaTeX: one ``align*`` environment (amsmath) with \\intertext reasons."""
+"""Derivation -> LaTeX: one ``align*`` environment (amsmath) with \\intertext reasons.
+
+Long right-hand sides break across lines at the structure of the expression
+(render/breaking.py), so that a derivation pasted into a paper stays inside
+the margins.
+"""
 
 from __future__ import annotations
 
-from .common import identity_latex, latex
+from .breaking import DEFAULT_BUDGET, broken, estimate_width, pack, pieces
+from .common import identity_parts, latex
 
-_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+# Abbreviations whose full stop does not end a sentence (TeX would put a sentence space after it).
+_ABBREVIATIONS = ("i.i.d.", "e.g.", "i.e.", "cf.")
 
 
 def escape(text: str) -> str:
     """Plain text -> LaTeX text mode."""
-    return "".join(_ESCAPES.get(c, c) for c in text)
+    out = "".join(_ESCAPES.get(c, c) for c in text)
+    for abbreviation in _ABBREVIATIONS:
+        out = out.replace(abbreviation + " ", abbreviation + "\\ ")
+    return out
 
 
-def render(d) -> str:
+def aligned_lines(lhs: str, rhs_lines: list[str]) -> list[str]:
+    """``lhs &= first`` then ``&\\quad more`` for each continuation line (no trailing ``\\\\``)."""
+    out = [r"%s &= %s" % (lhs, rhs_lines[0])]
+    out += [r"&\quad %s" % line for line in rhs_lines[1:]]
+    return out
+
+
+def step_lines(d, lhs: str, expr, budget: float = DEFAULT_BUDGET) -> list[str]:
+    return aligned_lines(lhs, broken(expr, lambda e: latex(d, e), budget, first=estimate_width(lhs) + 2))
+
+
+def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
+    """-log p = scale * (loss) + offset, broken like a step."""
+    lhs = r"-\log p"
+    parts = identity_parts(d, lambda e: pieces(e, lambda x: latex(d, x), budget - 4))
+    return aligned_lines(lhs, pack(parts, budget, first=estimate_width(lhs) + 2))
+
+
+def render(d, budget: float = DEFAULT_BUDGET) -> str:
     lines = [
         f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link or 'identity'}",
         r"\begin{align*}",
     ]
     for number, step in enumerate(d.steps, 1):
         lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title), escape(step.why)))
-        lhs = step.lhs or ""
-        lines.append(r"%s &= %s \\" % (lhs, latex(d, step.expr)))
+        lines += [line + r" \\" for line in step_lines(d, step.lhs or "", step.expr, budget)]
     lines.append(r"\intertext{\textbf{Proven identity} (per observation).}")
-    lines.append(identity_latex(d).replace(" = ", " &= ", 1))
+    identity = identity_lines(d, budget)
+    lines += [line + r" \\" for line in identity[:-1]] + identity[-1:]
     lines.append(r"\end{align*}")
     return "\n".join(lines) + "\n"
 
 
-def render_display(d) -> str:
+def render_display(d, budget: float = DEFAULT_BUDGET) -> str:
     """For Jupyter: the display-math lines only."""
     body = []
     for step in d.steps:
-        body.append(r"%s &= %s" % (step.lhs or "", latex(d, step.expr)))
-    return "$$\\begin{aligned}" + r" \\ ".join(body) + r"\end{aligned}$$"
+        body += step_lines(d, step.lhs or "", step.expr, budget)
+    return "$$\\begin{aligned}" + " \\\\ ".join(body) + r"\end{aligned}$$"
