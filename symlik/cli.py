@@ -2,7 +2,9 @@
 
     symlik list
     symlik derive NAME [--predict mu sigma] [--link logit] [--option sigma=per_dim] [--format latex|markdown|text]
-    symlik derive --all [--out derivations/]
+    symlik derive --all [--out derivations/] [--format pdf]
+    symlik plot NAME [--predict mu sigma] [--link logit] [-o loss.png|svg|pdf]
+    symlik plot --compare mse mae log_cosh cauchy [-o compare.svg]
 
 Errors print one line (``symlik: error: ...``) and exit with status 2.
 """
@@ -39,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="distribution option")
     d.add_argument("--format", choices=FORMATS, default=None, help="output format (default: text)")
     d.add_argument("--out", type=Path, default=None, help="with --all: directory for .tex/.md files")
+    pl = sub.add_parser("plot", help="plot a loss and its gradient (needs matplotlib)")
+    pl.add_argument("name", nargs="?", help="catalog name (see `symlik list`)")
+    pl.add_argument("--compare", nargs="+", metavar="LOSS", help="residual losses to compare, e.g. mse mae cauchy")
+    pl.add_argument("--predict", nargs="+", metavar="PARAM", help="parameters the network predicts")
+    pl.add_argument("--link", help="link function: logit, softmax or log")
+    pl.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="distribution option")
+    pl.add_argument("-o", "--output", type=Path, default=None, help="output file: .png, .svg or .pdf")
     return p
 
 
@@ -113,6 +122,36 @@ def derive_all_files(out: Path) -> tuple[dict[Path, str], list[tuple]]:
     return files, rows
 
 
+def _cmd_plot(args) -> int:
+    from . import plot
+
+    if args.compare and (args.name or args.predict or args.link or args.option):
+        raise _CliError("give a NAME or --compare LOSS..., not both")
+    if args.compare:
+        out = args.output or Path("compare.png")
+        _check_figure_path(out)
+        fig = plot.compare_figure(args.compare)
+    else:
+        if not args.name:
+            raise _CliError("plot needs a NAME or --compare LOSS... (see `symlik list`)")
+        import symlik
+
+        d = symlik.derive(args.name, predict=args.predict, link=args.link, options=_options(args.option) or None)
+        out = args.output or Path(f"{d.slug}.png")
+        _check_figure_path(out)
+        fig = plot.loss_figure(d)
+    plot.save(fig, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _check_figure_path(path: Path) -> None:
+    from .plot import FORMATS
+
+    if path.suffix.lower() not in FORMATS:
+        raise _CliError(f"-o must end in {', '.join(FORMATS)}; got {str(path)!r}")
+
+
 def main(argv=None) -> int:
     from .errors import SymlikError
 
@@ -141,6 +180,8 @@ def main(argv=None) -> int:
             fmt = args.format or "text"
             print({"text": d.to_text, "latex": d.to_latex, "markdown": d.to_markdown}[fmt](), end="")
             return 0
+        if args.command == "plot":
+            return _cmd_plot(args)
         _parser().print_help()
         return 0
     except (_CliError, SymlikError) as exc:
