@@ -247,7 +247,7 @@ def _style(ax, xlabel, ylabel, x):
         ax.axvline(0, color="0.6", lw=0.8)
 
 
-def loss_figure(d, *, width: float = 9.0, height: float = 3.4):
+def loss_figure(d, *, width: float = 7.5, height: float = 3.0):
     """A matplotlib Figure: the loss (left) and its gradient (right)."""
     Figure = _matplotlib()
     axis = event_axis(d) if d.event else scalar_axis(d)
@@ -344,7 +344,7 @@ def residual_curves(names, r):
     return out
 
 
-def compare_figure(names, *, width: float = 9.0, height: float = 3.6):
+def compare_figure(names, *, width: float = 7.5, height: float = 3.2):
     """The robust-loss comparison: loss(r) and psi(r) = d loss / d r for each name."""
     if not names:
         raise SymlikError("--compare needs at least one loss name")

@@ -177,15 +177,28 @@ class Kernel:
         out = np.asarray(out)
         return out.mean() if self.reduction == "mean" else out.sum()
 
+    def _expr(self):
+        d = self.derivation
+        return d.loss.expr if self.target == "loss" else d.nll
+
+    def _name(self) -> str:
+        return (self.derivation.loss.name or "loss") if self.target == "loss" else "nll"
+
     def __repr__(self) -> str:
-        name = self.derivation.loss.name if self.target == "loss" else "nll"
+        import sympy as sp  # a kernel always comes from a derivation, so SymPy is loaded
+
         return (
-            f"<Kernel {self.derivation.spec.label} {name or 'nll-without-constants'} "
-            f"backend={self.backend} reduction={self.reduction} inputs={self.inputs}>"
+            f"<Kernel {self.derivation.spec.label}: {self._name()}({', '.join(self.inputs)}) = "
+            f"{sp.sstr(self._expr())}; backend={self.backend}, reduction={self.reduction}>"
         )
 
     def _repr_markdown_(self) -> str:
+        import sympy as sp
+
+        formula = sp.latex(self._expr(), order="none")  # in the kernel's own input names
+        call = r"\operatorname{%s}(%s)" % (self._name(), ", ".join(self.inputs))
+        call = call.replace("_", r"\_")
         return (
             f"**symlik kernel** `{self.derivation.spec.label}` ({self.target}, backend `{self.backend}`, "
-            f"reduction `{self.reduction}`)\n\ninputs: `{', '.join(self.inputs)}`\n\n$${self.formula}$$\n"
+            f"reduction `{self.reduction}`)\n\ninputs: `{', '.join(self.inputs)}`\n\n$${call} = {formula}$$\n"
         )

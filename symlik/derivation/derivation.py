@@ -104,9 +104,14 @@ class Derivation:
         return render(self)
 
     def _repr_latex_(self) -> str:
+        """Jupyter: the derivation's display math (when the front end prefers LaTeX)."""
         from ..render.latex import render_display
 
         return render_display(self)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the whole derivation, reasons and math, as Markdown with $$ math."""
+        return self.to_markdown()
 
     def __repr__(self) -> str:
         name = self.loss.name or "its own NLL"

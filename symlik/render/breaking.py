@@ -233,3 +233,38 @@ def broken(expr, print_, budget: float = DEFAULT_BUDGET, first: float = 0.0) -> 
     if first + estimate_width(parts[0]) > budget:  # the first piece must fit beside the left-hand side
         parts = pieces(expr, print_, budget - first)
     return pack(parts, budget, first=first)
+
+
+def split_top_level(tex: str) -> list[str]:
+    """Cut a LaTeX string before each + or - that is outside every group and bracket.
+
+    For LaTeX that did not come from a SymPy expression (latexify's output):
+    the cut points are the terms of the outermost sum.
+    """
+    parts, start, depth, i = [], 0, 0, 0
+    while i < len(tex):
+        if tex.startswith(r"\left", i) and not tex.startswith(r"\left.", i):
+            depth += 1
+            i += 5
+            continue
+        if tex.startswith(r"\right", i):
+            depth -= 1
+            i += 6
+            continue
+        c = tex[i]
+        if c == "\\":  # skip a command name (so \mathopen is not read as letters)
+            m = _COMMAND.match(tex, i)
+            i = m.end() if m else i + 1
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif c in "+-" and depth == 0 and i > start and tex[start:i].strip():
+            before = tex[:i].rstrip()
+            if before and before[-1] not in "=(,{^_":  # a binary sign, not a unary minus
+                parts.append(tex[start:i].strip())
+                start = i
+        i += 1
+    parts.append(tex[start:].strip())
+    return [p for p in parts if p]

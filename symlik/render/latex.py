@@ -42,12 +42,13 @@ def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
 
 
 def render(d, budget: float = DEFAULT_BUDGET) -> str:
-    lines = [
-        f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link or 'identity'}",
-        r"\begin{align*}",
-    ]
+    lines = [f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link or 'identity'}"]
     for number, step in enumerate(d.steps, 1):
-        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title), escape(step.why)))
+        reason = r"\textbf{%d. %s.} %s" % (number, escape(step.title), escape(step.why))
+        if number == 1:  # before the environment: an \intertext on its first row leaves a blank line
+            lines += [r"\noindent " + reason, r"\begin{align*}"]
+        else:
+            lines.append(r"\intertext{%s}" % reason)
         lines += [line + r" \\" for line in step_lines(d, step.lhs or "", step.expr, budget)]
     lines.append(r"\intertext{\textbf{Proven identity} (per observation).}")
     identity = identity_lines(d, budget)
