@@ -46,3 +46,16 @@ def test_all_latex_compiles(tmp_path):
     )
     assert r.returncode == 0, r.stdout[-3000:]
     assert (tmp_path / "all.pdf").exists()
+
+
+def test_jupyter_markdown_repr_is_the_markdown_rendering():
+    d = symlik.derive("bernoulli", link="logit")
+    assert d._repr_markdown_() == d.to_markdown()
+
+
+def test_kernel_repr_shows_inputs_backend_and_formula():
+    k = symlik.compile("normal", predict=("mu", "sigma"))
+    text = repr(k)
+    assert "(mu, sigma, y)" in text and "backend=numpy" in text and "log(sigma**2)/2" in text and "(-mu + y)**2" in text
+    md = k._repr_markdown_()
+    assert "`mu, sigma, y`" in md and "backend `numpy`" in md and md.count("$$") == 2

@@ -1,0 +1,115 @@
+"""The typeset book: pdflatex builds it with no error and no overfull box, and long formulas break.
+
+The oracle for "fits on the page" is TeX itself: its log reports every overfull box.
+"""
+
+import re
+import subprocess
+
+import pytest
+from conftest import needs_pdflatex
+
+import symlik
+from symlik.render.breaking import estimate_width, pieces
+from symlik.render.book import overfull_boxes, pdflatex_errors
+from symlik.render.common import latex
+
+PREAMBLE = r"""\documentclass[10pt]{article}
+\usepackage{amsmath,amssymb}
+\usepackage[a4paper,margin=2.5cm]{geometry}
+\begin{document}
+"""
+
+
+def _student_t(predict):
+    import sympy as sp
+
+    y, m = sp.symbols("y m", real=True)
+    s, nu = sp.symbols("sigma nu", positive=True)
+    density = sp.gamma((nu + 1) / 2) / (sp.gamma(nu / 2) * sp.sqrt(nu * sp.pi) * s) * (
+        1 + (y - m) ** 2 / (nu * s**2)
+    ) ** (-(nu + 1) / 2)
+    spec = symlik.custom("long_t", density=density, observed=y, params={m: "real", s: "positive", nu: "positive"})
+    return symlik.derive(spec, predict=predict)
+
+
+def _pdflatex(tmp_path, body):
+    (tmp_path / "doc.tex").write_text(PREAMBLE + body + "\n\\end{document}\n")
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                       capture_output=True, text=True, errors="replace")
+    return r, (tmp_path / "doc.log").read_text(encoding="latin-1")
+
+
+def test_long_step_is_cut_into_lines():
+    d = _student_t(("m", "sigma", "nu"))
+    tex = d.to_latex()
+    assert r"&\quad" in tex  # at least one formula needed a second line
+    for line in tex.splitlines():
+        if "&" in line and not line.startswith(r"\intertext"):
+            assert estimate_width(line.replace(r"\\", "")) < 90, line
+
+
+def test_a_short_formula_stays_one_piece():
+    d = symlik.derive("normal")
+    assert pieces(d.loss.expr, lambda e: latex(d, e)) == [latex(d, d.loss.expr)]
+
+
+@needs_pdflatex
+def test_long_derivations_fit_the_page(tmp_path):
+    """Without breaking, the Student-t steps run ~150pt into the margin; broken, TeX reports none."""
+    body = "\n".join(_student_t(p).to_latex() for p in [("m",), ("m", "sigma"), ("m", "sigma", "nu")])
+    r, log = _pdflatex(tmp_path, body)
+    assert r.returncode == 0 and not pdflatex_errors(log), r.stdout[-2000:]
+    assert not overfull_boxes(log), overfull_boxes(log)
+
+
+@needs_pdflatex
+def test_width_estimate_tracks_tex(tmp_path):
+    """estimate_width is within a factor of the width TeX measures, for the pieces breaking relies on."""
+    items = []
+    for d in [_student_t(("m", "sigma", "nu")), symlik.derive("categorical", link="softmax"),
+              symlik.derive("normal", predict=("mu", "sigma"))]:
+        for step in d.steps:
+            items += pieces(step.expr, lambda e: latex(d, e), 25)
+    items = [i.replace(r"\biggl(", "(").replace(r"\biggr)", ")") for i in dict.fromkeys(items)]
+    body = [r"\newsavebox\piece"]
+    body += [r"\sbox\piece{$\displaystyle %s$}\typeout{W:%d:\the\wd\piece}" % (t, n) for n, t in enumerate(items)]
+    r, log = _pdflatex(tmp_path, "\n".join(body))
+    widths = {int(a): float(b) for a, b in re.findall(r"W:(\d+):([\d.]+)pt", r.stdout)}
+    assert len(widths) == len(items)
+    ratios = [widths[n] / estimate_width(t) for n, t in enumerate(items) if estimate_width(t) > 3]
+    # DEFAULT_BUDGET (70) assumes at most ~6pt per unit: 70 * 6pt fits a 453pt A4 text width.
+    assert 3.5 < min(ratios) and max(ratios) < 6.2, (min(ratios), max(ratios))
+
+
+@needs_pdflatex
+@pytest.mark.slow
+def test_book_builds_without_errors_or_overfull_boxes(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("latexify")
+    from symlik.cli import main
+
+    assert main(["derive", "--all", "--format", "pdf", "--out", str(tmp_path)]) == 0
+    pdf = tmp_path / "symlik.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    log = (tmp_path / "symlik.log").read_text(encoding="utf-8")
+    assert not pdflatex_errors(log)
+    assert not overfull_boxes(log), overfull_boxes(log)
+    assert not re.search(r"Reference .* undefined", log)  # every \hyperref in the catalog table resolves
+    # every catalog entry has its section, figure and kernel in the book
+    chapters = {p.stem: p.read_text() for p in (tmp_path / "book").glob("*.tex")}
+    from symlik.catalog import all_derivations
+
+    for d in all_derivations():
+        text = chapters[d.spec.name]
+        assert r"\input{%s}" % d.slug in text and r"\symlikfigure{%s}" % d.slug in text
+        assert (tmp_path / "figures" / f"{d.slug}.pdf").exists()
+        assert "lstlisting" in text
+
+
+def test_pdf_format_goes_with_all(capsys):
+    from symlik.cli import main
+
+    assert main(["derive", "normal", "--format", "pdf"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--all" in err

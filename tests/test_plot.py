@@ -1,0 +1,93 @@
+"""Figures: the curves drawn are the loss and gradient of closed forms; the CLI writes files or one-line errors."""
+
+import numpy as np
+import pytest
+
+import symlik
+
+pytest.importorskip("matplotlib")
+
+from symlik import plot  # noqa: E402
+from symlik.cli import main  # noqa: E402
+
+
+def _curves(d):
+    axis = plot.event_axis(d) if d.event else plot.scalar_axis(d)
+    return axis, [plot.loss_and_gradient(d, axis, values) for _, values in axis.curves]
+
+
+def test_normal_is_the_square_of_the_residual():
+    axis, [(loss, grad)] = _curves(symlik.derive("normal"))
+    r = axis.values
+    assert axis.y_is_residual
+    np.testing.assert_allclose(loss, r**2, atol=1e-12)
+    np.testing.assert_allclose(grad, -2 * r, atol=1e-6)  # d (y - mu)^2 / d mu
+
+
+def test_bce_with_logits_against_softplus():
+    axis, curves = _curves(symlik.derive("bernoulli", link="logit"))
+    z = axis.values
+    for (_, values), (loss, grad) in zip(axis.curves, curves):
+        y = values["y"]
+        np.testing.assert_allclose(loss, np.logaddexp(0, z) - y * z, rtol=1e-12)
+        np.testing.assert_allclose(grad, 1 / (1 + np.exp(-z)) - y, atol=1e-6)
+    assert sorted(v["y"] for _, v in axis.curves) == [0.0, 1.0]  # both labels, from the support
+
+
+def test_cross_entropy_against_log_softmax():
+    axis, [(loss, grad)] = _curves(symlik.derive("categorical", link="softmax"))
+    z = axis.values
+    lse = np.logaddexp(z, np.log(2.0))  # log(e^z + e^0 + e^0)
+    np.testing.assert_allclose(loss, lse - z, rtol=1e-12)
+    np.testing.assert_allclose(grad, np.exp(z - lse) - 1, atol=1e-6)
+
+
+def test_compare_curves_are_the_templates():
+    r = np.linspace(-3, 3, 61)
+    curves = plot.residual_curves(["mse", "mae"], r)
+    np.testing.assert_allclose(curves["mse"][0], r**2)
+    np.testing.assert_allclose(curves["mae"][1][r != 0], np.sign(r[r != 0]))  # psi of |r| is sign(r)
+
+
+def test_every_catalog_entry_draws(derivation):
+    fig = plot.loss_figure(derivation)
+    lines = [line for ax in fig.axes for line in ax.get_lines() if len(line.get_xdata()) > 2]
+    assert len(lines) >= 2  # a loss curve and a gradient curve at least
+    for line in lines:
+        assert np.isfinite(np.asarray(line.get_ydata(), float)).mean() > 0.9
+    labels = [ax.get_xlabel() for ax in fig.axes] + [ax.get_ylabel() for ax in fig.axes]
+    assert all(labels)
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_cli_writes_each_format(tmp_path, capsys, suffix, magic):
+    out = tmp_path / f"bce{suffix}"
+    assert main(["plot", "bernoulli", "--link", "logit", "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # nothing half-written beside it
+
+
+def test_cli_compare(tmp_path):
+    out = tmp_path / "compare.svg"
+    assert main(["plot", "--compare", "mse", "mae", "-o", str(out)]) == 0
+    assert b"<svg" in out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["plot", "--compare", "mse", "nope"], "nope"),
+        (["plot", "normal", "-o", "x.txt"], ".png"),
+        (["plot"], "NAME"),
+        (["plot", "normal", "--compare", "mse"], "not both"),
+        (["plot", "--compare", "mse[delta=x]"], "KEY=NUMBER"),
+        (["plot", "--compare", "mse[delta=1]"], "no parameter"),
+        (["plot", "nonexistent_dist"], "nonexistent_dist"),
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symlik: error:") and err.count("\n") == 1 and message in err
+    assert not list(tmp_path.iterdir())
