@@ -370,23 +370,33 @@ def compare_figure(names, *, width: float = 7.5, height: float = 3.2):
     return fig
 
 
+def render(fig, fmt: str = "svg") -> bytes:
+    """A figure as bytes in ``fmt`` (png, svg or pdf), reproducibly (no dates, fixed SVG ids)."""
+    import io
+
+    import matplotlib
+
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "symlik", "svg.fonttype": "path"}):
+        fig.savefig(buf, format=fmt, dpi=150 if fmt == "png" else None, metadata=metadata)
+    return buf.getvalue()
+
+
 def save(fig, path) -> Path:
     """Write a figure; the format comes from the suffix (.png, .svg or .pdf), reproducibly."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise SymlikError(f"output must end in {', '.join(FORMATS)}; got {path.name!r}")
-    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[path.suffix.lower()[1:]]
     import os
     import tempfile
 
-    import matplotlib
-
+    data = render(fig, path.suffix.lower()[1:])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     try:  # write beside the target, then rename: never a half-written figure
-        with matplotlib.rc_context({"svg.hashsalt": "symlik", "svg.fonttype": "path"}):
-            fig.savefig(tmp, dpi=150 if path.suffix.lower() == ".png" else None, metadata=metadata)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -1,8 +1,27 @@
-"""Derivation -> Markdown with ``$$ ... $$`` display math (KaTeX / MathJax friendly)."""
+"""Derivation -> Markdown with ``$$ ... $$`` display math (KaTeX / MathJax friendly).
+
+A formula too long for one line becomes an ``aligned`` block, broken at the
+structure of the expression (render/breaking.py).
+"""
 
 from __future__ import annotations
 
-from .common import identity_latex, latex, summary_rows
+from .breaking import broken, estimate_width, pack
+from .common import identity_parts, latex, summary_rows
+from .latex import aligned_lines
+
+
+def display(lines: list[str]) -> str:
+    """``$$`` math from aligned lines (``lhs &= ...``); one line needs no ``aligned``."""
+    if len(lines) == 1:
+        return "$$\n" + lines[0].replace(" &= ", " = ", 1).replace("&= ", "= ", 1) + "\n$$"
+    return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
+
+
+def formula(d, lhs: str | None, expr) -> str:
+    if not lhs:
+        return display(broken(expr, lambda e: latex(d, e)))
+    return display(aligned_lines(lhs, broken(expr, lambda e: latex(d, e), first=estimate_width(lhs) + 2)))
 
 
 def render(d) -> str:
@@ -20,14 +39,13 @@ def render(d) -> str:
         out.append("")
         out.append(step.why)
         out.append("")
-        out.append("$$")
-        out.append(f"{step.lhs + ' = ' if step.lhs else ''}{latex(d, step.expr)}")
-        out.append("$$")
+        out.append(formula(d, step.lhs, step.expr))
         out.append("")
     out.append("## Proven identity")
     out.append("")
-    out.append("$$")
-    out.append(identity_latex(d))
-    out.append("$$")
+    from .breaking import pieces
+
+    parts = identity_parts(d, lambda e: pieces(e, lambda x: latex(d, x)))
+    out.append(display(aligned_lines(r"-\log p", pack(parts, first=estimate_width(r"-\log p") + 2))))
     out.append("")
     return "\n".join(out)
