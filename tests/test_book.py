@@ -82,7 +82,18 @@ def test_width_estimate_tracks_tex(tmp_path):
     assert 3.5 < min(ratios) and max(ratios) < 6.2, (min(ratios), max(ratios))
 
 
+def _has_book_packages():
+    import shutil
+
+    kpsewhich = shutil.which("kpsewhich")
+    return kpsewhich is not None and all(
+        subprocess.run([kpsewhich, f"{name}.sty"], capture_output=True).returncode == 0
+        for name in ("lmodern", "booktabs", "listings", "xcolor", "microtype", "longtable", "hyperref")
+    )
+
+
 @needs_pdflatex
+@pytest.mark.skipif(not _has_book_packages(), reason="the book needs lmodern and texlive-latex-recommended")
 @pytest.mark.slow
 def test_book_builds_without_errors_or_overfull_boxes(tmp_path):
     pytest.importorskip("matplotlib")
