@@ -30,6 +30,9 @@ FORMATS = (".png", ".svg", ".pdf")
 # by constraint: the value a reader would try first.
 TYPICAL = {"real": 0.0, "positive": 1.0, "unit_interval": 0.3, "open_unit_interval": 0.3,
            "positive_integer": 5.0, "nonnegative_integer": 5.0}
+# A few values of a second predicted parameter, one curve each, by constraint.
+SEVERAL = {"positive": [0.5, 1.0, 2.0], "unit_interval": [0.2, 0.5, 0.8], "open_unit_interval": [0.2, 0.5, 0.8],
+           "positive_integer": [2.0, 5.0, 10.0], "nonnegative_integer": [0.0, 2.0, 5.0], "real": [-1.0, 0.0, 1.0]}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -97,10 +100,10 @@ def scalar_axis(d) -> Axis:
     varied = [p for p in d.predict[1:]]
     if varied:  # a second predicted parameter: one curve per value of it
         p = varied[0]
-        vals = [0.5, 1.0, 2.0] if spec.param(p).constraint.name == "positive" else [-1.0, 0.0, 1.0]
+        vals = SEVERAL.get(spec.param(p).constraint.name, [-1.0, 0.0, 1.0])
         ys = _y_values(spec, fixed)
         y0 = ys[len(ys) // 2]
-        curves = [(f"{_math_name(p)} = {v:g}", {**fixed, p: v, "y": y0}) for v in vals]
+        curves = [(f"{_math_name(p)} = {v:g}, $y$ = {y0:g}", {**fixed, p: v, "y": y0}) for v in vals]
     else:
         curves = [(f"$y$ = {v:g}", {**fixed, "y": v}) for v in _y_values(spec, fixed)]
     if x not in d.predict:  # a link: the network's pre-activation
@@ -134,13 +137,14 @@ def event_axis(d, size: int = 3) -> Axis:
     elif s == "simplex":
         y[:] = 1.0 / size
         y[0], y[1:] = 0.5, 0.5 / (size - 1)
-    elif s == "counts_vector":
-        y[0] = 2.0
     fixed = {
         p: np.full(size, _typical(spec, p)) if spec.param(p).event else _typical(spec, p)
         for p in spec.param_names
         if p not in d.predict
     }
+    if s == "counts_vector":  # all of the total in the first component
+        bound = spec.support.upper
+        y[0] = fixed.get(bound, TYPICAL["positive_integer"]) if isinstance(bound, str) else (bound or 2.0)
     if x not in d.predict:  # softmax logits: z = (z_1, 0, 0)
         def to_input(v):
             z = np.zeros((len(v), size))

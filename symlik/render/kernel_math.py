@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import ast
 import itertools
+import keyword
 import linecache
 import re
 
 # Names the kernels use for arrays, shown as the derivation shows them.
-DISPLAY_NAMES = {"logits": "z", "lam": "lambda", "rate": "lambda"}
+DISPLAY_NAMES = {"logits": "z", "lam": r"\lambda", "rate": r"\lambda"}
 _SIZE_NAMES = ("C", "D", "K")
 
 
@@ -267,7 +268,10 @@ def _operator_names(tex: str, functions: set[str]) -> str:
 
 
 def source_latex(source: str, event_arrays=(), size_name=None, rename=None) -> dict[str, str]:
-    """{function name: LaTeX} for each function in ``source``, via latexify."""
+    """{function name: LaTeX} for each function in ``source``, via latexify.
+
+    ``rename`` maps an input name to the LaTeX it is shown as (``logits`` -> ``z``).
+    """
     import latexify  # a runtime dependency, imported only when kernels are shown as math
 
     text = math_source(source, event_arrays, size_name)
@@ -284,12 +288,15 @@ def source_latex(source: str, event_arrays=(), size_name=None, rename=None) -> d
             namespace: dict = {}
             exec(compile(chunk.source, filename, "exec"), namespace)  # noqa: S102 - our own rewritten kernel source
             fn = namespace["loss"]
+            # latexify renames to Python identifiers only: rename to placeholders, then to the LaTeX.
+            used = {k: v for k, v in (rename or {}).items() if k in text}
+            direct = {k: v for k, v in used.items() if v.isidentifier() and not keyword.iskeyword(v)}
+            placeholders = {k: f"symlikname{n}" for n, k in enumerate(used) if k not in direct}
             tex = latexify.get_latex(
-                fn,
-                use_math_symbols=True,
-                reduce_assignments=True,
-                identifiers={k: v for k, v in (rename or {}).items() if k in text},
+                fn, use_math_symbols=True, reduce_assignments=True, identifiers={**direct, **placeholders}
             )
+            for k, ph in placeholders.items():
+                tex = re.sub(r"\\mathrm\{%s\}|\b%s\b" % (ph, ph), lambda m, k=k: rename[k], tex)
             for pattern, replacement in _LATEX_FIXES:
                 tex = pattern.sub(replacement, tex)
             out[name] = _operator_names(tex, called - _KNOWN_TO_LATEXIFY)

@@ -15,9 +15,12 @@ _ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": 
 _ABBREVIATIONS = ("i.i.d.", "e.g.", "i.e.", "cf.")
 
 
-def escape(text: str) -> str:
-    """Plain text -> LaTeX text mode."""
+def escape(text: str, breakable: bool = False) -> str:
+    """Plain text -> LaTeX text mode. ``breakable``: a line may break after an underscore
+    (log_input=False is one word to TeX and would stick out of the margin)."""
     out = "".join(_ESCAPES.get(c, c) for c in text)
+    if breakable:
+        out = out.replace(r"\_", r"\_\allowbreak{}")
     for abbreviation in _ABBREVIATIONS:
         out = out.replace(abbreviation + " ", abbreviation + "\\ ")
     return out
@@ -44,7 +47,7 @@ def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
 def render(d, budget: float = DEFAULT_BUDGET) -> str:
     lines = [f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link or 'identity'}"]
     for number, step in enumerate(d.steps, 1):
-        reason = r"\textbf{%d. %s.} %s" % (number, escape(step.title), escape(step.why))
+        reason = r"\textbf{%d. %s.} %s" % (number, escape(step.title, True), escape(step.why, True))
         if number == 1:  # before the environment: an \intertext on its first row leaves a blank line
             lines += [r"\noindent " + reason, r"\begin{align*}"]
         else:
