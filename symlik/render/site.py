@@ -159,7 +159,7 @@ def distribution_page(name: str, derivations) -> str:
     out += ["| derivation | loss | scale |", "|---|---|---|"]
     for d in derivations:
         loss = f"`{d.loss.name}`" if d.loss.name else "its own NLL"
-        out.append(f"| [{heading_title(d)}](#{anchor(d)}) | {loss} | ${latex(d, d.scale)}$ |")
+        out.append(f"| [{heading_title(d)}](#{anchor(d)}) | {loss} | $\\displaystyle {latex(d, d.scale)}$ |")
     out.append("")
     if spec.references:
         out += ["**References**", ""] + [f"- {r}" for r in spec.references] + [""]
@@ -195,7 +195,7 @@ def loss_table(derivations) -> str:
         loss = f"`{d.loss.name}`" if d.loss.name else "its own NLL"
         predict = ", ".join(f"${d.spec.latex_name(p)}$" for p in d.predict)
         link = f"[`{d.spec.label}`](distributions/{d.spec.name}.md#{anchor(d)})"
-        rows.append(f"| {link} | {predict} | {d.link or '-'} | {loss} | ${latex(d, d.scale)}$ |")
+        rows.append(f"| {link} | {predict} | {d.link or '-'} | {loss} | $\\displaystyle {latex(d, d.scale)}$ |")
     return "\n".join(rows) + "\n"
 
 
