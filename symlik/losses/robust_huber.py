@@ -62,7 +62,9 @@ def _smooth_l1_aside(y_i, predicted_i, inner, scale):
         "Smooth L1 is the same loss divided by delta",
         smooth_l1(y_i, mu_i, delta),
         why,
-        r"\operatorname{SmoothL1}_{\beta=\delta}(y_i, \mu_i) = \frac{1}{\delta}\operatorname{Huber}_{\delta}(y_i, \mu_i)",
+        # Short left-hand side: the relation to Huber is in the reason, and a long
+        # lhs beside a cases block runs off a printed page.
+        r"\operatorname{SmoothL1}_{\beta=\delta}",
         "SmoothL1(y_i, mu_i; beta=delta) = Huber(y_i, mu_i; delta) / delta",
     )
 

@@ -107,6 +107,33 @@ CALL_RULES = {
     "log_cosh": lambda x: _call("log", _call("cosh", x)),
     "logcosh": lambda x: _call("log", _call("cosh", x)),
 }
+def _compare(op):
+    return lambda a, b: ast.Compare(left=a, ops=[op()], comparators=[b])
+
+
+def _select(conditions, values, *default):
+    """np.select([c1, ..., True], [v1, ..., vn]) -> v1 if c1 else ... : latexify typesets it as cases."""
+    pairs = list(zip(conditions.elts, values.elts))
+    out = pairs[-1][1] if isinstance(pairs[-1][0], ast.Constant) and pairs[-1][0].value is True else (
+        default[0] if default else _name("nan")
+    )
+    for cond, value in reversed(pairs):
+        if isinstance(cond, ast.Constant) and cond.value is True:
+            continue
+        out = ast.IfExp(test=cond, body=value, orelse=out)
+    return out
+
+
+CALL_RULES.update(
+    {
+        "greater_equal": _compare(ast.GtE),
+        "greater": _compare(ast.Gt),
+        "less_equal": _compare(ast.LtE),
+        "less": _compare(ast.Lt),
+        "select": _select,
+    }
+)
+
 # Module constants shown by their mathematical name.
 CONSTANTS = {"pi": "pi", "e": "e", "inf": "infty"}
 
