@@ -19,7 +19,8 @@ latexify = pytest.importorskip("latexify")
 from symlik.render.kernel_math import kernel_latex, math_source, source_latex  # noqa: E402
 
 MATH = {"log": math.log, "exp": math.exp, "abs": abs, "max": max, "min": min, "sum": sum, "range": range,
-        "gamma": math.gamma, "sqrt": math.sqrt, "cosh": math.cosh, "pi": math.pi}
+        "gamma": math.gamma, "sqrt": math.sqrt, "cosh": math.cosh, "pi": math.pi,
+        "cos": math.cos, "sin": math.sin, "i0": lambda x: float(np.i0(x))}
 
 
 def _evaluate(text, fname, size_name, size, args):
@@ -77,7 +78,11 @@ def test_golden_cross_entropy_with_class_indices():
 
 def test_golden_gaussian_nll():
     tex = kernel_latex(symlik.compile("normal", predict=("mu", "sigma")))["dense"]
-    assert tex == r"\ell(\mu, \sigma, y) = \log \sigma + \frac{\mathopen{}\left( y - \mu \mathclose{}\right)^{2}}{2 \sigma^{2}}"
+    # torch's GaussianNLLLoss form, (log var + (y - mu)^2 / var) / 2 with var = sigma^2.
+    assert tex == (
+        r"\ell(\mu, \sigma, y) = \frac{1}{2} \cdot \log \mathopen{}\left( \sigma^{2} \mathclose{}\right)"
+        r" + \frac{\mathopen{}\left( y - \mu \mathclose{}\right)^{2}}{2 \sigma^{2}}"
+    )
 
 
 SOURCE = """def dense(x, y, a, b):
