@@ -1,10 +1,19 @@
-"""User-defined densities: ``symlik.custom(name, density=..., observed=y, params={...})``.
+"""User-defined densities: ``symlik.custom(name, density=..., observed=..., params={...})``.
 
-The user's symbols are replaced by symlik's canonical ones (the observed
-value becomes ``y``; each parameter gets the assumptions of its constraint),
-so that everything downstream (derivation, the matcher's proof, rendering,
-kernels) treats a custom density exactly like a catalog one. Nothing here
-looks at the name: a Gaussian in disguise is identified by proof.
+A density arrives as a SymPy expression or as a string. Strings are parsed
+by ``symlik.parse`` (a whitelist over Python's syntax tree), never by eval,
+``sympify`` or ``parse_expr``. The user's symbols are then replaced by
+symlik's canonical ones (the observed value becomes ``y``; each parameter
+gets the assumptions of its constraint), so that everything downstream
+(derivation, the matcher's proof, rendering, kernels, Fisher information)
+treats a custom density exactly like a catalog one. Nothing here looks at
+the name: a Gaussian in disguise is identified by proof.
+
+Before a Distribution is returned the density is checked: non-negative at a
+grid of valid points, and integrating (or summing) to 1 over its support,
+symbolically where SymPy can and numerically (mpmath) otherwise. With
+``normalize=True`` it is divided by its derived normaliser instead, and the
+derivation shows that constant.
 """
 
 from __future__ import annotations
@@ -15,81 +24,222 @@ import sympy as sp
 
 from .distributions import constraints as C
 from .distributions.base import Distribution, Param
-from .errors import SymlikError, UnknownNameError
+from .errors import NotSupportedError, SymlikError, UnknownNameError
 
 SUPPORTS = {
     "real": C.reals,
     "positive": C.positive_reals,
+    "nonnegative": C.Support("continuous", 0, None),
     "unit_interval": C.Support("continuous", 0, 1),
     "nonnegative_integer": C.Support("discrete", 0, None),
     "positive_integer": C.Support("discrete", 1, None),
     "binary": C.Support("discrete", 0, 1),
 }
 
+# The constraints a user may declare. open_unit_interval is internal; simplex
+# parameters belong to event densities (a vector on the last axis), which a
+# scalar formula cannot express.
+USER_CONSTRAINTS = ("real", "positive", "unit_interval", "positive_integer", "nonnegative_integer", "simplex")
+
 
 def _check_name(name, what) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
         raise SymlikError(f"{what} must be a Python identifier; got {name!r}")
     return name
 
 
+def _constraint(cname, pname) -> C.Constraint:
+    if isinstance(cname, C.Constraint):
+        cname = cname.name
+    if cname not in USER_CONSTRAINTS:
+        raise UnknownNameError(f"constraint of parameter {pname}", cname, USER_CONSTRAINTS)
+    if cname == "simplex":
+        raise NotSupportedError(
+            f"parameter {pname} is declared simplex, a probability vector over the event axis; "
+            "a scalar density cannot use one (the catalog's categorical covers that case)"
+        )
+    return C.CONSTRAINTS[cname]
+
+
+def _support(value, param_names) -> C.Support:
+    """A Support from a name, a SymPy set (Interval, Range, FiniteSet, Naturals0...),
+    a Python range/set of integers, or a Support."""
+    if value is None:
+        return C.reals
+    if isinstance(value, C.Support):
+        return value
+    if isinstance(value, str):
+        if value not in SUPPORTS:
+            raise UnknownNameError("support", value, SUPPORTS)
+        return SUPPORTS[value]
+    if isinstance(value, range):
+        if value.step != 1 or len(value) == 0:
+            raise SymlikError(f"support must be a non-empty range of consecutive integers; got {value!r}")
+        return C.Support("discrete", value.start, value.stop - 1)
+    if isinstance(value, (set, frozenset)):
+        value = sp.FiniteSet(*value)
+    if not isinstance(value, sp.Set):
+        raise SymlikError(
+            "support must be a name (" + ", ".join(SUPPORTS) + "), a SymPy Interval or set of integers, "
+            f"or a range; got {type(value).__name__}"
+        )
+
+    def bound(b):
+        if b in (sp.oo, -sp.oo):
+            return None
+        if isinstance(b, sp.Symbol):
+            if b.name not in param_names:
+                raise SymlikError(f"support bound {b} is not a declared parameter")
+            return b.name
+        if not b.is_number or not b.is_real:
+            raise SymlikError(f"support bounds must be numbers or parameters; got {b}")
+        return int(b) if b.is_Integer else float(b)
+
+    if value == sp.Reals:
+        return C.reals
+    if value == sp.Naturals0:
+        return SUPPORTS["nonnegative_integer"]
+    if value == sp.Naturals:
+        return SUPPORTS["positive_integer"]
+    if value == sp.Integers:
+        return C.Support("discrete")
+    if isinstance(value, sp.Interval):
+        return C.Support(
+            "continuous", bound(value.start), bound(value.end),
+            open_lower=bool(value.left_open), open_upper=bool(value.right_open),
+        )
+    if isinstance(value, sp.Range):
+        if value.step != 1:
+            raise SymlikError(f"support must be consecutive integers; got {value}")
+        return C.Support("discrete", bound(value.inf), bound(value.sup))
+    if isinstance(value, sp.FiniteSet):
+        items = sorted(value.args, key=lambda v: float(v)) if all(v.is_number for v in value.args) else None
+        if not items or not all(v.is_Integer for v in items):
+            raise SymlikError(f"a finite support must be a set of integers; got {value}")
+        if [int(v) for v in items] != list(range(int(items[0]), int(items[-1]) + 1)):
+            raise SymlikError(f"a finite support must be consecutive integers (e.g. {{0, 1, 2}}); got {value}")
+        return C.Support("discrete", int(items[0]), int(items[-1]))
+    raise SymlikError(f"support must be an interval or a set of integers; got {value}")
+
+
+def _declared(params, observed_name):
+    """[(user key, name, constraint name)] in declaration order."""
+    if not isinstance(params, dict) or not params:
+        raise SymlikError("params must be a non-empty dict {parameter: constraint}")
+    out = []
+    for key, cname in params.items():
+        if isinstance(key, sp.Symbol):
+            pname = key.name
+        elif isinstance(key, str):
+            pname = key
+        else:
+            raise SymlikError(f"params keys must be names or SymPy Symbols; got {key!r}")
+        _check_name(pname, "parameter name")
+        if pname in ("y", observed_name):
+            raise SymlikError(f"parameter {pname!r} clashes with the observed value")
+        constraint = _constraint(cname, pname)
+        out.append((key, pname, constraint))
+    names = [n for _, n, _ in out]
+    if len(set(names)) != len(names):
+        raise SymlikError(f"params names must be distinct; got {', '.join(names)}")
+    return out
+
+
 def custom(
     name: str,
-    density: sp.Expr | None = None,
+    density=None,
     *,
-    observed,
+    observed="y",
     params: dict,
-    log_density: sp.Expr | None = None,
-    support: str | C.Support = "real",
+    log_density=None,
+    support=None,
     predict=None,
+    normalize: bool = False,
+    check: bool = True,
 ) -> Distribution:
-    """A Distribution from a SymPy density (or log-density).
+    """A Distribution from a density (or log-density) given as SymPy or as a string.
 
     Parameters
     ----------
     name : str
         A label for the derivation (any identifier; it is never used to identify the loss).
-    density, log_density : sympy.Expr
-        Exactly one of them, in terms of ``observed`` and the parameter symbols.
-    observed : sympy.Symbol
-        The symbol standing for the observation; it is renamed ``y``.
+    density, log_density : sympy.Expr or str
+        Exactly one of them, in terms of ``observed`` and the parameters. A string is
+        parsed by a whitelist (numbers, the declared names, ``+ - * / **``, and
+        functions such as exp, log, sqrt, abs, gamma, erf); it is never evaluated.
+    observed : sympy.Symbol or str
+        The observation (default ``"y"``); it is renamed ``y``.
     params : dict
-        Parameter symbol -> constraint name (``real``, ``positive``, ``unit_interval``,
-        ``positive_integer``, ``nonnegative_integer``), in declaration order.
-    support : str or Support
-        Where y lives (``real``, ``positive``, ``unit_interval``, ``binary``, ...).
+        Parameter (Symbol or name) -> constraint: ``real``, ``positive``, ``unit_interval``,
+        ``positive_integer``, ``nonnegative_integer`` (``simplex`` needs an event density).
+    support : str, sympy.Set, range or set of ints, optional
+        Where y lives: a name (``real`` [default], ``positive``, ``unit_interval``,
+        ``nonnegative_integer``, ``positive_integer``, ``binary``), an interval
+        (``sp.Interval(0, sp.oo)``; a bound may be a parameter), or consecutive integers
+        (``sp.Range(0, 10)``, ``{0, 1, 2}``, ``sp.Naturals0``).
     predict : tuple of str, optional
         Default predicted parameters (default: the first one).
+    normalize : bool
+        Divide by the derived normaliser instead of requiring the density to integrate to 1.
+    check : bool
+        Check non-negativity and normalisation (default True).
+
+    >>> import symlik
+    >>> spec = symlik.custom("mine", density="exp(-abs(y - m)/b)/(2*b)",
+    ...                      params={"m": "real", "b": "positive"})
+    >>> symlik.derive(spec).loss.name
+    'mae'
     """
+    from .parse import parse_expression
+
     _check_name(name, "name")
     if (density is None) == (log_density is None):
         raise SymlikError("give exactly one of density= or log_density=")
+    what = "density" if density is not None else "log_density"
     expr = density if density is not None else log_density
-    if not isinstance(expr, sp.Expr):
-        raise SymlikError(f"{'density' if density is not None else 'log_density'} must be a SymPy expression; got {type(expr).__name__}")
-    if not isinstance(observed, sp.Symbol):
-        raise SymlikError(f"observed must be a SymPy Symbol; got {observed!r}")
-    if not isinstance(params, dict) or not params:
-        raise SymlikError("params must be a non-empty dict {symbol: constraint}")
-    declared = []
-    for sym, cname in params.items():
-        if not isinstance(sym, sp.Symbol):
-            raise SymlikError(f"params keys must be SymPy Symbols; got {sym!r}")
-        _check_name(sym.name, "parameter name")
-        if sym.name == "y" or sym == observed:
-            raise SymlikError(f"parameter {sym.name!r} clashes with the observed value")
-        if cname not in C.CONSTRAINTS or cname == "simplex":
-            raise UnknownNameError("constraint", cname, [c for c in C.CONSTRAINTS if c != "simplex"])
-        declared.append(Param(sym.name, C.CONSTRAINTS[cname]))
-    unknown = expr.free_symbols - set(params) - {observed}
+    if isinstance(observed, sp.Symbol):
+        observed_name = observed.name
+    elif isinstance(observed, str):
+        observed_name = _check_name(observed, "observed")
+    else:
+        raise SymlikError(f"observed must be a name or a SymPy Symbol; got {observed!r}")
+    declared = _declared(params, observed_name)
+    if not isinstance(normalize, bool) or not isinstance(check, bool):
+        raise SymlikError("normalize and check must be True or False")
+
+    if isinstance(expr, str):
+        user_obs = observed if isinstance(observed, sp.Symbol) else sp.Symbol(observed_name, real=True)
+        user_params = {pname: sp.Symbol(pname, **c.assumptions) for _, pname, c in declared}
+        expr = parse_expression(expr, {observed_name: user_obs, **user_params}, what=what)
+        keys = {pname: user_params[pname] for _, pname, _ in declared}
+    elif isinstance(expr, sp.Expr):
+        if not isinstance(observed, sp.Symbol):
+            observed = next((s for s in expr.free_symbols if getattr(s, "name", None) == observed_name), sp.Symbol(observed_name))
+        user_obs = observed
+        keys = {}
+        for key, pname, _ in declared:
+            if isinstance(key, sp.Symbol):
+                keys[pname] = key
+            else:  # a name: the expression's symbol of that name, whatever its assumptions
+                keys[pname] = next((s for s in expr.free_symbols if getattr(s, "name", None) == pname), sp.Symbol(pname))
+    else:
+        raise SymlikError(f"{what} must be a SymPy expression or a string; got {type(expr).__name__}")
+
+    unknown = expr.free_symbols - set(keys.values()) - {user_obs}
     if unknown:
-        raise SymlikError(f"the density uses undeclared symbol(s) {', '.join(sorted(map(str, unknown)))}")
-    if isinstance(support, str):
-        if support not in SUPPORTS:
-            raise UnknownNameError("support", support, SUPPORTS)
-        support = SUPPORTS[support]
-    names = tuple(p.name for p in declared)
-    predict = tuple(predict) if predict is not None else names[:1]
+        raise SymlikError(f"the {what} uses undeclared symbol(s) {', '.join(sorted(map(str, unknown)))}")
+    if not expr.has(user_obs):
+        raise SymlikError(f"the {what} does not depend on the observed value {observed_name}")
+    names = tuple(pname for _, pname, _ in declared)
+    support = _support(support, names)
+    if predict is None:
+        predict = names[:1]
+    elif isinstance(predict, str):
+        predict = (predict,)
+    predict = tuple(predict)
+    for p in predict:
+        if p not in names:
+            raise UnknownNameError("parameter to predict", p, names)
 
     cls = type(
         f"Custom_{name}",
@@ -97,19 +247,68 @@ def custom(
         {
             "name": name,
             "title": name.replace("_", " "),
-            "params": tuple(declared),
+            "params": tuple(Param(pname, c) for _, pname, c in declared),
             "support": support,
             "predict": predict,
             "custom": True,
+            "density_steps": normaliser_steps,
             "__doc__": f"User-defined density {name}.",
         },
     )
     spec = cls()
-    mapping = {observed: spec.y, **{s: spec.symbol(s.name) for s in params}}
-    user_expr = expr.xreplace(mapping)
-    if density is not None:
-        spec.density = lambda y, **theta: user_expr.xreplace({spec.y: y, **{spec.symbol(n): v for n, v in theta.items()}})
-    else:
-        spec.density = lambda y, **theta: sp.exp(user_expr).xreplace({spec.y: y, **{spec.symbol(n): v for n, v in theta.items()}})
-        spec.log_density = lambda y, **theta: user_expr.xreplace({spec.y: y, **{spec.symbol(n): v for n, v in theta.items()}})
+    mapping = {user_obs: spec.y, **{keys[n]: spec.symbol(n) for n in names}}
+    canonical = expr.xreplace(mapping)
+    dens = canonical if density is not None else sp.exp(canonical)
+    normaliser = None
+    if check:
+        from . import expectation, normalisation
+
+        domain = expectation.domain_of(spec)
+        constraints = {spec.symbol(n): spec.param(n).constraint.name for n in names}
+        checked, normaliser = normalisation.check(dens, spec.y, domain, constraints, normalize=normalize, what=what)
+        if normaliser is not None:
+            spec.unnormalised = dens
+            spec.normaliser = normaliser
+            canonical = checked if density is not None else canonical - sp.log(normaliser)
+    elif normalize:
+        raise SymlikError("normalize=True needs check=True (the normaliser is found by the check)")
+    _attach(spec, canonical, log_form=density is None)
     return spec
+
+
+def _attach(spec, canonical, *, log_form: bool) -> None:
+    """Give ``spec`` its density (and log-density) as functions of (y, **theta)."""
+
+    def at(expr, y, theta):
+        return expr.xreplace({spec.y: y, **{spec.symbol(n): v for n, v in theta.items()}})
+
+    if log_form:
+        spec.density = lambda y, **theta: sp.exp(at(canonical, y, theta))
+        spec.log_density = lambda y, **theta: at(canonical, y, theta)
+    else:
+        spec.density = lambda y, **theta: at(canonical, y, theta)
+
+
+def normaliser_steps(spec):
+    """The extra derivation step for a density divided by its derived normaliser."""
+    from .derivation.derivation import Step
+    from .expectation import domain_of
+
+    Z = getattr(spec, "normaliser", None)
+    if Z is None:
+        return ()
+    domain = domain_of(spec)
+    y = spec.y
+    f = spec.unnormalised
+    total = sp.Sum(f, (y, domain.lower, domain.upper)) if domain.discrete else sp.Integral(f, (y, domain.lower, domain.upper))
+    measure = "sums" if domain.discrete else "integrates"
+    return (
+        Step(
+            "Normalise the density",
+            Z,
+            f"The formula as given {measure} to this over its support, not to 1, so the density is "
+            "the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
+            sp.latex(total),
+            sp.sstr(total),
+        ),
+    )

@@ -14,6 +14,7 @@ from .kernel import REDUCTIONS, Kernel
 
 BACKENDS = ("numpy",)
 TARGETS = ("loss", "nll")
+INFORMATION_TARGETS = ("score", "hessian", "fisher")
 
 
 def _checks(d: Derivation, link_inputs: set) -> dict:
@@ -108,8 +109,10 @@ def compile(
     Parameters
     ----------
     spec : str, Distribution or Derivation
-    target : {"loss", "nll"}
-        ``"loss"`` is the canonical loss (``d.loss.expr``); ``"nll"`` the exact NLL.
+    target : {"loss", "nll", "score", "hessian", "fisher"}
+        ``"loss"`` is the canonical loss (``d.loss.expr``); ``"nll"`` the exact NLL;
+        ``"score"``, ``"hessian"`` and ``"fisher"`` return a P-vector or P x P matrix per
+        observation (see ``symlik.information.compile_information``).
     backend : {"numpy"}
     reduction : {"mean", "sum", "none"}
         Over observations, like torch's losses.
@@ -125,8 +128,15 @@ def compile(
         ``symlik.backends.options``. Per-sample weights are given at call time:
         ``kernel(..., weight=w)``.
     """
+    if target in INFORMATION_TARGETS:  # score / Hessian / Fisher information: symlik.information
+        from ..information import compile_information
+
+        if backend not in BACKENDS:
+            raise UnknownNameError("backend", backend, BACKENDS)
+        d = spec if isinstance(spec, Derivation) else derive(spec, predict=predict, link=link, options=options)
+        return compile_information(d, target, reduction=reduction, fixed=fixed, validate=validate)
     if target not in TARGETS:
-        raise UnknownNameError("target", target, TARGETS)
+        raise UnknownNameError("target", target, TARGETS + INFORMATION_TARGETS)
     if reduction not in REDUCTIONS:
         raise UnknownNameError("reduction", reduction, REDUCTIONS)
     if backend not in BACKENDS:

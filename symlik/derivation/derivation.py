@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sympy as sp
@@ -87,6 +87,46 @@ class Derivation:
         diff = exact(self.nll) - (self.scale * exact(self.loss.expr) + exact(self.offset))
         diff = canonical_conditions(diff)  # |r|/s <= c and |r| <= c s are one condition
         return is_zero(split_sum(sp.expand(diff)))
+
+    # ---- beyond the loss (symlik.information, symlik.baseline) -------------
+    def score(self) -> sp.Matrix:
+        """d log p / d theta per observation, for the predicted inputs (P x 1)."""
+        from ..information import score
+
+        return score(self)
+
+    def hessian(self) -> sp.Matrix:
+        """d^2 log p / d theta^2 per observation (P x P)."""
+        from ..information import hessian
+
+        return hessian(self)
+
+    def fisher(self) -> sp.Matrix:
+        """The Fisher information E_y[-d^2 log p / d theta^2] (P x P), by integrating over y."""
+        from ..information import fisher
+
+        return fisher(self)
+
+    def optimal_constant(self):
+        """The best constant prediction (an ``OptimalConstant``; ``.values``, ``.statement``)."""
+        from ..baseline import optimal_constant
+
+        return optimal_constant(self)
+
+    def chance_loss(self, **prediction) -> sp.Expr:
+        """The loss of an uninformed constant prediction, averaged over observations (log C for uniform categorical)."""
+        from ..baseline import chance_loss
+
+        return chance_loss(self, **prediction)
+
+    def explained(self) -> "Derivation":
+        """This derivation with extra steps appended: score, Hessian, Fisher information,
+        the best constant prediction and the chance-level loss."""
+        from ..baseline import baseline_steps
+        from ..information import information_steps
+
+        extra = [] if self.spec.is_event else information_steps(self)
+        return replace(self, steps=self.steps + tuple(extra) + tuple(baseline_steps(self)))
 
     def to_latex(self) -> str:
         from ..render.latex import render
