@@ -26,6 +26,13 @@ _LAZY = {
     "Distribution": ("symlik.distributions.base", "Distribution"),
     "Param": ("symlik.distributions.base", "Param"),
     "custom": ("symlik.custom_density", "custom"),
+    "from_sympy_stats": ("symlik.sympy_stats", "from_sympy_stats"),
+    "parse_expression": ("symlik.parse", "parse_expression"),
+    "ParseError": ("symlik.parse", "ParseError"),
+    "DensityError": ("symlik.normalisation", "DensityError"),
+    "kl": ("symlik.divergence", "kl"),
+    "compile_information": ("symlik.information", "compile_information"),
+    "vae_document": ("symlik.vae", "vae_document"),
 }
 
 

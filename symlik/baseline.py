@@ -57,6 +57,12 @@ class SampleQuantile(sp.Function):
             return f"median({printer._print(data)})"
         return f"quantile({printer._print(data)}, {printer._print(q)})"
 
+    def _pretty(self, printer):
+        data, q = self.args
+        if q == sp.Rational(1, 2):
+            return printer._print(sp.Function("median")(data))
+        return printer._print(sp.Function("quantile")(data, q))
+
 
 @dataclass(frozen=True)
 class OptimalConstant:
@@ -134,7 +140,8 @@ def optimal_constant(d) -> OptimalConstant:
         if steps is not None:
             above, below = steps
             q = sp.simplify(above / (above - below))
-            if q.is_positive and (1 - q).is_positive:
+            # q must lie in (0, 1); a parameter such as pinball's tau is only known to be positive
+            if q.is_positive is not False and (1 - q).is_positive is not False and not q.has(*thetas):
                 value = SampleQuantile(sp.IndexedBase("y")[OBS], q)
                 name = "median" if q == sp.Rational(1, 2) else f"{sp.sstr(q)}-quantile"
                 statement = (

@@ -1,10 +1,13 @@
 """The ``symlik`` command.
 
     symlik list
-    symlik derive NAME [--predict mu sigma] [--link logit] [--option sigma=per_dim] [--format latex|markdown|text]
+    symlik derive NAME [--predict mu sigma] [--link logit] [--option sigma=per_dim] [--format latex|markdown|text] [--explain]
+    symlik derive --density "exp(-abs(y - m)/b)/(2*b)" --param m:real --param b:positive [--predict m] [--support ...]
     symlik derive --all [--out derivations/] [--format pdf]
     symlik plot NAME [--predict mu sigma] [--link logit] [-o loss.png|svg|pdf]
     symlik plot --compare mse mae log_cosh cauchy [-o compare.svg]
+
+A --density formula is parsed by a whitelist (symlik.parse), never evaluated.
 
 Errors print one line (``symlik: error: ...``) and exit with status 2.
 """
@@ -43,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--format", choices=FORMATS + ALL_FORMATS, default=None,
                    help="output format (default: text); with --all, pdf also builds the book symlik.pdf")
     d.add_argument("--out", type=Path, default=None, help="with --all: directory for .tex/.md files")
+    d.add_argument("--density", help="your own density as a formula in y and the --param names (never evaluated)")
+    d.add_argument("--log-density", help="your own log-density, instead of --density")
+    d.add_argument("--param", action="append", default=[], metavar="NAME:CONSTRAINT", help="a parameter of --density")
+    d.add_argument("--observed", default="y", help="with --density: the name of the observation (default y)")
+    d.add_argument("--support", help="with --density: a name, an interval like [0, inf) or integers like {0, ..., 10}")
+    d.add_argument("--normalize", action="store_true", help="with --density: divide by the derived normaliser")
+    d.add_argument("--explain", action="store_true", help="append the score, Fisher information and best constant")
     pl = sub.add_parser("plot", help="plot a loss and its gradient (needs matplotlib)")
     pl.add_argument("name", nargs="?", help="catalog name (see `symlik list`)")
     pl.add_argument("--compare", nargs="+", metavar="LOSS", help="residual losses to compare, e.g. mse mae cauchy")
@@ -61,6 +71,27 @@ def _options(pairs):
         key, value = pair.split("=", 1)
         out[key] = value
     return out
+
+
+def _custom_spec(args):
+    """A Distribution from --density / --log-density and --param NAME:CONSTRAINT."""
+    from .custom_density import custom, support_from_text
+
+    params = {}
+    for pair in args.param:
+        if ":" not in pair:
+            raise _CliError(f"--param must be NAME:CONSTRAINT (e.g. b:positive); got {pair!r}")
+        name, constraint = (part.strip() for part in pair.split(":", 1))
+        if name in params:
+            raise _CliError(f"--param {name} is given twice")
+        params[name] = constraint
+    if not params:
+        raise _CliError("--density needs at least one --param NAME:CONSTRAINT")
+    support = support_from_text(args.support, params) if args.support else None
+    return custom(
+        "custom", density=args.density, log_density=args.log_density, observed=args.observed,
+        params=params, support=support, predict=args.predict, normalize=args.normalize,
+    )
 
 
 def _cmd_list() -> str:
@@ -100,6 +131,50 @@ def _write_atomically(files: dict[Path, str]) -> None:
         os.replace(tmp, path)
 
 
+# Derivations rendered with their extra steps (symlik.information, symlik.baseline):
+# (name, predict, link), each kept when the distribution is in the catalog.
+EXPLAINED = (
+    ("normal", None, None),
+    ("normal", ("mu", "sigma"), None),
+    ("laplace", None, None),
+    ("bernoulli", None, None),
+    ("bernoulli", None, "logit"),
+    ("categorical", None, "softmax"),
+    ("poisson", None, None),
+    ("poisson", None, "log"),
+)
+
+
+def _one_line(expr) -> str:
+    """An expression for a Markdown table cell: one line, pipes escaped."""
+    import sympy as sp
+
+    if expr is None:
+        return "-"
+    text = sp.sstr(expr.tolist() if isinstance(expr, sp.MatrixBase) else expr)
+    return " ".join(text.split()).replace("|", r"\|")
+
+
+def explained_derivations():
+    from .derivation import derive
+    from .distributions import names
+
+    available = set(names())
+    for name, predict, link in EXPLAINED:
+        if name in available:
+            yield derive(name, predict=predict, link=link).explained()
+
+
+def documents():
+    """The worked derivations that are not losses: KL divergences and the VAE objective."""
+    from .divergence import catalog_pairs
+    from .vae import DECODERS, vae_document
+
+    yield from catalog_pairs()
+    for decoder in DECODERS:
+        yield vae_document(decoder)
+
+
 def derive_all_files(out: Path) -> tuple[dict[Path, str], list[tuple]]:
     """Every derivation rendered, plus an index; and the summary rows."""
     import sympy as sp
@@ -120,6 +195,24 @@ def derive_all_files(out: Path) -> tuple[dict[Path, str], list[tuple]]:
         rows.append(row)
         index_md.append(f"| {' | '.join(row)} | [md]({d.slug}.md), [tex]({d.slug}.tex) |")
         index_tex.append(r"\input{%s}" % d.slug)
+    index_md += ["", "## Beyond the loss: score, Fisher information, best constant", ""]
+    index_md += ["| derivation | Fisher information | best constant | files |", "|---|---|---|---|"]
+    for d in explained_derivations():
+        slug = f"{d.slug}-explained"
+        files[out / f"{slug}.tex"] = d.to_latex()
+        files[out / f"{slug}.md"] = d.to_markdown()
+        fisher = next((s.expr for s in d.steps if s.title == "The Fisher information"), None)
+        best = next((s.expr for s in d.steps if s.title == "The best constant prediction"), None)
+        cells = [_one_line(x) for x in (fisher, best)]
+        index_md.append(f"| {d.spec.label} ({', '.join(d.predict)}{', ' + d.link if d.link else ''}) | `{cells[0]}` | `{cells[1]}` | [md]({slug}.md), [tex]({slug}.tex) |")
+        index_tex.append(r"\input{%s}" % slug)
+    index_md += ["", "## KL divergences and the VAE objective", "", "| derivation | result | files |", "|---|---|---|"]
+    for doc in documents():
+        files[out / f"{doc.slug}.tex"] = doc.to_latex()
+        files[out / f"{doc.slug}.md"] = doc.to_markdown()
+        result = _one_line(doc.result)
+        index_md.append(f"| {doc.title} | `{result}` | [md]({doc.slug}.md), [tex]({doc.slug}.tex) |")
+        index_tex.append(r"\input{%s}" % doc.slug)
     files[out / "index.md"] = "\n".join(index_md) + "\n"
     files[out / "index.tex"] = "\n".join(index_tex) + "\n"
     from .render.book import MASTER, grouped, master_tex
@@ -193,8 +286,13 @@ def main(argv=None) -> int:
                 if args.format == "pdf":
                     print(f"wrote {build_book(out)}")
                 return 0
-            if not args.name:
-                raise _CliError("derive needs a NAME or --all (see `symlik list`)")
+            own = args.density is not None or args.log_density is not None
+            if own and args.name:
+                raise _CliError("give a NAME or --density, not both")
+            if not own and (args.param or args.support or args.normalize):
+                raise _CliError("--param, --support and --normalize go with --density")
+            if not args.name and not own:
+                raise _CliError("derive needs a NAME or --all, or --density (see `symlik list`)")
             if args.out:
                 raise _CliError("--out goes with --all")
             import symlik
@@ -202,7 +300,10 @@ def main(argv=None) -> int:
             fmt = args.format or "text"
             if fmt in ALL_FORMATS:
                 raise _CliError(f"--format {fmt} goes with --all (it typesets the whole catalog as a book)")
-            d = symlik.derive(args.name, predict=args.predict, link=args.link, options=_options(args.option) or None)
+            spec = _custom_spec(args) if own else args.name
+            d = symlik.derive(spec, predict=args.predict, link=args.link, options=_options(args.option) or None)
+            if args.explain:
+                d = d.explained()
             print({"text": d.to_text, "latex": d.to_latex, "markdown": d.to_markdown}[fmt](), end="")
             return 0
         if args.command == "plot":

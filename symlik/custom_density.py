@@ -122,6 +122,44 @@ def _support(value, param_names) -> C.Support:
     raise SymlikError(f"support must be an interval or a set of integers; got {value}")
 
 
+def support_from_text(text: str, param_names=()) -> C.Support:
+    """A support typed as text (CLI, configuration): a name (``positive``), an interval
+    (``[0, 1]``, ``(0, inf)``, ``[0, n]``) or consecutive integers (``{0, 1, 2}``,
+    ``{0, ..., 10}``, ``{0, 1, ...}``). Bounds go through the whitelist parser."""
+    from .parse import ParseError, parse_expression
+
+    text = text.strip()
+    if text in SUPPORTS:
+        return SUPPORTS[text]
+    names = {n: sp.Symbol(n) for n in param_names}
+
+    def bound(token):
+        token = token.strip()
+        value = parse_expression(token, names, what="support bound")
+        if value in (sp.oo, -sp.oo):
+            return None
+        if isinstance(value, sp.Symbol):
+            return value.name
+        if not value.is_number or not value.is_real:
+            raise ParseError(f"support bound {token!r} must be a number, inf or a parameter")
+        return int(value) if value.is_Integer else float(value)
+
+    if len(text) >= 2 and text[0] in "[(" and text[-1] in "])" and text.count(",") == 1:
+        lo, hi = text[1:-1].split(",")
+        return C.Support("continuous", bound(lo), bound(hi), open_lower=text[0] == "(", open_upper=text[-1] == ")")
+    if len(text) >= 2 and text[0] == "{" and text[-1] == "}":
+        items = [t.strip() for t in text[1:-1].split(",")]
+        if items and items[-1] == "...":  # {0, 1, ...}: unbounded above
+            return C.Support("discrete", bound(items[0]), None)
+        if len(items) == 3 and items[1] == "...":  # {0, ..., 10}
+            return C.Support("discrete", bound(items[0]), bound(items[2]))
+        values = [bound(t) for t in items]
+        if any(not isinstance(v, int) for v in values) or sorted(values) != list(range(min(values), max(values) + 1)):
+            raise SymlikError(f"a finite support must be consecutive integers, e.g. {{0, 1, 2}}; got {text}")
+        return C.Support("discrete", min(values), max(values))
+    raise UnknownNameError("support (or an interval like [0, inf) or a set like {0, ..., 10})", text, SUPPORTS)
+
+
 def _declared(params, observed_name):
     """[(user key, name, constraint name)] in declaration order."""
     if not isinstance(params, dict) or not params:
@@ -228,10 +266,10 @@ def custom(
     unknown = expr.free_symbols - set(keys.values()) - {user_obs}
     if unknown:
         raise SymlikError(f"the {what} uses undeclared symbol(s) {', '.join(sorted(map(str, unknown)))}")
-    if not expr.has(user_obs):
-        raise SymlikError(f"the {what} does not depend on the observed value {observed_name}")
     names = tuple(pname for _, pname, _ in declared)
     support = _support(support, names)
+    if not expr.has(user_obs) and not any(isinstance(b, str) for b in (support.lower, support.upper)):
+        raise SymlikError(f"the {what} does not depend on the observed value {observed_name}")
     if predict is None:
         predict = names[:1]
     elif isinstance(predict, str):

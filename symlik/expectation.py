@@ -13,14 +13,89 @@ E[g(y)] per distinct g, rather than of the whole expression at once.
 
 from __future__ import annotations
 
+import os
+import pickle
+import select
+import signal
+import time
 from dataclasses import dataclass
 
 import sympy as sp
+
+# Seconds SymPy may spend on one integral or sum (env SYMLIK_SYMBOLIC_TIMEOUT overrides; 0 = no limit).
+DEFAULT_BUDGET = 20.0
 
 # Finite discrete supports up to this size are summed term by term (exact, fast).
 EXPLICIT_SUM_LIMIT = 64
 
 _GAVE_UP = (NotImplementedError, ValueError, TypeError, AttributeError, RecursionError, ZeroDivisionError, IndexError)
+
+
+def _budget_seconds() -> float:
+    try:
+        return float(os.environ.get("SYMLIK_SYMBOLIC_TIMEOUT", DEFAULT_BUDGET))
+    except ValueError:
+        return DEFAULT_BUDGET
+
+
+class OutOfTime(Exception):
+    """SymPy did not finish an integral or sum within the budget."""
+
+
+def within_budget(fn, *args):
+    """fn(*args), run in a forked child that is killed after the time budget.
+
+    SymPy's integrate and summation cannot be interrupted and occasionally
+    take minutes (the logistic Fisher information, say). A forked child can
+    be killed; its result comes back pickled. Where fork is unavailable, or
+    the budget (env SYMLIK_SYMBOLIC_TIMEOUT, seconds; 0 = none) is off, fn
+    runs here. Returns None when time ran out; exceptions from fn come back as None too.
+    """
+    budget = _budget_seconds()
+    if budget <= 0 or not hasattr(os, "fork"):
+        return fn(*args)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compute, send, and leave without running any cleanup
+        try:
+            os.close(read_end)
+            try:
+                payload = pickle.dumps(("ok", fn(*args)))
+            except BaseException:  # noqa: BLE001 - any failure means "SymPy gave up"
+                payload = pickle.dumps(("failed", None))
+            with os.fdopen(write_end, "wb") as out:
+                out.write(payload)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + budget
+    chunks, finished = [], False
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([read_end], [], [], remaining)[0]:
+                break
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                finished = True
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        if not finished:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - it finished just now
+                pass
+        os.waitpid(pid, 0)
+    if not finished or not chunks:
+        return None
+    status, value = pickle.loads(b"".join(chunks))
+    return value if status == "ok" else None
+
+
+def _definite_integral(expr, y, lo, hi):
+    return sp.integrate(expr, (y, lo, hi), conds="none")
 
 
 @dataclass(frozen=True)
@@ -55,14 +130,24 @@ def domain_of(spec) -> Domain:
 def _finished(value) -> sp.Expr | None:
     if value is None or value.has(sp.Integral, sp.Sum, sp.Limit) or value.has(sp.Piecewise):
         return None
+    if value.has(sp.meijerg, sp.hyper):  # often gamma functions in disguise (Student-t moments)
+        value = sp.hyperexpand(value)
+        if value.has(sp.meijerg, sp.hyper):
+            return None
     return value
 
 
 def _abs_breakpoints(expr, y) -> list[sp.Expr]:
     """Where the arguments of |.|, sign and Heaviside vanish, if each is linear in y."""
     points = []
-    for a in expr.atoms(sp.Abs, sp.sign, sp.Heaviside):
-        arg = a.args[0]
+    args = [a.args[0] for a in expr.atoms(sp.Abs, sp.sign, sp.Heaviside)]
+    for pw in expr.atoms(sp.Piecewise):  # mu <= y: the kink is where lhs - rhs vanishes
+        for _, cond in pw.args:
+            if isinstance(cond, sp.core.relational.Relational):
+                args.append(cond.lhs - cond.rhs)
+            elif cond is not sp.true:
+                return []
+    for arg in args:
         if not arg.has(y):
             continue
         try:
@@ -84,8 +169,49 @@ def _inside(point, lo, hi) -> bool:
     return above and below
 
 
+def _standardise(expr, y, lo, hi):
+    """Location-scale families: substitute y = m + s u so the integrand loses m and s.
+
+    Over the whole real line an integrand that depends on y only through
+    y - m (m a real parameter) is shifted to u = y - m; then, for a positive
+    parameter s with f(s u) s = c(s) F(u), the scale is pulled out as c(s).
+    SymPy integrates the parameter-free F far faster (the Cauchy or logistic
+    Fisher information in well under a second). Returns (factor, integrand, u)
+    or None when nothing applies.
+    """
+    if not (lo == -sp.oo and hi == sp.oo):
+        return None
+    u = sp.Dummy("u", real=True)
+    current, factor, changed = expr, sp.S.One, False
+    for m in sorted((x for x in expr.free_symbols if x != y and x.is_real and not x.is_positive), key=str):
+        shifted = current.xreplace({y: m + u})
+        if not shifted.has(m):
+            current, changed = shifted.xreplace({u: y}), True
+            break
+    for s_ in sorted((x for x in current.free_symbols if x != y and x.is_positive), key=str):
+        scaled = current.xreplace({y: s_ * u}) * s_
+        base = scaled.xreplace({s_: 1})
+        if base == 0:
+            continue
+        ratio = sp.simplify(scaled / base)
+        if not ratio.has(u) and ratio.has(s_):
+            current, factor, changed = base.xreplace({u: y}), factor * ratio, True
+            break
+    return (factor, current) if changed else None
+
+
 def integrate(expr, y, lo, hi) -> sp.Expr | None:
     """The definite integral of ``expr`` over (lo, hi), or None if SymPy cannot do it."""
+    standard = _standardise(expr, y, lo, hi)
+    if standard is not None:
+        factor, inner = standard
+        value = _integrate_split(inner, y, lo, hi)
+        if value is not None:
+            return sp.simplify(factor * value)
+    return _integrate_split(expr, y, lo, hi)
+
+
+def _integrate_split(expr, y, lo, hi) -> sp.Expr | None:
     points = _abs_breakpoints(expr, y)
     if len(points) == 1 and _inside(points[0], lo, hi):
         m = points[0]
@@ -102,7 +228,7 @@ def _integrate_plain(expr, y, lo, hi) -> sp.Expr | None:
     if lo == hi:
         return sp.S.Zero
     try:
-        value = sp.integrate(expr, (y, lo, hi), conds="none")
+        value = within_budget(_definite_integral, expr, y, lo, hi)
     except _GAVE_UP:
         return None
     value = _finished(value)
@@ -116,7 +242,7 @@ def summation(expr, y, lo, hi) -> sp.Expr | None:
     try:
         if lo.is_Integer and hi.is_Integer and 0 <= hi - lo <= EXPLICIT_SUM_LIMIT:
             return sp.simplify(sp.Add(*(expr.subs(y, v) for v in range(int(lo), int(hi) + 1))))
-        value = sp.summation(expr, (y, lo, hi))
+        value = within_budget(sp.summation, expr, (y, lo, hi))
     except _GAVE_UP:
         return None
     value = _finished(value)
@@ -143,21 +269,33 @@ def moments(expr, y) -> dict:
 
 
 def expectation(expr, y, density, domain: Domain, *, normalised: bool = True, cache: dict | None = None) -> sp.Expr | None:
-    """E[expr] under ``density`` over the domain, term by term; None if a term defeats SymPy.
+    """E[expr] under ``density`` over the domain; None if SymPy cannot finish.
 
-    ``cache`` (g(y) -> E[g(y)]) lets several expectations under the same
-    density share their moments; it also lists, afterwards, which moments
-    were used (for the rendered derivation).
+    When every y-dependent part g(y) of ``expr`` is free of the parameters
+    (y, y^2, log y, ...), the expectation is taken term by term, one moment
+    E[g(y)] each; ``cache`` (g(y) -> E[g(y)]) shares them between calls and
+    lists, afterwards, which were used (for the rendered derivation).
+    Otherwise (a Cauchy score, say) the whole integrand is integrated at
+    once, after pulling out location and scale.
     """
     cache = {} if cache is None else cache
+    parts = moments(expr, y)
     result = sp.S.Zero
-    for g, coeff in moments(expr, y).items():
+    for g in [g for g in parts if g.has(sp.DiracDelta)]:  # point masses first, by sifting
+        value = _sift(g, y, density)
+        if value is None:
+            return None
+        result += parts.pop(g) * value
+    if any(g.free_symbols - {y} for g in parts):
+        value = total(sp.Add(*(c * g for g, c in parts.items())) * density, y, domain)
+        return None if value is None else sp.simplify(result + value)
+    for g, coeff in parts.items():
         if g == 1 and normalised:
             value = sp.S.One
         elif g in cache:
             value = cache[g]
         else:
-            value = _sift(g, y, density) if g.has(sp.DiracDelta) else total(g * density, y, domain)
+            value = total(g * density, y, domain)
             if value is None:
                 return None
             cache[g] = value

@@ -40,6 +40,7 @@ class Information:
     fisher: sp.Matrix | None  # None when SymPy cannot take the expectation
     moments: dict = field(default_factory=dict)  # g(y) -> E[g(y)] used for the Fisher information
     parameters: dict = field(default_factory=dict)  # link input symbol -> (theta symbol, inverse-link expr)
+    kinked: bool = False  # log p has a kink in the prediction: I computed as E[s s^T]
 
 
 def _scalar_only(d, what):
@@ -131,8 +132,17 @@ def _tidy_derivative(expr):
 _CACHE: dict = {}
 
 
+# Functions whose presence in log p means a kink in the prediction: there the
+# Hessian misses the delta functions, and E[s s^T] is the safe form.
+_KINKS = (sp.Piecewise, sp.Heaviside, sp.Max, sp.Min)
+
+
 def information(d) -> Information:
-    """Score, Hessian and Fisher information for ``d``'s predicted inputs."""
+    """Score, Hessian and Fisher information for ``d``'s predicted inputs.
+
+    The Fisher information is None where SymPy cannot take the expectation
+    (or does not finish within ``symlik.expectation``'s time budget).
+    """
     _scalar_only(d, "the score, Hessian and Fisher information")
     key = id(d)
     if key in _CACHE and _CACHE[key][0] is d:
@@ -142,25 +152,30 @@ def information(d) -> Information:
     score = sp.Matrix([_tidy_derivative(sp.diff(log_p, t)) for t in wrt])
     hessian = sp.Matrix(len(wrt), len(wrt), lambda i, j: _tidy_derivative(sp.diff(log_p, wrt[i], wrt[j])))
     moments: dict = {}
-    fisher = _expected_negative(hessian, d, moments)
-    result = Information(wrt, score, hessian, fisher, moments, _link_parameters(d))
+    kinked = log_p.has(*_KINKS)
+    if kinked:  # I = E[s s^T]: equal to E[-H] for a smooth density, and right at a kink
+        outer = sp.Matrix(len(wrt), len(wrt), lambda i, j: score[i] * score[j])
+        fisher = _expected(outer, d, moments)
+    else:
+        fisher = _expected(-hessian, d, moments)
+    result = Information(wrt, score, hessian, fisher, moments, _link_parameters(d), kinked)
     _CACHE[key] = (d, result)
     return result
 
 
-def _expected_negative(hessian, d, moments) -> sp.Matrix | None:
+def _expected(matrix, d, moments) -> sp.Matrix | None:
     y = d.y
     domain = E.domain_of(d.spec)
     density = density_in_inputs(d)
     entries = {}
-    for i in range(hessian.rows):
-        for j in range(i, hessian.cols):
-            term = exact(-hessian[i, j]) if hessian[i, j].has(y) else -hessian[i, j]
+    for i in range(matrix.rows):
+        for j in range(i, matrix.cols):
+            term = exact(matrix[i, j]) if matrix[i, j].has(y) else matrix[i, j]
             value = E.expectation(term, y, density, domain, cache=moments) if term.has(y) else term
             if value is None:
                 return None
             entries[i, j] = entries[j, i] = _tidy(value)
-    return sp.Matrix(hessian.rows, hessian.cols, lambda i, j: entries[i, j])
+    return sp.Matrix(matrix.rows, matrix.cols, lambda i, j: entries[i, j])
 
 
 def score(d) -> sp.Matrix:
@@ -243,16 +258,24 @@ def information_steps(d) -> list:
     domain = E.domain_of(d.spec)
     measure = "summing over the support" if domain.discrete else "integrating over the support"
     used = [f"E[{sp.sstr(g)}] = {sp.sstr(v)}" for g, v in info.moments.items() if g != 1]
-    moments_text = f" The moments used: {', '.join(used)}." if used else " Here it does not depend on y."
-    steps.append(
-        Step(
-            "The Fisher information",
-            _shown(info.fisher),
-            f"The expected negative Hessian, y ~ p(y | {theta_text}), by {measure} term by term.{moments_text}",
-            r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[-\frac{\partial^{2} \log p}{\partial %s^{2}}\right]" % (theta, theta),
-            f"I({theta_text}) = E[-d2 log p]",
+    if used:
+        moments_text = f" term by term; the moments used: {', '.join(used)}."
+    elif any(m.has(d.y) for m in info.hessian) or info.kinked:
+        moments_text = "."
+    else:
+        moments_text = "; here it does not depend on y."
+    if info.kinked:
+        why = (
+            f"The log-density has a kink in the prediction, where the Hessian hides a delta function, so the "
+            f"information is taken as the expected squared score, y ~ p(y | {theta_text}), by {measure}{moments_text}"
         )
-    )
+        lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[\left(\frac{\partial \log p}{\partial %s}\right)^{2}\right]" % (theta, theta)
+        lhs_text = f"I({theta_text}) = E[(d log p)^2]"
+    else:
+        why = f"The expected negative Hessian, y ~ p(y | {theta_text}), by {measure}{moments_text}"
+        lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[-\frac{\partial^{2} \log p}{\partial %s^{2}}\right]" % (theta, theta)
+        lhs_text = f"I({theta_text}) = E[-d2 log p]"
+    steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs, lhs_text))
     params = info.parameters
     if params:
         rewritten = in_parameters(d, _shown(info.fisher))

@@ -51,14 +51,20 @@ class Normaliser:
 
 
 def sample_points(params: dict) -> list[dict]:
-    """Valid parameter values: ``params`` maps Symbol -> constraint name."""
+    """Valid parameter values: ``params`` maps Symbol -> constraint name, in declaration order.
+
+    Two parameters with the same constraint never share a value: real ones
+    step up by 2 in declaration order (so a uniform's a < b), the others
+    rotate through their values.
+    """
     points = []
     for i in range(3):
         point = {}
-        for sym, cname in params.items():
+        for j, (sym, cname) in enumerate(params.items()):
             if cname not in SAMPLE_VALUES:
                 raise NotSupportedError(f"no sample values for constraint {cname!r}")
-            point[sym] = SAMPLE_VALUES[cname][i]
+            values = SAMPLE_VALUES[cname]
+            point[sym] = values[i] + 2 * j if cname == "real" else values[(i + j) % len(values)]
         points.append(point)
     return points
 

@@ -1,0 +1,126 @@
+"""A worked derivation that is not a loss (a KL divergence, the VAE objective) -> Markdown / LaTeX / text.
+
+A ``Document`` is a title, an introduction, summary rows and ordered
+``Step``s; the renderers mirror those for a loss derivation (``latex.py``,
+``markdown.py``, ``text.py``) so every file in derivations/ reads alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..distributions.base import LATEX_NAMES
+from .latex import escape
+
+
+class Shown(sp.Symbol):
+    """A symbol that prints as given LaTeX / text: for named quantities such as ELBO or E_q[...]."""
+
+    _shown: dict = {}
+
+    def __new__(cls, text: str, latex: str):
+        obj = super().__new__(cls, text)
+        cls._shown[text] = latex
+        return obj
+
+    def _latex(self, printer):
+        return self._shown.get(self.name, self.name)
+
+
+@dataclass(frozen=True)
+class Document:
+    slug: str
+    title: str
+    intro: str
+    steps: tuple
+    summary: tuple = ()  # (key, value) rows
+    result: sp.Expr | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_markdown(self) -> str:
+        return render_markdown(self)
+
+    def to_latex(self) -> str:
+        return render_latex(self)
+
+    def to_text(self) -> str:
+        return render_text(self)
+
+
+_EXTRA_NAMES = {"xhat": r"\hat{x}", "ell": r"\ell"}
+
+
+def _latex_name(name: str) -> str | None:
+    """lam -> \\lambda, and with a suffix lam_p -> \\lambda_{p}; None where SymPy's default is right."""
+    if name in _EXTRA_NAMES:
+        return _EXTRA_NAMES[name]
+    if name in LATEX_NAMES and LATEX_NAMES[name] != name:
+        return LATEX_NAMES[name]
+    base, _, suffix = name.partition("_")
+    if suffix and base in LATEX_NAMES and LATEX_NAMES[base] != base:
+        return f"{LATEX_NAMES[base]}_{{{suffix}}}"
+    return None
+
+
+def latex(expr) -> str:
+    names = {s: _latex_name(s.name) for s in expr.atoms(sp.Symbol) if _latex_name(s.name)}
+    return sp.latex(expr, symbol_names=names, order="none")
+
+
+_RELATIONS = ("\\approx", "\\geq", "\\leq", "~", ">=", "<=")
+
+
+def _joined(lhs: str | None, body: str) -> str:
+    """lhs = body, unless the lhs already ends in a relation (approximately, at least...)."""
+    if not lhs:
+        return body
+    return f"{lhs} {body}" if lhs.rstrip().endswith(_RELATIONS) else f"{lhs} = {body}"
+
+
+def render_markdown(doc: Document) -> str:
+    out = [f"# {doc.title}", "", doc.intro, ""]
+    if doc.summary:
+        out += ["| | |", "|---|---|"]
+        out += [f"| {k} | `{v}` |" for k, v in doc.summary]
+        out.append("")
+    for number, step in enumerate(doc.steps, 1):
+        out += [f"## {number}. {step.title}", "", step.why, "", "$$"]
+        out.append(_joined(step.lhs, latex(step.expr)))
+        out += ["$$", ""]
+    return "\n".join(out)
+
+
+def render_latex(doc: Document) -> str:
+    lines = [f"% symlik derivation: {doc.title}", r"\begin{align*}"]
+    lines.append(r"\intertext{%s}" % escape(doc.intro))
+    for number, step in enumerate(doc.steps, 1):
+        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title), escape(step.why)))
+        lhs = step.lhs or ""
+        relation = next((r for r in _RELATIONS if lhs.rstrip().endswith(r)), None)
+        if relation:
+            lines.append(r"%s &%s %s \\" % (lhs.rstrip()[: -len(relation)], relation, latex(step.expr)))
+        else:
+            lines.append(r"%s &= %s \\" % (lhs, latex(step.expr)))
+    lines[-1] = lines[-1].rstrip(" \\")
+    lines.append(r"\end{align*}")
+    return "\n".join(lines) + "\n"
+
+
+def render_text(doc: Document) -> str:
+    out = [doc.title, "=" * len(doc.title), doc.intro, ""]
+    for key, value in doc.summary:
+        out.append(f"{key:>12}: {value}")
+    if doc.summary:
+        out.append("")
+    for number, step in enumerate(doc.steps, 1):
+        out += [f"{number}. {step.title}", f"   {step.why}", ""]
+        lhs = step.lhs_text or ""
+        lhs = lhs if not lhs or lhs.rstrip().endswith(_RELATIONS) else lhs + " ="
+        body = sp.pretty(step.expr, use_unicode=True, wrap_line=False).splitlines()
+        pad = " " * (len(lhs) + 4)
+        mid = len(body) // 2
+        out += [("   " + lhs + " " if j == mid else pad) + line for j, line in enumerate(body)]
+        out.append("")
+    return "\n".join(out) + "\n"
