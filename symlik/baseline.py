@@ -340,6 +340,7 @@ def baseline_steps(d) -> list:
     if best.solved:
         (name, value), = best.values.items() if len(best.values) == 1 else ((names, sp.Matrix(list(best.values.values()))),)
         latex_name = d.spec.latex_name(name) if name in d.predict else r"\left(%s\right)" % names
+        sub = r"k, \text{const}" if name in d.predict and d.spec.param(name).event else r"\text{const}"
         link_note = ""
         if best.inputs and d.link:
             z = next(iter(best.inputs.values()))
@@ -349,7 +350,7 @@ def baseline_steps(d) -> list:
                 "The best constant prediction",
                 value,
                 best.statement + link_note,
-                r"\hat{%s}_{\text{const}}" % latex_name,
+                r"\hat{%s}_{%s}" % (latex_name, sub),
                 f"best constant {name}",
             )
         )

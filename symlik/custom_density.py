@@ -106,7 +106,9 @@ def _support(value, param_names) -> C.Support:
     if isinstance(value, sp.Interval):
         return C.Support(
             "continuous", bound(value.start), bound(value.end),
-            open_lower=bool(value.left_open), open_upper=bool(value.right_open),
+            # an infinite end is open by SymPy's convention; Support marks it by None instead
+            open_lower=bool(value.left_open) and value.start != -sp.oo,
+            open_upper=bool(value.right_open) and value.end != sp.oo,
         )
     if isinstance(value, sp.Range):
         if value.step != 1:
@@ -146,7 +148,10 @@ def support_from_text(text: str, param_names=()) -> C.Support:
 
     if len(text) >= 2 and text[0] in "[(" and text[-1] in "])" and text.count(",") == 1:
         lo, hi = text[1:-1].split(",")
-        return C.Support("continuous", bound(lo), bound(hi), open_lower=text[0] == "(", open_upper=text[-1] == ")")
+        lo, hi = bound(lo), bound(hi)
+        return C.Support(
+            "continuous", lo, hi, open_lower=text[0] == "(" and lo is not None, open_upper=text[-1] == ")" and hi is not None
+        )
     if len(text) >= 2 and text[0] == "{" and text[-1] == "}":
         items = [t.strip() for t in text[1:-1].split(",")]
         if items and items[-1] == "...":  # {0, 1, ...}: unbounded above

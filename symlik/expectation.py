@@ -281,13 +281,16 @@ def expectation(expr, y, density, domain: Domain, *, normalised: bool = True, ca
     cache = {} if cache is None else cache
     parts = moments(expr, y)
     result = sp.S.Zero
-    for g in [g for g in parts if g.has(sp.DiracDelta)]:  # point masses first, by sifting
+    deltas = [g for g in parts if g.has(sp.DiracDelta)]
+    for g in deltas:  # point masses first, by sifting
         value = _sift(g, y, density)
         if value is None:
             return None
         result += parts.pop(g) * value
     if any(g.free_symbols - {y} for g in parts):
-        value = total(sp.Add(*(c * g for g, c in parts.items())) * density, y, domain)
+        # the unexpanded form keeps y - m together, so location and scale can be pulled out
+        rest = sp.Add(*(c * g for g, c in parts.items())) if deltas else expr
+        value = total(rest * density, y, domain)
         return None if value is None else sp.simplify(result + value)
     for g, coeff in parts.items():
         if g == 1 and normalised:

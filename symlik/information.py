@@ -372,8 +372,15 @@ def compile_information(d, target: str = "fisher", *, reduction: str = "mean", f
     args = (*inputs, *used_fixed)
     printer = SymlikNumPyPrinter()
     one_minus_sigmoid = _make_one_minus_sigmoid()
+
+    def entry(e):
+        # A delta function at a kink (laplace's Hessian) is 0 everywhere an observation can
+        # land with positive probability; the kernel returns the Hessian off the kink.
+        e = e.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.S.Zero)
+        return printer.doprint(stabilize(one_minus_sigmoid(e)))
+
     rows = ", ".join(
-        "[" + ", ".join(printer.doprint(stabilize(one_minus_sigmoid(matrix[i, j]))) for j in range(matrix.cols)) + "]"
+        "[" + ", ".join(entry(matrix[i, j]) for j in range(matrix.cols)) + "]"
         for i in range(matrix.rows)
     )
     source = f"def dense({', '.join(args)}):\n    return _matrix([{rows}], {', '.join(args)})\n"

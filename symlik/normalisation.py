@@ -74,14 +74,37 @@ def _describe(point: dict) -> str:
 
 
 def _numeric(expr, symbols):
-    import mpmath
+    """expr as a function for mpmath's quadrature: doubles first, mpmath where doubles fail.
 
-    fn = sp.lambdify(symbols, expr, modules="mpmath")
+    Quadrature over an infinite range evaluates far out in the tails, where
+    exp(-cosh(u)) would make mpmath compute with astronomically large
+    exponents (minutes); in doubles it is 0 at once. Where doubles give nan
+    (inf/inf, as lam^y / y! at large y) mpmath evaluates that point instead;
+    where they overflow the value is taken as infinite.
+    """
+    import warnings
+
+    import mpmath
+    import numpy as np
+
+    fast = sp.lambdify(symbols, expr, modules=["numpy", "scipy"])
+    exact = sp.lambdify(symbols, expr, modules="mpmath")
 
     def value(*args):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                v = complex(fast(*(float(a) for a in args)))
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                v = complex(math.nan)
+        if math.isfinite(v.real) and math.isfinite(v.imag):
+            return mpmath.mpc(v) if v.imag else mpmath.mpf(v.real)
+        if math.isinf(v.real) and not math.isnan(v.imag):
+            return mpmath.inf if v.real > 0 else -mpmath.inf
         try:
-            return fn(*args)
-        except (ZeroDivisionError, ValueError, OverflowError):
+            with mpmath.workdps(20):
+                return exact(*args)
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
             return mpmath.nan
 
     return value

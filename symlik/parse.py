@@ -147,12 +147,28 @@ class _Walker:
 
     # -- operators ---------------------------------------------------------
     def visit_BinOp(self, node: ast.BinOp, depth: int) -> sp.Expr:
-        op = type(node.op)
-        if op not in _OPERATORS:
-            hint = "; write powers as **" if op is ast.BitXor else ""
-            raise self.fail(f"operator {_OPERATOR_TOKENS.get(op, op.__name__)!r} is not allowed{hint}", node)
-        left = self.walk(node.left, depth)
-        right = self.walk(node.right, depth)
+        # a + b + c parses as ((a + b) + c): walk that left spine in a loop, so a long
+        # flat sum or product is not "deep". (Powers nest to the right and stay recursive.)
+        chain = []
+        while isinstance(node, ast.BinOp):
+            op = type(node.op)
+            if op not in _OPERATORS:
+                hint = "; write powers as **" if op is ast.BitXor else ""
+                raise self.fail(f"operator {_OPERATOR_TOKENS.get(op, op.__name__)!r} is not allowed{hint}", node)
+            if op is ast.Pow and chain:
+                break
+            chain.append(node)
+            if op is ast.Pow:
+                break
+            node = node.left
+        first = chain[-1]
+        result = self.walk(first.left, depth)
+        for link in reversed(chain):
+            right = self.walk(link.right, depth)
+            result = self.checked(self.combine(type(link.op), result, right, link), link)
+        return result
+
+    def combine(self, op, left: sp.Expr, right: sp.Expr, node: ast.AST) -> sp.Expr:
         if op is ast.Add:
             return left + right
         if op is ast.Sub:
@@ -184,6 +200,8 @@ class _Walker:
         raise self.fail(f"operator {_OPERATOR_TOKENS.get(op, op.__name__)!r} is not allowed", node)
 
     def visit_Call(self, node: ast.Call, depth: int) -> sp.Expr:
+        if isinstance(node.func, ast.Attribute):
+            raise self.fail(f"attribute access {_token(self.text, node.func)!r} is not allowed", node)
         if not isinstance(node.func, ast.Name):
             raise self.fail(f"only calls of named functions are allowed; got {_token(self.text, node.func)!r}", node)
         name = node.func.id
