@@ -333,8 +333,8 @@ def _attach(spec, canonical, *, log_form: bool) -> None:
 
 
 def normaliser_steps(spec):
-    """The extra derivation step for a density divided by its derived normaliser."""
-    from .derivation.derivation import Step
+    """The extra derivation step for a density divided by its derived normaliser:
+    (title, expr, why, lhs, lhs_text), as ``Distribution.density_steps`` returns."""
     from .expectation import domain_of
 
     Z = getattr(spec, "normaliser", None)
@@ -346,10 +346,10 @@ def normaliser_steps(spec):
     total = sp.Sum(f, (y, domain.lower, domain.upper)) if domain.discrete else sp.Integral(f, (y, domain.lower, domain.upper))
     measure = "sums" if domain.discrete else "integrates"
     return (
-        Step(
+        (
             "Normalise the density",
             Z,
-            f"The formula as given {measure} to this over its support, not to 1, so the density is "
+            f"The formula as given {measure} to this over its support, not to 1, so the density above is "
             "the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
             sp.latex(total),
             sp.sstr(total),

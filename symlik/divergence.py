@@ -51,6 +51,9 @@ class DensityOfQ(sp.Function):
         y, *theta = self.args
         return "q(%s | %s)" % (printer._print(y), ", ".join(printer._print(t) for t in theta))
 
+    def _pretty(self, printer):
+        return printer._print(sp.Symbol(sp.sstr(self)))
+
 
 class Expectation(sp.Function):
     """E_{y ~ p}[f(y)], for display only."""
@@ -62,6 +65,12 @@ class Expectation(sp.Function):
 
     def _sympystr(self, printer):
         return "E_p[%s]" % printer._print(self.args[0])
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        inner = printer._print(self.args[0])
+        return prettyForm(*prettyForm(*inner.parens("[", "]")).left("E_p"))
 
 
 @dataclass(frozen=True)
@@ -326,7 +335,7 @@ def kl_document(result: KL, slug: str | None = None):
             "The definition",
             Expectation(sp.Add(sp.log(DensityOf(yy, *p_args)), -sp.log(DensityOfQ(yy, *q_args)), evaluate=False)),
             f"The Kullback-Leibler divergence of q from p is the expected log-ratio under p: "
-            f"p is {p.title.lower()} and q is {q.title.lower()}.",
+            f"p is {p.title_in_sentence} and q is {q.title_in_sentence}.",
             lhs,
             "KL(p || q)",
         ),
@@ -366,7 +375,7 @@ def kl_document(result: KL, slug: str | None = None):
     )
     return Document(
         slug=slug or result.slug,
-        title=f"KL divergence: {p.title.lower()} from {q.title.lower()}",
+        title=f"KL divergence: {p.title_in_sentence} from {q.title_in_sentence}",
         intro=(
             f"KL(p || q) for p = {p.label}({', '.join(sp.sstr(v) for v in p_args)}) and "
             f"q = {q.label}({', '.join(sp.sstr(v) for v in q_args)}), derived by symlik.kl."

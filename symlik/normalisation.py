@@ -87,8 +87,14 @@ def _numeric(expr, symbols):
     import mpmath
     import numpy as np
 
-    fast = sp.lambdify(symbols, expr, modules=["numpy", "scipy"])
-    exact = sp.lambdify(symbols, expr, modules="mpmath")
+    from scipy import special
+
+    # lambdify would print binomial(m, y) as 1/(Gamma(m - y + 1) Gamma(y + 1)) ..., which has
+    # poles at the very integers y > m where the binomial is 0; keep it a binomial.
+    binom = sp.Function("binom")
+    expr = expr.replace(lambda e: isinstance(e, sp.binomial), lambda e: binom(*e.args))
+    fast = sp.lambdify(symbols, expr, modules=[{"binom": special.binom}, "numpy", "scipy"])
+    exact = sp.lambdify(symbols, expr, modules=[{"binom": mpmath.binomial}, "mpmath"])
 
     def value(*args):
         with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -275,8 +275,6 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
             f"NLL({', '.join(predict)})",
         )
     )
-    # A custom density divided by its derived normaliser shows that constant first.
-    steps.extend(getattr(spec, "density_steps", tuple)())
     density = obs(spec.density_expr())
     steps.append(
         Step(

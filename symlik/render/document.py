@@ -96,7 +96,7 @@ def render_latex(doc: Document) -> str:
     lines = [f"% symlik derivation: {doc.title}", r"\begin{align*}"]
     lines.append(r"\intertext{%s}" % escape(doc.intro))
     for number, step in enumerate(doc.steps, 1):
-        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title), escape(step.why)))
+        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title, True), escape(step.why, True)))
         lhs = step.lhs or ""
         relation = next((r for r in _RELATIONS if lhs.rstrip().endswith(r)), None)
         if relation:
