@@ -48,15 +48,15 @@ def _check_name(name, what) -> str:
     return name
 
 
-def _constraint(cname, pname) -> C.Constraint:
+def _constraint(cname, pname, event: bool = False) -> C.Constraint:
     if isinstance(cname, C.Constraint):
         cname = cname.name
     if cname not in USER_CONSTRAINTS:
         raise UnknownNameError(f"constraint of parameter {pname}", cname, USER_CONSTRAINTS)
-    if cname == "simplex":
+    if cname == "simplex" and not event:
         raise NotSupportedError(
-            f"parameter {pname} is declared simplex, a probability vector over the event axis; "
-            "a scalar density cannot use one (the catalog's categorical covers that case)"
+            f"parameter {pname} is declared simplex, a probability vector over the event axis; give it as a "
+            "SymPy IndexedBase in a density that is a Product over the components (strings cannot index)"
         )
     return C.CONSTRAINTS[cname]
 
@@ -171,7 +171,9 @@ def _declared(params, observed_name):
         raise SymlikError("params must be a non-empty dict {parameter: constraint}")
     out = []
     for key, cname in params.items():
-        if isinstance(key, sp.Symbol):
+        if isinstance(key, sp.IndexedBase):
+            pname = str(key.label)
+        elif isinstance(key, sp.Symbol):
             pname = key.name
         elif isinstance(key, str):
             pname = key
@@ -180,7 +182,7 @@ def _declared(params, observed_name):
         _check_name(pname, "parameter name")
         if pname in ("y", observed_name):
             raise SymlikError(f"parameter {pname!r} clashes with the observed value")
-        constraint = _constraint(cname, pname)
+        constraint = _constraint(cname, pname, event=isinstance(key, sp.IndexedBase))
         out.append((key, pname, constraint))
     names = [n for _, n, _ in out]
     if len(set(names)) != len(names):
@@ -214,7 +216,10 @@ def custom(
         The observation (default ``"y"``); it is renamed ``y``.
     params : dict
         Parameter (Symbol or name) -> constraint: ``real``, ``positive``, ``unit_interval``,
-        ``positive_integer``, ``nonnegative_integer`` (``simplex`` needs an event density).
+        ``positive_integer``, ``nonnegative_integer``; or an IndexedBase -> ``simplex`` (or another
+        constraint) for a vector parameter: then ``observed`` is the target's IndexedBase, the
+        density a ``Product`` over k = 1..K, and the support one-hot vectors (checked numerically
+        at K = 3: the density must sum to 1 over the one-hot targets).
     support : str, sympy.Set, range or set of ints, optional
         Where y lives: a name (``real`` [default], ``positive``, ``unit_interval``,
         ``nonnegative_integer``, ``positive_integer``, ``binary``), an interval
@@ -240,6 +245,8 @@ def custom(
         raise SymlikError("give exactly one of density= or log_density=")
     what = "density" if density is not None else "log_density"
     expr = density if density is not None else log_density
+    if isinstance(observed, sp.IndexedBase) or any(isinstance(k, sp.IndexedBase) for k in (params or {})):
+        return _custom_event(name, expr, what, observed, params, support, predict, normalize, check)
     if isinstance(observed, sp.Symbol):
         observed_name = observed.name
     elif isinstance(observed, str):
@@ -317,6 +324,113 @@ def custom(
         raise SymlikError("normalize=True needs check=True (the normaliser is found by the check)")
     _attach(spec, canonical, log_form=density is None)
     return spec
+
+
+EVENT_SUPPORTS = {"onehot": C.Support("onehot")}
+
+# A few points on the simplex (K = 3) for the numerical normalisation check of event densities.
+SIMPLEX_SAMPLES = ((0.2, 0.3, 0.5), (0.6, 0.1, 0.3), (0.25, 0.45, 0.3))
+
+
+def _custom_event(name, expr, what, observed, params, support, predict, normalize, check) -> Distribution:
+    """A density over one-hot vectors: a Product over the components k = 1..K of IndexedBase terms.
+
+    ``observed`` is the IndexedBase of the target; vector parameters are IndexedBase
+    keys of ``params`` (a ``simplex`` one holds class probabilities).
+    """
+    if isinstance(expr, str):
+        raise NotSupportedError(f"a {what} over vectors must be a SymPy expression (strings cannot index)")
+    if not isinstance(expr, sp.Expr):
+        raise SymlikError(f"{what} must be a SymPy expression; got {type(expr).__name__}")
+    if not isinstance(observed, sp.IndexedBase):
+        raise SymlikError("with vector parameters, observed must be the target's IndexedBase (e.g. y = IndexedBase('y'))")
+    if normalize:
+        raise NotSupportedError("normalize=True is for scalar densities; write the normaliser of a vector density into it")
+    support = "onehot" if support is None else support
+    if support not in EVENT_SUPPORTS:
+        raise UnknownNameError("support of a vector density", support, EVENT_SUPPORTS)
+    declared = _declared(params, str(observed.label))
+    limits = {lim for e in expr.atoms(sp.Product, sp.Sum) for lim in e.limits}
+    if len(limits) != 1:
+        raise SymlikError(f"the {what} must be a Product (or a Sum of logs) over one index k = 1..K; found {len(limits)} ranges")
+    (k, lo, K), = limits
+    if lo != 1 or not isinstance(K, sp.Symbol):
+        raise SymlikError(f"the {what} must range over k = 1..K with K a symbol; got {k} = {lo}..{K}")
+    names = tuple(pname for _, pname, _ in declared)
+    bases = {str(key.label): key for key, _, _ in declared if isinstance(key, sp.IndexedBase)}
+    scalars = {pname: key for key, pname, _ in declared if not isinstance(key, sp.IndexedBase)}
+    scalars = {n: (key if isinstance(key, sp.Symbol) else next((s for s in expr.free_symbols if getattr(s, "name", None) == n), sp.Symbol(n))) for n, key in scalars.items()}
+    labels = {b.label for b in expr.atoms(sp.IndexedBase)}
+    allowed = {k, K, *scalars.values(), *labels}
+    unknown = {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s not in allowed}
+    foreign = {str(b.label) for b in expr.atoms(sp.IndexedBase)} - set(bases) - {str(observed.label)}
+    if unknown or foreign:
+        raise SymlikError(f"the {what} uses undeclared symbol(s) {', '.join(sorted(map(str, unknown | foreign)))}")
+    predict = (predict,) if isinstance(predict, str) else tuple(predict or names[:1])
+    for p in predict:
+        if p not in names:
+            raise UnknownNameError("parameter to predict", p, names)
+    cls = type(
+        f"Custom_{name}",
+        (Distribution,),
+        {
+            "name": name,
+            "title": name.replace("_", " "),
+            "params": tuple(Param(pname, c, event=pname in bases) for _, pname, c in declared),
+            "support": EVENT_SUPPORTS[support],
+            "predict": predict,
+            "event_size": K.name,
+            "custom": True,
+            "__doc__": f"User-defined density {name} over one-hot vectors.",
+        },
+    )
+    spec = cls()
+    mapping = {observed: spec._y_base(), k: spec.index, K: spec.K}
+    mapping.update({b: spec.base(n) for n, b in bases.items()})
+    mapping.update({scalars[n]: spec.symbol(n) for n in scalars})
+    canonical = expr.xreplace(mapping)
+    if check:
+        _check_onehot(spec, canonical if what == "density" else sp.exp(canonical), what)
+    _attach_event(spec, canonical, log_form=what == "log_density")
+    return spec
+
+
+def _check_onehot(spec, density, what) -> None:
+    """Numerically, at K = 3 and a few points on the simplex: sum over the 3 one-hot targets is 1."""
+    from .normalisation import SAMPLE_VALUES, DensityError
+
+    y = spec._y_base()
+    at3 = density.xreplace({spec.K: 3}).doit()
+    for i, row in enumerate(SIMPLEX_SAMPLES):
+        values = {}
+        for p in spec.effective_params():
+            if p.event:
+                row_ = row if p.constraint.name == "simplex" else (0.3, -0.7, 1.4)
+                values.update({spec.base(p.name)[j + 1]: sp.Float(v) for j, v in enumerate(row_)})
+            else:
+                values[spec.symbol(p.name)] = sp.Float(SAMPLE_VALUES[p.constraint.name][i])
+        total = 0.0
+        for cls_ in range(1, 4):
+            onehot = {y[j]: sp.Integer(j == cls_) for j in range(1, 4)}
+            value = complex(at3.xreplace(onehot).xreplace(values).evalf())
+            if abs(value.imag) > 1e-12 or value.real < -1e-12:
+                raise DensityError(f"the {what} is negative or not real at the one-hot target e_{cls_} (value {value:.6g})")
+            total += value.real
+        if abs(total - 1) > 1e-9:
+            raise DensityError(f"the {what} sums to {total:.6g}, not 1, over the one-hot targets (K = 3, {row})")
+
+
+def _attach_event(spec, canonical, *, log_form: bool) -> None:
+    def at(expr, y, theta):
+        subs = {spec.symbol("y"): y} if y != spec.y else {}
+        subs.update({spec.symbol(n): v for n, v in theta.items() if v != spec.symbol(n)})
+        return expr.xreplace(subs)
+
+    if log_form:
+        spec.density = lambda y, **theta: sp.exp(at(canonical, y, theta))
+        spec.log_density = lambda y, **theta: at(canonical, y, theta)
+    else:
+        spec.density = lambda y, **theta: at(canonical, y, theta)
 
 
 def _attach(spec, canonical, *, log_form: bool) -> None:

@@ -213,3 +213,21 @@ def test_cli_density_errors_are_one_line(args, needle):
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert needle in r.stderr
+
+
+def test_simplex_parameter_in_a_vector_density():
+    # A categorical written by hand (other names): identified as cross-entropy by proof.
+    t, q = sp.IndexedBase("t"), sp.IndexedBase("q")
+    j, M = sp.Symbol("j", integer=True, positive=True), sp.Symbol("M", integer=True, positive=True)
+    spec = symlik.custom("classes", density=sp.Product(q[j] ** t[j], (j, 1, M)), observed=t, params={q: "simplex"})
+    d = symlik.derive(spec)
+    assert (d.loss.name, d.scale) == ("cross_entropy", 1)
+    k = symlik.compile(spec, target="nll", reduction="none")
+    p = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    labels = np.array([2, 0])
+    np.testing.assert_allclose(k(p, labels), -np.log(p[[0, 1], labels]), rtol=1e-12)
+    assert sp.simplify(d.chance_loss() - sp.log(M)) == 0
+    with pytest.raises(DensityError, match="sums to 2"):
+        symlik.custom("classes", density=2 * sp.Product(q[j] ** t[j], (j, 1, M)), observed=t, params={q: "simplex"})
+    with pytest.raises(SymlikError, match="strings cannot index"):
+        symlik.custom("classes", density="q**t", observed=t, params={q: "simplex"})
