@@ -1,10 +1,14 @@
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# Tests never read or write the user's kernel cache.
+os.environ["SYMLIK_CACHE_DIR"] = tempfile.mkdtemp(prefix="symlik-test-cache-")
 
 from symlik.catalog import combinations  # noqa: E402
 

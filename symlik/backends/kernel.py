@@ -57,6 +57,10 @@ class Kernel:
         index_targets: bool = False,
         reduce=None,
         formula: str = "",
+        label: str = "",
+        loss_name: str | None = None,
+        expr_text: str = "",
+        request: dict | None = None,
     ) -> None:
         self._functions = functions
         self.source = source
@@ -66,7 +70,11 @@ class Kernel:
         self.reduction = reduction
         self.backend = backend
         self.target = target
-        self.derivation = derivation
+        self._derivation = derivation
+        self._request = request  # compile() arguments, to re-derive lazily and to pickle
+        self.label = label or (derivation.spec.label if derivation is not None else "")
+        self.loss_name = derivation.loss.name if derivation is not None else loss_name
+        self.expr_text = expr_text
         self.validate = validate
         self.event_inputs = event_inputs
         self.index_targets = index_targets
@@ -154,28 +162,104 @@ class Kernel:
 
         ``weight`` (optional) multiplies each observation's value, like the
         ``weight`` of torch's binary_cross_entropy; it must broadcast to the
-        observations' shape.
+        observations' shape. Dask inputs give a lazy result.
         """
-        arrays = self._arrays(self._bind(args, kwargs))
+        bound = self._bind(args, kwargs)
+        if _has_dask(bound):
+            from ._dask import lazy_elementwise
+
+            out = lazy_elementwise(self, bound)
+            return out if weight is None else out * weight
+        out = self._elementwise_arrays(self._arrays(bound))
+        return out if weight is None else self._apply_weight(out, weight)
+
+    def __call__(self, *args, weight=None, **kwargs):
+        """The reduced loss. With ``weight``, ``"mean"`` still divides by the number of
+        observations, as torch's binary_cross_entropy does."""
+        bound = self._bind(args, kwargs)
+        if _has_dask(bound):
+            from ._dask import lazy_call
+
+            return lazy_call(self, bound, weight)
+        arrays = self._arrays(bound)
+        if weight is None:
+            return self._call_arrays(arrays)
+        return self._reduce_values(self._apply_weight(self._elementwise_arrays(arrays), weight))
+
+    # Backends override these three: evaluate bound arrays, and reduce.
+    def _elementwise_arrays(self, arrays: dict):
+        """Per-observation values of already-bound ``arrays``."""
         use_index = self._use_index(arrays)
         if self.validate:
             self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
         fn = self._functions["index" if use_index else "dense"]
         with np.errstate(over="ignore", under="ignore"):
-            out = fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
-        return out if weight is None else apply_weight(out, weight, self.validate)
+            return fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
 
-    def __call__(self, *args, weight=None, **kwargs):
-        """The reduced loss. With ``weight``, ``"mean"`` still divides by the number of
-        observations, as torch's binary_cross_entropy does."""
-        out = self.elementwise(*args, weight=weight, **kwargs)
+    def _call_arrays(self, arrays: dict):
+        return self._reduce_values(self._elementwise_arrays(arrays))
+
+    def _reduce_values(self, out):
         if self.reduction == "none":
             return out
         if self._reduce is not None:
             return self._reduce(out, self.reduction)
         out = np.asarray(out)
         return out.mean() if self.reduction == "mean" else out.sum()
+
+    def _apply_weight(self, out, weight):
+        return apply_weight(out, weight, self.validate)
+
+    # -- the derivation, lazily ---------------------------------------------------
+    @classmethod
+    def from_meta(cls, *, functions, source, meta, validate=True, derivation=None, request=None, **extra):
+        """A kernel from generated functions and the JSON-able metadata the cache keeps."""
+        from .checks import build
+
+        return cls(
+            functions=functions,
+            source=source,
+            inputs=tuple(meta["inputs"]),
+            fixed=meta["fixed"],
+            checks=build(meta["checks"]),
+            reduction=meta["reduction"],
+            backend=meta["backend"],
+            target=meta["target"],
+            derivation=derivation,
+            validate=validate,
+            event_inputs=tuple(meta["event_inputs"]),
+            index_targets=meta["index_targets"],
+            formula=meta["formula"],
+            label=meta["label"],
+            loss_name=meta["loss_name"],
+            expr_text=meta.get("expr_text", ""),
+            request=request,
+            **extra,
+        )
+
+    @property
+    def derivation(self):
+        """The Derivation behind this kernel (derived on first use when the kernel came from the cache)."""
+        if self._derivation is None:
+            from ..derivation import derive
+
+            r = self._request
+            self._derivation = derive(r["spec"], predict=r.get("predict"), link=r.get("link"), options=r.get("options"))
+        return self._derivation
+
+    @derivation.setter
+    def derivation(self, value):
+        self._derivation = value
+
+    def __reduce__(self):
+        # Pickle by compile() request: a worker process recompiles (from the disk
+        # cache when warm) instead of receiving code objects.
+        if self._request is None or not isinstance(self._request.get("spec"), str):
+            raise TypeError("only kernels compiled from a catalog name can be pickled")
+        from . import _recompile
+
+        return (_recompile, (self._request, self.validate))
 
     def _expr(self):
         d = self.derivation
@@ -185,11 +269,16 @@ class Kernel:
         return (self.derivation.loss.name or "loss") if self.target == "loss" else "nll"
 
     def __repr__(self) -> str:
-        import sympy as sp  # a kernel always comes from a derivation, so SymPy is loaded
+        if self.expr_text and self._derivation is None:  # from the cache: no need to derive
+            name = (self.loss_name or "loss") if self.target == "loss" else "nll"
+            text = self.expr_text
+        else:
+            import sympy as sp
 
+            name, text = self._name(), sp.sstr(self._expr())
         return (
-            f"<Kernel {self.derivation.spec.label}: {self._name()}({', '.join(self.inputs)}) = "
-            f"{sp.sstr(self._expr())}; backend={self.backend}, reduction={self.reduction}>"
+            f"<Kernel {self.label}: {name}({', '.join(self.inputs)}) = "
+            f"{text}; backend={self.backend}, reduction={self.reduction}>"
         )
 
     def _repr_markdown_(self) -> str:
@@ -199,6 +288,11 @@ class Kernel:
         call = r"\operatorname{%s}(%s)" % (self._name(), ", ".join(self.inputs))
         call = call.replace("_", r"\_")
         return (
-            f"**symlik kernel** `{self.derivation.spec.label}` ({self.target}, backend `{self.backend}`, "
+            f"**symlik kernel** `{self.label}` ({self.target}, backend `{self.backend}`, "
             f"reduction `{self.reduction}`)\n\ninputs: `{', '.join(self.inputs)}`\n\n$${call} = {formula}$$\n"
         )
+
+
+def _has_dask(bound: dict) -> bool:
+    # Checked by module name, so NumPy-only callers never import dask.
+    return any(type(v).__module__.startswith("dask.") for v in bound.values())
