@@ -1,0 +1,107 @@
+"""Printers for the differentiable array libraries (torch, JAX), merged from NumPy's.
+
+As ``sympy/printing/numpy.py`` does for its CuPy and JAX printers, each
+printer keeps the NumPy printer's output and renames the functions it
+calls through a table; what a library lacks is listed explicitly and
+raises NotSupportedError when a loss needs it. Two forms differ from the
+NumPy printer so that autograd gives the right gradient everywhere:
+
+* softplus(z) - y z prints as y softplus(-z) + (1 - y) softplus(z), an exact
+  identity (softplus(z) - z = softplus(-z)) without max/abs, whose
+  subgradients at z = 0 would give 1 - y instead of sigmoid(0) - y = 1/2 - y;
+  it also never cancels for labels in [0, 1] (optax's form).
+* softplus itself is the library's logaddexp(z, 0), stable and with an
+  exact derivative.
+"""
+
+from __future__ import annotations
+
+from ..errors import NotSupportedError
+from ..functions import Softplus
+from .codegen import SymlikNumPyPrinter
+
+
+class _LibraryPrinter(SymlikNumPyPrinter):
+    short_module = ""
+    renames: dict = {}  # numpy name -> this library's name
+    special: dict = {}  # scipy.special name -> fully qualified name here
+    missing: frozenset = frozenset()
+    library = ""
+
+    def _module_format(self, fqn, register=True):
+        for prefix in ("numpy.", "np."):
+            if fqn.startswith(prefix):
+                name = fqn[len(prefix):]
+                if name in self.missing:
+                    raise NotSupportedError(f"{self.library} has no {name}; this loss does not compile for it")
+                return f"{self.short_module}.{self.renames.get(name, name)}"
+        if fqn.startswith("scipy.special."):
+            name = fqn[len("scipy.special."):]
+            if name not in self.special:
+                raise NotSupportedError(f"{self.library} has no scipy.special.{name}; this loss does not compile for it")
+            return self.special[name]
+        return fqn
+
+    def _print_Softplus(self, expr):
+        return f"_softplus({self._print(expr.args[0])})"
+
+    def _print_Add(self, expr, order=None):
+        softplus = [t for t in expr.args if isinstance(t, Softplus)]
+        if len(softplus) == 1:
+            z = softplus[0].args[0]
+            rest = expr - softplus[0]
+            weight = (-rest / z).cancel()
+            if rest != 0 and not weight.has(z) and (weight * z - (-rest)).expand() == 0:
+                y = self._print(weight)
+                zs = self._print(z)
+                return f"(({y})*_softplus(-({zs})) + (1 - ({y}))*_softplus({zs}))"
+        return super()._print_Add(expr, order=order)
+
+
+class SymlikTorchPrinter(_LibraryPrinter):
+    short_module = "torch"
+    library = "torch"
+    renames = {
+        "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arctan2": "atan2", "arccosh": "acosh",
+        "arcsinh": "asinh", "arctanh": "atanh", "power": "pow", "pi": "pi", "e": "e",
+    }
+    special = {
+        "gammaln": "torch.special.gammaln",
+        "digamma": "torch.special.digamma",
+        "polygamma": "torch.special.polygamma",
+        "erf": "torch.special.erf",
+        "erfc": "torch.special.erfc",
+        "i0": "torch.special.i0",
+        "i0e": "torch.special.i0e",
+        "i1": "torch.special.i1",
+        "i1e": "torch.special.i1e",
+        "xlogy": "torch.special.xlogy",
+        "xlog1py": "torch.special.xlog1py",
+        "expit": "torch.sigmoid",
+        "logit": "torch.logit",
+    }
+    missing = frozenset({"euler_gamma", "logaddexp2"})
+
+    def _print_Max(self, expr):
+        # torch.maximum takes tensors only; clamp_min takes a number.
+        nums = [a for a in expr.args if a.is_number]
+        rest = [a for a in expr.args if not a.is_number]
+        out = self._print(rest[0])
+        for a in rest[1:]:
+            out = f"torch.maximum({out}, {self._print(a)})"
+        for a in nums:
+            out = f"torch.clamp_min({out}, {float(a)!r})"
+        return out
+
+    def _print_Sum(self, expr):
+        return super()._print_Sum(expr).replace("axis=-1", "dim=-1")
+
+
+class SymlikJaxPrinter(_LibraryPrinter):
+    short_module = "jnp"
+    library = "jax"
+    special = {
+        name: f"jax.scipy.special.{name}"
+        for name in ("gammaln", "digamma", "polygamma", "erf", "erfc", "i0", "i0e", "i1", "i1e", "xlogy", "xlog1py",
+                     "expit", "logit", "betaln")
+    }
