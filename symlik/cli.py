@@ -6,6 +6,7 @@
     symlik derive --all [--out derivations/] [--format pdf]
     symlik plot NAME [--predict mu sigma] [--link logit] [-o loss.png|svg|pdf]
     symlik plot --compare mse mae log_cosh cauchy [-o compare.svg]
+    symlik bench [--n N] [--dtype float64 float32] [--loss mse ...] [--backend numpy fused ...] [--json]
 
 A --density formula is parsed by a whitelist (symlik.parse), never evaluated.
 
@@ -60,7 +61,43 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--link", help="link function: logit, softmax or log")
     pl.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="distribution option")
     pl.add_argument("-o", "--output", type=Path, default=None, help="output file: .png, .svg or .pdf")
+    b = sub.add_parser("bench", help="time each loss in each implementation against hand-written peers")
+    b.add_argument("--n", type=_positive_int, default=10**7, help="elements per input (default 10^7)")
+    b.add_argument("--dtype", nargs="+", choices=("float64", "float32"), default=["float64", "float32"])
+    b.add_argument("--loss", nargs="+", metavar="LOSS", help="only these losses (default: all)")
+    b.add_argument("--backend", nargs="+", metavar="BACKEND", help="symlik backends to time (default: every installed one)")
+    b.add_argument("--repeat", type=_positive_int, default=7, help="timed calls per implementation (median)")
+    b.add_argument("--json", action="store_true", help="print the results as JSON")
     return p
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
+
+
+def _cmd_bench(args) -> None:
+    import json
+
+    from . import bench
+    from .backends import BACKENDS
+    from .errors import UnknownNameError
+
+    known = [c.name for c in bench.available_cases()]
+    for name in args.loss or ():
+        if name not in known:
+            raise UnknownNameError("loss", name, known)
+    for name in args.backend or ():
+        if name not in BACKENDS:
+            raise UnknownNameError("backend", name, BACKENDS)
+    result = bench.run(n=args.n, dtypes=args.dtype, losses=args.loss, backends=args.backend, repeat=args.repeat,
+                       progress=bench.progress_bar())
+    print(json.dumps(result, indent=1) if args.json else bench.table(result))
 
 
 def _options(pairs):
@@ -273,6 +310,9 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "list":
             print(_cmd_list())
+            return 0
+        if args.command == "bench":
+            _cmd_bench(args)
             return 0
         if args.command == "derive":
             if args.all:

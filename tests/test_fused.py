@@ -45,3 +45,153 @@ def test_vector_math_within_one_ulp_of_numpy(name, numpy_fn, sample):
     assert _ulps(got, want).max() <= 1.0
     special_ = ~np.isfinite(want) | (want == 0)
     np.testing.assert_array_equal(got[special_], want[special_])  # inf, nan, 0 exactly where NumPy has them
+
+
+# -- kernels ---------------------------------------------------------------------------
+from harness import kernel_args, random_inputs  # noqa: E402
+from test_kernels import _scipy_params, _theta_from_inputs  # noqa: E402
+
+
+def test_fused_nll_matches_scipy_for_every_catalog_entry(derivation):
+    """Same oracle as the NumPy backend's conformance test: scipy.stats' logpdf."""
+    d = derivation
+    rng = np.random.default_rng(1234)
+    params, y = random_inputs(d.spec, rng)
+    inputs = dict(params)
+    if d.link == "logit":
+        inputs["logits"] = special.logit(params["p"])
+    elif d.link == "softmax":
+        inputs["logits"] = np.log(params["p"]) + rng.normal(size=(params["p"].shape[0], 1))
+    elif d.link == "log":
+        name = d.spec.link_param("log")
+        inputs[f"log_{name}"] = np.log(params[name])
+    try:
+        k = symlik.compile(d, target="nll", reduction="none", backend="fused")
+    except symlik.NotSupportedError as exc:
+        pytest.skip(str(exc))
+    got = k(**kernel_args(k, inputs, y))
+    want = -d.spec.scipy_logpdf(y, **_scipy_params(d, _theta_from_inputs(d, inputs)))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def _bce(z, y):  # closed form, stable (log1p(e^-|z|) + max(z, 0) - z y), in float64
+    z, y = np.asarray(z, np.float64), np.asarray(y, np.float64)
+    return np.logaddexp(0, z) - z * y
+
+
+def _ce(logits, labels):
+    logits = np.asarray(logits, np.float64)
+    return special.logsumexp(logits, axis=-1) - np.take_along_axis(logits, labels[:, None], -1)[:, 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_seed_losses_match_closed_forms(dtype, n=257):
+    rng = np.random.default_rng(3)
+    mu, y = rng.normal(size=n).astype(dtype), rng.normal(size=n).astype(dtype)
+    f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    cases = [
+        (symlik.compile("normal", backend="fused"), (mu, y), np.mean((f64(y) - f64(mu)) ** 2)),
+        (symlik.compile("laplace", backend="fused"), (mu, y), np.mean(np.abs(f64(y) - f64(mu)))),
+    ]
+    z, labels = (5 * rng.normal(size=n)).astype(dtype), (rng.random(n) < 0.5).astype(dtype)
+    cases.append((symlik.compile("bernoulli", link="logit", backend="fused"), (z, labels), _bce(z, labels).mean()))
+    sigma = (0.5 + rng.random(n)).astype(dtype)
+    cases.append((
+        symlik.compile("normal", predict=("mu", "sigma"), backend="fused"), (mu, sigma, y),
+        np.mean(np.log(f64(sigma)) + 0.5 * ((f64(y) - f64(mu)) / f64(sigma)) ** 2),
+    ))
+    rows = max(n // 10, 2)
+    L, c = (3 * rng.normal(size=(rows, 10))).astype(dtype), rng.integers(0, 10, rows)
+    cases.append((symlik.compile("categorical", link="softmax", backend="fused"), (L, c), _ce(L, c).mean()))
+    cases.append((symlik.compile("categorical", link="softmax", backend="fused"), (L, np.eye(10, dtype=dtype)[c]), _ce(L, c).mean()))
+    for k, args, want in cases:
+        got = k(*args)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=rtol, err_msg=repr(k))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_over_chunks_match_closed_forms(dtype):
+    from symlik.backends._fused_runtime import PARALLEL_MIN
+
+    rng = np.random.default_rng(4)
+    n = PARALLEL_MIN * 3 + 7
+    z, labels = (5 * rng.normal(size=n)).astype(dtype), (rng.random(n) < 0.5).astype(dtype)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    got = symlik.compile("bernoulli", link="logit", backend="fused")(z, labels)
+    np.testing.assert_allclose(got, _bce(z, labels).mean(), rtol=rtol)
+    L, c = (3 * rng.normal(size=(n // 8, 8))).astype(dtype), rng.integers(0, 8, n // 8)
+    got = symlik.compile("categorical", link="softmax", backend="fused", reduction="none")(L, c)
+    np.testing.assert_allclose(got, _ce(L, c), rtol=rtol * 10, atol=rtol)
+
+
+def test_float32_sums_do_not_drift():
+    # 2^24 + 2 float32 values of 1: a float32 running sum stalls at 2^24 = 16777216.
+    n = 2**24 + 2
+    ones = np.ones(n, np.float32)
+    k = symlik.compile("normal", backend="fused", reduction="sum", validate=False)
+    assert float(k(np.zeros(n, np.float32), ones)) == float(n)
+    mean = symlik.compile("laplace", backend="fused", validate=False)(np.zeros(n, np.float32), np.full(n, 0.1, np.float32))
+    assert abs(float(mean) - float(np.float32(0.1))) <= 1e-7 * float(np.float32(0.1))
+
+
+@pytest.mark.parametrize("bound", [30.0, 1000.0])
+def test_stable_at_extreme_logits(bound):
+    z = np.array([-bound, -1.0, 0.0, 1.0, bound] * 2)
+    y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1.0])
+    got = symlik.compile("bernoulli", link="logit", backend="fused", reduction="none")(z, y)
+    want = np.array([float(mpmath_softplus(zi) - zi * yi) for zi, yi in zip(z, y)])
+    np.testing.assert_allclose(got, want, rtol=1e-12)  # e^-30 and e^-1000 keep their digits
+    L = np.array([[bound, 0.0, -bound], [-bound, -bound, -bound]])
+    ce = symlik.compile("categorical", link="softmax", backend="fused", reduction="none")(L, np.array([0, 2]))
+    np.testing.assert_allclose(ce, [float(mpmath_lse(L[0]) - bound), float(mpmath_lse(L[1]) + bound)], rtol=1e-12, atol=1e-300)
+
+
+def mpmath_softplus(z):
+    import mpmath
+
+    mpmath.mp.dps = 50
+    return mpmath.log(1 + mpmath.exp(mpmath.mpf(z)))
+
+
+def mpmath_lse(row):
+    import mpmath
+
+    mpmath.mp.dps = 50
+    return mpmath.log(sum(mpmath.exp(mpmath.mpf(v)) for v in row))
+
+
+def test_broadcasting_scalars_and_integer_labels():
+    rng = np.random.default_rng(5)
+    mu = rng.normal(size=(4, 6))
+    y = rng.normal(size=(6,))  # broadcasts over rows
+    k = symlik.compile("normal", target="nll", backend="fused", reduction="none")
+    got = k(mu, y, 2.0)  # sigma as a scalar
+    assert got.shape == (4, 6)
+    np.testing.assert_allclose(got, -__import__("scipy").stats.norm.logpdf(y, mu, 2.0), rtol=1e-13)
+    kb = symlik.compile("bernoulli", link="logit", backend="fused")
+    z = rng.normal(size=9)
+    labels = rng.integers(0, 2, 9)
+    np.testing.assert_allclose(kb(z, labels), _bce(z, labels).mean(), rtol=1e-13)
+    np.testing.assert_allclose(kb(z, labels.astype(bool)), _bce(z, labels).mean(), rtol=1e-13)
+
+
+def test_out_of_range_class_index_without_validation_is_nan_not_a_wild_read():
+    k = symlik.compile("categorical", link="softmax", backend="fused", reduction="none", validate=False)
+    out = k(np.zeros((3, 4)), np.array([0, 7, -1]))
+    assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+def test_bad_values_still_raise():
+    k = symlik.compile("normal", target="nll", backend="fused")
+    with pytest.raises(symlik.ConstraintError, match="sigma must be > 0"):
+        k(np.zeros(3), np.zeros(3), np.array([1.0, -1.0, 1.0]))
+
+
+def test_generated_loop_is_one_pass_with_a_float64_accumulator():
+    k = symlik.compile("bernoulli", link="logit", backend="fused")
+    src = k.loop_source()
+    assert "acc = 0.0" in src and "_block_sum" in src
+    assert "np.empty(_BLOCK)" in src  # the only buffer: one L1-sized block, not a full-size temporary
+    assert "_log1p(_exp(-abs(v_logits)))" in src  # the stable softplus

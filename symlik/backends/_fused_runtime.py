@@ -1,7 +1,7 @@
 """Loop assembly and the numba helpers for the fused CPU backend (no SymPy).
 
-A fused kernel is one pass over memory: each worker thread takes a chunk of
-observations, evaluates the loss element by element into a block of 512
+A fused kernel is one pass over memory: each thread (one per core, the
+jitted loop releases the GIL) takes a contiguous chunk of observations, evaluates the loss element by element into a block of 512
 values that stays in L1 cache, and adds the block to a float64 accumulator
 (so float32 inputs never drift). Per-row reductions of event losses (the
 row max and sum of exponentials of a LogSumExp, the sums over the event
@@ -22,7 +22,7 @@ import threading
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._vecmath import _INF, _NAN, vexp, vlog, vlog1p
 
@@ -79,7 +79,6 @@ def _scalar(f):
 
 NAMESPACE = {
     "np": np,
-    "prange": prange,
     "_BLOCK": BLOCK,
     "_INF": _INF,
     "_NAN": _NAN,
@@ -138,20 +137,26 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     for n in form["row_names"]:
         if layouts.get(n) == "a":
             w(f"{body}v_{n} = float({n}[r])")
+    # LogSumExp = m + log1p(s) with s the sum of exp(z - m) over all but one
+    # maximal entry: log1p keeps the digits of a tiny s (a confident right answer
+    # has a loss of e^-30, not 0), and every exponent is <= 0 (no overflow).
     for i, x in enumerate(form["lse"]):
-        w(f"{body}m{i} = _row_max({x}, r, C)")
-        w(f"{body}m{i} = m{i} if abs(m{i}) < _INF else 0.0  # an all -inf row: exp(z - 0) = 0, as NumPy")
+        w(f"{body}top{i} = _row_max({x}, r, C)")
+        w(f"{body}m{i} = top{i} if abs(top{i}) < _INF else 0.0  # an all -inf row: every exp(z - 0) is 0")
+        w(f"{body}nmax{i} = 0")
     if nt:
         w(f"{body}for k in range(C):")
         used = set(form["event_names"])
         for n in sorted(used):
             w(f"{body}    v_{n}_k = float({n}[r, k])")
         for i, x in enumerate(form["lse"]):
-            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i})")
+            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i}) if v_{x}_k < m{i} else 0.0")
+            w(f"{body}    nmax{i} += 1 if v_{x}_k >= m{i} else 0")
         for j, s in enumerate(form["sums"]):
             w(f"{body}    ebuf[{len(form['lse']) + j}, k] = {s}")
         for i in range(len(form["lse"])):
-            w(f"{body}s{i} = _block_sum(ebuf[{i}], C)")
+            w(f"{body}s{i} = _block_sum(ebuf[{i}], C) + float(nmax{i} - 1)")
+            w(f"{body}s{i} = _INF if top{i} == _INF else s{i}")
         for j in range(len(form["sums"])):
             w(f"{body}t_sum{j} = _block_sum(ebuf[{len(form['lse']) + j}], C)")
     for g in form["gathers"]:
@@ -164,26 +169,19 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     else:
         w(f"{body}out[r] = {form['row']}")
         w("    return 0.0")
-    w("")
-    w(f"def par(n, nch, C, {out_arg}{sig}):")
-    w("    part = np.zeros(nch)")
-    w("    for c in prange(nch):")
-    w(f"        part[c] = chunk(c * n // nch, (c + 1) * n // nch, C, {out_arg}{sig})")
-    w("    total = 0.0")
-    w("    for c in range(nch):")
-    w("        total += part[c]")
-    w("    return total")
     del event
     return "\n".join(L) + "\n"
 
 
 _compiled: dict = {}
 _lock = threading.Lock()
+_pool = None
 
 
-def function(form: dict, layouts: dict, mode: str, parallel: bool, label: str):
-    """The jitted loop for this form, layout and mode (compiled once per process)."""
-    key = (repr(sorted(form.items())), tuple(layouts.items()), mode, parallel)
+def function(form: dict, layouts: dict, mode: str, label: str):
+    """The jitted loop ``chunk(lo, hi, C, [out,] *inputs)`` for this form, layout and mode
+    (compiled once per process; it releases the GIL, so threads run chunks side by side)."""
+    key = (repr(sorted(form.items())), tuple(layouts.items()), mode)
     fn = _compiled.get(key)
     if fn is None:
         with _lock:
@@ -192,12 +190,29 @@ def function(form: dict, layouts: dict, mode: str, parallel: bool, label: str):
                 source = loop_source(form, layouts, mode)
                 ns = dict(NAMESPACE)
                 exec(builtins.compile(source, f"<symlik fused kernel {label}>", "exec"), ns)  # noqa: S102 - generated here
-                chunk = njit(error_model="numpy")(ns["chunk"])
-                ns["chunk"] = chunk
-                fn = njit(parallel=True, error_model="numpy")(ns["par"]) if parallel else chunk
-                _compiled[key] = fn
+                fn = _compiled[key] = njit(error_model="numpy", nogil=True)(ns["chunk"])
     return fn
 
 
 def threads() -> int:
-    return numba.get_num_threads()
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def run(fn, n: int, C: int, args: tuple, parallel: bool) -> float:
+    """fn over rows [0, n): in one call, or split over a thread per core (GIL released)."""
+    if not parallel:
+        return fn(0, n, C, *args)
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _pool = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="symlik-fused")
+    t = threads()
+    bounds = [n * i // t for i in range(t + 1)]
+    futures = [_pool.submit(fn, bounds[i], bounds[i + 1], C, *args) for i in range(1, t)]
+    total = fn(bounds[0], bounds[1], C, *args)  # this thread takes the first chunk
+    for f in futures:  # added in a fixed order: the same inputs give the same bits
+        total += f.result()
+    return total

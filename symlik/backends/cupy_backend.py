@@ -54,11 +54,14 @@ def _prelude(form: dict, layouts: dict) -> list[str]:
     for n in form["row_names"]:
         lay = layouts.get(n)
         L.append(f"    const double v_{n} = {n};" if lay == "s" else f"    const double v_{n} = (double){n}[r];")
+    # LogSumExp = m + log1p(s), s = sum of exp(z - m) over all but one maximal entry:
+    # no overflow, and log1p keeps the digits of a tiny s.
     for i, x in enumerate(form["lse"]):
-        L.append(f"    double m{i} = -SL_INF;")
-        L.append(f"    for (int k = 0; k < C; ++k) m{i} = fmax(m{i}, (double){x}[r * C + k]);")
-        L.append(f"    if (!(fabs(m{i}) < SL_INF)) m{i} = 0.0;  // an all -inf row: exp(z - 0) = 0, as NumPy")
+        L.append(f"    double top{i} = -SL_INF;")
+        L.append(f"    for (int k = 0; k < C; ++k) top{i} = fmax(top{i}, (double){x}[r * C + k]);")
+        L.append(f"    const double m{i} = fabs(top{i}) < SL_INF ? top{i} : 0.0;  // an all -inf row: every exp(z - 0) is 0")
         L.append(f"    double s{i} = 0.0;")
+        L.append(f"    int nmax{i} = 0;  // entries equal to the max: all but one add exp(0) = 1")
     for j in range(len(form["sums"])):
         L.append(f"    double t_sum{j} = 0.0;")
     if form["lse"] or form["sums"]:
@@ -66,12 +69,14 @@ def _prelude(form: dict, layouts: dict) -> list[str]:
         for n in form["event_names"]:
             L.append(f"        const double v_{n}_k = (double){n}[r * C + k];")
         for i, x in enumerate(form["lse"]):
-            L.append(f"        s{i} += exp(v_{x}_k - m{i});")
+            L.append(f"        if (v_{x}_k < m{i}) s{i} += exp(v_{x}_k - m{i}); else nmax{i} += 1;")
         for j, s in enumerate(form["sums"]):
             L.append(f"        t_sum{j} += {s};")
         L.append("    }")
     for i in range(len(form["lse"])):
-        L.append(f"    const double L_row{i} = m{i} + log(s{i});")
+        L.append(f"    s{i} += (double)(nmax{i} - 1);")
+        L.append(f"    if (top{i} == SL_INF) s{i} = SL_INF;")
+        L.append(f"    const double L_row{i} = m{i} + log1p(s{i});")
     if form["gathers"]:
         L.append("    const long long yi = (long long)y[r];")
     for g in form["gathers"]:

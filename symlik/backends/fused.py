@@ -94,13 +94,12 @@ class FusedKernel(Kernel):
             prepared.append(a)
         work = n_obs * (C if event else 1)
         parallel = work >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
-        fn = rt.function(form, layouts, mode, parallel, self.label)
-        head = (n_obs, min(n_obs, rt.threads() * 4), C) if parallel else (0, n_obs, C)
+        fn = rt.function(form, layouts, mode, self.label)
         if mode == "none":
-            out = np.empty(n_obs, dtype=np.float64 if dtype == np.float64 else dtype)
-            fn(*head, out, *prepared)
+            out = np.empty(n_obs, dtype=dtype)
+            rt.run(fn, n_obs, C, (out, *prepared), parallel)
             return out.reshape(obs_shape)
-        total = fn(*head, *prepared)
+        total = rt.run(fn, n_obs, C, tuple(prepared), parallel)
         if self.reduction == "mean":
             total = total / n_obs if n_obs else np.nan
         return dtype.type(total)

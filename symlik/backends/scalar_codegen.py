@@ -28,7 +28,8 @@ from .codegen import GATHER_SUFFIX
 
 
 class RowLSE(sp.Function):
-    """Placeholder for the i-th row LogSumExp (printed as m_i + log(s_i))."""
+    """Placeholder for the i-th row LogSumExp, m_i + log1p(s_i): m_i the row max, s_i the
+    sum of exp(z - m_i) over every entry but one maximal one (computed by the runtime)."""
 
     nargs = 1
 
@@ -126,7 +127,7 @@ class ScalarPrinter(PythonCodePrinter):
 
     def _print_RowLSE(self, expr):
         i = int(expr.args[0])
-        return f"(m{i} + {self._call('log', f's{i}')})"
+        return f"(m{i} + {self._call('log1p', f's{i}')})"
 
     # -- numbers --------------------------------------------------------------
     def _print_Integer(self, expr):
@@ -188,7 +189,7 @@ class ScalarPrinter(PythonCodePrinter):
         if len(lse) == 1:
             i = int(lse[0].args[0])
             rest = expr - lse[0]
-            return f"((m{i} + {self._print(rest)}) + {self._call('log', f's{i}')})"
+            return f"((m{i} + {self._print(rest)}) + {self._call('log1p', f's{i}')})"
         return super()._print_Add(expr, order=order)
 
     # -- functions ------------------------------------------------------------
