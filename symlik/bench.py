@@ -231,12 +231,13 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def progress_bar(stream=sys.stderr, width: int = 30):
+def progress_bar(stream=None, width: int = 30):
     def show(step: int, total: int, label: str) -> None:
+        out = stream or sys.stderr
         done = int(width * step / max(total, 1))
-        stream.write(f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total} {label[:50]:<50}")
+        out.write(f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total} {label[:50]:<50}")
         if step >= total:
-            stream.write("\n")
-        stream.flush()
+            out.write("\n")
+        out.flush()
 
     return show

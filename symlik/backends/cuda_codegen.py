@@ -42,8 +42,9 @@ class CudaPrinter(ScalarPrinter):
         "erf": "erf",
         "erfc": "erfc",
     }
-    # CUDA's math library has no digamma (CuPy has it only as a ufunc, not in C).
-    missing = frozenset({"digamma"})
+    # CUDA's math library has no digamma/polygamma or zeta (CuPy has them only as
+    # ufuncs, not as device functions).
+    missing = frozenset({"digamma", "polygamma", "zeta"})
 
     def _print_Symbol(self, expr):
         if expr.name.startswith("L_row"):

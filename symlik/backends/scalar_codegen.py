@@ -103,7 +103,6 @@ class ScalarPrinter(PythonCodePrinter):
         "atan": "_atan",
         "erf": "_erf",
         "erfc": "_erfc",
-        "digamma": "_digamma",
     }
     # Functions a runtime lacks say so explicitly (see the CUDA printer).
     missing: frozenset = frozenset()
@@ -202,13 +201,15 @@ class ScalarPrinter(PythonCodePrinter):
 
     def _print_Function(self, expr):
         name = type(expr).__name__
+        if name in self.missing:
+            raise NotSupportedError(f"the {self.language} backend has no {name}")
         if name not in self.functions:
             raise NotSupportedError(f"the {self.language} backend cannot compile {name}")
         return self._call(name, *(self._print(a) for a in expr.args))
 
     _print_exp = _print_log = _print_log1p = _print_expm1 = _print_loggamma = _print_Function
     _print_sin = _print_cos = _print_tanh = _print_cosh = _print_atan = _print_erf = _print_Function
-    _print_erfc = _print_digamma = _print_Function
+    _print_erfc = _print_polygamma = _print_Function
 
     def _print_Softplus(self, expr):
         return f"_softplus({self._print(expr.args[0])})"
