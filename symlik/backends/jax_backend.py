@@ -62,6 +62,7 @@ def _namespace():
         "_xlogy": jax.scipy.special.xlogy,
         "_xlog1py": jax.scipy.special.xlog1py,
         "_sigmoid": jax.nn.sigmoid,
+        "_gammaln": jax.scipy.special.gammaln,
         "_event": _event,
         "_gather": _gather,
     }

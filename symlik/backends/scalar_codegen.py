@@ -24,7 +24,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import NotSupportedError
 from ..functions import LogSumExp, Sigmoid, Softplus, XLog1PY, XLogY
-from .codegen import GATHER_SUFFIX
+from .codegen import GAMMA_FAMILY, GATHER_SUFFIX, log_gamma_form
 
 
 class RowLSE(sp.Function):
@@ -65,6 +65,13 @@ def lower(expr: sp.Expr, event_index=None) -> Lowered:
             sums.append(s.function)
         return sp.Symbol(f"t_sum{sums.index(s.function)}", real=True)
 
+    # log y!, log C(n, y), log B(a, b): sums of log-gamma terms (Gamma overflows at 171).
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.log) and e.args[0].has(*GAMMA_FAMILY), lambda e: log_gamma_form(e.args[0])
+    )
+    expr = expr.replace(
+        lambda e: isinstance(e, XLogY) and e.args[1].has(*GAMMA_FAMILY), lambda e: e.args[0] * log_gamma_form(e.args[1])
+    )
     # Constant subexpressions (log 2, log pi) become numbers once, not a log per element.
     expr = expr.replace(
         lambda e: isinstance(e, sp.Function) and e.is_number and not e.has(sp.Indexed), lambda e: sp.Float(e.evalf(20), 17)

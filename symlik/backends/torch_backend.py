@@ -59,6 +59,7 @@ def _namespace():
         "_xlogy": torch.special.xlogy,
         "_xlog1py": torch.special.xlog1py,
         "_sigmoid": torch.sigmoid,
+        "_gammaln": torch.special.gammaln,
         "_event": _event,
         "_gather": _gather,
     }

@@ -41,9 +41,10 @@ class LibraryKernel(Kernel):
             out[name] = a
         ref = self._float_like(out)
         for name, a in out.items():
-            # Integer parameters and boolean labels become the predictions' float type;
-            # integer y stays integer (class indices, counts).
-            if self._kind(a) in "biu" and (name != "y" or self._kind(a) == "b"):
+            # Integers and booleans become the predictions' float type (an integer
+            # tensor would send torch's special functions to float32), except class
+            # indices.
+            if self._kind(a) in "biu" and not (name == "y" and self.index_targets and self._kind(a) != "b"):
                 out[name] = self._cast_float(a, ref)
         return out
 

@@ -16,6 +16,8 @@ NumPy printer so that autograd gives the right gradient everywhere:
 
 from __future__ import annotations
 
+import sympy as sp
+
 from ..errors import NotSupportedError
 from ..functions import Softplus
 from .codegen import SymlikNumPyPrinter
@@ -27,6 +29,14 @@ class _LibraryPrinter(SymlikNumPyPrinter):
     special: dict = {}  # scipy.special name -> fully qualified name here
     missing: frozenset = frozenset()
     library = ""
+
+    def doprint(self, expr, assign_to=None):
+        # Constant subexpressions (log 2, sqrt(2 pi)) become numbers: torch.log(2) is a type error.
+        expr = expr.replace(
+            lambda e: isinstance(e, (sp.Function, sp.Pow)) and e.is_number and not e.is_Rational and not e.has(sp.Indexed),
+            lambda e: sp.Float(e.evalf(20), 17),
+        )
+        return super().doprint(expr, assign_to)
 
     def _module_format(self, fqn, register=True):
         for prefix in ("numpy.", "np."):
