@@ -101,6 +101,9 @@ def test_seed_losses_match_closed_forms(dtype, n=257):
         symlik.compile("normal", predict=("mu", "sigma"), backend="fused"), (mu, sigma, y),
         np.mean(np.log(f64(sigma)) + 0.5 * ((f64(y) - f64(mu)) / f64(sigma)) ** 2),
     ))
+    if "poisson" in symlik.names():
+        counts = rng.poisson(3.0, n).astype(dtype)
+        cases.append((symlik.compile("poisson", link="log", backend="fused"), (mu, counts), np.mean(np.exp(f64(mu)) - f64(counts) * f64(mu))))
     rows = max(n // 10, 2)
     L, c = (3 * rng.normal(size=(rows, 10))).astype(dtype), rng.integers(0, 10, rows)
     cases.append((symlik.compile("categorical", link="softmax", backend="fused"), (L, c), _ce(L, c).mean()))

@@ -122,6 +122,18 @@ class SymlikNumPyPrinter(NumPyPrinter):
     def _print_Abs(self, expr):
         return f"{self._module_format('numpy.abs')}({self._print(expr.args[0])})"
 
+    def _print_Mul(self, expr):
+        # a**n * b**-n prints as (a/b)**n: one full-size temporary fewer than a**n/b**n
+        # (the Gaussian NLL's (y - mu)**2/sigma**2 is ((y - mu)/sigma)**2, as written by hand).
+        powers = {f.exp: f for f in expr.args if f.is_Pow and f.exp.is_Integer and f.exp > 1}
+        for f in expr.args:
+            if f.is_Pow and f.exp.is_Integer and -f.exp in powers:
+                num = powers[-f.exp]
+                ratio = sp.Pow(sp.Mul(num.base, sp.Pow(f.base, -1, evaluate=False), evaluate=False), num.exp, evaluate=False)
+                rest = [a for a in expr.args if a is not f and a is not num]
+                return self._print(sp.Mul(*rest, ratio, evaluate=False) if rest else ratio)
+        return super()._print_Mul(expr)
+
     # --- log-gamma family (log y!, log C(n, y), log Gamma, log B) ----------
     def _print_loggamma(self, expr):
         return f"_gammaln({self._print(expr.args[0])})"
