@@ -47,6 +47,28 @@ def test_vector_math_within_one_ulp_of_numpy(name, numpy_fn, sample):
     np.testing.assert_array_equal(got[special_], want[special_])  # inf, nan, 0 exactly where NumPy has them
 
 
+@pytest.mark.parametrize(
+    "name,numpy_fn,sample",
+    [
+        ("vexp32", np.exp, lambda rng: np.concatenate([rng.uniform(-104, 89, 100_000), rng.uniform(-1, 1, 50_000)])),
+        ("vlog32", np.log, lambda rng: np.concatenate([np.exp(rng.uniform(-103, 88, 100_000)), rng.uniform(0.5, 2, 50_000)])),
+        ("vlog1p32", np.log1p, lambda rng: np.concatenate([np.exp(rng.uniform(-103, 0, 100_000)), rng.uniform(-1, 5, 50_000)])),
+    ],
+)
+def test_float32_vector_math_within_about_one_ulp_of_the_true_value(name, numpy_fn, sample):
+    x = np.concatenate([sample(np.random.default_rng(0)), SPECIAL, [88.8, 88.7, -104.0, -103.9, 1e-45, 1e-40]]).astype(np.float32)
+    got = _map(getattr(_vecmath, name), x)
+    assert got.dtype == np.float32
+    with np.errstate(all="ignore"):
+        truth = numpy_fn(x.astype(np.float64))  # float64: the true value to float32 accuracy
+        rounded = truth.astype(np.float32)
+    normal = np.isfinite(rounded) & (np.abs(rounded) >= np.finfo(np.float32).tiny)
+    ulps = np.abs(got[normal] - truth[normal]) / np.spacing(np.abs(rounded[normal]))
+    assert ulps.max() <= 1.25
+    special_ = ~np.isfinite(rounded) | (rounded == 0)
+    np.testing.assert_array_equal(got[special_], rounded[special_])
+
+
 # -- kernels ---------------------------------------------------------------------------
 from harness import kernel_args, random_inputs  # noqa: E402
 from test_kernels import _scipy_params, _theta_from_inputs  # noqa: E402
@@ -196,5 +218,5 @@ def test_generated_loop_is_one_pass_with_a_float64_accumulator():
     k = symlik.compile("bernoulli", link="logit", backend="fused")
     src = k.loop_source()
     assert "acc = 0.0" in src and "_block_sum" in src
-    assert "np.empty(_BLOCK)" in src  # the only buffer: one L1-sized block, not a full-size temporary
-    assert "_log1p(_exp(-abs(v_logits)))" in src  # the stable softplus
+    assert "np.empty(_BLOCK, _F)" in src  # the only buffer: one L1-sized block, not a full-size temporary
+    assert "_log1p(_exp(-abs(v_logits)))" in src and "max(v_logits, _F(0.0))" in src  # the stable softplus

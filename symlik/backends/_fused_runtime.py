@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from ._vecmath import _INF, _NAN, vexp, vlog, vlog1p
+from ._vecmath import _INF, _NAN, vexp, vexp32, vlog, vlog1p, vlog1p32, vlog32
 
 BLOCK = 512  # values evaluated before each add into the accumulator: 4 KiB, in L1
 PARALLEL_MIN = 1 << 15  # below this many elements, threads cost more than they save
@@ -34,10 +34,10 @@ _jit = njit(inline="always", error_model="numpy")
 @njit(fastmath={"reassoc", "nsz"}, error_model="numpy")
 def _block_sum(buf, m):
     # reassoc only here (lets LLVM keep several SIMD partial sums); the values
-    # themselves are computed without fastmath.
+    # themselves are computed without fastmath. float32 values add into float64.
     acc = 0.0
     for j in range(m):
-        acc += buf[j]
+        acc += np.float64(buf[j])
     return acc
 
 
@@ -50,58 +50,67 @@ def _row_max(x, r, C):
     return m
 
 
-@_jit
-def _softplus(z):
-    return max(z, 0.0) + vlog1p(vexp(-abs(z)))
+def _stable_helpers(exp, log, log1p, F):
+    """softplus, sigmoid, xlogy, xlog1py over one precision's exp/log (F: its float type)."""
+    zero, one = F(0.0), F(1.0)
+
+    @_jit
+    def softplus(z):
+        z = F(z)
+        return max(z, zero) + log1p(exp(-abs(z)))
+
+    @_jit
+    def sigmoid(z):
+        # exp of a non-positive number only: no overflow for z = -1000.
+        z = F(z)
+        e = exp(-abs(z))
+        return one / (one + e) if z >= zero else e / (one + e)
+
+    @_jit
+    def xlogy(x, y):
+        # 0 log 0 = 0: a zero weight on a zero probability costs nothing, not nan.
+        x = F(x)
+        return zero if x == zero else x * log(y)
+
+    @_jit
+    def xlog1py(x, y):
+        x = F(x)
+        return zero if x == zero else x * log1p(y)
+
+    return {"_softplus": softplus, "_sigmoid": sigmoid, "_xlogy": xlogy, "_xlog1py": xlog1py}
 
 
-@_jit
-def _sigmoid(z):
-    # exp of a non-positive number only: no overflow for z = -1000.
-    e = vexp(-abs(z))
-    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
-
-
-@_jit
-def _xlogy(x, y):
-    # 0 log 0 = 0: a zero weight on a zero probability costs nothing, not nan.
-    return 0.0 if x == 0 else x * vlog(y)
-
-
-@_jit
-def _xlog1py(x, y):
-    return 0.0 if x == 0 else x * vlog1p(y)
-
-
-def _scalar(f):
-    return njit(inline="always", error_model="numpy")(lambda x: f(x))
-
-
-NAMESPACE = {
-    "np": np,
-    "_BLOCK": BLOCK,
-    "_INF": _INF,
-    "_NAN": _NAN,
-    "_block_sum": _block_sum,
-    "_row_max": _row_max,
-    "_exp": vexp,
-    "_log": vlog,
-    "_log1p": vlog1p,
-    "_softplus": _softplus,
-    "_sigmoid": _sigmoid,
-    "_xlogy": _xlogy,
-    "_xlog1py": _xlog1py,
+def _libm(f, F):
     # No vector forms of these: libm, one element at a time (still one pass).
-    "_expm1": _scalar(math.expm1),
-    "_sqrt": _scalar(math.sqrt),
-    "_lgamma": _scalar(math.lgamma),
-    "_sin": _scalar(math.sin),
-    "_cos": _scalar(math.cos),
-    "_tanh": _scalar(math.tanh),
-    "_cosh": _scalar(math.cosh),
-    "_atan": _scalar(math.atan),
-    "_erf": _scalar(math.erf),
-    "_erfc": _scalar(math.erfc),
+    return njit(inline="always", error_model="numpy")(lambda x: F(f(x)))
+
+
+def _namespace(F, exp, log, log1p):
+    ns = {
+        "np": np,
+        "_F": F,
+        "_BLOCK": BLOCK,
+        "_INF": _INF,
+        "_NAN": _NAN,
+        "_block_sum": _block_sum,
+        "_row_max": _row_max,
+        "_exp": exp,
+        "_log": log,
+        "_log1p": log1p,
+        **_stable_helpers(exp, log, log1p, F),
+    }
+    for name, f in (("_expm1", math.expm1), ("_sqrt", math.sqrt), ("_lgamma", math.lgamma), ("_sin", math.sin),
+                    ("_cos", math.cos), ("_tanh", math.tanh), ("_cosh", math.cosh), ("_atan", math.atan),
+                    ("_erf", math.erf), ("_erfc", math.erfc)):
+        ns[name] = _libm(f, F)
+    return ns
+
+
+# Each precision computes in its own type: float32 loops use the float32 vector math
+# (eight SIMD lanes); sums are float64 either way.
+NAMESPACES = {
+    "float64": _namespace(np.float64, vexp, vlog, vlog1p),
+    "float32": _namespace(np.float32, vexp32, vlog32, vlog1p32),
 }
 
 
@@ -120,14 +129,14 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     L = []
     w = L.append
     w(f"def chunk(lo, hi, C, {out_arg}{sig}):")
-    w("    K_ = float(C)")
+    w("    K_ = _F(C)")
     for n in form["row_names"]:
         if layouts.get(n) == "s":
-            w(f"    v_{n} = float({n})")
+            w(f"    v_{n} = _F({n})")
     if nt:
-        w("    ebuf = np.empty((%d, max(C, 1)))" % nt)
+        w("    ebuf = np.empty((%d, max(C, 1)), _F)" % nt)
     if mode == "sum":
-        w("    rbuf = np.empty(_BLOCK)")
+        w("    rbuf = np.empty(_BLOCK, _F)  # the working precision: float32 loops stay 8 lanes wide")
         w("    acc = 0.0")
     w("    for b0 in range(lo, hi, _BLOCK):")
     w("        nb = min(_BLOCK, hi - b0)")
@@ -136,32 +145,32 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     body = "            "
     for n in form["row_names"]:
         if layouts.get(n) == "a":
-            w(f"{body}v_{n} = float({n}[r])")
+            w(f"{body}v_{n} = _F({n}[r])")
     # LogSumExp = m + log1p(s) with s the sum of exp(z - m) over all but one
     # maximal entry: log1p keeps the digits of a tiny s (a confident right answer
     # has a loss of e^-30, not 0), and every exponent is <= 0 (no overflow).
     for i, x in enumerate(form["lse"]):
-        w(f"{body}top{i} = _row_max({x}, r, C)")
-        w(f"{body}m{i} = top{i} if abs(top{i}) < _INF else 0.0  # an all -inf row: every exp(z - 0) is 0")
+        w(f"{body}top{i} = _F(_row_max({x}, r, C))")
+        w(f"{body}m{i} = top{i} if abs(top{i}) < _INF else _F(0.0)  # an all -inf row: every exp(z - 0) is 0")
         w(f"{body}nmax{i} = 0")
     if nt:
         w(f"{body}for k in range(C):")
         used = set(form["event_names"])
         for n in sorted(used):
-            w(f"{body}    v_{n}_k = float({n}[r, k])")
+            w(f"{body}    v_{n}_k = _F({n}[r, k])")
         for i, x in enumerate(form["lse"]):
-            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i}) if v_{x}_k < m{i} else 0.0")
+            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i}) if v_{x}_k < m{i} else _F(0.0)")
             w(f"{body}    nmax{i} += 1 if v_{x}_k >= m{i} else 0")
         for j, s in enumerate(form["sums"]):
             w(f"{body}    ebuf[{len(form['lse']) + j}, k] = {s}")
         for i in range(len(form["lse"])):
-            w(f"{body}s{i} = _block_sum(ebuf[{i}], C) + float(nmax{i} - 1)")
-            w(f"{body}s{i} = _INF if top{i} == _INF else s{i}")
+            w(f"{body}s{i} = _F(_block_sum(ebuf[{i}], C) + float(nmax{i} - 1))")
+            w(f"{body}s{i} = _F(_INF) if top{i} == _INF else s{i}")
         for j in range(len(form["sums"])):
-            w(f"{body}t_sum{j} = _block_sum(ebuf[{len(form['lse']) + j}], C)")
+            w(f"{body}t_sum{j} = _F(_block_sum(ebuf[{len(form['lse']) + j}], C))")
     for g in form["gathers"]:
         w(f"{body}yi = y[r]")
-        w(f"{body}v_{g}__at_y = float({g}[r, yi]) if (yi >= 0 and yi < C) else _NAN  # never read out of bounds")
+        w(f"{body}v_{g}__at_y = _F({g}[r, yi]) if (yi >= 0 and yi < C) else _F(_NAN)  # never read out of bounds")
     if mode == "sum":
         w(f"{body}rbuf[j] = {form['row']}")
         w("        acc += _block_sum(rbuf, nb)")
@@ -178,17 +187,18 @@ _lock = threading.Lock()
 _pool = None
 
 
-def function(form: dict, layouts: dict, mode: str, label: str):
-    """The jitted loop ``chunk(lo, hi, C, [out,] *inputs)`` for this form, layout and mode
-    (compiled once per process; it releases the GIL, so threads run chunks side by side)."""
-    key = (repr(sorted(form.items())), tuple(layouts.items()), mode)
+def function(form: dict, layouts: dict, mode: str, label: str, precision: str = "float64"):
+    """The jitted loop ``chunk(lo, hi, C, [out,] *inputs)`` for this form, layout, mode and
+    working precision (compiled once per process; it releases the GIL, so threads run
+    chunks side by side)."""
+    key = (repr(sorted(form.items())), tuple(layouts.items()), mode, precision)
     fn = _compiled.get(key)
     if fn is None:
         with _lock:
             fn = _compiled.get(key)
             if fn is None:
                 source = loop_source(form, layouts, mode)
-                ns = dict(NAMESPACE)
+                ns = dict(NAMESPACES[precision])
                 exec(builtins.compile(source, f"<symlik fused kernel {label}>", "exec"), ns)  # noqa: S102 - generated here
                 fn = _compiled[key] = njit(error_model="numpy", nogil=True)(ns["chunk"])
     return fn

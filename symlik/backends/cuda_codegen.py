@@ -51,6 +51,9 @@ class CudaPrinter(ScalarPrinter):
             return expr.name
         return super()._print_Symbol(expr)
 
+    def _num(self, value) -> str:
+        return repr(float(value))  # double: every CUDA kernel computes in float64
+
     def _abs(self, s):
         return f"fabs({s})"
 

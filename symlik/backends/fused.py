@@ -94,7 +94,9 @@ class FusedKernel(Kernel):
             prepared.append(a)
         work = n_obs * (C if event else 1)
         parallel = work >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
-        fn = rt.function(form, layouts, mode, self.label)
+        # float32 inputs are computed in float32 (as NumPy and torch do), summed in float64.
+        precision = "float32" if dtype == np.float32 else "float64"
+        fn = rt.function(form, layouts, mode, self.label, precision)
         if mode == "none":
             out = np.empty(n_obs, dtype=dtype)
             rt.run(fn, n_obs, C, (out, *prepared), parallel)

@@ -136,20 +136,25 @@ class ScalarPrinter(PythonCodePrinter):
         return f"(m{i} + {self._call('log1p', f's{i}')})"
 
     # -- numbers --------------------------------------------------------------
+    def _num(self, value) -> str:
+        # _F is the kernel's working float type (float32 loops stay in float32: a bare
+        # literal would be float64 and promote every operation it touches).
+        return f"_F({float(value)!r})"
+
     def _print_Integer(self, expr):
-        return f"{int(expr)}.0"
+        return self._num(expr)
 
     def _print_Rational(self, expr):
-        return repr(float(expr))
+        return self._num(expr)
 
     def _print_Float(self, expr):
-        return repr(float(expr))
+        return self._num(expr)
 
     def _print_Pi(self, expr):
-        return repr(float(sp.pi))
+        return self._num(sp.pi)
 
     def _print_Exp1(self, expr):
-        return repr(float(sp.E))
+        return self._num(sp.E)
 
     def _print_Infinity(self, expr):
         return self._inf()
@@ -166,11 +171,11 @@ class ScalarPrinter(PythonCodePrinter):
         b = self.parenthesize(base, 100)
         if e.is_Integer and 1 <= abs(int(e)) <= 4:
             prod = "*".join([b] * abs(int(e)))
-            return f"({prod})" if int(e) > 0 else f"(1.0/({prod}))"
+            return f"({prod})" if int(e) > 0 else f"({self._num(1)}/({prod}))"
         if e == sp.S.Half:
             return self._call("sqrt", self._print(base))
         if e == -sp.S.Half:
-            return f"(1.0/{self._call('sqrt', self._print(base))})"
+            return f"({self._num(1)}/{self._call('sqrt', self._print(base))})"
         return self._pow(b, self.parenthesize(e, 100))
 
     def _pow(self, b, e):
@@ -187,7 +192,7 @@ class ScalarPrinter(PythonCodePrinter):
         lse = [t for t in expr.args if isinstance(t, RowLSE)]
         if len(softplus) == 1 and not lse:
             z = self._print(softplus[0].args[0])
-            head = self._max(z, "0.0")
+            head = self._max(z, self._num(0))
             rest = expr - softplus[0]
             if rest != 0:
                 head = f"({head} + {self._print(rest)})"
