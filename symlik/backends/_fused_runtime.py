@@ -50,6 +50,15 @@ def _row_max(x, r, C):
     return m
 
 
+@njit(error_model="numpy")
+def _first_equal(x, r, C, v):
+    # Where the row max sits: a short scalar scan that stops at the first hit.
+    for k in range(C):
+        if x[r, k] == v:
+            return k
+    return 0
+
+
 def _stable_helpers(exp, log, log1p, F):
     """softplus, sigmoid, xlogy, xlog1py over one precision's exp/log (F: its float type)."""
     zero, one = F(0.0), F(1.0)
@@ -94,6 +103,7 @@ def _namespace(F, exp, log, log1p):
         "_NAN": _NAN,
         "_block_sum": _block_sum,
         "_row_max": _row_max,
+        "_first_equal": _first_equal,
         "_exp": exp,
         "_log": log,
         "_log1p": log1p,
@@ -152,20 +162,19 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     for i, x in enumerate(form["lse"]):
         w(f"{body}top{i} = _F(_row_max({x}, r, C))")
         w(f"{body}m{i} = top{i} if abs(top{i}) < _INF else _F(0.0)  # an all -inf row: every exp(z - 0) is 0")
-        w(f"{body}nmax{i} = 0")
     if nt:
         w(f"{body}for k in range(C):")
         used = set(form["event_names"])
         for n in sorted(used):
             w(f"{body}    v_{n}_k = _F({n}[r, k])")
         for i, x in enumerate(form["lse"]):
-            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i}) if v_{x}_k < m{i} else _F(0.0)")
-            w(f"{body}    nmax{i} += 1 if v_{x}_k >= m{i} else 0")
+            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i})")
         for j, s in enumerate(form["sums"]):
             w(f"{body}    ebuf[{len(form['lse']) + j}, k] = {s}")
-        for i in range(len(form["lse"])):
-            w(f"{body}s{i} = _F(_block_sum(ebuf[{i}], C) + float(nmax{i} - 1))")
-            w(f"{body}s{i} = _F(_INF) if top{i} == _INF else s{i}")
+        for i, x in enumerate(form["lse"]):
+            w(f"{body}ebuf[{i}, _first_equal({x}, r, C, top{i})] = _F(0.0)  # one maximal entry's exp(0) = 1 left out")
+            w(f"{body}s{i} = _F(_block_sum(ebuf[{i}], C))")
+            w(f"{body}s{i} = _F(_INF) if top{i} == _INF else (_F(-1.0) if top{i} == -_INF else s{i})")
         for j in range(len(form["sums"])):
             w(f"{body}t_sum{j} = _F(_block_sum(ebuf[{len(form['lse']) + j}], C))")
     for g in form["gathers"]:
