@@ -107,7 +107,7 @@ def _gpu() -> bool:
         return False
 
 
-def _median_time(fn, repeat: int, sync=None) -> float:
+def _times(fn, repeat: int, sync=None) -> list[float]:
     fn()  # warm-up: JIT compile, caches, allocator
     if sync:
         sync()
@@ -118,7 +118,7 @@ def _median_time(fn, repeat: int, sync=None) -> float:
         if sync:
             sync()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
 
 
 def _implementations(case: Case, data: dict, backends):
@@ -189,7 +189,7 @@ def run(n: int = 10**7, dtypes=DTYPES, losses=None, backends=None, repeat: int =
     step = 0
     for dtype in dtypes:
         a = rng.standard_normal(n).astype(dtype)
-        t = _median_time(lambda: a.sum(), repeat)
+        t = statistics.median(_times(lambda: a.sum(), repeat))
         reference[dtype] = {"median_ms": t * 1e3, "gbps": a.nbytes / t / 1e9}
         step += 1
         if progress:
@@ -201,9 +201,10 @@ def run(n: int = 10**7, dtypes=DTYPES, losses=None, backends=None, repeat: int =
         for name, kind, fn, sync in _implementations(case, data, backends):
             if progress:
                 progress(step, total, f"{case.name} {dtype}: {name}")
-            t = _median_time(fn, repeat, sync)
+            times = _times(fn, repeat, sync)
+            t = statistics.median(times)
             results.append({"loss": case.name, "dtype": dtype, "implementation": name, "kind": kind,
-                            "median_ms": t * 1e3, "gbps": nbytes / t / 1e9, "bytes": nbytes})
+                            "median_ms": t * 1e3, "best_ms": min(times) * 1e3, "gbps": nbytes / t / 1e9, "bytes": nbytes})
         best_peer = min((r["median_ms"] for r in results if r["kind"] == "peer"), default=None)
         for r in results:
             r["vs_best_peer"] = best_peer / r["median_ms"] if best_peer else None
