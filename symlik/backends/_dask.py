@@ -52,8 +52,10 @@ def lazy_elementwise(kernel, bound: dict):
     return da.blockwise(block, obs, *pairs, concatenate=True, dtype=dtype, meta=np.empty((0,) * len(obs), dtype))
 
 
-def lazy_call(kernel, bound: dict):
+def lazy_call(kernel, bound: dict, weight=None):
     out = lazy_elementwise(kernel, bound)
+    if weight is not None:
+        out = out * weight
     if kernel.reduction == "none":
         return out
     return out.mean() if kernel.reduction == "mean" else out.sum()

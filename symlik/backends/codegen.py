@@ -123,6 +123,14 @@ class SymlikNumPyPrinter(NumPyPrinter):
         return f"{self._module_format('numpy.abs')}({self._print(expr.args[0])})"
 
     def _print_Mul(self, expr):
+        # c*log(b**e) with b > 0 prints as (c*e)*log(b): torch's log-variance form
+        # log(sigma**2)/2 is log(sigma), one log and no square over the whole array.
+        logs = [f for f in expr.args if isinstance(f, sp.log) and f.args[0].is_Pow and f.args[0].base.is_positive
+                and f.args[0].exp.is_real]
+        if logs:
+            f = logs[0]
+            rest = [a for a in expr.args if a is not f]
+            return self._print(sp.Mul(*rest, f.args[0].exp) * sp.log(f.args[0].base))
         # a**n * b**-n prints as (a/b)**n: one full-size temporary fewer than a**n/b**n
         # (the Gaussian NLL's (y - mu)**2/sigma**2 is ((y - mu)/sigma)**2, as written by hand).
         powers = {f.exp: f for f in expr.args if f.is_Pow and f.exp.is_Integer and f.exp > 1}

@@ -63,6 +63,8 @@ def _namespace():
         "_xlog1py": jax.scipy.special.xlog1py,
         "_sigmoid": jax.nn.sigmoid,
         "_gammaln": jax.scipy.special.gammaln,
+        "_erf": jax.scipy.special.erf,
+        "_safe_ratio": lambda num, den: jnp.where(den == 0, 0.0, num / jnp.where(den == 0, 1.0, den)),
         "_event": _event,
         "_gather": _gather,
     }

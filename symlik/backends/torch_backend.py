@@ -60,6 +60,8 @@ def _namespace():
         "_xlog1py": torch.special.xlog1py,
         "_sigmoid": torch.sigmoid,
         "_gammaln": torch.special.gammaln,
+        "_erf": torch.special.erf,
+        "_safe_ratio": lambda num, den: torch.where(den == 0, torch.zeros_like(num * den), num / torch.where(den == 0, torch.ones_like(den), den)),
         "_event": _event,
         "_gather": _gather,
     }

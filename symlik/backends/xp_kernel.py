@@ -63,8 +63,10 @@ class LibraryKernel(Kernel):
         fn = self._functions["index" if use_index else "dense"]
         return fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
 
-    def _call_arrays(self, arrays: dict):
-        out = self._elementwise_arrays(arrays)
+    def _reduce_values(self, out):
         if self.reduction == "none":
             return out
         return out.mean() if self.reduction == "mean" else out.sum()
+
+    def _apply_weight(self, out, weight):
+        return out * self._as_array(weight, out)

@@ -106,6 +106,17 @@ class SymlikTorchPrinter(_LibraryPrinter):
     def _print_Sum(self, expr):
         return super()._print_Sum(expr).replace("axis=-1", "dim=-1")
 
+    def _print_Piecewise(self, expr):
+        # torch has no select(condlist, choicelist): nested where, last branch first.
+        pieces = list(expr.args)
+        value, cond = pieces[-1]
+        out = self._print(value) if cond == sp.true else "torch.nan"
+        if cond != sp.true:
+            pieces = pieces + [(sp.nan, sp.true)]
+        for value, cond in reversed(pieces[:-1]):
+            out = f"torch.where({self._print(cond)}, {self._print(value)}, {out})"
+        return out
+
 
 class SymlikJaxPrinter(_LibraryPrinter):
     short_module = "jnp"
