@@ -166,3 +166,8 @@ def test_torch_nll_matches_scipy_for_every_catalog_entry(derivation):
     got = k(**args).numpy()
     want = -d.spec.scipy_logpdf(y, **_scipy_params(d, _theta_from_inputs(d, inputs)))
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+
+
+def test_loss_options_say_which_backend_they_need():
+    with pytest.raises(symlik.NotSupportedError, match="backend 'numpy' only"):
+        symlik.compile("categorical", link="softmax", backend="torch", label_smoothing=0.1)

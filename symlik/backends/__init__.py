@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..errors import UnknownNameError
+from ..errors import NotSupportedError, UnknownNameError
 from . import cache
 
 # backend name -> module implementing generate/load (imported on first use).
@@ -82,6 +82,8 @@ def compile(
     if backend not in BACKENDS:
         raise UnknownNameError("backend", backend, BACKENDS)
     if loss_options or getattr(spec, "loss_options", None):
+        if backend != "numpy":  # OptionKernel evaluates NumPy arrays around a NumPy kernel
+            raise NotSupportedError(f"torch-style loss options compile for backend 'numpy' only, not {backend!r}")
         from ..derivation import Derivation, derive
         from .options import compile_with_options
 
