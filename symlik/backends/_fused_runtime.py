@@ -125,7 +125,7 @@ NAMESPACES = {
 
 
 def loop_source(form: dict, layouts: dict, mode: str) -> str:
-    """Source of ``chunk`` (serial, over rows [lo, hi)) and ``par`` (threads over chunks).
+    """Source of ``chunk(lo, hi, C, [out,] *inputs)``: the loss over observations [lo, hi).
 
     ``layouts``: input name -> "a" (one value per observation, 1-D), "s" (a
     scalar), "e" (event array, 2-D rows x C) or "i" (class indices, 1-D ints).
