@@ -117,3 +117,10 @@ def _recompile(request: dict, validate: bool):
     """Unpickle a Kernel: compile its request again (a cache hit when warm)."""
     r = dict(request)
     return compile(r.pop("spec"), validate=validate, **r)
+
+
+def _checks(d, link_inputs: set) -> dict:
+    """{input name: (check, rule)} for a derivation's inputs (used by symlik.information)."""
+    from . import checks
+
+    return checks.build(checks.describe(d, link_inputs))
