@@ -232,6 +232,8 @@ def custom(
     check : bool
         Check non-negativity and normalisation (default True).
 
+    Examples
+    --------
     >>> import symlik
     >>> spec = symlik.custom("mine", density="exp(-abs(y - m)/b)/(2*b)",
     ...                      params={"m": "real", "b": "positive"})
