@@ -284,30 +284,14 @@ def custom(
     support = _support(support, names)
     if not expr.has(user_obs) and not any(isinstance(b, str) for b in (support.lower, support.upper)):
         raise SymlikError(f"the {what} does not depend on the observed value {observed_name}")
-    if predict is None:
-        predict = names[:1]
-    elif isinstance(predict, str):
-        predict = (predict,)
-    predict = tuple(predict)
-    for p in predict:
-        if p not in names:
-            raise UnknownNameError("parameter to predict", p, names)
-
-    cls = type(
-        f"Custom_{name}",
-        (Distribution,),
-        {
-            "name": name,
-            "title": name.replace("_", " "),
-            "params": tuple(Param(pname, c) for _, pname, c in declared),
-            "support": support,
-            "predict": predict,
-            "custom": True,
-            "density_steps": normaliser_steps,
-            "__doc__": f"User-defined density {name}.",
-        },
+    spec = _distribution(
+        name,
+        params=tuple(Param(pname, c) for _, pname, c in declared),
+        support=support,
+        predict=_predict(predict, names),
+        density_steps=normaliser_steps,
+        __doc__=f"User-defined density {name}.",
     )
-    spec = cls()
     mapping = {user_obs: spec.y, **{keys[n]: spec.symbol(n) for n in names}}
     canonical = expr.xreplace(mapping)
     dens = canonical if density is not None else sp.exp(canonical)
@@ -368,25 +352,14 @@ def _custom_event(name, expr, what, observed, params, support, predict, normaliz
     foreign = {str(b.label) for b in expr.atoms(sp.IndexedBase)} - set(bases) - {str(observed.label)}
     if unknown or foreign:
         raise SymlikError(f"the {what} uses undeclared symbol(s) {', '.join(sorted(map(str, unknown | foreign)))}")
-    predict = (predict,) if isinstance(predict, str) else tuple(predict or names[:1])
-    for p in predict:
-        if p not in names:
-            raise UnknownNameError("parameter to predict", p, names)
-    cls = type(
-        f"Custom_{name}",
-        (Distribution,),
-        {
-            "name": name,
-            "title": name.replace("_", " "),
-            "params": tuple(Param(pname, c, event=pname in bases) for _, pname, c in declared),
-            "support": EVENT_SUPPORTS[support],
-            "predict": predict,
-            "event_size": K.name,
-            "custom": True,
-            "__doc__": f"User-defined density {name} over one-hot vectors.",
-        },
+    spec = _distribution(
+        name,
+        params=tuple(Param(pname, c, event=pname in bases) for _, pname, c in declared),
+        support=EVENT_SUPPORTS[support],
+        predict=_predict(predict, names),
+        event_size=K.name,
+        __doc__=f"User-defined density {name} over one-hot vectors.",
     )
-    spec = cls()
     mapping = {observed: spec._y_base(), k: spec.index, K: spec.K}
     mapping.update({b: spec.base(n) for n, b in bases.items()})
     mapping.update({scalars[n]: spec.symbol(n) for n in scalars})
@@ -395,6 +368,21 @@ def _custom_event(name, expr, what, observed, params, support, predict, normaliz
         _check_onehot(spec, canonical if what == "density" else sp.exp(canonical), what)
     _attach_event(spec, canonical, log_form=what == "log_density")
     return spec
+
+
+def _predict(predict, names: tuple) -> tuple:
+    """The predicted parameters: a name or names among ``names`` (default: the first)."""
+    predict = (predict,) if isinstance(predict, str) else tuple(predict or names[:1])
+    for p in predict:
+        if p not in names:
+            raise UnknownNameError("parameter to predict", p, names)
+    return predict
+
+
+def _distribution(name: str, **attributes) -> Distribution:
+    """An instance of a new Distribution subclass named after the user's density."""
+    cls = type(f"Custom_{name}", (Distribution,), {"name": name, "title": name.replace("_", " "), "custom": True, **attributes})
+    return cls()
 
 
 def _check_onehot(spec, density, what) -> None:

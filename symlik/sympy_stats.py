@@ -27,7 +27,7 @@ def _accepts(dist, position, value) -> bool | None:
     if check is None:
         return None
     args = list(dist.args)
-    args[position] = sp.sympify(value)
+    args[position] = sp.Rational(value) if isinstance(value, (int, float)) else value  # a number, never text
     try:
         check(*args)
     except (ValueError, TypeError):

@@ -7,23 +7,13 @@ distribution added as one file is exercised with no edit here.
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
+
+from symlik.testing.inputs import draw, draw_target
 
 
 def draw_param(constraint, rng, shape):
-    name = constraint.name
-    if name == "real":
-        return rng.normal(0.0, 2.0, shape)
-    if name == "positive":
-        return rng.lognormal(0.0, 0.5, shape)
-    if name in ("unit_interval", "open_unit_interval"):
-        return rng.uniform(0.05, 0.95, shape)
-    if name == "positive_integer":
-        return rng.integers(1, 20, shape).astype(float)
-    if name == "nonnegative_integer":
-        return rng.integers(0, 20, shape).astype(float)
-    if name == "simplex":
-        return rng.dirichlet(np.ones(shape[-1]), shape[:-1])
-    raise NotImplementedError(name)
+    return draw(constraint.name, rng, shape)
 
 
 def random_inputs(spec, rng, n=64, event_size=5):
@@ -39,28 +29,7 @@ def random_inputs(spec, rng, n=64, event_size=5):
 
 
 def draw_y(spec, rng, n, event_size, params):
-    s = spec.support
-    if s.kind == "onehot":
-        return np.eye(event_size)[rng.integers(0, event_size, n)]
-    if s.kind == "simplex":
-        return rng.dirichlet(np.ones(event_size), n)
-    if s.kind == "reals_vector":
-        return rng.normal(0.0, 2.0, (n, event_size))
-    if s.kind == "counts_vector":  # counts summing to the total parameter, drawn from the event parameter
-        total = np.broadcast_to(params[s.upper], (n,)).astype(np.int64)
-        probs = next(v for v in params.values() if np.ndim(v) == 2 and np.allclose(np.sum(v, -1), 1))
-        return rng.multinomial(total, probs)
-    if s.kind == "discrete":
-        lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
-        hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
-        return np.floor(rng.uniform(lo, np.asarray(hi) + 1, n)).clip(lo, hi)
-    lo = s.lower if s.lower is not None else None
-    hi = s.upper if s.upper is not None else None
-    if lo is None and hi is None:
-        return rng.normal(0.0, 2.0, n)
-    if hi is None:
-        return lo + rng.lognormal(0.0, 0.7, n)
-    return lo + (hi - lo) * rng.uniform(0.01, 0.99, n)
+    return draw_target(spec.support, rng, n, event_size, params)
 
 
 def kernel_args(kernel, params, y):
@@ -70,3 +39,35 @@ def kernel_args(kernel, params, y):
         if name in params:
             out[name] = params[name]
     return out
+
+
+def linked_inputs(d, params, rng):
+    """``params`` with the predicted parameter replaced by the link's input (logits, log rate)."""
+    inputs = dict(params)
+    if d.link == "logit":
+        inputs["logits"] = special.logit(params["p"])
+    elif d.link == "softmax":
+        inputs["logits"] = np.log(params["p"]) + rng.normal(size=(params["p"].shape[0], 1))
+    elif d.link == "log":
+        name = d.spec.link_param("log")
+        inputs[f"log_{name}"] = np.log(params[name])
+    return inputs
+
+
+def theta_from_inputs(d, inputs):
+    """Undo the link on the predicted input, for the scipy oracle."""
+    params = dict(inputs)
+    if d.link == "logit":
+        params["p"] = special.expit(inputs["logits"])
+    elif d.link == "softmax":
+        params["p"] = special.softmax(inputs["logits"], axis=-1)
+    elif d.link == "log":
+        name = d.spec.link_param("log")
+        params[name] = np.exp(inputs[f"log_{name}"])
+    return params
+
+
+def scipy_nll(d, inputs, y):
+    """The oracle: -logpdf from scipy.stats at the parameters ``inputs`` stand for."""
+    theta = theta_from_inputs(d, inputs)
+    return -d.spec.scipy_logpdf(y, **{p: theta[p] for p in d.spec.param_names})

@@ -70,8 +70,7 @@ def test_float32_vector_math_within_about_one_ulp_of_the_true_value(name, numpy_
 
 
 # -- kernels ---------------------------------------------------------------------------
-from harness import kernel_args, random_inputs  # noqa: E402
-from test_kernels import _scipy_params, _theta_from_inputs  # noqa: E402
+from harness import kernel_args, linked_inputs, random_inputs, scipy_nll  # noqa: E402
 
 
 def test_fused_nll_matches_scipy_for_every_catalog_entry(derivation):
@@ -79,20 +78,13 @@ def test_fused_nll_matches_scipy_for_every_catalog_entry(derivation):
     d = derivation
     rng = np.random.default_rng(1234)
     params, y = random_inputs(d.spec, rng)
-    inputs = dict(params)
-    if d.link == "logit":
-        inputs["logits"] = special.logit(params["p"])
-    elif d.link == "softmax":
-        inputs["logits"] = np.log(params["p"]) + rng.normal(size=(params["p"].shape[0], 1))
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        inputs[f"log_{name}"] = np.log(params[name])
+    inputs = linked_inputs(d, params, rng)
     try:
         k = symlik.compile(d, target="nll", reduction="none", backend="fused")
     except symlik.NotSupportedError as exc:
         pytest.skip(str(exc))
     got = k(**kernel_args(k, inputs, y))
-    want = -d.spec.scipy_logpdf(y, **_scipy_params(d, _theta_from_inputs(d, inputs)))
+    want = scipy_nll(d, inputs, y)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 

@@ -3,44 +3,20 @@
 import numpy as np
 import pytest
 import sympy as sp
-from harness import kernel_args, random_inputs
+from harness import kernel_args, linked_inputs, random_inputs, scipy_nll
 from scipy import special, stats
 
 import symlik
-
-
-def _scipy_params(d, params):
-    return {p: params[p] for p in d.spec.param_names}
-
-
-def _theta_from_inputs(d, inputs):
-    """Undo the link on the predicted input, for the scipy oracle."""
-    params = dict(inputs)
-    if d.link == "logit":
-        params["p"] = special.expit(inputs["logits"])
-    elif d.link == "softmax":
-        params["p"] = special.softmax(inputs["logits"], axis=-1)
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        params[name] = np.exp(inputs[f"log_{name}"])
-    return params
 
 
 def test_nll_kernel_matches_scipy(derivation):
     d = derivation
     rng = np.random.default_rng(1234)
     params, y = random_inputs(d.spec, rng)
-    inputs = dict(params)
-    if d.link == "logit":
-        inputs["logits"] = special.logit(params["p"])
-    elif d.link == "softmax":
-        inputs["logits"] = np.log(params["p"]) + rng.normal(size=(params["p"].shape[0], 1))
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        inputs[f"log_{name}"] = np.log(params[name])
+    inputs = linked_inputs(d, params, rng)
     k = symlik.compile(d, target="nll", reduction="none")
     got = k(**kernel_args(k, inputs, y))
-    want = -d.spec.scipy_logpdf(y, **_scipy_params(d, _theta_from_inputs(d, inputs)))
+    want = scipy_nll(d, inputs, y)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 

@@ -143,28 +143,19 @@ def test_backend_missing_library_says_so(monkeypatch):
 
 def test_torch_nll_matches_scipy_for_every_catalog_entry(derivation):
     torch = pytest.importorskip("torch")
-    from harness import kernel_args, random_inputs
-    from scipy import special
-    from test_kernels import _scipy_params, _theta_from_inputs
+    from harness import kernel_args, linked_inputs, random_inputs, scipy_nll
 
     d = derivation
     rng = np.random.default_rng(1234)
     params, y = random_inputs(d.spec, rng)
-    inputs = dict(params)
-    if d.link == "logit":
-        inputs["logits"] = special.logit(params["p"])
-    elif d.link == "softmax":
-        inputs["logits"] = np.log(params["p"]) + rng.normal(size=(params["p"].shape[0], 1))
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        inputs[f"log_{name}"] = np.log(params[name])
+    inputs = linked_inputs(d, params, rng)
     try:
         k = symlik.compile(d, target="nll", reduction="none", backend="torch")
     except symlik.NotSupportedError as exc:
         pytest.skip(str(exc))
     args = {n: torch.as_tensor(v) for n, v in kernel_args(k, inputs, y).items()}
     got = k(**args).numpy()
-    want = -d.spec.scipy_logpdf(y, **_scipy_params(d, _theta_from_inputs(d, inputs)))
+    want = scipy_nll(d, inputs, y)
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
 
 

@@ -24,6 +24,49 @@ UNIT = {"float64": (1e-15, 1e-6, 0.5, 1 - 1e-6, 1 - 1e-15), "float32": (1e-6, 1e
 COUNTS = (0.0, 1.0, 2.0, 10.0, 1e3, 1e6)
 
 
+def draw(kind: str, rng, shape):
+    """Random values valid for a kind of input (a constraint's name, ``logits`` or ``log_link``)."""
+    if kind in ("real", "logits", "log_link"):
+        return rng.normal(0.0, 3.0 if kind == "logits" else 2.0, shape)
+    if kind in ("positive", "nonnegative"):
+        return rng.lognormal(0.0, 0.5, shape)
+    if kind in ("unit_interval", "open_unit_interval"):
+        return rng.uniform(0.05, 0.95, shape)
+    if kind == "positive_integer":
+        return rng.integers(1, 20, shape).astype(float)
+    if kind == "nonnegative_integer":
+        return rng.integers(0, 20, shape).astype(float)
+    if kind == "simplex":
+        return rng.dirichlet(np.ones(shape[-1]), shape[:-1])
+    raise NotImplementedError(f"no generator for inputs constrained to be {kind}")
+
+
+def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: bool = False):
+    """n random observations in ``support``; a bound named after a parameter is read from ``params``.
+    One-hot supports give class indices when ``index``."""
+    s = support
+    if s.kind == "onehot":
+        idx = rng.integers(0, event_size, n)
+        return idx if index else np.eye(event_size)[idx]
+    if s.kind == "simplex":
+        return rng.dirichlet(np.ones(event_size), n)
+    if s.kind == "reals_vector":
+        return rng.normal(0.0, 2.0, (n, event_size))
+    if s.kind == "counts_vector":  # counts summing to the total parameter, drawn from the event parameter
+        total = np.broadcast_to(params[s.upper], (n,)).astype(np.int64)
+        probs = next(v for v in params.values() if np.ndim(v) == 2 and np.allclose(np.sum(v, -1), 1))
+        return rng.multinomial(total, probs)
+    if s.kind == "discrete":
+        lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
+        hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
+        return np.floor(rng.uniform(lo, np.asarray(hi) + 1, n)).clip(lo, hi)
+    if s.lower is None and s.upper is None:
+        return rng.normal(0.0, 2.0, n)
+    if s.upper is None:
+        return s.lower + rng.lognormal(0.0, 0.7, n)
+    return s.lower + (s.upper - s.lower) * rng.uniform(0.01, 0.99, n)
+
+
 class Inputs:
     """What a kernel takes, described once: names, kinds and shapes."""
 
@@ -61,45 +104,14 @@ class Inputs:
             if name == "y":
                 continue
             shape = (n, self.C) if self._event(name) else ((1,) if self._shared_scalar(name) else (n,))
-            out[name] = self._draw(self._kind(name), rng, shape)
+            out[name] = draw(self._kind(name), rng, shape)
         out["y"] = self._draw_y(rng, n, out)
         return self._cast(out)
 
-    def _draw(self, kind, rng, shape):
-        if kind in ("real", "logits", "log_link"):
-            return rng.normal(0.0, 3.0 if kind == "logits" else 2.0, shape)
-        if kind in ("positive", "nonnegative"):
-            return rng.lognormal(0.0, 0.5, shape)
-        if kind in ("unit_interval", "open_unit_interval"):
-            return rng.uniform(0.05, 0.95, shape)
-        if kind == "positive_integer":
-            return rng.integers(1, 20, shape).astype(float)
-        if kind == "nonnegative_integer":
-            return rng.integers(0, 20, shape).astype(float)
-        if kind == "simplex":
-            return rng.dirichlet(np.ones(shape[-1]), shape[:-1])
-        raise NotImplementedError(f"no generator for inputs constrained to be {kind}")
-
     def _draw_y(self, rng, n, params):
-        s = self.d.spec.support
         if getattr(self.kernel, "options", {}).get("soft_targets"):
             return rng.uniform(0, 1, n)
-        if s.kind == "onehot":
-            idx = rng.integers(0, self.C, n)
-            return idx if self.index_targets else np.eye(self.C)[idx]
-        if s.kind == "simplex":
-            return rng.dirichlet(np.ones(self.C), n)
-        if s.kind == "reals_vector":
-            return rng.normal(0.0, 2.0, (n, self.C))
-        if s.kind == "discrete":
-            lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
-            hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
-            return np.floor(rng.uniform(lo, np.asarray(hi) + 1, n)).clip(lo, hi)
-        if s.lower is None and s.upper is None:
-            return rng.normal(0.0, 2.0, n)
-        if s.upper is None:
-            return s.lower + rng.lognormal(0.0, 0.7, n)
-        return s.lower + (s.upper - s.lower) * rng.uniform(0.01, 0.99, n)
+        return draw_target(self.d.spec.support, rng, n, self.C, params, index=self.index_targets)
 
     # -- extremes ----------------------------------------------------------------
     def _extremes(self, name):
