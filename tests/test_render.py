@@ -59,3 +59,35 @@ def test_kernel_repr_shows_inputs_backend_and_formula():
     assert "(mu, sigma, y)" in text and "backend=numpy" in text and "log(sigma**2)/2" in text and "(-mu + y)**2" in text
     md = k._repr_markdown_()
     assert "`mu, sigma, y`" in md and "backend `numpy`" in md and md.count("$$") == 2
+
+
+# -- reasons: prose with inline $math$ -------------------------------------------------
+def test_inline_math_in_a_reason_becomes_plain_text():
+    from symlik.render.prose import prose_text
+
+    assert prose_text(r"softplus: $\log(1 + e^{-z})$ at $\sigma^2$") == "softplus: log(1 + e^(-z)) at σ^2"
+    assert prose_text(r"scale $\frac{1}{2\sigma^2}$, $p(y \mid \theta)$") == "scale 1/(2σ^2), p(y | θ)"
+    assert prose_text("no math, 100% text") == "no math, 100% text"
+
+
+def test_inline_math_stays_math_in_latex_and_the_prose_is_escaped():
+    from symlik.render.latex import escape
+    from symlik.render.prose import prose_latex
+
+    assert prose_latex(r"50% of $\sigma_k^2$ & more", escape) == r"50\% of $\sigma_k^2$ \& more"
+
+
+def test_an_unpaired_dollar_is_an_error():
+    from symlik.render.prose import prose_text
+
+    with pytest.raises(ValueError, match=r"unpaired \$"):
+        prose_text("costs $5")
+
+
+def test_every_reason_of_the_catalog_reads_as_plain_text(derivation):
+    from symlik.render.prose import prose_text
+
+    reasons = [prose_text(step.why) for step in derivation.steps]
+    assert all(r in derivation.to_text() for r in reasons)
+    leftovers = [r for r in reasons if any(mark in r for mark in ("\\", "$", "{", "}"))]
+    assert not leftovers

@@ -68,8 +68,9 @@ class Huber(Distribution):
             (
                 "Normalise the density",
                 sp.Eq(integral, normaliser(delta), evaluate=False),
-                "p is proportional to exp(-rho(r)); SymPy integrates the Gaussian core over |r| <= delta "
-                "(an erf) and the two exponential tails beyond it (2 e^{-delta^2/2} / delta).",
+                r"$p$ is proportional to $e^{-\rho(r)}$; SymPy integrates the Gaussian core over "
+                r"$|r| \le \delta$ (an erf) and the two exponential tails beyond it "
+                r"($\frac{2}{\delta} e^{-\delta^2/2}$).",
                 r"Z(\delta)",
                 "Z(delta)",
             ),

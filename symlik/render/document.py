@@ -13,6 +13,7 @@ import sympy as sp
 
 from ..distributions.base import LATEX_NAMES
 from .latex import escape
+from .prose import prose_latex, prose_markdown, prose_text
 
 
 class Shown(sp.Symbol):
@@ -86,7 +87,7 @@ def render_markdown(doc: Document) -> str:
         out += [f"| {k} | `{v}` |" for k, v in doc.summary]
         out.append("")
     for number, step in enumerate(doc.steps, 1):
-        out += [f"## {number}. {step.title}", "", step.why, "", "$$"]
+        out += [f"## {number}. {step.title}", "", prose_markdown(step.why), "", "$$"]
         out.append(_joined(step.lhs, latex(step.expr)))
         out += ["$$", ""]
     return "\n".join(out)
@@ -96,7 +97,7 @@ def render_latex(doc: Document) -> str:
     lines = [f"% symlik derivation: {doc.title}", r"\begin{align*}"]
     lines.append(r"\intertext{%s}" % escape(doc.intro))
     for number, step in enumerate(doc.steps, 1):
-        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title, True), escape(step.why, True)))
+        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True))))
         lhs = step.lhs or ""
         relation = next((r for r in _RELATIONS if lhs.rstrip().endswith(r)), None)
         if relation:
@@ -115,7 +116,7 @@ def render_text(doc: Document) -> str:
     if doc.summary:
         out.append("")
     for number, step in enumerate(doc.steps, 1):
-        out += [f"{number}. {step.title}", f"   {step.why}", ""]
+        out += [f"{number}. {step.title}", f"   {prose_text(step.why)}", ""]
         lhs = step.lhs_text or ""
         lhs = lhs if not lhs or lhs.rstrip().endswith(_RELATIONS) else lhs + " ="
         body = sp.pretty(step.expr, use_unicode=True, wrap_line=False).splitlines()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .breaking import broken, estimate_width, pack
 from .common import identity_parts, latex, summary_rows
 from .latex import aligned_lines
+from .prose import prose_markdown
 
 
 def display(lines: list[str]) -> str:
@@ -37,7 +38,7 @@ def render(d) -> str:
     for number, step in enumerate(d.steps, 1):
         out.append(f"## {number}. {step.title}")
         out.append("")
-        out.append(step.why)
+        out.append(prose_markdown(step.why))
         out.append("")
         out.append(formula(d, step.lhs, step.expr))
         out.append("")

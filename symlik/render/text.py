@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .common import identity_text, summary_rows
-
+from .prose import prose_text
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -30,7 +30,7 @@ def render(d) -> str:
     out.append("")
     for number, step in enumerate(d.steps, 1):
         out.append(f"{number}. {step.title}")
-        out.append(f"   {step.why}")
+        out.append(f"   {prose_text(step.why)}")
         lhs = (step.lhs_text + " =") if step.lhs_text else ""
         body = _pretty(step.expr).splitlines()
         out.append("")
