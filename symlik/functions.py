@@ -87,6 +87,11 @@ class XLogY(sp.Function):
     def _eval_rewrite_as_log(self, x, yv, **kwargs):
         return x * sp.log(yv)
 
+    def fdiff(self, argindex=1):
+        x, yv = self.args
+        # d/dy (x log y) = x / y, keeping 0/0 = 0 where x = 0 (the limit the convention implies).
+        return sp.log(yv) if argindex == 1 else XDivY(x, yv)
+
     def _latex(self, printer):
         x, yv = self.args
         return r"%s \log{\left(%s \right)}" % (
@@ -150,6 +155,10 @@ class XLog1PY(sp.Function):
     def _eval_rewrite_as_log(self, x, yv, **kwargs):
         return x * sp.log(1 + yv)
 
+    def fdiff(self, argindex=1):
+        x, yv = self.args
+        return sp.log(1 + yv) if argindex == 1 else XDivY(x, 1 + yv)
+
     def _latex(self, printer):
         x, yv = self.args
         return r"%s \log{\left(%s \right)}" % (
@@ -158,14 +167,315 @@ class XLog1PY(sp.Function):
         )
 
 
+# --- Stable forms introduced by the rewrites (symlik/rewrite/rules.py) and by the
+# symbolic gradient. Each names one exact formula (its rewrite) and is printed by
+# the backends as a stable implementation; its derivative is again a stable form.
+
+
+class XDivY(sp.Function):
+    """x / y with 0 / 0 = 0: the derivative of x log y in y, where x = 0 costs nothing."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, x, yv, **kwargs):
+        return x / yv
+
+    def _latex(self, printer):
+        return r"\frac{%s}{%s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
+class Softmax(sp.Function):
+    """softmax(z)_k = e^{z_k} / sum_j e^{z_j}: Softmax(z_base, K, k), the k-th component."""
+
+    nargs = 3
+
+    def _eval_rewrite_as_exact(self, zbase, K, k, **kwargs):
+        return sp.exp(zbase[k]) / sp.Sum(sp.exp(zbase[EVENT_J]), (EVENT_J, 1, K))
+
+    def _eval_is_positive(self):
+        return True
+
+    def _latex(self, printer):
+        z, K, k = self.args
+        return r"\operatorname{softmax}\left(%s\right)_{%s}" % (printer._print(getattr(z, "label", z)), printer._print(k))
+
+    def _sympystr(self, printer):
+        z, K, k = self.args
+        return "softmax(%s)[%s]" % (printer._print(getattr(z, "label", z)), printer._print(k))
+
+
+class LogGamma(sp.Function):
+    """log Gamma(x), never evaluated (SymPy's loggamma turns into log(gamma(n)) at integers)."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(sp.gamma(x))
+
+    def _eval_evalf(self, prec):
+        return sp.loggamma(self.args[0])._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return True if self.args[0].is_positive else None
+
+    def fdiff(self, argindex=1):
+        return sp.polygamma(0, self.args[0])
+
+    def _latex(self, printer):
+        return r"\log \Gamma\left(%s\right)" % printer._print(self.args[0])
+
+
+class XExp(sp.Function):
+    """XExp(u, x1, x2, ...) = x1 x2 ... e^u, finite wherever the product is: e^u may
+    overflow (and x1 x2 underflow) while the whole product does not."""
+
+    def _eval_rewrite_as_exact(self, u, *factors, **kwargs):
+        return sp.Mul(*factors) * sp.exp(u)
+
+    def fdiff(self, argindex=1):
+        u, *factors = self.args
+        if argindex == 1:
+            return self
+        rest = factors[: argindex - 2] + factors[argindex - 1 :]
+        return XExp(u, *rest) if rest else sp.exp(u)
+
+    def _latex(self, printer):
+        u, *factors = self.args
+        x = sp.Mul(*factors)
+        return r"%s e^{%s}" % (printer.parenthesize(x, sp.printing.precedence.PRECEDENCE["Mul"]), printer._print(u))
+
+
+class PowExactBase(sp.Function):
+    """base ** e, evaluated with the base carried to twice the working precision.
+
+    A large exponent multiplies the rounding error of its base: (1 + 1e-8)^1e8 read
+    from mu - y with one rounding is off by 1e-8 in float64 and by 170% in float32.
+    The backends evaluate a base made of differences, quotients and absolute values
+    of the inputs exactly (as a double-double), then raise it to the power."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, base, e, **kwargs):
+        return base**e
+
+    def _eval_is_real(self):
+        return self.args[0].is_nonnegative
+
+    def fdiff(self, argindex=1):
+        base, e = self.args
+        if argindex == 1:
+            return e * PowExactBase(base, e - 1)
+        return self * sp.log(base)
+
+    def _latex(self, printer):
+        return printer._print(sp.Pow(*self.args, evaluate=False))
+
+
+class PowM1ExactBase(sp.Function):
+    """base ** e - 1 for a base carried as a double-double: expm1(e log(base)), which keeps
+    the digits that 1 - (y/lam)^k loses when k = 1e-8 (Weibull's gradient)."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, base, e, **kwargs):
+        return base**e - 1
+
+    def fdiff(self, argindex=1):
+        base, e = self.args
+        if argindex == 1:
+            return e * PowExactBase(base, e - 1)
+        return PowExactBase(base, e) * sp.log(base)
+
+    def _latex(self, printer):
+        return r"\left(%s - 1\right)" % printer._print(sp.Pow(*self.args, evaluate=False))
+
+
+class Log1pPositive(sp.Function):
+    """log(1 + x) for a positive product x that may overflow (Student-t's r^2/(nu sigma^2)
+    = 1e40 in float32): log1p(x) where x is finite, else softplus(log x), log x factor by factor."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(1 + x)
+
+    def _eval_is_real(self):
+        return True
+
+    def fdiff(self, argindex=1):
+        return 1 / (1 + self.args[0])
+
+    def _latex(self, printer):
+        return r"\log\left(1 + %s\right)" % printer._print(self.args[0])
+
+
+class LogBeta(sp.Function):
+    """log B(a, b) = log Gamma(a) + log Gamma(b) - log Gamma(a + b), without the cancellation."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, a, b, **kwargs):
+        return sp.log(sp.beta(a, b))
+
+    def _eval_rewrite_as_loggamma(self, a, b, **kwargs):
+        return LogGamma(a) + LogGamma(b) - LogGamma(a + b)
+
+    def _eval_is_real(self):
+        return True if (self.args[0].is_positive and self.args[1].is_positive) else None
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        # psi(a) - psi(a + b), as one function: the two digammas cancel when b << a.
+        return -DigammaDiff(a, b) if argindex == 1 else -DigammaDiff(b, a)
+
+    def _latex(self, printer):
+        return r"\log \mathrm{B}\left(%s, %s\right)" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
+class LogBinomial(sp.Function):
+    """log C(n, k) = -log(n + 1) - log B(n - k + 1, k + 1), exactly 0 at k = 0 and k = n."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, n, k, **kwargs):
+        return sp.log(sp.binomial(n, k))
+
+    def _eval_is_real(self):
+        return True
+
+    def fdiff(self, argindex=1):
+        n, k = self.args
+        if argindex == 1:  # psi(n + 1) - psi(n - k + 1)
+            return DigammaDiff(n - k + 1, k)
+        return DigammaDiff(k + 1, n - 2 * k)  # psi(n - k + 1) - psi(k + 1)
+
+    def _latex(self, printer):
+        return r"\log \binom{%s}{%s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
+class LogGammaDiff(sp.Function):
+    """log Gamma(x + m) - log Gamma(x) (the log of the rising factorial (x)_m), computed
+    without the cancellation of two large log-gammas."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, x, m, **kwargs):
+        return sp.log(sp.gamma(x + m)) - sp.log(sp.gamma(x))
+
+    def _eval_is_real(self):
+        return True
+
+    def fdiff(self, argindex=1):
+        x, m = self.args
+        if argindex == 1:
+            return DigammaDiff(x, m)
+        return sp.polygamma(0, x + m)
+
+    def _latex(self, printer):
+        x, m = self.args
+        return r"\log \frac{\Gamma\left(%s\right)}{\Gamma\left(%s\right)}" % (printer._print(x + m), printer._print(x))
+
+
+class DigammaDiff(sp.Function):
+    """psi(x + h) - psi(x), computed without the cancellation of two nearby digammas."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, x, h, **kwargs):
+        return sp.polygamma(0, x + h) - sp.polygamma(0, x)
+
+    def _eval_is_real(self):
+        return True
+
+    def _latex(self, printer):
+        x, h = self.args
+        return r"\left(\psi\left(%s\right) - \psi\left(%s\right)\right)" % (printer._print(x + h), printer._print(x))
+
+
+class LogCosh(sp.Function):
+    """log cosh(x) = |x| + log(1 + e^{-2|x|}) - log 2, which never overflows."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(sp.cosh(x))
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def fdiff(self, argindex=1):
+        return sp.tanh(self.args[0])
+
+    def _latex(self, printer):
+        return r"\log\cosh\left(%s\right)" % printer._print(self.args[0])
+
+
+class LogBesselI0(sp.Function):
+    """log I_0(x) = log(i0e(x)) + |x|: the exponentially scaled Bessel function does not overflow."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(sp.besseli(0, x))
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def fdiff(self, argindex=1):
+        return BesselI1I0Ratio(self.args[0])
+
+    def _latex(self, printer):
+        return r"\log I_{0}\left(%s\right)" % printer._print(self.args[0])
+
+
+class LogBesselI0e(sp.Function):
+    """log(e^{-|x|} I_0(x)) = log I_0(x) - |x|: the exponentially scaled Bessel function's log."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(sp.besseli(0, x)) - sp.Abs(x)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def fdiff(self, argindex=1):
+        return BesselI1I0Ratio(self.args[0]) - sp.sign(self.args[0])
+
+    def _latex(self, printer):
+        x = printer._print(self.args[0])
+        return r"\left(\log I_{0}\left(%s\right) - \left|%s\right|\right)" % (x, x)
+
+
+class BesselI1I0Ratio(sp.Function):
+    """I_1(x) / I_0(x) = i1e(x) / i0e(x): the ratio of scaled functions, finite for every x."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.besseli(1, x) / sp.besseli(0, x)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer):
+        x = printer._print(self.args[0])
+        return r"\frac{I_{1}\left(%s\right)}{I_{0}\left(%s\right)}" % (x, x)
+
+
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
+REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio)
 
 
 def exact(expr: sp.Expr) -> sp.Expr:
-    """Rewrite every stable special function back to elementary functions."""
+    """Rewrite every stable special function back to elementary functions
+    (and to the standard special functions: log Gamma, Beta, Bessel I)."""
     def one(e):
+        if isinstance(e, REWRITE_FUNCTIONS):
+            return e.rewrite("exact")
         return e.rewrite(sp.log) if isinstance(e, (XLogY, XLog1PY)) else e.rewrite(sp.exp)
 
+    expr = expr.replace(lambda e: isinstance(e, REWRITE_FUNCTIONS), one)
     return expr.replace(lambda e: isinstance(e, STABLE_FUNCTIONS), one)
 
 

@@ -78,11 +78,12 @@ def test_golden_cross_entropy_with_class_indices():
 
 def test_golden_gaussian_nll():
     tex = kernel_latex(symlik.compile("normal", predict=("mu", "sigma")))["dense"]
-    # torch's GaussianNLLLoss form, (log var + (y - mu)^2 / var) / 2 with var = sigma^2, as the
-    # NumPy printer writes it: log(sigma**2)/2 = log(sigma) and ((y - mu)/sigma)**2 (fewer array passes).
+    # torch's GaussianNLLLoss, (log var + (y - mu)^2 / var) / 2 with var = sigma^2, as the kernel
+    # computes it: log sigma (sigma^2 underflows at sigma = 1e-23 in float32) and ((y - mu)/sigma)^2
+    # ((y - mu)^2 overflows first).
     assert tex == (
-        r"\ell(\mu, \sigma, y) = \log \sigma + \frac{1}{2} \cdot "
-        r"\mathopen{}\left( \frac{y - \mu}{\sigma} \mathclose{}\right)^{2}"
+        r"\ell(\mu, \sigma, y) = \log \sigma + \frac{1}{2} \cdot"
+        r" \mathopen{}\left( \frac{y - \mu}{\sigma} \mathclose{}\right)^{2}"
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from ..errors import NotSupportedError
 from ..functions import LogSumExp, Sigmoid, Softplus, XLog1PY, XLogY
 
 GATHER_SUFFIX = "__at_y"
@@ -32,6 +33,24 @@ class SymlikNumPyPrinter(NumPyPrinter):
         self.scalar_arrays = set(scalar_arrays)
         self._in_event = 0
         self.used_event_arrays: set[str] = set()
+
+    def doprint(self, expr, assign_to=None):
+        code = super().doprint(expr, assign_to)
+        # SymPy's Python printers fall back to the math module for some special
+        # functions: scalar-only, so a kernel would fail on arrays. Never emit one.
+        if "math." in code:
+            raise NotSupportedError(f"the NumPy backend has no vectorised form for part of {expr}: {code}")
+        return code
+
+    def _print(self, expr, **kwargs):
+        # A numeric constant (log(2)/2, pi, sqrt(2)) prints as a Python float: a NumPy
+        # float64 scalar such as np.log(2) would promote float32 arrays to float64.
+        if isinstance(expr, sp.Expr) and expr.is_number and not expr.is_Rational and expr.is_real and expr.is_finite:
+            try:
+                return repr(float(expr))
+            except TypeError:  # a number SymPy cannot evaluate: print the expression itself
+                pass
+        return super()._print(expr, **kwargs)
 
     def _module_format(self, fqn, register=True):
         if fqn.startswith("numpy."):
@@ -64,16 +83,55 @@ class SymlikNumPyPrinter(NumPyPrinter):
         (k, lo, hi) = expr.limits[0]
         if self.event_index is None or k != self.event_index or len(expr.limits) != 1:
             raise NotImplementedError(f"only sums over the event axis compile; got {expr}")
+        outer = self._in_event
         self._in_event += 1
         try:
             body = self._print(expr.function)
         finally:
             self._in_event -= 1
         if not expr.function.has(sp.Indexed):  # a constant summand: K copies
-            return f"({self._print(hi - lo + 1)})*({body})"
-        return f"{self._module_format('numpy.sum')}({body}, axis=-1)"
+            out = f"({self._print(hi - lo + 1)})*({body})"
+        else:
+            out = f"{self._module_format('numpy.sum')}({body}, axis=-1)"
+        # One value per observation, used inside an expression over the event axis
+        # (a gradient, say): give it the trailing axis to broadcast against.
+        return f"_event({out})" if outer else out
 
     def _print_Add(self, expr, order=None):
+        # Several constant terms (log(2)/2 + log(pi)/2) become one float: one rounding, one addition.
+        numbers = [t for t in expr.args if t.is_number]
+        if len(numbers) > 1:
+            total = sp.Add(*numbers)
+            rest = [t for t in expr.args if not t.is_number]
+            folded = sp.Float(total.evalf(30), 30) if not total.is_Rational else total
+            return self._print_Add(sp.Add(*rest, folded, evaluate=False), order=order) if rest else self._print(folded)
+        # Integer-valued terms (counts, their differences, integer constants) are summed
+        # first: below 2^53 their sum is exact, so a small real term is added once, to an
+        # exact value. Beta-binomial's b + n - y as (b + n) - y loses b = 1e-8 entirely
+        # in float32 (and 1% of it in float64) when n = y = 1e6; b + (n - y) keeps it.
+        ints = [t for t in expr.args if t.is_integer]
+        others = [t for t in expr.args if not t.is_integer]
+        if len(ints) >= 2 and others:
+            grouped = self._print(sp.Add(*ints))
+            return f"({grouped}) + {self._print(sp.Add(*others))}" if len(others) > 1 or not others[0].could_extract_minus_sign() \
+                else f"({grouped}) - {self._print(-others[0])}"
+        # A difference of two inputs (the residual y - mu) first: sigma + y - mu as (sigma + y) - mu
+        # loses sigma = 1e-8 next to y = 1e8 even when y = mu, where (y - mu) + sigma is exact.
+        if len(expr.args) >= 3:
+            def is_y(t):  # the observed value is always called y: prefer the residual y - theta
+                t = -t if t.could_extract_minus_sign() else t
+                return str(t.base.label if isinstance(t, sp.Indexed) else t) == "y"
+
+            plus = sorted((t for t in expr.args if isinstance(t, (sp.Symbol, sp.Indexed))), key=lambda t: not is_y(t))
+            minus = sorted(
+                (t for t in expr.args if isinstance(-t, (sp.Symbol, sp.Indexed)) and t.could_extract_minus_sign()),
+                key=lambda t: not is_y(t),
+            )
+            if plus and minus and not all(t.is_integer for t in (plus[0], minus[0])):
+                pair = sp.Add(plus[0], minus[0])
+                others = [t for t in expr.args if t is not plus[0] and t is not minus[0]]
+                return f"({self._print(pair)}) + {self._print(sp.Add(*others))}" if len(others) > 1 or not others[0].could_extract_minus_sign() \
+                    else f"({self._print(pair)}) - {self._print(-others[0])}"
         # softplus(z) + rest is printed as (max(z, 0) + rest) + log1p(exp(-|z|)): for a
         # label of 1 and a large logit, max(z, 0) - y z cancels exactly to 0 before the
         # tiny log1p term is added, so log(1 + e^-30) keeps its digits (torch's order).
@@ -93,6 +151,25 @@ class SymlikNumPyPrinter(NumPyPrinter):
             return f"_logsumexp_minus({self._print(lse[0].args[0])}, {self._print(-(expr - lse[0]))})"
         return super()._print_Add(expr, order=order)
 
+    def _print_Mul(self, expr):
+        # a^n / b^n is printed as (a/b)^n: the inverse Gaussian's (y - mu)^2 / mu^2 at
+        # mu = 1e-8 has both squares near the bottom of the range (and mu^2 y below it,
+        # in float32), while ((y - mu)/mu)^2 is 1.
+        factors = list(expr.args)
+        for i, f in enumerate(factors):
+            if not (isinstance(f, sp.Pow) and f.exp.is_Integer and f.exp >= 2):
+                continue
+            for j, g in enumerate(factors):
+                if j != i and isinstance(g, sp.Pow) and g.exp == -f.exp:
+                    rest = sp.Mul(*(h for k, h in enumerate(factors) if k not in (i, j)))
+                    ratio = f"(({self._print(f.base)})/({self._print(g.base)}))**{f.exp}"
+                    if rest == 1:
+                        return ratio
+                    if rest == -1:
+                        return f"-{ratio}"
+                    return f"{self.parenthesize(rest, sp.printing.precedence.PRECEDENCE['Mul'])}*{ratio}"
+        return super()._print_Mul(expr)
+
     # --- stable special functions -----------------------------------------
     def _print_Softplus(self, expr):
         # logaddexp(0, z) = log(1 + e^z) without overflow, in one ufunc pass.
@@ -102,10 +179,143 @@ class SymlikNumPyPrinter(NumPyPrinter):
         return f"_sigmoid({self._print(expr.args[0])})"
 
     def _print_LogSumExp(self, expr):
-        return f"_logsumexp({self._print(expr.args[0])})"
+        out = f"_logsumexp({self._print(expr.args[0])})"
+        return f"_event({out})" if self._in_event else out
 
     def _print_XLog1PY(self, expr):
         return f"_xlog1py({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    # --- special functions: vectorised runtime helpers (never math.lgamma, never
+    # log(gamma(x)), which overflows at 171) ------------------------------------
+    def _print_LogGamma(self, expr):
+        return f"_gammaln({self._print(expr.args[0])})"
+
+    def _print_polygamma(self, expr):
+        n, x = expr.args
+        if n != 0:
+            raise NotSupportedError(f"the NumPy backend has no polygamma of order {n}")
+        return f"_digamma({self._print(x)})"
+
+    def _print_digamma(self, expr):
+        return f"_digamma({self._print(expr.args[0])})"
+
+    def _print_gamma(self, expr):
+        raise NotSupportedError(
+            f"{expr}: Gamma overflows at 171; write log Gamma (the rewrite gammaln_opt does this inside a log)"
+        )
+
+    _print_factorial = _print_gamma
+    _print_beta = _print_gamma
+
+    def _print_LogBeta(self, expr):
+        return f"_betaln({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_LogBinomial(self, expr):
+        return f"_log_binomial({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_LogGammaDiff(self, expr):
+        return f"_lgamma_diff({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_DigammaDiff(self, expr):
+        return f"_digamma_diff({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_LogCosh(self, expr):
+        return f"_logcosh({self._print(expr.args[0])})"
+
+    def _print_LogBesselI0(self, expr):
+        return f"_log_i0({self._print(expr.args[0])})"
+
+    def _print_LogBesselI0e(self, expr):
+        return f"_log_i0e({self._print(expr.args[0])})"
+
+    def _print_BesselI1I0Ratio(self, expr):
+        return f"_i1_over_i0({self._print(expr.args[0])})"
+
+    def _print_Softmax(self, expr):
+        return f"_softmax({self._print(expr.args[0])})"
+
+    def _print_cosm1(self, expr):
+        dd = self._dd_argument(expr.args[0])
+        return f"_dd_cosm1({dd})" if dd else f"_cosm1({self._print(expr.args[0])})"
+
+    def _print_PowExactBase(self, expr):
+        base, e = expr.args
+        return f"_dd_pow({self._double_double(base)}, {self._print(e)}, {self._dd_log(base)})"
+
+    def _print_PowM1ExactBase(self, expr):
+        base, e = expr.args
+        return f"np.expm1({self._print(e)}*{self._dd_log(base)})"
+
+    def _dd_log(self, b) -> str:
+        """log(b) for a positive base, factor by factor (no quotient to underflow first)."""
+        if isinstance(b, sp.Mul):
+            parts = []
+            for f in b.args:
+                if isinstance(f, sp.Pow) and f.exp == -1:
+                    parts.append(f"- {self._dd_log(f.base)}")
+                elif f.is_number:
+                    parts.append(f"+ {self._print(sp.log(sp.Abs(f)))}")
+                else:
+                    parts.append(f"+ {self._dd_log(f)}")
+            text = " ".join(parts)
+            return "(" + (text[2:] if text.startswith("+ ") else "-" + text[2:]) + ")"
+        return f"_dd_logabs({self._double_double(b)})"
+
+    def _double_double(self, b) -> str:
+        """The base as a double-double (hi, lo) pair, built by the runtime's error-free operations."""
+        if isinstance(b, sp.Abs):
+            return f"_dd_abs({self._double_double(b.args[0])})"
+        if isinstance(b, sp.Add):
+            first, *rest = b.args
+            out = self._double_double(first)
+            for t in rest:
+                out = f"_dd_add({out}, {self._double_double(t)})"
+            return out
+        if isinstance(b, sp.Mul):
+            num = [f for f in b.args if not (isinstance(f, sp.Pow) and f.exp == -1)]
+            den = [f.base for f in b.args if isinstance(f, sp.Pow) and f.exp == -1]
+            out = None
+            for f in num:
+                if f == -1:
+                    continue
+                out = self._double_double(f) if out is None else f"_dd_mul({out}, {self._double_double(f)})"
+            if out is None:
+                out = "(1.0, 0.0)"
+            if -1 in num:
+                out = f"_dd_neg({out})"
+            for f in den:
+                out = f"_dd_div({out}, {self._double_double(f)})"
+            return out
+        return f"({self._print(b)}, 0.0)"
+
+    def _print_Log1pPositive(self, expr):
+        x = expr.args[0]
+        log_x = sp.Add(*(_log_abs_factor(f) for f in sp.Mul.make_args(x)))  # x > 0: a sum of logs
+        return f"_log1p_positive({self._print(x)}, lambda: {self._print(log_x)})"
+
+    # Trigonometric functions of a difference of inputs: the difference as a double-double
+    # (von Mises' cos(y - mu) at mu = 1e8: one rounding of y - mu moves the cosine by 1e-8).
+    def _dd_argument(self, arg):
+        if isinstance(arg, sp.Add) and len(arg.args) == 2 and all(
+            isinstance(t, (sp.Symbol, sp.Indexed)) or (isinstance(t, sp.Mul) and len(t.args) == 2 and t.args[0] == -1)
+            for t in arg.args
+        ):
+            return self._double_double(arg)
+        return None
+
+    def _print_cos(self, expr):
+        dd = self._dd_argument(expr.args[0])
+        return f"_dd_cos({dd})" if dd else f"np.cos({self._print(expr.args[0])})"
+
+    def _print_sin(self, expr):
+        dd = self._dd_argument(expr.args[0])
+        return f"_dd_sin({dd})" if dd else f"np.sin({self._print(expr.args[0])})"
+
+    def _print_XExp(self, expr):
+        return f"_x_exp({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_XDivY(self, expr):
+        return f"_xdivy({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
     def _print_Max(self, expr):
         out = self._print(expr.args[0])
@@ -165,6 +375,14 @@ class SymlikNumPyPrinter(NumPyPrinter):
         if order != 0:
             raise NotImplementedError(f"only the order-0 modified Bessel function compiles; got {expr}")
         return f"{self._module_format('numpy.i0')}({self._print(x)})"
+
+
+def _log_abs_factor(f):
+    """log|f| for one factor of a positive product: n log|b| for a power b^n."""
+    if isinstance(f, sp.Pow):
+        base = f.base if f.base.is_positive else sp.Abs(f.base)
+        return f.exp * sp.log(base)
+    return sp.log(f if f.is_positive else sp.Abs(f))
 
 
 GAMMA_FAMILY = (sp.factorial, sp.gamma, sp.binomial, sp.beta)

@@ -240,10 +240,17 @@ class CupyKernel(LibraryKernel):
     def _call_arrays(self, arrays: dict):
         return self._launch(arrays, "none" if self.reduction == "none" else "sum")
 
-    def grad(self, *args, **kwargs) -> dict:
-        """{predicted input: d(loss)/d(input)} for this kernel's reduction (per element for "none")."""
+    def grad(self, *args, weight=None, **kwargs) -> tuple:
+        """Gradient of the reduced loss with respect to each predicted input (one CUDA
+        kernel), as a tuple of CuPy arrays in ``inputs`` order, like ``Kernel.grad``."""
+        if weight is not None:
+            raise NotSupportedError("the CuPy gradient kernel takes no weight")
         grads = self._launch(self._arrays(self._bind(args, kwargs)), "grad")
-        for n, g in grads.items():
-            if n not in self.inputs:
-                raise SymlikError(f"{n} is not an input")
-        return grads
+        return tuple(grads[n] for n in self.inputs if n in grads)
+
+    def value_and_grad(self, *args, weight=None, **kwargs) -> tuple:
+        return self(*args, weight=weight, **kwargs), self.grad(*args, weight=weight, **kwargs)
+
+    @property
+    def grad_source(self) -> str:
+        return self.source  # the gradient is the symlik_grad kernel of the same CUDA source

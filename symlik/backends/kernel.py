@@ -80,6 +80,7 @@ class Kernel:
         self.index_targets = index_targets
         self._reduce = reduce
         self.formula = formula
+        self._grad = None  # the gradient functions, generated on first use (backends/grad.py)
 
     # -- calling ---------------------------------------------------------------
     def _bind(self, args, kwargs) -> dict:
@@ -101,15 +102,56 @@ class Kernel:
         return bound
 
     def _arrays(self, bound: dict) -> dict:
-        out = {}
-        for name, value in {**bound, **self.fixed}.items():
+        """Every input as the array the generated code sees.
+
+        Floating inputs follow NumPy's promotion rules among themselves. Integer
+        predictions and parameters are promoted as NumPy would promote them against
+        the floating inputs (float64 when there are none). Integer targets (counts)
+        take that floating dtype instead of raising it, so float32 predictions with
+        int64 counts stay float32; class-index targets stay integers. Python scalars
+        are weakly typed, as in NumPy: a fixed sigma=2.0 keeps float32 inputs float32.
+        """
+        given = {**bound, **self.fixed}
+        raw = {}
+        for name, value in given.items():
             a = np.asarray(value)
             if a.dtype.kind not in "biuf":
                 raise SymlikError(f"{name} must be a real numeric array; got dtype {a.dtype}")
-            if a.dtype.kind in "biu" and name != "y":
-                a = a.astype(np.result_type(a.dtype, np.float64) if a.dtype.itemsize > 2 else np.float64)
-            out[name] = a
+            raw[name] = a
+        floats = [a.dtype for n, a in raw.items() if a.dtype.kind == "f" and not _is_python_scalar(given[n])]
+        ints = [a.dtype for n, a in raw.items() if a.dtype.kind in "biu" and n != "y"]
+        dtype = np.result_type(*floats, *ints) if floats else np.dtype(np.float64)
+        if dtype.kind != "f":
+            dtype = np.dtype(np.float64)
+        use_index = self._use_index(raw)
+        out = {}
+        for name, a in raw.items():
+            if name == "y" and use_index:
+                out[name] = a
+            elif _is_python_scalar(given[name]):
+                # Weak, as NumPy treats it in arithmetic: it takes the arrays' dtype (also
+                # inside np.log(sigma), where a bare Python float would come back float64).
+                out[name] = dtype.type(given[name])
+            elif a.dtype.kind in "biu":
+                out[name] = a.astype(dtype)
+            else:
+                out[name] = a
         return out
+
+    @staticmethod
+    def _result_dtype(arrays: dict, use_index: bool) -> np.dtype:
+        """The floating dtype of the values (after ``_arrays``, every input but class indices has it)."""
+        floats = [a.dtype for n, a in arrays.items() if not (n == "y" and use_index) and a.dtype.kind == "f"]
+        return np.result_type(*floats) if floats else np.dtype(np.float64)
+
+    def _prepare(self, args, kwargs):
+        """Bind, convert and check the inputs: (arrays, use_index, dtype)."""
+        arrays = self._arrays(self._bind(args, kwargs))
+        use_index = self._use_index(arrays)
+        if self.validate:
+            self._check_shapes(arrays, use_index)
+            self._validate(arrays, use_index)
+        return arrays, use_index, self._result_dtype(arrays, use_index)
 
     def _validate(self, arrays: dict, use_index: bool) -> None:
         # Parameters first: y's support may be bounded by one (binomial's n), which must be valid itself.
@@ -195,7 +237,9 @@ class Kernel:
             self._validate(arrays, use_index)
         fn = self._functions["index" if use_index else "dense"]
         with np.errstate(over="ignore", under="ignore"):
-            return fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
+            out = fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
+        # A value that depends on no array input comes back 0-d; it still has the inputs' dtype.
+        return np.asarray(out, dtype=self._result_dtype(arrays, use_index)) if np.ndim(out) == 0 else out
 
     def _call_arrays(self, arrays: dict):
         return self._reduce_values(self._elementwise_arrays(arrays))
@@ -205,8 +249,33 @@ class Kernel:
             return out
         if self._reduce is not None:
             return self._reduce(out, self.reduction)
-        out = np.asarray(out)
-        return out.mean() if self.reduction == "mean" else out.sum()
+        return reduce_observations(out, self.reduction)
+
+    # -- gradients ---------------------------------------------------------------
+    def grad(self, *args, weight=None, **kwargs) -> tuple:
+        """Gradient of the reduced loss with respect to each predicted input.
+
+        Takes the same inputs as a call (``weight`` included); returns one array
+        per predicted input, shaped like it (broadcast dimensions summed, as
+        autograd does). With ``reduction="none"`` it is the gradient of the sum.
+        """
+        from .grad import run
+
+        return run(self, args, kwargs, with_value=False, weight=weight)
+
+    def value_and_grad(self, *args, weight=None, **kwargs) -> tuple:
+        """``(value, grads)``: the reduced loss and ``grad``, from one generated
+        function that computes the shared subexpressions once."""
+        from .grad import run
+
+        return run(self, args, kwargs, with_value=True, weight=weight)
+
+    @property
+    def grad_source(self) -> str:
+        """The generated gradient code (NumPy), as text."""
+        from .grad import build
+
+        return build(self).source
 
     def _apply_weight(self, out, weight):
         return apply_weight(out, weight, self.validate)
@@ -296,3 +365,20 @@ class Kernel:
 def _has_dask(bound: dict) -> bool:
     # Checked by module name, so NumPy-only callers never import dask.
     return any(type(v).__module__.startswith("dask.") for v in bound.values())
+
+
+def _is_python_scalar(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, (bool, np.generic))
+
+
+def reduce_observations(out, reduction: str):
+    """Mean or sum over every observation, accumulated in float64 for narrower
+    floats (in NumPy's buffered chunks: no float64 copy of the array), so a mean
+    over 10^7 float32 values is as accurate as float64 allows; the result keeps
+    the input's dtype."""
+    out = np.asarray(out)
+    acc = np.float64 if out.dtype.itemsize < 8 else out.dtype
+    total = np.sum(out, dtype=acc)
+    if reduction == "mean":
+        total = total / out.size if out.size else np.float64(np.nan)
+    return out.dtype.type(total)

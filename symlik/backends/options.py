@@ -20,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import SymlikError
+from ..errors import NotSupportedError, SymlikError
 from .kernel import Kernel, apply_weight
 
 
@@ -92,6 +92,14 @@ class OptionKernel(Kernel):
         if "eps" in options and derivation.loss.name == "poisson_nll":
             checks[derivation.predicted_inputs[0]] = (_nonnegative_check, "be >= 0 (log(rate + eps) is finite at 0)")
         self._checks = checks
+
+    def grad(self, *args, weight=None, **kwargs):
+        raise NotSupportedError(
+            f"Kernel.grad does not cover loss options ({', '.join(sorted(self.options))}) yet; "
+            "compile with backend='torch' and use autograd"
+        )
+
+    value_and_grad = grad
 
     def _dtype(self, arrays):
         preds = [arrays[n] for n in self.derivation.predicted_inputs if n in arrays]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SymlikError
+from ..errors import NotSupportedError, SymlikError
 from .kernel import Kernel
 
 
@@ -70,3 +70,12 @@ class LibraryKernel(Kernel):
 
     def _apply_weight(self, out, weight):
         return out * self._as_array(weight, out)
+
+    def grad(self, *args, weight=None, **kwargs):
+        raise NotSupportedError(
+            f"the {self.backend} kernel is differentiable by {self.backend}'s own autograd "
+            "(torch.autograd.grad, jax.grad); Kernel.grad is the NumPy backend's"
+        )
+
+    value_and_grad = grad
+

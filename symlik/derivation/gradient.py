@@ -1,59 +1,255 @@
-"""The gradient of a derived loss with respect to what the network outputs.
+"""The gradient of a per-observation loss with respect to each predicted input.
 
-For a scalar distribution this is d loss / d input. For a vector one it is
-the k-th component d loss / d x_k: a sum over the event axis contributes the
-derivative of its k-th summand, and log sum_j exp(z_j) contributes the
-softmax softmax(z)_k (the chain rule through the logsumexp).
+Scalar inputs are differentiated by SymPy. An event input z (one value per
+component on the last axis, written ``z[k]``) is differentiated component by
+component: d/dz_k of sum_j f(z_j) is f'(z_k), and d/dz_k of logsumexp(z) is
+softmax(z)_k, so the result is again an expression in the index k, which the
+backends print as an array over the last axis. Nothing here is numeric: the
+backends compile these expressions, and the derivation renders them.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from ..functions import EVENT_J, LogSumExp
+from ..functions import LogSumExp, Softmax
 
 
-def loss_gradient(d) -> dict[str, sp.Expr]:
-    """{predicted input: d loss / d input} (for event inputs: the k-th component)."""
-    out = {}
-    for name in d.predicted_inputs:
-        x = d.symbols[name]
-        out[name] = _simplify(_diff(d.loss.expr, x, d))
-    return out
+def _event_atoms(expr, base):
+    """The outermost sums and logsumexps in ``expr`` that involve ``base``."""
+    found = []
+
+    def walk(e):
+        if isinstance(e, (sp.Sum, LogSumExp)) and e.has(base):
+            found.append(e)
+            return
+        for a in e.args:
+            walk(a)
+
+    walk(expr)
+    return list(dict.fromkeys(found))
 
 
-def _simplify(expr):
-    simpler = sp.factor_terms(sp.together(expr))
-    return simpler if sp.count_ops(simpler) <= sp.count_ops(expr) else expr
+def _d_event(expr, base, k, K):
+    """d expr / d base[k], as an expression in k."""
+    if not expr.has(base):
+        return sp.S.Zero
+    if isinstance(expr, LogSumExp):
+        return Softmax(base, expr.args[1], k) if expr.args[0] == base else sp.S.Zero
+    if isinstance(expr, sp.Sum):
+        (j, lo, hi), body = expr.limits[0], expr.function
+        if len(expr.limits) != 1:
+            raise NotImplementedError(f"only single sums over the event axis are differentiated: {expr}")
+        if j == k:  # keep the summation index apart from the free component index
+            fresh = sp.Dummy("j", integer=True, positive=True)
+            body, j = body.xreplace({j: fresh}), fresh
+        direct, indirect = _split_derivative(body, base, j, k, K)
+        return direct.xreplace({j: k}) + (sp.Sum(indirect, (j, lo, hi)) if indirect != 0 else 0)
+    direct, indirect = _split_derivative(expr, base, k, k, K)
+    return direct + indirect
 
 
-def _diff(expr, x, d):
-    if not isinstance(x, sp.Indexed):
-        return sp.diff(expr, x)
-    base, (k,) = x.base, x.indices
-    lse = {e for e in expr.atoms(LogSumExp) if e.args[0] == base}
-    marks = {e: sp.Dummy("L") for e in lse}
-    body = expr.xreplace(marks)
-    grad = sp.S.Zero
-    for term in sp.Add.make_args(sp.expand(body)):
-        grad += _diff_term(term, x, k)
-    for e, mark in marks.items():  # d/dz_k log sum_j e^{z_j} = softmax(z)_k
-        softmax_k = sp.exp(base[k]) / sp.Sum(sp.exp(base[EVENT_J]), (EVENT_J, 1, e.args[1]))
-        grad += sp.diff(body, mark).xreplace({m: e for e, m in marks.items()}) * softmax_k
-    # k is now free (the component); a sum left over k gets its own index l.
-    other = sp.Symbol("l", integer=True, positive=True)
-    return grad.replace(
-        lambda e: isinstance(e, sp.Sum) and e.limits[0][0] == k,
-        lambda e: sp.Sum(e.function.xreplace({k: other}), (other, *e.limits[0][1:])),
+def _split_derivative(expr, base, index, k, K):
+    """(direct, indirect) parts of d expr / d base[k]: through base[index] itself
+    (to be read at index = k) and through the sums and logsumexps inside expr."""
+    atoms = _event_atoms(expr, base)
+    dummies = [sp.Dummy(f"a{i}") for i in range(len(atoms))]
+    g = expr.xreplace(dict(zip(atoms, dummies)))
+    t = sp.Dummy("t", real=True)
+    g = g.xreplace({base[index]: t})
+    if g.has(base):
+        raise NotImplementedError(f"{base} enters {expr} at more than one index outside a sum")
+    back = {t: base[index], **dict(zip(dummies, atoms))}
+    direct = sp.diff(g, t).xreplace(back)
+    indirect = sp.Add(*(sp.diff(g, a).xreplace(back) * _d_event(atom, base, k, K) for a, atom in zip(dummies, atoms)))
+    return direct, indirect
+
+
+def support_facts(spec) -> dict:
+    """Identities that hold on the support, used to simplify gradients:
+    a one-hot or probability-vector target sums to 1 over the event axis."""
+    s = spec.support
+    if s.kind not in ("onehot", "simplex", "counts_vector"):
+        return {}
+    total = sp.S.One
+    if s.kind == "counts_vector":
+        if not isinstance(s.upper, str):
+            return {}
+        total = spec.symbol(s.upper)
+    return {"y_total": total}
+
+
+def apply_facts(expr, spec, facts) -> sp.Expr:
+    if "y_total" not in facts:
+        return expr
+    ybase = spec._y_base()
+    return expr.replace(
+        lambda e: isinstance(e, sp.Sum) and isinstance(e.function, sp.Indexed) and e.function.base == ybase
+        and e.function.indices == (e.limits[0][0],),
+        lambda e: facts["y_total"],
     )
 
 
-def _diff_term(term, x, k):
-    """d term / d x_k, where a Sum over k contributes its k-th summand's derivative."""
-    sums = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum) and f.limits[0][0] == k]
-    if not sums:
-        return sp.diff(term, x) if term.has(x) else sp.S.Zero
-    s = sums[0]
-    rest = term / s
-    # rest is free of the summation: only the k-th summand of s depends on x_k
-    return rest * sp.diff(s.function, x)
+def _power_rule(expr) -> sp.Expr:
+    """A^b / B -> (A/B) A^(b-1) where A/B is free of B's symbols.
+
+    SymPy differentiates A^b as b A^b A'/A; at A = 0 that is 0/0 (nan in a kernel)
+    where b A^(b-1) A' is the finite limit (the generalised normal's |r|^beta at r = 0)."""
+
+    def one(m):
+        factors = list(m.args)
+        for i, f in enumerate(factors):
+            if not (isinstance(f, sp.Pow) and not f.exp.is_Integer):
+                continue
+            for j, g in enumerate(factors):
+                if j == i or not (isinstance(g, sp.Pow) and g.exp == -1):
+                    continue
+                ratio = sp.simplify(f.base / g.base)
+                if not ratio.free_symbols & g.base.free_symbols:
+                    rest = [h for k, h in enumerate(factors) if k not in (i, j)]
+                    return sp.Mul(*rest, ratio, f.base ** (f.exp - 1))
+        return m
+
+    return expr.replace(lambda e: isinstance(e, sp.Mul), one)
+
+
+def _merge_exact_powers(expr) -> sp.Expr:
+    """base^e * base-like factors -> base^(e+1) * what is left, for the double-double powers
+    (x (y/lam)^(k-1) y/lam^2 -> x (y/lam)^k / lam), so that 1 - base^k can become expm1."""
+    from ..functions import PowExactBase
+
+    def one(m):
+        powers = [f for f in m.args if isinstance(f, PowExactBase)]
+        if len(powers) != 1:
+            return m
+        p = powers[0]
+        rest = sp.Mul(*(f for f in m.args if f is not p))
+        q = sp.simplify(rest / p.args[0])
+        if sp.count_ops(q) < sp.count_ops(rest):
+            return q * PowExactBase(p.args[0], p.args[1] + 1)
+        return m
+
+    return expr.replace(lambda e: isinstance(e, sp.Mul) and e.has(PowExactBase), one)
+
+
+def _factored(expr) -> sp.Expr:
+    """For a rational gradient, the smallest of: as is, SymPy's factor(), and factor() with
+    every difference of inputs held as one symbol (so (mu - y)^2 is never expanded into
+    mu^2 - 2 mu y + y^2, which cancels). The inverse Gaussian's gradient shrinks to
+    2 (mu - y) / mu^3, with no mu^2 y to underflow; Student-t's to (nu + 1) r / (nu sigma^2 + r^2)."""
+    if expr.atoms(sp.Function) or expr.has(sp.Sum) or not isinstance(expr, (sp.Add, sp.Mul, sp.Pow)):
+        return expr
+    candidates = [expr]
+    try:
+        candidates.append(sp.factor(expr))
+        diffs = {}
+        for a in expr.atoms(sp.Add):
+            if len(a.args) == 2 and all(isinstance(t.as_coeff_Mul()[1], (sp.Symbol, sp.Indexed)) for t in a.args):
+                if -a not in diffs:
+                    diffs[a] = sp.Dummy("r", real=True)
+        held = expr.xreplace({**diffs, **{-a: -r for a, r in diffs.items()}})
+        candidates.append(sp.factor(held).xreplace({r: a for a, r in diffs.items()}))
+    except (sp.PolynomialError, NotImplementedError):  # pragma: no cover - SymPy gave up
+        pass
+    return min(candidates, key=sp.count_ops)
+
+
+def tidy(expr) -> sp.Expr:
+    """Gather common factors without expanding anything: 2*mu - 2*y -> 2*(mu - y);
+    A^b / A -> A^(b - 1); a rational gradient in its smallest factored form."""
+    return sp.factor_terms(_factored(_merge_exact_powers(_power_rule(sp.powsimp(expr)))))
+
+
+def gradient(expr, d, name) -> sp.Expr:
+    """d expr / d (input ``name``) per observation; for an event input, its k-th component."""
+    target = d.symbols[name]
+    spec = d.spec
+    if isinstance(target, sp.Indexed):
+        g = _d_event(expr, target.base, target.indices[0], spec.K)
+    else:
+        g = sp.diff(expr, target)
+    g = apply_facts(g, spec, support_facts(spec))
+    return tidy(g)
+
+
+def loss_gradient(d) -> dict:
+    """{predicted input: d loss / d input} of the canonical loss (for event inputs: the k-th component)."""
+    return gradients(d.loss.expr, d)
+
+
+def gradients(expr, d) -> dict:
+    """{predicted input name: gradient expression}, in the kernel's input order."""
+    return {name: gradient(expr, d, name) for name in d.predicted_inputs}
+
+
+
+
+def gradient_steps(spec, loss, loss_expr, symbols, input_names, observation, n_obs):
+    """One Step per predicted input: the gradient of the mean loss, per observation.
+
+    Only observation i's term depends on its own prediction, so the gradient of
+    (1/n) sum_i loss_i is that term's derivative over n (what ``Kernel.grad``
+    returns for reduction="mean", from the stable form of the same expression).
+    """
+    from .derivation import Step
+
+    name = loss.template.latex_name if loss.name else None
+    numerator = r"\operatorname{%s}" % name if name else r"\frac{1}{n}\sum_{i} \ell_i"
+    steps = []
+    for input_name in input_names:
+        g = gradient(loss_expr, _Shim(spec, symbols), input_name)
+        target = symbols[input_name]
+        event = isinstance(target, sp.Indexed)
+        link_input = input_name not in spec.param_names
+        shown = "z" if link_input else spec.latex_name(input_name)
+        sub = "i, k" if event else "i"
+        lhs = r"\frac{\partial %s}{\partial %s_{%s}}" % (numerator, shown, sub)
+        text_name = loss.name.upper() if loss.name else "mean loss"
+        steps.append(
+            Step(
+                f"The gradient with respect to {input_name}",
+                _shown(observation(g), n_obs),
+                "Only observation i's term depends on its own prediction, so the gradient of the mean is that "
+                "term's derivative over n; the kernel's grad() computes it from the stable form of the loss.",
+                lhs,
+                f"d {text_name} / d {input_name}_{sub.replace(' ', '')}",
+            )
+        )
+    return steps
+
+
+def _positive_first(e):
+    if isinstance(e, sp.Add):
+        terms = sorted(e.args, key=lambda t: t.could_extract_minus_sign())
+        return sp.Add(*(_positive_first(t) for t in terms), evaluate=False)
+    if isinstance(e, sp.Mul) and any(isinstance(a, sp.Add) for a in e.args):
+        coeff, rest = e.as_coeff_Mul()
+        inner = [_positive_first(a) for a in sp.Mul.make_args(rest)]
+        return sp.Mul(*([coeff] if coeff != 1 else []), *inner, evaluate=False)
+    if isinstance(e, sp.Function) and any(isinstance(a, sp.Add) for a in e.args):
+        return e.func(*(_positive_first(a) for a in e.args), evaluate=False)
+    return e
+
+
+def _shown(g, n_obs):
+    """For display: factored, positive terms first, over n (exactly g / n). A gradient of
+    three or more terms is shown term by term over n, so that a long one can be broken
+    across lines at its + and - signs (a single fraction over n cannot)."""
+    g = tidy(g)
+    if not g.has(sp.Add):
+        return g / n_obs
+    terms = sp.Add.make_args(sp.expand_mul(g, deep=False))
+    if len(terms) >= 3:
+        return _positive_first(sp.Add(*(t / n_obs for t in terms), evaluate=False))
+    return sp.Mul(_positive_first(g), sp.Pow(n_obs, -1, evaluate=False), evaluate=False)
+
+
+class _Shim:
+    """The two attributes ``gradient`` reads from a Derivation, while one is being built."""
+
+    def __init__(self, spec, symbols):
+        self.spec = spec
+        self.symbols = symbols
+
+
+__all__ = ["gradient", "gradients", "loss_gradient", "gradient_steps", "support_facts", "apply_facts", "tidy"]

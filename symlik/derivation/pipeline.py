@@ -19,6 +19,7 @@ from ..errors import SymlikError
 from ..functions import ArgMin, DensityOf, Softplus, loss_symbol
 from ..losses import matcher
 from .derivation import Derivation, Step
+from .gradient import gradient_steps
 
 OBS = sp.Symbol("i", integer=True, positive=True)
 N_OBS = sp.Symbol("n", integer=True, positive=True)
@@ -136,6 +137,8 @@ def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
     loss = matcher.Loss(match.loss.name, loss_expr, match.loss.template, match.loss.inner)
 
     steps = _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols, input_names)
+    varying = {"y", *predict, *input_names}
+    steps += gradient_steps(spec, loss, loss_expr, symbols, input_names, lambda e: _observation(e, varying), N_OBS)
     return Derivation(
         spec=spec,
         predict=predict,

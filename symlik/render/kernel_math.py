@@ -134,6 +134,43 @@ CALL_RULES.update(
     }
 )
 
+
+def _sub(a, b) -> ast.BinOp:
+    return ast.BinOp(left=a, op=ast.Sub(), right=b)
+
+
+def _product(factors):
+    out = factors[0]
+    for f in factors[1:]:
+        out = _mul(out, f)
+    return out
+
+
+# The numerics helpers (backends/_numpy_runtime.py): each computes exactly this math, more
+# carefully; double-double operands arrive as their value (see visit_Tuple).
+CALL_RULES.update(
+    {
+        "x_exp": lambda u, *factors: _mul(_product(list(factors)), _call("exp", u)),
+        "log1p_positive": lambda x, log_x: _log1p(x),
+        "log_binomial": lambda n, k: _sub(_sub(_lgamma(_add(n, _const(1))), _lgamma(_add(k, _const(1)))),
+                                          _lgamma(_add(_sub(n, k), _const(1)))),
+        "lgamma_diff": lambda x, m: _sub(_lgamma(_add(x, m)), _lgamma(x)),
+        "log_i0": lambda x: _call("log", _call("i0", x)),
+        "log_i0e": lambda x: _sub(_call("log", _call("i0", x)), _call("abs", x)),
+        "cosm1": lambda x: _sub(_call("cos", x), _const(1)),
+        "dd_cosm1": lambda x: _sub(_call("cos", x), _const(1)),
+        "dd_cos": lambda x: _call("cos", x),
+        "dd_sin": lambda x: _call("sin", x),
+        "dd_add": _add,
+        "dd_mul": _mul,
+        "dd_div": lambda a, b: ast.BinOp(left=a, op=ast.Div(), right=b),
+        "dd_neg": lambda a: ast.UnaryOp(op=ast.USub(), operand=a),
+        "dd_abs": lambda a: _call("abs", a),
+        "dd_pow": lambda base, e, log_base: ast.BinOp(left=base, op=ast.Pow(), right=e),
+        "dd_logabs": lambda a: _call("log", _call("abs", a)),
+    }
+)
+
 # Module constants shown by their mathematical name.
 CONSTANTS = {"pi": "pi", "e": "e", "inf": "infty"}
 
@@ -161,6 +198,12 @@ class _MathRewriter(ast.NodeTransformer):
         self.event_arrays = set(event_arrays)
         self.size_name = size_name
         self.gathered: dict[str, ast.AST] = {}
+
+    def visit_Tuple(self, node):
+        # (x, 0.0): a value entering double-double arithmetic; it is x.
+        if len(node.elts) == 2 and isinstance(node.elts[1], ast.Constant) and node.elts[1].value == 0:
+            return self.visit(node.elts[0])
+        return self.generic_visit(node)
 
     # -- statements ------------------------------------------------------------
     def visit_FunctionDef(self, node):

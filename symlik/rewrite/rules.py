@@ -2,9 +2,11 @@
 
 Each rule is one module-level object: a query (which subexpressions it
 applies to) and a value (the stable replacement). Every rule is an exact
-identity; ``tests/test_rewrite.py`` proves each one symbolically and checks
-it numerically at extreme input. Rewrites run between derivation and code
-generation: the derivation keeps the exact form, the kernel gets this one.
+identity; ``tests/test_rewrite.py`` proves each one symbolically, checks its
+structure, and checks its value at extreme input against mpmath. Rewrites run
+between derivation and code generation: the derivation keeps the exact form,
+the kernel gets this one. Where SymPy already has the rule (log1p, expm1,
+logaddexp) it is reused, not rewritten.
 """
 
 from __future__ import annotations
@@ -13,10 +15,33 @@ from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.numpy_nodes import logaddexp
+from sympy.codegen.scipy_nodes import cosm1
+from sympy.codegen.rewriting import FuncMinusOneOptim, ReplaceOptim
+from sympy.codegen.rewriting import cosm1_opt as _sympy_cosm1_opt
+from sympy.codegen.rewriting import expm1_opt as _sympy_expm1_opt
 from sympy.codegen.rewriting import log1p_opt as _sympy_log1p_opt
+from sympy.codegen.rewriting import logaddexp_opt as _sympy_logaddexp_opt
 
-from ..functions import LogSumExp, Softplus, XLog1PY, XLogY
+from ..functions import (
+    LogBesselI0,
+    LogBesselI0e,
+    LogBeta,
+    LogBinomial,
+    LogCosh,
+    LogGamma,
+    LogGammaDiff,
+    Log1pPositive,
+    LogSumExp,
+    PowExactBase,
+    PowM1ExactBase,
+    Sigmoid,
+    Softplus,
+    XExp,
+    XLog1PY,
+    XLogY,
+)
 
 
 @dataclass(frozen=True)
@@ -30,36 +55,129 @@ class Rewrite:
         return expr.replace(self.query, self.value)
 
 
-def _is_log_one_plus_exp(e) -> bool:
-    if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Add):
-        return False
-    terms = e.args[0].args
-    return len(terms) == 2 and sp.S.One in terms and any(isinstance(t, sp.exp) for t in terms)
+# ---------------------------------------------------------------------------
+# softplus, log-sigmoid, log(1 - sigmoid), logaddexp
+# ---------------------------------------------------------------------------
+
+
+def _one_plus_exp(arg):
+    """u when arg is 1 + e^u, else None."""
+    if isinstance(arg, sp.Add) and len(arg.args) == 2 and sp.S.One in arg.args:
+        other = next(t for t in arg.args if t != sp.S.One)
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
 
 
 softplus_opt = Rewrite(
     "softplus",
-    _is_log_one_plus_exp,
-    lambda e: Softplus(next(t for t in e.args[0].args if isinstance(t, sp.exp)).args[0]),
+    lambda e: isinstance(e, sp.log) and _one_plus_exp(e.args[0]) is not None,
+    lambda e: Softplus(_one_plus_exp(e.args[0])),
     "log(1 + e^z) overflows for z > 709; softplus(z) = max(z, 0) + log1p(e^-|z|) does not",
 )
 
 
-def _is_log_sum_exp(e) -> bool:
-    if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Sum):
+def _log_sigmoid_arg(e):
+    """z when e is log(sigmoid(z)) or log(1 / (1 + e^-z)), else None."""
+    if not isinstance(e, sp.log):
+        return None
+    a = e.args[0]
+    if isinstance(a, Sigmoid):
+        return a.args[0]
+    if isinstance(a, sp.Pow) and a.exp == -1 and _one_plus_exp(a.base) is not None:
+        return -_one_plus_exp(a.base)
+    return None
+
+
+log_sigmoid_opt = Rewrite(
+    "log_sigmoid",
+    lambda e: _log_sigmoid_arg(e) is not None,
+    lambda e: -Softplus(-_log_sigmoid_arg(e)),
+    "log(sigmoid(z)) is log(0) = -inf once sigmoid underflows (z < -745); -softplus(-z) is -z there",
+)
+
+
+def _log1m_sigmoid_arg(e):
+    """z when e is log(1 - sigmoid(z)), else None."""
+    if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Add):
+        return None
+    terms = e.args[0].args
+    if len(terms) == 2 and sp.S.One in terms:
+        other = next(t for t in terms if t != sp.S.One)
+        if isinstance(other, sp.Mul) and other.args[0] == -1 and len(other.args) == 2 and isinstance(other.args[1], Sigmoid):
+            return other.args[1].args[0]
+    return None
+
+
+log1m_sigmoid_opt = Rewrite(
+    "log1m_sigmoid",
+    lambda e: _log1m_sigmoid_arg(e) is not None,
+    lambda e: -Softplus(_log1m_sigmoid_arg(e)),
+    "1 - sigmoid(z) rounds to 0 for z > 37 and its log is -inf; -softplus(z) keeps every digit",
+)
+
+def _is_logaddexp(e) -> bool:
+    if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Add) or len(e.args[0].args) != 2:
         return False
-    s = e.args[0]
-    j = s.limits[0][0]
+    return all(isinstance(t, sp.exp) for t in e.args[0].args)
+
+
+logaddexp_opt = Rewrite(
+    "logaddexp",
+    _is_logaddexp,
+    lambda e: _sympy_logaddexp_opt(e),  # SymPy's rule: log(exp(v) + exp(w)) -> logaddexp(v, w)
+    "log(e^a + e^b) overflows once either exponent passes 709; logaddexp subtracts the max first",
+)
+
+# ---------------------------------------------------------------------------
+# logsumexp and log_softmax over the event axis (a symbolic number of classes)
+# ---------------------------------------------------------------------------
+
+
+def _lse_parts(s):
+    """(z_base, K) when s is Sum_{j=1}^{K} exp(z[j]), else None."""
+    if not isinstance(s, sp.Sum) or len(s.limits) != 1:
+        return None
+    j, lo, hi = s.limits[0]
     body = s.function
-    return isinstance(body, sp.exp) and isinstance(body.args[0], sp.Indexed) and body.args[0].indices == (j,)
+    if lo == 1 and isinstance(body, sp.exp) and isinstance(body.args[0], sp.Indexed) and body.args[0].indices == (j,):
+        return body.args[0].base, hi
+    return None
 
 
 logsumexp_opt = Rewrite(
     "logsumexp",
-    _is_log_sum_exp,
-    lambda e: LogSumExp(e.args[0].function.args[0].base, e.args[0].limits[0][2]),
+    lambda e: isinstance(e, sp.log) and _lse_parts(e.args[0]) is not None,
+    lambda e: LogSumExp(*_lse_parts(e.args[0])),
     "log sum exp(z) overflows at z > 709; subtracting the max first keeps every exponent <= 0",
 )
+
+
+def _log_softmax_parts(e):
+    """(z_base, k, K) when e is log(exp(z[k]) / Sum_j exp(z[j])), else None."""
+    if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Mul):
+        return None
+    num = [f for f in e.args[0].args if isinstance(f, sp.exp) and isinstance(f.args[0], sp.Indexed)]
+    den = [f for f in e.args[0].args if isinstance(f, sp.Pow) and f.exp == -1 and _lse_parts(f.base) is not None]
+    if len(num) != 1 or len(den) != 1 or len(e.args[0].args) != 2:
+        return None
+    zk = num[0].args[0]
+    zbase, K = _lse_parts(den[0].base)
+    if zk.base != zbase:
+        return None
+    return zbase, zk.indices[0], K
+
+
+log_softmax_opt = Rewrite(
+    "log_softmax",
+    lambda e: _log_softmax_parts(e) is not None,
+    lambda e: (lambda z, k, K: z[k] - LogSumExp(z, K))(*_log_softmax_parts(e)),
+    "softmax underflows to 0 for a logit 745 below the max and its log is -inf; z_k - logsumexp(z) is exact",
+)
+
+# ---------------------------------------------------------------------------
+# xlogy and xlog1py: 0 log 0 = 0
+# ---------------------------------------------------------------------------
 
 
 def _mul_with_log(e, want_one_minus: bool):
@@ -94,23 +212,371 @@ xlog1py_opt = Rewrite(
     "x log(1 - p) is nan at x = 0, p = 1, and log(1 - p) loses digits for tiny p; log1p keeps them",
 )
 
+# ---------------------------------------------------------------------------
+# log Gamma, log y!, log binomial, log Beta
+# ---------------------------------------------------------------------------
+
+
+def _to_loggamma(e):
+    if isinstance(e, sp.loggamma):
+        return LogGamma(e.args[0])
+    a = e.args[0]
+    if isinstance(a, sp.gamma):
+        return LogGamma(a.args[0])
+    return LogGamma(a.args[0] + 1)  # factorial
+
+
+gammaln_opt = Rewrite(
+    "gammaln",
+    lambda e: isinstance(e, sp.loggamma) or (isinstance(e, sp.log) and isinstance(e.args[0], (sp.gamma, sp.factorial))),
+    _to_loggamma,
+    "Gamma(x) overflows at x > 171 (so does y! at y > 170); log Gamma (gammaln) is finite to 1e305",
+)
+
+
+log_binomial_opt = Rewrite(
+    "log_binomial",
+    lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.binomial),
+    # log C(n, k) = -log(n + 1) - log B(n - k + 1, k + 1) (the runtime helper), exactly 0 at k = 0, n.
+    lambda e: LogBinomial(*e.args[0].args),
+    "C(n, k) overflows for n > 1029, and gammaln(n+1) - gammaln(k+1) - gammaln(n-k+1) cancels; betaln does not",
+)
+
+
+def _gammaln_terms(add):
+    """{loggamma argument: coefficient} over the terms c * loggamma(u) of an Add."""
+    found = {}
+    for t in add.args:
+        c, rest = t.as_coeff_Mul()
+        if isinstance(rest, LogGamma):
+            found[rest.args[0]] = found.get(rest.args[0], 0) + c
+    return found
+
+
+def _betaln_triple(add):
+    """(c, a, b) with c loggamma(a) + c loggamma(b) - c loggamma(a + b) among the terms, else None."""
+    if not isinstance(add, sp.Add):
+        return None
+    terms = _gammaln_terms(add)
+    args = list(terms)
+    for i, a in enumerate(args):
+        for b in args[i:]:
+            s = sp.expand(a + b)
+            for total in args:
+                if sp.expand(total - s) != 0 or total in (a, b):
+                    continue
+                c = terms[a]
+                if a == b:
+                    if terms[a] % 2 == 0 and terms[total] == -terms[a] / 2:
+                        return terms[a] / 2, a, b, total
+                    continue
+                if terms[b] == c and terms[total] == -c:
+                    return c, a, b, total
+    return None
+
+
+def _gammaln_shift(add):
+    """(c, a, h) with c loggamma(a) - c loggamma(a + h), h a positive number, else None."""
+    if not isinstance(add, sp.Add):
+        return None
+    terms = _gammaln_terms(add)
+    for a, c in terms.items():
+        for other, c2 in terms.items():
+            h = sp.expand(other - a)
+            if other != a and h.is_number and h.is_positive and c2 == -c:
+                return c, a, other, h
+    return None
+
+
+def _combine_betaln(add):
+    # log Gamma(a) - log Gamma(a + h) = log B(a, h) - log Gamma(h): for a = 1e8 the two
+    # log-gammas are 1.7e9 each and cancel (Student-t's Gamma(nu/2) / Gamma(nu/2 + 1/2)).
+    shift = _gammaln_shift(add)
+    while shift is not None:
+        c, a, other, h = shift
+        kept, drop = [], {a: c, other: -c}
+        for t in add.args:
+            coeff, rest = t.as_coeff_Mul()
+            if isinstance(rest, LogGamma) and rest.args[0] in drop and coeff == drop[rest.args[0]]:
+                del drop[rest.args[0]]
+                continue
+            kept.append(t)
+        add = sp.Add(*kept, c * LogBeta(a, h), -c * sp.log(sp.gamma(h)))
+        shift = _gammaln_shift(add)
+    triple = _betaln_triple(add)
+    while triple is not None:
+        c, a, b, total = triple
+        remove = {a: c, b: c, total: -c} if a != b else {a: 2 * c, total: -c}
+        kept = []
+        for t in add.args:
+            coeff, rest = t.as_coeff_Mul()
+            if isinstance(rest, LogGamma) and rest.args[0] in remove and coeff == remove[rest.args[0]]:
+                del remove[rest.args[0]]
+                continue
+            kept.append(t)
+        add = sp.Add(*kept, c * LogBeta(a, b))
+        triple = _betaln_triple(add)
+    return add
+
+
+betaln_opt = Rewrite(
+    "betaln",
+    lambda e: (isinstance(e, sp.log) and isinstance(e.args[0], sp.beta))
+    or _betaln_triple(e) is not None
+    or _gammaln_shift(e) is not None,
+    lambda e: LogBeta(*e.args[0].args) if isinstance(e, sp.log) else _combine_betaln(e),
+    "Beta(a, b) underflows for large a, b, and gammaln(a) + gammaln(b) - gammaln(a + b) cancels "
+    "(1e-8 relative at a = 1e8, b = 1); betaln(a, b) is accurate to the last digits",
+)
+
+def _lgamma_pairs(add):
+    """The Add with its log-gammas (betaln's included) paired into log-gamma differences
+    whose arguments differ by a number, if every non-constant one pairs."""
+    if not isinstance(add, sp.Add) or not add.has(LogGamma, LogBeta):
+        return None
+    signed, rest = [], []
+    for t in add.args:
+        c, f = t.as_coeff_Mul()
+        if isinstance(f, LogBeta) and c.is_Rational:
+            a, b = f.args
+            signed += [(c, a), (c, b), (-c, a + b)]
+        elif isinstance(f, LogGamma) and c.is_Rational:
+            signed.append((c, f.args[0]))
+        else:
+            rest.append(t)
+    constants = [(c, x) for c, x in signed if x.is_number]
+    signed = [(c, x) for c, x in signed if not x.is_number]
+    if len(signed) < 2:
+        return None
+    pairs = []
+    while signed:
+        c, x = signed.pop(0)
+        best = None
+        for j, (c2, x2) in enumerate(signed):
+            if c2 != -c:
+                continue
+            d = sp.expand(x2 - x)
+            # Only a numeric shift (Student-t's nu/2 and nu/2 + 1/2): pairing across a count
+            # (a + b against a + b + n) would round b away inside a + b when b << a, where
+            # the betaln difference keeps it.
+            if d.is_number and (best is None or sp.count_ops(d) < best[0]):
+                best = (sp.count_ops(d), j, d)
+        if best is None:
+            return None
+        _, j, d = best
+        _, x2 = signed.pop(j)
+        if d.could_extract_minus_sign():  # c lgG(x2 - d) - c lgG(x2) = c (lgG(x2 + |d|) - lgG(x2))
+            pairs.append(c * LogGammaDiff(x2, -d))
+        else:  # c lgG(x) - c lgG(x + d) = -c (lgG(x + d) - lgG(x))
+            pairs.append(-c * LogGammaDiff(x, d))
+    return sp.Add(*rest, *pairs, *(c * sp.log(sp.gamma(x)) for c, x in constants))
+
+
+lgamma_pairs_opt = Rewrite(
+    "lgamma_pairs",
+    lambda e: _lgamma_pairs(e) is not None,
+    _lgamma_pairs,
+    "Student-t's log Gamma(nu/2) - log Gamma(nu/2 + 1/2) subtracts two values of size 8.7e8 at nu = 1e8; "
+    "as one log-gamma difference (a rising factorial) it is computed directly",
+)
+
+# ---------------------------------------------------------------------------
+# log cosh, log I0
+# ---------------------------------------------------------------------------
+
+
+def _logcosh_value(e):
+    a = e.args[0]
+    if isinstance(a, sp.cosh):
+        return LogCosh(a.args[0])
+    return -LogCosh(a.args[0])  # log sech(x) = -log cosh(x)
+
+
+logcosh_opt = Rewrite(
+    "logcosh",
+    lambda e: isinstance(e, sp.log) and isinstance(e.args[0], (sp.cosh, sp.sech)),
+    _logcosh_value,
+    "cosh(x) overflows for |x| > 710; log cosh(x) = |x| + log1p(e^(-2|x|)) - log 2 does not",
+)
+
+log_i0_opt = Rewrite(
+    "log_i0",
+    lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.besseli) and e.args[0].args[0] == 0,
+    lambda e: LogBesselI0(e.args[0].args[1]),
+    "I0(kappa) overflows for kappa > 713; log(i0e(kappa)) + kappa uses the scaled function, which does not",
+)
+
+def _i0_cos_parts(add):
+    """(kappa, u) when the Add holds log I0(kappa) and -kappa cos(u), else None."""
+    if not isinstance(add, sp.Add):
+        return None
+    i0 = [t for t in add.args if isinstance(t, LogBesselI0)]
+    for t in i0:
+        kappa = t.args[0]
+        for other in add.args:
+            c, rest = other.as_coeff_Mul()
+            factors = sp.Mul.make_args(rest)
+            cos = [f for f in factors if isinstance(f, sp.cos)]
+            if c == -1 and len(cos) == 1 and sp.Mul(*(f for f in factors if f is not cos[0])) == kappa:
+                return kappa, cos[0].args[0], t, other
+    return None
+
+
+def _i0_cos_value(add):
+    kappa, u, t_i0, t_cos = _i0_cos_parts(add)
+    rest = [t for t in add.args if t is not t_i0 and t is not t_cos]
+    # log I0(k) - k cos u = log(i0e(k)) + k (1 - cos u) = log(i0e(k)) - k cosm1(u), for k >= 0.
+    return sp.Add(*rest, LogBesselI0e(kappa), -kappa * cosm1(u))
+
+
+log_i0_cos_opt = Rewrite(
+    "log_i0_cos",
+    lambda e: _i0_cos_parts(e) is not None and _i0_cos_parts(e)[0].is_nonnegative,
+    _i0_cos_value,
+    "von Mises' log I0(kappa) - kappa cos(y - mu) cancels two terms of size kappa (1e8); "
+    "log(i0e(kappa)) + kappa (1 - cos(y - mu)) has no such cancellation",
+)
+
+# ---------------------------------------------------------------------------
+# log1p and expm1: SymPy's own rules
+# ---------------------------------------------------------------------------
+
 def _log1p_value(e):
-    # SymPy's rule factors every log's argument first; keep that only where it produced a
-    # log1p. Elsewhere the factoring can hurt: it turns log(a + 2 e^(-d^2/2) / d) (Huber's
-    # normaliser) into log(a d e^(d^2/2) + 2) - d^2/2 - log d, which overflows at d = 38.
-    out = _sympy_log1p_opt.value(e)
+    a = e.args[0]
+    if isinstance(a, sp.Add) and sp.S.One in a.args:
+        return log1p(a - 1)  # log(1 + x) as written: no factoring (Cauchy's 1 + r^2/gamma^2 stays whole)
+    out = _sympy_log1p_opt.value(e)  # SymPy's rule: factor the argument, split the log, find 1 + x
     return out if out.has(log1p) else e
 
 
 log1p_opt = Rewrite(
     "log1p",
-    _sympy_log1p_opt.query,
+    lambda e: isinstance(e, sp.log),
     _log1p_value,
     "log(1 + x) loses all digits of x below 1e-16; log1p(x) keeps them",
 )
 
-# Order matters: softplus and logsumexp claim their logs before the xlogy rules look.
-STABLE: tuple[Rewrite, ...] = (softplus_opt, logsumexp_opt, xlog1py_opt, xlogy_opt, log1p_opt)
+
+def _expm1_value(e):
+    # SymPy's expm1 rule, term by term in each Add (its alternative that factors the
+    # whole expression first would reorder sums that are deliberately ordered).
+    return ReplaceOptim.__call__(_sympy_expm1_opt, e)
+
+
+expm1_opt = Rewrite(
+    "expm1",
+    lambda e: isinstance(e, sp.Add) and e.has(sp.exp) and any(t.is_number for t in e.args),
+    _expm1_value,
+    "e^x - 1 loses all digits of x below 1e-16; expm1(x) keeps them",
+)
+
+cosm1_opt = Rewrite(
+    "cosm1",
+    lambda e: isinstance(e, sp.Add) and e.has(sp.cos) and any(t.is_number for t in e.args),
+    lambda e: ReplaceOptim.__call__(_sympy_cosm1_opt, e),
+    "1 - cos(x) is 0 for |x| < 1e-8 (von Mises' cosine loss near its minimum); -cosm1(x) = 2 sin(x/2)^2 is not",
+)
+
+log1p_positive_opt = Rewrite(
+    "log1p_positive",
+    lambda e: isinstance(e, log1p) and isinstance(e.args[0], sp.Mul) and e.args[0].is_nonnegative,
+    lambda e: Log1pPositive(e.args[0]),
+    "log1p(r^2/(nu sigma^2)) is inf once the ratio overflows (1e40 in float32) though its log is 92; "
+    "where the product overflows, softplus of its log (a sum of logs) takes over",
+)
+
+
+def _x_exp_value(e):
+    exps = [f for f in e.args if isinstance(f, sp.exp)]
+    numbers = [f for f in e.args if f.is_number]
+    factors = [f for f in e.args if f is not exps[0] and not f.is_number]
+    return sp.Mul(*numbers) * XExp(exps[0].args[0], *factors)
+
+
+def _is_x_exp(e) -> bool:
+    if not isinstance(e, sp.Mul):
+        return False
+    exps = [f for f in e.args if isinstance(f, sp.exp)]
+    return len(exps) == 1 and any(not f.is_number for f in e.args if f is not exps[0])
+
+
+x_exp_opt = Rewrite(
+    "x_exp",
+    _is_x_exp,
+    _x_exp_value,
+    "k y e^-z overflows at z = -710 even where y = 1e-300 makes the product finite (Gamma with a log "
+    "link), and k y underflows in float32 before e^-z could rescue it; the product is formed in "
+    "mantissa and exponent where the plain one over- or underflows",
+)
+
+
+def _double_double_base(b) -> bool:
+    """A base the backends can carry exactly: inputs, their differences, absolute values and quotients."""
+    if isinstance(b, (sp.Symbol, sp.Indexed)) or b.is_number:
+        return True
+    if isinstance(b, sp.Abs):
+        return _double_double_base(b.args[0])
+    if isinstance(b, sp.Add):
+        return len(b.args) == 2 and all(_double_double_base(t) for t in b.args)
+    if isinstance(b, sp.Mul):
+        return all(_double_double_base(f.base if isinstance(f, sp.Pow) and f.exp == -1 else f) for f in b.args)
+    return False
+
+
+pow_exact_base_opt = Rewrite(
+    "pow_exact_base",
+    lambda e: isinstance(e, sp.Pow) and e.exp.free_symbols and e.base.is_nonnegative and _double_double_base(e.base),
+    lambda e: PowExactBase(e.base, e.exp),
+    "a power beta = 1e8 multiplies the rounding of its base by 1e8: |y - mu|^beta with y - mu rounded once "
+    "is off by 1e-8 (float64) or 170% (float32); the base is carried as a double-double",
+)
+
+
+_powm1 = FuncMinusOneOptim(PowExactBase, PowM1ExactBase)  # SymPy's f(x) - 1 machinery, our function
+
+powm1_opt = Rewrite(
+    "powm1",
+    lambda e: isinstance(e, sp.Add) and e.has(PowExactBase) and any(t.is_number for t in e.args),
+    lambda e: ReplaceOptim.__call__(_powm1, e),
+    "1 - (y/lam)^k is 1 - (1 - 7e-6) for k = 1e-8: five digits gone; expm1(k log(y/lam)) keeps them",
+)
+
+
+log_split_opt = Rewrite(
+    "log_split",
+    lambda e: isinstance(e, sp.log) and isinstance(e.args[0], (sp.Mul, sp.Pow)) and sp.expand_log(e) != e,
+    lambda e: sp.expand_log(e),  # only where SymPy knows the factors are positive
+    "log(sigma^2) is log(0) = -inf once sigma^2 underflows (sigma < 1e-162, or 1e-23 in float32); "
+    "2 log(sigma) is not, and neither overflows at sigma = 1e200",
+)
+
+# Order matters: the rules that name a function claim their logs before log1p and
+# xlogy look at them (log(1 + e^z) must become softplus, not log1p(e^z), which overflows).
+STABLE: tuple[Rewrite, ...] = (
+    softplus_opt,
+    log_sigmoid_opt,
+    log1m_sigmoid_opt,
+    logaddexp_opt,
+    log_softmax_opt,
+    logsumexp_opt,
+    log_binomial_opt,
+    gammaln_opt,
+    betaln_opt,
+    lgamma_pairs_opt,
+    logcosh_opt,
+    log_i0_opt,
+    log_i0_cos_opt,
+    xlog1py_opt,
+    xlogy_opt,
+    x_exp_opt,
+    pow_exact_base_opt,
+    powm1_opt,
+    log_split_opt,
+    log1p_opt,
+    log1p_positive_opt,
+    expm1_opt,
+    cosm1_opt,
+)
 
 
 def stabilize(expr: sp.Expr, rules=STABLE) -> sp.Expr:
@@ -120,4 +586,4 @@ def stabilize(expr: sp.Expr, rules=STABLE) -> sp.Expr:
     return expr
 
 
-__all__ = ["Rewrite", "STABLE", "stabilize", "log1p", *(r.name + "_opt" for r in STABLE)]
+__all__ = ["Rewrite", "STABLE", "stabilize", "log1p", "expm1", "logaddexp", "cosm1", *(r.name + "_opt" for r in STABLE)]

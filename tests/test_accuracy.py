@@ -1,0 +1,102 @@
+"""docs/accuracy.md: current, covering the registry, every kernel within bounds;
+and the harness itself: its metric, its oracle (against scipy), and that it
+catches an unstable kernel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+from harness import random_inputs
+
+import symlik
+from symlik.accuracy import DOC, expected_kernels, measure_all, parse, render, same_measurement
+from symlik.accuracy.measure import measure, scaled_error
+from symlik.accuracy.oracle import EVENT_SIZE, Oracle, converged
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = parse((ROOT / DOC).read_text(encoding="utf-8"))
+# Cheap to measure (a few seconds), and between them a link, an event and a scalar entry.
+CHEAP = ("bernoulli-logit", "categorical-softmax", "bernoulli")
+
+
+def test_table_covers_every_kernel_of_the_registry():
+    from symlik.catalog import all_derivations
+
+    want = {(d.slug, kernel) for d in all_derivations() for kernel in expected_kernels(d)}
+    assert set(TABLE) == want, "run `python -m symlik.accuracy`"
+
+
+def test_every_kernel_is_within_bounds_with_no_nan_or_inf():
+    bad = {k: v for k, v in TABLE.items() if not v[5] or v[4] != 0}
+    assert not bad
+
+
+def test_table_is_current_for_a_cheap_subset():
+    fresh = parse(render(measure_all(slugs=set(CHEAP))))
+    assert fresh and {s for s, _ in fresh} == set(CHEAP)
+    stale = [k for k in fresh if not same_measurement(TABLE[k], fresh[k])]
+    assert not stale, f"run `python -m symlik.accuracy`: {stale}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("SYMLIK_FULL_ACCURACY"),
+    reason="the full sweep takes minutes: set SYMLIK_FULL_ACCURACY=1 (or run python -m symlik.accuracy --check)",
+)
+def test_table_is_current():
+    from symlik.accuracy.__main__ import main
+
+    assert main(["--check", "--quiet", "--out", str(ROOT / DOC)]) == 0
+
+
+def test_scaled_error_is_relative_away_from_zero_and_term_scaled_near_it():
+    # 1 ulp off a value of 1: relative error eps.
+    assert scaled_error(1.0 + 2.0**-52, mpmath.mpf(1), 1, np.float64) == pytest.approx(2.0**-52)
+    # A true value of 1e-20 made of terms of size 1: 1e-17 off is 8 ulps of the terms at most.
+    e = scaled_error(1e-17, mpmath.mpf("1e-20"), 2, np.float64)
+    assert e < 1e-12
+    # ... but the same error on a value that is not cancellation is a failure.
+    assert scaled_error(1e-17, mpmath.mpf("1e-20"), mpmath.mpf("1e-20"), np.float64) > 1e-12
+    assert scaled_error(float("nan"), mpmath.mpf(1), 1, np.float64) == float("inf")
+
+
+def test_oracle_agrees_with_scipy(derivation):
+    """The oracle (mpmath on the density in each file) against scipy.stats: independent of both."""
+    d = derivation
+    rng = np.random.default_rng(4)
+    params, y = random_inputs(d.spec, rng, n=4, event_size=EVENT_SIZE)
+    values = dict(params)
+    if d.link == "logit":
+        values["logits"] = np.log(params["p"] / (1 - params["p"]))
+    elif d.link == "softmax":
+        values["logits"] = np.log(params["p"])
+    elif d.link == "log":
+        name = d.spec.link_param("log")
+        values[f"log_{name}"] = np.log(params[name])
+    want = -np.asarray(d.spec.scipy_logpdf(y, **params), dtype=float)
+    oracle = Oracle(d)
+    for i in range(len(y)):
+        point = {}
+        for n in d.inputs:
+            a = y if n == "y" else values[n]
+            v = a[i] if np.ndim(a) and np.shape(a)[0] == len(y) else a
+            point[n] = [mpmath.mpf(float(x)) for x in v] if np.ndim(v) else mpmath.mpf(float(v))
+        got = converged(lambda: oracle.nll(point))
+        assert float(got) == pytest.approx(want[i], rel=1e-9, abs=1e-9)
+
+
+def test_harness_catches_an_unstable_kernel(monkeypatch):
+    """With the stability rewrites switched off, log(1 + e^z) overflows at z = 1000: the
+    harness must report it (so a passing table means something)."""
+    import symlik.backends as backends
+    from symlik.derivation import pipeline
+
+    monkeypatch.setattr(backends, "stabilize", lambda e: __import__("symlik.functions", fromlist=["exact"]).exact(e))
+    monkeypatch.setattr(pipeline, "_CACHE", {})
+    d = symlik.derive("bernoulli", link="logit")
+    worst = {r.kernel: r for r in measure(d, np.float64)}
+    assert worst["loss"].nonfinite > 0 and not worst["loss"].ok
