@@ -8,6 +8,7 @@ to elementary functions, which is how identities involving them are proven.
 from __future__ import annotations
 
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 
 
 # The summation index inside logsumexp/softmax: one fixed symbol, so that two
@@ -180,6 +181,9 @@ class XDivY(sp.Function):
     def _eval_rewrite_as_exact(self, x, yv, **kwargs):
         return x / yv
 
+    def _eval_rewrite_as_basic(self, x, yv, **kwargs):
+        return x / yv
+
     def _latex(self, printer):
         return r"\frac{%s}{%s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
 
@@ -191,6 +195,9 @@ class Softmax(sp.Function):
 
     def _eval_rewrite_as_exact(self, zbase, K, k, **kwargs):
         return sp.exp(zbase[k]) / sp.Sum(sp.exp(zbase[EVENT_J]), (EVENT_J, 1, K))
+
+    def _eval_rewrite_as_basic(self, zbase, K, k, **kwargs):
+        return self._eval_rewrite_as_exact(zbase, K, k)
 
     def _eval_is_positive(self):
         return True
@@ -212,6 +219,9 @@ class LogGamma(sp.Function):
     def _eval_rewrite_as_exact(self, x, **kwargs):
         return sp.log(sp.gamma(x))
 
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        return sp.loggamma(x)
+
     def _eval_evalf(self, prec):
         return sp.loggamma(self.args[0])._eval_evalf(prec)
 
@@ -230,6 +240,9 @@ class XExp(sp.Function):
     overflow (and x1 x2 underflow) while the whole product does not."""
 
     def _eval_rewrite_as_exact(self, u, *factors, **kwargs):
+        return sp.Mul(*factors) * sp.exp(u)
+
+    def _eval_rewrite_as_basic(self, u, *factors, **kwargs):
         return sp.Mul(*factors) * sp.exp(u)
 
     def fdiff(self, argindex=1):
@@ -258,6 +271,9 @@ class PowExactBase(sp.Function):
     def _eval_rewrite_as_exact(self, base, e, **kwargs):
         return base**e
 
+    def _eval_rewrite_as_basic(self, base, e, **kwargs):
+        return base**e
+
     def _eval_is_real(self):
         return self.args[0].is_nonnegative
 
@@ -280,6 +296,9 @@ class PowM1ExactBase(sp.Function):
     def _eval_rewrite_as_exact(self, base, e, **kwargs):
         return base**e - 1
 
+    def _eval_rewrite_as_basic(self, base, e, **kwargs):
+        return expm1(e * sp.log(base))
+
     def fdiff(self, argindex=1):
         base, e = self.args
         if argindex == 1:
@@ -299,6 +318,9 @@ class Log1pPositive(sp.Function):
     def _eval_rewrite_as_exact(self, x, **kwargs):
         return sp.log(1 + x)
 
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        return log1p(x)
+
     def _eval_is_real(self):
         return True
 
@@ -316,6 +338,9 @@ class LogBeta(sp.Function):
 
     def _eval_rewrite_as_exact(self, a, b, **kwargs):
         return sp.log(sp.beta(a, b))
+
+    def _eval_rewrite_as_basic(self, a, b, **kwargs):
+        return sp.loggamma(a) + sp.loggamma(b) - sp.loggamma(a + b)
 
     def _eval_rewrite_as_loggamma(self, a, b, **kwargs):
         return LogGamma(a) + LogGamma(b) - LogGamma(a + b)
@@ -340,6 +365,9 @@ class LogBinomial(sp.Function):
     def _eval_rewrite_as_exact(self, n, k, **kwargs):
         return sp.log(sp.binomial(n, k))
 
+    def _eval_rewrite_as_basic(self, n, k, **kwargs):
+        return sp.loggamma(n + 1) - sp.loggamma(k + 1) - sp.loggamma(n - k + 1)
+
     def _eval_is_real(self):
         return True
 
@@ -361,6 +389,9 @@ class LogGammaDiff(sp.Function):
 
     def _eval_rewrite_as_exact(self, x, m, **kwargs):
         return sp.log(sp.gamma(x + m)) - sp.log(sp.gamma(x))
+
+    def _eval_rewrite_as_basic(self, x, m, **kwargs):
+        return sp.loggamma(x + m) - sp.loggamma(x)
 
     def _eval_is_real(self):
         return True
@@ -384,6 +415,9 @@ class DigammaDiff(sp.Function):
     def _eval_rewrite_as_exact(self, x, h, **kwargs):
         return sp.polygamma(0, x + h) - sp.polygamma(0, x)
 
+    def _eval_rewrite_as_basic(self, x, h, **kwargs):
+        return sp.polygamma(0, x + h) - sp.polygamma(0, x)
+
     def _eval_is_real(self):
         return True
 
@@ -399,6 +433,9 @@ class LogCosh(sp.Function):
 
     def _eval_rewrite_as_exact(self, x, **kwargs):
         return sp.log(sp.cosh(x))
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        return sp.Abs(x) + Softplus(-2 * sp.Abs(x)) - sp.log(2)
 
     def _eval_is_real(self):
         return self.args[0].is_real
@@ -416,6 +453,9 @@ class LogBesselI0(sp.Function):
     nargs = 1
 
     def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(sp.besseli(0, x))
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
         return sp.log(sp.besseli(0, x))
 
     def _eval_is_real(self):
@@ -436,6 +476,9 @@ class LogBesselI0e(sp.Function):
     def _eval_rewrite_as_exact(self, x, **kwargs):
         return sp.log(sp.besseli(0, x)) - sp.Abs(x)
 
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        return sp.log(sp.besseli(0, x)) - sp.Abs(x)
+
     def _eval_is_real(self):
         return self.args[0].is_real
 
@@ -453,6 +496,9 @@ class BesselI1I0Ratio(sp.Function):
     nargs = 1
 
     def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.besseli(1, x) / sp.besseli(0, x)
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
         return sp.besseli(1, x) / sp.besseli(0, x)
 
     def _eval_is_real(self):
@@ -477,6 +523,29 @@ def exact(expr: sp.Expr) -> sp.Expr:
 
     expr = expr.replace(lambda e: isinstance(e, REWRITE_FUNCTIONS), one)
     return expr.replace(lambda e: isinstance(e, STABLE_FUNCTIONS), one)
+
+
+def basic(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:
+    """Each stable function a backend has no routine for (every one in
+    REWRITE_FUNCTIONS not in ``keep``), in terms of functions every backend
+    prints: log-gamma, softplus, log1p, Bessel I. For the compiled backends
+    other than NumPy, which then have the accuracy of these forms, not of the
+    NumPy kernel's (docs/accuracy.md measures the NumPy kernels)."""
+    from sympy.codegen.numpy_nodes import logaddexp
+    from sympy.codegen.scipy_nodes import cosm1
+
+    def lower(e):
+        if isinstance(e, cosm1):  # cos x - 1 = -2 sin^2(x/2), without the cancellation
+            return -2 * sp.sin(e.args[0] / 2) ** 2
+        if isinstance(e, logaddexp):  # max + log(1 + e^-|a - b|)
+            a, b = e.args
+            return sp.Max(a, b) + Softplus(-sp.Abs(a - b))
+        return e.rewrite("basic")
+
+    lowered = tuple(c for c in REWRITE_FUNCTIONS if c not in keep) + (cosm1, logaddexp)
+    while expr.has(*lowered):
+        expr = expr.replace(lambda e: isinstance(e, lowered), lower)
+    return expr
 
 
 def loss_symbol(name: str, *args) -> sp.Expr:

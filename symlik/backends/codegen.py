@@ -244,7 +244,7 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     def _print_PowM1ExactBase(self, expr):
         base, e = expr.args
-        return f"np.expm1({self._print(e)}*{self._dd_log(base)})"
+        return f"{self._module_format('numpy.expm1')}({self._print(e)}*{self._dd_log(base)})"
 
     def _dd_log(self, b) -> str:
         """log(b) for a positive base, factor by factor (no quotient to underflow first)."""
@@ -305,11 +305,11 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     def _print_cos(self, expr):
         dd = self._dd_argument(expr.args[0])
-        return f"_dd_cos({dd})" if dd else f"np.cos({self._print(expr.args[0])})"
+        return f"_dd_cos({dd})" if dd else f"{self._module_format('numpy.cos')}({self._print(expr.args[0])})"
 
     def _print_sin(self, expr):
         dd = self._dd_argument(expr.args[0])
-        return f"_dd_sin({dd})" if dd else f"np.sin({self._print(expr.args[0])})"
+        return f"_dd_sin({dd})" if dd else f"{self._module_format('numpy.sin')}({self._print(expr.args[0])})"
 
     def _print_XExp(self, expr):
         return f"_x_exp({', '.join(self._print(a) for a in expr.args)})"

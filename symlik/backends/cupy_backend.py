@@ -33,6 +33,7 @@ def require() -> None:
 def generate(plan) -> str:
     from .cuda_codegen import pieces
 
+    plan = plan.lowered()
     predicted = plan.predicted
     forms = {"dense": pieces(plan.dense, event_index=plan.event_index, event_size=plan.event_size, predicted=predicted)}
     if plan.index is not None:

@@ -24,6 +24,7 @@ def require() -> None:
 def generate(plan) -> str:
     from .scalar_codegen import pieces
 
+    plan = plan.lowered()
     forms = {"dense": pieces(plan.dense, event_index=plan.event_index, event_size=plan.event_size)}
     if plan.index is not None:
         forms["index"] = pieces(plan.index, event_index=plan.event_index, event_size=plan.event_size)

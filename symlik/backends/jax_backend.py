@@ -21,9 +21,9 @@ def require() -> None:
 
 def generate(plan) -> str:
     from .numpy_backend import generate as generate_numpy
-    from .xp_printers import SymlikJaxPrinter
+    from .xp_printers import LIBRARY_KEEPS, SymlikJaxPrinter
 
-    return generate_numpy(plan, SymlikJaxPrinter)
+    return generate_numpy(plan.lowered(keep=LIBRARY_KEEPS), SymlikJaxPrinter)
 
 
 def _namespace():

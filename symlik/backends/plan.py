@@ -38,6 +38,16 @@ class Plan:
     first_event: str | None
     checks: dict = field(default_factory=dict)
 
+    def lowered(self, keep: tuple = ()) -> "Plan":
+        """This plan for a backend without routines for symlik's stable functions
+        (those not in ``keep``): each is rewritten to log-gamma, softplus, log1p, ...
+        (``symlik.functions.basic``)."""
+        from dataclasses import replace
+
+        from ..functions import basic
+
+        return replace(self, dense=basic(self.dense, keep), index=None if self.index is None else basic(self.index, keep))
+
     @property
     def predicted(self) -> tuple[str, ...]:
         return tuple(n for n in self.inputs if n in self.derivation.predicted_inputs)

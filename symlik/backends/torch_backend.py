@@ -20,9 +20,9 @@ def require() -> None:
 
 def generate(plan) -> str:
     from .numpy_backend import generate as generate_numpy
-    from .xp_printers import SymlikTorchPrinter
+    from .xp_printers import LIBRARY_KEEPS, SymlikTorchPrinter
 
-    return generate_numpy(plan, SymlikTorchPrinter)
+    return generate_numpy(plan.lowered(keep=LIBRARY_KEEPS), SymlikTorchPrinter)
 
 
 def _namespace():

@@ -19,8 +19,13 @@ from __future__ import annotations
 import sympy as sp
 
 from ..errors import NotSupportedError
-from ..functions import Softplus
+from ..functions import LogBesselI0, LogBesselI0e, Softplus
 from .codegen import SymlikNumPyPrinter
+
+
+# The stable functions these printers write with the library's own routines (the rest are
+# lowered by symlik.functions.basic before printing).
+LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e)
 
 
 class _LibraryPrinter(SymlikNumPyPrinter):
@@ -54,6 +59,18 @@ class _LibraryPrinter(SymlikNumPyPrinter):
 
     def _print_Softplus(self, expr):
         return f"_softplus({self._print(expr.args[0])})"
+
+    def _dd_argument(self, arg):
+        return None  # double-double arguments are the NumPy runtime's; here the library's cos/sin
+
+    # log I0 through the exponentially scaled i0e: finite for every kappa (I0 overflows at 713).
+    def _print_LogBesselI0e(self, expr):
+        x = self._print(expr.args[0])
+        return f"{self._module_format('numpy.log')}({self._module_format('scipy.special.i0e')}({x}))"
+
+    def _print_LogBesselI0(self, expr):
+        x = expr.args[0]
+        return f"({self._print_LogBesselI0e(expr)} + {self._print(sp.Abs(x))})"
 
     def _print_Add(self, expr, order=None):
         softplus = [t for t in expr.args if isinstance(t, Softplus)]
