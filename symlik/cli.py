@@ -260,7 +260,6 @@ def derive_all_files(out: Path) -> tuple[dict[Path, str], list[tuple]]:
 
 def build_book(out: Path) -> Path:
     """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``."""
-    import tempfile
 
     from .catalog import all_derivations
     from .render.book import FIGURE_DIR, book_figures, book_sources, build_pdf

@@ -152,7 +152,16 @@ class SymlikNumPyPrinter(NumPyPrinter):
         return super()._print_Add(expr, order=order)
 
     def _print_Mul(self, expr):
-        # a^n / b^n is printed as (a/b)^n: the inverse Gaussian's (y - mu)^2 / mu^2 at
+        # c*log(b**e) with b > 0 prints as (c*e)*log(b): torch's log-variance form
+        # log(sigma**2)/2 is log(sigma), one log and no square over the whole array.
+        logs = [f for f in expr.args if isinstance(f, sp.log) and f.args[0].is_Pow and f.args[0].base.is_positive
+                and f.args[0].exp.is_real]
+        if logs:
+            f = logs[0]
+            rest = [a for a in expr.args if a is not f]
+            return self._print(sp.Mul(*rest, f.args[0].exp) * sp.log(f.args[0].base))
+        # a^n / b^n is printed as (a/b)^n, after the other factors: one full-size temporary
+        # fewer than a^n/b^n, and: the inverse Gaussian's (y - mu)^2 / mu^2 at
         # mu = 1e-8 has both squares near the bottom of the range (and mu^2 y below it,
         # in float32), while ((y - mu)/mu)^2 is 1.
         factors = list(expr.args)
@@ -331,26 +340,6 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     def _print_Abs(self, expr):
         return f"{self._module_format('numpy.abs')}({self._print(expr.args[0])})"
-
-    def _print_Mul(self, expr):
-        # c*log(b**e) with b > 0 prints as (c*e)*log(b): torch's log-variance form
-        # log(sigma**2)/2 is log(sigma), one log and no square over the whole array.
-        logs = [f for f in expr.args if isinstance(f, sp.log) and f.args[0].is_Pow and f.args[0].base.is_positive
-                and f.args[0].exp.is_real]
-        if logs:
-            f = logs[0]
-            rest = [a for a in expr.args if a is not f]
-            return self._print(sp.Mul(*rest, f.args[0].exp) * sp.log(f.args[0].base))
-        # a**n * b**-n prints as (a/b)**n: one full-size temporary fewer than a**n/b**n
-        # (the Gaussian NLL's (y - mu)**2/sigma**2 is ((y - mu)/sigma)**2, as written by hand).
-        powers = {f.exp: f for f in expr.args if f.is_Pow and f.exp.is_Integer and f.exp > 1}
-        for f in expr.args:
-            if f.is_Pow and f.exp.is_Integer and -f.exp in powers:
-                num = powers[-f.exp]
-                ratio = sp.Pow(sp.Mul(num.base, sp.Pow(f.base, -1, evaluate=False), evaluate=False), num.exp, evaluate=False)
-                rest = [a for a in expr.args if a is not f and a is not num]
-                return self._print(sp.Mul(*rest, ratio, evaluate=False) if rest else ratio)
-        return super()._print_Mul(expr)
 
     # --- log-gamma family (log y!, log C(n, y), log Gamma, log B) ----------
     def _print_loggamma(self, expr):

@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from ..errors import NotSupportedError, SymlikError
+from ..errors import NotSupportedError
 from .xp_kernel import LibraryKernel
 
 THREADS = 256

@@ -23,7 +23,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import NotSupportedError
-from ..functions import LogSumExp, Sigmoid, Softplus, XLog1PY, XLogY
+from ..functions import LogSumExp, Sigmoid, Softplus, XLogY
 from .codegen import GAMMA_FAMILY, GATHER_SUFFIX, log_gamma_form
 
 

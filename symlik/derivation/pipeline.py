@@ -8,7 +8,6 @@ is unchanged -> (with a link) rewrite in the network's pre-activation.
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 import sympy as sp
 
