@@ -172,8 +172,11 @@ def build(kernel) -> GradFunctions:
     for mode, (val, gexprs, onehot_like) in modes.items():
         gathers = [n for n in kernel.event_inputs if n != "y"] if mode == "index" else []
 
+        # A gathered value (class_weight at the target) is one per observation, like a scalar input.
+        observation_arrays = (*plan.scalar_arrays, *(f"{n}{GATHER_SUFFIX}" for n in gathers))
+
         def printer():
-            return _Printer(event_index=k, event_size=K, scalar_arrays=plan.scalar_arrays, onehot_like=onehot_like)
+            return _Printer(event_index=k, event_size=K, scalar_arrays=observation_arrays, onehot_like=onehot_like)
 
         flags = [n in kernel.event_inputs for n in names]
         body = _body(gexprs, gnames, printer(), k, K, plan.first_event, gathers, True, flags)

@@ -74,6 +74,7 @@ class OptionKernel(Kernel):
 
     def __init__(self, base: Kernel, derivation, options: dict, values: dict, *, reduction: str, validate: bool):
         self.__dict__.update(base.__dict__)
+        self._base = base  # reduction "none", option values as inputs: its gradient is ours before reducing
         self.derivation = derivation
         self.reduction = reduction
         self.validate = validate
@@ -93,21 +94,43 @@ class OptionKernel(Kernel):
             checks[derivation.predicted_inputs[0]] = (_nonnegative_check, "be >= 0 (log(rate + eps) is finite at 0)")
         self._checks = checks
 
-    def grad(self, *args, weight=None, **kwargs):
-        raise NotSupportedError(
-            f"Kernel.grad does not cover loss options ({', '.join(sorted(self.options))}) yet; "
-            "compile with backend='torch' and use autograd"
-        )
+    def grad(self, *args, weight=None, **kwargs) -> tuple:
+        """Gradient of the reduced loss in each predicted input, with the options applied as in
+        a call: ignored targets contribute nothing and the mean divides by torch's denominator."""
+        return self._value_and_grad(args, kwargs, weight)[1]
 
-    value_and_grad = grad
+    def value_and_grad(self, *args, weight=None, **kwargs) -> tuple:
+        return self._value_and_grad(args, kwargs, weight)
+
+    def _value_and_grad(self, args, kwargs, weight):
+        from .grad import run
+
+        if self.backend != "numpy":
+            raise NotSupportedError(f"Kernel.grad is the NumPy backend's; this kernel's backend is {self.backend}")
+        arrays, use_index, ignored = self._inputs(args, kwargs)
+        obs_weight = weight
+        if ignored is not None:  # an ignored target weighs 0, in the value and in the gradient
+            kept = (~ignored).astype(self._dtype(arrays))
+            obs_weight = kept if weight is None else apply_weight(kept, weight, self.validate)
+        call = {n: arrays[n] for n in self._function_inputs}
+        values, grads = run(self._base, (), call, with_value=True, weight=obs_weight)
+        if self.reduction == "none":
+            return values, grads
+        total = np.sum(values)
+        if self.reduction == "sum":
+            return total, grads
+        denominator = self._denominator(values, arrays, use_index, ignored)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return total / denominator, tuple(g / np.asarray(denominator, g.dtype) for g in grads)
 
     def _dtype(self, arrays):
         preds = [arrays[n] for n in self.derivation.predicted_inputs if n in arrays]
         dtype = np.result_type(*preds) if preds else np.dtype(np.float64)
         return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
-    def _evaluate(self, args, kwargs, weight):
-        """(per-observation values, the mean's denominator)."""
+    def _inputs(self, args, kwargs):
+        """The arrays the compiled function takes (option values included), whether the targets
+        are class indices, and which targets are ignored (None: no ignore_index)."""
         arrays = self._arrays(self._bind(args, kwargs))
         dtype = self._dtype(arrays)
         for name, value in self._values.items():
@@ -128,6 +151,11 @@ class OptionKernel(Kernel):
         if self.validate:
             self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
+        return arrays, use_index, ignored
+
+    def _evaluate(self, args, kwargs, weight):
+        """(per-observation values, the mean's denominator)."""
+        arrays, use_index, ignored = self._inputs(args, kwargs)
         fn = self._functions["index" if use_index else "dense"]
         with np.errstate(over="ignore", under="ignore"):
             out = np.asarray(fn(**{n: arrays[n] for n in (*self._function_inputs, *self.fixed)}))

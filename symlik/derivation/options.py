@@ -269,6 +269,11 @@ class SafeRatio(sp.Function):
             return q
         return None
 
+    def fdiff(self, argindex=1):
+        # Still 0 where den == 0: a class weighted 0 has no gradient either.
+        num, den = self.args
+        return SafeRatio(1, den) if argindex == 1 else -SafeRatio(num, den**2)
+
     def _eval_rewrite_as_log(self, num, den, **kwargs):  # exact(): back to a plain quotient
         return num / den
 
