@@ -194,6 +194,19 @@ def test_broadcasting_scalars_and_integer_labels():
     np.testing.assert_allclose(kb(z, labels.astype(bool)), _bce(z, labels).mean(), rtol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_probabilities_with_class_index_targets(dtype):
+    """categorical on probabilities (no link) gathers p at the target: -log p_y, as scipy says."""
+    rng = np.random.default_rng(8)
+    p = rng.dirichlet(np.ones(5), 33).astype(dtype)
+    y = rng.integers(0, 5, 33)
+    k = symlik.compile("categorical", target="nll", backend="fused", reduction="none")
+    got = k(p, y)
+    assert got.dtype == dtype
+    want = -np.log(p.astype(np.float64)[np.arange(33), y])
+    np.testing.assert_allclose(got, want, rtol=1e-13 if dtype == np.float64 else 1e-6)
+
+
 def test_out_of_range_class_index_without_validation_is_nan_not_a_wild_read():
     k = symlik.compile("categorical", link="softmax", backend="fused", reduction="none", validate=False)
     out = k(np.zeros((3, 4)), np.array([0, 7, -1]))

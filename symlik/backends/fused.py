@@ -61,7 +61,7 @@ class FusedKernel(Kernel):
             self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
         form = self._forms["index" if use_index else "dense"]
-        event = set(form["event_names"])
+        event = set(form["event_names"]) | set(form.get("gathers", ()))  # a gathered input is a row, too
         values = {n: arrays[n] for n in self._args}
         obs_shape = np.broadcast_shapes(
             *(a.shape[:-1] if n in event else a.shape for n, a in values.items())
