@@ -71,15 +71,17 @@ class OptimalConstant:
     ``values`` maps each predicted parameter to its best constant, written
     through the data y_i (i = 1..n); ``inputs`` does the same for the
     network's outputs when there is a link. Both are None when SymPy cannot
-    solve the score equation; ``statement`` then says so.
+    solve the score equation; ``statement`` then says so. ``reason`` is the
+    statement with its math as inline LaTeX (``$...$``), for the derivation step.
     """
 
     values: dict | None
     inputs: dict | None
     equations: tuple  # the score equations, each "expr = 0"
-    statement: str
+    statement: str  # plain text: the reason with its math written out
     kind: str = "solved"  # "solved", "quantile" or "unsolved"
     extra: dict = field(default_factory=dict)
+    reason: str = ""
 
     @property
     def solved(self) -> bool:
@@ -87,6 +89,13 @@ class OptimalConstant:
 
     def __str__(self) -> str:
         return self.statement
+
+
+def _constant(values, inputs, equations, reason, kind="solved", extra=None) -> OptimalConstant:
+    """An OptimalConstant whose plain-text statement is its reason written out."""
+    from .render.prose import prose_text
+
+    return OptimalConstant(values, inputs, equations, prose_text(reason), kind, extra or {}, reason)
 
 
 def _over_data(g, y, spec):
@@ -130,6 +139,8 @@ def optimal_constant(d) -> OptimalConstant:
     """The best constant prediction for ``d`` (see the module docstring)."""
     if d.spec.is_event:
         return _optimal_event(d)
+    from .render.common import inline
+
     spec, y = d.spec, d.spec.y
     thetas = _predicted(d)
     grads = [sp.diff(d.nll_theta, t) for t in thetas]
@@ -143,21 +154,22 @@ def optimal_constant(d) -> OptimalConstant:
             # q must lie in (0, 1); a parameter such as pinball's tau is only known to be positive
             if q.is_positive is not False and (1 - q).is_positive is not False and not q.has(*thetas):
                 value = SampleQuantile(sp.IndexedBase("y")[OBS], q)
-                name = "median" if q == sp.Rational(1, 2) else f"{sp.sstr(q)}-quantile"
-                statement = (
-                    f"The NLL has a kink, so its derivative in {thetas[0]} is a step: {sp.sstr(above)} for each "
-                    f"observation above {thetas[0]} and {sp.sstr(below)} for each one below. The sum changes sign "
-                    f"where a fraction {sp.sstr(q)} of the observations lies below {thetas[0]}: the best constant "
+                name = "median" if q == sp.Rational(1, 2) else f"{inline(d, q)}-quantile"
+                theta = inline(d, thetas[0])
+                reason = (
+                    f"The NLL has a kink, so its derivative in {theta} is a step: {inline(d, above)} for each "
+                    f"observation above {theta} and {inline(d, below)} for each one below. The sum changes sign "
+                    f"where a fraction {inline(d, q)} of the observations lies below {theta}: the best constant "
                     f"is the sample {name}."
                 )
-                return OptimalConstant({d.predict[0]: value}, _inputs(d, {d.predict[0]: value}), shown, statement, "quantile", {"q": q})
+                return _constant({d.predict[0]: value}, _inputs(d, {d.predict[0]: value}), shown, reason, "quantile", {"q": q})
 
     sums, eqs = {}, []
     for grad in grads:
         eq = sp.S.Zero
         for g, coeff in moments(grad, y).items():
             if any(g.has(t) for t in thetas):
-                return _unsolved(d, shown, f"the score mixes the data and {', '.join(map(str, thetas))} inseparably")
+                return _unsolved(d, shown, f"the score mixes the data and {_listed(d, thetas)} inseparably")
             if g not in sums:
                 sums[g] = N_OBS if g == 1 else sp.Dummy(f"S{len(sums)}", real=True)
             eq += coeff * sums[g]
@@ -178,7 +190,7 @@ def optimal_constant(d) -> OptimalConstant:
         why = "it has no solution SymPy can find" if not valid else "it has several roots"
         return _unsolved(d, shown, why)
     values = valid[0]
-    described = "; ".join(f"{n} = {sp.sstr(v)}" for n, v in values.items())
+    described = "; ".join(inline(d, sp.Eq(spec.symbol(n), v)) for n, v in values.items())
     mean = _over_data(y, y, spec) / N_OBS
     note = ""
     if len(values) == 1 and sp.simplify(next(iter(values.values())) - mean) == 0:
@@ -186,8 +198,8 @@ def optimal_constant(d) -> OptimalConstant:
         if spec.support.kind == "discrete" and spec.support.lower == 0 and spec.support.upper == 1:
             note += ", which for 0/1 data is the proportion of ones"
         note += "."
-    statement = f"Setting the summed score to zero and solving: {described}.{note}"
-    return OptimalConstant(values, _inputs(d, values), shown, statement, "solved")
+    reason = f"Setting the summed score to zero and solving: {described}.{note}"
+    return _constant(values, _inputs(d, values), shown, reason, "solved")
 
 
 def _indexed(expr, y, spec):
@@ -195,13 +207,20 @@ def _indexed(expr, y, spec):
     return expr.xreplace({y: data[OBS]})
 
 
+def _listed(d, symbols) -> str:
+    """$\\mu, \\sigma$: the predicted parameters as inline math."""
+    from .render.common import latex
+
+    return "$%s$" % ", ".join(latex(d, t) for t in symbols)
+
+
 def _unsolved(d, shown, why) -> OptimalConstant:
-    names = ", ".join(d.predict)
-    statement = (
-        f"SymPy cannot solve the score equation for a constant {names} in closed form ({why}); "
+    """``why``: prose, its math already inline."""
+    reason = (
+        f"SymPy cannot solve the score equation for a constant {_listed(d, _predicted(d))} in closed form ({why}); "
         "the best constant is its root, which depends on the data and can be found numerically."
     )
-    return OptimalConstant(None, None, shown, statement, "unsolved")
+    return _constant(None, None, shown, reason, "unsolved")
 
 
 def _inputs(d, values):
@@ -233,7 +252,7 @@ def _optimal_event(d) -> OptimalConstant:
     lam = sp.Symbol("lambda", positive=True)
     for name, theta in zip(d.predict, thetas):
         if not isinstance(theta, sp.Indexed):
-            return _unsolved(d, shown, f"{name} is shared by all components")
+            return _unsolved(d, shown, f"{_listed(d, [theta])} is shared by all components")
         grad = sp.diff(summand, theta)
         simplex = spec.param(name).constraint.name == "simplex"
         eq, sums = (lam if simplex else sp.S.Zero), {}
@@ -260,11 +279,13 @@ def _optimal_event(d) -> OptimalConstant:
         back = {s: sp.Sum(g.xreplace({yk: data[OBS, k]}), (OBS, 1, N_OBS)) for g, s in sums.items() if g != 1}
         value = sp.simplify(value.xreplace(back))
         values[name] = value
-    described = "; ".join(f"{n}_k = {sp.sstr(v)}" for n, v in values.items())
-    statement = f"Setting the summed score to zero for each component k and solving: {described}."
+    from .render.common import inline
+
+    described = "; ".join(inline(d, sp.Eq(spec.symbol(n), v)) for n, v in values.items())
+    reason = f"Setting the summed score to zero for each component $k$ and solving: {described}."
     if any(spec.param(n).constraint.name == "simplex" for n in values):
-        statement += " A Lagrange multiplier keeps the probabilities summing to 1: the best constant is the class frequencies."
-    return OptimalConstant(values, _inputs(d, values), shown, statement, "solved")
+        reason += " A Lagrange multiplier keeps the probabilities summing to $1$: the best constant is the class frequencies."
+    return _constant(values, _inputs(d, values), shown, reason, "solved")
 
 
 # ---------------------------------------------------------------------------
@@ -333,6 +354,7 @@ def chance_loss(d, **prediction) -> sp.Expr:
 
 def baseline_steps(d) -> list:
     from .derivation.derivation import Step
+    from .render.common import inline
 
     best = optimal_constant(d)
     names = ", ".join(d.predict)
@@ -344,12 +366,12 @@ def baseline_steps(d) -> list:
         link_note = ""
         if best.inputs and d.link:
             z = next(iter(best.inputs.values()))
-            link_note = f" For the network's output: z = {sp.sstr(z)}."
+            link_note = f" For the network's output: {inline(d, sp.Eq(sp.Symbol('z'), z))}."
         steps.append(
             Step(
                 "The best constant prediction",
                 value,
-                best.statement + link_note,
+                best.reason + link_note,
                 r"\hat{%s}_{%s}" % (latex_name, sub),
                 f"best constant {name}",
             )
@@ -359,7 +381,7 @@ def baseline_steps(d) -> list:
             Step(
                 "The best constant prediction",
                 sp.Eq(sp.Add(*best.equations) if best.equations else sp.S.Zero, 0),
-                best.statement,
+                best.reason,
                 None,
                 None,
             )
@@ -371,10 +393,11 @@ def baseline_steps(d) -> list:
     uninformed = []
     for n in d.predict:
         c = d.spec.param(n).constraint.name
+        theta = d.spec.symbol(n)
         uninformed.append(
-            f"{n} = 1/{d.spec.K} for every class" if c == "simplex"
-            else f"{n} = 1/2" if c in ("unit_interval", "open_unit_interval")
-            else f"{n} at its best constant"
+            f"{inline(d, sp.Eq(theta, 1 / d.spec.K))} for every class" if c == "simplex"
+            else f"{inline(d, sp.Eq(theta, sp.Rational(1, 2)))}" if c in ("unit_interval", "open_unit_interval")
+            else f"{inline(d, theta)} at its best constant"
         )
     loss_name = d.loss.name or "the NLL without its constant terms"
     steps.append(

@@ -453,7 +453,7 @@ def normaliser_steps(spec):
         (
             "Normalise the density",
             Z,
-            f"The formula as given {measure} to this over its support, not to 1, so the density above is "
+            f"The formula as given {measure} to this over its support, not to $1$, so the density above is "
             "the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
             sp.latex(total),
             sp.sstr(total),

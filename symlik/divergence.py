@@ -323,7 +323,7 @@ def _label(spec, values) -> str:
 def kl_document(result: KL, slug: str | None = None):
     from .derivation.derivation import Step
     from .functions import DensityOf
-    from .render.document import Document
+    from .render.document import Document, inline
 
     p, q, y = result.p, result.q, result.y
     lhs = r"\operatorname{KL}\left(p \,\middle\|\, q\right)"
@@ -334,23 +334,23 @@ def kl_document(result: KL, slug: str | None = None):
         Step(
             "The definition",
             Expectation(sp.Add(sp.log(DensityOf(yy, *p_args)), -sp.log(DensityOfQ(yy, *q_args)), evaluate=False)),
-            f"The Kullback-Leibler divergence of q from p is the expected log-ratio under p: "
-            f"p is {p.title_in_sentence} and q is {q.title_in_sentence}.",
+            f"The Kullback-Leibler divergence of $q$ from $p$ is the expected log-ratio under $p$: "
+            f"$p$ is {p.title_in_sentence} and $q$ is {q.title_in_sentence}.",
             lhs,
             "KL(p || q)",
         ),
         Step(
             "Substitute the densities and expand the logarithms",
             Expectation(result.log_ratio),
-            "Write out log p(y) - log q(y); the terms that appear in both cancel.",
+            r"Write out $\log p(y) - \log q(y)$; the terms that appear in both cancel.",
             lhs,
             "KL(p || q)",
         ),
     ]
     if result.p.support.kind == "onehot":
         how = (
-            "y is one-hot, so the log-ratio is linear in y and E[y_k] is the probability of the k-th class, "
-            "read off the density at the k-th unit vector"
+            r"$y$ is one-hot, so the log-ratio is linear in $y$ and $\mathbb{E}[y_{k}]$ is the probability of the "
+            "$k$-th class, read off the density at the $k$-th unit vector"
         )
     elif result.p.support.kind == "reals_vector":
         how = "the density is a product over components, so the expectation is taken per component by integration"
@@ -358,7 +358,7 @@ def kl_document(result: KL, slug: str | None = None):
         how = "the expectation is a sum over the support, taken term by term"
     else:
         how = "the expectation is an integral over the support, taken term by term"
-    used = [f"E[{sp.sstr(g)}] = {sp.sstr(v)}" for g, v in result.moments.items() if g != 1]
+    used = [r"$\mathbb{E}[%s] = %s$" % (inline(g)[1:-1], inline(v)[1:-1]) for g, v in result.moments.items() if g != 1]
     steps.append(
         Step(
             "Take the expectation",

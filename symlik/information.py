@@ -220,12 +220,14 @@ def _shown(matrix):
 def information_steps(d) -> list:
     """Steps: the score, the Hessian, the Fisher information (and, with a link, in the parameter)."""
     from .derivation.derivation import Step
+    from .render.common import inline, latex
 
     info = information(d)
     names = _names(d)
     theta = names[0] if len(names) == 1 else r"\theta"
     theta_text = ", ".join(map(str, info.wrt)) if len(names) > 1 else str(info.wrt[0])
-    over = f" over ({', '.join(names)})" if len(names) > 1 else ""
+    over = f" over $({', '.join(names)})$" if len(names) > 1 else ""
+    model = r"$y \sim p(y \mid %s)$" % ", ".join(names)  # y drawn from the model at the prediction
     steps = [
         Step(
             "The score",
@@ -248,7 +250,7 @@ def information_steps(d) -> list:
             Step(
                 "The Fisher information",
                 sp.S.NaN,
-                "SymPy could not take the expectation of the negative Hessian over y, so the Fisher "
+                "SymPy could not take the expectation of the negative Hessian over $y$, so the Fisher "
                 "information is left undone here.",
                 r"\mathcal{I}(%s)" % theta,
                 f"I({theta_text})",
@@ -257,22 +259,22 @@ def information_steps(d) -> list:
         return steps
     domain = E.domain_of(d.spec)
     measure = "summing over the support" if domain.discrete else "integrating over the support"
-    used = [f"E[{sp.sstr(g)}] = {sp.sstr(v)}" for g, v in info.moments.items() if g != 1]
+    used = [r"$\mathbb{E}[%s] = %s$" % (inline(d, g)[1:-1], inline(d, v)[1:-1]) for g, v in info.moments.items() if g != 1]
     if used:
         moments_text = f" term by term; the moments used: {', '.join(used)}."
     elif any(m.has(d.y) for m in info.hessian) or info.kinked:
         moments_text = "."
     else:
-        moments_text = "; here it does not depend on y."
+        moments_text = "; here it does not depend on $y$."
     if info.kinked:
         why = (
             f"The log-density has a kink in the prediction, where the Hessian hides a delta function, so the "
-            f"information is taken as the expected squared score, y ~ p(y | {theta_text}), by {measure}{moments_text}"
+            f"information is taken as the expected squared score, {model}, by {measure}{moments_text}"
         )
         lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[\left(\frac{\partial \log p}{\partial %s}\right)^{2}\right]" % (theta, theta)
         lhs_text = f"I({theta_text}) = E[(d log p)^2]"
     else:
-        why = f"The expected negative Hessian, y ~ p(y | {theta_text}), by {measure}{moments_text}"
+        why = f"The expected negative Hessian, {model}, by {measure}{moments_text}"
         lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[-\frac{\partial^{2} \log p}{\partial %s^{2}}\right]" % (theta, theta)
         lhs_text = f"I({theta_text}) = E[-d2 log p]"
     steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs, lhs_text))
@@ -285,8 +287,9 @@ def information_steps(d) -> list:
                 Step(
                     f"The Fisher information in terms of {param}",
                     rewritten,
-                    f"With {param} = {sp.sstr(inverse)}: the information about the network's output z is the "
-                    f"information about {param} times (d{param}/dz)^2.",
+                    f"With {inline(d, sp.Eq(param, inverse))}: the information about the network's output $z$ is "
+                    f"the information about {inline(d, param)} times "
+                    r"$\left(\partial %s / \partial z\right)^{2}$." % latex(d, param),
                     r"\mathcal{I}(z)",
                     "I(z)",
                 )

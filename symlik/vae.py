@@ -37,25 +37,30 @@ def reconstruction_term(decoder: str):
     """-log p(x | z) for the decoder, in x and the decoder's outputs; and the derivation behind it."""
     from .derivation import derive
 
-    x = sp.IndexedBase("x", real=True)
     if decoder == "gaussian":
         d = derive("diag_normal")
-        xhat = sp.IndexedBase("xhat", real=True)
-        sigma_x = sp.Symbol("sigma_x", positive=True)
-        mapping = {d.y: x[_K], d.symbols["mu"]: xhat[_K], d.symbols["sigma"]: sigma_x}
-        expr = (d.scale * d.loss.expr + tidy_logs(d.offset)).xreplace(mapping)
+        expr = (d.scale * d.loss.expr + tidy_logs(d.offset)).xreplace(_in_vae_names(d, decoder))
         return expr, d
     if decoder == "bernoulli":
         d = derive("bernoulli", link="logit")
-        logits = sp.IndexedBase("ell", real=True)
-        per_pixel = (d.scale * d.loss.expr + d.offset).xreplace({d.y: x[_K], d.symbols["logits"]: logits[_K]})
+        per_pixel = (d.scale * d.loss.expr + d.offset).xreplace(_in_vae_names(d, decoder))
         return sp.Sum(per_pixel, (_K, 1, _D)), d
     raise UnknownNameError("decoder", decoder, DECODERS)
+
+
+def _in_vae_names(d, decoder: str) -> dict:
+    """The derivation's symbols -> the VAE's: y -> x_k, mu -> xhat_k, sigma -> sigma_x, logits -> ell_k."""
+    x = sp.IndexedBase("x", real=True)
+    if decoder == "gaussian":
+        xhat = sp.IndexedBase("xhat", real=True)
+        return {d.y: x[_K], d.symbols["mu"]: xhat[_K], d.symbols["sigma"]: sp.Symbol("sigma_x", positive=True)}
+    return {d.y: x[_K], d.symbols["logits"]: sp.IndexedBase("ell", real=True)[_K]}
 
 
 def vae_document(decoder: str):
     """The worked derivation of the negative ELBO with a Gaussian or Bernoulli decoder."""
     from .derivation.derivation import Step
+    from .render.document import inline
     from .render.document import Document, Shown
 
     if decoder not in DECODERS:
@@ -69,18 +74,22 @@ def vae_document(decoder: str):
     one_sample = Shown("-log p(x | z~)", r"-\log p_{\theta}\left(x \mid \tilde{z}\right)")
     loss_lhs = r"\mathcal{L}(x)"
 
+    names = _in_vae_names(d, decoder)
     if decoder == "gaussian":
         decoder_text = (
-            "A Gaussian decoder p(x | z) = N(xhat(z), sigma_x^2 I) outputs the mean xhat. Its NLL, derived by "
-            f"symlik.derive('diag_normal'), is identified as `{d.loss.name}` ({d.loss.title}) with scale "
-            f"{sp.sstr(d.scale).replace('sigma', 'sigma_x')}, plus a constant."
+            r"A Gaussian decoder $p(x \mid z) = \mathcal{N}(\hat{x}(z), \sigma_{x}^{2} I)$ outputs the mean "
+            r"$\hat{x}$. Its NLL, derived by symlik.derive('diag_normal'), is identified as "
+            f"`{d.loss.name}`, {inline(d.loss.expr.xreplace(names))}, with scale "
+            f"{inline(d.scale.xreplace(names))}, plus a constant."
         )
         title = "The VAE objective with a Gaussian decoder"
     else:
         decoder_text = (
-            "A Bernoulli decoder p(x | z) = prod_k Bernoulli(x_k | sigmoid(ell_k)) outputs one logit ell_k per "
-            "component. Its NLL, derived by symlik.derive('bernoulli', link='logit') per component and summed, "
-            f"is identified as `{d.loss.name}` ({d.loss.title}) on logits, in the stable form log(1 + e^ell) - x ell."
+            r"A Bernoulli decoder $p(x \mid z) = \prod_{k} \operatorname{Bernoulli}(x_{k} \mid \sigma(\ell_{k}))$ "
+            r"outputs one logit $\ell_{k}$ per component. Its NLL, derived by "
+            "symlik.derive('bernoulli', link='logit') per component and summed, is identified as "
+            f"`{d.loss.name}` ({d.loss.title}) on logits, in the stable form "
+            f"{inline((d.scale * d.loss.expr).xreplace(names))}."
         )
         title = "The VAE objective with a Bernoulli decoder"
 
@@ -88,15 +97,16 @@ def vae_document(decoder: str):
         Step(
             "The evidence lower bound",
             sp.Add(expect, -kl_shown, evaluate=False),
-            "For any encoder q(z | x), Jensen's inequality bounds the log evidence from below: "
-            "log p(x) >= E_q[log p(x | z)] - KL(q(z | x) || p(z)), the ELBO (Kingma and Welling, 2014).",
+            r"For any encoder $q(z \mid x)$, Jensen's inequality bounds the log evidence from below: "
+            r"$\log p(x) \geq \mathbb{E}_{q}[\log p(x \mid z)] - \operatorname{KL}(q(z \mid x) \,\|\, p(z))$, "
+            "the ELBO (Kingma and Welling, 2014).",
             r"\log p_{\theta}(x) \geq \operatorname{ELBO}(x)",
             "log p(x) >= ELBO(x)",
         ),
         Step(
             "The loss is the negative ELBO",
             sp.Add(neg_expect, kl_shown, evaluate=False),
-            "Training minimises, so negate: a reconstruction term (the expected NLL of x under the decoder) "
+            "Training minimises, so negate: a reconstruction term (the expected NLL of $x$ under the decoder) "
             "plus a regulariser pulling the encoder towards the prior.",
             loss_lhs,
             "L(x)",
@@ -104,17 +114,19 @@ def vae_document(decoder: str):
         Step(
             "The KL term in closed form",
             kl_expr,
-            "With q(z | x) = N(mu, diag sigma^2) over J latent dimensions and the prior N(0, I), symlik.kl "
-            "integrates the log-ratio per dimension (see kl-diag-normal-standard-normal): "
-            "1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2).",
+            r"With $q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag} \sigma^{2})$ over $J$ latent dimensions and "
+            r"the prior $\mathcal{N}(0, I)$, symlik.kl integrates the log-ratio per dimension "
+            r"(see kl-diag-normal-standard-normal): $\frac{1}{2} \sum_{j} \left(\mu_{j}^{2} + \sigma_{j}^{2} - 1 - "
+            r"\log \sigma_{j}^{2}\right)$.",
             kl_shown._latex(None),
             "KL(q || p)",
         ),
         Step(
             "Reparameterise the reconstruction term",
             one_sample,
-            "Write z = mu + sigma * eps with eps ~ N(0, I), so the expectation is over eps and gradients reach "
-            "mu and sigma; one sample z~ per example gives an unbiased estimate.",
+            r"Write $z = \mu + \sigma \odot \epsilon$ with $\epsilon \sim \mathcal{N}(0, I)$, so the expectation "
+            r"is over $\epsilon$ and gradients reach $\mu$ and $\sigma$; one sample $\tilde{z}$ per example gives an "
+            "unbiased estimate.",
             neg_expect._latex(None) + r" \approx",
             "E_q[-log p(x | z)] ~",
         ),
@@ -128,8 +140,9 @@ def vae_document(decoder: str):
         Step(
             "The VAE loss per example",
             recon + kl_expr,
-            "Reconstruction NLL plus the KL term: the negative ELBO, estimated with one sample of z. "
-            "Terms free of the networks' outputs (such as D/2 log(2 pi sigma_x^2)) do not change the gradients.",
+            r"Reconstruction NLL plus the KL term: the negative ELBO, estimated with one sample of $z$. "
+            r"Terms free of the networks' outputs (such as $\frac{D}{2} \log(2 \pi \sigma_{x}^{2})$) do not change "
+            "the gradients.",
             loss_lhs + r" \approx",
             "L(x) ~",
         ),

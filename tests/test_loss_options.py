@@ -126,7 +126,7 @@ def test_reduce_step_shows_torch_denominator():
     step = d.steps[-1]
     tex = d.to_latex().split("Reduce over the observations")[1]
     assert r"\frac{\sum_{i=1}^{n}" in tex and r"{\alpha}_{y_{i}}" in tex and r"\mathbb{1}\left[{y}_{i} \neq -100\right]" in tex
-    assert "0/0 = nan" in step.why
+    assert r"$0/0 = \text{nan}$" in step.why
     plain = symlik.derive("normal").with_options(reduction="sum").steps[-1]
     assert isinstance(plain.expr, sp.Sum)
 

@@ -46,11 +46,12 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from ..algebra import is_zero, split_sum
+from ..algebra import is_zero, split_sum, tidy_logs
 from ..distributions import constraints as C
 from ..distributions.base import Param
 from ..errors import NotSupportedError, SymlikError, UnknownNameError
 from ..functions import LogSumExp, Softplus, exact
+from ..render.common import inline
 from .derivation import Derivation, Step
 from .pipeline import N_OBS, OBS, _apply_link, _observation
 
@@ -345,8 +346,8 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Smooth the labels (label_smoothing = <label_smoothing>)",
             _obs(d, q),
-            "label_smoothing = <label_smoothing> mixes each target with the uniform distribution "
-            f"over the {K} classes; the result is still a probability vector.",
+            r"label_smoothing = <label_smoothing> ($\varepsilon$) mixes each target with the uniform "
+            f"distribution over the ${sp.latex(K)}$ classes; the result is still a probability vector.",
             sp.latex(sp.IndexedBase("q")[OBS, k]), "q_ik",
         ))
         smoothed = -sp.Sum(q * sp.log(p), (k, 1, K))
@@ -354,7 +355,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
             "Cross-entropy against the smoothed target",
             _obs(d, smoothed),
             "The loss is the negative log-likelihood of the model averaged over the smoothed target, "
-            "-E_{c ~ q_i} log p_ic: the cross-entropy with y replaced by q.",
+            r"$-\mathbb{E}_{c \sim q_{i}} \log p_{ic}$: the cross-entropy with $y$ replaced by $q$.",
             lhs, lhs_text,
         ))
         # Split by linearity in the target: derived, not typed in.
@@ -367,9 +368,9 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Split the smoothed loss",
             _obs(d, split),
-            "The cross-entropy is linear in the target, so smoothing gives (1 - eps) times the cross-entropy "
-            "plus eps/C times the summed -log p over every class, which pulls all logits together "
-            "(checked symbolically).",
+            "The cross-entropy is linear in the target, so smoothing gives "
+            f"{inline(d, 1 - eps)} times the cross-entropy plus {inline(d, eps / K)} times the summed "
+            f"{inline(d, -sp.log(p))} over every class, which pulls all logits together (checked symbolically).",
             lhs, lhs_text,
         ))
     alpha = 1
@@ -381,8 +382,8 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Weight the classes (class_weight)",
             _obs(d, -sp.Sum(alpha * q * sp.log(p), (k, 1, K))),
-            "class_weight (torch's cross_entropy weight) multiplies the term of each class; with class-index "
-            "targets the cross-entropy term becomes alpha_{y_i} (-log p_{i, y_i}).",
+            r"class_weight (torch's cross_entropy weight, $\alpha_{k}$) multiplies the term of each class; with "
+            r"class-index targets the cross-entropy term becomes $\alpha_{y_{i}} \left(-\log p_{i, y_{i}}\right)$.",
             lhs, lhs_text,
         ))
     theta_loss = -sp.Sum(alpha * q * sp.log(p), (k, 1, K))
@@ -405,8 +406,9 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
     w.steps.append(Step(
         "The option-adjusted loss in the logits",
         _obs(d, -sp.Sum(coeff * link.log_inverse(zbase, k, K), (k, 1, K))),
-        "log softmax(z)_k = z_k - log sum_j e^(z_j). The kernel computes it as A (log sum_j e^(z_j) - x), "
-        "A = sum_k c_k, x the c-weighted mean logit: two nonnegative terms, no cancellation.",
+        r"$\log \operatorname{softmax}(z)_{k} = z_{k} - \log \sum_{j} e^{z_{j}}$. The kernel computes it as "
+        r"$A \left(\log \sum_{j} e^{z_{j}} - x\right)$, with $A = \sum_{k} c_{k}$ and $x$ the $c$-weighted mean "
+        "logit: two nonnegative terms, no cancellation.",
         r"\ell_i(z)", "loss_i(z)",
     ))
     w.loss = kernel_form
@@ -424,9 +426,10 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Soft targets",
             _obs(d, bce.subs(soft_y, y)),
-            "With targets y in [0, 1] (probabilities, not labels) the same expression is the cross-entropy "
-            "H(Bernoulli(y), Bernoulli(p)); it is no longer a likelihood of y, but it is still minimised at "
-            f"p = {sp.sstr(best[0]) if len(best) == 1 else best} (solved from d/dp = 0).",
+            r"With targets $y \in [0, 1]$ (probabilities, not labels) the same expression is the cross-entropy "
+            r"$H(\operatorname{Bernoulli}(y), \operatorname{Bernoulli}(p))$; it is no longer a likelihood of $y$, "
+            f"but it is still minimised at {inline(d, sp.Eq(p, best[0] if len(best) == 1 else sp.FiniteSet(*best)))} "
+            r"(where its derivative in $p$ is $0$).",
             r"H(y_i, p_i)", "H(y_i, p_i)",
         ))
     pw = 1
@@ -437,8 +440,8 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Weight the positive term (pos_weight)",
             _obs(d, -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))),
-            "pos_weight multiplies the log-likelihood of the positive label, as torch's "
-            "binary_cross_entropy_with_logits does: pos_weight > 1 trades precision for recall.",
+            r"pos_weight ($w_{+}$) multiplies the log-likelihood of the positive label, as torch's "
+            r"binary_cross_entropy_with_logits does: $w_{+} > 1$ trades precision for recall.",
             lhs, lhs_text,
         ))
     theta_loss = -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))
@@ -460,7 +463,8 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
     w.steps.append(Step(
         "The weighted loss in the logits",
         _obs(d, w.loss),
-        "log sigmoid(z) = -log(1 + e^-z) and log(1 - sigmoid(z)) = -log(1 + e^z): two nonnegative terms.",
+        f"$\\log \\sigma(z) = {inline(d, link.log_inverse(z))[1:-1]}$ and "
+        f"$\\log(1 - \\sigma(z)) = {inline(d, link.log1m_inverse(z))[1:-1]}$: two nonnegative terms.",
         r"\ell_i(z)", "loss_i(z)",
     ))
 
@@ -478,35 +482,39 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
         w.symbols["eps"] = eps
         var = sp.Max(sigma**2, eps)
         v = sp.IndexedBase("v", positive=True)[OBS]
+        var_i = inline(d, _obs(d, sigma**2))
         w.steps.append(Step(
             "Clamp the variance (eps = <eps>)",
             _obs(d, var),
-            "torch's gaussian_nll_loss clamps the variance from below at eps = <eps> before the loss, "
-            "so a variance of 0 gives a finite loss. torch clamps without tracking the gradient, so its "
-            "gradient is straight-through: where var < eps it is the loss's derivative at var = eps, "
-            "passed on to var; symlik's kernel is the clamped function, flat in var there.",
+            f"torch's gaussian_nll_loss clamps the variance {var_i} from below at eps = <eps> ($\\epsilon$) "
+            "before the loss, so a variance of $0$ gives a finite loss. torch clamps without tracking the "
+            f"gradient, so its gradient is straight-through: where {inline(d, _obs(d, sigma**2 < eps))} it is the "
+            f"loss's derivative at {inline(d, sp.Eq(v, eps))}, passed on to {var_i}; symlik's kernel is the "
+            f"clamped function, flat in {var_i} there.",
             sp.latex(v), "v_i",
         ))
         loss = sp.Rational(1, 2) * (sp.log(var) + (y - mu) ** 2 / var)
         w.steps.append(Step(
             "The clamped loss",
             _obs(d, sp.Rational(1, 2) * (sp.log(sp.Symbol("v_i")) + (y - mu) ** 2 / sp.Symbol("v_i"))),
-            "The Gaussian loss with sigma^2 replaced by the clamped variance.",
+            f"The Gaussian loss with {var_i} replaced by the clamped variance {inline(d, v)}.",
             lhs, lhs_text,
         ))
     offset = d.offset
     if opts.get("full"):
-        loss, offset = _keep_constant(w, loss, offset, "full=True keeps the constant log(2 pi)/2 that the "
+        loss, offset = _keep_constant(w, loss, offset, "full=True keeps the constant <constant> that the "
                                       "default (full=False) drops: the loss is then the exact NLL.")
     w.loss = loss
     w.offset = offset
 
 
 def _keep_constant(w, loss, offset, why):
-    """Move the plain derivation's constant (log(2 pi)/2, log y!) into the loss."""
+    """Move the plain derivation's constant (log(2 pi)/2, log y!) into the loss; ``why`` names
+    it as <constant>, which becomes its formula."""
     d = w.d
     lhs, lhs_text = _display_loss_i(d)
     constant = d.offset / d.scale
+    why = why.replace("<constant>", inline(d, _obs(d, tidy_logs(constant))))
     new = sp.Add(loss, constant, evaluate=False)
     w.steps.append(Step("Keep the constant", _obs(d, new), why, lhs, lhs_text))
     return loss + constant, sp.expand(offset - d.offset)
@@ -529,9 +537,10 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Keep the log away from 0 (eps = <eps>)",
             _obs(d, loss),
-            "With log_input=False torch evaluates log(rate + eps), so a predicted rate of 0 gives a finite "
-            "loss; only the log moves. This is the NLL of a Poisson with rate + eps, less the constants "
-            "eps and log y!.",
+            f"With log_input=False torch evaluates {inline(d, _obs(d, sp.log(rate + eps)))}, so a predicted rate "
+            f"of $0$ gives a finite loss; only the log moves. This is the NLL of a Poisson with rate "
+            f"{inline(d, _obs(d, rate + eps))}, less the constants {inline(d, eps)} and "
+            f"{inline(d, _obs(d, sp.log(sp.factorial(y))))}.",
             lhs, lhs_text,
         ))
         # The loss is the NLL of a Poisson with rate + eps, less constants: that is its likelihood.
@@ -540,15 +549,17 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
         if offset.has(rate):  # pragma: no cover - true by the algebra above
             raise AssertionError("the eps-shifted Poisson NLL left the rate in the offset")
     if opts.get("exact"):
-        loss, offset = _keep_constant(w, loss, offset, "exact=True adds log y! (computed with gammaln), the "
-                                      "constant the default drops: the loss is then the exact NLL.")
+        loss, offset = _keep_constant(w, loss, offset, "exact=True adds the constant <constant> (computed with "
+                                      "gammaln) that the default drops: the loss is then the exact NLL.")
     if opts.get("full"):
         stirling = sp.Piecewise((y * sp.log(y) - y + sp.log(2 * sp.pi * y) / 2, y > 1), (0, True))
+        log_factorial = inline(d, _obs(d, sp.log(sp.factorial(y))))
         w.steps.append(Step(
             "Add Stirling's term where y > 1 (full=True)",
             _obs(d, sp.Add(loss, stirling, evaluate=False)),
-            "torch's full=True adds Stirling's approximation of log y!, y log y - y + log(2 pi y)/2, "
-            "only where y > 1 (log 0! = log 1! = 0); it is not the exact log y!, which exact=True adds.",
+            f"torch's full=True adds Stirling's approximation of {log_factorial}, "
+            f"{inline(d, _obs(d, stirling.args[0][0]))}, only where {inline(d, _obs(d, y > 1))} "
+            f"($\\log 0! = \\log 1! = 0$); it is not the exact {log_factorial}, which exact=True adds.",
             lhs, lhs_text,
         ))
         # The kernel evaluates both branches (np.select); inside the taken one y > 1, so
@@ -594,16 +605,16 @@ def _reduceStep(d: Derivation, opts: dict, reduction: str) -> Step:
     else:
         expr = Quotient(sp.Sum(term, (i, 1, n)), n)
         lhs, text = "L", "L"
-    why = [f"reduction='{reduction}'. w_i is the per-sample weight (kernel(..., weight=w); 1 when not given): "
+    why = [f"reduction='{reduction}'. $w_{{i}}$ is the per-sample weight (kernel(..., weight=w); $1$ when not given): "
            "it rescales each term and, as for torch's binary_cross_entropy weight, never enters the mean's "
            "denominator."]
     if reduction == "mean" and "class_weight" in opts:
         why.append("With class weights the mean divides by the total weight of the target classes, "
-                   "sum_i alpha_{y_i}, as torch's cross_entropy does for class-index targets "
-                   "(probability targets divide by n).")
+                   r"$\sum_{i} \alpha_{y_{i}}$, as torch's cross_entropy does for class-index targets "
+                   "(probability targets divide by $n$).")
     if ignore is not None:
         why.append(f"Targets equal to ignore_index = {ignore} add nothing to the sum and nothing to the "
-                   "denominator; if every target is ignored the mean is 0/0 = nan, as in torch.")
+                   r"denominator; if every target is ignored the mean is $0/0 = \text{nan}$, as in torch.")
     return Step("Reduce over the observations", expr, " ".join(why), lhs, text)
 
 

@@ -17,6 +17,8 @@ from ..distributions.base import Distribution
 from ..errors import SymlikError
 from ..functions import ArgMin, DensityOf, Softplus, loss_symbol
 from ..losses import matcher
+from ..render.common import symbol_names
+from ..render.prose import inline
 from .derivation import Derivation, Step
 from .gradient import gradient_steps
 
@@ -184,12 +186,60 @@ def _apply_link(expr, theta, link, zbase, k, K):
 # ---------------------------------------------------------------------------
 
 
-def _solved(loss) -> str:
+def _solved(loss, math) -> str:
     """The sentence naming the inner parameters the template's calibration solved for."""
     if not loss.inner:
         return ""
-    values = ", ".join(f"{k} = {sp.sstr(v)}" for k, v in loss.inner.items())
+    values = ", ".join(
+        f"{math(v)}, the distribution's own" if v == sp.Symbol(k) or str(v) == k else math(sp.Eq(_inner_symbol(k), v, evaluate=False))
+        for k, v in loss.inner.items()
+    )
     return f" The template's inner parameter ({values}) was solved from the NLL itself, then proven."
+
+
+def _inner_symbol(name):
+    """A template's inner parameter as a symbol (tau, delta, c, total) for the reasons."""
+    return sp.Symbol(name, positive=True)
+
+
+def _upright(expr, inner) -> dict:
+    """An inner parameter with a word for a name (total) is set upright, as a word."""
+    return {s: r"\mathrm{%s}" % s.name for s in expr.free_symbols
+            if s.name in inner and len(s.name) > 1 and sp.latex(s) == s.name}
+
+
+def _template_form(loss, match, y, theta_of, k):
+    """The template's own expression, its inner parameters as symbols, on the predictions
+    that fill its slots (``theta_of(i)``: the i-th predicted quantity)."""
+    inner = {name: _inner_symbol(name) for name in loss.inner}
+    form = loss.template.build(y, *(theta_of(i) for i in match.order), **inner)
+    if k is None:
+        return form
+    if form.could_extract_minus_sign():  # -sum_k y_k log p_k, not sum_k -y_k log p_k
+        return -sp.Sum(-form, (k, 1, loss.expr.limits[0][2]))
+    return sp.Sum(form, (k, 1, loss.expr.limits[0][2]))
+
+
+def _link_reason(link, link_param, math, theta):
+    """The network's output, the link's inverse and the identities of this link only,
+    each written by SymPy from the link's own forms (log sigmoid(z) = -softplus(-z), ...)."""
+    z = sp.Symbol("z", real=True)
+    name = link.input_name(link_param)
+    if link.event:  # softmax over the event axis
+        zbase, k, K = sp.IndexedBase("z", real=True), sp.Symbol("k", integer=True), sp.Symbol("K", integer=True)
+        logs = [(r"\log \operatorname{softmax}(z)_{k}", link.log_inverse(zbase, k, K))]
+        inverse = r"\operatorname{softmax}(z)"
+    else:
+        shown = theta if link.name == "log" else link.latex_inverse()  # log lambda = z; log sigma(z) = ...
+        logs = [(r"\log %s" % shown, link.log_inverse(z))]
+        if link.log1m_inverse is not None:
+            logs.append((r"\log\left(1 - %s\right)" % link.latex_inverse(), link.log1m_inverse(z)))
+        inverse = link.latex_inverse()
+    identities = " and ".join("$%s = %s$" % (lhs, math(rhs)[1:-1]) for lhs, rhs in logs)
+    start = f"The network outputs {name}, written $z$, and ${theta} = {inverse}$"
+    if link.name == "log":
+        return f"{start}, so {identities}: the parameter is positive for every $z$ and its logarithm is never formed."
+    return f"{start}; the logs simplify, {identities}, and never form the logarithm of a rounded probability."
 
 
 def _observation(expr, names):
@@ -246,6 +296,9 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     y_i = obs(spec.y if not spec.is_event else spec._y_base())
     theta_i = [obs(spec.base(p) if not spec.param(p).event else spec.base(p)) for p in spec.param_names]
     pred_latex = ", ".join(spec.latex_name(p) for p in predict)
+    link_inputs = set(input_names) - set(predict)
+    # Inline math for the reasons, its symbols named as in the steps.
+    math = lambda e: inline(e, {**symbol_names(e, link_inputs), **_upright(e, match.loss.inner)})  # noqa: E731
     lhs_L = r"\mathcal{L}(%s)" % pred_latex
     lhs_NLL = r"\operatorname{NLL}(%s)" % pred_latex
     steps = []
@@ -254,7 +307,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
         Step(
             "The i.i.d. likelihood",
             sp.Product(dens_i, (OBS, 1, n_obs)),
-            f"Given the predictions, the {n_obs} observations are independent, so their joint density is a product.",
+            f"Given the predictions, the ${n_obs}$ observations are independent, so their joint density is a product.",
             lhs_L,
             f"L({', '.join(predict)})",
         )
@@ -282,7 +335,8 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
         Step(
             f"Substitute the {spec.title_in_sentence} density",
             -over_obs(sp.log(density)),
-            f"Write out p(y | theta) for the {spec.title_in_sentence} distribution.",
+            f"Write out $p(y \\mid {', '.join(spec.latex_name(p) for p in spec.param_names)})$ "
+            f"for the {spec.title_in_sentence} distribution.",
             lhs_NLL,
             f"NLL({', '.join(predict)})",
         )
@@ -293,7 +347,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
         Step(
             "Expand the logarithm",
             over_obs(obs(loglik)),
-            "The log of a product is the sum of the logs, and log exp(u) = u; this is the log-likelihood.",
+            r"The log of a product is the sum of the logs, and $\log e^{u} = u$; this is the log-likelihood.",
             r"\log " + lhs_L,
             f"log L({', '.join(predict)})",
         )
@@ -322,20 +376,25 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
         target_i = target(y_i, **{key: obs(v) for key, v in loss.inner.items()}) if target else y_i
         loss_call = loss_symbol(name, target_i, *pred_syms)
         proven = (
-            "(proven: nll - scale * loss - offset simplifies to 0, and the offset has zero "
-            "derivative in every prediction)." + _solved(loss)
+            r"(proven: $-\log p - \text{scale} \cdot \text{loss} - \text{offset}$ simplifies to $0$, and the "
+            "offset has zero derivative in every prediction)." + _solved(loss, math)
         )
+        # The template's own formula, typeset by SymPy: right for every template, inner parameters included.
+        form = math(obs(_template_form(loss, match, spec.y, lambda j: theta[predict[j]], k)))
+        op = r"\operatorname{%s}" % name
         if scale_varies:
             identified = _shown_sum(offset_total, over_obs(obs(scale) * loss_call))
             why = (
-                f"With {name} the per-observation {loss.template.doc}, NLL = sum_i scale_i * {name}_i + constant, "
-                f"each observation weighted by scale = {sp.sstr(scale)} > 0 {proven}"
+                f"With ${op}_{{i}}$ the loss of observation $i$, {form}: "
+                f"$\\operatorname{{NLL}} = \\sum_{{i}} \\text{{scale}}_{{i}} \\, {op}_{{i}} + \\text{{constant}}$, "
+                f"each observation weighted by $\\text{{scale}}_{{i}} = {math(obs(scale))[1:-1]} > 0$ {proven}"
             )
         else:
             identified = _shown_sum(offset_total, n_obs * scale * loss_call)
             why = (
-                f"With {name} the mean of {loss.template.doc} over the observations, "
-                f"NLL = {n_obs} * scale * {name} + constant, with scale = {sp.sstr(scale)} > 0 {proven}"
+                f"With ${op}$ the mean over the observations of {form}: "
+                f"$\\operatorname{{NLL}} = {sp.latex(n_obs)} \\cdot \\text{{scale}} \\cdot {op} + \\text{{constant}}$, "
+                f"with $\\text{{scale}} = {math(scale)[1:-1]} > 0$ {proven}"
             )
         steps.append(
             Step(f"Identify the loss: {loss.template.title}", identified, why, lhs_NLL, f"NLL({', '.join(predict)})")
@@ -385,9 +444,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
             Step(
                 f"Apply the {link.name} link",
                 over_obs(loss_i),
-                f"The network outputs {zname} = z; with {link.description.split(';')[0]}, the logs simplify "
-                "(log sigmoid(z) = -log(1 + e^-z), log softmax(z)_k = z_k - log sum_j e^z_j) and never "
-                "form the logarithm of a rounded probability.",
+                _link_reason(link, link_param, math, spec.latex_name(link_param)),
                 r"\sum_i \ell_i(%s)" % zlatex,
                 "sum_i loss_i(z)",
             )

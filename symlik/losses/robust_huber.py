@@ -50,13 +50,19 @@ def _smooth_l1_aside(y_i, predicted_i, inner, scale):
     """The derivation step relating torch's smooth_l1_loss to this loss:
     (title, expression, why, lhs LaTeX, lhs text). tests/test_huber.py proves
     smooth_l1(beta=delta) == huber / delta branch by branch."""
+    from ..render.prose import inline
+
     (mu_i,) = predicted_i
     delta = inner["delta"]
+    r, beta = sp.Symbol("r", real=True), sp.Symbol("beta", positive=True)
+    scaled = inline(scale * delta)[1:-1]
     why = (
-        "torch's smooth_l1_loss(beta) is r^2/(2 beta) where |r| < beta and |r| - beta/2 elsewhere: "
-        "huber_loss(delta=beta) divided by beta. So with beta = delta, NLL = n * scale * delta * SmoothL1 "
-        f"+ constant (scale * delta = {sp.sstr(scale * delta)}): the same minimiser. As delta -> 0, smooth L1 "
-        "tends to the MAE while Huber tends to 0; as delta -> oo, Huber tends to MSE/2."
+        f"torch's smooth_l1_loss(beta) is {inline(smooth_l1(r, 0, beta))}, with {inline(sp.Eq(r, y_i - mu_i))}: "
+        r"huber_loss(delta=beta) divided by $\beta$. So with $\beta = \delta$, "
+        r"$\operatorname{NLL} = n \cdot \text{scale} \cdot \delta \cdot \operatorname{SmoothL1} + \text{constant}$ "
+        f"($\\text{{scale}} \\cdot \\delta = {scaled}$): the same minimiser. "
+        r"As $\delta \to 0$, smooth L1 tends to the MAE while Huber tends to $0$; as $\delta \to \infty$, Huber "
+        r"tends to $\operatorname{MSE}/2$."
     )
     return (
         "Smooth L1 is the same loss divided by delta",

@@ -22,6 +22,7 @@ import sympy as sp
 from .breaking import DEFAULT_BUDGET, broken, estimate_width, pack, split_top_level
 from .common import latex
 from .latex import aligned_lines, escape
+from .prose import prose_latex
 
 MASTER = "symlik.tex"
 BOOK_DIR = "book"
@@ -179,6 +180,8 @@ def _result_lines(d, lhs: str, value) -> str:
             lines += aligned_lines(left, [latex(d, v)])
         elif isinstance(v, sp.Basic):
             lines += aligned_lines(left, broken(v, lambda e: latex(d, e), first=estimate_width(left) + 2))
+        elif getattr(v, "reason", ""):  # an OptimalConstant: its statement, math typeset
+            return prose_latex(v.reason, escape)
         else:
             return escape(str(v))
     return display(lines)

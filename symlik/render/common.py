@@ -5,11 +5,16 @@ from __future__ import annotations
 import sympy as sp
 
 from ..distributions.base import LATEX_NAMES
+from . import prose
 
 
 def display_names(d, expr) -> dict:
     """Symbol -> LaTeX name: link inputs show as z, 'lam' as lambda."""
-    link_inputs = {n for n in d.predicted_inputs if n not in d.predict}
+    return symbol_names(expr, {n for n in d.predicted_inputs if n not in d.predict})
+
+
+def symbol_names(expr, link_inputs=()) -> dict:
+    """Symbol -> LaTeX name, for an expression whose link inputs (by name) show as z."""
     names = {}
     for s in expr.atoms(sp.Symbol):
         if s.name in link_inputs:
@@ -21,6 +26,11 @@ def display_names(d, expr) -> dict:
 
 def latex(d, expr) -> str:
     return sp.latex(expr, symbol_names=display_names(d, expr), order="none")
+
+
+def inline(d, expr) -> str:
+    """``expr`` as inline math for a reason (``$...$``), its symbols named as in the steps."""
+    return prose.inline(expr, display_names(d, expr))
 
 
 def summary_rows(d) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ import sympy as sp
 
 from ..distributions.base import LATEX_NAMES
 from .latex import escape
+from .prose import inline as prose_inline
 from .prose import prose_latex, prose_markdown, prose_text
 
 
@@ -65,9 +66,17 @@ def _latex_name(name: str) -> str | None:
     return None
 
 
+def _names(expr) -> dict:
+    return {s: _latex_name(s.name) for s in expr.atoms(sp.Symbol) if _latex_name(s.name)}
+
+
 def latex(expr) -> str:
-    names = {s: _latex_name(s.name) for s in expr.atoms(sp.Symbol) if _latex_name(s.name)}
-    return sp.latex(expr, symbol_names=names, order="none")
+    return sp.latex(expr, symbol_names=_names(expr), order="none")
+
+
+def inline(expr) -> str:
+    """``expr`` as inline math for a reason, its symbols named as in the steps (xhat -> \\hat{x})."""
+    return prose_inline(expr, _names(expr))
 
 
 _RELATIONS = ("\\approx", "\\geq", "\\leq", "~", ">=", "<=")

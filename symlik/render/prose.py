@@ -19,10 +19,10 @@ _SYMBOLS = {
     "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "pi": "π", "sigma": "σ", "tau": "τ", "phi": "φ",
     "psi": "ψ", "rho": "ρ", "chi": "χ", "omega": "ω", "eta": "η", "zeta": "ζ", "xi": "ξ", "Gamma": "Γ", "ell": "ℓ", "infty": "∞", "sum": "Σ", "prod": "Π", "partial": "∂",
     "cdot": "·", "times": "×", "to": "→", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠",
-    "approx": "≈", "mid": "|", "in": "∈", "pm": "±", "ldots": "...", "dots": "...",
+    "approx": "≈", "mid": "|", "in": "∈", "pm": "±", "ldots": "...", "dots": "...", "sim": "~", "|": "||", "odot": "⊙",
 }
 _FUNCTIONS = ("log", "exp", "sin", "cos", "tanh", "cosh", "max", "min", "arg")
-_DROPPED = ("left", "right", "big", "Big", "bigl", "bigr", ",", ";", "!", "quad", "displaystyle")
+_DROPPED = ("left", "right", "middle", "big", "Big", "bigl", "bigr", ",", ":", ";", " ", "!", "quad", "displaystyle")
 _WRAPPERS = ("operatorname", "mathrm", "text", "mathbf", "boldsymbol", "mathcal", "mathbb")
 
 
@@ -40,8 +40,29 @@ def _group(text: str, start: int) -> tuple[str, int]:
     raise ValueError(f"unbalanced braces in inline math: {text!r}")
 
 
+# One token: a number, a name (with a subscript), or a bracketed group, with an optional power.
+_TOKEN = re.compile(r"(?:\d+(?:\.\d+)?|[^\W\d_][^\W_]*[\u0302\u0303]?(?:_\w+)?|∞)(?:\^\w+)?")
+
+
+def _wrapped(text: str) -> bool:
+    """Is ``text`` one bracketed group, ``(...)``, ``|...|``, ``√(...)`` or ``log(...)``, with an optional power?"""
+    body = re.sub(r"\^(?:\w+|\(.*\))$", "", text)
+    body = re.sub(r"^(?:√|[^\W\d_]+(?=\())", "", body)  # √(...), log(...)
+    if len(body) < 2 or (body[0], body[-1]) not in (("(", ")"), ("|", "|")):
+        return False
+    if body[0] == "|":
+        return "|" not in body[1:-1]
+    depth = 0
+    for i, c in enumerate(body):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0 and i < len(body) - 1:
+            return False
+    return True
+
+
 def _atomic(text: str) -> bool:
-    return len(text) == 1 or text.isalnum() or bool(re.fullmatch(r"[\w.]+", text))
+    """Can ``text`` stand next to / or ^ without brackets? (2σ^2 cannot: it is a product.)"""
+    return bool(_TOKEN.fullmatch(text)) or _wrapped(text)
 
 
 def math_to_text(src: str) -> str:
@@ -60,19 +81,22 @@ def math_to_text(src: str) -> str:
                 out.append(f"{num if _atomic(num) else f'({num})'}/{den if _atomic(den) else f'({den})'}")
             elif name == "sqrt":
                 arg, i = _group(src, i)
-                out.append(f"√({math_to_text(arg)})")
-            elif name == "hat":
+                arg = math_to_text(arg)
+                out.append(f"√{arg}" if _TOKEN.fullmatch(arg) else f"√({arg})")
+            elif name in ("hat", "tilde"):  # a combining accent: x̂, z̃
                 arg, i = _group(src, i)
-                out.append(math_to_text(arg) + "\u0302")
+                out.append(math_to_text(arg) + {"hat": "\u0302", "tilde": "\u0303"}[name])
             elif name in _WRAPPERS:
                 arg, i = _group(src, i)
                 out.append(math_to_text(arg))
             elif name in _SYMBOLS:
                 out.append(_SYMBOLS[name])
+                if name == "partial":  # ∂p, as it is written
+                    i = len(src) - len(src[i:].lstrip(" "))
             elif name in _FUNCTIONS:
                 out.append(name + (" " if i < len(src) and src[i] not in "(_^" else ""))
             elif name in _DROPPED:
-                out.append(" " if name in (",", ";", "quad") else "")
+                out.append(" " if name in (",", ":", ";", " ", "quad") else "")
             elif name in "{}_%&#$":
                 out.append(name)
             else:
@@ -82,13 +106,27 @@ def math_to_text(src: str) -> str:
         elif c in "^_":
             arg, i = _group(src, i + 1)
             arg = math_to_text(arg)
-            out.append(c + (arg if _atomic(arg) else f"({arg})"))
+            # a nested index is bracketed: α_(y_i), not α_y_i
+            simple = len(arg) == 1 or re.fullmatch(r"[^\W_]+", arg) or _wrapped(arg)
+            out.append(c + (arg if simple else f"({arg})"))
         elif c in "{}":
             i += 1
         else:
             out.append(c)
             i += 1
-    return re.sub(r" {2,}", " ", "".join(out)).strip()
+    return _tidy("".join(out))
+
+
+_APPLIED = re.compile(r"\b(%s) +\(" % "|".join(_FUNCTIONS))
+_UNARY_MINUS = re.compile(r"(^|[(\[,=^_<>≤≥] *)- +(?=\S)")
+
+
+def _tidy(text: str) -> str:
+    """Spacing as a reader writes it: log(σ), not log (σ ); -y, not - y."""
+    text = re.sub(r" {2,}", " ", text).strip()
+    text = _APPLIED.sub(r"\1(", text)
+    text = re.sub(r"\( +", "(", re.sub(r" +\)", ")", text))
+    return _UNARY_MINUS.sub(r"\1-", text)
 
 
 def _split(text: str):
@@ -119,3 +157,68 @@ def prose_markdown(text: str) -> str:
     """Markdown (GitHub, KaTeX on the site): ``$...$`` is inline math already."""
     list(_split(text))  # the same check of the dollar signs as the other renderers
     return text
+
+
+def inline(expr, names: dict | None = None) -> str:
+    """A SymPy expression as inline math for a reason, ``$...$`` (``names``: symbol -> LaTeX
+    name, e.g. lam -> \\lambda). Indexed quantities are printed as plain symbols with their
+    subscripts, which SymPy orders as a reader does ((y_i - mu_i)^2, not (-mu_i + y_i)^2), and a
+    Piecewise is written on one line ("a if c, b otherwise"): ``cases`` is display math only."""
+    import sympy as sp
+
+    names = dict(names or {})
+    flat = {}
+    for e in sorted(expr.atoms(sp.Indexed), key=str):
+        label = e.base.label
+        base = names.get(label) or sp.latex(label)
+        flat[e] = sp.Symbol("_".join([label.name, *map(str, e.indices)]), real=True)
+        names[flat[e]] = "{%s}_{%s}" % (base, ",".join(sp.latex(i) for i in e.indices))  # {p_{p}}_{k}
+    printer = _inline_printer()(dict(symbol_names=names, order="none"))
+    return "$%s$" % _breakable(printer.doprint(expr.xreplace(flat)))
+
+
+_SIZED = re.compile(r"\\(?:left|right)(?=[()|\[\].])")
+
+
+def _breakable(tex: str) -> str:
+    """Inline math that TeX may break across lines: \\left( \\right) and the braces SymPy puts
+    around a function's argument (\\log{\\left(x\\right)}) each make one unbreakable box, and a
+    long formula in a reason would stick out into the margin."""
+    return re.sub(r"(?<!\\) +\)", ")", _unbraced(_SIZED.sub("", tex)))
+
+
+def _unbraced(tex: str) -> str:
+    """\\log{(x)} -> \\log(x), nested ones too."""
+    out, i = [], 0
+    for m in re.finditer(r"\\[A-Za-z]+\{\(", tex):
+        if m.start() < i:
+            continue
+        arg, end = _group(tex, m.end() - 2)
+        if _wrapped(arg.strip()):
+            out += [tex[i : m.end() - 2], _unbraced(arg.strip())]
+            i = end
+    return "".join(out) + tex[i:]
+
+
+def _inline_printer():
+    global _InlinePrinter
+    if _InlinePrinter is None:
+        from sympy.printing.latex import LatexPrinter
+
+        class _InlinePrinter(LatexPrinter):  # noqa: N801 - built on first use: sympy is imported lazily
+            def _print_Piecewise(self, expr):
+                parts = []
+                for e, c in expr.args:
+                    if c == True:  # noqa: E712 - SymPy's true
+                        parts.append(r"%s \text{ otherwise}" % self._print(e))
+                        continue
+                    # delta >= |r| reads as |r| <= delta: the variable part first
+                    if getattr(c, "is_Relational", False) and c.lhs.is_Symbol and not c.rhs.is_Symbol:
+                        c = c.reversed
+                    parts.append(r"%s \text{ if } %s" % (self._print(e), self._print(c)))
+                return r", \ ".join(parts)
+
+    return _InlinePrinter
+
+
+_InlinePrinter = None

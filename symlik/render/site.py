@@ -19,6 +19,7 @@ from .breaking import broken, estimate_width
 from .common import latex
 from .latex import aligned_lines
 from .markdown import display
+from .prose import prose_markdown
 
 FIGURES = "figures"
 
@@ -98,8 +99,8 @@ def _offered(d) -> list[str]:
             left = lhs if key is None else r"%s_{%s}" % (lhs, latex(d, sp.Symbol(str(key))))
             if isinstance(v, sp.Basic):
                 out += [expr_display(d, left, v) if not isinstance(v, sp.MatrixBase) else display([f"{left} = {latex(d, v)}"]), ""]
-            else:
-                out += [f"{v}", ""]
+            else:  # an OptimalConstant: its statement, math typeset
+                out += [prose_markdown(v.reason) if getattr(v, "reason", "") else f"{v}", ""]
     return out
 
 
