@@ -323,7 +323,7 @@ def _label(spec, values) -> str:
 def kl_document(result: KL, slug: str | None = None):
     from .derivation.derivation import Step
     from .functions import DensityOf
-    from .render.document import Document, inline
+    from .render.document import Document, inline_latex
 
     p, q, y = result.p, result.q, result.y
     lhs = r"\operatorname{KL}\left(p \,\middle\|\, q\right)"
@@ -358,7 +358,7 @@ def kl_document(result: KL, slug: str | None = None):
         how = "the expectation is a sum over the support, taken term by term"
     else:
         how = "the expectation is an integral over the support, taken term by term"
-    used = [r"$\mathbb{E}[%s] = %s$" % (inline(g)[1:-1], inline(v)[1:-1]) for g, v in result.moments.items() if g != 1]
+    used = [r"$\mathbb{E}[%s] = %s$" % (inline_latex(g), inline_latex(v)) for g, v in result.moments.items() if g != 1]
     steps.append(
         Step(
             "Take the expectation",

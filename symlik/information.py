@@ -220,7 +220,7 @@ def _shown(matrix):
 def information_steps(d) -> list:
     """Steps: the score, the Hessian, the Fisher information (and, with a link, in the parameter)."""
     from .derivation.derivation import Step
-    from .render.common import inline, latex
+    from .render.common import inline, inline_latex, latex
 
     info = information(d)
     names = _names(d)
@@ -259,7 +259,7 @@ def information_steps(d) -> list:
         return steps
     domain = E.domain_of(d.spec)
     measure = "summing over the support" if domain.discrete else "integrating over the support"
-    used = [r"$\mathbb{E}[%s] = %s$" % (inline(d, g)[1:-1], inline(d, v)[1:-1]) for g, v in info.moments.items() if g != 1]
+    used = [r"$\mathbb{E}[%s] = %s$" % (inline_latex(d, g), inline_latex(d, v)) for g, v in info.moments.items() if g != 1]
     if used:
         moments_text = f" term by term; the moments used: {', '.join(used)}."
     elif any(m.has(d.y) for m in info.hessian) or info.kinked:

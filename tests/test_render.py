@@ -91,3 +91,113 @@ def test_every_reason_of_the_catalog_reads_as_plain_text(derivation):
     assert all(r in derivation.to_text() for r in reasons)
     leftovers = [r for r in reasons if any(mark in r for mark in ("\\", "$", "{", "}"))]
     assert not leftovers
+
+
+def _beyond_the_catalog():
+    """Derivations and documents whose reasons the catalog fixture does not reach."""
+    import numpy as np
+
+    from symlik.cli import documents
+
+    explained = [symlik.derive("normal", predict=("mu", "sigma")).explained(), symlik.derive("laplace").explained(),
+                 symlik.derive("bernoulli", link="logit").explained(), symlik.derive("categorical", link="softmax").explained()]
+    options = [
+        symlik.derive("categorical", link="softmax").with_options(label_smoothing=0.1, class_weight=np.ones(3), ignore_index=0),
+        symlik.derive("bernoulli", link="logit").with_options(pos_weight=2.0),
+        symlik.derive("bernoulli").with_options(soft_targets=True),
+        symlik.derive("normal", predict=("mu", "sigma")).with_options(eps=1e-6, full=True),
+        symlik.derive("poisson").with_options(eps=1e-8, full=True),
+        symlik.derive("poisson").with_options(exact=True),
+    ]
+    return [*explained, *options, *documents()]
+
+
+def test_every_reason_beyond_the_catalog_reads_as_plain_text():
+    from symlik.render.prose import prose_text
+
+    for d in _beyond_the_catalog():
+        reasons = [prose_text(step.why) for step in d.steps]
+        assert all(r in d.to_text() for r in reasons), d.slug
+        assert not [r for r in reasons if any(mark in r for mark in ("\\", "$", "{", "}"))], d.slug
+
+
+@needs_pdflatex
+def test_latex_beyond_the_catalog_compiles_and_fits(tmp_path):
+    """The reasons' inline math is valid LaTeX, and long formulas in a reason break at the margin."""
+    body = "\n".join(r"\section*{%d}" % n + "\n" + d.to_latex() for n, d in enumerate(_beyond_the_catalog()))
+    (tmp_path / "more.tex").write_text(PREAMBLE + body + "\n\\end{document}\n")
+    r = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "more.tex"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "Overfull \\hbox" not in (tmp_path / "more.log").read_text(encoding="latin-1")
+
+
+def test_sympy_latex_in_a_reason_reads_as_plain_text():
+    import sympy as sp
+
+    from symlik.render.prose import inline, prose_text
+
+    y, mu, gamma, z = sp.symbols("y mu gamma z", real=True)
+    sigma = sp.Symbol("sigma", positive=True)
+    i = sp.Symbol("i", integer=True, positive=True)
+    y_i, mu_i = sp.IndexedBase("y")[i], sp.IndexedBase("mu")[i]
+    assert prose_text(inline(1 / (2 * sigma**2))) == "1/(2 σ^2)"
+    assert prose_text(inline(sp.log(1 + (y - mu) ** 2 / gamma**2))) == "log(1 + (y - μ)^2/γ^2)"
+    assert prose_text(inline((y_i - mu_i) ** 2)) == "(y_i - μ_i)^2"  # not (-μ_i + y_i)^2
+    assert prose_text(inline(sp.Sum(y_i, (i, 1, sp.Symbol("n"))) / sp.Symbol("n"))) == "(Σ_(i=1)^n y_i)/n"
+    assert prose_text(inline(sp.log(sp.cosh(z)) - z)) == "-z + log(cosh(z))"
+    lam = sp.Symbol("lam", positive=True)
+    assert prose_text(inline(lam / 2, {lam: r"\lambda"})) == "λ/2"
+
+
+def test_a_piecewise_in_a_reason_is_one_line():
+    import sympy as sp
+
+    from symlik.render.prose import inline, prose_text
+
+    r, beta = sp.Symbol("r", real=True), sp.Symbol("beta", positive=True)
+    shown = inline(sp.Piecewise((r**2 / (2 * beta), sp.Abs(r) < beta), (sp.Abs(r) - beta / 2, True)))
+    assert "cases" not in shown
+    text = prose_text(shown)
+    assert text.startswith("r^2/(2 β) if |r| < β, ") and text.endswith(" otherwise")
+
+
+def test_inline_math_from_sympy_has_no_unbreakable_groups():
+    """\\left( \\right) and SymPy's braces around a function's argument would each make one box
+    TeX cannot break at the end of a line."""
+    import sympy as sp
+
+    from symlik.render.prose import inline
+
+    y, mu, c = sp.symbols("y mu c", real=True)
+    shown = inline(sp.log(1 + sp.cosh((y - mu) / c) ** 2) + sp.Abs(y - mu))
+    assert r"\left" not in shown and r"\right" not in shown and "{(" not in shown
+
+
+def _reason(d, title_start):
+    return next(s.why for s in d.steps if s.title.startswith(title_start))
+
+
+def test_the_link_reason_states_only_its_own_identities():
+    from symlik.render.prose import prose_text
+
+    logit = _reason(symlik.derive("bernoulli", link="logit"), "Apply the logit link")
+    softmax = _reason(symlik.derive("categorical", link="softmax"), "Apply the softmax link")
+    log = _reason(symlik.derive("poisson", link="log"), "Apply the log link")
+    assert "softmax" not in logit and "log σ(z) = -log(1 + e^(-z))" in prose_text(logit)
+    assert "log(1 - σ(z)) = -log(1 + e^z)" in prose_text(logit)
+    assert r"\sigma" not in softmax and "log softmax(z)_k = " in prose_text(softmax)
+    assert r"\sigma" not in log and "softmax" not in log and "λ = e^z" in prose_text(log) and "log λ = z" in prose_text(log)
+
+
+def test_the_identify_reason_typesets_the_template_and_the_scale():
+    from symlik.render.prose import prose_text
+
+    normal = _reason(symlik.derive("normal"), "Identify the loss")
+    assert r"\frac{1}{2 \sigma^{2}}" in normal and "sigma**2" not in normal
+    assert "of (y_i - μ_i)^2:" in prose_text(normal) and "scale = 1/(2 σ^2) > 0" in prose_text(normal)
+    t = prose_text(_reason(symlik.derive("student_t"), "Identify the loss"))
+    assert "log(1 + (y_i - μ_i)^2/c)" in t and "(c = ν σ^2)" in t  # the template's inner c, then its value
+    binomial = prose_text(_reason(symlik.derive("binomial"), "Identify the loss"))
+    assert "scale_i = n_i > 0" in binomial

@@ -51,7 +51,7 @@ from ..distributions import constraints as C
 from ..distributions.base import Param
 from ..errors import NotSupportedError, SymlikError, UnknownNameError
 from ..functions import LogSumExp, Softplus, exact
-from ..render.common import inline
+from ..render.common import inline, inline_latex
 from .derivation import Derivation, Step
 from .pipeline import N_OBS, OBS, _apply_link, _observation
 
@@ -463,8 +463,8 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
     w.steps.append(Step(
         "The weighted loss in the logits",
         _obs(d, w.loss),
-        f"$\\log \\sigma(z) = {inline(d, link.log_inverse(z))[1:-1]}$ and "
-        f"$\\log(1 - \\sigma(z)) = {inline(d, link.log1m_inverse(z))[1:-1]}$: two nonnegative terms.",
+        f"$\\log \\sigma(z) = {inline_latex(d, link.log_inverse(z))}$ and "
+        f"$\\log(1 - \\sigma(z)) = {inline_latex(d, link.log1m_inverse(z))}$: two nonnegative terms.",
         r"\ell_i(z)", "loss_i(z)",
     ))
 

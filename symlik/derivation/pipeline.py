@@ -18,7 +18,7 @@ from ..errors import SymlikError
 from ..functions import ArgMin, DensityOf, Softplus, loss_symbol
 from ..losses import matcher
 from ..render.common import symbol_names
-from ..render.prose import inline
+from ..render.prose import inline_latex
 from .derivation import Derivation, Step
 from .gradient import gradient_steps
 
@@ -191,7 +191,7 @@ def _solved(loss, math) -> str:
     if not loss.inner:
         return ""
     values = ", ".join(
-        f"{math(v)}, the distribution's own" if v == sp.Symbol(k) or str(v) == k else math(sp.Eq(_inner_symbol(k), v, evaluate=False))
+        f"{math(v)}, the distribution's own" if str(v) == k else math(sp.Eq(_inner_symbol(k), v, evaluate=False))
         for k, v in loss.inner.items()
     )
     return f" The template's inner parameter ({values}) was solved from the NLL itself, then proven."
@@ -220,7 +220,7 @@ def _template_form(loss, match, y, theta_of, k):
     return sp.Sum(form, (k, 1, loss.expr.limits[0][2]))
 
 
-def _link_reason(link, link_param, math, theta):
+def _link_reason(link, link_param, tex, theta):
     """The network's output, the link's inverse and the identities of this link only,
     each written by SymPy from the link's own forms (log sigmoid(z) = -softplus(-z), ...)."""
     z = sp.Symbol("z", real=True)
@@ -233,9 +233,9 @@ def _link_reason(link, link_param, math, theta):
         shown = theta if link.name == "log" else link.latex_inverse()  # log lambda = z; log sigma(z) = ...
         logs = [(r"\log %s" % shown, link.log_inverse(z))]
         if link.log1m_inverse is not None:
-            logs.append((r"\log\left(1 - %s\right)" % link.latex_inverse(), link.log1m_inverse(z)))
+            logs.append((r"\log(1 - %s)" % link.latex_inverse(), link.log1m_inverse(z)))
         inverse = link.latex_inverse()
-    identities = " and ".join("$%s = %s$" % (lhs, math(rhs)[1:-1]) for lhs, rhs in logs)
+    identities = " and ".join("$%s = %s$" % (lhs, tex(rhs)) for lhs, rhs in logs)
     start = f"The network outputs {name}, written $z$, and ${theta} = {inverse}$"
     if link.name == "log":
         return f"{start}, so {identities}: the parameter is positive for every $z$ and its logarithm is never formed."
@@ -297,8 +297,9 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     theta_i = [obs(spec.base(p) if not spec.param(p).event else spec.base(p)) for p in spec.param_names]
     pred_latex = ", ".join(spec.latex_name(p) for p in predict)
     link_inputs = set(input_names) - set(predict)
-    # Inline math for the reasons, its symbols named as in the steps.
-    math = lambda e: inline(e, {**symbol_names(e, link_inputs), **_upright(e, match.loss.inner)})  # noqa: E731
+    # Inline math for the reasons, its symbols named as in the steps: tex(e) is the LaTeX, math(e) the $tex(e)$.
+    tex = lambda e: inline_latex(e, {**symbol_names(e, link_inputs), **_upright(e, match.loss.inner)})  # noqa: E731
+    math = lambda e: f"${tex(e)}$"  # noqa: E731
     lhs_L = r"\mathcal{L}(%s)" % pred_latex
     lhs_NLL = r"\operatorname{NLL}(%s)" % pred_latex
     steps = []
@@ -387,14 +388,14 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
             why = (
                 f"With ${op}_{{i}}$ the loss of observation $i$, {form}: "
                 f"$\\operatorname{{NLL}} = \\sum_{{i}} \\text{{scale}}_{{i}} \\, {op}_{{i}} + \\text{{constant}}$, "
-                f"each observation weighted by $\\text{{scale}}_{{i}} = {math(obs(scale))[1:-1]} > 0$ {proven}"
+                f"each observation weighted by $\\text{{scale}}_{{i}} = {tex(obs(scale))} > 0$ {proven}"
             )
         else:
             identified = _shown_sum(offset_total, n_obs * scale * loss_call)
             why = (
                 f"With ${op}$ the mean over the observations of {form}: "
                 f"$\\operatorname{{NLL}} = {sp.latex(n_obs)} \\cdot \\text{{scale}} \\cdot {op} + \\text{{constant}}$, "
-                f"with $\\text{{scale}} = {math(scale)[1:-1]} > 0$ {proven}"
+                f"with $\\text{{scale}} = {tex(scale)} > 0$ {proven}"
             )
         steps.append(
             Step(f"Identify the loss: {loss.template.title}", identified, why, lhs_NLL, f"NLL({', '.join(predict)})")
@@ -444,7 +445,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
             Step(
                 f"Apply the {link.name} link",
                 over_obs(loss_i),
-                _link_reason(link, link_param, math, spec.latex_name(link_param)),
+                _link_reason(link, link_param, tex, spec.latex_name(link_param)),
                 r"\sum_i \ell_i(%s)" % zlatex,
                 "sum_i loss_i(z)",
             )

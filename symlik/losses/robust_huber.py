@@ -50,12 +50,12 @@ def _smooth_l1_aside(y_i, predicted_i, inner, scale):
     """The derivation step relating torch's smooth_l1_loss to this loss:
     (title, expression, why, lhs LaTeX, lhs text). tests/test_huber.py proves
     smooth_l1(beta=delta) == huber / delta branch by branch."""
-    from ..render.prose import inline
+    from ..render.prose import inline, inline_latex
 
     (mu_i,) = predicted_i
     delta = inner["delta"]
     r, beta = sp.Symbol("r", real=True), sp.Symbol("beta", positive=True)
-    scaled = inline(scale * delta)[1:-1]
+    scaled = inline_latex(scale * delta)
     why = (
         f"torch's smooth_l1_loss(beta) is {inline(smooth_l1(r, 0, beta))}, with {inline(sp.Eq(r, y_i - mu_i))}: "
         r"huber_loss(delta=beta) divided by $\beta$. So with $\beta = \delta$, "

@@ -33,6 +33,11 @@ def inline(d, expr) -> str:
     return prose.inline(expr, display_names(d, expr))
 
 
+def inline_latex(d, expr) -> str:
+    """The LaTeX inside ``inline(d, expr)``, for a reason that writes its own ``$...$`` around it."""
+    return prose.inline_latex(expr, display_names(d, expr))
+
+
 def summary_rows(d) -> list[tuple[str, str]]:
     rows = [
         ("distribution", d.spec.label),

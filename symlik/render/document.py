@@ -13,7 +13,7 @@ import sympy as sp
 
 from ..distributions.base import LATEX_NAMES
 from .latex import escape
-from .prose import inline as prose_inline
+from .prose import inline_latex as prose_inline_latex
 from .prose import prose_latex, prose_markdown, prose_text
 
 
@@ -76,7 +76,12 @@ def latex(expr) -> str:
 
 def inline(expr) -> str:
     """``expr`` as inline math for a reason, its symbols named as in the steps (xhat -> \\hat{x})."""
-    return prose_inline(expr, _names(expr))
+    return "$%s$" % inline_latex(expr)
+
+
+def inline_latex(expr) -> str:
+    """The LaTeX inside ``inline(expr)``."""
+    return prose_inline_latex(expr, _names(expr))
 
 
 _RELATIONS = ("\\approx", "\\geq", "\\leq", "~", ">=", "<=")

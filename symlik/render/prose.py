@@ -5,6 +5,8 @@ LaTeX and Markdown keep the math as math (the LaTeX renderer escapes only the
 prose around it); the text renderer writes the math as plain text, for the
 small set of LaTeX that symlik's own reasons use (``tests/test_render.py``
 renders every reason of the catalog and requires that no markup is left).
+A reason built from an expression typesets it with ``inline(expr)``: SymPy's
+LaTeX, made fit for a line of prose.
 """
 
 from __future__ import annotations
@@ -160,7 +162,12 @@ def prose_markdown(text: str) -> str:
 
 
 def inline(expr, names: dict | None = None) -> str:
-    """A SymPy expression as inline math for a reason, ``$...$`` (``names``: symbol -> LaTeX
+    """A SymPy expression as inline math for a reason: ``$...$`` around ``inline_latex``."""
+    return "$%s$" % inline_latex(expr, names)
+
+
+def inline_latex(expr, names: dict | None = None) -> str:
+    """A SymPy expression as LaTeX for inline math in a reason (``names``: symbol -> LaTeX
     name, e.g. lam -> \\lambda). Indexed quantities are printed as plain symbols with their
     subscripts, which SymPy orders as a reader does ((y_i - mu_i)^2, not (-mu_i + y_i)^2), and a
     Piecewise is written on one line ("a if c, b otherwise"): ``cases`` is display math only."""
@@ -174,23 +181,25 @@ def inline(expr, names: dict | None = None) -> str:
         flat[e] = sp.Symbol("_".join([label.name, *map(str, e.indices)]), real=True)
         names[flat[e]] = "{%s}_{%s}" % (base, ",".join(sp.latex(i) for i in e.indices))  # {p_{p}}_{k}
     printer = _inline_printer()(dict(symbol_names=names, order="none"))
-    return "$%s$" % _breakable(printer.doprint(expr.xreplace(flat)))
+    return _breakable(printer.doprint(expr.xreplace(flat)))
 
 
-_SIZED = re.compile(r"\\(?:left|right)(?=[()|\[\].])")
+_SIZED = re.compile(r"\\(?:left|right)(?=[()|\[\]])")
 
 
 def _breakable(tex: str) -> str:
     """Inline math that TeX may break across lines: \\left( \\right) and the braces SymPy puts
     around a function's argument (\\log{\\left(x\\right)}) each make one unbreakable box, and a
     long formula in a reason would stick out into the margin."""
-    return re.sub(r"(?<!\\) +\)", ")", _unbraced(_SIZED.sub("", tex)))
+    if r"\left." not in tex and r"\right." not in tex:  # \left. f \right|_{x=0} keeps its pair
+        tex = _SIZED.sub("", tex)
+    return re.sub(r"(?<!\\) +\)", ")", _unbraced(tex))
 
 
 def _unbraced(tex: str) -> str:
-    """\\log{(x)} -> \\log(x), nested ones too."""
+    """\\log{(x)} -> \\log(x), \\cosh^{2}{(x)} -> \\cosh^{2}(x), nested ones too."""
     out, i = [], 0
-    for m in re.finditer(r"\\[A-Za-z]+\{\(", tex):
+    for m in re.finditer(r"\\[A-Za-z]+(?:\^\{[^{}]*\})?\{\(", tex):  # \log{(, \cosh^{2}{(
         if m.start() < i:
             continue
         arg, end = _group(tex, m.end() - 2)
