@@ -209,8 +209,9 @@ def gradient_steps(spec, loss, loss_expr, symbols, input_names, observation, n_o
             Step(
                 f"The gradient with respect to {input_name}",
                 _shown(observation(g), n_obs),
-                "Only observation i's term depends on its own prediction, so the gradient of the mean is that "
-                "term's derivative over n; the kernel's grad() computes it from the stable form of the loss.",
+                "Only observation $i$'s term depends on its own prediction, so the gradient of the mean is that "
+                f"term's derivative over ${sp.latex(n_obs)}$; the kernel's grad() computes it from the stable form "
+                "of the loss.",
                 lhs,
                 f"d {text_name} / d {input_name}_{sub.replace(' ', '')}",
             )
