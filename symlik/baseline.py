@@ -78,24 +78,23 @@ class OptimalConstant:
     values: dict | None
     inputs: dict | None
     equations: tuple  # the score equations, each "expr = 0"
-    statement: str  # plain text: the reason with its math written out
+    reason: str  # prose with inline $math$
     kind: str = "solved"  # "solved", "quantile" or "unsolved"
     extra: dict = field(default_factory=dict)
-    reason: str = ""
 
     @property
     def solved(self) -> bool:
         return self.values is not None
 
+    @property
+    def statement(self) -> str:
+        """The reason in plain text, its math written out."""
+        from .render.prose import prose_text
+
+        return prose_text(self.reason)
+
     def __str__(self) -> str:
         return self.statement
-
-
-def _constant(values, inputs, equations, reason, kind="solved", extra=None) -> OptimalConstant:
-    """An OptimalConstant whose plain-text statement is its reason written out."""
-    from .render.prose import prose_text
-
-    return OptimalConstant(values, inputs, equations, prose_text(reason), kind, extra or {}, reason)
 
 
 def _over_data(g, y, spec):
@@ -162,7 +161,7 @@ def optimal_constant(d) -> OptimalConstant:
                     f"where a fraction {inline(d, q)} of the observations lies below {theta}: the best constant "
                     f"is the sample {name}."
                 )
-                return _constant({d.predict[0]: value}, _inputs(d, {d.predict[0]: value}), shown, reason, "quantile", {"q": q})
+                return OptimalConstant({d.predict[0]: value}, _inputs(d, {d.predict[0]: value}), shown, reason, "quantile", {"q": q})
 
     sums, eqs = {}, []
     for grad in grads:
@@ -199,7 +198,7 @@ def optimal_constant(d) -> OptimalConstant:
             note += ", which for 0/1 data is the proportion of ones"
         note += "."
     reason = f"Setting the summed score to zero and solving: {described}.{note}"
-    return _constant(values, _inputs(d, values), shown, reason, "solved")
+    return OptimalConstant(values, _inputs(d, values), shown, reason, "solved")
 
 
 def _indexed(expr, y, spec):
@@ -220,7 +219,7 @@ def _unsolved(d, shown, why) -> OptimalConstant:
         f"SymPy cannot solve the score equation for a constant {_listed(d, _predicted(d))} in closed form ({why}); "
         "the best constant is its root, which depends on the data and can be found numerically."
     )
-    return _constant(None, None, shown, reason, "unsolved")
+    return OptimalConstant(None, None, shown, reason, "unsolved")
 
 
 def _inputs(d, values):
@@ -285,7 +284,7 @@ def _optimal_event(d) -> OptimalConstant:
     reason = f"Setting the summed score to zero for each component $k$ and solving: {described}."
     if any(spec.param(n).constraint.name == "simplex" for n in values):
         reason += " A Lagrange multiplier keeps the probabilities summing to $1$: the best constant is the class frequencies."
-    return _constant(values, _inputs(d, values), shown, reason, "solved")
+    return OptimalConstant(values, _inputs(d, values), shown, reason, "solved")
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ _SYMBOLS = {
 }
 _FUNCTIONS = ("log", "exp", "sin", "cos", "tanh", "cosh", "max", "min", "arg")
 _DROPPED = ("left", "right", "middle", "big", "Big", "bigl", "bigr", ",", ":", ";", " ", "!", "quad", "displaystyle")
-_WRAPPERS = ("operatorname", "mathrm", "text", "mathbf", "boldsymbol", "mathcal", "mathbb")
+_WRAPPERS = ("operatorname", "mathrm", "text", "mathbf", "boldsymbol", "mathcal", "mathbb", "substack")
 
 
 def _group(text: str, start: int) -> tuple[str, int]:
@@ -101,6 +101,8 @@ def math_to_text(src: str) -> str:
                 out.append(" " if name in (",", ":", ";", " ", "quad") else "")
             elif name in "{}_%&#$":
                 out.append(name)
+            elif name == "\\":  # a line break, as in \substack{1 \le i \le n \\ 1 \le k \le C}
+                out.append(", ")
             else:
                 raise ValueError(f"no plain-text form for \\{name} in inline math {src!r}")
             while i < len(src) and src[i] == " " and out and out[-1].endswith(" "):
