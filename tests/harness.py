@@ -71,3 +71,26 @@ def scipy_nll(d, inputs, y):
     """The oracle: -logpdf from scipy.stats at the parameters ``inputs`` stand for."""
     theta = theta_from_inputs(d, inputs)
     return -d.spec.scipy_logpdf(y, **{p: theta[p] for p in d.spec.param_names})
+
+
+def assert_nll_matches_scipy(d, backend="numpy", *, rtol=1e-12, to_array=None, to_numpy=np.asarray):
+    """``backend``'s NLL kernel for ``d`` against scipy.stats' logpdf on random valid inputs.
+    A backend other than NumPy that cannot compile ``d`` skips (with its reason); NumPy must."""
+    import pytest
+
+    import symlik
+
+    rng = np.random.default_rng(1234)
+    params, y = random_inputs(d.spec, rng)
+    inputs = linked_inputs(d, params, rng)
+    try:
+        k = symlik.compile(d, target="nll", reduction="none", backend=backend)
+    except symlik.NotSupportedError as exc:
+        if backend == "numpy":
+            raise
+        pytest.skip(str(exc))
+    args = kernel_args(k, inputs, y)
+    if to_array is not None:
+        args = {n: to_array(v) for n, v in args.items()}
+    got = to_numpy(k(**args))
+    np.testing.assert_allclose(got, scipy_nll(d, inputs, y), rtol=rtol, atol=rtol)

@@ -70,22 +70,12 @@ def test_float32_vector_math_within_about_one_ulp_of_the_true_value(name, numpy_
 
 
 # -- kernels ---------------------------------------------------------------------------
-from harness import kernel_args, linked_inputs, random_inputs, scipy_nll  # noqa: E402
+from harness import assert_nll_matches_scipy  # noqa: E402
 
 
 def test_fused_nll_matches_scipy_for_every_catalog_entry(derivation):
     """Same oracle as the NumPy backend's conformance test: scipy.stats' logpdf."""
-    d = derivation
-    rng = np.random.default_rng(1234)
-    params, y = random_inputs(d.spec, rng)
-    inputs = linked_inputs(d, params, rng)
-    try:
-        k = symlik.compile(d, target="nll", reduction="none", backend="fused")
-    except symlik.NotSupportedError as exc:
-        pytest.skip(str(exc))
-    got = k(**kernel_args(k, inputs, y))
-    want = scipy_nll(d, inputs, y)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert_nll_matches_scipy(derivation, "fused", rtol=1e-12)
 
 
 def _bce(z, y):  # closed form in float64, y softplus(-z) + (1 - y) softplus(z): no cancellation

@@ -143,20 +143,9 @@ def test_backend_missing_library_says_so(monkeypatch):
 
 def test_torch_nll_matches_scipy_for_every_catalog_entry(derivation):
     torch = pytest.importorskip("torch")
-    from harness import kernel_args, linked_inputs, random_inputs, scipy_nll
+    from harness import assert_nll_matches_scipy
 
-    d = derivation
-    rng = np.random.default_rng(1234)
-    params, y = random_inputs(d.spec, rng)
-    inputs = linked_inputs(d, params, rng)
-    try:
-        k = symlik.compile(d, target="nll", reduction="none", backend="torch")
-    except symlik.NotSupportedError as exc:
-        pytest.skip(str(exc))
-    args = {n: torch.as_tensor(v) for n, v in kernel_args(k, inputs, y).items()}
-    got = k(**args).numpy()
-    want = scipy_nll(d, inputs, y)
-    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    assert_nll_matches_scipy(derivation, "torch", rtol=1e-11, to_array=torch.as_tensor, to_numpy=lambda t: t.numpy())
 
 
 def test_loss_options_say_which_backend_they_need():

@@ -157,7 +157,7 @@ def measure(d, dtype=np.float64, max_points=None, details=False) -> list[Result]
         results.append(res)
 
         # The gradient in each predicted input (each component of an event input).
-        kinks = sp.sympify(d.loss.expr if target == "loss" else d.nll).has(*_KINKS)
+        kinks = (d.loss.expr if target == "loss" else d.nll).has(*_KINKS)
         for gi, name in enumerate(n for n in d.predicted_inputs if n in kernel.inputs):
             res = Result(d.slug, f"d {target} / d {name}", DTYPE_NAMES[dtype], rtol=rtol)
             for i, p in enumerate(pts):
