@@ -15,7 +15,7 @@ def is_zero(expr: sp.Expr) -> bool:
     are zero when every case is (see ``cases``): zero almost everywhere,
     which is what an identity between losses needs.
     """
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     if expr == 0:
         return True
     if clearly_nonzero(expr):  # a random point disproves it: no proof to attempt
@@ -100,7 +100,7 @@ def numeric_values(expr: sp.Expr, vary, samples: int = 3, seed: int = 0) -> list
     the expression holds a sum or product over an index (no screening then)."""
     import random
 
-    expr = sp.sympify(expr)
+    expr = sp.sympify(expr, strict=True)
     if expr.has(sp.Sum, sp.Product):
         return None
     # Real symbols range over both signs first; if that leaves the domain
@@ -140,7 +140,7 @@ def clearly_varies(expr: sp.Expr, vary) -> bool:
 
 def clearly_nonzero(expr: sp.Expr) -> bool:
     """True when ``expr`` is far from 0 at some random point: certainly not identically 0."""
-    values = numeric_values(expr, list(sp.sympify(expr).free_symbols))
+    values = numeric_values(expr, list(sp.sympify(expr, strict=True).free_symbols))
     if values is None:
         return False
     return any(abs(v) > 1e-9 for v in values)
@@ -268,7 +268,7 @@ MAX_SWITCHES = 4  # depth of the case split: 2**4 cases at most, more is not wor
 
 
 def has_switch(expr) -> bool:
-    return sp.sympify(expr).has(*SWITCHES)
+    return sp.sympify(expr, strict=True).has(*SWITCHES)
 
 
 def switch_point(u: sp.Expr) -> tuple[sp.Expr, int] | None:
@@ -376,7 +376,7 @@ def cases(exprs, _depth=0) -> list[tuple[sp.Expr, ...]] | None:
     prove. None when a switch is of a kind this cannot decide or the split
     goes deeper than MAX_SWITCHES.
     """
-    exprs = tuple(sp.sympify(e) for e in exprs)
+    exprs = tuple(sp.sympify(e, strict=True) for e in exprs)
     u = _innermost_switch(exprs)
     if u is None:
         return None if any(has_switch(e) for e in exprs) else [exprs]
