@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .errors import ConstraintError, NotSupportedError, SymlikError, UnknownNameError
+from symlik.core.errors import ConstraintError, NotSupportedError, SymlikError, UnknownNameError
 
 __version__ = "0.1.0"
 
@@ -20,32 +20,32 @@ _LAZY = {
     "derive": ("symlik.derivation", "derive"),
     "Derivation": ("symlik.derivation", "Derivation"),
     "Step": ("symlik.derivation", "Step"),
-    "compile": ("symlik.backends", "compile"),
-    "Kernel": ("symlik.backends.kernel", "Kernel"),
+    "compile": ("symlik.compiler", "compile"),
+    "Kernel": ("symlik.compiler.kernel", "Kernel"),
     "Loss": ("symlik.losses.matcher", "Loss"),
-    "Distribution": ("symlik.distributions.base", "Distribution"),
-    "Param": ("symlik.distributions.base", "Param"),
-    "custom": ("symlik.custom_density", "custom"),
-    "from_sympy_stats": ("symlik.sympy_stats", "from_sympy_stats"),
-    "parse_expression": ("symlik.parse", "parse_expression"),
-    "ParseError": ("symlik.parse", "ParseError"),
-    "DensityError": ("symlik.normalisation", "DensityError"),
-    "kl": ("symlik.divergence", "kl"),
-    "compile_information": ("symlik.information", "compile_information"),
-    "vae_document": ("symlik.vae", "vae_document"),
+    "Distribution": ("symlik.model.distributions.base", "Distribution"),
+    "Param": ("symlik.model.distributions.base", "Param"),
+    "custom": ("symlik.model.custom", "custom"),
+    "from_sympy_stats": ("symlik.model.sympy_stats", "from_sympy_stats"),
+    "parse_expression": ("symlik.model.parse", "parse_expression"),
+    "ParseError": ("symlik.model.parse", "ParseError"),
+    "DensityError": ("symlik.model.normalisation", "DensityError"),
+    "kl": ("symlik.analysis.divergence", "kl"),
+    "compile_information": ("symlik.analysis.information", "compile_information"),
+    "vae_document": ("symlik.derivation.vae", "vae_document"),
 }
 
 
 def names() -> tuple[str, ...]:
     """Sorted tuple of catalog names."""
-    from .distributions import names as _names
+    from symlik.model.distributions import names as _names
 
     return _names()
 
 
 def get(name: str, **options):
     """The catalog distribution ``name``; unknown names raise ``SymlikError`` with suggestions."""
-    from .distributions import get as _get
+    from symlik.model.distributions import get as _get
 
     return _get(name, **options)
 

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # Tests never read or write the user's kernel cache.
 os.environ["SYMLIK_CACHE_DIR"] = tempfile.mkdtemp(prefix="symlik-test-cache-")
 
-from symlik.catalog import combinations  # noqa: E402
+from symlik.apps.catalog import combinations  # noqa: E402
 
 ALL = list(combinations())
 

@@ -12,9 +12,9 @@ import pytest
 from harness import random_inputs
 
 import symlik
-from symlik.accuracy import DOC, expected_kernels, measure_all, parse, render, same_measurement
-from symlik.accuracy.measure import measure, scaled_error
-from symlik.accuracy.oracle import EVENT_SIZE, Oracle, converged
+from symlik.apps.accuracy import DOC, expected_kernels, measure_all, parse, render, same_measurement
+from symlik.apps.accuracy.measure import measure, scaled_error
+from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle, converged
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = parse((ROOT / DOC).read_text(encoding="utf-8"))
@@ -23,10 +23,10 @@ CHEAP = ("bernoulli-logit", "categorical-softmax", "bernoulli")
 
 
 def test_table_covers_every_kernel_of_the_registry():
-    from symlik.catalog import all_derivations
+    from symlik.apps.catalog import all_derivations
 
     want = {(d.slug, kernel) for d in all_derivations() for kernel in expected_kernels(d)}
-    assert set(TABLE) == want, "run `python -m symlik.accuracy`"
+    assert set(TABLE) == want, "run `python -m symlik.apps.accuracy`"
 
 
 def test_every_kernel_is_within_bounds_with_no_nan_or_inf():
@@ -38,12 +38,12 @@ def test_table_is_current_for_a_cheap_subset():
     fresh = parse(render(measure_all(slugs=set(CHEAP))))
     assert fresh and {s for s, _ in fresh} == set(CHEAP)
     stale = [k for k in fresh if not same_measurement(TABLE[k], fresh[k])]
-    assert not stale, f"run `python -m symlik.accuracy`: {stale}"
+    assert not stale, f"run `python -m symlik.apps.accuracy`: {stale}"
 
 
 @pytest.mark.slow  # the whole sweep: about 3 minutes on 2 cores (deselect with -m "not slow")
 def test_table_is_current():
-    from symlik.accuracy.__main__ import main
+    from symlik.apps.accuracy.__main__ import main
 
     assert main(["--check", "--quiet", "--out", str(ROOT / DOC)]) == 0
 
@@ -87,9 +87,9 @@ def test_oracle_agrees_with_scipy(derivation):
 def test_harness_catches_an_unstable_kernel(monkeypatch):
     """With the stability rewrites switched off, log(1 + e^z) overflows at z = 1000: the
     harness must report it (so a passing table means something)."""
-    from symlik.backends import cache, plan
+    from symlik.compiler import cache, plan
     from symlik.derivation import pipeline
-    from symlik.functions import exact
+    from symlik.core.functions import exact
 
     monkeypatch.setattr(plan, "stabilize", exact)
     monkeypatch.setattr(pipeline, "_CACHE", {})

@@ -3,7 +3,7 @@ derivatives, and the numerical screen that rejects false claims early."""
 
 import sympy as sp
 
-from symlik.algebra import cases, clearly_nonzero, clearly_varies, is_zero, switch_point, tidy_logs
+from symlik.core.algebra import cases, clearly_nonzero, clearly_varies, is_zero, switch_point, tidy_logs
 
 y, m = sp.symbols("y m", real=True)
 tau, b = sp.symbols("tau b", positive=True)

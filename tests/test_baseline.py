@@ -7,7 +7,7 @@ import sympy as sp
 from scipy import optimize, stats
 
 import symlik
-from symlik.baseline import SampleQuantile
+from symlik.analysis.baseline import SampleQuantile
 from symlik.derivation.pipeline import N_OBS, OBS
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from symlik import bench
-from symlik.cli import main
+from symlik.apps import bench
+from symlik.apps.cli import main
 
 
 def test_bench_json_at_tiny_n(capsys):

@@ -11,7 +11,7 @@ from conftest import needs_pdflatex
 
 import symlik
 from symlik.render.breaking import estimate_width, pieces
-from symlik.render.book import overfull_boxes, pdflatex_errors
+from symlik.apps.book import overfull_boxes, pdflatex_errors
 from symlik.render.common import latex
 
 PREAMBLE = r"""\documentclass[10pt]{article}
@@ -98,7 +98,7 @@ def _has_book_packages():
 def test_book_builds_without_errors_or_overfull_boxes(tmp_path):
     pytest.importorskip("matplotlib")
     pytest.importorskip("latexify")
-    from symlik.cli import main
+    from symlik.apps.cli import main
 
     assert main(["derive", "--all", "--format", "pdf", "--out", str(tmp_path)]) == 0
     pdf = tmp_path / "symlik.pdf"
@@ -109,7 +109,7 @@ def test_book_builds_without_errors_or_overfull_boxes(tmp_path):
     assert not re.search(r"Reference .* undefined", log)  # every \hyperref in the catalog table resolves
     # every catalog entry has its section, figure and kernel in the book
     chapters = {p.stem: p.read_text() for p in (tmp_path / "book").glob("*.tex")}
-    from symlik.catalog import all_derivations
+    from symlik.apps.catalog import all_derivations
 
     for d in all_derivations():
         text = chapters[d.spec.name]
@@ -119,7 +119,7 @@ def test_book_builds_without_errors_or_overfull_boxes(tmp_path):
 
 
 def test_pdf_format_goes_with_all(capsys):
-    from symlik.cli import main
+    from symlik.apps.cli import main
 
     assert main(["derive", "normal", "--format", "pdf"]) == 2
     err = capsys.readouterr().err

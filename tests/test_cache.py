@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import symlik
-from symlik.backends import cache
+from symlik.compiler import cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = """
@@ -78,7 +78,7 @@ def test_memory_cache_skips_the_derivation(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMLIK_CACHE_DIR", str(tmp_path))
     cache.clear()
     symlik.compile("normal")
-    import symlik.backends.plan as plan
+    import symlik.compiler.plan as plan
 
     monkeypatch.setattr(plan, "make_plan", lambda *a, **k: pytest.fail("derived again"))
     k = symlik.compile("normal")

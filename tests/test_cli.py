@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "symlik.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "symlik.apps.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_list_prints_the_catalog():

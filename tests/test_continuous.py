@@ -249,6 +249,6 @@ def test_von_mises_normaliser_and_gamma_functions_render():
 
 @pytest.mark.parametrize("name", symlik.names())
 def test_docstring_examples_run(name):
-    module = importlib.import_module(f"symlik.distributions.{name}")
+    module = importlib.import_module(f"symlik.model.distributions.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 1 and result.failed == 0

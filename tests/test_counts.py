@@ -308,7 +308,7 @@ GAMMALN_POINTS = [1e-8, 0.1, 0.3, 0.5, 0.9, 1.0, 1.5, 2.0, 2.5, 7.3, 33.0, 170.5
 
 
 def test_numpy_gammaln_fallback_against_mpmath():
-    from symlik.backends._numpy_runtime import _gammaln_numpy
+    from symlik.compiler._numpy_runtime import _gammaln_numpy
 
     mpmath.mp.dps = 40
     x = np.array(GAMMALN_POINTS)
@@ -318,7 +318,7 @@ def test_numpy_gammaln_fallback_against_mpmath():
 
 
 def test_runtime_gammaln_uses_scipy_when_installed():
-    from symlik.backends._numpy_runtime import _gammaln
+    from symlik.compiler._numpy_runtime import _gammaln
 
     x = np.array(GAMMALN_POINTS)
     np.testing.assert_array_equal(_gammaln(x), special.gammaln(x))

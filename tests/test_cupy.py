@@ -17,10 +17,10 @@ import pytest
 from scipy import special
 
 import symlik
-from symlik.backends import cupy_backend
-from symlik.backends.cuda_codegen import CudaPrinter
-from symlik.backends.plan import make_plan
-from symlik.backends.scalar_codegen import ScalarPrinter
+from symlik.compiler import cupy_backend
+from symlik.compiler.cuda_codegen import CudaPrinter
+from symlik.compiler.plan import make_plan
+from symlik.compiler.scalar_codegen import ScalarPrinter
 
 
 def _source(name, **kwargs):

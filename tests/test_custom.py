@@ -12,9 +12,9 @@ from scipy import stats
 
 import symlik
 from symlik import ConstraintError, SymlikError
-from symlik.custom_density import support_from_text
-from symlik.distributions import constraints as C
-from symlik.normalisation import DensityError
+from symlik.model.custom import support_from_text
+from symlik.model import constraints as C
+from symlik.model.normalisation import DensityError
 
 LAPLACE = "exp(-abs(y - m)/b)/(2*b)"
 
@@ -118,7 +118,7 @@ def test_numeric_normalisation_where_sympy_cannot_integrate(monkeypatch):
     ],
 )
 def test_supports_as_sets(support, want):
-    from symlik.custom_density import _support
+    from symlik.model.custom import _support
 
     assert _support(support, ()) == want
 
@@ -189,7 +189,7 @@ def test_from_sympy_stats_rejects_non_random_variables():
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "symlik.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "symlik.apps.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_cli_derives_a_string_density():

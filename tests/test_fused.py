@@ -8,7 +8,7 @@ import symlik
 
 numba = pytest.importorskip("numba")
 
-from symlik.backends import _vecmath  # noqa: E402
+from symlik.compiler import _vecmath  # noqa: E402
 
 
 @numba.njit
@@ -120,7 +120,7 @@ def test_seed_losses_match_closed_forms(dtype, n=257):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_threads_over_chunks_match_closed_forms(dtype):
-    from symlik.backends._fused_runtime import PARALLEL_MIN
+    from symlik.compiler._fused_runtime import PARALLEL_MIN
 
     rng = np.random.default_rng(4)
     n = PARALLEL_MIN * 3 + 7

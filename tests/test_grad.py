@@ -11,9 +11,9 @@ from harness import kernel_args, random_inputs
 from scipy import special
 
 import symlik
-from symlik.accuracy.oracle import EVENT_SIZE, Oracle, converged, derivative
-from symlik.backends.grad import build
-from symlik.functions import Sigmoid, Softmax
+from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle, converged, derivative
+from symlik.compiler.grad import build
+from symlik.core.functions import Sigmoid, Softmax
 
 mpmath.mp.dps = 50
 

@@ -7,7 +7,7 @@ import sympy as sp
 from scipy import integrate, special
 
 import symlik
-from symlik.distributions.huber import normaliser
+from symlik.model.distributions.huber import normaliser
 from symlik.losses.robust_huber import huber, smooth_l1
 
 

@@ -4,8 +4,8 @@ import pytest
 import sympy as sp
 
 import symlik
-from symlik.algebra import is_zero, split_sum
-from symlik.functions import exact
+from symlik.core.algebra import is_zero, split_sum
+from symlik.core.functions import exact
 
 # What each seed derivation must be identified as (issue 2 / the catalog table).
 EXPECTED = {

@@ -8,7 +8,7 @@ import sympy as sp
 
 import symlik
 from symlik import NotSupportedError
-from symlik.functions import Sigmoid
+from symlik.core.functions import Sigmoid
 
 
 def _scalar(m):

@@ -11,8 +11,8 @@ import sympy as sp
 from scipy import special
 
 import symlik
-from symlik.algebra import is_zero, split_sum
-from symlik.functions import exact
+from symlik.core.algebra import is_zero, split_sum
+from symlik.core.functions import exact
 
 RNG = np.random.default_rng(0)
 Z = RNG.normal(0, 3, (10, 4))

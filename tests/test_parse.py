@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 from symlik import SymlikError
-from symlik.parse import MAX_DEPTH, MAX_LENGTH, ParseError, parse_expression
+from symlik.model.parse import MAX_DEPTH, MAX_LENGTH, ParseError, parse_expression
 
 y, m = sp.symbols("y m", real=True)
 b = sp.Symbol("b", positive=True)
@@ -161,7 +161,7 @@ CLI_HOSTILE = [
 @pytest.mark.parametrize("text", CLI_HOSTILE, ids=range(len(CLI_HOSTILE)))
 def test_cli_refuses_hostile_density_in_one_line(text):
     r = subprocess.run(
-        [sys.executable, "-m", "symlik.cli", "derive", "--density", text, "--param", "m:real"],
+        [sys.executable, "-m", "symlik.apps.cli", "derive", "--density", text, "--param", "m:real"],
         capture_output=True, text=True, timeout=60,
     )
     assert r.returncode == 2

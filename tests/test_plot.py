@@ -7,8 +7,8 @@ import symlik
 
 pytest.importorskip("matplotlib")
 
-from symlik import plot  # noqa: E402
-from symlik.cli import main  # noqa: E402
+from symlik.apps import plot  # noqa: E402
+from symlik.apps.cli import main  # noqa: E402
 
 
 def _curves(d):

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symlik
-from symlik.accuracy.oracle import EVENT_SIZE, Oracle
+from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle
 
 N = 3  # observations per example
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -45,7 +45,7 @@ def _compiled(combo):
 
 def _scalar(constraint):
     return {
-        # Moderate values: the extremes are the accuracy harness's (symlik.accuracy), which
+        # Moderate values: the extremes are the accuracy harness's (symlik.apps.accuracy), which
         # knows where the true value leaves the float range; here every value stays inside it.
         "real": st.floats(-20, 20),
         "positive": st.floats(-2, 2).map(np.exp),

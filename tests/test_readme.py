@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from symlik.catalog import END, START, loss_table_markdown
+from symlik.apps.catalog import END, START, loss_table_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -21,4 +21,4 @@ def test_readme_shows_the_main_job():
 
 def test_readme_loss_table_is_generated_from_the_registry():
     table = README.split(START, 1)[1].split(END, 1)[0]
-    assert table.strip() == loss_table_markdown().strip(), "run `python -m symlik.catalog`"
+    assert table.strip() == loss_table_markdown().strip(), "run `python -m symlik.apps.catalog`"

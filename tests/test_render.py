@@ -37,7 +37,7 @@ def test_jupyter_repr():
 
 @needs_pdflatex
 def test_all_latex_compiles(tmp_path):
-    from symlik.catalog import all_derivations
+    from symlik.apps.catalog import all_derivations
 
     body = "\n".join(r"\section*{%s}" % d.slug + "\n" + d.to_latex() for d in all_derivations())
     (tmp_path / "all.tex").write_text(PREAMBLE + body + "\n\\end{document}\n")
@@ -97,7 +97,7 @@ def _beyond_the_catalog():
     """Derivations and documents whose reasons the catalog fixture does not reach."""
     import numpy as np
 
-    from symlik.cli import documents
+    from symlik.apps.cli import documents
 
     explained = [symlik.derive("normal", predict=("mu", "sigma")).explained(), symlik.derive("laplace").explained(),
                  symlik.derive("bernoulli", link="logit").explained(), symlik.derive("categorical", link="softmax").explained()]

@@ -13,10 +13,10 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 from sympy.codegen.scipy_nodes import cosm1
 
-from symlik.algebra import is_zero
-from symlik.backends import _numpy_runtime
-from symlik.backends.codegen import SymlikNumPyPrinter
-from symlik.functions import (
+from symlik.core.algebra import is_zero
+from symlik.compiler import _numpy_runtime
+from symlik.compiler.codegen import SymlikNumPyPrinter
+from symlik.core.functions import (
     EVENT_J,
     LogBesselI0,
     LogBesselI0e,
@@ -211,7 +211,7 @@ def test_positive_arguments_are_left_alone():
 
 
 def test_printer_never_falls_back_to_scalar_math():
-    from symlik.errors import NotSupportedError
+    from symlik.core.errors import NotSupportedError
 
     with pytest.raises(NotSupportedError):
         SymlikNumPyPrinter().doprint(sp.gamma(pa))

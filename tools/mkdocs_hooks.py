@@ -36,8 +36,8 @@ _state: dict = {}
 def _catalog():
     if "groups" not in _state:
         sys.path.insert(0, str(ROOT))  # the working tree's symlik, whatever is installed
-        from symlik.catalog import all_derivations
-        from symlik.render.book import grouped
+        from symlik.apps.catalog import all_derivations
+        from symlik.apps.book import grouped
 
         derivations = list(all_derivations())
         _state["derivations"] = derivations
@@ -66,9 +66,9 @@ def _katex() -> Path:
 
 
 def on_files(files, config):
-    from symlik import plot
-    from symlik.render import site
-    from symlik.render.book import _compare_names
+    from symlik.apps import plot
+    from symlik.apps import site
+    from symlik.apps.book import _compare_names
 
     derivations, groups = _catalog()
     add = files.append
@@ -93,7 +93,7 @@ def on_files(files, config):
 def on_page_markdown(markdown, page, config, files):
     if "<!-- symlik:" not in markdown:
         return markdown
-    from symlik.render import site
+    from symlik.apps import site
 
     derivations, _ = _catalog()
     markdown = markdown.replace("<!-- symlik:loss-table -->", site.loss_table(derivations))

@@ -1,6 +1,6 @@
 """The derivation pipeline: spec + predict + link -> Derivation."""
 
-from .derivation import Derivation, Step
-from .pipeline import derive
+from symlik.derivation.derivation import Derivation, Step
+from symlik.derivation.pipeline import derive
 
 __all__ = ["Derivation", "Step", "derive"]

@@ -60,7 +60,7 @@ class Derivation:
     def with_options(self, reduction: str = "mean", **options) -> "Derivation":
         """This derivation with torch-style loss options (label_smoothing, pos_weight, eps,
         ...) applied symbolically and shown as extra steps; see ``symlik.derivation.options``."""
-        from .options import with_options
+        from symlik.derivation.options import with_options
 
         return with_options(self, reduction=reduction, **options)
 
@@ -81,71 +81,71 @@ class Derivation:
 
     def identity_holds(self) -> bool:
         """Re-check nll == scale * loss + offset symbolically (exact forms)."""
-        from ..algebra import canonical_conditions, is_zero, split_sum
-        from ..functions import exact
+        from symlik.core.algebra import canonical_conditions, is_zero, split_sum
+        from symlik.core.functions import exact
 
         diff = exact(self.nll) - (self.scale * exact(self.loss.expr) + exact(self.offset))
         diff = canonical_conditions(diff)  # |r|/s <= c and |r| <= c s are one condition
         return is_zero(split_sum(sp.expand(diff)))
 
-    # ---- beyond the loss (symlik.information, symlik.baseline) -------------
+    # ---- beyond the loss (symlik.analysis.information, symlik.analysis.baseline) -------------
     def score(self) -> sp.Matrix:
         """d log p / d theta per observation, for the predicted inputs (P x 1)."""
-        from ..information import score
+        from symlik.analysis.information import score
 
         return score(self)
 
     def hessian(self) -> sp.Matrix:
         """d^2 log p / d theta^2 per observation (P x P)."""
-        from ..information import hessian
+        from symlik.analysis.information import hessian
 
         return hessian(self)
 
     def fisher(self) -> sp.Matrix:
         """The Fisher information E_y[-d^2 log p / d theta^2] (P x P), by integrating over y."""
-        from ..information import fisher
+        from symlik.analysis.information import fisher
 
         return fisher(self)
 
     def optimal_constant(self):
         """The best constant prediction (an ``OptimalConstant``; ``.values``, ``.statement``)."""
-        from ..baseline import optimal_constant
+        from symlik.analysis.baseline import optimal_constant
 
         return optimal_constant(self)
 
     def chance_loss(self, **prediction) -> sp.Expr:
         """The loss of an uninformed constant prediction, averaged over observations (log C for uniform categorical)."""
-        from ..baseline import chance_loss
+        from symlik.analysis.baseline import chance_loss
 
         return chance_loss(self, **prediction)
 
     def explained(self) -> "Derivation":
         """This derivation with extra steps appended: score, Hessian, Fisher information,
         the best constant prediction and the chance-level loss."""
-        from ..baseline import baseline_steps
-        from ..information import information_steps
+        from symlik.analysis.baseline import baseline_steps
+        from symlik.analysis.information import information_steps
 
         extra = [] if self.spec.is_event else information_steps(self)
         return replace(self, steps=self.steps + tuple(extra) + tuple(baseline_steps(self)))
 
     def to_latex(self) -> str:
-        from ..render.latex import render
+        from symlik.render.latex import render
 
         return render(self)
 
     def to_markdown(self) -> str:
-        from ..render.markdown import render
+        from symlik.render.markdown import render
 
         return render(self)
 
     def to_text(self) -> str:
-        from ..render.text import render
+        from symlik.render.text import render
 
         return render(self)
 
     def _repr_latex_(self) -> str:
         """Jupyter: the derivation's display math (when the front end prefers LaTeX)."""
-        from ..render.latex import render_display
+        from symlik.render.latex import render_display
 
         return render_display(self)
 

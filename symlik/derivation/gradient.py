@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..functions import LogSumExp, Softmax
+from symlik.core.functions import LogSumExp, Softmax
 
 
 def _event_atoms(expr, base):
@@ -116,7 +116,7 @@ def _power_rule(expr) -> sp.Expr:
 def _merge_exact_powers(expr) -> sp.Expr:
     """base^e * base-like factors -> base^(e+1) * what is left, for the double-double powers
     (x (y/lam)^(k-1) y/lam^2 -> x (y/lam)^k / lam), so that 1 - base^k can become expm1."""
-    from ..functions import PowExactBase
+    from symlik.core.functions import PowExactBase
 
     def one(m):
         powers = [f for f in m.args if isinstance(f, PowExactBase)]
@@ -191,7 +191,7 @@ def gradient_steps(spec, loss, loss_expr, symbols, input_names, observation, n_o
     (1/n) sum_i loss_i is that term's derivative over n (what ``Kernel.grad``
     returns for reduction="mean", from the stable form of the same expression).
     """
-    from .derivation import Step
+    from symlik.derivation.derivation import Step
 
     name = loss.template.latex_name if loss.name else None
     numerator = r"\operatorname{%s}" % name if name else r"\frac{1}{n}\sum_{i} \ell_i"

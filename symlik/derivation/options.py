@@ -46,14 +46,14 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from ..algebra import is_zero, split_sum, tidy_logs
-from ..distributions import constraints as C
-from ..distributions.base import Param
-from ..errors import NotSupportedError, SymlikError, UnknownNameError
-from ..functions import LogSumExp, Softplus, exact
-from ..render.common import inline, inline_latex
-from .derivation import Derivation, Step
-from .pipeline import N_OBS, OBS, _apply_link, _observation
+from symlik.core.algebra import is_zero, split_sum, tidy_logs
+from symlik.model import constraints as C
+from symlik.model.distributions.base import Param
+from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
+from symlik.core.functions import LogSumExp, Softplus, exact
+from symlik.render.common import inline, inline_latex
+from symlik.derivation.derivation import Derivation, Step
+from symlik.derivation.pipeline import N_OBS, OBS, _apply_link, _observation
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -650,7 +650,7 @@ def with_options(d: Derivation, reduction: str = "mean", **options) -> Derivatio
         raise UnknownNameError("reduction", reduction, REDUCTIONS)
     opts = check_options(d, options)
     if opts.get("log_input") and d.link is None:
-        from .pipeline import derive
+        from symlik.derivation.pipeline import derive
 
         d = derive(d.spec, predict=d.predict, link="log")
     key = _cache_key(d, opts)

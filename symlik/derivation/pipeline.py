@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..algebra import expand_logs, free_of, log_of, split_sum, sum_parts, tidy_logs
-from ..distributions import get
-from ..distributions.base import Distribution
-from ..errors import SymlikError
-from ..functions import ArgMin, DensityOf, Softplus, loss_symbol
-from ..losses import matcher
-from ..render.common import symbol_names
-from ..render.prose import inline_latex
-from .derivation import Derivation, Step
-from .gradient import gradient_steps
+from symlik.core.algebra import expand_logs, free_of, log_of, split_sum, sum_parts, tidy_logs
+from symlik.model.distributions import get
+from symlik.model.distributions.base import Distribution
+from symlik.core.errors import SymlikError
+from symlik.core.functions import ArgMin, DensityOf, Softplus, loss_symbol
+from symlik.losses import matcher
+from symlik.render.common import symbol_names
+from symlik.render.prose import inline_latex
+from symlik.derivation.derivation import Derivation, Step
+from symlik.derivation.gradient import gradient_steps
 
 OBS = sp.Symbol("i", integer=True, positive=True)
 N_OBS = sp.Symbol("n", integer=True, positive=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..algebra import is_zero
-from .templates import Template
+from symlik.core.algebra import is_zero
+from symlik.losses.templates import Template
 
 # The residual r = y - theta, on one side of 0 (r > 0), for profiles.
 _R = sp.Dummy("r", positive=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..algebra import expand_logs, free_of, sum_parts
-from .templates import Template
+from symlik.core.algebra import expand_logs, free_of, sum_parts
+from symlik.losses.templates import Template
 
 poisson_nll = Template(
     "poisson_nll",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..algebra import (
+from symlik.core.algebra import (
     canonical_conditions,
     cases,
     clearly_nonzero,
@@ -28,7 +28,7 @@ from ..algebra import (
     split_sum,
     sum_parts,
 )
-from . import templates as T
+from symlik.losses import templates as T
 
 
 @dataclass(frozen=True)

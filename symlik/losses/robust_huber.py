@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .templates import Template
+from symlik.losses.templates import Template
 
 
 def huber(y, mu, delta):
@@ -50,7 +50,7 @@ def _smooth_l1_aside(y_i, predicted_i, inner, scale):
     """The derivation step relating torch's smooth_l1_loss to this loss:
     (title, expression, why, lhs LaTeX, lhs text). tests/test_huber.py proves
     smooth_l1(beta=delta) == huber / delta branch by branch."""
-    from ..render.prose import inline, inline_latex
+    from symlik.render.prose import inline, inline_latex
 
     (mu_i,) = predicted_i
     delta = inner["delta"]

@@ -108,7 +108,7 @@ def _collect():
     import importlib
     import pkgutil
 
-    from . import __path__ as pkg_path
+    from symlik.losses import __path__ as pkg_path
 
     scalar, event = list(SEED_SCALAR), list(SEED_EVENT)
     for m in sorted(pkgutil.iter_modules(pkg_path), key=lambda m: m.name):

@@ -17,7 +17,7 @@ import re
 
 import sympy as sp
 
-from ..functions import ArgMin
+from symlik.core.functions import ArgMin
 
 # About the width of a formula that fits an A4 page with 2.5 cm margins at 10pt,
 # after the left-hand side; checked by compiling the book (no overfull boxes).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..distributions.base import LATEX_NAMES
-from . import prose
+from symlik.model.distributions.base import LATEX_NAMES
+from symlik.render import prose
 
 
 def display_names(d, expr) -> dict:

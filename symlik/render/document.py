@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..distributions.base import LATEX_NAMES
-from .latex import escape
-from .prose import inline_latex as prose_inline_latex
-from .prose import prose_latex, prose_markdown, prose_text
+from symlik.model.distributions.base import LATEX_NAMES
+from symlik.render.latex import escape
+from symlik.render.prose import inline_latex as prose_inline_latex
+from symlik.render.prose import prose_latex, prose_markdown, prose_text
 
 
 class Shown(sp.Symbol):

@@ -7,9 +7,9 @@ the margins.
 
 from __future__ import annotations
 
-from .breaking import DEFAULT_BUDGET, broken, estimate_width, pack, pieces
-from .common import identity_parts, latex
-from .prose import prose_latex
+from symlik.render.breaking import DEFAULT_BUDGET, broken, estimate_width, pack, pieces
+from symlik.render.common import identity_parts, latex
+from symlik.render.prose import prose_latex
 
 _ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
 # Abbreviations whose full stop does not end a sentence (TeX would put a sentence space after it).

@@ -6,10 +6,10 @@ structure of the expression (render/breaking.py).
 
 from __future__ import annotations
 
-from .breaking import broken, estimate_width, pack
-from .common import identity_parts, latex, summary_rows
-from .latex import aligned_lines
-from .prose import prose_markdown
+from symlik.render.breaking import broken, estimate_width, pack
+from symlik.render.common import identity_parts, latex, summary_rows
+from symlik.render.latex import aligned_lines
+from symlik.render.prose import prose_markdown
 
 
 def display(lines: list[str]) -> str:
@@ -44,7 +44,7 @@ def render(d) -> str:
         out.append("")
     out.append("## Proven identity")
     out.append("")
-    from .breaking import pieces
+    from symlik.render.breaking import pieces
 
     parts = identity_parts(d, lambda e: pieces(e, lambda x: latex(d, x)))
     out.append(display(aligned_lines(r"-\log p", pack(parts, first=estimate_width(r"-\log p") + 2))))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .common import identity_text, summary_rows
-from .prose import prose_text
+from symlik.render.common import identity_text, summary_rows
+from symlik.render.prose import prose_text
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 

@@ -24,7 +24,7 @@ from sympy.codegen.rewriting import expm1_opt as _sympy_expm1_opt
 from sympy.codegen.rewriting import log1p_opt as _sympy_log1p_opt
 from sympy.codegen.rewriting import logaddexp_opt as _sympy_logaddexp_opt
 
-from ..functions import (
+from symlik.core.functions import (
     LogBesselI0,
     LogBesselI0e,
     LogBeta,

@@ -134,7 +134,7 @@ def assert_loss_matches(
         spec, target=target, reduction=reduction, predict=predict, link=link, fixed=fixed, options=options,
         **loss_options,
     )
-    from .inputs import Inputs
+    from symlik.testing.inputs import Inputs
 
     inputs = Inputs(kernel, dtype=dtype, event_size=event_size)
     rng = np.random.default_rng(seed)

@@ -1,0 +1,412 @@
+"""The best constant prediction and the chance-level loss of a derivation.
+
+A model that ignores its input predicts one constant c for every
+observation; the best such c minimises sum_i NLL(y_i, c). Where the NLL is
+smooth, the score equation sum_i d NLL(y_i, c)/dc = 0 is written through the
+data's sums (sum_i y_i, sum_i y_i^2, ..., one per distinct g(y) in the score)
+and solved by SymPy: the mean for normal, the proportion of ones for
+bernoulli, class frequencies for categorical (with a Lagrange multiplier
+keeping the probabilities on the simplex). Where the NLL has a kink, the
+score is a step function of c: a score that is A for observations above c
+and B for those below vanishes when a fraction A/(A - B) of the data lies
+below c, which is a sample quantile (the median when B = -A, as for
+laplace). Where neither works the answer says so plainly.
+
+The chance-level loss is the canonical loss of an uninformed constant
+prediction, averaged over the data: log C for a uniform categorical over C
+classes, log 2 for a coin-flip bernoulli, the sample variance for MSE at
+the best constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symlik.core.algebra import split_sum, sum_parts
+from symlik.derivation.pipeline import N_OBS, OBS
+from symlik.core.errors import NotSupportedError, SymlikError
+from symlik.core.expectation import moments
+
+# The index of the outer average in the chance-level loss (i is taken by the best constant).
+AVERAGE = sp.Symbol("j", integer=True, positive=True)
+
+# The inverse of each link, for reporting the best constant in the network's output.
+FORWARD = {
+    "logit": lambda theta: sp.log(theta / (1 - theta)),
+    "log": sp.log,
+    "softmax": sp.log,  # z_k = log p_k, up to a constant shared by all k
+}
+
+
+class SampleQuantile(sp.Function):
+    """The q-quantile of the observations y_1..y_n, for display (q = 1/2: the median)."""
+
+    nargs = 2
+
+    def _latex(self, printer):
+        data, q = self.args
+        if q == sp.Rational(1, 2):
+            return r"\operatorname{median}_{i}\, %s" % printer._print(data)
+        return r"\operatorname{quantile}_{%s}\, %s" % (printer._print(q), printer._print(data))
+
+    def _sympystr(self, printer):
+        data, q = self.args
+        if q == sp.Rational(1, 2):
+            return f"median({printer._print(data)})"
+        return f"quantile({printer._print(data)}, {printer._print(q)})"
+
+    def _pretty(self, printer):
+        data, q = self.args
+        if q == sp.Rational(1, 2):
+            return printer._print(sp.Function("median")(data))
+        return printer._print(sp.Function("quantile")(data, q))
+
+
+@dataclass(frozen=True)
+class OptimalConstant:
+    """The argmin over constant predictions of sum_i NLL(y_i, c).
+
+    ``values`` maps each predicted parameter to its best constant, written
+    through the data y_i (i = 1..n); ``inputs`` does the same for the
+    network's outputs when there is a link. Both are None when SymPy cannot
+    solve the score equation; ``statement`` then says so. ``reason`` is the
+    statement with its math as inline LaTeX (``$...$``), for the derivation step.
+    """
+
+    values: dict | None
+    inputs: dict | None
+    equations: tuple  # the score equations, each "expr = 0"
+    reason: str  # prose with inline $math$
+    kind: str = "solved"  # "solved", "quantile" or "unsolved"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def solved(self) -> bool:
+        return self.values is not None
+
+    @property
+    def statement(self) -> str:
+        """The reason in plain text, its math written out."""
+        from symlik.render.prose import prose_text
+
+        return prose_text(self.reason)
+
+    def __str__(self) -> str:
+        return self.statement
+
+
+def _over_data(g, y, spec):
+    """sum_i g(y_i) as a SymPy Sum (n when g = 1)."""
+    if g == 1:
+        return N_OBS
+    data = sp.IndexedBase("y", **spec._y_base().assumptions0)
+    if spec.is_event:
+        k = spec.index
+        return sp.Sum(g.xreplace({y: data[OBS, k]}), (OBS, 1, N_OBS))
+    return sp.Sum(g.xreplace({y: data[OBS]}), (OBS, 1, N_OBS))
+
+
+def _predicted(d):
+    spec = d.spec
+    return [spec.symbol(p) for p in d.predict]
+
+
+def _valid(value, name, spec) -> bool:
+    c = spec.param(name).constraint.name
+    if c in ("positive",) and value.is_positive is False:
+        return False
+    if c in ("positive", "unit_interval", "open_unit_interval") and value.is_negative:
+        return False
+    return value.is_real is not False
+
+
+def _step_score(grad, y, theta):
+    """For a kinked NLL: (A, B), the score for y above and below theta, if both are constants."""
+    if not grad.has(sp.sign, sp.Heaviside, sp.Abs, sp.Piecewise):
+        return None
+    t = sp.Dummy("t", positive=True)
+    above = sp.simplify(grad.xreplace({y: theta + t}))
+    below = sp.simplify(grad.xreplace({y: theta - t}))
+    if above.has(t, y, theta) or below.has(t, y, theta) or sp.simplify(above - below) == 0:
+        return None
+    return above, below
+
+
+def optimal_constant(d) -> OptimalConstant:
+    """The best constant prediction for ``d`` (see the module docstring)."""
+    if d.spec.is_event:
+        return _optimal_event(d)
+    from symlik.render.common import inline
+
+    spec, y = d.spec, d.spec.y
+    thetas = _predicted(d)
+    grads = [sp.diff(d.nll_theta, t) for t in thetas]
+    shown = tuple(sp.Sum(_indexed(g, y, spec), (OBS, 1, N_OBS)) for g in grads)
+
+    if len(thetas) == 1:
+        steps = _step_score(grads[0], y, thetas[0])
+        if steps is not None:
+            above, below = steps
+            q = sp.simplify(above / (above - below))
+            # q must lie in (0, 1); a parameter such as pinball's tau is only known to be positive
+            if q.is_positive is not False and (1 - q).is_positive is not False and not q.has(*thetas):
+                value = SampleQuantile(sp.IndexedBase("y")[OBS], q)
+                name = "median" if q == sp.Rational(1, 2) else f"{inline(d, q)}-quantile"
+                theta = inline(d, thetas[0])
+                reason = (
+                    f"The NLL has a kink, so its derivative in {theta} is a step: {inline(d, above)} for each "
+                    f"observation above {theta} and {inline(d, below)} for each one below. The sum changes sign "
+                    f"where a fraction {inline(d, q)} of the observations lies below {theta}: the best constant "
+                    f"is the sample {name}."
+                )
+                return OptimalConstant({d.predict[0]: value}, _inputs(d, {d.predict[0]: value}), shown, reason, "quantile", {"q": q})
+
+    sums, eqs = {}, []
+    for grad in grads:
+        eq = sp.S.Zero
+        for g, coeff in moments(grad, y).items():
+            if any(g.has(t) for t in thetas):
+                return _unsolved(d, shown, f"the score mixes the data and {_listed(d, thetas)} inseparably")
+            if g not in sums:
+                sums[g] = N_OBS if g == 1 else sp.Dummy(f"S{len(sums)}", real=True)
+            eq += coeff * sums[g]
+        eqs.append(eq)
+    try:
+        solutions = sp.solve(eqs, thetas, dict=True)
+    except (NotImplementedError, ValueError, TypeError):
+        solutions = []
+    back = {s: _over_data(g, y, spec) for g, s in sums.items() if g != 1}
+    valid = []
+    for sol in solutions:
+        if len(sol) != len(thetas):
+            continue
+        values = {name: sp.simplify(sol[t].xreplace(back)) for name, t in zip(d.predict, thetas)}
+        if all(_valid(v, n, spec) for n, v in values.items()):
+            valid.append(values)
+    if len(valid) != 1:
+        why = "it has no solution SymPy can find" if not valid else "it has several roots"
+        return _unsolved(d, shown, why)
+    values = valid[0]
+    described = "; ".join(inline(d, sp.Eq(spec.symbol(n), v)) for n, v in values.items())
+    mean = _over_data(y, y, spec) / N_OBS
+    note = ""
+    if len(values) == 1 and sp.simplify(next(iter(values.values())) - mean) == 0:
+        note = " This is the sample mean"
+        if spec.support.kind == "discrete" and spec.support.lower == 0 and spec.support.upper == 1:
+            note += ", which for 0/1 data is the proportion of ones"
+        note += "."
+    reason = f"Setting the summed score to zero and solving: {described}.{note}"
+    return OptimalConstant(values, _inputs(d, values), shown, reason, "solved")
+
+
+def _indexed(expr, y, spec):
+    data = sp.IndexedBase("y", **spec._y_base().assumptions0)
+    return expr.xreplace({y: data[OBS]})
+
+
+def _listed(d, symbols) -> str:
+    """$\\mu, \\sigma$: the predicted parameters as inline math."""
+    from symlik.render.common import latex
+
+    return "$%s$" % ", ".join(latex(d, t) for t in symbols)
+
+
+def _unsolved(d, shown, why) -> OptimalConstant:
+    """``why``: prose, its math already inline."""
+    reason = (
+        f"SymPy cannot solve the score equation for a constant {_listed(d, _predicted(d))} in closed form ({why}); "
+        "the best constant is its root, which depends on the data and can be found numerically."
+    )
+    return OptimalConstant(None, None, shown, reason, "unsolved")
+
+
+def _inputs(d, values):
+    if not d.link:
+        return dict(values)
+    name = d.spec.link_param(d.link)
+    link = d.spec.link(d.link, name)
+    out = {}
+    for p, v in values.items():
+        if p == name and not isinstance(v, SampleQuantile):
+            out[link.input_name(p)] = sp.simplify(FORWARD[d.link](v))
+        else:
+            out[p] = v
+    return out
+
+
+def _optimal_event(d) -> OptimalConstant:
+    """Event distributions: one constant per component; a simplex parameter gets a Lagrange multiplier."""
+    spec = d.spec
+    k, K = spec.index, spec.K
+    yk = spec.y
+    summand, rest = sum_parts(d.nll_theta, k)
+    thetas = _predicted(d)
+    if any(rest.has(t.base if isinstance(t, sp.Indexed) else t) for t in thetas):
+        return _unsolved(d, (), "the components are coupled")
+    data = sp.IndexedBase("y", **spec._y_base().assumptions0)
+    shown = tuple(sp.Sum(sp.diff(summand, t).xreplace({yk: data[OBS, k]}), (OBS, 1, N_OBS)) for t in thetas)
+    values = {}
+    lam = sp.Symbol("lambda", positive=True)
+    for name, theta in zip(d.predict, thetas):
+        if not isinstance(theta, sp.Indexed):
+            return _unsolved(d, shown, f"{_listed(d, [theta])} is shared by all components")
+        grad = sp.diff(summand, theta)
+        simplex = spec.param(name).constraint.name == "simplex"
+        eq, sums = (lam if simplex else sp.S.Zero), {}
+        for g, coeff in moments(grad, yk).items():
+            if g.has(theta):
+                return _unsolved(d, shown, "the score mixes the data and the prediction inseparably")
+            if g not in sums:
+                sums[g] = N_OBS if g == 1 else sp.IndexedBase(f"S{len(sums)}", real=True)[k]
+            eq += coeff * sums[g]
+        sol = sp.solve(eq, theta)
+        if len(sol) != 1:
+            return _unsolved(d, shown, "it has no unique solution SymPy can find")
+        value = sol[0]
+        if simplex:
+            # sum_k theta_k = 1 fixes the multiplier; a one-hot (or probability) target
+            # sums to 1 over k, so sum_k sum_i y_ik = n.
+            total = split_sum(sp.Sum(value, (k, 1, K)))
+            if spec.support.kind in ("onehot", "simplex") and yk in sums:
+                total = total.xreplace({sp.Sum(sums[yk], (k, 1, K)): N_OBS})
+            lam_sol = sp.solve(sp.Eq(total, 1), lam)
+            if len(lam_sol) != 1:
+                return _unsolved(d, shown, "the simplex constraint could not be imposed")
+            value = value.subs(lam, lam_sol[0])
+        back = {s: sp.Sum(g.xreplace({yk: data[OBS, k]}), (OBS, 1, N_OBS)) for g, s in sums.items() if g != 1}
+        value = sp.simplify(value.xreplace(back))
+        values[name] = value
+    from symlik.render.common import inline
+
+    described = "; ".join(inline(d, sp.Eq(spec.symbol(n), v)) for n, v in values.items())
+    reason = f"Setting the summed score to zero for each component $k$ and solving: {described}."
+    if any(spec.param(n).constraint.name == "simplex" for n in values):
+        reason += " A Lagrange multiplier keeps the probabilities summing to $1$: the best constant is the class frequencies."
+    return OptimalConstant(values, _inputs(d, values), shown, reason, "solved")
+
+
+# ---------------------------------------------------------------------------
+# The chance-level loss.
+# ---------------------------------------------------------------------------
+
+
+def _uninformed(d, name):
+    c = d.spec.param(name).constraint.name
+    if c == "simplex":
+        return 1 / d.spec.K
+    if c in ("unit_interval", "open_unit_interval"):
+        return sp.Rational(1, 2)
+    best = optimal_constant(d)
+    if not best.solved:
+        raise NotSupportedError(
+            f"no uninformed value for {name} ({c}) and no closed-form best constant; pass chance_loss({name}=...)"
+        )
+    return best.values[name]
+
+
+def chance_loss(d, **prediction) -> sp.Expr:
+    """The canonical loss of a constant prediction, averaged over the observations.
+
+    Each predicted parameter not given takes its uninformed value: 1/C per
+    class on the simplex, 1/2 on the unit interval, and otherwise the best
+    constant (so for mse this is the sample variance). Values are in the
+    parameters (p, mu, ...), not in the link's pre-activation.
+    """
+    spec = d.spec
+    for name in prediction:
+        if name not in d.predict:
+            raise SymlikError(f"chance_loss takes values for the predicted parameters {', '.join(d.predict)}; got {name!r}")
+    values = {name: sp.sympify(prediction[name]) if name in prediction else _uninformed(d, name) for name in d.predict}
+    if d.link is None:
+        loss_theta = d.loss.expr
+    else:  # the canonical loss in the parameters: undo the link by going back to the NLL
+        loss_theta = (d.nll_theta - d.offset) / d.scale
+    if spec.is_event:
+        k = spec.index
+        subs = {spec.symbol(name): v for name, v in values.items()}
+        loss = loss_theta.xreplace(subs)
+        if spec.support.kind in ("onehot", "simplex"):  # each target sums to 1 over k
+            loss = split_sum(sp.expand(split_sum(loss)))
+            loss = loss.replace(lambda e: isinstance(e, sp.Sum) and e.function == spec.y and e.limits[0][0] == k, lambda e: sp.S.One)
+            loss = sp.simplify(loss)
+    else:
+        loss = loss_theta.xreplace({spec.symbol(n): v for n, v in values.items()})
+        loss = loss if loss.has(sp.Sum) else sp.simplify(loss)
+    y = spec.y
+    if not loss.has(y.base if spec.is_event else y):
+        return loss
+    # The average over observations j; the best constant inside already sums over i.
+    data = sp.IndexedBase("y", **spec._y_base().assumptions0)
+    y_j = data[AVERAGE, spec.index] if spec.is_event else data[AVERAGE]
+    # Only the free target becomes y_j: the data inside the best constant stay y_i.
+    inner = {e: sp.Dummy() for e in loss.atoms(sp.Indexed) if OBS in e.indices}
+    loss = loss.xreplace(inner).xreplace({y: y_j}).xreplace({v: e for e, v in inner.items()})
+    return sp.Sum(loss, (AVERAGE, 1, N_OBS)) / N_OBS
+
+
+# ---------------------------------------------------------------------------
+# Rendering.
+# ---------------------------------------------------------------------------
+
+
+def baseline_steps(d) -> list:
+    from symlik.derivation.derivation import Step
+    from symlik.render.common import inline
+
+    best = optimal_constant(d)
+    names = ", ".join(d.predict)
+    steps = []
+    if best.solved:
+        (name, value), = best.values.items() if len(best.values) == 1 else ((names, sp.Matrix(list(best.values.values()))),)
+        latex_name = d.spec.latex_name(name) if name in d.predict else r"\left(%s\right)" % names
+        sub = r"k, \text{const}" if name in d.predict and d.spec.param(name).event else r"\text{const}"
+        link_note = ""
+        if best.inputs and d.link:
+            z = next(iter(best.inputs.values()))
+            link_note = f" For the network's output: {inline(d, sp.Eq(sp.Symbol('z'), z))}."
+        steps.append(
+            Step(
+                "The best constant prediction",
+                value,
+                best.reason + link_note,
+                r"\hat{%s}_{%s}" % (latex_name, sub),
+                f"best constant {name}",
+            )
+        )
+    else:
+        steps.append(
+            Step(
+                "The best constant prediction",
+                sp.Eq(sp.Add(*best.equations) if best.equations else sp.S.Zero, 0),
+                best.reason,
+                None,
+                None,
+            )
+        )
+    try:
+        chance = chance_loss(d)
+    except NotSupportedError:
+        return steps
+    uninformed = []
+    for n in d.predict:
+        c = d.spec.param(n).constraint.name
+        theta = d.spec.symbol(n)
+        uninformed.append(
+            f"{inline(d, sp.Eq(theta, 1 / d.spec.K))} for every class" if c == "simplex"
+            else f"{inline(d, sp.Eq(theta, sp.Rational(1, 2)))}" if c in ("unit_interval", "open_unit_interval")
+            else f"{inline(d, theta)} at its best constant"
+        )
+    loss_name = d.loss.name or "the NLL without its constant terms"
+    steps.append(
+        Step(
+            "The chance-level loss",
+            chance,
+            f"An uninformed model ({', '.join(uninformed)}) scores this {loss_name} per observation; "
+            "a model is learning only when it does better.",
+            r"\ell_{\text{chance}}",
+            "chance loss",
+        )
+    )
+    return steps

@@ -1,0 +1,422 @@
+"""Score, Hessian and Fisher information of a derivation, worked out symbolically.
+
+For the predicted inputs theta (the pre-activations when there is a link),
+
+    score    s(y) = d log p(y | theta) / d theta
+    Hessian  H(y) = d^2 log p(y | theta) / d theta d theta^T
+    Fisher   I    = E_y[-H(y)],  y ~ p(y | theta)
+
+The expectation is an integral (continuous) or a sum (discrete) over the
+support, taken term by term (one moment E[g(y)] per distinct g), so the
+rendered derivation can list the moments it used. With a link the chain
+rule is applied by differentiating in the network's output z directly:
+bernoulli's logit gives I(z) = sigma(z)(1 - sigma(z)) = p(1 - p).
+
+``compile_information(d, "fisher")`` (also ``symlik.compile(d, target="fisher")``)
+turns any of the three into a NumPy kernel returning one P-vector (score) or
+P x P matrix (Hessian, Fisher) per observation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symlik.core import expectation as E
+from symlik.core.errors import NotSupportedError, UnknownNameError
+from symlik.core.functions import Sigmoid, exact
+
+TARGETS = ("score", "hessian", "fisher")
+
+
+@dataclass(frozen=True)
+class Information:
+    """The score (P x 1), Hessian and Fisher information (P x P) of one observation."""
+
+    wrt: tuple  # the predicted inputs' SymPy symbols, in order
+    score: sp.Matrix
+    hessian: sp.Matrix
+    fisher: sp.Matrix | None  # None when SymPy cannot take the expectation
+    moments: dict = field(default_factory=dict)  # g(y) -> E[g(y)] used for the Fisher information
+    parameters: dict = field(default_factory=dict)  # link input symbol -> (theta symbol, inverse-link expr)
+    kinked: bool = False  # log p has a kink in the prediction: I computed as E[s s^T]
+
+
+def _scalar_only(d, what):
+    if d.spec.is_event:
+        raise NotSupportedError(
+            f"{what} of event distributions ({d.spec.label}) is not derived yet; scalar distributions only"
+        )
+
+
+def _wrt(d):
+    return tuple(d.symbols[n] for n in d.predicted_inputs)
+
+
+def _link_parameters(d) -> dict:
+    """{z symbol: (theta symbol, g^-1(z))} for the predicted input behind a link."""
+    if not d.link:
+        return {}
+    spec = d.spec
+    name = spec.link_param(d.link)
+    link = spec.link(d.link, name)
+    z = d.symbols[link.input_name(name)]
+    return {z: (spec.symbol(name), link.inverse(z))}
+
+
+def density_in_inputs(d) -> sp.Expr:
+    """p(y | .) written in the derivation's inputs (the link applied)."""
+    dens = d.spec.density_expr()
+    for z, (theta, inverse) in _link_parameters(d).items():
+        dens = dens.xreplace({theta: inverse})
+    return dens
+
+
+def _negatives(expr) -> int:
+    return sum(1 for t in sp.Add.make_args(expr) if t.could_extract_minus_sign())
+
+
+def _nicer_negated(base) -> bool:
+    """Is -base the more readable way round? (1 - p) rather than (p - 1)."""
+    neg, pos = _negatives(base), _negatives(-base)
+    if pos != neg:
+        return pos < neg
+    const = [t for t in sp.Add.make_args(base) if t.is_number]
+    return bool(const) and const[0].is_negative
+
+
+def tidy(expr, factor: bool = True) -> sp.Expr:
+    """Simplify for display (exactly equal): write (1 - p) rather than -(p - 1).
+
+    -1/(p (p - 1)) becomes 1/(p (1 - p)) and -(p - y)/... becomes (y - p)/...;
+    every flip is counted in the sign, so the value never changes.
+    """
+    expr = sp.simplify(expr)
+    if expr.has(sp.Sum, sp.Piecewise) or not expr.free_symbols:
+        return expr
+    if factor:
+        expr = sp.factor(expr)
+    numer, denom = sp.fraction(expr)
+    coeff = sp.S.One
+    parts = {"numer": [], "denom": []}
+    for side, part in (("numer", numer), ("denom", denom)):
+        for f in sp.Mul.make_args(part):
+            if f.is_Number:
+                coeff = coeff * f if side == "numer" else coeff / f
+                continue
+            base, exponent = f.as_base_exp()
+            if isinstance(base, sp.Add) and exponent.is_Integer and _nicer_negated(base):
+                f = (-base) ** exponent
+                coeff *= (-1) ** int(exponent)
+            parts[side].append(f)
+    if coeff.is_negative:
+        # absorb the sign into a numerator factor that reads as well either way (p - y -> y - p)
+        for idx, f in enumerate(parts["numer"]):
+            if isinstance(f, sp.Add) and _negatives(f) == _negatives(-f) and not any(t.is_number for t in f.args):
+                parts["numer"][idx], coeff = -f, -coeff
+                break
+    return coeff * sp.Mul(*parts["numer"]) / sp.Mul(*parts["denom"])
+
+
+def _tidy(expr):
+    return tidy(expr)
+
+
+def _tidy_derivative(expr):
+    """Tidy a derivative, unless simplifying would trade sign(u) for a Piecewise."""
+    tidied = tidy(expr, factor=False)
+    return expr if tidied.has(sp.Piecewise) and not expr.has(sp.Piecewise) else tidied
+
+
+_CACHE: dict = {}
+
+
+# Functions whose presence in log p means a kink in the prediction: there the
+# Hessian misses the delta functions, and E[s s^T] is the safe form.
+_KINKS = (sp.Piecewise, sp.Heaviside, sp.Max, sp.Min)
+
+
+def information(d) -> Information:
+    """Score, Hessian and Fisher information for ``d``'s predicted inputs.
+
+    The Fisher information is None where SymPy cannot take the expectation
+    (or does not finish within ``symlik.core.expectation``'s time budget).
+    """
+    _scalar_only(d, "the score, Hessian and Fisher information")
+    key = id(d)
+    if key in _CACHE and _CACHE[key][0] is d:
+        return _CACHE[key][1]
+    wrt = _wrt(d)
+    log_p = -d.nll
+    score = sp.Matrix([_tidy_derivative(sp.diff(log_p, t)) for t in wrt])
+    hessian = sp.Matrix(len(wrt), len(wrt), lambda i, j: _tidy_derivative(sp.diff(log_p, wrt[i], wrt[j])))
+    moments: dict = {}
+    kinked = log_p.has(*_KINKS)
+    if kinked:  # I = E[s s^T]: equal to E[-H] for a smooth density, and right at a kink
+        outer = sp.Matrix(len(wrt), len(wrt), lambda i, j: score[i] * score[j])
+        fisher = _expected(outer, d, moments)
+    else:
+        fisher = _expected(-hessian, d, moments)
+    result = Information(wrt, score, hessian, fisher, moments, _link_parameters(d), kinked)
+    _CACHE[key] = (d, result)
+    return result
+
+
+def _expected(matrix, d, moments) -> sp.Matrix | None:
+    y = d.y
+    domain = E.domain_of(d.spec)
+    density = density_in_inputs(d)
+    entries = {}
+    for i in range(matrix.rows):
+        for j in range(i, matrix.cols):
+            term = exact(matrix[i, j]) if matrix[i, j].has(y) else matrix[i, j]
+            value = E.expectation(term, y, density, domain, cache=moments) if term.has(y) else term
+            if value is None:
+                return None
+            entries[i, j] = entries[j, i] = _tidy(value)
+    return sp.Matrix(matrix.rows, matrix.cols, lambda i, j: entries[i, j])
+
+
+def score(d) -> sp.Matrix:
+    return information(d).score
+
+
+def hessian(d) -> sp.Matrix:
+    return information(d).hessian
+
+
+def fisher(d) -> sp.Matrix:
+    info = information(d)
+    if info.fisher is None:
+        raise NotSupportedError(f"SymPy cannot take the expectation over y for the Fisher information of {d.spec.label}")
+    return info.fisher
+
+
+def in_parameters(d, expr) -> sp.Expr:
+    """Rewrite an expression in the link input z back in the parameter: sigma(z) -> p, e^z -> lambda."""
+    for z, (theta, inverse) in _link_parameters(d).items():
+        expr = expr.subs(inverse, theta)
+        if expr.has(z):
+            return None
+    return tidy(expr)
+
+
+# ---------------------------------------------------------------------------
+# Rendering: extra steps appended after the derivation's own.
+# ---------------------------------------------------------------------------
+
+
+def _names(d):
+    """LaTeX name of each predicted input (z for a link input)."""
+    link_inputs = set(_link_parameters(d))
+    return ["z" if t in link_inputs else d.spec.latex_name(str(t)) for t in _wrt(d)]
+
+
+def _shown(matrix):
+    return matrix[0, 0] if matrix.shape == (1, 1) else matrix
+
+
+def information_steps(d) -> list:
+    """Steps: the score, the Hessian, the Fisher information (and, with a link, in the parameter)."""
+    from symlik.derivation.derivation import Step
+    from symlik.render.common import inline, inline_latex, latex
+
+    info = information(d)
+    names = _names(d)
+    theta = names[0] if len(names) == 1 else r"\theta"
+    theta_text = ", ".join(map(str, info.wrt)) if len(names) > 1 else str(info.wrt[0])
+    over = f" over $({', '.join(names)})$" if len(names) > 1 else ""
+    model = r"$y \sim p(y \mid %s)$" % ", ".join(names)  # y drawn from the model at the prediction
+    steps = [
+        Step(
+            "The score",
+            _shown(info.score),
+            "The derivative of the log-density in the prediction" + over + "; its mean under the model is zero, "
+            "and it is the per-observation gradient a network receives (with the sign flipped).",
+            r"\frac{\partial \log p(y \mid %s)}{\partial %s}" % (theta, theta),
+            f"d log p / d {theta_text}",
+        ),
+        Step(
+            "The Hessian",
+            _shown(info.hessian),
+            "Differentiate once more: the curvature of the log-density in the prediction.",
+            r"\frac{\partial^{2} \log p(y \mid %s)}{\partial %s^{2}}" % (theta, theta),
+            f"d2 log p / d {theta_text}^2",
+        ),
+    ]
+    if info.fisher is None:
+        steps.append(
+            Step(
+                "The Fisher information",
+                sp.S.NaN,
+                "SymPy could not take the expectation of the negative Hessian over $y$, so the Fisher "
+                "information is left undone here.",
+                r"\mathcal{I}(%s)" % theta,
+                f"I({theta_text})",
+            )
+        )
+        return steps
+    domain = E.domain_of(d.spec)
+    measure = "summing over the support" if domain.discrete else "integrating over the support"
+    used = [r"$\mathbb{E}[%s] = %s$" % (inline_latex(d, g), inline_latex(d, v)) for g, v in info.moments.items() if g != 1]
+    if used:
+        moments_text = f" term by term; the moments used: {', '.join(used)}."
+    elif any(m.has(d.y) for m in info.hessian) or info.kinked:
+        moments_text = "."
+    else:
+        moments_text = "; here it does not depend on $y$."
+    if info.kinked:
+        why = (
+            f"The log-density has a kink in the prediction, where the Hessian hides a delta function, so the "
+            f"information is taken as the expected squared score, {model}, by {measure}{moments_text}"
+        )
+        lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[\left(\frac{\partial \log p}{\partial %s}\right)^{2}\right]" % (theta, theta)
+        lhs_text = f"I({theta_text}) = E[(d log p)^2]"
+    else:
+        why = f"The expected negative Hessian, {model}, by {measure}{moments_text}"
+        lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[-\frac{\partial^{2} \log p}{\partial %s^{2}}\right]" % (theta, theta)
+        lhs_text = f"I({theta_text}) = E[-d2 log p]"
+    steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs, lhs_text))
+    params = info.parameters
+    if params:
+        rewritten = in_parameters(d, _shown(info.fisher))
+        if rewritten is not None:
+            (z, (param, inverse)), = params.items()
+            steps.append(
+                Step(
+                    f"The Fisher information in terms of {param}",
+                    rewritten,
+                    f"With {inline(d, sp.Eq(param, inverse))}: the information about the network's output $z$ is "
+                    f"the information about {inline(d, param)} times "
+                    r"$\left(\partial %s / \partial z\right)^{2}$." % latex(d, param),
+                    r"\mathcal{I}(z)",
+                    "I(z)",
+                )
+            )
+    return steps
+
+
+# ---------------------------------------------------------------------------
+# Compilation.
+# ---------------------------------------------------------------------------
+
+
+def _is_one_minus_sigmoid(e) -> bool:
+    return isinstance(e, sp.Add) and len(e.args) == 2 and sp.S.One in e.args and any(
+        isinstance(t, sp.Mul) and t.args[0] == -1 and len(t.args) == 2 and isinstance(t.args[1], Sigmoid) for t in e.args
+    )
+
+
+def _sigmoid_of_minus(e):
+    (term,) = [t for t in e.args if t != 1]
+    return Sigmoid(-term.args[1].args[0])
+
+
+def _make_one_minus_sigmoid():
+    from symlik.rewrite.rules import Rewrite
+
+    return Rewrite(
+        "one_minus_sigmoid",
+        _is_one_minus_sigmoid,
+        _sigmoid_of_minus,
+        "1 - sigmoid(z) = sigmoid(-z): for large z the left side rounds to 0, the right keeps e^-z",
+    )
+
+
+def _matrix(entries, *arrays):
+    """Stack per-observation entries into [..., P] or [..., P, P], broadcasting constants."""
+    import numpy as np
+
+    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(e) for row in entries for e in row))
+    rows, cols = len(entries), len(entries[0])
+    out = np.empty(shape + (rows, cols), dtype=np.float64)
+    for i, row in enumerate(entries):
+        for j, e in enumerate(row):
+            out[..., i, j] = e
+    return out
+
+
+def compile_information(d, target: str = "fisher", *, reduction: str = "mean", fixed: dict | None = None, validate: bool = True):
+    """A NumPy kernel for the score ([..., P]), Hessian or Fisher information ([..., P, P]).
+
+    Inputs: the predicted inputs first, then ``y`` (score and Hessian only, when they use it),
+    then any other parameter the expression needs and ``fixed`` does not hold.
+    ``reduction`` averages (``"mean"``) or sums over observations, or keeps them (``"none"``).
+    """
+    import numpy as np
+
+    from symlik.compiler import _checks
+    from symlik.compiler import _numpy_runtime
+    from symlik.compiler.codegen import SymlikNumPyPrinter
+    from symlik.compiler.kernel import REDUCTIONS, Kernel
+    from symlik.core.errors import ConstraintError, SymlikError
+    from symlik.rewrite.rules import stabilize
+
+    if target not in TARGETS:
+        raise UnknownNameError("information target", target, TARGETS)
+    if reduction not in REDUCTIONS:
+        raise UnknownNameError("reduction", reduction, REDUCTIONS)
+    _scalar_only(d, f"compiling the {target}")
+    info = information(d)
+    matrix = {"score": info.score, "hessian": info.hessian, "fisher": info.fisher}[target]
+    if matrix is None:
+        raise NotSupportedError(f"the {target} of {d.spec.label} has no closed form to compile")
+    fixed = dict(fixed or {})
+    for name, value in fixed.items():
+        if name not in d.inputs or name == "y" or name in d.predicted_inputs:
+            raise UnknownNameError(f"fixed parameter of {d.spec.label}", name, [n for n in d.inputs if n != "y" and n not in d.predicted_inputs])
+        c = d.spec.param(name).constraint
+        if np.any(c.violations(value)):
+            raise ConstraintError(f"fixed {name} must {c.rule} (got {value!r})")
+    used = {str(s) for s in matrix.free_symbols}
+    inputs = tuple(n for n in d.inputs if (n in d.predicted_inputs or n in used) and n not in fixed)
+    used_fixed = {n: v for n, v in fixed.items() if n in used}
+    args = (*inputs, *used_fixed)
+    printer = SymlikNumPyPrinter()
+    one_minus_sigmoid = _make_one_minus_sigmoid()
+
+    def entry(e):
+        # A delta function at a kink (laplace's Hessian) is 0 everywhere an observation can
+        # land with positive probability; the kernel returns the Hessian off the kink.
+        e = e.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.S.Zero)
+        return printer.doprint(stabilize(one_minus_sigmoid(e)))
+
+    rows = ", ".join(
+        "[" + ", ".join(entry(matrix[i, j]) for j in range(matrix.cols)) + "]"
+        for i in range(matrix.rows)
+    )
+    source = f"def dense({', '.join(args)}):\n    return _matrix([{rows}], {', '.join(args)})\n"
+    namespace = {**_numpy_runtime.NAMESPACE, "_matrix": _matrix}
+    exec(compile(source, f"<symlik {target} {d.slug}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    vector = target == "score"
+    single = matrix.rows == 1
+
+    def shaped(out):
+        out = out[..., 0] if vector else out
+        return out.reshape(out.shape[:-1] if vector else out.shape[:-2]) if single else out
+
+    def dense(**arrays):
+        return shaped(namespace["dense"](**arrays))
+
+    def reduce(out, how):
+        obs_axes = tuple(range(out.ndim - (0 if single else (1 if vector else 2))))
+        return out.mean(axis=obs_axes) if how == "mean" else out.sum(axis=obs_axes)
+
+    checks = {n: c for n, c in _checks(d, {n for n in d.predicted_inputs if n not in d.predict}).items() if n in args}
+    if any(n not in d.inputs for n in args):  # pragma: no cover - inputs come from d.inputs
+        raise SymlikError("internal: unknown kernel input")
+    return Kernel(
+        functions={"dense": dense},
+        source=source,
+        inputs=inputs,
+        fixed=used_fixed,
+        checks=checks,
+        reduction=reduction,
+        backend="numpy",
+        target=target,
+        derivation=d,
+        validate=validate,
+        reduce=reduce,
+        formula=sp.latex(_shown(matrix)),
+    )

@@ -1,0 +1,152 @@
+"""Extreme input grids, built from each entry's constraints, support and link.
+
+Nothing here names a distribution: a parameter declared ``positive`` gets
+scales from 1e-8 to 1e8, a logit gets +-1e3 (float64) or +-80 (float32), a
+probability gets values within 1e-15 of 0 and 1, a count goes to 1e6, and the
+target gets values at and next to each edge of its support. The grid is the
+Cartesian product, cut down (deterministically) to at most ``max_points``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from symlik.apps.accuracy.oracle import EVENT_SIZE
+
+MAX_POINTS = 240
+
+
+def _near_one(dtype):
+    return 1 - 1e-15 if dtype == np.float64 else float(np.nextafter(np.float32(1), np.float32(0)))
+
+
+def scalar_values(constraint_name: str, dtype) -> list[float]:
+    one_minus = _near_one(dtype)
+    table = {
+        "real": [-1e8, -1.0, -1e-8, 0.0, 1e-8, 1.0, 1e8],
+        "positive": [1e-8, 1e-3, 1.0, 1e3, 1e8],
+        "unit_interval": [0.0, 1e-15, 0.5, one_minus, 1.0],
+        "open_unit_interval": [1e-15, 0.5, one_minus],
+        "positive_integer": [1.0, 2.0, 10.0, 1e6],
+        "nonnegative_integer": [0.0, 1.0, 10.0, 1e6],
+    }
+    if constraint_name not in table:
+        raise NotImplementedError(f"no extreme grid for constraint {constraint_name!r}")
+    return table[constraint_name]
+
+
+def simplex_rows(dtype, open_: bool = False) -> list[list[float]]:
+    tiny = 1e-15 if dtype == np.float64 else 1e-7
+    rows = [[1 / 3, 1 / 3, 1 / 3], [1 - 2 * tiny, tiny, tiny], [0.5, 0.5 - tiny, tiny]]
+    if not open_:
+        rows += [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
+    return rows
+
+
+def link_values(link: str, dtype, event: bool):
+    big = 1e3 if dtype == np.float64 else 80.0
+    if link == "softmax" or event:
+        return [
+            [big, -big, 0.0],
+            [-big, -big, -big],
+            [big, big - 1, -big],
+            [0.0, 0.0, big],
+            [1e-8, 0.0, -1e-8],
+            [30.0, 0.0, -30.0],
+        ]
+    if link == "logit":
+        return [-big, -30.0, -1e-8, 0.0, 1e-8, 30.0, big]
+    if link == "log":
+        top = 700.0 if dtype == np.float64 else 80.0
+        return [-big, -30.0, -1.0, 0.0, 1.0, 30.0, top]
+    raise NotImplementedError(f"no extreme grid for link {link!r}")
+
+
+def _bound(b, params):
+    if b is None:
+        return None
+    if isinstance(b, str):
+        return params[b]
+    return float(b)
+
+
+def y_values(spec, params: dict, dtype) -> list:
+    """Targets at and next to each edge of the support, given the other inputs."""
+    s = spec.support
+    tiny = 1e-300 if dtype == np.float64 else 1e-38
+    if s.kind == "onehot":
+        return [list(row) for row in np.eye(EVENT_SIZE)]
+    if s.kind == "simplex":
+        return simplex_rows(dtype, open_=True)
+    if s.kind == "reals_vector":
+        return [[-1e8, 0.0, 1e8], [1e-8, -1e-8, 1.0], [0.0, 0.0, 0.0]]
+    if s.kind == "counts_vector":
+        n = _bound(s.upper, params)
+        if n is None:
+            return [[0.0, 0.0, 0.0], [1.0, 0.0, 2.0], [1e6, 0.0, 0.0]]
+        third = float(n // 3)
+        return [[n, 0.0, 0.0], [n - 1, 1.0, 0.0] if n >= 1 else [n, 0.0, 0.0], [third, third, n - 2 * third]]
+    lo, hi = _bound(s.lower, params), _bound(s.upper, params)
+    if s.kind == "discrete":
+        lo = 0.0 if lo is None else lo
+        if hi is None:
+            return [lo, lo + 1, lo + 10, lo + 1e6]
+        vals = {lo, min(lo + 1, hi), float(np.floor((lo + hi) / 2)), max(hi - 1, lo), hi}
+        return sorted(vals)
+    if lo is None and hi is None:
+        return scalar_values("real", dtype)
+    if hi is None:
+        out = [lo + tiny, lo + 1e-8, lo + 1.0, lo + 1e8]
+        return ([lo] if not s.open_lower else []) + out
+    if lo is None:
+        out = [hi - 1e8, hi - 1.0, hi - 1e-8, hi - tiny]
+        return out + ([hi] if not s.open_upper else [])
+    width = hi - lo
+    inner = [lo + width * 1e-15, lo + width / 2, lo + width * _near_one(dtype)]
+    return ([lo] if not s.open_lower else []) + inner + ([hi] if not s.open_upper else [])
+
+
+def input_values(d, name: str, dtype):
+    """Candidate values of one kernel input other than y."""
+    spec = d.spec
+    if name not in spec.param_names:  # a link's pre-activation
+        return link_values(d.link, dtype, spec.is_event)
+    p = spec.param(name)
+    if p.constraint.name == "simplex":
+        return simplex_rows(dtype)
+    values = scalar_values(p.constraint.name, dtype)
+    if p.event:
+        # One vector per scale, plus a mixed one: every component at the extremes.
+        rows = [[v] * EVENT_SIZE for v in values]
+        rows.append([values[0], values[len(values) // 2], values[-1]])
+        return rows
+    return values
+
+
+def grid(d, dtype, max_points: int = MAX_POINTS, seed: int = 0) -> list[dict]:
+    """A list of points, each {input name: value (float or list of floats)}, for ``d``'s NLL inputs."""
+    names = [n for n in d.inputs if n != "y"]
+    choices = [input_values(d, n, dtype) for n in names]
+    points = []
+    for combo in itertools.product(*choices):
+        params = dict(zip(names, combo))
+        for y in y_values(d.spec, params, dtype):
+            points.append({**params, "y": y})
+    if len(points) > max_points:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(len(points), size=max_points, replace=False))
+        points = [points[i] for i in keep]
+    return points
+
+
+def as_arrays(points: list[dict], names, dtype) -> dict:
+    """Columns of the grid as arrays of ``dtype`` (event inputs as [n, 3])."""
+    out = {}
+    for n in names:
+        out[n] = np.array([p[n] for p in points], dtype=dtype)
+    return out
+
+
+__all__ = ["grid", "as_arrays", "scalar_values", "y_values", "input_values", "link_values", "MAX_POINTS"]

@@ -1,0 +1,215 @@
+"""Run every kernel of a derivation over its extreme grid and compare with the oracle.
+
+The error of one value is measured against the bound the issue sets:
+relative error ``rtol`` (1e-12 in float64, 1e-5 in float32) and, where the
+true value is near 0, an absolute bound scaled by the magnitude of the terms
+that make it up (``TERM_ULPS`` units in the last place of their sum of
+magnitudes). One number carries both: the relative error when that is within
+``rtol``, else ``err / max(|truth|, TERM_ULPS * eps * terms / rtol)``; it is at
+most ``rtol`` exactly when the value is within bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symlik.apps.accuracy.grid import as_arrays, grid
+from symlik.apps.accuracy.oracle import Oracle, converged, derivative, start_digits
+
+RTOL = {np.float64: 1e-12, np.float32: 1e-5}
+TERM_ULPS = 8
+DTYPE_NAMES = {np.float64: "float64", np.float32: "float32"}
+_KINKS = (sp.Abs, sp.sign, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside)
+
+
+@dataclass
+class Result:
+    """The worst case of one kernel over its grid, in one dtype."""
+
+    slug: str
+    kernel: str  # "nll", "loss", "d nll / d mu", ...
+    dtype: str
+    points: int = 0
+    worst: float = 0.0
+    where: str = ""
+    nonfinite: int = 0  # nan or inf returned where the truth is finite
+    skipped: int = 0  # no finite, representable truth (or a kink, for gradients)
+    rtol: float = 0.0
+    details: list = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.nonfinite == 0 and self.worst <= self.rtol
+
+    def record(self, err: float, where: str):
+        self.points += 1
+        if not np.isfinite(err):
+            self.nonfinite += 1
+        if err > self.worst or (np.isnan(err) and not np.isnan(self.worst)):
+            self.worst = float(err) if np.isfinite(err) else float("inf")
+            self.where = where
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    v = float(v)
+    if v == int(v) and abs(v) < 1e5:
+        return str(int(v))
+    return f"{v:.3g}"
+
+
+def _where(point: dict, order) -> str:
+    return ", ".join(f"{n}={_fmt(point[n])}" for n in order if n in point)
+
+
+def _mp(v):
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [mpmath.mpf(float(x)) for x in v]
+    return mpmath.mpf(float(v))
+
+
+def scaled_error(got: float, truth, terms, dtype) -> float:
+    """|got - truth| / max(|truth|, TERM_ULPS * eps * terms / rtol); inf for nan/inf.
+
+    ``terms`` may be a callable, evaluated only when the relative error alone is
+    over the bound (the sum of the terms' magnitudes costs mpmath work)."""
+    if not np.isfinite(got):
+        return float("inf")
+    rtol = RTOL[dtype]
+    err = abs(mpmath.mpf(float(got)) - truth)
+    tiny = mpmath.mpf(float(np.finfo(dtype).tiny))
+    if truth != 0 and err <= rtol * abs(truth):
+        return float(err / max(abs(truth), tiny))
+    if callable(terms):
+        terms = terms()
+    eps = float(np.finfo(dtype).eps)
+    floor = TERM_ULPS * eps * float(terms) / rtol
+    return float(err / max(abs(truth), mpmath.mpf(floor), tiny))
+
+
+def _valid(kernel, point_arrays: dict) -> bool:
+    try:
+        arrays = kernel._arrays({n: point_arrays[n] for n in kernel.inputs})
+        kernel._check_shapes(arrays, False)
+        kernel._validate(arrays, False)
+        return True
+    except ValueError:
+        return False
+
+
+def measure(d, dtype=np.float64, max_points=None, details=False) -> list[Result]:
+    """Every kernel of ``d`` (nll, loss, and the gradient of each in each predicted
+    input) over the extreme grid in ``dtype``; one Result per kernel."""
+    import symlik
+
+    from symlik.apps.accuracy.grid import MAX_POINTS
+
+    dtype = np.dtype(dtype).type
+    rtol = RTOL[dtype]
+    oracle = Oracle(d)
+    names = list(d.inputs)
+    points = grid(d, dtype, max_points=max_points or MAX_POINTS)
+    # The grid as the kernel sees it (rounded to dtype), and the exact values of those numbers.
+    arrays = as_arrays(points, names, dtype)
+    exact_points = [{n: _mp(arrays[n][i]) for n in names} for i in range(len(points))]
+    shown = [{n: arrays[n][i].tolist() for n in names} for i in range(len(points))]
+
+    kernels = {t: symlik.compile(d, target=t, reduction="sum") for t in ("nll", "loss")}
+    valid = [
+        i for i in range(len(points)) if _valid(kernels["nll"], {n: arrays[n][i : i + 1] for n in names})
+    ]
+    if not valid:
+        return []
+    cols = {n: arrays[n][valid] for n in names}
+    pts = [exact_points[i] for i in valid]
+    where = [_where(shown[i], names) for i in valid]
+    index_targets = d.spec.support.kind == "onehot"
+    label_cols = np.argmax(cols["y"], axis=-1) if index_targets else None
+
+    results = []
+    for target, kernel in kernels.items():
+        args = {n: cols[n] for n in kernel.inputs}
+        with np.errstate(all="ignore"):
+            values = [kernel.elementwise(**args)]
+            grads = [kernel.grad(**args)]
+            if index_targets:
+                values.append(kernel.elementwise(**{**args, "y": label_cols}))
+                grads.append(kernel.grad(**{**args, "y": label_cols}))
+        terms = oracle.term_functions(target)
+        value_fn = (lambda t: lambda v: oracle.value(t, v))(target)
+
+        # The value.
+        res = Result(d.slug, target, DTYPE_NAMES[dtype], rtol=rtol)
+        for i, p in enumerate(pts):
+            digits = start_digits(p)
+            truth = converged(lambda: value_fn(p), digits)
+            if not mpmath.isfinite(truth) or abs(truth) > np.finfo(dtype).max:
+                res.skipped += 1
+                continue
+            mag = _lazy(lambda: converged(lambda: mpmath.fsum(abs(t(p)) for t in terms), digits))
+            for out in values:
+                res.record(scaled_error(out[i], truth, mag, dtype), where[i])
+        results.append(res)
+
+        # The gradient in each predicted input (each component of an event input).
+        kinks = (d.loss.expr if target == "loss" else d.nll).has(*_KINKS)
+        for gi, name in enumerate(n for n in d.predicted_inputs if n in kernel.inputs):
+            res = Result(d.slug, f"d {target} / d {name}", DTYPE_NAMES[dtype], rtol=rtol)
+            for i, p in enumerate(pts):
+                digits = start_digits(p)
+                for comp_name, comp in oracle.components(name):
+                    direction = _direction(d, name, p[name] if comp is None else p[name][comp])
+                    truth = converged(lambda: derivative(value_fn, p, comp_name, comp, direction), digits)
+                    if kinks and direction == 0:
+                        left = converged(lambda: derivative(value_fn, p, comp_name, comp, -1), digits)
+                        right = converged(lambda: derivative(value_fn, p, comp_name, comp, 1), digits)
+                        if not (mpmath.isfinite(left) and mpmath.isfinite(right)) or abs(left - right) > 1e-30 * (1 + abs(left)):
+                            res.skipped += 1
+                            continue
+                    if not mpmath.isfinite(truth) or abs(truth) > np.finfo(dtype).max:
+                        res.skipped += 1
+                        continue
+                    mag = _lazy(
+                        lambda: converged(
+                            lambda: mpmath.fsum(abs(derivative(t, p, comp_name, comp, direction)) for t in terms),
+                            digits,
+                        )
+                    )
+                    for g in grads:
+                        got = g[gi][i] if comp is None else g[gi][i][comp]
+                        res.record(scaled_error(got, truth, mag, dtype), where[i])
+            results.append(res)
+    return results
+
+
+def _lazy(fn):
+    """fn, evaluated at most once, on demand."""
+    cache = []
+
+    def get():
+        if not cache:
+            cache.append(fn())
+        return cache[0]
+
+    return get
+
+
+def _direction(d, name, value) -> int:
+    """One-sided differences at the closed edge of a parameter's interval."""
+    spec = d.spec
+    if name not in spec.param_names:
+        return 0
+    c = spec.param(name).constraint.name
+    if c in ("unit_interval", "simplex") and value == 0:
+        return 1
+    if c in ("unit_interval", "simplex") and value == 1:
+        return -1
+    return 0
+
+
+__all__ = ["measure", "Result", "RTOL", "TERM_ULPS", "scaled_error"]

@@ -1,0 +1,279 @@
+"""The truth, at 50 correct digits, with mpmath.
+
+The NLL truth is -log p(y | theta) evaluated from the distribution's own
+``density`` (the formula in its file, checked against scipy.stats elsewhere;
+its logarithm is only distributed over products and powers by SymPy),
+with the link's inverse applied numerically: it shares nothing with the
+derivation, the rewrites, the printer or the runtime. The loss truth is the
+exact formula of the loss (before any stability rewrite) or, where that is
+0 log 0, the NLL through the proven identity loss = (nll - offset) / scale. Gradient truths are
+mpmath finite differences of these functions. Each value is computed at
+increasing precision until two successive precisions agree, so that the
+cancellation in 1 - sigmoid(1000) (435 digits) is no trap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+import mpmath
+import sympy as sp
+
+from symlik.core.functions import exact
+
+EVENT_SIZE = 3
+DIGITS = 50
+BEYOND_FLOAT64 = mpmath.mpf(10) ** 400
+
+
+def _agree(a, b) -> bool:
+    if a == b:
+        return True
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+        return False
+    return abs(a - b) <= mpmath.mpf(10) ** (-DIGITS) * max(abs(a), abs(b), mpmath.mpf(10) ** (-300))
+
+
+def start_digits(values: dict) -> int:
+    """Enough digits that 1 - x stays exact for every input x: 1 - 1e-300 needs 300 of them
+    (no higher precision would reveal a difference that the first one rounded away)."""
+    exps = [0]
+    for v in values.values():
+        for x in v if isinstance(v, (list, tuple)) else [v]:
+            if x:
+                exps.append(abs(int(mpmath.floor(mpmath.log10(abs(x))))))
+    return DIGITS + 10 + max(exps)
+
+
+def converged(fn: Callable[[], mpmath.mpf], start: int = DIGITS + 10, limit: int = 3200):
+    """fn() at increasing precision until two successive values agree to DIGITS digits."""
+    prev = None
+    dps = start
+    while dps <= limit:
+        with mpmath.workdps(dps):
+            try:
+                value = +fn()
+            except (ZeroDivisionError, ValueError, OverflowError):
+                value = mpmath.nan
+            if isinstance(value, mpmath.mpc):
+                value = value.real if value.imag == 0 else mpmath.nan
+        if prev is not None and (_agree(prev, value) or (mpmath.isnan(prev) and mpmath.isnan(value))):
+            return value
+        if mpmath.isfinite(value) and abs(value) > BEYOND_FLOAT64:
+            return value  # out of every dtype's range: measured nowhere, so no need to settle it
+        prev, dps = value, dps * 2
+    return mpmath.nan  # never settled: treated as "no finite truth here"
+
+
+def _inverse_link(link: str | None):
+    """theta = g^{-1}(z), written here again from its definition (not from links.py)."""
+    if link is None:
+        return None
+    if link == "logit":
+        return lambda z: 1 / (1 + mpmath.exp(-z))
+    if link == "log":
+        return lambda z: mpmath.exp(z)
+    if link == "softmax":
+        def softmax(zs):
+            m = max(zs)
+            e = [mpmath.exp(v - m) for v in zs]
+            s = mpmath.fsum(e)
+            return [v / s for v in e]
+
+        return softmax
+    raise NotImplementedError(f"no oracle for the {link!r} link")
+
+
+@dataclass
+class Oracle:
+    """mpmath functions of one derivation's kernel inputs (event inputs as lists)."""
+
+    d: object
+
+    # -- making SymPy expressions concrete (K = 3, Indexed -> plain symbols) --------------
+    @cached_property
+    def _names(self):
+        return list(self.d.inputs)
+
+    def _flat_symbols(self, name, event: bool):
+        if event:
+            return [sp.Symbol(f"{name}__{i}", real=True) for i in range(1, EVENT_SIZE + 1)]
+        return [sp.Symbol(f"{name}__s", real=True)]
+
+    def _is_event(self, name) -> bool:
+        spec = self.d.spec
+        if name == "y":
+            return spec.is_event
+        if name in spec.param_names:
+            return spec.param(name).event
+        return isinstance(self.d.symbols.get(name), sp.Indexed)
+
+    def _concrete(self, expr, mapping_names):
+        """expr with K = 3, sums and products expanded, every input a plain symbol."""
+        spec = self.d.spec
+        expr = exact(expr)
+        if spec.is_event:
+            expr = expr.subs(spec.K, EVENT_SIZE).doit()
+        repl = {}
+        for name in mapping_names:
+            sym = self.d.symbols.get(name) if name in self.d.symbols else spec.symbol(name)
+            flat = self._flat_symbols(name, self._is_event(name))
+            if isinstance(sym, sp.Indexed):
+                base = sym.base
+                for i, f in enumerate(flat, 1):
+                    repl[base[i]] = f
+            else:
+                repl[sym] = flat[0]
+        # Symbols that carry the same name with other assumptions (spec.symbol vs d.symbols).
+        by_name = {str(k): v for k, v in repl.items() if not isinstance(k, sp.Indexed)}
+        expr = expr.xreplace(repl)
+        expr = expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name and s not in repl.values()})
+        return expr
+
+    def _lambdify(self, expr, names):
+        args = [f for n in names for f in self._flat_symbols(n, self._is_event(n))]
+        concrete = self._concrete(expr, names)
+        fn = sp.lambdify(args, concrete, modules="mpmath")
+        return fn, concrete
+
+    def _flatten(self, values: dict, names):
+        out = []
+        for n in names:
+            v = values[n]
+            out.extend(v if isinstance(v, (list, tuple)) else [v])
+        return out
+
+    # -- the NLL from the density ------------------------------------------------------------
+    @cached_property
+    def _density(self):
+        spec = self.d.spec
+        names = ["y", *spec.param_names]
+        dens = spec.density(spec.y, **{p: spec.symbol(p) for p in spec.param_names})
+        repl_names = names
+        fn, _ = self._lambdify_density(dens, repl_names)
+        return fn, names
+
+    def _lambdify_density(self, dens, names):
+        spec = self.d.spec
+        if spec.is_event:
+            dens = dens.subs(spec.K, EVENT_SIZE).doit()
+        repl = {}
+        for name in names:
+            sym = spec.symbol(name) if name != "y" else spec.y
+            flat = self._flat_symbols(name, self._is_event(name))
+            if isinstance(sym, sp.Indexed):
+                for i, f in enumerate(flat, 1):
+                    repl[sym.base[i]] = f
+            else:
+                repl[sym] = flat[0]
+        dens = dens.xreplace(repl)
+        args = [f for n in names for f in self._flat_symbols(n, self._is_event(n))]
+        # log p with the logarithm distributed over products and powers (exactly: the
+        # densities are positive): no exp(-1e24) to form and then take the log of.
+        log_density = sp.expand_log(sp.log(dens), force=True)
+        return sp.lambdify(args, log_density, modules="mpmath"), log_density
+
+    def _theta(self, values: dict) -> dict:
+        """Kernel inputs -> distribution parameters (undo the link)."""
+        d = self.d
+        theta = {"y": values["y"]}
+        inverse = _inverse_link(d.link)
+        for name in d.spec.param_names:
+            if name in values:
+                theta[name] = values[name]
+        if inverse is not None:
+            param = d.spec.link_param(d.link)
+            zname = next(n for n in d.predicted_inputs if n not in d.spec.param_names)
+            theta[param] = inverse(values[zname])
+        return theta
+
+    def nll(self, values: dict):
+        fn, names = self._density
+        theta = self._theta(values)
+        return -fn(*self._flatten(theta, names))
+
+    # -- scale and offset (for the loss truth), and term magnitudes -----------------------------
+    @cached_property
+    def _scale_offset(self):
+        names = [n for n in self.d.inputs]
+        fs, _ = self._lambdify(self.d.scale, names)
+        fo, _ = self._lambdify(self.d.offset, names)
+        return fs, fo, names
+
+    @cached_property
+    def _loss_direct(self):
+        names = list(self.d.inputs)
+        fn, _ = self._lambdify(self.d.loss.expr, names)
+        return fn, names
+
+    def loss(self, values: dict):
+        """The loss's exact formula; where that is 0 log 0 (nan in mpmath), the NLL through
+        the proven identity, (nll - offset) / scale, which takes 0 log 0 = 0 from the density."""
+        fn, names = self._loss_direct
+        args = self._flatten(values, names)
+        try:
+            direct = fn(*args)
+        except (ZeroDivisionError, ValueError):
+            direct = mpmath.nan
+        if not mpmath.isnan(direct):
+            return direct
+        fs, fo, _ = self._scale_offset
+        return (self.nll(values) - fo(*args)) / fs(*args)
+
+    def value(self, target: str, values: dict):
+        return self.nll(values) if target == "nll" else self.loss(values)
+
+    @cached_property
+    def _terms(self):
+        out = {}
+        names = list(self.d.inputs)
+        for target, expr in (("nll", self.d.nll), ("loss", self.d.loss.expr)):
+            fns = []
+            for t in sp.Add.make_args(sp.expand(exact(expr))):
+                fn, _ = self._lambdify(t, names)
+                fns.append(fn)
+            out[target] = (fns, names)
+        return out
+
+    def term_functions(self, target: str):
+        """Callables on the input dict, one per additive term of the exact expression
+        (their magnitudes scale the error bound where the value itself is near 0)."""
+        fns, names = self._terms[target]
+
+        def wrap(fn):
+            def f(values):
+                v = fn(*self._flatten(values, names))
+                return mpmath.mpf(0) if mpmath.isnan(v) else v  # 0 * log 0 terms: the convention is 0
+
+            return f
+
+        return [wrap(fn) for fn in fns]
+
+    # -- helpers for the measurement ------------------------------------------------------------
+    def components(self, name):
+        """(name, index or None) for every scalar component of a predicted input."""
+        if self._is_event(name):
+            return [(name, i) for i in range(EVENT_SIZE)]
+        return [(name, None)]
+
+
+def derivative(f, values: dict, name: str, index, direction: int = 0):
+    """d f(values) / d values[name][index], by mpmath finite differences (at working precision)."""
+
+    def shifted(x):
+        v = dict(values)
+        if index is None:
+            v[name] = x
+        else:
+            row = list(v[name])
+            row[index] = x
+            v[name] = row
+        return f(v)
+
+    x0 = values[name] if index is None else values[name][index]
+    return mpmath.diff(shifted, x0, direction=direction)
+
+
+__all__ = ["Oracle", "converged", "derivative", "EVENT_SIZE", "DIGITS"]

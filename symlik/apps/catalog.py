@@ -1,0 +1,59 @@
+"""Enumerate the derivations `symlik derive --all` covers: every catalog entry,
+each accepted link, and each variant the distribution declares."""
+
+from __future__ import annotations
+
+
+def combinations(names=None):
+    """Yield (name, predict, link, options) for every derivation in the catalog."""
+    from symlik.model.distributions import get, names as all_names
+
+    for name in names or all_names():
+        spec = get(name)
+        yield name, None, None, {}
+        for link in spec.links:
+            yield name, None, link, {}
+        for variant in spec.variants:
+            yield name, variant.get("predict"), variant.get("link"), variant.get("options", {})
+
+
+def all_derivations(names=None):
+    from symlik.derivation import derive
+
+    for name, predict, link, options in combinations(names):
+        yield derive(name, predict=predict, link=link, options=options or None)
+
+
+def loss_table_markdown() -> str:
+    """The distribution -> loss table (README, docs), generated from the registry."""
+    import sympy as sp
+
+    rows = ["| distribution | predict | link | identified loss | scale |", "|---|---|---|---|---|"]
+    for d in all_derivations():
+        loss = f"`{d.loss.name}`" if d.loss.name else "its own NLL"
+        if d.loss.inner:  # the inner parameters the matcher solved for
+            loss += " (" + ", ".join(f"{k} = {sp.sstr(v)}" for k, v in d.loss.inner.items()).replace("*", r"\*") + ")"
+        scale = sp.sstr(d.scale).replace("*", r"\*").replace("|", r"\|")
+        rows.append(f"| `{d.spec.label}` | {', '.join(d.predict)} | {d.link or '-'} | {loss} | {scale} |")
+    return "\n".join(rows) + "\n"
+
+
+START, END = "<!-- loss-table:start -->", "<!-- loss-table:end -->"
+
+
+def update_readme(path="README.md") -> bool:
+    """Rewrite the table between the markers; True if the file changed."""
+    from pathlib import Path
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{loss_table_markdown()}{END}{tail}"
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":  # python -m symlik.apps.catalog: refresh README's table
+    print("README.md updated" if update_readme() else "README.md already current")

@@ -1,0 +1,244 @@
+"""Loop assembly and the numba helpers for the fused CPU backend (no SymPy).
+
+A fused kernel is one pass over memory: each thread (one per core, the
+jitted loop releases the GIL) takes a contiguous chunk of observations, evaluates the loss element by element into a block of 512
+values that stays in L1 cache, and adds the block to a float64 accumulator
+(so float32 inputs never drift). Per-row reductions of event losses (the
+row max and sum of exponentials of a LogSumExp, the sums over the event
+axis) are computed the same way, one row at a time. No full-size
+temporary is ever made.
+
+The loops are generated as Python source from the printed fragments that
+``scalar_codegen.pieces`` made (kept in the kernel cache), one variant per
+input layout (array or scalar per input; parallel or not), and jitted on
+first use.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import threading
+
+import numba
+import numpy as np
+from numba import njit
+
+from symlik.compiler._vecmath import _INF, _NAN, vexp, vexp32, vlog, vlog1p, vlog1p32, vlog32
+
+BLOCK = 512  # values evaluated before each add into the accumulator: 4 KiB, in L1
+PARALLEL_MIN = 1 << 15  # below this many elements, threads cost more than they save
+_jit = njit(inline="always", error_model="numpy")
+
+
+@njit(fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _block_sum(buf, m):
+    # reassoc only here (lets LLVM keep several SIMD partial sums); the values
+    # themselves are computed without fastmath. float32 values add into float64.
+    acc = 0.0
+    for j in range(m):
+        acc += np.float64(buf[j])
+    return acc
+
+
+@njit(fastmath={"nnan", "nsz", "reassoc"}, error_model="numpy")
+def _row_max(x, r, C):
+    m = -_INF
+    for k in range(C):
+        v = float(x[r, k])
+        m = v if v > m else m
+    return m
+
+
+@njit(error_model="numpy")
+def _first_equal(x, r, C, v):
+    # Where the row max sits: a short scalar scan that stops at the first hit.
+    for k in range(C):
+        if x[r, k] == v:
+            return k
+    return 0
+
+
+def _stable_helpers(exp, log, log1p, F):
+    """softplus, sigmoid, xlogy, xlog1py over one precision's exp/log (F: its float type)."""
+    zero, one = F(0.0), F(1.0)
+
+    @_jit
+    def softplus(z):
+        z = F(z)
+        return max(z, zero) + log1p(exp(-abs(z)))
+
+    @_jit
+    def sigmoid(z):
+        # exp of a non-positive number only: no overflow for z = -1000.
+        z = F(z)
+        e = exp(-abs(z))
+        return one / (one + e) if z >= zero else e / (one + e)
+
+    @_jit
+    def xlogy(x, y):
+        # 0 log 0 = 0: a zero weight on a zero probability costs nothing, not nan.
+        x = F(x)
+        return zero if x == zero else x * log(y)
+
+    @_jit
+    def xlog1py(x, y):
+        x = F(x)
+        return zero if x == zero else x * log1p(y)
+
+    return {"_softplus": softplus, "_sigmoid": sigmoid, "_xlogy": xlogy, "_xlog1py": xlog1py}
+
+
+def _libm(f, F):
+    # No vector forms of these: libm, one element at a time (still one pass).
+    return njit(inline="always", error_model="numpy")(lambda x: F(f(x)))
+
+
+def _namespace(F, exp, log, log1p):
+    ns = {
+        "np": np,
+        "_F": F,
+        "_BLOCK": BLOCK,
+        "_INF": _INF,
+        "_NAN": _NAN,
+        "_block_sum": _block_sum,
+        "_row_max": _row_max,
+        "_first_equal": _first_equal,
+        "_exp": exp,
+        "_log": log,
+        "_log1p": log1p,
+        **_stable_helpers(exp, log, log1p, F),
+    }
+    for name, f in (("_expm1", math.expm1), ("_sqrt", math.sqrt), ("_lgamma", math.lgamma), ("_sin", math.sin),
+                    ("_cos", math.cos), ("_tanh", math.tanh), ("_cosh", math.cosh), ("_atan", math.atan),
+                    ("_erf", math.erf), ("_erfc", math.erfc)):
+        ns[name] = _libm(f, F)
+    return ns
+
+
+# Each precision computes in its own type: float32 loops use the float32 vector math
+# (eight SIMD lanes); sums are float64 either way.
+NAMESPACES = {
+    "float64": _namespace(np.float64, vexp, vlog, vlog1p),
+    "float32": _namespace(np.float32, vexp32, vlog32, vlog1p32),
+}
+
+
+def loop_source(form: dict, layouts: dict, mode: str) -> str:
+    """Source of ``chunk(lo, hi, C, [out,] *inputs)``: the loss over observations [lo, hi).
+
+    ``layouts``: input name -> "a" (one value per observation, 1-D), "s" (a
+    scalar), "e" (event array, 2-D rows x C) or "i" (class indices, 1-D ints).
+    ``mode``: "sum" returns the float64 sum; "none" writes ``out``.
+    """
+    names = list(layouts)
+    sig = ", ".join(names)
+    out_arg = "out, " if mode == "none" else ""
+    event = bool(form["lse"] or form["sums"] or form["gathers"])
+    nt = len(form["lse"]) + len(form["sums"])
+    L = []
+    w = L.append
+    w(f"def chunk(lo, hi, C, {out_arg}{sig}):")
+    w("    K_ = _F(C)")
+    for n in form["row_names"]:
+        if layouts.get(n) == "s":
+            w(f"    v_{n} = _F({n})")
+    if nt:
+        w("    ebuf = np.empty((%d, max(C, 1)), _F)" % nt)
+    if mode == "sum":
+        w("    rbuf = np.empty(_BLOCK, _F)  # the working precision: float32 loops stay 8 lanes wide")
+        w("    acc = 0.0")
+    w("    for b0 in range(lo, hi, _BLOCK):")
+    w("        nb = min(_BLOCK, hi - b0)")
+    # Views of this block, indexed by the loop counter j: numba then knows every
+    # index is >= 0 and drops its negative-index wraparound, which would cost
+    # more than the arithmetic of a cheap loss (2.5x on float32 mse).
+    for n in names:
+        if layouts[n] != "s":
+            w(f"        {n}_b = {n}[b0:b0 + nb]")
+    if mode == "none":
+        w("        out_b = out[b0:b0 + nb]")
+    w("        for j in range(nb):")
+    body = "            "
+    for n in form["row_names"]:
+        if layouts.get(n) == "a":
+            w(f"{body}v_{n} = _F({n}_b[j])")
+    # LogSumExp = m + log1p(s) with s the sum of exp(z - m) over all but one
+    # maximal entry: log1p keeps the digits of a tiny s (a confident right answer
+    # has a loss of e^-30, not 0), and every exponent is <= 0 (no overflow).
+    for i, x in enumerate(form["lse"]):
+        w(f"{body}top{i} = _F(_row_max({x}_b, j, C))")
+        w(f"{body}m{i} = top{i} if abs(top{i}) < _INF else _F(0.0)  # an all -inf row: every exp(z - 0) is 0")
+    if nt:
+        w(f"{body}for k in range(C):")
+        used = set(form["event_names"])
+        for n in sorted(used):
+            w(f"{body}    v_{n}_k = _F({n}_b[j, k])")
+        for i, x in enumerate(form["lse"]):
+            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i})")
+        for t, s in enumerate(form["sums"]):
+            w(f"{body}    ebuf[{len(form['lse']) + t}, k] = {s}")
+        for i, x in enumerate(form["lse"]):
+            w(f"{body}ebuf[{i}, _first_equal({x}_b, j, C, top{i})] = _F(0.0)  # one maximal entry's exp(0) = 1 left out")
+            w(f"{body}s{i} = _F(_block_sum(ebuf[{i}], C))")
+            w(f"{body}s{i} = _F(_INF) if top{i} == _INF else (_F(-1.0) if top{i} == -_INF else s{i})")
+        for t in range(len(form["sums"])):
+            w(f"{body}t_sum{t} = _F(_block_sum(ebuf[{len(form['lse']) + t}], C))")
+    for g in form["gathers"]:
+        w(f"{body}yi = y_b[j]")
+        w(f"{body}v_{g}__at_y = _F({g}_b[j, yi]) if (yi >= 0 and yi < C) else _F(_NAN)  # never read out of bounds")
+    if mode == "sum":
+        w(f"{body}rbuf[j] = {form['row']}")
+        w("        acc += _block_sum(rbuf, nb)")
+        w("    return acc")
+    else:
+        w(f"{body}out_b[j] = {form['row']}")
+        w("    return 0.0")
+    del event
+    return "\n".join(L) + "\n"
+
+
+_compiled: dict = {}
+_lock = threading.Lock()
+_pool = None
+
+
+def function(form: dict, layouts: dict, mode: str, label: str, precision: str = "float64"):
+    """The jitted loop ``chunk(lo, hi, C, [out,] *inputs)`` for this form, layout, mode and
+    working precision (compiled once per process; it releases the GIL, so threads run
+    chunks side by side)."""
+    key = (repr(sorted(form.items())), tuple(layouts.items()), mode, precision)
+    fn = _compiled.get(key)
+    if fn is None:
+        with _lock:
+            fn = _compiled.get(key)
+            if fn is None:
+                source = loop_source(form, layouts, mode)
+                ns = dict(NAMESPACES[precision])
+                exec(builtins.compile(source, f"<symlik fused kernel {label}>", "exec"), ns)  # noqa: S102 - generated here
+                fn = _compiled[key] = njit(error_model="numpy", nogil=True)(ns["chunk"])
+    return fn
+
+
+def threads() -> int:
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def run(fn, n: int, C: int, args: tuple, parallel: bool) -> float:
+    """fn over rows [0, n): in one call, or split over a thread per core (GIL released)."""
+    if not parallel:
+        return fn(0, n, C, *args)
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _pool = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="symlik-fused")
+    t = threads()
+    bounds = [n * i // t for i in range(t + 1)]
+    futures = [_pool.submit(fn, bounds[i], bounds[i + 1], C, *args) for i in range(1, t)]
+    total = fn(bounds[0], bounds[1], C, *args)  # this thread takes the first chunk
+    for f in futures:  # added in a fixed order: the same inputs give the same bits
+        total += f.result()
+    return total

@@ -1,0 +1,529 @@
+"""Helpers the generated NumPy kernels call. Imports only NumPy (no SymPy),
+so a cached kernel runs without loading the symbolic machinery. The special
+functions (gammaln, digamma, betaln, i0e, i1e) come from scipy.special, imported
+on first use: they are vectorised ufuncs with float32 and float64 loops."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _float_dtype(*values):
+    """The floating dtype NumPy's arithmetic would give: Python numbers are weak (they
+    take the arrays' dtype), so a constant 0.5 in a kernel keeps float32 float32."""
+    arrays = [v for v in values if not isinstance(v, (int, float))]
+    return np.result_type(*arrays, np.float16) if arrays else np.dtype(np.float64)
+
+
+def _special():
+    try:
+        import scipy.special
+    except ImportError:  # pragma: no cover - exercised where SciPy is absent
+        from symlik.core.errors import NotSupportedError
+
+        raise NotSupportedError(
+            "this kernel calls a special function (digamma, betaln, i0e or i1e) from scipy.special; "
+            "install SciPy (pip install scipy) to run it"
+        ) from None
+    return scipy.special
+
+
+def _logsumexp(z):
+    # Subtract the row max so every exponent is <= 0: no overflow at z = 1000.
+    m = np.max(z, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    return (m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _logsumexp_minus(z, zy):
+    # (max - z_y) + log sum exp(z - max): for the argmax class the first term is exactly 0.
+    m = np.max(z, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    return (m[..., 0] - zy) + np.log(np.sum(np.exp(z - m), axis=-1))
+
+
+def _x_times(log_fn, x, y):
+    """x * log_fn(y), evaluating the log only where x != 0 (0 log 0 = 0 by convention).
+
+    Skipping those entries is both the stable choice (no 0 * -inf = nan) and the
+    fast one: for 0/1 labels it halves the logarithms a BCE has to compute.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    dtype = np.result_type(x, y, np.float16)
+    shape = np.broadcast_shapes(x.shape, y.shape)
+    mask = x != 0
+    out = np.zeros(shape, dtype=dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_fn(y, out=out, where=mask)
+    out *= x
+    return out if shape else out[()]
+
+
+def _xlogy(x, y):
+    # x log y with 0 log 0 = 0: a probability of exactly 0 with label 0 costs nothing, not nan.
+    return _x_times(np.log, x, y)
+
+
+def _xlog1py(x, y):
+    # x log(1 + y) with 0 log 0 = 0; log1p keeps the digits of a tiny y.
+    return _x_times(np.log1p, x, y)
+
+
+def _sigmoid(z):
+    # exp of a non-positive number only: no overflow for z = -1000.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _safe_ratio(num, den):
+    # num / den with 0 where den == 0: a target class weighted 0 costs 0 * anything = 0, not nan.
+    den = np.asarray(den)
+    zero = den == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(zero, 0, num / np.where(zero, 1, den))
+
+
+def _erf(x):
+    # SciPy's erf when installed (imported on first use, so import symlik stays light);
+    # otherwise math.erf element by element: slower, but only normalisers (scalars) need it.
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy is a test dependency
+        import math
+
+        return np.vectorize(math.erf, otypes=[np.result_type(x, np.float64)])(x)
+    return erf(x)
+
+def _softmax(z):
+    # exp(z - max) has every exponent <= 0: no overflow, and the row sum is >= 1.
+    m = np.max(z, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    e = np.exp(z - m)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _xdivy(x, y):
+    # x / y with 0 / 0 = 0: the derivative of x log y where x = 0 is 0, not nan.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = x / y
+    return np.where(x == 0, 0, out)
+
+
+def _digamma(x):
+    return _special().psi(x)
+
+
+# log Gamma(x) - ((x - 1/2) log x - x + log(2 pi)/2) ~ sum_k B_2k / (2k (2k - 1) x^(2k-1)), x >= 10.
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
+
+
+def _stirling_correction(x):
+    inv = 1 / x
+    inv2 = inv * inv
+    out = np.zeros_like(inv)
+    for c in reversed(_STIRLING):
+        out = out * inv2 + c
+    return out * inv
+
+
+def _betaln(a, b):
+    """log B(a, b) for a, b > 0, accurate to a few ulps.
+
+    scipy's betaln loses up to 1e-10 relative when one argument is large and the
+    other small (betaln(1e6, 0.5)): it subtracts two log-gammas of size 1e7. With
+    a >= b and a >= 10, Stirling's series gives the difference directly:
+    log Gamma(a) - log Gamma(a + b) = b - (a - 1/2) log1p(b/a) - b log(a + b)
+    + corr(a) - corr(a + b), whose terms are all of the size of the result.
+    """
+    dtype = _float_dtype(a, b)
+    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
+    big, small = np.maximum(a, b).astype(dtype), np.minimum(a, b).astype(dtype)
+    s = _special()
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        total = big + small
+        u = small / big
+        diff = (small - (big - 0.5) * np.log1p(u)) - small * np.log(total)
+        diff = diff + (_stirling_correction(np.maximum(big, 10)) - _stirling_correction(np.maximum(total, 10)))
+        asymptotic = s.gammaln(small) + diff
+    out = np.where(big >= 10, asymptotic, s.betaln(small, big))
+    return out.astype(dtype, copy=False) if out.ndim else dtype.type(out)
+
+
+def _log1pmx(u):
+    """log(1 + u) - u, accurate for small u (a series below |u| = 0.1: -u^2/2 + u^3/3 - ...)."""
+    small = np.abs(u) < 0.1
+    us = np.where(small, u, 0)
+    power = us * us
+    series = -power / 2
+    for k in range(3, 20):  # (-1)^(k+1) u^k / k; |u|^20 / 20 < 1e-21 below 0.1
+        power = power * us
+        series = series + (power / k if k % 2 else -power / k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(small, series, np.log1p(u) - u)
+
+
+def _lgamma_diff(x, m):
+    """log Gamma(x + m) - log Gamma(x) for x > 0, x + m > 0, with no cancellation.
+
+    Shifting x up by one changes it by log1p(m/x) (terms of one sign) until both
+    arguments are 10 or more; there Stirling's series gives the difference as
+    (x - 1/2) log1p(m/x) + m (log(x + m) - 1) + corr(x + m) - corr(x). Exactly 0 at m = 0.
+    """
+    dtype = _float_dtype(x, m)
+    x, m = np.broadcast_arrays(np.asarray(x), np.asarray(m))
+    x, m = x.astype(dtype), m.astype(dtype)
+    # A small whole m (a count): log((x)_m) = sum_j log(x + j) directly, log1p near 1 (exact there).
+    count = np.abs(m)
+    whole = (m == np.round(m)) & (count >= 1) & (count <= 16)
+    start = np.where(m < 0, x + m, x)
+    rising = np.zeros(x.shape, dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in range(16):
+            v = start + j
+            term = np.where(np.abs(v - 1) < 0.5, np.log1p((start - 1) + j), np.log(v))
+            rising = rising + np.where(j < count, term, 0)
+    rising = np.where(m < 0, -rising, rising)
+    total = np.zeros(x.shape, dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(10):
+            low = np.minimum(x, x + m) < 10
+            if not np.any(low):
+                break
+            total = total - np.where(low, np.log1p(m / x), 0)
+            x = np.where(low, x + 1, x)
+        u = m / x
+        # (x - 1/2) log1p(u) + m (log(x + m) - 1) = x (log1p(u) - u) - log1p(u)/2 + m log(x + m):
+        # written so, the two terms of size m that cancel for a tiny m never appear.
+        far = x * _log1pmx(u) - 0.5 * np.log1p(u) + m * np.log(x + m)
+        # corr(x + m) - corr(x) term by term: c x^-(2k-1) ((1 + u)^-(2k-1) - 1), no cancellation.
+        lu = np.log1p(u)
+        inv, inv2 = 1 / x, 1 / (x * x)
+        for k, c in enumerate(_STIRLING, start=1):
+            far = far + c * inv * np.expm1(-(2 * k - 1) * lu)
+            inv = inv * inv2
+    return np.where(m == 0, 0, np.where(whole, rising, total + far))
+
+
+def _log_binomial(n, k):
+    # log C(n, k) = -log(n + 1) - log B(n - k + 1, k + 1): betaln does not cancel the way
+    # gammaln(n+1) - gammaln(k+1) - gammaln(n-k+1) does; C(n, 0) = C(n, n) = 1 exactly.
+    out = -np.log1p(n) - _betaln(n - k + 1, k + 1)
+    return np.where((k == 0) | (k == n), 0, out)
+
+
+# psi(z) ~ log z - 1/(2z) - sum_k B_2k / (2k z^2k) for z >= 10 (next term below 1e-16 there).
+_PSI_ASYMPTOTIC = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+
+
+def _digamma_diff(x, h):
+    """psi(x + h) - psi(x) for x > 0 and x + h > 0, with no cancellation.
+
+    psi(x + h) - psi(x) = [psi(x+h+1) - psi(x+1)] + h / (x (x + h)) shifts both
+    arguments to 10 or more, adding terms of one sign; there the asymptotic series
+    gives the difference as log1p(h/x) + h / (2x(x+h)) - sum_k c_k x^-2k expm1(-2k log1p(h/x)),
+    each a small number computed directly rather than as a difference of two large ones.
+    """
+    dtype = _float_dtype(x, h)
+    x, h = np.broadcast_arrays(np.asarray(x), np.asarray(h))
+    x, h = x.astype(dtype), h.astype(dtype)
+    total = np.zeros(x.shape, dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(10):
+            low = np.minimum(x, x + h) < 10
+            if not np.any(low):
+                break
+            total = total + np.where(low, h / (x * (x + h)), 0)
+            x = np.where(low, x + 1, x)
+        u = h / x
+        lu = np.log1p(u)
+        total = total + lu + h / (2 * x * (x + h))
+        inv2 = 1 / (x * x)
+        power = inv2
+        for j, c in enumerate(_PSI_ASYMPTOTIC, start=1):
+            total = total - c * power * np.expm1(-2 * j * lu)
+            power = power * inv2
+    return np.where(h == 0, 0, total)
+
+
+def _logcosh(x):
+    # log cosh x = |x| + log1p(e^(-2|x|)) - log 2: cosh itself overflows for |x| > 710.
+    # Below |x| = 1 that form cancels (log cosh x ~ x^2/2), so there it is
+    # log1p(2 sinh(x/2)^2), the same value since cosh x - 1 = 2 sinh(x/2)^2.
+    a = np.abs(x)
+    large = (a - 0.6931471805599453) + np.log1p(np.exp(-2 * a))
+    s = np.sinh(np.minimum(a, 1) / 2)
+    return np.where(a < 1, np.log1p(2 * s * s), large)
+
+
+def _log_i0(x):
+    # log I0(x) = log(i0e(x)) + |x|: i0e = e^-|x| I0(x) stays finite where I0 overflows (x > 713).
+    # Below |x| = 1/2 that form cancels (log I0 x ~ x^2/4), so there it is log1p of the
+    # series I0(x) - 1 = sum_{k>=1} (x^2/4)^k / (k!)^2, whose ninth term is below 1e-19 of the first.
+    a = np.abs(x)
+    large = np.log(_special().i0e(x)) + a
+    q = np.minimum(a, 0.5) ** 2 / 4
+    term, series = q, q
+    for k in range(2, 10):
+        term = term * q / (k * k)
+        series = series + term
+    return np.where(a < 0.5, np.log1p(series), large)
+
+
+def _log_i0e(x):
+    # log(e^-|x| I0(x)); below |x| = 1/2 from the series (see _log_i0), where log(i0e(x))
+    # would take the log of a number within 1e-8 of 1 and keep only 8 digits of it.
+    a = np.abs(x)
+    q = np.minimum(a, 0.5) ** 2 / 4
+    term, series = q, q
+    for k in range(2, 10):
+        term = term * q / (k * k)
+        series = series + term
+    return np.where(a < 0.5, np.log1p(series) - a, np.log(_special().i0e(x)))
+
+
+def _x_exp(u, *factors):
+    """x1 x2 ... e^u. Where the plain product over- or underflows (while no factor is 0 or
+    inf), it is formed from mantissas and binary exponents (np.frexp / np.ldexp), with
+    e^u as e^(u/2) e^(u - u/2): a few ulps, and no intermediate out of range. Past
+    |u| = 1400, where e^(u/2) itself overflows, e^(u + sum log|x_i|) with the sign."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        x = factors[0]
+        for f in factors[1:]:
+            x = x * f
+        out = x * np.exp(u)
+        redo = (~np.isfinite(out) | (out == 0)) & np.isfinite(u)
+        for f in factors:
+            redo = redo & (f != 0) & np.isfinite(f)
+        if not np.any(redo):
+            return out
+        half = u / 2
+        m1, e1 = np.frexp(np.exp(half))
+        m2, e2 = np.frexp(np.exp(u - half))
+        mant, expo = m1 * m2, e1 + e2
+        sign, logs = 1, u
+        for f in factors:
+            m, e = np.frexp(f)
+            mant, expo = mant * m, expo + e
+            sign, logs = sign * np.sign(f), logs + np.log(np.abs(f))
+        split = np.ldexp(mant, expo)
+        inside = np.isfinite(m1) & np.isfinite(m2) & (m1 != 0) & (m2 != 0)
+        return np.where(redo, np.where(inside, split, sign * np.exp(logs)), out)
+
+
+# --- double-double arithmetic (error-free transformations), for bases of large powers ---
+
+
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _split(a):
+    # Veltkamp's split: hi holds the upper half of the mantissa, so hi * hi is exact.
+    factor = 4097.0 if _float_dtype(a) == np.float32 else 134217729.0
+    c = factor * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _renormalize(hi, lo):
+    s = hi + lo
+    return s, lo - (s - hi)
+
+
+def _dd_add(x, y):
+    s, e = _two_sum(x[0], y[0])
+    return _renormalize(s, e + x[1] + y[1])
+
+
+def _dd_neg(x):
+    return -x[0], -x[1]
+
+
+def _dd_abs(x):
+    sign = np.where(x[0] != 0, np.sign(x[0]), np.sign(x[1]))
+    return x[0] * sign, x[1] * sign
+
+
+def _dd_mul(x, y):
+    p, e = _two_prod(x[0], y[0])
+    return _renormalize(p, e + x[0] * y[1] + x[1] * y[0])
+
+
+def _dd_div(x, y):
+    q = x[0] / y[0]
+    p, e = _two_prod(q, y[0])
+    r = (((x[0] - p) - e) + x[1]) - q * y[1]
+    return _renormalize(q, r / y[0])
+
+
+def _dd_logabs(x):
+    """log|hi + lo| = log|hi| + log1p(lo/hi)."""
+    hi, lo = x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(hi != 0, lo / np.where(hi != 0, hi, 1), 0)
+        return np.log(np.abs(hi)) + np.log1p(ratio)
+
+
+def _dd_pow(x, e, log_base):
+    """(hi + lo)^e = hi^e (1 + lo/hi)^e, the correction being exp(e log1p(lo/hi)). Where hi
+    is out of the normal range (y/lam = 1e-46 in float32) or the power over- or underflows
+    on the way, exp(e log(base)) with the log taken factor by factor."""
+    hi, lo = x
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        ratio = np.where(hi != 0, lo / np.where(hi != 0, hi, 1), 0)
+        out = np.power(hi, e) * np.exp(e * np.log1p(ratio))
+        tiny = np.finfo(_float_dtype(hi)).tiny
+        # (a base that is exactly 0 has log -inf: there power(0, e) is already right, 0^0 = 1 included)
+        redo = (~np.isfinite(out) | (out == 0) | (np.abs(hi) < tiny)) & ~np.isneginf(log_base)
+        if np.any(redo):
+            out = np.where(redo, np.exp(e * log_base), out)
+    return out
+
+
+def _dd_cos(x):
+    # cos(hi + lo) by the addition formula: lo is up to half an ulp of hi, which is 4 for
+    # hi = 1e8 in float32, so no term of it may be dropped.
+    return np.cos(x[0]) * np.cos(x[1]) - np.sin(x[0]) * np.sin(x[1])
+
+
+def _dd_sin(x):
+    return np.sin(x[0]) * np.cos(x[1]) + np.cos(x[0]) * np.sin(x[1])
+
+
+def _dd_cosm1(x):
+    # cos(h + l) - 1 = cosm1(h) cos(l) + cosm1(l) - sin(h) sin(l), every term small when h + l is
+    return _cosm1(x[0]) * np.cos(x[1]) + _cosm1(x[1]) - np.sin(x[0]) * np.sin(x[1])
+
+
+def _log1p_positive(x, log_x):
+    """log1p(x) for x > 0; where x over- or underflowed, softplus(log x) (log_x() is
+    called only then)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = np.log1p(x)
+        redo = ~np.isfinite(out) | (x == 0)
+        if np.any(redo):
+            out = np.where(redo, np.logaddexp(0, log_x()), out)
+    return out
+
+
+def _cosm1(x):
+    # cos(x) - 1 = -2 sin(x/2)^2 keeps the digits that 1 - cos(x) cancels (x = 1e-8 gives 5e-17, not 0).
+    s = np.sin(x / 2)
+    return -2 * s * s
+
+
+def _i1_over_i0(x):
+    # I1(x) / I0(x) as a ratio of the scaled functions, finite for every x.
+    s = _special()
+    return s.i1e(x) / s.i0e(x)
+
+
+def _onehot(index, like):
+    """One-hot rows for class indices, shaped like ``like`` (whose last axis holds the classes)."""
+    index = np.asarray(index)
+    return (np.arange(like.shape[-1]) == index[..., None]).astype(like.dtype)
+
+
+def _event(a):
+    """An observation-level array used inside a sum over the event axis."""
+    a = np.asarray(a)
+    return a[..., None] if a.ndim else a
+
+
+def _gather(a, index):
+    """a[..., index] along the last axis, for class-index targets."""
+    a = np.asarray(a)
+    index = np.asarray(index)[..., None]
+    shape = np.broadcast_shapes(a.shape[:-1], index.shape[:-1])
+    a = np.broadcast_to(a, shape + a.shape[-1:])
+    return np.take_along_axis(a, np.broadcast_to(index, shape + (1,)), axis=-1)[..., 0]
+
+
+NAMESPACE = {
+    "np": np,
+    "_logsumexp": _logsumexp,
+    "_logsumexp_minus": _logsumexp_minus,
+    "_xlogy": _xlogy,
+    "_xlog1py": _xlog1py,
+    "_sigmoid": _sigmoid,
+    "_softmax": _softmax,
+    "_xdivy": _xdivy,
+    "_digamma": _digamma,
+    "_betaln": _betaln,
+    "_logcosh": _logcosh,
+    "_log_binomial": _log_binomial,
+    "_digamma_diff": _digamma_diff,
+    "_lgamma_diff": _lgamma_diff,
+    "_log_i0": _log_i0,
+    "_log_i0e": _log_i0e,
+    "_i1_over_i0": _i1_over_i0,
+    "_onehot": _onehot,
+    "_cosm1": _cosm1,
+    "_dd_cos": _dd_cos,
+    "_dd_sin": _dd_sin,
+    "_dd_cosm1": _dd_cosm1,
+    "_log1p_positive": _log1p_positive,
+    "_dd_pow": _dd_pow,
+    "_dd_logabs": _dd_logabs,
+    "_dd_div": _dd_div,
+    "_dd_mul": _dd_mul,
+    "_dd_abs": _dd_abs,
+    "_dd_neg": _dd_neg,
+    "_dd_add": _dd_add,
+    "_x_exp": _x_exp,
+    "_event": _event,
+    "_safe_ratio": _safe_ratio,
+    "_erf": _erf,
+    "_gather": _gather,
+}
+
+
+# --- log-gamma ---------------------------------------------------------------
+# log y!, log C(n, y) and log B(a, b) are sums of log-gamma values: Gamma itself
+# overflows a float64 at 171 while its log does not. SciPy's gammaln is used when
+# SciPy is installed (it is not a dependency); otherwise a NumPy Lanczos sum.
+
+_LANCZOS_G = 7
+_LANCZOS = np.array([
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+    -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+    9.9843695780195716e-6, 1.5056327351493116e-7,
+])
+_scipy_gammaln = None
+
+
+def _gammaln_numpy(x):
+    """log|Gamma(x)| for real x by the Lanczos approximation (g = 7, 9 terms)."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float64))
+    small = x < 0.5
+    # Reflection for x < 0.5: Gamma(x) Gamma(1 - x) = pi / sin(pi x).
+    z = np.where(small, 1.0 - x, x) - 1.0
+    series = _LANCZOS[0] + sum(c / (z + i) for i, c in enumerate(_LANCZOS[1:], start=1))
+    t = z + _LANCZOS_G + 0.5
+    out = 0.5 * np.log(2 * np.pi) + (z + 0.5) * np.log(t) - t + np.log(series)
+    with np.errstate(divide="ignore"):
+        reflected = np.log(np.pi / np.abs(np.sin(np.pi * x))) - out
+    return np.where(small, reflected, out)
+
+
+def _gammaln(x):
+    global _scipy_gammaln
+    if _scipy_gammaln is None:
+        try:
+            from scipy.special import gammaln  # imported on first use: import symlik stays light
+        except ImportError:  # pragma: no cover - exercised where SciPy is absent
+            gammaln = _gammaln_numpy
+        _scipy_gammaln = gammaln
+    return _scipy_gammaln(x)
+
+
+NAMESPACE["_gammaln"] = _gammaln

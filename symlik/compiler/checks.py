@@ -1,0 +1,111 @@
+"""Value checks for kernel inputs, described as data.
+
+``describe(d, link_inputs)`` turns a derivation's constraints and support
+into a JSON-able dict (so a cached kernel can be rebuilt without SymPy);
+``build(description)`` turns that dict back into the callables the Kernel
+runs. Imports only NumPy and the constraint dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from symlik.model.constraints import Constraint, Support
+
+PRE_ACTIVATION_RULE = "be real (a pre-activation; nan is not allowed)"
+CLASS_INDEX_RULE = "be a class index in [0, C) where C is the size of the last axis"
+
+
+def describe(d, link_inputs: set) -> dict:
+    """{input name: check description} for every input of ``d``."""
+    spec = d.spec
+    out = {}
+    for name in d.inputs:
+        if name == "y":
+            continue
+        if name in link_inputs:
+            out[name] = {"check": "pre_activation"}
+        else:
+            param = d.param(name) if hasattr(d, "param") else spec.param(name)
+            out[name] = {"check": "constraint", **dataclasses.asdict(param.constraint)}
+    out["y"] = {"check": "support", **dataclasses.asdict(spec.support)}
+    if spec.support.kind == "onehot":
+        out["y_index"] = {"check": "class_index"}
+    return out
+
+
+def build(description: dict) -> dict:
+    """{input name: (constraint or callable(values, arrays), rule)} from ``describe``'s output."""
+    out = {}
+    for name, desc in description.items():
+        fields = {k: v for k, v in desc.items() if k != "check"}
+        kind = desc["check"]
+        if kind == "pre_activation":
+            out[name] = (_finite_or_inf, PRE_ACTIVATION_RULE)
+        elif kind == "class_index":
+            out[name] = (_class_index_check, CLASS_INDEX_RULE)
+        elif kind == "constraint":
+            c = Constraint(**fields)
+            out[name] = (c, c.rule)
+        elif kind == "support":
+            out[name] = support_check(Support(**fields))
+        else:  # pragma: no cover - descriptions are written by describe()
+            raise ValueError(f"unknown check kind {kind!r}")
+    return out
+
+
+def _finite_or_inf(a, arrays):
+    return np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
+
+
+def _class_index_check(y, arrays):
+    ref = next(a for n, a in arrays.items() if n != "y" and a.ndim)
+    C = ref.shape[-1]
+    return (y < 0) | (y >= C)
+
+
+def support_check(s: Support):
+    def check(y, arrays):
+        with np.errstate(invalid="ignore"):
+            bad = np.isnan(y) if y.dtype.kind == "f" else np.zeros(y.shape, bool)
+            if s.kind in ("continuous", "discrete"):
+                # A bound named by a parameter (binomial's n) is checked when that array is given.
+                lo = arrays.get(s.lower) if isinstance(s.lower, str) else s.lower
+                hi = arrays.get(s.upper) if isinstance(s.upper, str) else s.upper
+                if lo is not None:
+                    bad |= (y <= lo) if s.open_lower else (y < lo)
+                if hi is not None:
+                    bad |= (y >= hi) if s.open_upper else (y > hi)
+                if s.kind == "discrete":
+                    bad |= y != np.floor(y)
+                else:
+                    bad |= np.isinf(y)
+            elif s.kind in ("onehot", "simplex"):
+                bad |= (y < 0) | (y > 1)
+                if y.ndim:
+                    bad |= ~np.isclose(y.sum(axis=-1), 1.0, rtol=1e-6, atol=1e-6)[..., None]
+            elif s.kind == "reals_vector":
+                bad |= ~np.isfinite(y)
+            elif s.kind == "counts_vector":
+                bad |= _counts_vector_violations(y, arrays.get(s.upper) if isinstance(s.upper, str) else s.upper)
+        return bad
+
+    rule = {
+        "onehot": "be one-hot or a probability vector over the last axis",
+        "simplex": "lie on the probability simplex over the last axis",
+        "reals_vector": "be finite",
+        "counts_vector": f"be nonnegative integer counts summing to {s.upper} over the last axis",
+    }.get(s.kind, f"lie in the support {s.describe()}")
+    return (check, rule)
+
+
+def _counts_vector_violations(y, total):
+    """Entries of a count vector that are not nonnegative integers, and whole rows
+    whose sum is not the total (when the total is given)."""
+    bad = (y < 0) | (y != np.floor(y))
+    if total is not None and y.ndim:
+        with np.errstate(invalid="ignore"):
+            bad |= (y.sum(axis=-1) != np.asarray(total))[..., None]
+    return bad

@@ -1,0 +1,116 @@
+"""The fused CPU backend (``backend="fused"``): one multithreaded pass, reduction included.
+
+Needs numba (``pip install numba``, the ``fused`` extra). The kernel source
+kept in the cache is JSON: the printed per-element fragments of each form
+(``scalar_codegen.pieces``); ``_fused_runtime`` wraps them in loops.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+
+from symlik.core.errors import NotSupportedError
+from symlik.compiler.kernel import Kernel
+
+
+def require() -> None:
+    if importlib.util.find_spec("numba") is None:
+        raise NotSupportedError("backend 'fused' needs numba: pip install numba (or symlik[fused])")
+
+
+def generate(plan) -> str:
+    from symlik.compiler.scalar_codegen import pieces
+
+    plan = plan.lowered()
+    forms = {"dense": pieces(plan.dense, event_index=plan.event_index, event_size=plan.event_size)}
+    if plan.index is not None:
+        forms["index"] = pieces(plan.index, event_index=plan.event_index, event_size=plan.event_size)
+    return json.dumps({"args": list(plan.args), "forms": forms}, indent=1, sort_keys=True)
+
+
+def load(source: str, meta: dict, **kernel_kwargs) -> Kernel:
+    require()
+    return FusedKernel.from_meta(functions={}, source=source, meta=meta, **kernel_kwargs)
+
+
+class FusedKernel(Kernel):
+    """A Kernel whose loss (and its reduction) runs as one jitted, threaded loop."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        spec = json.loads(self.source)
+        self._args = tuple(spec["args"])
+        self._forms = spec["forms"]
+
+    def loop_source(self, form: str = "dense") -> str:
+        """The generated loop for all-array inputs (what ``source`` describes)."""
+        from symlik.compiler._fused_runtime import loop_source
+
+        f = self._forms[form]
+        layouts = {n: ("e" if n in f["event_names"] else "i" if (n == "y" and f["gathers"]) else "a") for n in self._args}
+        return loop_source(f, layouts, "sum")
+
+    def _run(self, arrays: dict, mode: str):
+        from symlik.compiler import _fused_runtime as rt
+
+        use_index = self._use_index(arrays)
+        if self.validate:
+            self._check_shapes(arrays, use_index)
+            self._validate(arrays, use_index)
+        form = self._forms["index" if use_index else "dense"]
+        event = set(form["event_names"]) | set(form.get("gathers", ()))  # a gathered input is a row, too
+        values = {n: arrays[n] for n in self._args}
+        obs_shape = np.broadcast_shapes(
+            *(a.shape[:-1] if n in event else a.shape for n, a in values.items())
+        )
+        C = next((values[n].shape[-1] for n in event), 1)
+        n_obs = int(np.prod(obs_shape))
+        floats = [a.dtype for a in values.values() if a.dtype.kind == "f"]
+        dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+        if dtype.itemsize < 4:
+            dtype = np.dtype(np.float32)
+        layouts, prepared = {}, []
+        for n, a in values.items():
+            if n in event:
+                layouts[n] = "e"
+                a = np.broadcast_to(a, obs_shape + (C,)).reshape(n_obs, C)
+            elif n == "y" and use_index:
+                layouts[n] = "i"
+                a = np.broadcast_to(a, obs_shape).reshape(n_obs)
+            elif a.size == 1 and n_obs != 1:
+                layouts[n] = "s"
+                a = float(a.reshape(()))
+            else:
+                layouts[n] = "a"
+                # A view when the input already has the full shape; broadcasting a
+                # smaller array costs one copy (the only full-size temporary).
+                a = np.broadcast_to(a, obs_shape).reshape(n_obs)
+            if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a)
+            if isinstance(a, np.ndarray) and a.dtype == np.bool_:
+                a = a.view(np.uint8)
+            prepared.append(a)
+        work = n_obs * (C if event else 1)
+        parallel = work >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
+        # float32 inputs are computed in float32 (as NumPy and torch do), summed in float64.
+        precision = "float32" if dtype == np.float32 else "float64"
+        fn = rt.function(form, layouts, mode, self.label, precision)
+        if mode == "none":
+            out = np.empty(n_obs, dtype=dtype)
+            rt.run(fn, n_obs, C, (out, *prepared), parallel)
+            return out.reshape(obs_shape)
+        total = rt.run(fn, n_obs, C, tuple(prepared), parallel)
+        if self.reduction == "mean":
+            total = total / n_obs if n_obs else np.nan
+        return dtype.type(total)
+
+    def _elementwise_arrays(self, arrays: dict):
+        return self._run(arrays, "none")
+
+    def _call_arrays(self, arrays: dict):
+        if self.reduction == "none":
+            return self._run(arrays, "none")
+        return self._run(arrays, "sum")

@@ -1,0 +1,101 @@
+"""The JAX backend (``backend="jax"``): differentiable, jit-able losses.
+
+Needs jax (the ``jax`` extra). The kernel is the NumPy backend's source
+printed for ``jax.numpy`` (``xp_printers.SymlikJaxPrinter``); ``jax.grad``
+and ``jax.jit`` go through it. Under ``jax.jit`` values are traced, so the
+value checks run only on concrete arrays.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from symlik.core.errors import NotSupportedError
+from symlik.compiler.xp_kernel import LibraryKernel
+
+
+def require() -> None:
+    if importlib.util.find_spec("jax") is None:
+        raise NotSupportedError("backend 'jax' needs jax: pip install jax (or symlik[jax])")
+
+
+def generate(plan) -> str:
+    from symlik.compiler.numpy_backend import generate as generate_numpy
+    from symlik.compiler.xp_printers import LIBRARY_KEEPS, SymlikJaxPrinter
+
+    return generate_numpy(plan.lowered(keep=LIBRARY_KEEPS), SymlikJaxPrinter)
+
+
+def _namespace():
+    import jax
+    import jax.numpy as jnp
+    import jax.scipy.special
+
+    def _softplus(z):
+        # logaddexp(z, 0): stable, and its derivative is sigmoid(z) everywhere.
+        return jnp.logaddexp(z, 0.0)
+
+    def _logsumexp(z):
+        return jax.nn.logsumexp(z, axis=-1)
+
+    def _logsumexp_minus(z, zy):
+        # (max - z_y) + log sum exp(z - max); the max is a constant for jax.grad.
+        m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+        m = jnp.where(jnp.isfinite(m), m, 0.0)
+        return (m[..., 0] - zy) + jnp.log(jnp.sum(jnp.exp(z - m), axis=-1))
+
+    def _event(a):
+        return a[..., None] if a.ndim else a
+
+    def _gather(a, index):
+        index = jnp.asarray(index)[..., None]
+        shape = jnp.broadcast_shapes(a.shape[:-1], index.shape[:-1])
+        a = jnp.broadcast_to(a, shape + a.shape[-1:])
+        return jnp.take_along_axis(a, jnp.broadcast_to(index, shape + (1,)), axis=-1)[..., 0]
+
+    return {
+        "jax": jax,
+        "jnp": jnp,
+        "_softplus": _softplus,
+        "_logsumexp": _logsumexp,
+        "_logsumexp_minus": _logsumexp_minus,
+        "_xlogy": jax.scipy.special.xlogy,
+        "_xlog1py": jax.scipy.special.xlog1py,
+        "_sigmoid": jax.nn.sigmoid,
+        "_gammaln": jax.scipy.special.gammaln,
+        "_erf": jax.scipy.special.erf,
+        # num / den with 0 where den == 0 (a class weighted 0 costs 0, not nan).
+        "_safe_ratio": lambda num, den: jnp.where(den == 0, 0.0, num / jnp.where(den == 0, 1.0, den)),
+        "_event": _event,
+        "_gather": _gather,
+    }
+
+
+def load(source: str, meta: dict, **kernel_kwargs):
+    from symlik.compiler.numpy_backend import exec_source
+
+    require()
+    functions = exec_source(source, _namespace(), meta["label"])
+    return JaxKernel.from_meta(functions=functions, source=source, meta=meta, **kernel_kwargs)
+
+
+class JaxKernel(LibraryKernel):
+    def _as_array(self, value, like):
+        import jax.numpy as jnp
+
+        return jnp.asarray(value)
+
+    def _kind(self, a) -> str:
+        import numpy as np
+
+        return np.dtype(a.dtype).kind
+
+    def _cast_float(self, a, ref):
+        import jax.numpy as jnp
+
+        return a.astype(ref.dtype if ref is not None else jnp.result_type(float))
+
+    def _concrete(self, a) -> bool:
+        import jax
+
+        return not isinstance(a, jax.core.Tracer)

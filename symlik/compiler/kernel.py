@@ -1,0 +1,384 @@
+"""The compiled kernel: a callable over arrays with validation and reduction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from symlik.core.errors import ConstraintError, SymlikError
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def apply_weight(values, weight, validate=True):
+    """Per-sample weights times per-observation values; the weights must broadcast to them."""
+    values = np.asarray(values)
+    w = np.asarray(weight)
+    if validate:
+        if w.dtype.kind not in "biuf":
+            raise SymlikError(f"weight must be a real numeric array; got dtype {w.dtype}")
+        if np.any(~np.isfinite(w)):
+            raise ConstraintError(f"weight must be finite (got {w[~np.isfinite(w)].ravel()[0]!r})")
+        try:
+            fits = np.broadcast_shapes(w.shape, values.shape) == values.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise SymlikError(f"weight of shape {w.shape} must broadcast to the observations' shape {values.shape}")
+    # The values' dtype wins (a float32 loss stays float32, as torch's in-place mul_ keeps it).
+    return values * w.astype(values.dtype, copy=False) if values.dtype.kind == "f" else values * w
+
+
+class Kernel:
+    """A compiled loss or NLL.
+
+    Call it with the predicted inputs first (in ``predict`` order), then the
+    target ``y``, then any parameter neither predicted nor fixed; every input
+    is also accepted by keyword. ``reduction`` averages (``"mean"``) or sums
+    over observations, or returns the per-observation values (``"none"``).
+    For event distributions an observation is a vector on the last axis.
+    """
+
+    def __init__(
+        self,
+        *,
+        functions: dict,
+        source: str,
+        inputs: tuple[str, ...],
+        fixed: dict,
+        checks: dict,
+        reduction: str,
+        backend: str,
+        target: str,
+        derivation: Any,
+        validate: bool,
+        event_inputs: tuple[str, ...] = (),
+        index_targets: bool = False,
+        reduce=None,
+        formula: str = "",
+        label: str = "",
+        loss_name: str | None = None,
+        expr_text: str = "",
+        request: dict | None = None,
+    ) -> None:
+        self._functions = functions
+        self.source = source
+        self.inputs = inputs
+        self.fixed = dict(fixed)
+        self._checks = checks  # input name -> (Constraint or callable, description)
+        self.reduction = reduction
+        self.backend = backend
+        self.target = target
+        self._derivation = derivation
+        self._request = request  # compile() arguments, to re-derive lazily and to pickle
+        self.label = label or (derivation.spec.label if derivation is not None else "")
+        self.loss_name = derivation.loss.name if derivation is not None else loss_name
+        self.expr_text = expr_text
+        self.validate = validate
+        self.event_inputs = event_inputs
+        self.index_targets = index_targets
+        self._reduce = reduce
+        self.formula = formula
+        self._grad = None  # the gradient functions, generated on first use (backends/grad.py)
+
+    # -- calling ---------------------------------------------------------------
+    def _bind(self, args, kwargs) -> dict:
+        if len(args) > len(self.inputs):
+            raise SymlikError(
+                f"too many positional inputs: expected at most {len(self.inputs)} ({', '.join(self.inputs)}), got {len(args)}"
+            )
+        bound = dict(zip(self.inputs, args))
+        for key, value in kwargs.items():
+            if key not in self.inputs:
+                hint = " (it is fixed at compile time)" if key in self.fixed else ""
+                raise SymlikError(f"unexpected input {key!r}{hint}; inputs are {', '.join(self.inputs)}")
+            if key in bound:
+                raise SymlikError(f"input {key!r} given twice (by position and by keyword)")
+            bound[key] = value
+        missing = [n for n in self.inputs if n not in bound]
+        if missing:
+            raise SymlikError(f"missing input(s) {', '.join(missing)}; inputs are {', '.join(self.inputs)}")
+        return bound
+
+    def _arrays(self, bound: dict) -> dict:
+        """Every input as the array the generated code sees.
+
+        Floating inputs follow NumPy's promotion rules among themselves. Integer
+        predictions and parameters are promoted as NumPy would promote them against
+        the floating inputs (float64 when there are none). Integer targets (counts)
+        take that floating dtype instead of raising it, so float32 predictions with
+        int64 counts stay float32; class-index targets stay integers. Python scalars
+        are weakly typed, as in NumPy: a fixed sigma=2.0 keeps float32 inputs float32.
+        """
+        given = {**bound, **self.fixed}
+        raw = {}
+        for name, value in given.items():
+            a = np.asarray(value)
+            if a.dtype.kind not in "biuf":
+                raise SymlikError(f"{name} must be a real numeric array; got dtype {a.dtype}")
+            raw[name] = a
+        floats = [a.dtype for n, a in raw.items() if a.dtype.kind == "f" and not _is_python_scalar(given[n])]
+        ints = [a.dtype for n, a in raw.items() if a.dtype.kind in "biu" and n != "y"]
+        dtype = np.result_type(*floats, *ints) if floats else np.dtype(np.float64)
+        if dtype.kind != "f":
+            dtype = np.dtype(np.float64)
+        use_index = self._use_index(raw)
+        out = {}
+        for name, a in raw.items():
+            if name == "y" and use_index:
+                out[name] = a
+            elif _is_python_scalar(given[name]):
+                # Weak, as NumPy treats it in arithmetic: it takes the arrays' dtype (also
+                # inside np.log(sigma), where a bare Python float would come back float64).
+                out[name] = dtype.type(given[name])
+            elif a.dtype.kind in "biu":
+                out[name] = a.astype(dtype)
+            else:
+                out[name] = a
+        return out
+
+    @staticmethod
+    def _result_dtype(arrays: dict, use_index: bool) -> np.dtype:
+        """The floating dtype of the values (after ``_arrays``, every input but class indices has it)."""
+        floats = [a.dtype for n, a in arrays.items() if not (n == "y" and use_index) and a.dtype.kind == "f"]
+        return np.result_type(*floats) if floats else np.dtype(np.float64)
+
+    def _prepare(self, args, kwargs):
+        """Bind, convert and check the inputs: (arrays, use_index, dtype)."""
+        arrays = self._arrays(self._bind(args, kwargs))
+        use_index = self._use_index(arrays)
+        if self.validate:
+            self._check_shapes(arrays, use_index)
+            self._validate(arrays, use_index)
+        return arrays, use_index, self._result_dtype(arrays, use_index)
+
+    def _validate(self, arrays: dict, use_index: bool) -> None:
+        # Parameters first: y's support may be bounded by one (binomial's n), which must be valid itself.
+        for name, a in sorted(arrays.items(), key=lambda item: item[0] == "y"):
+            check = self._checks.get("y_index" if (name == "y" and use_index) else name)
+            if check is None:
+                continue
+            constraint, _ = check
+            bad = constraint(a, arrays) if callable(constraint) else constraint.violations(a)
+            if np.any(bad):
+                idx = tuple(int(i) for i in np.argwhere(bad)[0]) if np.ndim(bad) else ()
+                value = a[idx] if a.ndim and idx and len(idx) == a.ndim else a
+                rule = check[1]
+                where = f" at index {idx}" if idx else ""
+                raise ConstraintError(f"{name} must {rule} (got {value!r}{where})")
+
+    def _check_shapes(self, arrays: dict, use_index: bool) -> None:
+        event = [n for n in self.event_inputs if n in arrays and not (n == "y" and use_index)]
+        if event:
+            sizes = {n: arrays[n].shape[-1] if arrays[n].ndim else None for n in event}
+            for n, sz in sizes.items():
+                if sz is None:
+                    raise SymlikError(f"{n} must have the event on its last axis; got a scalar")
+            if len(set(sizes.values())) > 1:
+                desc = ", ".join(f"{n}: {s}" for n, s in sizes.items())
+                raise SymlikError(f"event sizes (last axis) must match; got {desc}")
+        obs_shapes = {}
+        for n, a in arrays.items():
+            if n in event:
+                obs_shapes[n] = a.shape[:-1]
+            elif n == "y" and use_index:
+                obs_shapes[n] = a.shape
+            else:
+                obs_shapes[n] = a.shape
+        try:
+            np.broadcast_shapes(*obs_shapes.values())
+        except ValueError:
+            desc = ", ".join(f"{n}: {s}" for n, s in obs_shapes.items())
+            raise SymlikError(f"input shapes must broadcast; got {desc}") from None
+
+    def _use_index(self, arrays: dict) -> bool:
+        if not self.index_targets:
+            return False
+        y = arrays["y"]
+        ref = next(arrays[n] for n in self.event_inputs if n != "y" and n in arrays)
+        return y.dtype.kind in "iub" and y.ndim == ref.ndim - 1
+
+    def elementwise(self, *args, weight=None, **kwargs):
+        """Per-observation values (``reduction="none"``), whatever this kernel's reduction.
+
+        ``weight`` (optional) multiplies each observation's value, like the
+        ``weight`` of torch's binary_cross_entropy; it must broadcast to the
+        observations' shape. Dask inputs give a lazy result.
+        """
+        bound = self._bind(args, kwargs)
+        if _has_dask(bound):
+            from symlik.compiler._dask import lazy_elementwise
+
+            out = lazy_elementwise(self, bound)
+            return out if weight is None else out * weight
+        out = self._elementwise_arrays(self._arrays(bound))
+        return out if weight is None else self._apply_weight(out, weight)
+
+    def __call__(self, *args, weight=None, **kwargs):
+        """The reduced loss. With ``weight``, ``"mean"`` still divides by the number of
+        observations, as torch's binary_cross_entropy does."""
+        bound = self._bind(args, kwargs)
+        if _has_dask(bound):
+            from symlik.compiler._dask import lazy_call
+
+            return lazy_call(self, bound, weight)
+        arrays = self._arrays(bound)
+        if weight is None:
+            return self._call_arrays(arrays)
+        return self._reduce_values(self._apply_weight(self._elementwise_arrays(arrays), weight))
+
+    # Backends override these three: evaluate bound arrays, and reduce.
+    def _elementwise_arrays(self, arrays: dict):
+        """Per-observation values of already-bound ``arrays``."""
+        use_index = self._use_index(arrays)
+        if self.validate:
+            self._check_shapes(arrays, use_index)
+            self._validate(arrays, use_index)
+        fn = self._functions["index" if use_index else "dense"]
+        with np.errstate(over="ignore", under="ignore"):
+            out = fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})
+        # A value that depends on no array input comes back 0-d; it still has the inputs' dtype.
+        return np.asarray(out, dtype=self._result_dtype(arrays, use_index)) if np.ndim(out) == 0 else out
+
+    def _call_arrays(self, arrays: dict):
+        return self._reduce_values(self._elementwise_arrays(arrays))
+
+    def _reduce_values(self, out):
+        if self.reduction == "none":
+            return out
+        if self._reduce is not None:
+            return self._reduce(out, self.reduction)
+        return reduce_observations(out, self.reduction)
+
+    # -- gradients ---------------------------------------------------------------
+    def grad(self, *args, weight=None, **kwargs) -> tuple:
+        """Gradient of the reduced loss with respect to each predicted input.
+
+        Takes the same inputs as a call (``weight`` included); returns one array
+        per predicted input, shaped like it (broadcast dimensions summed, as
+        autograd does). With ``reduction="none"`` it is the gradient of the sum.
+        """
+        from symlik.compiler.grad import run
+
+        return run(self, args, kwargs, with_value=False, weight=weight)
+
+    def value_and_grad(self, *args, weight=None, **kwargs) -> tuple:
+        """``(value, grads)``: the reduced loss and ``grad``, from one generated
+        function that computes the shared subexpressions once."""
+        from symlik.compiler.grad import run
+
+        return run(self, args, kwargs, with_value=True, weight=weight)
+
+    @property
+    def grad_source(self) -> str:
+        """The generated gradient code (NumPy), as text."""
+        from symlik.compiler.grad import build
+
+        return build(self).source
+
+    def _apply_weight(self, out, weight):
+        return apply_weight(out, weight, self.validate)
+
+    # -- the derivation, lazily ---------------------------------------------------
+    @classmethod
+    def from_meta(cls, *, functions, source, meta, validate=True, derivation=None, request=None, **extra):
+        """A kernel from generated functions and the JSON-able metadata the cache keeps."""
+        from symlik.compiler.checks import build
+
+        return cls(
+            functions=functions,
+            source=source,
+            inputs=tuple(meta["inputs"]),
+            fixed=meta["fixed"],
+            checks=build(meta["checks"]),
+            reduction=meta["reduction"],
+            backend=meta["backend"],
+            target=meta["target"],
+            derivation=derivation,
+            validate=validate,
+            event_inputs=tuple(meta["event_inputs"]),
+            index_targets=meta["index_targets"],
+            formula=meta["formula"],
+            label=meta["label"],
+            loss_name=meta["loss_name"],
+            expr_text=meta.get("expr_text", ""),
+            request=request,
+            **extra,
+        )
+
+    @property
+    def derivation(self):
+        """The Derivation behind this kernel (derived on first use when the kernel came from the cache)."""
+        if self._derivation is None:
+            from symlik.derivation import derive
+
+            r = self._request
+            self._derivation = derive(r["spec"], predict=r.get("predict"), link=r.get("link"), options=r.get("options"))
+        return self._derivation
+
+    @derivation.setter
+    def derivation(self, value):
+        self._derivation = value
+
+    def __reduce__(self):
+        # Pickle by compile() request: a worker process recompiles (from the disk
+        # cache when warm) instead of receiving code objects.
+        if self._request is None or not isinstance(self._request.get("spec"), str):
+            raise TypeError("only kernels compiled from a catalog name can be pickled")
+        from symlik.compiler import _recompile
+
+        return (_recompile, (self._request, self.validate))
+
+    def _expr(self):
+        d = self.derivation
+        return d.loss.expr if self.target == "loss" else d.nll
+
+    def _name(self) -> str:
+        return (self.derivation.loss.name or "loss") if self.target == "loss" else "nll"
+
+    def __repr__(self) -> str:
+        if self.expr_text and self._derivation is None:  # from the cache: no need to derive
+            name = (self.loss_name or "loss") if self.target == "loss" else "nll"
+            text = self.expr_text
+        else:
+            import sympy as sp
+
+            name, text = self._name(), sp.sstr(self._expr())
+        return (
+            f"<Kernel {self.label}: {name}({', '.join(self.inputs)}) = "
+            f"{text}; backend={self.backend}, reduction={self.reduction}>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        import sympy as sp
+
+        formula = sp.latex(self._expr(), order="none")  # in the kernel's own input names
+        call = r"\operatorname{%s}(%s)" % (self._name(), ", ".join(self.inputs))
+        call = call.replace("_", r"\_")
+        return (
+            f"**symlik kernel** `{self.label}` ({self.target}, backend `{self.backend}`, "
+            f"reduction `{self.reduction}`)\n\ninputs: `{', '.join(self.inputs)}`\n\n$${call} = {formula}$$\n"
+        )
+
+
+def _has_dask(bound: dict) -> bool:
+    # Checked by module name, so NumPy-only callers never import dask.
+    return any(type(v).__module__.startswith("dask.") for v in bound.values())
+
+
+def _is_python_scalar(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, (bool, np.generic))
+
+
+def reduce_observations(out, reduction: str):
+    """Mean or sum over every observation, accumulated in float64 for narrower
+    floats (in NumPy's buffered chunks: no float64 copy of the array), so a mean
+    over 10^7 float32 values is as accurate as float64 allows; the result keeps
+    the input's dtype."""
+    out = np.asarray(out)
+    acc = np.float64 if out.dtype.itemsize < 8 else out.dtype
+    total = np.sum(out, dtype=acc)
+    if reduction == "mean":
+        total = total / out.size if out.size else np.float64(np.nan)
+    return out.dtype.type(total)

@@ -1,0 +1,106 @@
+"""The torch backend (``backend="torch"``): differentiable losses on any torch device.
+
+Needs torch (the ``torch`` extra). The kernel is the NumPy backend's source
+printed with torch's names (``xp_printers.SymlikTorchPrinter``); autograd
+differentiates through it, so a symlik loss drops into a training loop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from symlik.core.errors import NotSupportedError
+from symlik.compiler.xp_kernel import LibraryKernel
+
+
+def require() -> None:
+    if importlib.util.find_spec("torch") is None:
+        raise NotSupportedError("backend 'torch' needs torch: pip install torch (or symlik[torch])")
+
+
+def generate(plan) -> str:
+    from symlik.compiler.numpy_backend import generate as generate_numpy
+    from symlik.compiler.xp_printers import LIBRARY_KEEPS, SymlikTorchPrinter
+
+    return generate_numpy(plan.lowered(keep=LIBRARY_KEEPS), SymlikTorchPrinter)
+
+
+def _namespace():
+    import torch
+
+    def _softplus(z):
+        # logaddexp(z, 0): stable, and its derivative is sigmoid(z) everywhere.
+        return torch.logaddexp(z, torch.zeros((), dtype=z.dtype, device=z.device))
+
+    def _logsumexp(z):
+        return torch.logsumexp(z, dim=-1)
+
+    def _logsumexp_minus(z, zy):
+        # (max - z_y) + log sum exp(z - max): exact 0 + log(1 + tiny) for a confident
+        # right answer. The max is a constant for autograd (its terms cancel exactly).
+        m = torch.amax(z, dim=-1, keepdim=True).detach()
+        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        return (m[..., 0] - zy) + torch.log(torch.sum(torch.exp(z - m), dim=-1))
+
+    def _event(a):
+        return a[..., None] if a.ndim else a
+
+    def _gather(a, index):
+        index = index[..., None].long()
+        shape = torch.broadcast_shapes(a.shape[:-1], index.shape[:-1])
+        a = a.expand(*shape, a.shape[-1])
+        return torch.gather(a, -1, index.expand(*shape, 1))[..., 0]
+
+    return {
+        "torch": torch,
+        "_softplus": _softplus,
+        "_logsumexp": _logsumexp,
+        "_logsumexp_minus": _logsumexp_minus,
+        "_xlogy": torch.special.xlogy,
+        "_xlog1py": torch.special.xlog1py,
+        "_sigmoid": torch.sigmoid,
+        "_gammaln": torch.special.gammaln,
+        "_erf": torch.special.erf,
+        # num / den with 0 where den == 0 (a class weighted 0 costs 0, not nan).
+        "_safe_ratio": lambda num, den: torch.where(den == 0, torch.zeros_like(num * den), num / torch.where(den == 0, torch.ones_like(den), den)),
+        "_event": _event,
+        "_gather": _gather,
+    }
+
+
+def load(source: str, meta: dict, **kernel_kwargs):
+    from symlik.compiler.numpy_backend import exec_source
+
+    require()
+    functions = exec_source(source, _namespace(), meta["label"])
+    return TorchKernel.from_meta(functions=functions, source=source, meta=meta, **kernel_kwargs)
+
+
+class TorchKernel(LibraryKernel):
+    def _as_array(self, value, like):
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            return value
+        device = like.device if isinstance(like, torch.Tensor) else None
+        t = torch.as_tensor(value, device=device)
+        if t.is_floating_point() and isinstance(like, torch.Tensor) and like.is_floating_point():
+            t = t.to(like.dtype)
+        return t
+
+    def _kind(self, a) -> str:
+        import torch
+
+        if a.is_floating_point():
+            return "f"
+        if a.dtype == torch.bool:
+            return "b"
+        return "c" if a.is_complex() else "i"
+
+    def _cast_float(self, a, ref):
+        import torch
+
+        return a.to(ref.dtype if ref is not None else torch.get_default_dtype())
+
+    def _to_numpy(self, a):
+        return a.detach().cpu().numpy()

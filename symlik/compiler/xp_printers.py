@@ -1,0 +1,145 @@
+"""Printers for the differentiable array libraries (torch, JAX), merged from NumPy's.
+
+As ``sympy/printing/numpy.py`` does for its CuPy and JAX printers, each
+printer keeps the NumPy printer's output and renames the functions it
+calls through a table; what a library lacks is listed explicitly and
+raises NotSupportedError when a loss needs it. Two forms differ from the
+NumPy printer so that autograd gives the right gradient everywhere:
+
+* softplus(z) - y z prints as y softplus(-z) + (1 - y) softplus(z), an exact
+  identity (softplus(z) - z = softplus(-z)) without max/abs, whose
+  subgradients at z = 0 would give 1 - y instead of sigmoid(0) - y = 1/2 - y;
+  it also never cancels for labels in [0, 1] (optax's form).
+* softplus itself is the library's logaddexp(z, 0), stable and with an
+  exact derivative.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symlik.core.errors import NotSupportedError
+from symlik.core.functions import LogBesselI0, LogBesselI0e, Softplus
+from symlik.compiler.codegen import SymlikNumPyPrinter
+
+
+# The stable functions these printers write with the library's own routines (the rest are
+# lowered by symlik.core.functions.basic before printing).
+LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e)
+
+
+class _LibraryPrinter(SymlikNumPyPrinter):
+    short_module = ""
+    renames: dict = {}  # numpy name -> this library's name
+    special: dict = {}  # scipy.special name -> fully qualified name here
+    missing: frozenset = frozenset()
+    library = ""
+
+    def doprint(self, expr, assign_to=None):
+        # Constant subexpressions (log 2, sqrt(2 pi)) become numbers: torch.log(2) is a type error.
+        expr = expr.replace(
+            lambda e: isinstance(e, (sp.Function, sp.Pow)) and e.is_number and not e.is_Rational and not e.has(sp.Indexed),
+            lambda e: sp.Float(e.evalf(20), 17),
+        )
+        return super().doprint(expr, assign_to)
+
+    def _module_format(self, fqn, register=True):
+        for prefix in ("numpy.", "np."):
+            if fqn.startswith(prefix):
+                name = fqn[len(prefix):]
+                if name in self.missing:
+                    raise NotSupportedError(f"{self.library} has no {name}; this loss does not compile for it")
+                return f"{self.short_module}.{self.renames.get(name, name)}"
+        if fqn.startswith("scipy.special."):
+            name = fqn[len("scipy.special."):]
+            if name not in self.special:
+                raise NotSupportedError(f"{self.library} has no scipy.special.{name}; this loss does not compile for it")
+            return self.special[name]
+        return fqn
+
+    def _print_Softplus(self, expr):
+        return f"_softplus({self._print(expr.args[0])})"
+
+    def _dd_argument(self, arg):
+        return None  # double-double arguments are the NumPy runtime's; here the library's cos/sin
+
+    # log I0 through the exponentially scaled i0e: finite for every kappa (I0 overflows at 713).
+    def _print_LogBesselI0e(self, expr):
+        x = self._print(expr.args[0])
+        return f"{self._module_format('numpy.log')}({self._module_format('scipy.special.i0e')}({x}))"
+
+    def _print_LogBesselI0(self, expr):
+        x = expr.args[0]
+        return f"({self._print_LogBesselI0e(expr)} + {self._print(sp.Abs(x))})"
+
+    def _print_Add(self, expr, order=None):
+        softplus = [t for t in expr.args if isinstance(t, Softplus)]
+        if len(softplus) == 1:
+            z = softplus[0].args[0]
+            rest = expr - softplus[0]
+            weight = (-rest / z).cancel()
+            if rest != 0 and not weight.has(z) and (weight * z - (-rest)).expand() == 0:
+                y = self._print(weight)
+                zs = self._print(z)
+                return f"(({y})*_softplus(-({zs})) + (1 - ({y}))*_softplus({zs}))"
+        return super()._print_Add(expr, order=order)
+
+
+class SymlikTorchPrinter(_LibraryPrinter):
+    short_module = "torch"
+    library = "torch"
+    renames = {
+        "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arctan2": "atan2", "arccosh": "acosh",
+        "arcsinh": "asinh", "arctanh": "atanh", "power": "pow", "pi": "pi", "e": "e",
+    }
+    special = {
+        "gammaln": "torch.special.gammaln",
+        "digamma": "torch.special.digamma",
+        "polygamma": "torch.special.polygamma",
+        "erf": "torch.special.erf",
+        "erfc": "torch.special.erfc",
+        "i0": "torch.special.i0",
+        "i0e": "torch.special.i0e",
+        "i1": "torch.special.i1",
+        "i1e": "torch.special.i1e",
+        "xlogy": "torch.special.xlogy",
+        "xlog1py": "torch.special.xlog1py",
+        "expit": "torch.sigmoid",
+        "logit": "torch.logit",
+    }
+    missing = frozenset({"euler_gamma", "logaddexp2"})
+
+    def _print_Max(self, expr):
+        # torch.maximum takes tensors only; clamp_min takes a number.
+        nums = [a for a in expr.args if a.is_number]
+        rest = [a for a in expr.args if not a.is_number]
+        out = self._print(rest[0])
+        for a in rest[1:]:
+            out = f"torch.maximum({out}, {self._print(a)})"
+        for a in nums:
+            out = f"torch.clamp_min({out}, {float(a)!r})"
+        return out
+
+    def _print_Sum(self, expr):
+        return super()._print_Sum(expr).replace("axis=-1", "dim=-1")
+
+    def _print_Piecewise(self, expr):
+        # torch has no select(condlist, choicelist): nested where, last branch first.
+        pieces = list(expr.args)
+        value, cond = pieces[-1]
+        out = self._print(value) if cond == sp.true else "torch.nan"
+        if cond != sp.true:
+            pieces = pieces + [(sp.nan, sp.true)]
+        for value, cond in reversed(pieces[:-1]):
+            out = f"torch.where({self._print(cond)}, {self._print(value)}, {out})"
+        return out
+
+
+class SymlikJaxPrinter(_LibraryPrinter):
+    short_module = "jnp"
+    library = "jax"
+    special = {
+        name: f"jax.scipy.special.{name}"
+        for name in ("gammaln", "digamma", "polygamma", "erf", "erfc", "i0", "i0e", "i1", "i1e", "xlogy", "xlog1py",
+                     "expit", "logit", "betaln")
+    }

@@ -1,0 +1,47 @@
+"""The distribution registry: one module per distribution, found by name.
+
+``names()`` lists the modules in this package without importing them (so
+``symlik.names()`` stays cheap); ``get(name)`` imports ``<name>.py`` and
+returns its ``Distribution`` subclass instance. Adding a distribution is
+adding one file whose class sets ``name`` to the file's stem.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
+
+from symlik.core.errors import UnknownNameError
+
+# Modules of this package that are infrastructure, not distributions.
+_NOT_DISTRIBUTIONS = frozenset({"base"})
+
+
+@lru_cache(maxsize=None)
+def names() -> tuple[str, ...]:
+    return tuple(
+        sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_DISTRIBUTIONS and not m.name.startswith("_"))
+    )
+
+
+@lru_cache(maxsize=None)
+def _class(name: str):
+    from symlik.model.distributions.base import Distribution
+
+    module = importlib.import_module(f"{__name__}.{name}")
+    found = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, Distribution) and getattr(obj, "name", None) == name
+    ]
+    if len(found) != 1:
+        raise RuntimeError(f"module {module.__name__} must define exactly one Distribution named {name!r}")
+    return found[0]
+
+
+def get(name: str, **options):
+    """The distribution called ``name`` (with ``options``, e.g. ``sigma="per_dim"``)."""
+    if not isinstance(name, str) or name not in names():
+        raise UnknownNameError("distribution", name, names())
+    return _class(name)(**options)

@@ -1,0 +1,204 @@
+"""The declarative distribution spec.
+
+A distribution is a tiny class (as in ``sympy.stats.crv_types``): its
+parameters with their constraints, its support, its density as a SymPy
+expression, the links it accepts, and references. Everything else
+(derivation, identification, rendering, kernels, validation) is generic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import sympy as sp
+
+from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
+from symlik.model import constraints as C
+from symlik.model.links import LINKS, Link
+
+# Symbol names whose LaTeX form differs from SymPy's default.
+LATEX_NAMES = {"lam": r"\lambda", "rate": r"\lambda", "s": "s", "b": "b", "a": "a",
+               # parameters that loss options add (see derivation/options.py)
+               "class_weight": r"\alpha", "pos_weight": "w_{+}", "label_smoothing": r"\varepsilon",
+               "eps": r"\epsilon"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    constraint: C.Constraint
+    event: bool = False  # one value per component on the last axis
+    doc: str = ""
+
+
+class Distribution:
+    """Base class. Subclasses set the class attributes and ``density``."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    params: ClassVar[tuple[Param, ...]]
+    support: ClassVar[C.Support] = C.reals
+    predict: ClassVar[tuple[str, ...]]
+    links: ClassVar[tuple[str, ...]] = ()  # accepted non-identity links (for the predicted param)
+    references: ClassVar[tuple[str, ...]] = ()
+    event_size: ClassVar[str] = "D"  # name of the event-size symbol for vector distributions
+    options: ClassVar[dict[str, tuple[str, ...]]] = {}  # option -> allowed values, first is default
+    # Extra (predict, link, options) combinations shown by `symlik derive --all`.
+    variants: ClassVar[tuple[dict, ...]] = ()
+    custom: ClassVar[bool] = False  # True for user-defined densities (symlik.custom)
+    # The title starts with a name (Cauchy, Student's t, von Mises): keep its capital mid-sentence.
+    proper_noun: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        chosen = {}
+        for key, allowed in self.options.items():
+            value = options.pop(key, allowed[0])
+            if value not in allowed:
+                raise SymlikError(f"option {key} of {self.name} must be one of {', '.join(allowed)}; got {value!r}")
+            chosen[key] = value
+        if options:
+            raise UnknownNameError(f"option of {self.name}", next(iter(options)), self.options)
+        self.chosen = chosen
+
+    # ---- symbols -----------------------------------------------------------
+    @property
+    def is_event(self) -> bool:
+        return self.support.event
+
+    def param(self, name: str) -> Param:
+        for p in self.effective_params():
+            if p.name == name:
+                return p
+        raise UnknownNameError(f"parameter of {self.name}", name, self.param_names)
+
+    def effective_params(self) -> tuple[Param, ...]:
+        """Parameters after options (e.g. a per-dimension sigma becomes an event param)."""
+        return self.params
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.effective_params())
+
+    @property
+    def index(self) -> sp.Symbol:
+        """The event-axis index k (vector distributions only)."""
+        return sp.Symbol("k", integer=True, positive=True)
+
+    @property
+    def K(self) -> sp.Symbol:
+        """The event size (number of classes / dimensions)."""
+        return sp.Symbol(self.event_size, integer=True, positive=True)
+
+    def base(self, name: str) -> sp.Symbol | sp.IndexedBase:
+        """The symbol (scalar) or IndexedBase (event) carrying a name."""
+        if name == "y":
+            return self._y_base()
+        p = self.param(name)
+        if p.event:
+            return sp.IndexedBase(name, **p.constraint.assumptions)
+        return sp.Symbol(name, **p.constraint.assumptions)
+
+    def symbol(self, name: str) -> sp.Expr:
+        """The per-component symbol: ``mu`` for scalars, ``mu[k]`` for event params."""
+        b = self.base(name)
+        return b[self.index] if isinstance(b, sp.IndexedBase) else b
+
+    def _y_assumptions(self) -> dict:
+        s = self.support
+        if s.kind in ("discrete", "onehot", "counts_vector"):
+            return {"integer": True, "nonnegative": True} if (s.lower or 0) >= 0 else {"integer": True}
+        if s.kind == "simplex":
+            return {"nonnegative": True}
+        if s.lower is not None and not isinstance(s.lower, str) and s.lower >= 0:
+            return {"positive": True} if s.open_lower else {"nonnegative": True}
+        return {"real": True}
+
+    def _y_base(self):
+        if self.is_event:
+            return sp.IndexedBase("y", **self._y_assumptions())
+        return sp.Symbol("y", **self._y_assumptions())
+
+    @property
+    def y(self) -> sp.Expr:
+        return self.symbol("y")
+
+    # ---- the model ---------------------------------------------------------
+    def density(self, y, **params) -> sp.Expr:  # pragma: no cover - abstract
+        """p(y | params) as a SymPy expression. Event distributions return a
+        ``Product`` over the event index (or a product times a normaliser)."""
+        raise NotImplementedError
+
+    def log_density(self, y, **params) -> sp.Expr | None:
+        """Optional: log p directly, when it is clearer than log(density)."""
+        return None
+
+    def density_steps(self) -> tuple:
+        """Optional derivation steps shown after the density is substituted (e.g. a
+        normaliser worked out by integration): tuples (title, expr, why, lhs, lhs_text)."""
+        return ()
+
+    def density_expr(self) -> sp.Expr:
+        return self.density(self.y, **{p: self.symbol(p) for p in self.param_names})
+
+    def link(self, link_name: str | None, param: str) -> Link:
+        if link_name in (None, "identity"):
+            return LINKS["identity"]
+        if link_name not in LINKS:
+            raise UnknownNameError("link", link_name, LINKS)
+        if link_name not in self.links:
+            accepted = ", ".join(self.links) or "none"
+            raise NotSupportedError(
+                f"link {link_name!r} is not accepted by {self.name} (accepted links: {accepted})"
+            )
+        link = LINKS[link_name]
+        if self.param(param).constraint.name not in (link.constraint, "open_unit_interval") and not (
+            link.constraint == "unit_interval" and self.param(param).constraint.name == "open_unit_interval"
+        ):
+            raise NotSupportedError(
+                f"link {link_name!r} maps onto {link.constraint} parameters; "
+                f"{self.name}.{param} is {self.param(param).constraint.name}"
+            )
+        return link
+
+    def link_param(self, link_name: str) -> str:
+        """The parameter a link applies to: the first predicted one it fits."""
+        if link_name not in LINKS:
+            raise UnknownNameError("link", link_name, LINKS)
+        if link_name not in self.links:
+            accepted = ", ".join(self.links) or "none"
+            raise NotSupportedError(f"link {link_name!r} is not accepted by {self.name} (accepted links: {accepted})")
+        link = LINKS[link_name]
+        for name in self.predict + self.param_names:
+            c = self.param(name).constraint.name
+            if c == link.constraint or (link.constraint == "unit_interval" and c == "open_unit_interval"):
+                return name
+        raise NotSupportedError(f"link {link_name!r} fits no parameter of {self.name}")
+
+    # ---- description -------------------------------------------------------
+    @property
+    def label(self) -> str:
+        opts = ",".join(f"{k}={v}" for k, v in self.chosen.items() if v != self.options[k][0])
+        return f"{self.name}[{opts}]" if opts else self.name
+
+    @property
+    def title_in_sentence(self) -> str:
+        """The title as it reads mid-sentence: "the normal density", "the Cauchy density"."""
+        if self.proper_noun:
+            return self.title
+        return self.title[:1].lower() + self.title[1:]
+
+    def latex_name(self, name: str) -> str:
+        return sp.latex(sp.Symbol(LATEX_NAMES.get(name, name)))
+
+    def summary(self) -> str:
+        doc = (self.__doc__ or "").strip().splitlines()
+        return doc[0] if doc else self.title
+
+    def __repr__(self) -> str:
+        return f"<Distribution {self.label}: params={self.param_names}, support={self.support.describe()}>"
+
+    # ---- scipy oracle (tests) ----------------------------------------------
+    def scipy_logpdf(self, y, **params):  # pragma: no cover - overridden where an oracle exists
+        """log p(y | params) computed by scipy.stats, an independent oracle."""
+        raise NotImplementedError
