@@ -8,7 +8,7 @@ from scipy import optimize, stats
 
 import symlik
 from symlik.analysis.baseline import SampleQuantile
-from symlik.derivation.pipeline import N_OBS, OBS
+from symlik.core.notation import N_OBS, OBS
 
 
 def _evaluate(expr, data, k=None):

@@ -242,7 +242,7 @@ def _optimal_values(d, values):
     for name, expr in exprs.items():
         if name not in d.predicted_inputs:
             return None
-        from symlik.derivation.pipeline import N_OBS as _n_obs
+        from symlik.core.notation import N_OBS as _n_obs
 
         expr = expr.xreplace(
             {s_: shared[sp.Symbol(s_.name)] for s_ in expr.free_symbols if sp.Symbol(s_.name) in shared and s_ != _n_obs}
@@ -253,7 +253,7 @@ def _optimal_values(d, values):
             q = float(expr.args[1])
             out[name] = np.full(n, np.quantile(y, q, method="inverted_cdf"))
             continue
-        from symlik.derivation.pipeline import N_OBS
+        from symlik.core.notation import N_OBS
 
         concrete = expr.subs(N_OBS, n).doit()
         try:

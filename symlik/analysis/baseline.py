@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symlik.core.algebra import split_sum, sum_parts
-from symlik.derivation.pipeline import N_OBS, OBS
+from symlik.core.notation import N_OBS, OBS
 from symlik.core.errors import NotSupportedError, SymlikError
 from symlik.core.expectation import moments
 
@@ -352,7 +352,7 @@ def chance_loss(d, **prediction) -> sp.Expr:
 
 
 def baseline_steps(d) -> list:
-    from symlik.derivation.derivation import Step
+    from symlik.core.step import Step
     from symlik.render.common import inline
 
     best = optimal_constant(d)

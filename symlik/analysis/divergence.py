@@ -321,9 +321,10 @@ def _label(spec, values) -> str:
 
 
 def kl_document(result: KL, slug: str | None = None):
-    from symlik.derivation.derivation import Step
+    from symlik.core.step import Step
     from symlik.core.functions import DensityOf
-    from symlik.render.document import Document, inline_latex
+    from symlik.core.document import Document
+    from symlik.render.document import inline_latex
 
     p, q, y = result.p, result.q, result.y
     lhs = r"\operatorname{KL}\left(p \,\middle\|\, q\right)"

@@ -219,7 +219,7 @@ def _shown(matrix):
 
 def information_steps(d) -> list:
     """Steps: the score, the Hessian, the Fisher information (and, with a link, in the parameter)."""
-    from symlik.derivation.derivation import Step
+    from symlik.core.step import Step
     from symlik.render.common import inline, inline_latex, latex
 
     info = information(d)

@@ -7,20 +7,16 @@ from typing import Any
 
 import sympy as sp
 
-
-@dataclass(frozen=True)
-class Step:
-    """One line of the argument: ``lhs = expr``, with a one-line reason."""
-
-    title: str
-    expr: sp.Expr
-    why: str
-    lhs: str | None = None  # LaTeX of the left-hand side
-    lhs_text: str | None = None  # plain-text left-hand side
+from symlik.analysis import baseline, information
+from symlik.core.algebra import canonical_conditions, is_zero, split_sum
+from symlik.core.functions import exact
+from symlik.core.presentation import Presentable
+from symlik.core.step import Step
+from symlik.derivation import options as loss_options
 
 
 @dataclass(frozen=True)
-class Derivation:
+class Derivation(Presentable):
     spec: Any
     predict: tuple[str, ...]
     link: str | None
@@ -127,31 +123,6 @@ class Derivation:
 
         extra = [] if self.spec.is_event else information_steps(self)
         return replace(self, steps=self.steps + tuple(extra) + tuple(baseline_steps(self)))
-
-    def to_latex(self) -> str:
-        from symlik.render.latex import render
-
-        return render(self)
-
-    def to_markdown(self) -> str:
-        from symlik.render.markdown import render
-
-        return render(self)
-
-    def to_text(self) -> str:
-        from symlik.render.text import render
-
-        return render(self)
-
-    def _repr_latex_(self) -> str:
-        """Jupyter: the derivation's display math (when the front end prefers LaTeX)."""
-        from symlik.render.latex import render_display
-
-        return render_display(self)
-
-    def _repr_markdown_(self) -> str:
-        """Jupyter: the whole derivation, reasons and math, as Markdown with $$ math."""
-        return self.to_markdown()
 
     def __repr__(self) -> str:
         name = self.loss.name or "its own NLL"

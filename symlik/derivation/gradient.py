@@ -191,7 +191,7 @@ def gradient_steps(spec, loss, loss_expr, symbols, input_names, observation, n_o
     (1/n) sum_i loss_i is that term's derivative over n (what ``Kernel.grad``
     returns for reduction="mean", from the stable form of the same expression).
     """
-    from symlik.derivation.derivation import Step
+    from symlik.core.step import Step
 
     name = loss.template.latex_name if loss.name else None
     numerator = r"\operatorname{%s}" % name if name else r"\frac{1}{n}\sum_{i} \ell_i"

@@ -41,7 +41,7 @@ import itertools
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import sympy as sp
@@ -52,8 +52,12 @@ from symlik.model.distributions.base import Param
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import LogSumExp, Softplus, exact
 from symlik.render.common import inline, inline_latex
-from symlik.derivation.derivation import Derivation, Step
-from symlik.derivation.pipeline import N_OBS, OBS, _apply_link, _observation
+from symlik.core.step import Step
+from symlik.core.notation import N_OBS, OBS
+from symlik.derivation.substitution import apply_link, observation
+
+if TYPE_CHECKING:  # the Derivation class imports this module for its with_options method
+    from symlik.derivation.derivation import Derivation
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -322,7 +326,7 @@ def _theta_loss(d: Derivation) -> sp.Expr:
 
 def _obs(d, expr):
     names = {"y", *d.predict, *d.predicted_inputs}
-    return _observation(expr, names)
+    return observation(expr, names)
 
 
 def _display_loss_i(d):
@@ -396,7 +400,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
     link = spec.link(d.link, d.predict[0])
     zname = d.predicted_inputs[0]
     zbase = sp.IndexedBase(zname, real=True)
-    shown = _apply_link(theta_loss, p, link, zbase, k, K)
+    shown = apply_link(theta_loss, p, link, zbase, k, K)
     coeff = alpha * q
     A = sp.Sum(coeff, (k, 1, K))
     kernel_form = A * (LogSumExp(zbase, K) - SafeRatio(sp.Sum(coeff * zbase[k], (k, 1, K)), A))

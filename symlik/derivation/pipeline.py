@@ -19,11 +19,12 @@ from symlik.core.functions import ArgMin, DensityOf, Softplus, loss_symbol
 from symlik.losses import matcher
 from symlik.render.common import symbol_names
 from symlik.render.prose import inline_latex
-from symlik.derivation.derivation import Derivation, Step
+from symlik.core.notation import N_OBS, OBS
+from symlik.core.step import Step
+from symlik.derivation.derivation import Derivation
+from symlik.derivation.substitution import apply_link, observation
 from symlik.derivation.gradient import gradient_steps
 
-OBS = sp.Symbol("i", integer=True, positive=True)
-N_OBS = sp.Symbol("n", integer=True, positive=True)
 
 
 def _resolve(spec, options) -> Distribution:
@@ -124,8 +125,8 @@ def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
             else:
                 zbase = sp.Symbol(zname, real=True)
                 symbols[zname] = zbase
-            nll = _apply_link(nll, theta[p], link, zbase, k, spec.K if spec.is_event else None)
-            loss_expr = _apply_link(loss_expr, theta[p], link, zbase, k, spec.K if spec.is_event else None)
+            nll = apply_link(nll, theta[p], link, zbase, k, spec.K if spec.is_event else None)
+            loss_expr = apply_link(loss_expr, theta[p], link, zbase, k, spec.K if spec.is_event else None)
             input_names.append(zname)
         else:
             symbols[p] = theta[p]
@@ -139,7 +140,7 @@ def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
 
     steps = _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols, input_names)
     varying = {"y", *predict, *input_names}
-    steps += gradient_steps(spec, loss, loss_expr, symbols, input_names, lambda e: _observation(e, varying), N_OBS)
+    steps += gradient_steps(spec, loss, loss_expr, symbols, input_names, lambda e: observation(e, varying), N_OBS)
     return Derivation(
         spec=spec,
         predict=predict,
@@ -153,32 +154,6 @@ def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
         symbols=symbols,
         nll_theta=nll_theta,
     )
-
-
-def _apply_link(expr, theta, link, zbase, k, K):
-    """Substitute theta = g^-1(z), using the link's log forms so logs stay simple."""
-    if K is not None:  # event link (softmax): theta is p[k]
-        base = theta.base
-        expr = expr.replace(
-            lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.Indexed) and e.args[0].base == base,
-            lambda e: link.log_inverse(zbase, e.args[0].indices[0], K),
-        )
-        expr = expr.replace(
-            lambda e: isinstance(e, sp.Indexed) and e.base == base,
-            lambda e: link.inverse(zbase, e.indices[0], K),
-        )
-        return split_sum(sp.expand(split_sum(expr)))
-    if link.log_inverse is not None:
-        expr = expr.replace(sp.log(theta), link.log_inverse(zbase))
-    if link.log1m_inverse is not None:
-        expr = expr.replace(sp.log(1 - theta), link.log1m_inverse(zbase))
-    expr = expr.subs(theta, link.inverse(zbase))
-    # softplus(-z) = softplus(z) - z collects y*softplus(-z) + (1-y)*softplus(z) into softplus(z) - y z.
-    expr = expr.replace(
-        lambda e: isinstance(e, Softplus) and e.args[0].could_extract_minus_sign(),
-        lambda e: Softplus(-e.args[0]) + e.args[0],
-    )
-    return sp.expand(expr)
 
 
 # ---------------------------------------------------------------------------
@@ -242,22 +217,6 @@ def _link_reason(link, link_param, tex, theta):
     return f"{start}; the logs simplify, {identities}, and never form the logarithm of a rounded probability."
 
 
-def _observation(expr, names):
-    """Give every quantity that varies by observation the index i (y -> y_i, mu -> mu_i)."""
-
-    mapping = {}
-    for e in expr.atoms(sp.Indexed):
-        if str(e.base.label) in names and OBS not in e.indices:
-            mapping[e] = sp.IndexedBase(e.base.label, **e.base.assumptions0)[(OBS, *e.indices)]
-    for e in expr.free_symbols:
-        if isinstance(e, sp.Symbol) and e.name in names:
-            mapping[e] = sp.IndexedBase(e.name, **e.assumptions0)[OBS]
-    for e in expr.atoms(sp.IndexedBase):  # a whole event vector, e.g. in p(y_i | mu_i)
-        if str(e.label) in names:
-            mapping[e] = sp.IndexedBase(e.label, **e.assumptions0)[OBS]
-    return expr.xreplace(mapping)
-
-
 def _display(expr, k, K=None):
     """Tidy an expression for display only (exactly equal): gather log constants.
 
@@ -280,10 +239,6 @@ def _shown_sum(*terms):
     return sp.Add(*terms, evaluate=False) if len(terms) > 1 else (terms[0] if terms else sp.S.Zero)
 
 
-def _over_obs(expr):
-    return sp.Sum(expr, (OBS, 1, N_OBS))
-
-
 def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols, input_names):
     k = spec.index if spec.is_event else None
     # n counts the observations unless the distribution has its own n (binomial trials): then N.
@@ -292,7 +247,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     # A parameter that bounds the support (binomial's n) is part of each observation.
     bounds = {b for b in (spec.support.lower, spec.support.upper) if isinstance(b, str)}
     varying = {"y", *predict, *input_names, *bounds}
-    obs = lambda e: _observation(e, varying)  # noqa: E731
+    obs = lambda e: observation(e, varying)  # noqa: E731
     y_i = obs(spec.y if not spec.is_event else spec._y_base())
     theta_i = [obs(spec.base(p) if not spec.param(p).event else spec.base(p)) for p in spec.param_names]
     pred_latex = ", ".join(spec.latex_name(p) for p in predict)

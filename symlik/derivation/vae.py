@@ -59,9 +59,10 @@ def _in_vae_names(d, decoder: str) -> dict:
 
 def vae_document(decoder: str):
     """The worked derivation of the negative ELBO with a Gaussian or Bernoulli decoder."""
-    from symlik.derivation.derivation import Step
+    from symlik.core.step import Step
     from symlik.render.document import inline
-    from symlik.render.document import Document, Shown
+    from symlik.core.document import Document
+    from symlik.core.notation import Shown
 
     if decoder not in DECODERS:
         raise UnknownNameError("decoder", decoder, DECODERS)

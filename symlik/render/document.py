@@ -12,43 +12,10 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symlik.model.distributions.base import LATEX_NAMES
+from symlik.core.document import Document
 from symlik.render.latex import escape
 from symlik.render.prose import inline_latex as prose_inline_latex
 from symlik.render.prose import prose_latex, prose_markdown, prose_text
-
-
-class Shown(sp.Symbol):
-    """A symbol that prints as given LaTeX / text: for named quantities such as ELBO or E_q[...]."""
-
-    _shown: dict = {}
-
-    def __new__(cls, text: str, latex: str):
-        obj = super().__new__(cls, text)
-        cls._shown[text] = latex
-        return obj
-
-    def _latex(self, printer):
-        return self._shown.get(self.name, self.name)
-
-
-@dataclass(frozen=True)
-class Document:
-    slug: str
-    title: str
-    intro: str
-    steps: tuple
-    summary: tuple = ()  # (key, value) rows
-    result: sp.Expr | None = None
-    extra: dict = field(default_factory=dict)
-
-    def to_markdown(self) -> str:
-        return render_markdown(self)
-
-    def to_latex(self) -> str:
-        return render_latex(self)
-
-    def to_text(self) -> str:
-        return render_text(self)
 
 
 _EXTRA_NAMES = {"xhat": r"\hat{x}", "ell": r"\ell"}
