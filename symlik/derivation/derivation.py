@@ -56,9 +56,7 @@ class Derivation(Presentable):
     def with_options(self, reduction: str = "mean", **options) -> "Derivation":
         """This derivation with torch-style loss options (label_smoothing, pos_weight, eps,
         ...) applied symbolically and shown as extra steps; see ``symlik.derivation.options``."""
-        from symlik.derivation.options import with_options
-
-        return with_options(self, reduction=reduction, **options)
+        return loss_options.with_options(self, reduction=reduction, **options)
 
     @property
     def event(self) -> bool:
@@ -77,9 +75,6 @@ class Derivation(Presentable):
 
     def identity_holds(self) -> bool:
         """Re-check nll == scale * loss + offset symbolically (exact forms)."""
-        from symlik.core.algebra import canonical_conditions, is_zero, split_sum
-        from symlik.core.functions import exact
-
         diff = exact(self.nll) - (self.scale * exact(self.loss.expr) + exact(self.offset))
         diff = canonical_conditions(diff)  # |r|/s <= c and |r| <= c s are one condition
         return is_zero(split_sum(sp.expand(diff)))
@@ -87,42 +82,29 @@ class Derivation(Presentable):
     # ---- beyond the loss (symlik.analysis.information, symlik.analysis.baseline) -------------
     def score(self) -> sp.Matrix:
         """d log p / d theta per observation, for the predicted inputs (P x 1)."""
-        from symlik.analysis.information import score
-
-        return score(self)
+        return information.score(self)
 
     def hessian(self) -> sp.Matrix:
         """d^2 log p / d theta^2 per observation (P x P)."""
-        from symlik.analysis.information import hessian
-
-        return hessian(self)
+        return information.hessian(self)
 
     def fisher(self) -> sp.Matrix:
         """The Fisher information E_y[-d^2 log p / d theta^2] (P x P), by integrating over y."""
-        from symlik.analysis.information import fisher
-
-        return fisher(self)
+        return information.fisher(self)
 
     def optimal_constant(self):
         """The best constant prediction (an ``OptimalConstant``; ``.values``, ``.statement``)."""
-        from symlik.analysis.baseline import optimal_constant
-
-        return optimal_constant(self)
+        return baseline.optimal_constant(self)
 
     def chance_loss(self, **prediction) -> sp.Expr:
         """The loss of an uninformed constant prediction, averaged over observations (log C for uniform categorical)."""
-        from symlik.analysis.baseline import chance_loss
-
-        return chance_loss(self, **prediction)
+        return baseline.chance_loss(self, **prediction)
 
     def explained(self) -> "Derivation":
         """This derivation with extra steps appended: score, Hessian, Fisher information,
         the best constant prediction and the chance-level loss."""
-        from symlik.analysis.baseline import baseline_steps
-        from symlik.analysis.information import information_steps
-
-        extra = [] if self.spec.is_event else information_steps(self)
-        return replace(self, steps=self.steps + tuple(extra) + tuple(baseline_steps(self)))
+        extra = [] if self.spec.is_event else information.information_steps(self)
+        return replace(self, steps=self.steps + tuple(extra) + tuple(baseline.baseline_steps(self)))
 
     def __repr__(self) -> str:
         name = self.loss.name or "its own NLL"

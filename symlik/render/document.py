@@ -68,7 +68,7 @@ def render_markdown(doc: Document) -> str:
         out += [f"| {k} | `{v}` |" for k, v in doc.summary]
         out.append("")
     for number, step in enumerate(doc.steps, 1):
-        out += [f"## {number}. {step.title}", "", prose_markdown(step.why), "", "$$"]
+        out += [f"## {number}. {step.title}", "", prose_markdown(step.why, _names), "", "$$"]
         out.append(_joined(step.lhs, latex(step.expr)))
         out += ["$$", ""]
     return "\n".join(out)
@@ -78,7 +78,7 @@ def render_latex(doc: Document) -> str:
     lines = [f"% symlik derivation: {doc.title}", r"\begin{align*}"]
     lines.append(r"\intertext{%s}" % escape(doc.intro))
     for number, step in enumerate(doc.steps, 1):
-        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True))))
+        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True), _names)))
         lhs = step.lhs or ""
         relation = next((r for r in _RELATIONS if lhs.rstrip().endswith(r)), None)
         if relation:
@@ -97,7 +97,7 @@ def render_text(doc: Document) -> str:
     if doc.summary:
         out.append("")
     for number, step in enumerate(doc.steps, 1):
-        out += [f"{number}. {step.title}", f"   {prose_text(step.why)}", ""]
+        out += [f"{number}. {step.title}", f"   {prose_text(step.why, _names)}", ""]
         lhs = step.lhs_text or ""
         lhs = lhs if not lhs or lhs.rstrip().endswith(_RELATIONS) else lhs + " ="
         body = sp.pretty(step.expr, use_unicode=True, wrap_line=False).splitlines()

@@ -8,7 +8,7 @@ the margins.
 from __future__ import annotations
 
 from symlik.render.breaking import DEFAULT_BUDGET, broken, estimate_width, pack, pieces
-from symlik.render.common import identity_parts, latex
+from symlik.render.common import display_names, identity_parts, latex
 from symlik.render.prose import prose_latex
 
 _ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
@@ -48,7 +48,7 @@ def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
 def render(d, budget: float = DEFAULT_BUDGET) -> str:
     lines = [f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link or 'identity'}"]
     for number, step in enumerate(d.steps, 1):
-        reason = r"\textbf{%d. %s.} %s" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True)))
+        reason = r"\textbf{%d. %s.} %s" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True), lambda e: display_names(d, e)))
         if number == 1:  # before the environment: an \intertext on its first row leaves a blank line
             lines += [r"\noindent " + reason, r"\begin{align*}"]
         else:

@@ -7,7 +7,7 @@ structure of the expression (render/breaking.py).
 from __future__ import annotations
 
 from symlik.render.breaking import broken, estimate_width, pack
-from symlik.render.common import identity_parts, latex, summary_rows
+from symlik.render.common import display_names, identity_parts, latex, summary_rows
 from symlik.render.latex import aligned_lines
 from symlik.render.prose import prose_markdown
 
@@ -38,7 +38,7 @@ def render(d) -> str:
     for number, step in enumerate(d.steps, 1):
         out.append(f"## {number}. {step.title}")
         out.append("")
-        out.append(prose_markdown(step.why))
+        out.append(prose_markdown(step.why, lambda e: display_names(d, e)))
         out.append("")
         out.append(formula(d, step.lhs, step.expr))
         out.append("")

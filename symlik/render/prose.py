@@ -147,20 +147,32 @@ def _split(text: str):
         yield False, text[pos:]
 
 
-def prose_latex(text: str, escape) -> str:
+def _fragments(why, names_of):
+    """(is_math, piece) pairs of a reason: a tuple of prose and ``Math`` (its math typeset by
+    ``inline_latex`` with ``names_of(expr)``), or a legacy string with ``$...$`` math."""
+    if isinstance(why, str):
+        yield from _split(why)
+        return
+    for part in why:
+        if isinstance(part, str):
+            yield False, part
+        else:
+            yield True, inline_latex(part.expr, names_of(part.expr) if names_of else None)
+
+
+def prose_latex(why, escape, names_of=None) -> str:
     """LaTeX: ``escape`` the prose, keep the math as ``$...$``."""
-    return "".join(f"${piece}$" if is_math else escape(piece) for is_math, piece in _split(text))
+    return "".join(f"${piece}$" if is_math else escape(piece) for is_math, piece in _fragments(why, names_of))
 
 
-def prose_text(text: str) -> str:
+def prose_text(why, names_of=None) -> str:
     """Plain text: the math written out (``$\\sigma^2$`` -> ``σ^2``)."""
-    return "".join(math_to_text(piece) if is_math else piece for is_math, piece in _split(text))
+    return "".join(math_to_text(piece) if is_math else piece for is_math, piece in _fragments(why, names_of))
 
 
-def prose_markdown(text: str) -> str:
-    """Markdown (GitHub, KaTeX on the site): ``$...$`` is inline math already."""
-    list(_split(text))  # the same check of the dollar signs as the other renderers
-    return text
+def prose_markdown(why, names_of=None) -> str:
+    """Markdown (GitHub, KaTeX on the site): inline math between dollar signs."""
+    return "".join(f"${piece}$" if is_math else piece for is_math, piece in _fragments(why, names_of))
 
 
 def inline(expr, names: dict | None = None) -> str:
