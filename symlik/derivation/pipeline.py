@@ -15,7 +15,7 @@ from symlik.core.algebra import expand_logs, free_of, log_of, split_sum, sum_par
 from symlik.model.distributions import get
 from symlik.model.distributions.base import Distribution
 from symlik.core.errors import SymlikError
-from symlik.core.functions import ArgMin, DensityOf, Softplus, loss_symbol
+from symlik.core.functions import ArgMin, DensityOf, loss_symbol
 from symlik.losses import matcher
 from symlik.render.common import symbol_names
 from symlik.render.prose import inline_latex

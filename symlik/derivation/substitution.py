@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symlik.core.algebra import split_sum
 from symlik.core.functions import Softplus
 from symlik.core.notation import OBS
 

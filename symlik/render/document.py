@@ -7,7 +7,6 @@ A ``Document`` is a title, an introduction, summary rows and ordered
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import sympy as sp
 
