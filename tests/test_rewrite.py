@@ -88,6 +88,8 @@ CASES = [
      lambda z: -mpmath.log(1 + mpmath.exp(-z))),
     ("log1m_sigmoid", sp.log(1 - Sigmoid(z)), Softplus, ("z",), [(-1000.0,), (40.0,), (1000.0,)],
      lambda z: -mpmath.log(1 + mpmath.exp(z))),
+    ("one_minus_sigmoid", 1 - Sigmoid(z), Sigmoid, ("z",), [(-1000.0,), (0.0,), (40.0,), (1000.0,)],
+     lambda z: 1 - 1 / (1 + mpmath.exp(-z))),
     ("logaddexp", sp.log(sp.exp(a) + sp.exp(b)), logaddexp, ("a", "b"), [(1000.0, 999.0), (-1000.0, -1001.0)],
      lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
     ("xlogy", a * sp.log(p), XLogY, ("a", "p"), [(0.0, 0.0), (2.0, 1e-300), (1e-300, 0.5)],

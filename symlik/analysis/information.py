@@ -12,9 +12,8 @@ rendered derivation can list the moments it used. With a link the chain
 rule is applied by differentiating in the network's output z directly:
 bernoulli's logit gives I(z) = sigma(z)(1 - sigma(z)) = p(1 - p).
 
-``compile_information(d, "fisher")`` (also ``symlik.compile(d, target="fisher")``)
-turns any of the three into a NumPy kernel returning one P-vector (score) or
-P x P matrix (Hessian, Fisher) per observation.
+``symlik.compile(d, target="fisher")`` (and "score", "hessian") compiles any of
+the three, like a loss, on every backend (``symlik.compiler.plan``).
 """
 
 from __future__ import annotations
@@ -24,11 +23,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symlik.core import expectation as E
-from symlik.core.errors import NotSupportedError, UnknownNameError
-from symlik.core.functions import Sigmoid, exact
-
-TARGETS = ("score", "hessian", "fisher")
-
+from symlik.core.errors import NotSupportedError
+from symlik.core.functions import exact
 
 @dataclass(frozen=True)
 class Information:
@@ -295,128 +291,3 @@ def information_steps(d) -> list:
                 )
             )
     return steps
-
-
-# ---------------------------------------------------------------------------
-# Compilation.
-# ---------------------------------------------------------------------------
-
-
-def _is_one_minus_sigmoid(e) -> bool:
-    return isinstance(e, sp.Add) and len(e.args) == 2 and sp.S.One in e.args and any(
-        isinstance(t, sp.Mul) and t.args[0] == -1 and len(t.args) == 2 and isinstance(t.args[1], Sigmoid) for t in e.args
-    )
-
-
-def _sigmoid_of_minus(e):
-    (term,) = [t for t in e.args if t != 1]
-    return Sigmoid(-term.args[1].args[0])
-
-
-def _make_one_minus_sigmoid():
-    from symlik.rewrite.rules import Rewrite
-
-    return Rewrite(
-        "one_minus_sigmoid",
-        _is_one_minus_sigmoid,
-        _sigmoid_of_minus,
-        "1 - sigmoid(z) = sigmoid(-z): for large z the left side rounds to 0, the right keeps e^-z",
-    )
-
-
-def _matrix(entries, *arrays):
-    """Stack per-observation entries into [..., P] or [..., P, P], broadcasting constants."""
-    import numpy as np
-
-    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays), *(np.shape(e) for row in entries for e in row))
-    rows, cols = len(entries), len(entries[0])
-    out = np.empty(shape + (rows, cols), dtype=np.float64)
-    for i, row in enumerate(entries):
-        for j, e in enumerate(row):
-            out[..., i, j] = e
-    return out
-
-
-def compile_information(d, target: str = "fisher", *, reduction: str = "mean", fixed: dict | None = None, validate: bool = True):
-    """A NumPy kernel for the score ([..., P]), Hessian or Fisher information ([..., P, P]).
-
-    Inputs: the predicted inputs first, then ``y`` (score and Hessian only, when they use it),
-    then any other parameter the expression needs and ``fixed`` does not hold.
-    ``reduction`` averages (``"mean"``) or sums over observations, or keeps them (``"none"``).
-    """
-    import numpy as np
-
-    from symlik.compiler import _checks
-    from symlik.compiler import _numpy_runtime
-    from symlik.compiler.codegen import SymlikNumPyPrinter
-    from symlik.compiler.kernel import REDUCTIONS, Kernel
-    from symlik.core.errors import ConstraintError, SymlikError
-    from symlik.rewrite.rules import stabilize
-
-    if target not in TARGETS:
-        raise UnknownNameError("information target", target, TARGETS)
-    if reduction not in REDUCTIONS:
-        raise UnknownNameError("reduction", reduction, REDUCTIONS)
-    _scalar_only(d, f"compiling the {target}")
-    info = information(d)
-    matrix = {"score": info.score, "hessian": info.hessian, "fisher": info.fisher}[target]
-    if matrix is None:
-        raise NotSupportedError(f"the {target} of {d.spec.label} has no closed form to compile")
-    fixed = dict(fixed or {})
-    for name, value in fixed.items():
-        if name not in d.inputs or name == "y" or name in d.predicted_inputs:
-            raise UnknownNameError(f"fixed parameter of {d.spec.label}", name, [n for n in d.inputs if n != "y" and n not in d.predicted_inputs])
-        c = d.spec.param(name).constraint
-        if np.any(c.violations(value)):
-            raise ConstraintError(f"fixed {name} must {c.rule} (got {value!r})")
-    used = {str(s) for s in matrix.free_symbols}
-    inputs = tuple(n for n in d.inputs if (n in d.predicted_inputs or n in used) and n not in fixed)
-    used_fixed = {n: v for n, v in fixed.items() if n in used}
-    args = (*inputs, *used_fixed)
-    printer = SymlikNumPyPrinter()
-    one_minus_sigmoid = _make_one_minus_sigmoid()
-
-    def entry(e):
-        # A delta function at a kink (laplace's Hessian) is 0 everywhere an observation can
-        # land with positive probability; the kernel returns the Hessian off the kink.
-        e = e.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.S.Zero)
-        return printer.doprint(stabilize(one_minus_sigmoid(e)))
-
-    rows = ", ".join(
-        "[" + ", ".join(entry(matrix[i, j]) for j in range(matrix.cols)) + "]"
-        for i in range(matrix.rows)
-    )
-    source = f"def dense({', '.join(args)}):\n    return _matrix([{rows}], {', '.join(args)})\n"
-    namespace = {**_numpy_runtime.NAMESPACE, "_matrix": _matrix}
-    exec(compile(source, f"<symlik {target} {d.slug}>", "exec"), namespace)  # noqa: S102 - our own generated code
-    vector = target == "score"
-    single = matrix.rows == 1
-
-    def shaped(out):
-        out = out[..., 0] if vector else out
-        return out.reshape(out.shape[:-1] if vector else out.shape[:-2]) if single else out
-
-    def dense(**arrays):
-        return shaped(namespace["dense"](**arrays))
-
-    def reduce(out, how):
-        obs_axes = tuple(range(out.ndim - (0 if single else (1 if vector else 2))))
-        return out.mean(axis=obs_axes) if how == "mean" else out.sum(axis=obs_axes)
-
-    checks = {n: c for n, c in _checks(d, {n for n in d.predicted_inputs if n not in d.predict}).items() if n in args}
-    if any(n not in d.inputs for n in args):  # pragma: no cover - inputs come from d.inputs
-        raise SymlikError("internal: unknown kernel input")
-    return Kernel(
-        functions={"dense": dense},
-        source=source,
-        inputs=inputs,
-        fixed=used_fixed,
-        checks=checks,
-        reduction=reduction,
-        backend="numpy",
-        target=target,
-        derivation=d,
-        validate=validate,
-        reduce=reduce,
-        formula=sp.latex(_shown(matrix)),
-    )

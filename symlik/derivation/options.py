@@ -59,7 +59,7 @@ from symlik.derivation.substitution import apply_link, observation
 if TYPE_CHECKING:  # the Derivation class imports this module for its with_options method
     from symlik.derivation.derivation import Derivation
 
-REDUCTIONS = ("mean", "sum", "none")
+from symlik.core.reductions import REDUCTIONS  # noqa: E402 - the one definition (core)
 
 # A nonnegative, finite number (weights); checked by Constraint.violations.
 nonnegative = C.Constraint("nonnegative", "be >= 0 and finite", {"nonnegative": True})
