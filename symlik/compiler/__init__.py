@@ -1,31 +1,25 @@
 """compile(): derivation -> array kernel, one printer per backend.
 
-A request for a catalog distribution is looked up in the kernel cache
-first (``cache.py``); only on a miss is SymPy imported, the derivation made
-and the backend's source generated. Each backend is a module with
-``generate(plan) -> source`` (needs SymPy) and ``load(source, meta) ->
-Kernel`` (does not).
+Every target (``symlik.compiler.targets``: the loss, the NLL, the gradient,
+the score, the Hessian and the Fisher information) takes the same path: a
+request for a catalog distribution is looked up in the kernel cache first
+(``cache.py``); only on a miss is SymPy imported, the derivation made, the
+Plan built (``plan.py``) and the backend's source generated. The backends
+are listed in one table (``registry.BACKENDS``): each is a printer
+(``generate(plan) -> source``, needs SymPy) and a runtime (``load(source,
+meta) -> Kernel``, does not).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from symlik.core.errors import NotSupportedError, UnknownNameError
-from symlik.compiler import cache
+from symlik.core.reductions import REDUCTIONS
+from symlik.compiler import cache, registry
+from symlik.compiler.targets import INFORMATION_TARGETS, SCALAR_TARGETS, TARGETS
 
-# backend name -> module implementing generate/load (imported on first use).
-BACKEND_MODULES = {
-    "numpy": "symlik.compiler.numpy_backend",
-    "fused": "symlik.compiler.fused",
-    "torch": "symlik.compiler.torch_backend",
-    "jax": "symlik.compiler.jax_backend",
-    "cupy": "symlik.compiler.cupy_backend",
-}
-BACKENDS = tuple(BACKEND_MODULES)
-TARGETS = ("loss", "nll")
-INFORMATION_TARGETS = ("score", "hessian", "fisher")
-REDUCTIONS = ("mean", "sum", "none")
+BACKENDS = tuple(registry.BACKENDS)
+
+__all__ = ["compile", "compile_information", "BACKENDS", "TARGETS", "INFORMATION_TARGETS", "REDUCTIONS"]
 
 
 def compile(
@@ -46,10 +40,13 @@ def compile(
     Parameters
     ----------
     spec : str, Distribution or Derivation
-    target : {"loss", "nll", "score", "hessian", "fisher"}
+    target : {"loss", "nll", "grad", "score", "hessian", "fisher"}
         ``"loss"`` is the canonical loss (``d.loss.expr``); ``"nll"`` the exact NLL;
-        ``"score"``, ``"hessian"`` and ``"fisher"`` return a P-vector or P x P matrix per
-        observation (see ``symlik.analysis.information.compile_information``; NumPy only).
+        ``"grad"`` the loss's per-observation gradient in the predicted inputs
+        (``[..., P]``); ``"score"`` (``[..., P]``), ``"hessian"`` and ``"fisher"``
+        (``[..., P, P]``) the score, Hessian and Fisher information of one observation
+        (scalar distributions). With one predicted input the trailing axes are dropped.
+        See ``symlik.compiler.targets``.
     backend : {"numpy", "fused", "torch", "jax", "cupy"}
         ``"fused"`` is one multithreaded pass over memory (numba); ``"torch"`` and
         ``"jax"`` are differentiable; ``"cupy"`` runs one generated CUDA kernel.
@@ -67,33 +64,23 @@ def compile(
         ``symlik.compiler.options``. Per-sample weights are given at call time:
         ``kernel(..., weight=w)``.
     """
-    if target in INFORMATION_TARGETS:  # score / Hessian / Fisher information: symlik.analysis.information
-        from symlik.derivation import Derivation, derive
-        from symlik.analysis.information import compile_information
-
-        if backend != "numpy":
-            raise UnknownNameError("backend", backend, ("numpy",))
-        d = spec if isinstance(spec, Derivation) else derive(spec, predict=predict, link=link, options=options)
-        return compile_information(d, target, reduction=reduction, fixed=fixed, validate=validate)
     if target not in TARGETS:
-        raise UnknownNameError("target", target, TARGETS + INFORMATION_TARGETS)
+        raise UnknownNameError("target", target, TARGETS)
     if reduction not in REDUCTIONS:
         raise UnknownNameError("reduction", reduction, REDUCTIONS)
-    if backend not in BACKENDS:
+    if backend not in registry.BACKENDS:
         raise UnknownNameError("backend", backend, BACKENDS)
-    if loss_options or getattr(spec, "loss_options", None):
+    if loss_options and target not in SCALAR_TARGETS:
+        raise NotSupportedError(f"torch-style loss options apply to the loss and the NLL, not to target {target!r}")
+    if target in SCALAR_TARGETS and (loss_options or getattr(spec, "loss_options", None)):
         if backend != "numpy":  # OptionKernel evaluates NumPy arrays around a NumPy kernel
             raise NotSupportedError(f"torch-style loss options compile for backend 'numpy' only, not {backend!r}")
-        from symlik.derivation import Derivation, derive
-        from symlik.compiler.options import compile_with_options
-
-        d = spec if isinstance(spec, Derivation) else derive(spec, predict=predict, link=link, options=options)
-        return compile_with_options(
-            d, loss_options, target=target, backend=backend, reduction=reduction, fixed=fixed, validate=validate
+        return registry.module("options").compile_with_options(
+            spec, loss_options, target=target, backend=backend, reduction=reduction, fixed=fixed, validate=validate,
+            predict=predict, link=link, options=options,
         )
-    module = import_module(BACKEND_MODULES[backend])
-    if hasattr(module, "require"):
-        module.require()  # a missing optional library says so before any derivation work
+    chosen = registry.BACKENDS[backend]
+    chosen.require()  # a missing optional library says so before any derivation work
     arguments = dict(target=target, backend=backend, reduction=reduction, fixed=fixed or None,
                      predict=predict, link=link, options=options or None)
     request = cache.request_of(spec, **arguments)
@@ -101,26 +88,32 @@ def compile(
     hit = cache.load(key) if key is not None else None
     if hit is not None:
         source, meta = hit
-        return module.load(source, meta, validate=validate, request=request)
+        return chosen.load(source, meta, validate=validate, request=request)
 
-    from symlik.compiler.plan import make_plan
-
-    plan = make_plan(spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options)
-    source = module.generate(plan)
+    plan = registry.module("plan").make_plan(
+        spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options
+    )
+    source = chosen.generate(plan)
     meta = plan.meta(backend)
     if key is not None:
         cache.store(key, source, meta)
-    return module.load(source, meta, validate=validate, request=request, derivation=plan.derivation)
+    return chosen.load(source, meta, validate=validate, request=request, derivation=plan.derivation)
 
 
-def _recompile(request: dict, validate: bool):
+def compile_information(d, target: str = "fisher", *, backend: str = "numpy", reduction: str = "mean",
+                        fixed: dict | None = None, validate: bool = True):
+    """The score (``[..., P]``), Hessian or Fisher information (``[..., P, P]``) of ``d``
+    as a kernel: ``compile(d, target=target, ...)``, kept under its earlier name.
+
+    Inputs: the predicted inputs first, then ``y`` (score and Hessian only, when they use
+    it), then any other parameter the expression needs and ``fixed`` does not hold.
+    """
+    if target not in INFORMATION_TARGETS:
+        raise UnknownNameError("information target", target, INFORMATION_TARGETS)
+    return compile(d, target=target, backend=backend, reduction=reduction, fixed=fixed, validate=validate)
+
+
+def recompile(request: dict, validate: bool):
     """Unpickle a Kernel: compile its request again (a cache hit when warm)."""
     r = dict(request)
     return compile(r.pop("spec"), validate=validate, **r)
-
-
-def _checks(d, link_inputs: set) -> dict:
-    """{input name: (check, rule)} for a derivation's inputs (used by symlik.analysis.information)."""
-    from symlik.compiler import checks
-
-    return checks.build(checks.describe(d, link_inputs))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -232,8 +233,6 @@ def run(fn, n: int, C: int, args: tuple, parallel: bool) -> float:
     if _pool is None:
         with _lock:
             if _pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
                 _pool = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="symlik-fused")
     t = threads()
     bounds = [n * i // t for i in range(t + 1)]

@@ -5,7 +5,11 @@ on first use: they are vectorised ufuncs with float32 and float64 loops."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from symlik.core.errors import NotSupportedError
 
 
 def _float_dtype(*values):
@@ -19,8 +23,6 @@ def _special():
     try:
         import scipy.special
     except ImportError:  # pragma: no cover - exercised where SciPy is absent
-        from symlik.core.errors import NotSupportedError
-
         raise NotSupportedError(
             "this kernel calls a special function (digamma, betaln, i0e or i1e) from scipy.special; "
             "install SciPy (pip install scipy) to run it"
@@ -89,8 +91,6 @@ def _erf(x):
     try:
         from scipy.special import erf
     except ImportError:  # pragma: no cover - SciPy is a test dependency
-        import math
-
         return np.vectorize(math.erf, otypes=[np.result_type(x, np.float64)])(x)
     return erf(x)
 
@@ -448,8 +448,26 @@ def _gather(a, index):
     return np.take_along_axis(a, np.broadcast_to(index, shape + (1,)), axis=-1)[..., 0]
 
 
+def _stack(entries, shape, *arrays):
+    """One observation's vector or matrix ``[..., *shape]`` from its entries (row by row),
+    each broadcast to every input's shape: a constant entry (the Fisher information
+    1/sigma^2 in mu) is one value per observation, not one for all. The inputs' floating
+    dtype is kept (a constant printed as a Python float does not raise float32 to float64)."""
+    values = [np.asarray(e) for e in entries]
+    arrays = [np.asarray(a) for a in arrays]
+    obs = np.broadcast_shapes(*(a.shape for a in arrays), *(v.shape for v in values))
+    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+    out = np.empty(obs + tuple(shape), dtype=dtype)
+    flat = out.reshape(obs + (len(values),))  # a view: out is contiguous
+    for i, v in enumerate(values):
+        flat[..., i] = v
+    return out
+
+
 NAMESPACE = {
     "np": np,
+    "_stack": _stack,
     "_logsumexp": _logsumexp,
     "_logsumexp_minus": _logsumexp_minus,
     "_xlogy": _xlogy,

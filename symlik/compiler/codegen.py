@@ -450,4 +450,30 @@ def function_source(fname, expr, inputs, *, printer, event_size_from=None, gathe
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["SymlikNumPyPrinter", "gather_targets", "function_source", "LogSumExp", "Sigmoid", "Softplus", "XLogY", "XLog1PY"]
+def stacked_source(fname, entries, shape, inputs, *, printer):
+    """Python source of ``def fname(*inputs)`` returning ``[..., *shape]``: each entry (row by
+    row) broadcast to the inputs' shape by the runtime's ``_stack``."""
+    values = ", ".join(printer.doprint(e) for e in entries) + ("," if len(entries) == 1 else "")
+    names = ", ".join(inputs)
+    return f"def {fname}({names}):\n    return _stack(({values}), {tuple(shape)!r}, {names})\n"
+
+
+def generate(plan, printer_class=SymlikNumPyPrinter) -> str:
+    """The NumPy backend's source for ``plan``: ``dense`` (and ``index`` for class-index
+    targets). The torch and JAX printers reuse it with their own printer class."""
+
+    def printer():
+        return printer_class(event_index=plan.event_index, event_size=plan.event_size, scalar_arrays=plan.scalar_arrays)
+
+    if plan.broadcast:  # a vector, a matrix, or a number that must be one per observation
+        return stacked_source("dense", plan.entries, plan.shape, plan.args, printer=printer())
+    source = function_source("dense", plan.dense, plan.args, printer=printer(), event_size_from=plan.first_event)
+    if plan.index is not None:
+        source += "\n\n" + function_source(
+            "index", plan.index, plan.args, printer=printer(), event_size_from=plan.first_event,
+            gathers=[n for n in plan.event_inputs if n != "y"],
+        )
+    return source
+
+
+__all__ = ["SymlikNumPyPrinter", "gather_targets", "function_source", "stacked_source", "generate", "LogSumExp", "Sigmoid", "Softplus", "XLogY", "XLog1PY"]

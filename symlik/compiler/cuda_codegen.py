@@ -15,6 +15,8 @@ kernel needs:
 
 from __future__ import annotations
 
+import json
+
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError
@@ -91,19 +93,6 @@ class CudaPrinter(ScalarPrinter):
         raise NotSupportedError("no closed-form derivative for the gradient kernel")
 
 
-# Device helpers every kernel includes (stable forms, each with its reason).
-PREAMBLE = r"""
-#define SL_INF __longlong_as_double(0x7ff0000000000000LL)
-#define SL_NAN __longlong_as_double(0x7ff8000000000000LL)
-// softplus(z) = max(z, 0) + log1p(exp(-|z|)): no overflow for large |z|.
-__device__ __forceinline__ double sl_softplus(double z) { return fmax(z, 0.0) + log1p(exp(-fabs(z))); }
-// sigmoid from exp of a non-positive number only: no overflow at z = -1000.
-__device__ __forceinline__ double sl_sigmoid(double z) { double e = exp(-fabs(z)); return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e); }
-// x log y with 0 log 0 = 0 (a zero weight on a zero probability costs nothing, not nan).
-__device__ __forceinline__ double sl_xlogy(double x, double y) { return x == 0 ? 0.0 : x * log(y); }
-__device__ __forceinline__ double sl_xlog1py(double x, double y) { return x == 0 ? 0.0 : x * log1p(y); }
-__device__ __forceinline__ double sl_sign(double x) { return (double)((x > 0) - (x < 0)); }
-"""
 
 
 def _grad_pieces(low, plan_names, event_names, gathers, predicted, event_index, printer):
@@ -146,3 +135,22 @@ def pieces(expr, *, event_index, event_size, predicted) -> dict:
     printer = CudaPrinter(event_index=event_index, event_size=event_size)
     form["grad"] = _grad_pieces(low, form["row_names"], set(form["event_names"]), form["gathers"], predicted, event_index, printer)
     return form
+
+
+def generate(plan) -> str:
+    """The CuPy backend's source: JSON holding the C fragments of each form (``pieces``),
+    which ``cupy_backend.kernel_source`` wraps into raw kernels. A vector or matrix target
+    has one form per entry, ``entry0``, ``entry1``, ... row by row (and no gradient kernel)."""
+    plan = plan.lowered()
+    predicted = plan.predicted
+    layout = dict(event_index=plan.event_index, event_size=plan.event_size)
+    if plan.shape:
+        forms = {f"entry{i}": pieces(e, **layout, predicted=()) for i, e in enumerate(plan.entries)}
+    else:
+        forms = {"dense": pieces(plan.dense, **layout, predicted=predicted)}
+        if plan.index is not None:
+            forms["index"] = pieces(plan.index, **layout, predicted=predicted)
+    spec = {"args": list(plan.args), "predicted": list(predicted), "forms": forms}
+    if plan.shape:
+        spec["shape"] = list(plan.shape)
+    return json.dumps(spec, indent=1, sort_keys=True)

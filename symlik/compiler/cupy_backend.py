@@ -11,7 +11,6 @@ plain string assembly, so the source is built and tested without a GPU.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -24,21 +23,19 @@ C_TYPES = {"float32": "float", "float64": "double", "int64": "long long", "int32
            "int8": "signed char", "int16": "short", "uint16": "unsigned short", "uint32": "unsigned int",
            "uint64": "unsigned long long", "bool": "bool"}
 
-
-def require() -> None:
-    if importlib.util.find_spec("cupy") is None:
-        raise NotSupportedError("backend 'cupy' needs CuPy and a CUDA GPU: pip install cupy-cuda12x")
-
-
-def generate(plan) -> str:
-    from symlik.compiler.cuda_codegen import pieces
-
-    plan = plan.lowered()
-    predicted = plan.predicted
-    forms = {"dense": pieces(plan.dense, event_index=plan.event_index, event_size=plan.event_size, predicted=predicted)}
-    if plan.index is not None:
-        forms["index"] = pieces(plan.index, event_index=plan.event_index, event_size=plan.event_size, predicted=predicted)
-    return json.dumps({"args": list(plan.args), "predicted": list(predicted), "forms": forms}, indent=1, sort_keys=True)
+# Device helpers every kernel includes (stable forms, each with its reason).
+PREAMBLE = r"""
+#define SL_INF __longlong_as_double(0x7ff0000000000000LL)
+#define SL_NAN __longlong_as_double(0x7ff8000000000000LL)
+// softplus(z) = max(z, 0) + log1p(exp(-|z|)): no overflow for large |z|.
+__device__ __forceinline__ double sl_softplus(double z) { return fmax(z, 0.0) + log1p(exp(-fabs(z))); }
+// sigmoid from exp of a non-positive number only: no overflow at z = -1000.
+__device__ __forceinline__ double sl_sigmoid(double z) { double e = exp(-fabs(z)); return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e); }
+// x log y with 0 log 0 = 0 (a zero weight on a zero probability costs nothing, not nan).
+__device__ __forceinline__ double sl_xlogy(double x, double y) { return x == 0 ? 0.0 : x * log(y); }
+__device__ __forceinline__ double sl_xlog1py(double x, double y) { return x == 0 ? 0.0 : x * log1p(y); }
+__device__ __forceinline__ double sl_sign(double x) { return (double)((x > 0) - (x < 0)); }
+"""
 
 
 # -- source assembly (no SymPy, no CuPy) ---------------------------------------------
@@ -87,8 +84,6 @@ def _prelude(form: dict, layouts: dict) -> list[str]:
 
 def device_source(form: dict, layouts: dict, dtypes: dict, out_dtype: str) -> str:
     """The device functions: sl_row (one observation's value) and sl_grad_row (its gradient)."""
-    from symlik.compiler.cuda_codegen import PREAMBLE
-
     params = _params(layouts, dtypes)
     out_t = C_TYPES[out_dtype]
     S = [PREAMBLE]
@@ -157,7 +152,6 @@ extern "C" __global__ void symlik_grad(const long long n, const int C, const dou
 
 
 def load(source: str, meta: dict, **kernel_kwargs):
-    require()
     return CupyKernel.from_meta(functions={}, source=source, meta=meta, **kernel_kwargs)
 
 
@@ -187,14 +181,14 @@ class CupyKernel(LibraryKernel):
 
         return cupy.asnumpy(a)
 
-    def _launch(self, arrays: dict, op: str):
+    def _launch(self, arrays: dict, op: str, entry: int | None = None):
         import cupy
 
         use_index = self._use_index(arrays)
-        if self.validate:
+        if self.validate and not entry:  # (once for a vector or matrix target: at its first entry)
             self._check_shapes(arrays, use_index)
             self._validate({n: self._to_numpy(a) for n, a in arrays.items()}, use_index)
-        form = self._forms["index" if use_index else "dense"]
+        form = self._forms[f"entry{entry}" if entry is not None else "index" if use_index else "dense"]
         event = set(form["event_names"])
         values = {n: arrays[n] for n in self._args}
         obs_shape = tuple(np.broadcast_shapes(*(a.shape[:-1] if n in event else a.shape for n, a in values.items())))
@@ -235,11 +229,19 @@ class CupyKernel(LibraryKernel):
         module.get_function("symlik_grad")((blocks,), (THREADS,), (*head, scale, *prepared, *grads.values()))
         return grads
 
+    def _entries(self, arrays: dict, op: str):
+        """A vector or matrix per observation: one kernel per entry, stacked on the last axes."""
+        import cupy
+
+        out = cupy.stack([self._launch(arrays, op, i) for i in range(int(np.prod(self.shape)))], axis=-1)
+        return out.reshape(out.shape[:-1] + self.shape)
+
     def _elementwise_arrays(self, arrays: dict):
-        return self._launch(arrays, "none")
+        return self._entries(arrays, "none") if self.shape else self._launch(arrays, "none")
 
     def _call_arrays(self, arrays: dict):
-        return self._launch(arrays, "none" if self.reduction == "none" else "sum")
+        op = "none" if self.reduction == "none" else "sum"
+        return self._entries(arrays, op) if self.shape else self._launch(arrays, op)
 
     def grad(self, *args, weight=None, **kwargs) -> tuple:
         """Gradient of the reduced loss with respect to each predicted input (one CUDA

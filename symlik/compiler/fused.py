@@ -1,38 +1,22 @@
-"""The fused CPU backend (``backend="fused"``): one multithreaded pass, reduction included.
+"""The fused CPU backend's runtime (``backend="fused"``): one multithreaded pass, reduction included.
 
 Needs numba (``pip install numba``, the ``fused`` extra). The kernel source
 kept in the cache is JSON: the printed per-element fragments of each form
-(``scalar_codegen.pieces``); ``_fused_runtime`` wraps them in loops.
+(``scalar_codegen.generate``); ``_fused_runtime`` wraps them in loops. A
+vector or matrix target (score, Hessian, ...) runs one loop per entry.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 
-from symlik.core.errors import NotSupportedError
+from symlik.compiler import _fused_runtime as rt
 from symlik.compiler.kernel import Kernel
 
 
-def require() -> None:
-    if importlib.util.find_spec("numba") is None:
-        raise NotSupportedError("backend 'fused' needs numba: pip install numba (or symlik[fused])")
-
-
-def generate(plan) -> str:
-    from symlik.compiler.scalar_codegen import pieces
-
-    plan = plan.lowered()
-    forms = {"dense": pieces(plan.dense, event_index=plan.event_index, event_size=plan.event_size)}
-    if plan.index is not None:
-        forms["index"] = pieces(plan.index, event_index=plan.event_index, event_size=plan.event_size)
-    return json.dumps({"args": list(plan.args), "forms": forms}, indent=1, sort_keys=True)
-
-
 def load(source: str, meta: dict, **kernel_kwargs) -> Kernel:
-    require()
     return FusedKernel.from_meta(functions={}, source=source, meta=meta, **kernel_kwargs)
 
 
@@ -47,20 +31,23 @@ class FusedKernel(Kernel):
 
     def loop_source(self, form: str = "dense") -> str:
         """The generated loop for all-array inputs (what ``source`` describes)."""
-        from symlik.compiler._fused_runtime import loop_source
-
         f = self._forms[form]
         layouts = {n: ("e" if n in f["event_names"] else "i" if (n == "y" and f["gathers"]) else "a") for n in self._args}
-        return loop_source(f, layouts, "sum")
+        return rt.loop_source(f, layouts, "sum")
 
     def _run(self, arrays: dict, mode: str):
-        from symlik.compiler import _fused_runtime as rt
-
         use_index = self._use_index(arrays)
         if self.validate:
             self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
-        form = self._forms["index" if use_index else "dense"]
+        if not self.shape:
+            return self._run_form(self._forms["index" if use_index else "dense"], arrays, mode, use_index)
+        # A vector or matrix per observation: one pass per entry, stacked on the last axes.
+        values = [self._run_form(self._forms[f"entry{i}"], arrays, mode, use_index) for i in range(int(np.prod(self.shape)))]
+        out = np.stack(values, axis=-1)
+        return out.reshape(out.shape[:-1] + self.shape)
+
+    def _run_form(self, form: dict, arrays: dict, mode: str, use_index: bool):
         event = set(form["event_names"]) | set(form.get("gathers", ()))  # a gathered input is a row, too
         values = {n: arrays[n] for n in self._args}
         obs_shape = np.broadcast_shapes(

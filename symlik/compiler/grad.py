@@ -23,6 +23,8 @@ from symlik.core.functions import LogSumExp, PowExactBase, Softplus
 from symlik.rewrite.rules import stabilize
 from symlik.compiler import _numpy_runtime
 from symlik.compiler.codegen import GATHER_SUFFIX, SymlikNumPyPrinter, gather_targets
+from symlik.compiler.kernel import apply_weight, reduce_observations
+from symlik.compiler.plan import make_plan
 
 
 @dataclass
@@ -48,8 +50,6 @@ class _Printer(SymlikNumPyPrinter):
 
 
 def _plan(kernel):
-    from symlik.compiler.plan import make_plan
-
     return make_plan(kernel.derivation, target=kernel.target, reduction=kernel.reduction, fixed=kernel.fixed)
 
 
@@ -224,8 +224,6 @@ def run(kernel, args, kwargs, *, with_value: bool, weight=None):
     n_obs = int(np.prod(obs_shape)) if obs_shape else 1
     mean = kernel.reduction == "mean"
     if weight is not None:
-        from symlik.compiler.kernel import apply_weight
-
         w = apply_weight(np.ones(obs_shape, dtype=dtype), weight, kernel.validate)
     out = []
     for name, g in zip(fns.expressions, grads):
@@ -247,8 +245,6 @@ def run(kernel, args, kwargs, *, with_value: bool, weight=None):
     if weight is not None:
         value = value * w
     if kernel.reduction != "none":
-        from symlik.compiler.kernel import reduce_observations
-
         value = reduce_observations(value, kernel.reduction)
     return value, tuple(out)
 

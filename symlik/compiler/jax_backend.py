@@ -8,22 +8,8 @@ value checks run only on concrete arrays.
 
 from __future__ import annotations
 
-import importlib.util
-
-from symlik.core.errors import NotSupportedError
+from symlik.compiler.numpy_backend import exec_source
 from symlik.compiler.xp_kernel import LibraryKernel
-
-
-def require() -> None:
-    if importlib.util.find_spec("jax") is None:
-        raise NotSupportedError("backend 'jax' needs jax: pip install jax (or symlik[jax])")
-
-
-def generate(plan) -> str:
-    from symlik.compiler.numpy_backend import generate as generate_numpy
-    from symlik.compiler.xp_printers import LIBRARY_KEEPS, SymlikJaxPrinter
-
-    return generate_numpy(plan.lowered(keep=LIBRARY_KEEPS), SymlikJaxPrinter)
 
 
 def _namespace():
@@ -53,8 +39,19 @@ def _namespace():
         a = jnp.broadcast_to(a, shape + a.shape[-1:])
         return jnp.take_along_axis(a, jnp.broadcast_to(index, shape + (1,)), axis=-1)[..., 0]
 
+    def _stack(entries, shape, *arrays):
+        # One observation's vector or matrix, each entry broadcast to the inputs' shape
+        # (as the NumPy runtime's _stack).
+        floats = [jnp.asarray(a).dtype for a in arrays if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating)]
+        dtype = jnp.result_type(*floats) if floats else jnp.result_type(float)
+        values = [jnp.asarray(e, dtype=dtype) for e in entries]
+        obs = jnp.broadcast_shapes(*(jnp.shape(a) for a in arrays), *(v.shape for v in values))
+        out = jnp.stack([jnp.broadcast_to(v, obs) for v in values], axis=-1)
+        return out.reshape(*obs, *shape)
+
     return {
         "jax": jax,
+        "_stack": _stack,
         "jnp": jnp,
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
@@ -72,9 +69,6 @@ def _namespace():
 
 
 def load(source: str, meta: dict, **kernel_kwargs):
-    from symlik.compiler.numpy_backend import exec_source
-
-    require()
     functions = exec_source(source, _namespace(), meta["label"])
     return JaxKernel.from_meta(functions=functions, source=source, meta=meta, **kernel_kwargs)
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from symlik.core.errors import ConstraintError, SymlikError
-
-REDUCTIONS = ("mean", "sum", "none")
+import symlik.compiler
+from symlik.core.errors import ConstraintError, NotSupportedError, SymlikError
+from symlik.compiler import checks, registry
+from symlik.compiler._dask import lazy_call, lazy_elementwise
 
 
 def apply_weight(values, weight, validate=True):
@@ -31,13 +32,15 @@ def apply_weight(values, weight, validate=True):
 
 
 class Kernel:
-    """A compiled loss or NLL.
+    """A compiled target: a loss, an NLL, or a per-observation vector or matrix (``shape``).
 
     Call it with the predicted inputs first (in ``predict`` order), then the
     target ``y``, then any parameter neither predicted nor fixed; every input
     is also accepted by keyword. ``reduction`` averages (``"mean"``) or sums
     over observations, or returns the per-observation values (``"none"``).
     For event distributions an observation is a vector on the last axis.
+    A vector or matrix target (``shape`` of (P,) or (P, P)) returns ``[..., *shape]``;
+    the reduction is over the observations (the leading axes) only.
     """
 
     def __init__(
@@ -55,7 +58,7 @@ class Kernel:
         validate: bool,
         event_inputs: tuple[str, ...] = (),
         index_targets: bool = False,
-        reduce=None,
+        shape: tuple = (),
         formula: str = "",
         label: str = "",
         loss_name: str | None = None,
@@ -78,7 +81,7 @@ class Kernel:
         self.validate = validate
         self.event_inputs = event_inputs
         self.index_targets = index_targets
-        self._reduce = reduce
+        self.shape = tuple(shape)  # per-observation shape of the value
         self.formula = formula
         self._grad = None  # the gradient functions, generated on first use (backends/grad.py)
 
@@ -208,8 +211,6 @@ class Kernel:
         """
         bound = self._bind(args, kwargs)
         if _has_dask(bound):
-            from symlik.compiler._dask import lazy_elementwise
-
             out = lazy_elementwise(self, bound)
             return out if weight is None else out * weight
         out = self._elementwise_arrays(self._arrays(bound))
@@ -220,8 +221,6 @@ class Kernel:
         observations, as torch's binary_cross_entropy does."""
         bound = self._bind(args, kwargs)
         if _has_dask(bound):
-            from symlik.compiler._dask import lazy_call
-
             return lazy_call(self, bound, weight)
         arrays = self._arrays(bound)
         if weight is None:
@@ -247,9 +246,7 @@ class Kernel:
     def _reduce_values(self, out):
         if self.reduction == "none":
             return out
-        if self._reduce is not None:
-            return self._reduce(out, self.reduction)
-        return reduce_observations(out, self.reduction)
+        return reduce_observations(out, self.reduction, len(self.shape))
 
     # -- gradients ---------------------------------------------------------------
     def grad(self, *args, weight=None, **kwargs) -> tuple:
@@ -259,23 +256,25 @@ class Kernel:
         per predicted input, shaped like it (broadcast dimensions summed, as
         autograd does). With ``reduction="none"`` it is the gradient of the sum.
         """
-        from symlik.compiler.grad import run
-
-        return run(self, args, kwargs, with_value=False, weight=weight)
+        return self._gradient_code().run(self, args, kwargs, with_value=False, weight=weight)
 
     def value_and_grad(self, *args, weight=None, **kwargs) -> tuple:
         """``(value, grads)``: the reduced loss and ``grad``, from one generated
         function that computes the shared subexpressions once."""
-        from symlik.compiler.grad import run
-
-        return run(self, args, kwargs, with_value=True, weight=weight)
+        return self._gradient_code().run(self, args, kwargs, with_value=True, weight=weight)
 
     @property
     def grad_source(self) -> str:
         """The generated gradient code (NumPy), as text."""
-        from symlik.compiler.grad import build
+        return self._gradient_code().build(self).source
 
-        return build(self).source
+    def _gradient_code(self):
+        if self.shape:
+            raise NotSupportedError(
+                f"Kernel.grad differentiates a number per observation; target {self.target!r} is "
+                f"{list(self.shape)} per observation (its derivative: target 'hessian' of a score)"
+            )
+        return registry.module("grad")
 
     def _apply_weight(self, out, weight):
         return apply_weight(out, weight, self.validate)
@@ -284,14 +283,12 @@ class Kernel:
     @classmethod
     def from_meta(cls, *, functions, source, meta, validate=True, derivation=None, request=None, **extra):
         """A kernel from generated functions and the JSON-able metadata the cache keeps."""
-        from symlik.compiler.checks import build
-
         return cls(
             functions=functions,
             source=source,
             inputs=tuple(meta["inputs"]),
             fixed=meta["fixed"],
-            checks=build(meta["checks"]),
+            checks=checks.build(meta["checks"]),
             reduction=meta["reduction"],
             backend=meta["backend"],
             target=meta["target"],
@@ -303,6 +300,7 @@ class Kernel:
             label=meta["label"],
             loss_name=meta["loss_name"],
             expr_text=meta.get("expr_text", ""),
+            shape=tuple(meta.get("shape", ())),
             request=request,
             **extra,
         )
@@ -311,10 +309,8 @@ class Kernel:
     def derivation(self):
         """The Derivation behind this kernel (derived on first use when the kernel came from the cache)."""
         if self._derivation is None:
-            from symlik.derivation import derive
-
             r = self._request
-            self._derivation = derive(r["spec"], predict=r.get("predict"), link=r.get("link"), options=r.get("options"))
+            self._derivation = registry.module("derivation").derive(r["spec"], predict=r.get("predict"), link=r.get("link"), options=r.get("options"))
         return self._derivation
 
     @derivation.setter
@@ -326,20 +322,21 @@ class Kernel:
         # cache when warm) instead of receiving code objects.
         if self._request is None or not isinstance(self._request.get("spec"), str):
             raise TypeError("only kernels compiled from a catalog name can be pickled")
-        from symlik.compiler import _recompile
-
-        return (_recompile, (self._request, self.validate))
+        return (symlik.compiler.recompile, (self._request, self.validate))
 
     def _expr(self):
         d = self.derivation
         return d.loss.expr if self.target == "loss" else d.nll
 
     def _name(self) -> str:
-        return (self.derivation.loss.name or "loss") if self.target == "loss" else "nll"
+        if self.target == "loss":
+            return self.derivation.loss.name or "loss"
+        return self.target  # "nll", "grad", "score", ...
 
     def __repr__(self) -> str:
-        if self.expr_text and self._derivation is None:  # from the cache: no need to derive
-            name = (self.loss_name or "loss") if self.target == "loss" else "nll"
+        if self.expr_text and (self._derivation is None or self.target not in ("loss", "nll")):
+            # from the cache (no need to derive), or a vector/matrix target: its text was kept
+            name = (self.loss_name or "loss") if self.target == "loss" else self.target
             text = self.expr_text
         else:
             import sympy as sp
@@ -353,7 +350,10 @@ class Kernel:
     def _repr_markdown_(self) -> str:
         import sympy as sp
 
-        formula = sp.latex(self._expr(), order="none")  # in the kernel's own input names
+        if self.target in ("loss", "nll"):
+            formula = sp.latex(self._expr(), order="none")  # in the kernel's own input names
+        else:
+            formula = self.formula
         call = r"\operatorname{%s}(%s)" % (self._name(), ", ".join(self.inputs))
         call = call.replace("_", r"\_")
         return (
@@ -371,13 +371,21 @@ def _is_python_scalar(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, (bool, np.generic))
 
 
-def reduce_observations(out, reduction: str):
+def reduce_observations(out, reduction: str, value_ndim: int = 0):
     """Mean or sum over every observation, accumulated in float64 for narrower
     floats (in NumPy's buffered chunks: no float64 copy of the array), so a mean
     over 10^7 float32 values is as accurate as float64 allows; the result keeps
-    the input's dtype."""
+    the input's dtype. The last ``value_ndim`` axes hold one observation's vector
+    or matrix and are kept."""
     out = np.asarray(out)
     acc = np.float64 if out.dtype.itemsize < 8 else out.dtype
+    if value_ndim:
+        obs_axes = tuple(range(out.ndim - value_ndim))
+        total = np.sum(out, axis=obs_axes, dtype=acc)
+        if reduction == "mean":
+            n = int(np.prod(out.shape[: out.ndim - value_ndim]))
+            total = total / n if n else np.full(total.shape, np.nan)
+        return total.astype(out.dtype, copy=False)
     total = np.sum(out, dtype=acc)
     if reduction == "mean":
         total = total / out.size if out.size else np.float64(np.nan)

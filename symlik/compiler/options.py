@@ -20,7 +20,11 @@ import dataclasses
 
 import numpy as np
 
+import symlik.compiler
 from symlik.core.errors import NotSupportedError, SymlikError
+from symlik.derivation import Derivation, derive
+from symlik.derivation.options import with_options
+from symlik.compiler import grad
 from symlik.compiler.kernel import Kernel, apply_weight
 
 
@@ -34,11 +38,10 @@ def _nonnegative_check(a, arrays):
         return ~(np.isfinite(a) & (a >= 0)) if a.dtype.kind == "f" else a < 0
 
 
-def compile_with_options(d, loss_options, *, target, backend, reduction, fixed, validate):
+def compile_with_options(spec, loss_options, *, target, backend, reduction, fixed, validate,
+                         predict=None, link=None, options=None):
     """compile() for a derivation with loss options: derive them, compile, wrap."""
-    from symlik.compiler import compile
-    from symlik.derivation.options import with_options
-
+    d = spec if isinstance(spec, Derivation) else derive(spec, predict=predict, link=link, options=options)
     if loss_options or d.plain is None or d.loss_options.get("reduction") != reduction:
         d = with_options(d, reduction=reduction, **loss_options)
     options = {k: v for k, v in d.loss_options.items() if k != "reduction"}
@@ -48,7 +51,7 @@ def compile_with_options(d, loss_options, *, target, backend, reduction, fixed, 
     base = _BASE.get(key) if not fixed else None
     if base is None:
         core = dataclasses.replace(d, loss_options={})
-        base = compile(core, target=target, backend=backend, reduction="none", fixed=fixed, validate=False)
+        base = symlik.compiler.compile(core, target=target, backend=backend, reduction="none", fixed=fixed, validate=False)
         if not fixed:
             _BASE[key] = base
     values = {p.name: options[p.name] for p in d.extra_params if p.name in base.inputs}
@@ -103,8 +106,6 @@ class OptionKernel(Kernel):
         return self._value_and_grad(args, kwargs, weight)
 
     def _value_and_grad(self, args, kwargs, weight):
-        from symlik.compiler.grad import run
-
         if self.backend != "numpy":
             raise NotSupportedError(f"Kernel.grad is the NumPy backend's; this kernel's backend is {self.backend}")
         arrays, use_index, ignored = self._inputs(args, kwargs)
@@ -113,7 +114,7 @@ class OptionKernel(Kernel):
             kept = (~ignored).astype(self._dtype(arrays))
             obs_weight = kept if weight is None else apply_weight(kept, weight, self.validate)
         call = {n: arrays[n] for n in self._function_inputs}
-        values, grads = run(self._base, (), call, with_value=True, weight=obs_weight)
+        values, grads = grad.run(self._base, (), call, with_value=True, weight=obs_weight)
         if self.reduction == "none":
             return values, grads
         total = np.sum(values)

@@ -1,23 +1,32 @@
 """Derivation -> Plan: what every backend needs to generate a kernel.
 
-A Plan is backend-neutral: the stabilized per-observation expression (and
-its class-index form), the argument order, the event layout and the value
-checks as data. Each backend turns it into source text (``generate``); the
-text, not the Plan, is what the cache keeps.
+A Plan is backend-neutral: the stabilized per-observation value (and its
+class-index form), the argument order, the event layout and the value checks
+as data. Each backend turns it into source text (``generate``); the text, not
+the Plan, is what the cache keeps.
+
+Every target goes through here (``symlik.compiler.targets``): the loss and the
+NLL are one expression per observation; the gradient, score, Hessian and
+Fisher information are a P-vector or a P x P matrix of expressions
+(``shape``), each entry compiled like a loss.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import sympy as sp
 
+from symlik.analysis.information import information
+from symlik.core.errors import ConstraintError, NotSupportedError, SymlikError, UnknownNameError
+from symlik.core.functions import basic
 from symlik.derivation import Derivation, derive
-from symlik.core.errors import ConstraintError, SymlikError, UnknownNameError
+from symlik.derivation.gradient import gradient, tidy
 from symlik.rewrite.rules import stabilize
-from symlik.compiler import checks as _checks
+from symlik.compiler import checks
 from symlik.compiler.codegen import gather_targets
+from symlik.compiler.targets import INFORMATION_TARGETS, SCALAR_TARGETS, TARGETS
 
 
 @dataclass(frozen=True)
@@ -25,8 +34,8 @@ class Plan:
     derivation: Derivation
     target: str
     reduction: str
-    expr: sp.Expr  # exact per-observation expression (loss or NLL)
-    dense: sp.Expr  # stabilized
+    expr: sp.Expr | sp.ImmutableMatrix  # exact per-observation value (loss, NLL, or a vector/matrix)
+    dense: sp.Expr | sp.ImmutableMatrix  # stabilized
     index: sp.Expr | None  # stabilized class-index form (one-hot supports), else None
     inputs: tuple[str, ...]  # call-time inputs, in order
     fixed: dict  # fixed values the expression uses
@@ -37,16 +46,24 @@ class Plan:
     event_size: sp.Symbol | None
     first_event: str | None
     checks: dict = field(default_factory=dict)
+    # Per-observation shape of the value: () for a number, (P,) or (P, P). With a shape, or
+    # for any target but the loss and the NLL, each value is broadcast to every input's shape
+    # (a Fisher information 1/sigma^2 in mu is one value per observation, not one in all).
+    shape: tuple = ()
+    broadcast: bool = False
 
     def lowered(self, keep: tuple = ()) -> "Plan":
         """This plan for a backend without routines for symlik's stable functions
         (those not in ``keep``): each is rewritten to log-gamma, softplus, log1p, ...
         (``symlik.core.functions.basic``)."""
-        from dataclasses import replace
-
-        from symlik.core.functions import basic
-
+        if isinstance(self.dense, sp.MatrixBase):
+            return replace(self, dense=self.dense.applyfunc(lambda e: basic(e, keep)))
         return replace(self, dense=basic(self.dense, keep), index=None if self.index is None else basic(self.index, keep))
+
+    @property
+    def entries(self) -> tuple:
+        """The stabilized value's entries, row by row (one for a scalar target)."""
+        return tuple(self.dense) if isinstance(self.dense, sp.MatrixBase) else (self.dense,)
 
     @property
     def predicted(self) -> tuple[str, ...]:
@@ -67,6 +84,7 @@ class Plan:
             "label": d.spec.label,
             "loss_name": d.loss.name,
             "predicted": list(self.predicted),
+            "shape": list(self.shape),
             "formula": sp.latex(self.expr),
             "expr_text": sp.sstr(self.expr),
         }
@@ -77,9 +95,61 @@ def _jsonable(v):
     return a.item() if a.ndim == 0 else a.tolist()
 
 
+def _off_the_kink(e):
+    # A delta function at a kink (laplace's Hessian in mu) is 0 everywhere an observation can
+    # land with positive probability; the kernel gives the Hessian off the kink.
+    return e.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.S.Zero)
+
+
+def _value(d, target):
+    """(exact value, stabilized value, shape) of ``target`` per observation."""
+    if target in SCALAR_TARGETS:
+        expr = d.loss.expr if target == "loss" else d.nll
+        return expr, stabilize(expr), ()
+    if target == "grad":
+        if d.spec.is_event:
+            raise NotSupportedError(
+                f"target 'grad' of event distributions ({d.spec.label}) is not compiled yet; "
+                "compile the loss and call Kernel.grad"
+            )
+        # The gradient of the stable form: its derivatives are again stable forms (sigmoid, digamma, ...).
+        stable = stabilize(d.loss.expr)
+        entries = [tidy(stabilize(gradient(stable, d, name))) for name in d.predicted_inputs]
+        matrix = sp.ImmutableMatrix(entries)
+        return _squeezed(matrix, (len(entries),)), _squeezed(matrix, (len(entries),)), _shape((len(entries),))
+    info = information(d)  # raises NotSupportedError for event distributions
+    matrix = {"score": info.score, "hessian": info.hessian, "fisher": info.fisher}[target]
+    if matrix is None:
+        raise NotSupportedError(f"the {target} of {d.spec.label} has no closed form to compile")
+    full = (matrix.rows,) if target == "score" else (matrix.rows, matrix.cols)
+    matrix = sp.ImmutableMatrix(matrix)
+    dense = matrix.applyfunc(lambda e: stabilize(_off_the_kink(e)))
+    return _squeezed(matrix, full), _squeezed(dense, full), _shape(full)
+
+
+def _shape(full: tuple) -> tuple:
+    # One predicted input: a number per observation, as the loss is.
+    return () if full[0] == 1 else full
+
+
+def _squeezed(matrix, full):
+    return matrix[0] if full[0] == 1 else matrix
+
+
+def _names_in(value) -> set:
+    exprs = tuple(value) if isinstance(value, sp.MatrixBase) else (value,)
+    names = set()
+    for expr in exprs:
+        names |= {str(s.base.label) if isinstance(s, sp.Indexed) else str(s) for s in expr.free_symbols}
+        names |= {str(b.label) for b in expr.atoms(sp.IndexedBase)}
+    return names
+
+
 def make_plan(spec, *, target, reduction, fixed=None, predict=None, link=None, options=None) -> Plan:
+    if target not in TARGETS:
+        raise UnknownNameError("target", target, TARGETS)
     d = spec if isinstance(spec, Derivation) else derive(spec, predict=predict, link=link, options=options)
-    expr = d.loss.expr if target == "loss" else d.nll
+    expr, dense, shape = _value(d, target)
 
     fixed = dict(fixed or {})
     for name, value in fixed.items():
@@ -91,9 +161,13 @@ def make_plan(spec, *, target, reduction, fixed=None, predict=None, link=None, o
         if np.any(c.violations(value)):
             raise ConstraintError(f"fixed {name} must {c.rule} (got {value!r})")
 
-    names_in_expr = {str(s.base.label) if isinstance(s, sp.Indexed) else str(s) for s in expr.free_symbols}
-    names_in_expr |= {str(b.label) for b in expr.atoms(sp.IndexedBase)}
-    inputs = tuple(n for n in d.inputs if (n in d.predicted_inputs or n == "y" or n in names_in_expr) and n not in fixed)
+    names_in_expr = _names_in(expr)
+    # The loss, the NLL and their gradient always take y; the score and Hessian when they use it,
+    # the Fisher information (an expectation over y) never.
+    takes_y = target not in INFORMATION_TARGETS
+    inputs = tuple(
+        n for n in d.inputs if (n in d.predicted_inputs or (n == "y" and takes_y) or n in names_in_expr) and n not in fixed
+    )
     used_fixed = {n: v for n, v in fixed.items() if n in names_in_expr}
 
     spec_ = d.spec
@@ -102,7 +176,7 @@ def make_plan(spec, *, target, reduction, fixed=None, predict=None, link=None, o
     event_inputs = tuple(n for n in (*inputs, *used_fixed) if isinstance(d.symbols.get(n), sp.Indexed))
     scalar_arrays = tuple(n for n in (*inputs, *used_fixed) if n not in event_inputs)
     index = None
-    if spec_.support.kind == "onehot":
+    if spec_.support.kind == "onehot" and target in SCALAR_TARGETS:
         index = stabilize(gather_targets(expr, d.y.base, k))
     link_inputs = {n for n in d.predicted_inputs if n not in d.predict}
     return Plan(
@@ -110,7 +184,7 @@ def make_plan(spec, *, target, reduction, fixed=None, predict=None, link=None, o
         target=target,
         reduction=reduction,
         expr=expr,
-        dense=stabilize(expr),
+        dense=dense,
         index=index,
         inputs=inputs,
         fixed=used_fixed,
@@ -120,5 +194,7 @@ def make_plan(spec, *, target, reduction, fixed=None, predict=None, link=None, o
         event_index=k,
         event_size=K,
         first_event=next((n for n in event_inputs if n != "y"), None),
-        checks=_checks.describe(d, link_inputs),
+        checks=checks.describe(d, link_inputs),
+        shape=shape,
+        broadcast=target not in SCALAR_TARGETS,
     )

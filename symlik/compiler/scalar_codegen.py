@@ -17,6 +17,7 @@ SymPy by the backend's runtime (so a cached kernel never needs SymPy).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import sympy as sp
@@ -288,4 +289,22 @@ def pieces(expr: sp.Expr, *, event_index, event_size, printer_class=ScalarPrinte
     }
 
 
-__all__ = ["RowLSE", "Lowered", "lower", "ScalarPrinter", "pieces", "Sigmoid"]
+def generate(plan) -> str:
+    """The fused backend's source: JSON holding the printed per-element fragments of each
+    form (``pieces``), which ``_fused_runtime`` wraps in loops. A vector or matrix target
+    has one form per entry, ``entry0``, ``entry1``, ... row by row."""
+    plan = plan.lowered()
+    layout = dict(event_index=plan.event_index, event_size=plan.event_size)
+    if plan.shape:
+        forms = {f"entry{i}": pieces(e, **layout) for i, e in enumerate(plan.entries)}
+    else:
+        forms = {"dense": pieces(plan.dense, **layout)}
+        if plan.index is not None:
+            forms["index"] = pieces(plan.index, **layout)
+    spec = {"args": list(plan.args), "forms": forms}
+    if plan.shape:
+        spec["shape"] = list(plan.shape)
+    return json.dumps(spec, indent=1, sort_keys=True)
+
+
+__all__ = ["RowLSE", "Lowered", "lower", "ScalarPrinter", "pieces", "generate", "Sigmoid"]

@@ -7,22 +7,8 @@ differentiates through it, so a symlik loss drops into a training loop.
 
 from __future__ import annotations
 
-import importlib.util
-
-from symlik.core.errors import NotSupportedError
+from symlik.compiler.numpy_backend import exec_source
 from symlik.compiler.xp_kernel import LibraryKernel
-
-
-def require() -> None:
-    if importlib.util.find_spec("torch") is None:
-        raise NotSupportedError("backend 'torch' needs torch: pip install torch (or symlik[torch])")
-
-
-def generate(plan) -> str:
-    from symlik.compiler.numpy_backend import generate as generate_numpy
-    from symlik.compiler.xp_printers import LIBRARY_KEEPS, SymlikTorchPrinter
-
-    return generate_numpy(plan.lowered(keep=LIBRARY_KEEPS), SymlikTorchPrinter)
 
 
 def _namespace():
@@ -51,8 +37,20 @@ def _namespace():
         a = a.expand(*shape, a.shape[-1])
         return torch.gather(a, -1, index.expand(*shape, 1))[..., 0]
 
+    def _stack(entries, shape, *arrays):
+        # One observation's vector or matrix, each entry broadcast to the inputs' shape
+        # (as the NumPy runtime's _stack); torch.stack keeps autograd's graph.
+        like = next(a for a in arrays if a.is_floating_point()) if any(a.is_floating_point() for a in arrays) else None
+        dtype = like.dtype if like is not None else torch.get_default_dtype()
+        device = arrays[0].device if arrays else None
+        values = [torch.as_tensor(e, dtype=dtype, device=device) for e in entries]
+        obs = torch.broadcast_shapes(*(a.shape for a in arrays), *(v.shape for v in values))
+        out = torch.stack([v.expand(obs) for v in values], dim=-1)
+        return out.reshape(*obs, *shape)
+
     return {
         "torch": torch,
+        "_stack": _stack,
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
@@ -69,9 +67,6 @@ def _namespace():
 
 
 def load(source: str, meta: dict, **kernel_kwargs):
-    from symlik.compiler.numpy_backend import exec_source
-
-    require()
     functions = exec_source(source, _namespace(), meta["label"])
     return TorchKernel.from_meta(functions=functions, source=source, meta=meta, **kernel_kwargs)
 

@@ -66,6 +66,11 @@ class LibraryKernel(Kernel):
     def _reduce_values(self, out):
         if self.reduction == "none":
             return out
+        if self.shape:  # over the observations only: one vector or matrix stays
+            obs_axes = tuple(range(out.ndim - len(self.shape)))
+            if not obs_axes:
+                return out
+            return out.mean(obs_axes) if self.reduction == "mean" else out.sum(obs_axes)
         return out.mean() if self.reduction == "mean" else out.sum()
 
     def _apply_weight(self, out, weight):

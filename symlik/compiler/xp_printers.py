@@ -20,6 +20,7 @@ import sympy as sp
 
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import LogBesselI0, LogBesselI0e, Softplus
+from symlik.compiler import codegen
 from symlik.compiler.codegen import SymlikNumPyPrinter
 
 
@@ -143,3 +144,13 @@ class SymlikJaxPrinter(_LibraryPrinter):
         for name in ("gammaln", "digamma", "polygamma", "erf", "erfc", "i0", "i0e", "i1", "i1e", "xlogy", "xlog1py",
                      "expit", "logit", "betaln")
     }
+
+
+def generate_torch(plan) -> str:
+    """The torch backend's source: the NumPy backend's, printed with torch's names."""
+    return codegen.generate(plan.lowered(keep=LIBRARY_KEEPS), SymlikTorchPrinter)
+
+
+def generate_jax(plan) -> str:
+    """The JAX backend's source: the NumPy backend's, printed for jax.numpy."""
+    return codegen.generate(plan.lowered(keep=LIBRARY_KEEPS), SymlikJaxPrinter)
