@@ -18,13 +18,14 @@ from scipy import special
 
 import symlik
 from symlik.compiler import cupy_backend
+from symlik.compiler import cuda_codegen
 from symlik.compiler.cuda_codegen import CudaPrinter
 from symlik.compiler.plan import make_plan
 from symlik.compiler.scalar_codegen import ScalarPrinter
 
 
 def _source(name, **kwargs):
-    return json.loads(cupy_backend.generate(make_plan(name, target=kwargs.pop("target", "loss"), reduction="mean", **kwargs)))
+    return json.loads(cuda_codegen.generate(make_plan(name, target=kwargs.pop("target", "loss"), reduction="mean", **kwargs)))
 
 
 def _layout(spec, form_name):

@@ -31,10 +31,11 @@ class Backend:
     runtime: str  # module with load(source, meta, **kernel_kwargs) -> Kernel
     library: str | None = None  # the optional library it needs (checked before any derivation work)
     install: str = ""  # how to get it
+    needs: str = ""  # what it needs, in words (the library's name by default)
 
     def require(self) -> None:
         if self.library is not None and importlib.util.find_spec(self.library) is None:
-            raise NotSupportedError(f"backend {self.name!r} needs {self.library}: {self.install}")
+            raise NotSupportedError(f"backend {self.name!r} needs {self.needs or self.library}: {self.install}")
 
     def generate(self, plan) -> str:
         module, function = self.printer.split(":")
@@ -56,7 +57,7 @@ BACKENDS: dict[str, Backend] = {
         Backend("jax", "symlik.compiler.xp_printers:generate_jax", "symlik.compiler.jax_backend", "jax",
                 "pip install jax (or symlik[jax])"),
         Backend("cupy", "symlik.compiler.cuda_codegen:generate", "symlik.compiler.cupy_backend", "cupy",
-                "pip install cupy-cuda12x (and a CUDA GPU)"),
+                "pip install cupy-cuda12x", "CuPy and a CUDA GPU"),
     )
 }
 
