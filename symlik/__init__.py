@@ -31,7 +31,7 @@ _LAZY = {
     "ParseError": ("symlik.model.parse", "ParseError"),
     "DensityError": ("symlik.model.normalisation", "DensityError"),
     "kl": ("symlik.analysis.divergence", "kl"),
-    "compile_information": ("symlik.analysis.information", "compile_information"),
+    "compile_information": ("symlik.compiler", "compile_information"),  # compile(d, target=...), numpy by default
     "vae_document": ("symlik.derivation.vae", "vae_document"),
 }
 

@@ -127,3 +127,28 @@ def test_keys_differ_by_request_and_custom_densities_are_not_disk_cached():
     spec = symlik.custom("mine", density=sp.exp(-(y - m) ** 2 / 2) / sp.sqrt(2 * sp.pi), observed=y, params={m: "real"})
     assert cache.request_of(spec, target="loss") is None
     assert symlik.compile(spec, predict=("m",))(np.zeros(2), np.ones(2)) == 1.0
+
+
+INFORMATION = """
+import json, sys
+import numpy as np
+import symlik
+mu = np.array([0.0, 1.0]); sigma = np.array([1.0, 2.0]); y = np.array([0.5, -1.0])
+k = symlik.compile("normal", predict=("mu", "sigma"), target="fisher", reduction="none")
+s = symlik.compile("normal", target="score", reduction="none")
+print(json.dumps({"fisher": k(mu, sigma).tolist(), "score": s(mu, y, sigma).tolist(), "repr": repr(k),
+                  "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("sympy", "scipy", "mpmath"))}))
+"""
+
+
+def test_information_targets_are_cached_like_losses(tmp_path):
+    cold = _python(INFORMATION, tmp_path)
+    assert "sympy" in cold["modules"]
+    warm = _python(INFORMATION, tmp_path)  # a fresh process: a disk-cache hit, no derivation
+    assert warm["modules"] == []
+    sigma = np.array([1.0, 2.0])
+    want = np.zeros((2, 2, 2))
+    want[:, 0, 0], want[:, 1, 1] = 1 / sigma**2, 2 / sigma**2  # the normal's Fisher information in (mu, sigma)
+    np.testing.assert_allclose(warm["fisher"], want, rtol=1e-15)
+    np.testing.assert_allclose(warm["score"], (np.array([0.5, -1.0]) - [0.0, 1.0]) / sigma**2, rtol=1e-15)
+    assert warm == {**cold, "modules": []}
