@@ -23,7 +23,30 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     _module = "numpy"
     short_module = "np"
-    # Functions this backend lacks say so explicitly (see the CuPy printer).
+    backend = "numpy"
+    # Functions the runtime computes with a helper of the same arguments: function (SymPy's or
+    # symlik's class name) -> the helper's name in the runtime's namespace. A ``_print_<name>``
+    # method is generated for each (below the class); the torch and JAX printers merge their
+    # tables from this one. Never log(gamma(x)) or math.lgamma: Gamma overflows at 171.
+    helpers: dict = {
+        "Sigmoid": "_sigmoid",
+        "XLog1PY": "_xlog1py",
+        "XExp": "_x_exp",
+        "XDivY": "_xdivy",
+        "LogGamma": "_gammaln",
+        "loggamma": "_gammaln",
+        "digamma": "_digamma",
+        "LogBeta": "_betaln",
+        "LogBinomial": "_log_binomial",
+        "LogGammaDiff": "_lgamma_diff",
+        "DigammaDiff": "_digamma_diff",
+        "LogCosh": "_logcosh",
+        "LogBesselI0": "_log_i0",
+        "LogBesselI0e": "_log_i0e",
+        "BesselI1I0Ratio": "_i1_over_i0",
+        "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
+    }
+    # Functions this backend lacks say so explicitly (NotSupportedError naming the backend).
     missing: frozenset = frozenset()
 
     def __init__(self, event_index=None, event_size=None, scalar_arrays=(), settings=None):
@@ -184,29 +207,22 @@ class SymlikNumPyPrinter(NumPyPrinter):
         # logaddexp(0, z) = log(1 + e^z) without overflow, in one ufunc pass.
         return f"{self._module_format('numpy.logaddexp')}(0, {self._print(expr.args[0])})"
 
-    def _print_Sigmoid(self, expr):
-        return f"_sigmoid({self._print(expr.args[0])})"
-
     def _print_LogSumExp(self, expr):
         out = f"_logsumexp({self._print(expr.args[0])})"
         return f"_event({out})" if self._in_event else out
 
-    def _print_XLog1PY(self, expr):
-        return f"_xlog1py({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    # --- special functions: vectorised runtime helpers (never math.lgamma, never
-    # log(gamma(x)), which overflows at 171) ------------------------------------
-    def _print_LogGamma(self, expr):
-        return f"_gammaln({self._print(expr.args[0])})"
-
+    # --- special functions: vectorised runtime helpers (the ``helpers`` table) ----
     def _print_polygamma(self, expr):
         n, x = expr.args
         if n != 0:
-            raise NotSupportedError(f"the NumPy backend has no polygamma of order {n}")
-        return f"_digamma({self._print(x)})"
+            raise NotSupportedError(f"the {self.backend} backend has no polygamma of order {n}")
+        return self._helper_call("digamma", (x,))
 
-    def _print_digamma(self, expr):
-        return f"_digamma({self._print(expr.args[0])})"
+    def _helper_call(self, function: str, args) -> str:
+        helper = self.helpers.get(function)
+        if helper is None or function in self.missing:
+            raise NotSupportedError(f"the {self.backend} backend has no {function}; this expression does not compile for it")
+        return f"{helper}({', '.join(self._print(a) for a in args)})"
 
     def _print_gamma(self, expr):
         raise NotSupportedError(
@@ -216,29 +232,12 @@ class SymlikNumPyPrinter(NumPyPrinter):
     _print_factorial = _print_gamma
     _print_beta = _print_gamma
 
-    def _print_LogBeta(self, expr):
-        return f"_betaln({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
-    def _print_LogBinomial(self, expr):
-        return f"_log_binomial({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
-    def _print_LogGammaDiff(self, expr):
-        return f"_lgamma_diff({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
-    def _print_DigammaDiff(self, expr):
-        return f"_digamma_diff({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
-    def _print_LogCosh(self, expr):
-        return f"_logcosh({self._print(expr.args[0])})"
 
-    def _print_LogBesselI0(self, expr):
-        return f"_log_i0({self._print(expr.args[0])})"
 
-    def _print_LogBesselI0e(self, expr):
-        return f"_log_i0e({self._print(expr.args[0])})"
-
-    def _print_BesselI1I0Ratio(self, expr):
-        return f"_i1_over_i0({self._print(expr.args[0])})"
 
     def _print_Softmax(self, expr):
         return f"_softmax({self._print(expr.args[0])})"
@@ -320,11 +319,6 @@ class SymlikNumPyPrinter(NumPyPrinter):
         dd = self._dd_argument(expr.args[0])
         return f"_dd_sin({dd})" if dd else f"{self._module_format('numpy.sin')}({self._print(expr.args[0])})"
 
-    def _print_XExp(self, expr):
-        return f"_x_exp({', '.join(self._print(a) for a in expr.args)})"
-
-    def _print_XDivY(self, expr):
-        return f"_xdivy({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
     def _print_Max(self, expr):
         out = self._print(expr.args[0])
@@ -334,17 +328,10 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     _print_Min = None  # type: ignore[assignment]
 
-    def _print_erf(self, expr):
-        # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback).
-        return f"_erf({self._print(expr.args[0])})"
-
     def _print_Abs(self, expr):
         return f"{self._module_format('numpy.abs')}({self._print(expr.args[0])})"
 
     # --- log-gamma family (log y!, log C(n, y), log Gamma, log B) ----------
-    def _print_loggamma(self, expr):
-        return f"_gammaln({self._print(expr.args[0])})"
-
     def _print_log(self, expr):
         if expr.args[0].has(*GAMMA_FAMILY):
             # Parenthesised: the caller sees a function call, so it will not add any.
@@ -364,6 +351,18 @@ class SymlikNumPyPrinter(NumPyPrinter):
         if order != 0:
             raise NotImplementedError(f"only the order-0 modified Bessel function compiles; got {expr}")
         return f"{self._module_format('numpy.i0')}({self._print(x)})"
+
+
+def _helper_printer(function: str):
+    def print_helper(self, expr):
+        return self._helper_call(function, expr.args)
+
+    print_helper.__name__ = f"_print_{function}"
+    return print_helper
+
+
+for _function in SymlikNumPyPrinter.helpers:
+    setattr(SymlikNumPyPrinter, f"_print_{_function}", _helper_printer(_function))
 
 
 def _log_abs_factor(f):

@@ -22,9 +22,10 @@ import sympy as sp
 from symlik.core.errors import NotSupportedError
 from symlik.compiler import scalar_codegen
 from symlik.compiler.codegen import GATHER_SUFFIX
-from symlik.compiler.scalar_codegen import RowLSE, ScalarPrinter, lower
+from symlik.compiler.scalar_codegen import RowLSE, ScalarPrinter, lower, table_printed
 
 
+@table_printed
 class CudaPrinter(ScalarPrinter):
     language = "cupy"
     functions = {
@@ -43,6 +44,12 @@ class CudaPrinter(ScalarPrinter):
         "atan": "atan",
         "erf": "erf",
         "erfc": "erfc",
+        # the device helpers of cupy_backend.PREAMBLE
+        "Softplus": "sl_softplus",
+        "Sigmoid": "sl_sigmoid",
+        "XLogY": "sl_xlogy",
+        "XLog1PY": "sl_xlog1py",
+        "sign": "sl_sign",
     }
     # CUDA's math library has no digamma/polygamma or zeta (CuPy has them only as
     # ufuncs, not as device functions).
@@ -70,21 +77,6 @@ class CudaPrinter(ScalarPrinter):
 
     def _inf(self):
         return "SL_INF"
-
-    def _print_Softplus(self, expr):
-        return f"sl_softplus({self._print(expr.args[0])})"
-
-    def _print_Sigmoid(self, expr):
-        return f"sl_sigmoid({self._print(expr.args[0])})"
-
-    def _print_XLogY(self, expr):
-        return f"sl_xlogy({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    def _print_XLog1PY(self, expr):
-        return f"sl_xlog1py({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    def _print_sign(self, expr):
-        return f"sl_sign({self._print(expr.args[0])})"
 
     def _print_Derivative(self, expr):
         raise NotSupportedError(f"no closed-form derivative of {expr.expr.func.__name__} for the gradient kernel")

@@ -111,6 +111,11 @@ class ScalarPrinter(PythonCodePrinter):
         "atan": "_atan",
         "erf": "_erf",
         "erfc": "_erfc",
+        # symlik's stable functions, by the runtime's stable helpers
+        "Softplus": "_softplus",
+        "Sigmoid": "_sigmoid",
+        "XLogY": "_xlogy",
+        "XLog1PY": "_xlog1py",
     }
     # Functions a runtime lacks say so explicitly (see the CUDA printer).
     missing: frozenset = frozenset()
@@ -220,21 +225,7 @@ class ScalarPrinter(PythonCodePrinter):
             raise NotSupportedError(f"the {self.language} backend cannot compile {name}")
         return self._call(name, *(self._print(a) for a in expr.args))
 
-    _print_exp = _print_log = _print_log1p = _print_expm1 = _print_loggamma = _print_Function
-    _print_sin = _print_cos = _print_tanh = _print_cosh = _print_atan = _print_erf = _print_Function
-    _print_erfc = _print_polygamma = _print_Function
-
-    def _print_Softplus(self, expr):
-        return f"_softplus({self._print(expr.args[0])})"
-
-    def _print_Sigmoid(self, expr):
-        return f"_sigmoid({self._print(expr.args[0])})"
-
-    def _print_XLogY(self, expr):
-        return f"_xlogy({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    def _print_XLog1PY(self, expr):
-        return f"_xlog1py({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+    _print_polygamma = _print_Function  # (not in the table: "cannot compile", or "has no" where missing)
 
     def _abs(self, s):
         return f"abs({s})"
@@ -265,6 +256,19 @@ class ScalarPrinter(PythonCodePrinter):
 
     def _print_LogSumExp(self, expr):  # pragma: no cover - lower() removes every LogSumExp
         raise NotSupportedError("LogSumExp must be lowered to a row term first")
+
+
+def table_printed(cls):
+    """Class decorator: a ``_print_<name>`` method (``_print_Function``) for each function in
+    ``cls.functions`` that the class does not print itself, so a printer that only renames
+    functions is its table."""
+    for name in cls.functions:
+        if f"_print_{name}" not in cls.__dict__:
+            setattr(cls, f"_print_{name}", cls._print_Function)
+    return cls
+
+
+table_printed(ScalarPrinter)
 
 
 def pieces(expr: sp.Expr, *, event_index, event_size, printer_class=ScalarPrinter) -> dict:
@@ -307,4 +311,4 @@ def generate(plan) -> str:
     return json.dumps(spec, indent=1, sort_keys=True)
 
 
-__all__ = ["RowLSE", "Lowered", "lower", "ScalarPrinter", "pieces", "generate", "Sigmoid"]
+__all__ = ["RowLSE", "Lowered", "lower", "ScalarPrinter", "table_printed", "pieces", "generate", "Sigmoid"]

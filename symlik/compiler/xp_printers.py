@@ -29,6 +29,19 @@ from symlik.compiler.codegen import SymlikNumPyPrinter
 LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e)
 
 
+def _helpers(*functions, **more) -> dict:
+    """The NumPy printer's helpers for ``functions`` (the runtime namespace has them too),
+    plus this library's own: the table merged from NumPy's."""
+    return {**{f: SymlikNumPyPrinter.helpers[f] for f in functions}, **more}
+
+
+# The runtime helpers that the torch and JAX namespaces provide (torch_backend._namespace,
+# jax_backend._namespace); every other stable function is lowered by
+# symlik.core.functions.basic before printing, and one that reaches the printer anyway
+# raises NotSupportedError naming the library.
+_LIBRARY_HELPERS = ("Sigmoid", "XLog1PY", "LogGamma", "loggamma", "erf")
+
+
 class _LibraryPrinter(SymlikNumPyPrinter):
     short_module = ""
     renames: dict = {}  # numpy name -> this library's name
@@ -88,7 +101,8 @@ class _LibraryPrinter(SymlikNumPyPrinter):
 
 class SymlikTorchPrinter(_LibraryPrinter):
     short_module = "torch"
-    library = "torch"
+    library = backend = "torch"
+    helpers = _helpers(*_LIBRARY_HELPERS, digamma="torch.special.digamma")
     renames = {
         "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arctan2": "atan2", "arccosh": "acosh",
         "arcsinh": "asinh", "arctanh": "atanh", "power": "pow", "pi": "pi", "e": "e",
@@ -138,7 +152,8 @@ class SymlikTorchPrinter(_LibraryPrinter):
 
 class SymlikJaxPrinter(_LibraryPrinter):
     short_module = "jnp"
-    library = "jax"
+    library = backend = "jax"
+    helpers = _helpers(*_LIBRARY_HELPERS, digamma="jax.scipy.special.digamma")
     special = {
         name: f"jax.scipy.special.{name}"
         for name in ("gammaln", "digamma", "polygamma", "erf", "erfc", "i0", "i0e", "i1", "i1e", "xlogy", "xlog1py",
