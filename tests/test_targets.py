@@ -10,6 +10,8 @@ import sympy as sp
 import symlik
 from symlik.compiler import cuda_codegen
 from symlik.compiler.plan import make_plan
+from symlik.compiler.xp_printers import SymlikJaxPrinter, SymlikTorchPrinter
+from symlik.core.functions import LogBeta
 
 RNG = np.random.default_rng(7)
 N = 6
@@ -181,3 +183,23 @@ def test_cupy_source_has_one_form_per_entry():
     for name, want in (("entry0", 1 / x**2), ("entry3", 2 / x**2)):
         # the C fragment is also Python: evaluate it at sigma = 1.5
         assert eval(rows[name], {"v_sigma": 1.5, "pow": pow}) == pytest.approx(float(want.subs(x, 1.5)), rel=1e-15)  # noqa: S307
+
+
+@pytest.mark.parametrize("backend", ("numpy", "torch", "jax"))
+def test_gamma_score_in_its_shape_uses_each_librarys_digamma(backend):
+    special = pytest.importorskip("scipy.special")
+    k_, y, mu = np.array([0.5, 2.0, 30.0]), np.array([0.3, 1.0, 5.0]), np.array([1.0, 2.0, 3.0])
+    # d/dk log p for the gamma with mean mu and shape k (rate k/mu), by hand
+    want = np.log(k_) + 1 + np.log(y) - np.log(mu) - special.digamma(k_) - y / mu
+    kernel = symlik.compile("gamma", predict=("k",), target="score", backend=backend, reduction="none")
+    assert kernel.inputs == ("k", "y", "mu")
+    np.testing.assert_allclose(_numpy(kernel(*_arrays(backend, (k_, y, mu)))), want, rtol=1e-12)
+
+
+def test_a_function_a_backend_lacks_is_named_with_the_backend():
+    a, b = sp.symbols("a b", positive=True)
+    for printer, backend in ((SymlikTorchPrinter, "torch"), (SymlikJaxPrinter, "jax")):
+        with pytest.raises(symlik.NotSupportedError, match=f"the {backend} backend has no LogBeta"):
+            printer().doprint(LogBeta(a, b))
+    with pytest.raises(symlik.NotSupportedError, match="the cupy backend has no polygamma"):
+        cuda_codegen.CudaPrinter().doprint(sp.polygamma(1, a))
