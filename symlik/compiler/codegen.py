@@ -232,13 +232,6 @@ class SymlikNumPyPrinter(NumPyPrinter):
     _print_factorial = _print_gamma
     _print_beta = _print_gamma
 
-
-
-
-
-
-
-
     def _print_Softmax(self, expr):
         return f"_softmax({self._print(expr.args[0])})"
 
@@ -318,7 +311,6 @@ class SymlikNumPyPrinter(NumPyPrinter):
     def _print_sin(self, expr):
         dd = self._dd_argument(expr.args[0])
         return f"_dd_sin({dd})" if dd else f"{self._module_format('numpy.sin')}({self._print(expr.args[0])})"
-
 
     def _print_Max(self, expr):
         out = self._print(expr.args[0])

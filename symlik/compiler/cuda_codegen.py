@@ -85,8 +85,6 @@ class CudaPrinter(ScalarPrinter):
         raise NotSupportedError("no closed-form derivative for the gradient kernel")
 
 
-
-
 def _grad_pieces(low, plan_names, event_names, gathers, predicted, event_index, printer):
     """Printed partial derivatives for each predicted input, or None when one has no closed form."""
     L = {i: sp.Symbol(f"L_row{i}", real=True) for i in range(len(low.lse))}
