@@ -201,3 +201,12 @@ def test_a_function_a_backend_lacks_is_named_with_the_backend():
             printer().doprint(LogBeta(a, b))
     with pytest.raises(symlik.NotSupportedError, match="the cupy backend has no polygamma"):
         cuda_codegen.CudaPrinter().doprint(sp.polygamma(1, a))
+
+
+def test_dask_inputs_give_a_lazy_matrix_per_observation():
+    da = pytest.importorskip("dask.array")
+    k = symlik.compile("normal", predict=("mu", "sigma"), target="fisher")
+    mu, sigma = da.from_array(MU, chunks=4), da.from_array(SIGMA, chunks=4)
+    assert k.elementwise(mu, sigma).shape == (N, 2, 2)
+    want = [[np.mean(1 / SIGMA**2), 0], [0, np.mean(2 / SIGMA**2)]]
+    np.testing.assert_allclose(k(mu, sigma).compute(), want, rtol=1e-14)

@@ -49,7 +49,10 @@ def lazy_elementwise(kernel, bound: dict):
     def block(*values):
         return kernel._elementwise_arrays(kernel._arrays(dict(zip(names, values))))
 
-    return da.blockwise(block, obs, *pairs, concatenate=True, dtype=dtype, meta=np.empty((0,) * len(obs), dtype))
+    # A vector or matrix target adds its axes (one chunk each) after the observations'.
+    value = "uv"[: len(kernel.shape)]
+    return da.blockwise(block, obs + value, *pairs, concatenate=True, dtype=dtype, new_axes=dict(zip(value, kernel.shape)),
+                        meta=np.empty((0,) * (len(obs) + len(value)), dtype))
 
 
 def lazy_call(kernel, bound: dict, weight=None):
@@ -58,4 +61,5 @@ def lazy_call(kernel, bound: dict, weight=None):
         out = out * weight
     if kernel.reduction == "none":
         return out
-    return out.mean() if kernel.reduction == "mean" else out.sum()
+    obs_axes = tuple(range(out.ndim - len(kernel.shape)))  # one vector or matrix stays
+    return out.mean(axis=obs_axes) if kernel.reduction == "mean" else out.sum(axis=obs_axes)
