@@ -210,3 +210,12 @@ def test_dask_inputs_give_a_lazy_matrix_per_observation():
     assert k.elementwise(mu, sigma).shape == (N, 2, 2)
     want = [[np.mean(1 / SIGMA**2), 0], [0, np.mean(2 / SIGMA**2)]]
     np.testing.assert_allclose(k(mu, sigma).compute(), want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_weight_per_observation_scales_its_whole_matrix(backend):
+    w = RNG.random(N)
+    mu, sigma, weight = _arrays(backend, (MU, SIGMA, w))
+    k = symlik.compile("normal", predict=("mu", "sigma"), target="fisher", backend=backend, reduction="sum")
+    want = [[np.sum(w / SIGMA**2), 0], [0, np.sum(2 * w / SIGMA**2)]]
+    np.testing.assert_allclose(_numpy(k(mu, sigma, weight=weight)), want, rtol=1e-13)

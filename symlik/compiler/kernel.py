@@ -83,7 +83,7 @@ class Kernel:
         self.index_targets = index_targets
         self.shape = tuple(shape)  # per-observation shape of the value
         self.formula = formula
-        self._grad = None  # the gradient functions, generated on first use (backends/grad.py)
+        self._grad = None  # the gradient functions, generated on first use (compiler/grad.py)
 
     # -- calling ---------------------------------------------------------------
     def _bind(self, args, kwargs) -> dict:
@@ -271,13 +271,20 @@ class Kernel:
     def _gradient_code(self):
         if self.shape:
             raise NotSupportedError(
-                f"Kernel.grad differentiates a number per observation; target {self.target!r} is "
-                f"{list(self.shape)} per observation (its derivative: target 'hessian' of a score)"
+                f"Kernel.grad needs a number per observation; target {self.target!r} gives {list(self.shape)} "
+                "per observation (the score's derivative is target 'hessian')"
             )
         return registry.module("grad")
 
     def _apply_weight(self, out, weight):
-        return apply_weight(out, weight, self.validate)
+        return apply_weight(out, self._per_observation(weight), self.validate)
+
+    def _per_observation(self, weight):
+        """A weight per observation, over the whole of its vector or matrix (trailing axes added)."""
+        if not self.shape:
+            return weight
+        w = weight if hasattr(weight, "reshape") else np.asarray(weight)
+        return w.reshape(tuple(w.shape) + (1,) * len(self.shape))
 
     # -- the derivation, lazily ---------------------------------------------------
     @classmethod
@@ -310,7 +317,8 @@ class Kernel:
         """The Derivation behind this kernel (derived on first use when the kernel came from the cache)."""
         if self._derivation is None:
             r = self._request
-            self._derivation = registry.module("derivation").derive(r["spec"], predict=r.get("predict"), link=r.get("link"), options=r.get("options"))
+            derive = registry.module("derivation").derive
+            self._derivation = derive(r["spec"], predict=r.get("predict"), link=r.get("link"), options=r.get("options"))
         return self._derivation
 
     @derivation.setter

@@ -74,7 +74,7 @@ class LibraryKernel(Kernel):
         return out.mean() if self.reduction == "mean" else out.sum()
 
     def _apply_weight(self, out, weight):
-        return out * self._as_array(weight, out)
+        return out * self._per_observation(self._as_array(weight, out))
 
     def grad(self, *args, weight=None, **kwargs):
         raise NotSupportedError(
