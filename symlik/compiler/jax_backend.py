@@ -8,6 +8,8 @@ value checks run only on concrete arrays.
 
 from __future__ import annotations
 
+import numpy as np
+
 from symlik.compiler.numpy_backend import exec_source
 from symlik.compiler.xp_kernel import LibraryKernel
 
@@ -80,8 +82,6 @@ class JaxKernel(LibraryKernel):
         return jnp.asarray(value)
 
     def _kind(self, a) -> str:
-        import numpy as np
-
         return np.dtype(a.dtype).kind
 
     def _cast_float(self, a, ref):
