@@ -1,7 +1,9 @@
 """The CuPy backend (``backend="cupy"``): each loss, and its gradient, one CUDA kernel.
 
-Needs CuPy and a CUDA GPU. The cached source is JSON: the per-observation
-C fragments printed from SymPy (``cuda_codegen.pieces``). ``kernel_source``
+Needs CuPy and a CUDA GPU. This is the runtime (no SymPy). The cached source
+is JSON: the per-observation C fragments printed from SymPy by the printer
+(``cuda_codegen.generate``; one form per entry for a vector or matrix
+target, each its own kernel). ``kernel_source``
 wraps them, for given input layouts and dtypes, into one raw kernel per
 operation: the reduced loss (a grid-stride loop with a float64 accumulator
 per thread, a warp-shuffle and shared-memory reduction per block and one

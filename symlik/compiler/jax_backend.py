@@ -1,7 +1,8 @@
 """The JAX backend (``backend="jax"``): differentiable, jit-able losses.
 
-Needs jax (the ``jax`` extra). The kernel is the NumPy backend's source
-printed for ``jax.numpy`` (``xp_printers.SymlikJaxPrinter``); ``jax.grad``
+Needs jax (the ``jax`` extra). This is the runtime (no SymPy): the kernel is
+the NumPy backend's source printed for ``jax.numpy`` by the printer,
+``xp_printers.generate_jax``, run here in JAX's namespace; ``jax.grad``
 and ``jax.jit`` go through it. Under ``jax.jit`` values are traced, so the
 value checks run only on concrete arrays.
 """

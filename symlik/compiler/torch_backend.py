@@ -1,7 +1,8 @@
 """The torch backend (``backend="torch"``): differentiable losses on any torch device.
 
-Needs torch (the ``torch`` extra). The kernel is the NumPy backend's source
-printed with torch's names (``xp_printers.SymlikTorchPrinter``); autograd
+Needs torch (the ``torch`` extra). This is the runtime (no SymPy): the kernel
+is the NumPy backend's source printed with torch's names by the printer,
+``xp_printers.generate_torch``, run here in torch's namespace; autograd
 differentiates through it, so a symlik loss drops into a training loop.
 """
 
