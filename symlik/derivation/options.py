@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # the Derivation class imports this module for its with_optio
 REDUCTIONS = ("mean", "sum", "none")
 
 # A nonnegative, finite number (weights); checked by Constraint.violations.
-nonnegative = C.Constraint("nonnegative", "be >= 0 and finite", {"nonnegative": True})
+nonnegative = C.nonnegative.with_rule("be >= 0 and finite")
 
 
 # ---------------------------------------------------------------------------
@@ -532,7 +532,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
     loss, offset = d.loss.expr, d.offset
     if "eps" in opts:
         eps = sp.Symbol("eps", nonnegative=True)
-        w.params.append(Param("eps", C.Constraint("nonnegative", "be >= 0", {"nonnegative": True}), doc="rate offset"))
+        w.params.append(Param("eps", C.nonnegative, doc="rate offset"))
         w.symbols["eps"] = eps
         log_terms = [t for t in loss.atoms(sp.log) if t.args[0] == rate]
         if len(log_terms) != 1:  # pragma: no cover - the template has one log(rate)

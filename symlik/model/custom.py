@@ -53,7 +53,7 @@ def _constraint(cname, pname, event: bool = False) -> C.Constraint:
         cname = cname.name
     if cname not in USER_CONSTRAINTS:
         raise UnknownNameError(f"constraint of parameter {pname}", cname, USER_CONSTRAINTS)
-    if cname == "simplex" and not event:
+    if C.CONSTRAINTS[cname].event and not event:
         raise NotSupportedError(
             f"parameter {pname} is declared simplex, a probability vector over the event axis; give it as a "
             "SymPy IndexedBase in a density that is a Product over the components (strings cannot index)"
@@ -301,7 +301,7 @@ def custom(
         from symlik.model import normalisation
 
         domain = expectation.domain_of(spec)
-        constraints = {spec.symbol(n): spec.param(n).constraint.name for n in names}
+        constraints = {spec.symbol(n): spec.param(n).constraint for n in names}
         checked, normaliser = normalisation.check(dens, spec.y, domain, constraints, normalize=normalize, what=what)
         if normaliser is not None:
             spec.unnormalised = dens
@@ -388,7 +388,7 @@ def _distribution(name: str, **attributes) -> Distribution:
 
 def _check_onehot(spec, density, what) -> None:
     """Numerically, at K = 3 and a few points on the simplex: sum over the 3 one-hot targets is 1."""
-    from symlik.model.normalisation import SAMPLE_VALUES, DensityError
+    from symlik.model.normalisation import DensityError
 
     y = spec._y_base()
     at3 = density.xreplace({spec.K: 3}).doit()
@@ -396,10 +396,10 @@ def _check_onehot(spec, density, what) -> None:
         values = {}
         for p in spec.effective_params():
             if p.event:
-                row_ = row if p.constraint.name == "simplex" else (0.3, -0.7, 1.4)
+                row_ = row if p.constraint.event else (0.3, -0.7, 1.4)
                 values.update({spec.base(p.name)[j + 1]: sp.Float(v) for j, v in enumerate(row_)})
             else:
-                values[spec.symbol(p.name)] = sp.Float(SAMPLE_VALUES[p.constraint.name][i])
+                values[spec.symbol(p.name)] = sp.Float(p.constraint.samples[i])
         total = 0.0
         for cls_ in range(1, 4):
             onehot = {y[j]: sp.Integer(j == cls_) for j in range(1, 4)}
