@@ -197,8 +197,8 @@ def test_student_t_with_numeric_degrees_of_freedom():
 def test_cauchy_is_told_from_student_t_by_the_power_not_the_name():
     cauchy = _match(1 / (sp.pi * w * (1 + ((y - m) / w) ** 2)))
     assert cauchy.loss.name == "cauchy" and cauchy.loss.inner == {"gamma": w}
-    assert list(C._calibrate_cauchy(_nll(2, w), y, (m,))) == []  # power 2: not Cauchy
-    assert list(C._calibrate_student_t(_nll(2, w), y, (m,))) == [{"c": w**2}]
+    assert list(C.cauchy.calibrate(_nll(2, w), y, (m,))) == []  # power 2: not Cauchy
+    assert list(C.student_t.calibrate(_nll(2, w), y, (m,))) == [{"c": w**2}]
 
 
 def _nll(power, width):
