@@ -10,6 +10,8 @@ from the NLL through ``calibrate``; it never reads them off a name.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -133,11 +135,7 @@ SEED_EVENT: tuple[Template, ...] = (mse_event, cross_entropy)
 def _collect():
     """Seed templates plus those of every module in losses/ that exports
     SCALAR or EVENT tuples (one module per family of losses)."""
-    import importlib
-    import pkgutil
-
-    from symlik.losses import __path__ as pkg_path
-
+    pkg_path = importlib.import_module(__package__).__path__
     scalar, event = list(SEED_SCALAR), list(SEED_EVENT)
     for m in sorted(pkgutil.iter_modules(pkg_path), key=lambda m: m.name):
         if m.name in ("templates", "matcher"):

@@ -48,6 +48,11 @@ class Constraint:
     integer: ClassVar[bool] = False
 
     @property
+    def label(self) -> str:
+        """The name as words, for tables: "unit interval"."""
+        return self.name.replace("_", " ")
+
+    @property
     def unbounded(self) -> bool:
         """The whole real line (a location: figures put its residual on the axis)."""
         return False

@@ -13,6 +13,7 @@ how that was established. Callers turn "not 1" into an error or, with
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import sympy as sp
@@ -74,8 +75,6 @@ def _numeric(expr, symbols):
     (inf/inf, as lam^y / y! at large y) mpmath evaluates that point instead;
     where they overflow the value is taken as infinite.
     """
-    import warnings
-
     import mpmath
     import numpy as np
 
