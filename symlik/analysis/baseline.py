@@ -32,14 +32,6 @@ from symlik.core.expectation import moments
 # The index of the outer average in the chance-level loss (i is taken by the best constant).
 AVERAGE = sp.Symbol("j", integer=True, positive=True)
 
-# The inverse of each link, for reporting the best constant in the network's output.
-FORWARD = {
-    "logit": lambda theta: sp.log(theta / (1 - theta)),
-    "log": sp.log,
-    "softmax": sp.log,  # z_k = log p_k, up to a constant shared by all k
-}
-
-
 class SampleQuantile(sp.Function):
     """The q-quantile of the observations y_1..y_n, for display (q = 1/2: the median)."""
 
@@ -114,10 +106,7 @@ def _predicted(d):
 
 
 def _valid(value, name, spec) -> bool:
-    c = spec.param(name).constraint.name
-    if c in ("positive",) and value.is_positive is False:
-        return False
-    if c in ("positive", "unit_interval", "open_unit_interval") and value.is_negative:
+    if spec.param(name).constraint.excludes(value):
         return False
     return value.is_real is not False
 
@@ -230,7 +219,7 @@ def _inputs(d, values):
     out = {}
     for p, v in values.items():
         if p == name and not isinstance(v, SampleQuantile):
-            out[link.input_name(p)] = sp.simplify(FORWARD[d.link](v))
+            out[link.input_name(p)] = sp.simplify(link.forward(v))
         else:
             out[p] = v
     return out
@@ -253,7 +242,7 @@ def _optimal_event(d) -> OptimalConstant:
         if not isinstance(theta, sp.Indexed):
             return _unsolved(d, shown, f"{_listed(d, [theta])} is shared by all components")
         grad = sp.diff(summand, theta)
-        simplex = spec.param(name).constraint.name == "simplex"
+        simplex = spec.param(name).constraint.event
         eq, sums = (lam if simplex else sp.S.Zero), {}
         for g, coeff in moments(grad, yk).items():
             if g.has(theta):
@@ -282,7 +271,7 @@ def _optimal_event(d) -> OptimalConstant:
 
     described = "; ".join(inline(d, sp.Eq(spec.symbol(n), v)) for n, v in values.items())
     reason = f"Setting the summed score to zero for each component $k$ and solving: {described}."
-    if any(spec.param(n).constraint.name == "simplex" for n in values):
+    if any(spec.param(n).constraint.event for n in values):
         reason += " A Lagrange multiplier keeps the probabilities summing to $1$: the best constant is the class frequencies."
     return OptimalConstant(values, _inputs(d, values), shown, reason, "solved")
 
@@ -293,11 +282,9 @@ def _optimal_event(d) -> OptimalConstant:
 
 
 def _uninformed(d, name):
-    c = d.spec.param(name).constraint.name
-    if c == "simplex":
-        return 1 / d.spec.K
-    if c in ("unit_interval", "open_unit_interval"):
-        return sp.Rational(1, 2)
+    c = d.spec.param(name).constraint
+    if c.uninformed(d.spec.K) is not None:
+        return c.uninformed(d.spec.K)
     best = optimal_constant(d)
     if not best.solved:
         raise NotSupportedError(
@@ -391,12 +378,13 @@ def baseline_steps(d) -> list:
         return steps
     uninformed = []
     for n in d.predict:
-        c = d.spec.param(n).constraint.name
+        c = d.spec.param(n).constraint
         theta = d.spec.symbol(n)
+        value = c.uninformed(d.spec.K)
         uninformed.append(
-            f"{inline(d, sp.Eq(theta, 1 / d.spec.K))} for every class" if c == "simplex"
-            else f"{inline(d, sp.Eq(theta, sp.Rational(1, 2)))}" if c in ("unit_interval", "open_unit_interval")
-            else f"{inline(d, theta)} at its best constant"
+            f"{inline(d, theta)} at its best constant" if value is None
+            else f"{inline(d, sp.Eq(theta, value))} for every class" if c.event
+            else f"{inline(d, sp.Eq(theta, value))}"
         )
     loss_name = d.loss.name or "the NLL without its constant terms"
     steps.append(

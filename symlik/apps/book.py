@@ -261,7 +261,7 @@ def chapter_tex(name: str, derivations) -> str:
     out.append(r"with $y$ in %s." % escape(_support_text(spec.support)))
     out.append(r"\begin{center}\begin{tabular}{lll}\toprule parameter & constraint & meaning\\\midrule")
     for p in spec.effective_params():
-        out.append(r"$%s$ & %s & %s\\" % (spec.latex_name(p.name), escape(p.constraint.name.replace("_", " ")), escape(p.doc)))
+        out.append(r"$%s$ & %s & %s\\" % (spec.latex_name(p.name), escape(p.constraint.label), escape(p.doc)))
     out.append(r"\bottomrule\end{tabular}\end{center}")
     out += _references(spec)
     for d in derivations:

@@ -24,15 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from symlik.core.errors import SymlikError
+from symlik.model import links
 
 FORMATS = (".png", ".svg", ".pdf")
-# A representative value for a parameter that is neither on the x axis nor varied,
-# by constraint: the value a reader would try first.
-TYPICAL = {"real": 0.0, "positive": 1.0, "unit_interval": 0.3, "open_unit_interval": 0.3,
-           "positive_integer": 5.0, "nonnegative_integer": 5.0}
-# A few values of a second predicted parameter, one curve each, by constraint.
-SEVERAL = {"positive": [0.5, 1.0, 2.0], "unit_interval": [0.2, 0.5, 0.8], "open_unit_interval": [0.2, 0.5, 0.8],
-           "positive_integer": [2.0, 5.0, 10.0], "nonnegative_integer": [0.0, 2.0, 5.0], "real": [-1.0, 0.0, 1.0]}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -62,7 +56,8 @@ class Axis:
 
 
 def _typical(spec, name):
-    return TYPICAL.get(spec.param(name).constraint.name, 1.0)
+    """A parameter neither on the x axis nor varied takes its constraint's typical value."""
+    return spec.param(name).constraint.typical
 
 
 def _y_values(spec, params):
@@ -100,30 +95,23 @@ def scalar_axis(d) -> Axis:
     varied = [p for p in d.predict[1:]]
     if varied:  # a second predicted parameter: one curve per value of it
         p = varied[0]
-        vals = SEVERAL.get(spec.param(p).constraint.name, [-1.0, 0.0, 1.0])
+        vals = spec.param(p).constraint.several
         ys = _y_values(spec, fixed)
         y0 = ys[len(ys) // 2]
         curves = [(f"{_math_name(p)} = {v:g}, $y$ = {y0:g}", {**fixed, p: v, "y": y0}) for v in vals]
     else:
         curves = [(f"$y$ = {v:g}", {**fixed, "y": v}) for v in _y_values(spec, fixed)]
     if x not in d.predict:  # a link: the network's pre-activation
-        link = d.link
-        values = np.linspace(-6, 6, 401) if link == "logit" else np.linspace(-3, 3, 401)
-        what = {"logit": "logit", "log": "log-rate" if d.predict[0] in ("rate", "lam") else "log-parameter"}.get(link, "pre-activation")
-        return Axis(x, values, f"{what} $z$ (network output)", lambda v: v, curves)
-    c = spec.param(x).constraint.name
-    if c == "real" and spec.support.kind == "continuous" and spec.support.lower is None and spec.support.upper is None:
+        link = links.get(d.link)
+        values = np.linspace(-link.plot_halfwidth, link.plot_halfwidth, 401)
+        return Axis(x, values, f"{link.axis_label(d.predict[0])} $z$ (network output)", lambda v: v, curves)
+    c = spec.param(x).constraint
+    if c.unbounded and spec.support.kind == "continuous" and spec.support.lower is None and spec.support.upper is None:
         fixed_y = {k: v for k, v in curves[0][1].items()}
         curves = [(lab, {**vals_, "y": 0.0}) for lab, vals_ in curves] if varied else [("", {**fixed_y, "y": 0.0})]
         return Axis(x, np.linspace(-4, 4, 401), r"residual $r = y - %s$" % _math_name(x).strip("$"),
                     lambda r: -r, curves, y_is_residual=True)
-    if c in ("unit_interval", "open_unit_interval"):
-        values = np.linspace(0.005, 0.995, 399)
-    elif c == "positive":
-        values = np.linspace(0.05, 4, 400)
-    else:
-        values = np.linspace(-4, 4, 401)
-    return Axis(x, values, f"{_math_name(x)} (prediction)", lambda v: v, curves)
+    return Axis(x, np.linspace(*c.plot_range), f"{_math_name(x)} (prediction)", lambda v: v, curves)
 
 
 def event_axis(d, size: int = 3) -> Axis:
@@ -144,7 +132,7 @@ def event_axis(d, size: int = 3) -> Axis:
     }
     if s == "counts_vector":  # all of the total in the first component
         bound = spec.support.upper
-        y[0] = fixed.get(bound, TYPICAL["positive_integer"]) if isinstance(bound, str) else (bound or 2.0)
+        y[0] = fixed.get(bound, _typical(spec, bound)) if isinstance(bound, str) else (bound or 2.0)
     if x not in d.predict:  # softmax logits: z = (z_1, 0, 0)
         def to_input(v):
             z = np.zeros((len(v), size))
@@ -152,8 +140,8 @@ def event_axis(d, size: int = 3) -> Axis:
             return z
         return Axis(x, np.linspace(-6, 6, 401), f"logit $z_1$ of the true class ({size} classes, others 0)", to_input,
                     [("", {**fixed, "y": y})])
-    c = spec.param(x).constraint.name
-    if c == "simplex":
+    c = spec.param(x).constraint
+    if c.event:
         def to_input(v):
             p = np.empty((len(v), size))
             p[:, 0] = v
@@ -161,7 +149,7 @@ def event_axis(d, size: int = 3) -> Axis:
             return p
         return Axis(x, np.linspace(0.005, 0.995, 399), f"probability $p_1$ of the true class ({size} classes)", to_input,
                     [("", {**fixed, "y": y})])
-    if c == "real":
+    if c.unbounded:
         def to_input(r):
             mu = np.zeros((len(r), size))
             mu[:, 0] = -r

@@ -154,7 +154,7 @@ def distribution_page(name: str, derivations) -> str:
     out += [expr_display(d0, r"p(%s \mid %s)" % (latex(d0, spec.y), theta), spec.density_expr()), ""]
     out += [f"Support of $y$: `{spec.support.describe()}`.", ""]
     out += ["| parameter | constraint | meaning |", "|---|---|---|"]
-    out += [f"| ${spec.latex_name(p.name)}$ (`{p.name}`) | {p.constraint.name.replace('_', ' ')} | {p.doc} |"
+    out += [f"| ${spec.latex_name(p.name)}$ (`{p.name}`) | {p.constraint.label} | {p.doc} |"
             for p in spec.effective_params()]
     out.append("")
     out += ["| derivation | loss | scale |", "|---|---|---|"]

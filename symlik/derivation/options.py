@@ -47,6 +47,7 @@ import numpy as np
 import sympy as sp
 
 from symlik.core.algebra import is_zero, split_sum, tidy_logs
+from symlik.losses import templates as T
 from symlik.model import constraints as C
 from symlik.model.distributions.base import Param
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
@@ -62,7 +63,7 @@ if TYPE_CHECKING:  # the Derivation class imports this module for its with_optio
 REDUCTIONS = ("mean", "sum", "none")
 
 # A nonnegative, finite number (weights); checked by Constraint.violations.
-nonnegative = C.Constraint("nonnegative", "be >= 0 and finite", {"nonnegative": True})
+nonnegative = C.nonnegative.with_rule("be >= 0 and finite")
 
 
 # ---------------------------------------------------------------------------
@@ -120,35 +121,39 @@ def _weights(name, ndim=None):
 
 @dataclass(frozen=True)
 class Option:
-    """One loss option: the losses it applies to and how its value is checked."""
+    """One loss option: how its value is checked. The losses it applies to declare it
+    themselves (``Template.torch_form``, beside each template)."""
 
     name: str
-    losses: tuple[str, ...]
     torch: str
     check: Callable[[Any], Any]
     doc: str = ""
+
+    @property
+    def losses(self) -> tuple[str, ...]:
+        return T.torch_losses(self.name)
 
 
 OPTIONS: dict[str, Option] = {
     o.name: o
     for o in (
-        Option("label_smoothing", ("cross_entropy",), "cross_entropy(label_smoothing=)",
+        Option("label_smoothing", "cross_entropy(label_smoothing=)",
                _number("label_smoothing", 0.0, upper=1.0), "mix the target with the uniform distribution"),
-        Option("class_weight", ("cross_entropy",), "cross_entropy(weight=)", _weights("class_weight", ndim=1),
+        Option("class_weight", "cross_entropy(weight=)", _weights("class_weight", ndim=1),
                "a weight per class; the mean divides by the total weight of the target classes"),
-        Option("ignore_index", ("cross_entropy",), "cross_entropy(ignore_index=)", _integer("ignore_index"),
+        Option("ignore_index", "cross_entropy(ignore_index=)", _integer("ignore_index"),
                "targets equal to it add nothing, to the sum or to the mean's denominator"),
-        Option("pos_weight", ("binary_cross_entropy",), "binary_cross_entropy_with_logits(pos_weight=)",
+        Option("pos_weight", "binary_cross_entropy_with_logits(pos_weight=)",
                _weights("pos_weight"), "a weight on the positive term"),
-        Option("soft_targets", ("binary_cross_entropy",), "binary_cross_entropy(target in [0, 1])",
+        Option("soft_targets", "binary_cross_entropy(target in [0, 1])",
                _bool("soft_targets"), "targets are probabilities in [0, 1]"),
-        Option("eps", ("gaussian_nll", "poisson_nll"), "gaussian_nll_loss(eps=) / poisson_nll_loss(eps=)",
+        Option("eps", "gaussian_nll_loss(eps=) / poisson_nll_loss(eps=)",
                _number("eps", 0.0), "variance clamp (gaussian_nll) or log(rate + eps) (poisson_nll)"),
-        Option("full", ("gaussian_nll", "poisson_nll"), "gaussian_nll_loss(full=) / poisson_nll_loss(full=)",
+        Option("full", "gaussian_nll_loss(full=) / poisson_nll_loss(full=)",
                _bool("full"), "keep the constant (gaussian_nll) or add Stirling's term where y > 1 (poisson_nll)"),
-        Option("log_input", ("poisson_nll",), "poisson_nll_loss(log_input=)", _bool("log_input"),
+        Option("log_input", "poisson_nll_loss(log_input=)", _bool("log_input"),
                "the input is the log-rate (the log link)"),
-        Option("exact", ("poisson_nll",), "(symlik only)", _bool("exact"), "add the exact log y! (gammaln)"),
+        Option("exact", "(symlik only)", _bool("exact"), "add the exact log y! (gammaln)"),
     )
 }
 
@@ -168,17 +173,8 @@ def option_kind(d: Derivation) -> str | None:
     scale 1 and no offset (a binomial's BCE on y/n, scale n, is not torch's
     BCE), gaussian_nll predicting both mean and spread, poisson_nll.
     """
-    name = d.loss.name
-    plain = d.scale == 1 and d.offset == 0
-    if name == "cross_entropy" and d.spec.support.kind == "onehot" and len(d.predict) == 1 and plain:
-        return name
-    if name == "binary_cross_entropy" and not d.spec.is_event and len(d.predict) == 1 and plain:
-        return name
-    if name == "gaussian_nll" and len(d.predict) == 2 and not d.spec.is_event:
-        return name
-    if name == "poisson_nll" and len(d.predict) == 1 and not d.spec.is_event:
-        return name
-    return None
+    template = d.loss.template
+    return d.loss.name if template is not None and template.follows_torch(d) else None
 
 
 def supported(d: Derivation) -> tuple[str, ...]:
@@ -532,7 +528,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
     loss, offset = d.loss.expr, d.offset
     if "eps" in opts:
         eps = sp.Symbol("eps", nonnegative=True)
-        w.params.append(Param("eps", C.Constraint("nonnegative", "be >= 0", {"nonnegative": True}), doc="rate offset"))
+        w.params.append(Param("eps", C.nonnegative, doc="rate offset"))
         w.symbols["eps"] = eps
         log_terms = [t for t in loss.atoms(sp.log) if t.args[0] == rate]
         if len(log_terms) != 1:  # pragma: no cover - the template has one log(rate)

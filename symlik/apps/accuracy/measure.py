@@ -204,12 +204,7 @@ def _direction(d, name, value) -> int:
     spec = d.spec
     if name not in spec.param_names:
         return 0
-    c = spec.param(name).constraint.name
-    if c in ("unit_interval", "simplex") and value == 0:
-        return 1
-    if c in ("unit_interval", "simplex") and value == 1:
-        return -1
-    return 0
+    return spec.param(name).constraint.inward(value)
 
 
 __all__ = ["measure", "Result", "RTOL", "TERM_ULPS", "scaled_error"]
