@@ -17,8 +17,7 @@ from symlik.model.distributions.base import Distribution
 from symlik.core.errors import SymlikError
 from symlik.core.functions import ArgMin, DensityOf, loss_symbol
 from symlik.losses import matcher
-from symlik.render.common import symbol_names
-from symlik.render.prose import inline_latex
+from symlik.render.printing import inline_latex
 from symlik.core.notation import N_OBS, OBS
 from symlik.core.step import Step
 from symlik.derivation.derivation import Derivation
@@ -253,7 +252,7 @@ def _steps(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, 
     pred_latex = ", ".join(spec.latex_name(p) for p in predict)
     link_inputs = set(input_names) - set(predict)
     # Inline math for the reasons, its symbols named as in the steps: tex(e) is the LaTeX, math(e) the $tex(e)$.
-    tex = lambda e: inline_latex(e, {**symbol_names(e, link_inputs), **_upright(e, match.loss.inner)})  # noqa: E731
+    tex = lambda e: inline_latex(e)  # noqa: E731
     math = lambda e: f"${tex(e)}$"  # noqa: E731
     lhs_L = r"\mathcal{L}(%s)" % pred_latex
     lhs_NLL = r"\operatorname{NLL}(%s)" % pred_latex
