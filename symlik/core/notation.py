@@ -108,6 +108,7 @@ FORMS: dict[str, Display] = {
     "sum_over": Display(r"\sum_{{{0}}} {1}", "Σ_{0} {1}"),  # a sum over an index, no limits written
     "cdot": Display(r"{args}", "{args}"),  # a product written with a dot (separator: see SEPARATORS)
     "thin": Display(r"{args}", "{args}"),  # a product written with a thin space
+    "equals_positive": Display("{0} = {1} > 0", "{0} = {1} > 0"),  # a named quantity, its value, its sign
     "partial": Display(r"\frac{{\partial {0}}}{{\partial {1}}}", "d {0} / d {1}"),
     # the loss derivation (derivation/passes)
     "likelihood": Display(r"\mathcal{{L}}({args})", "L({args})"),
@@ -142,7 +143,7 @@ def term(key: str) -> Term:
     return Term(key)
 
 
-class Form(sp.Function):
+class FormBase(sp.Function):
     """A named form applied to arguments (``FORMS[key]``); made by ``form(key, *args)``."""
 
     key: str = ""
@@ -152,10 +153,10 @@ class Form(sp.Function):
 def _form_class(key: str) -> type:
     if key not in FORMS:
         raise KeyError(f"no form {key!r} in symlik.core.notation.FORMS")
-    return type(f"Form_{key}", (Form,), {"key": key})
+    return type(f"Form_{key}", (FormBase,), {"key": key})
 
 
-def form(key: str, *args) -> Form:
+def form(key: str, *args) -> FormBase:
     """The form ``key`` of ``FORMS`` applied to ``args`` (SymPy expressions), unevaluated."""
     return _form_class(key)(*args, evaluate=False)
 

@@ -45,7 +45,7 @@ class NotationLatexPrinter(LatexPrinter):
     def _print_OperatorName(self, expr):
         return r"\operatorname{%s}" % expr.name
 
-    def _print_Form(self, expr):
+    def _print_FormBase(self, expr):
         return _filled(FORMS[expr.key].latex, [self._print(a) for a in expr.args], expr.key, text=False)
 
 
@@ -78,7 +78,7 @@ class NotationTextPrinter(StrPrinter):
     def _print_OperatorName(self, expr):
         return expr.name
 
-    def _print_Form(self, expr):
+    def _print_FormBase(self, expr):
         return _filled(FORMS[expr.key].text, [self._print(a) for a in expr.args], expr.key, text=True)
 
 
