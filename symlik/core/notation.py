@@ -94,7 +94,6 @@ TERMS: dict[str, Display] = {
     "offset": Display(r"\text{offset}", "offset"),
     "constant": Display(r"\text{constant}", "constant"),
     "const": Display(r"\text{const}", "const"),
-    "mean_loss": Display(r"\frac{1}{n}\sum_{i} \ell_i", "mean loss"),
 }
 
 
@@ -114,6 +113,7 @@ FORMS: dict[str, Display] = {
     "likelihood": Display(r"\mathcal{{L}}({args})", "L({args})"),
     "nll_of": Display(r"\operatorname{{NLL}}({args})", "NLL({args})"),
     "softmax_of": Display(r"\operatorname{{softmax}}({args})", "softmax({args})"),
+    "mean_loss": Display(r"\frac{{1}}{{{0}}}\sum_{{i}} \ell_i", "mean loss"),  # over {0} observations
     "summed_losses": Display(r"\sum_i \ell_i({0})", "sum_i loss_i({0})"),
 }
 

@@ -82,6 +82,24 @@ def _derive_cached(spec, predict, link):
 
 
 def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None) -> Derivation:
+    context = prepare(spec, predict, link_name)
+    return Derivation(
+        spec=spec,
+        predict=predict,
+        link=link_name,
+        nll=context.nll,
+        loss=matcher.Loss(context.loss.name, context.loss_expr, context.loss.template, context.loss.inner),
+        scale=context.match.scale,
+        offset=context.match.offset,
+        inputs=context.inputs,
+        steps=passes.run(context),
+        symbols=context.symbols,
+        nll_theta=context.nll_theta,
+    )
+
+
+def prepare(spec: Distribution, predict: tuple[str, ...], link_name: str | None) -> Context:
+    """The NLL, the proven loss and the link applied: everything the passes write steps about."""
     k = spec.index if spec.is_event else None
     y = spec.y
     theta = {p: spec.symbol(p) for p in spec.param_names}
@@ -131,20 +149,5 @@ def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
     for p in others:
         symbols[p] = theta[p]
     inputs = (*input_names, "y", *others)
-    loss = matcher.Loss(match.loss.name, loss_expr, match.loss.template, match.loss.inner)
-
-    context = Context(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols, tuple(input_names))
-    steps = passes.run(context)
-    return Derivation(
-        spec=spec,
-        predict=predict,
-        link=link_name,
-        nll=nll,
-        loss=loss,
-        scale=match.scale,
-        offset=match.offset,
-        inputs=inputs,
-        steps=steps,
-        symbols=symbols,
-        nll_theta=nll_theta,
-    )
+    return Context(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols,
+                   tuple(input_names), nll, inputs)

@@ -30,6 +30,8 @@ class Context:
     loss_expr: sp.Expr  # the loss in the network's inputs (after the link)
     symbols: dict  # input name -> its symbol
     input_names: tuple[str, ...]  # the predicted inputs, in order
+    nll: sp.Expr  # -log p per observation, in the network's inputs
+    inputs: tuple[str, ...]  # every input of the kernel, in positional order
 
     @property
     def k(self):

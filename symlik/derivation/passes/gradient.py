@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symlik.core.notation import N_OBS, OBS, OperatorName, form, term
+from symlik.core.notation import OBS, OperatorName, form
 from symlik.core.step import Step, reason
 from symlik.derivation.gradient import gradient as gradient_of
 from symlik.derivation.gradient import tidy
 from symlik.derivation.passes.context import Context
-from symlik.derivation.substitution import observation
 
 
 class _Inputs:
@@ -50,10 +49,11 @@ def over_n(g, n_obs):
 def gradient(c: Context) -> tuple[Step, ...]:
     """One step per predicted input. Only observation i's term depends on its own prediction,
     so the gradient of (1/n) sum_i loss_i is that term's derivative over n (what ``Kernel.grad``
-    returns for reduction="mean", from the stable form of the same expression)."""
+    returns for reduction="mean", from the stable form of the same expression). As in the other
+    passes, a parameter that bounds the support (binomial's n trials) is indexed by observation,
+    and the observations are counted by N where the distribution has its own n."""
     loss = c.loss
-    numerator = OperatorName(loss.template.latex_name) if loss.name else term("mean_loss")
-    varying = {"y", *c.predict, *c.input_names}
+    numerator = OperatorName(loss.template.latex_name) if loss.name else form("mean_loss", c.n_obs)
     inputs = _Inputs(c.spec, c.symbols)
     steps = []
     for name in c.input_names:
@@ -62,10 +62,10 @@ def gradient(c: Context) -> tuple[Step, ...]:
         steps.append(
             Step(
                 f"The gradient with respect to {name}",
-                over_n(observation(g, varying), N_OBS),
+                over_n(c.obs(g), c.n_obs),
                 reason(
                     "Only observation ", OBS, "'s term depends on its own prediction, so the gradient of the mean "
-                    "is that term's derivative over ", N_OBS, "; the kernel's grad() computes it from the stable "
+                    "is that term's derivative over ", c.n_obs, "; the kernel's grad() computes it from the stable "
                     "form of the loss.",
                 ),
                 lhs=form("partial", numerator, form("sub", sp.Symbol(name), *indices)),
