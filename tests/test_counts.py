@@ -77,7 +77,7 @@ def test_observation_count_is_not_confused_with_the_trials():
     d = symlik.derive("binomial")
     first = d.steps[0].expr
     assert first.limits[0][2] == sp.Symbol("N", integer=True, positive=True)
-    assert "the $N$ observations" in d.steps[0].why
+    assert "the $N$ observations" in d.to_markdown()
     assert symlik.derive("poisson").steps[0].expr.limits[0][2] == sp.Symbol("n", integer=True, positive=True)
 
 

@@ -179,7 +179,12 @@ def test_inline_math_from_sympy_has_no_unbreakable_groups():
 
 
 def _reason(d, title_start):
-    return next(s.why for s in d.steps if s.title.startswith(title_start))
+    """The reason of the step whose title starts so, typeset as LaTeX (the prose unescaped)."""
+    from symlik.render.common import display_names
+    from symlik.render.prose import prose_latex
+
+    why = next(s.why for s in d.steps if s.title.startswith(title_start))
+    return prose_latex(why, lambda t: t, lambda e: display_names(d, e))
 
 
 def test_the_link_reason_states_only_its_own_identities():

@@ -629,7 +629,7 @@ def _fill(step: Step, opts: dict) -> Step:
     for name in ("label_smoothing", "eps"):
         if name in opts:
             title = title.replace(f"<{name}>", f"{opts[name]:g}")
-            why = why.replace(f"<{name}>", f"{opts[name]:g}")
+            why = why.replace(f"<{name}>", f"{opts[name]:g}") if isinstance(why, str) else tuple(p.replace(f"<{name}>", f"{opts[name]:g}") if isinstance(p, str) else p for p in why)
     return dataclasses.replace(step, title=title, why=why)
 
 

@@ -14,15 +14,14 @@ from typing import Any, ClassVar
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
+from symlik.core.notation import SYMBOLS, symbol_display
 from symlik.model import constraints as C
 from symlik.model import links
 from symlik.model.links import Link
 
-# Symbol names whose LaTeX form differs from SymPy's default.
-LATEX_NAMES = {"lam": r"\lambda", "rate": r"\lambda", "s": "s", "b": "b", "a": "a",
-               # parameters that loss options add (see derivation/options.py)
-               "class_weight": r"\alpha", "pos_weight": "w_{+}", "label_smoothing": r"\varepsilon",
-               "eps": r"\epsilon"}
+# Display names live in the notation table (symlik.core.notation.SYMBOLS); this view of it is
+# kept for apps/plot.py until it asks the table.
+LATEX_NAMES = {name: shown.latex for name, shown in SYMBOLS.items()}
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,9 @@ class Distribution:
         return self.title[:1].lower() + self.title[1:]
 
     def latex_name(self, name: str) -> str:
-        return sp.latex(sp.Symbol(LATEX_NAMES.get(name, name)))
+        """The LaTeX of parameter ``name`` (from the notation table, else SymPy's: mu -> \\mu)."""
+        shown = symbol_display(name)
+        return shown.latex if shown is not None else sp.latex(sp.Symbol(name))
 
     def summary(self) -> str:
         doc = (self.__doc__ or "").strip().splitlines()
