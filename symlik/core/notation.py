@@ -67,3 +67,20 @@ SCALE_TIMES_DELTA = quoted("scale_times_delta", "scale * delta", r"\text{scale} 
 DELTA_TO_ZERO = quoted("delta_to_zero", "delta -> 0", r"\delta \to 0")
 DELTA_TO_INFINITY = quoted("delta_to_infinity", "delta -> oo", r"\delta \to \infty")
 HALF_MSE = quoted("half_mse", "MSE/2", r"\operatorname{MSE}/2")
+
+
+class Moment(sp.Function):
+    """E[g(y)], a moment a reason lists (written with brackets, as the reasons quote it)."""
+
+    nargs = 1
+
+    def _latex(self, printer):
+        return r"\mathbb{E}[%s]" % printer._print(self.args[0])
+
+    def _sympystr(self, printer):
+        return "E[%s]" % printer._print(self.args[0])
+
+
+# KL divergences (analysis/divergence.py).
+LOG_RATIO = quoted("log_ratio", "log p(y) - log q(y)", r"\log p(y) - \log q(y)")
+MEAN_OF_ONE_HOT = quoted("mean_of_one_hot", "E[y_k]", r"\mathbb{E}[y_{k}]")
