@@ -84,3 +84,31 @@ class Moment(sp.Function):
 # KL divergences (analysis/divergence.py).
 LOG_RATIO = quoted("log_ratio", "log p(y) - log q(y)", r"\log p(y) - \log q(y)")
 MEAN_OF_ONE_HOT = quoted("mean_of_one_hot", "E[y_k]", r"\mathbb{E}[y_{k}]")
+
+# The VAE objective (derivation/vae.py): the quantities its steps show, and the formulas its reasons quote.
+ELBO_EXPECTATION = Shown("E_q[log p(x | z)]", r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[\log p_{\theta}(x \mid z)\right]")
+ELBO_NEG_EXPECTATION = Shown("E_q[-log p(x | z)]", r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[-\log p_{\theta}(x \mid z)\right]")
+ELBO_KL = Shown("KL(q(z | x) || p(z))", r"\operatorname{KL}\left(q_{\phi}(z \mid x) \,\middle\|\, p(z)\right)")
+ONE_SAMPLE_NLL = Shown("-log p(x | z~)", r"-\log p_{\theta}\left(x \mid \tilde{z}\right)")
+ENCODER = quoted("encoder", "q(z | x)", r"q(z \mid x)")
+ELBO_BOUND = quoted(
+    "elbo_bound", "log p(x) >= E_q[log p(x | z)] - KL(q(z | x) || p(z))",
+    r"\log p(x) \geq \mathbb{E}_{q}[\log p(x \mid z)] - \operatorname{KL}(q(z \mid x) \,\|\, p(z))",
+)
+GAUSSIAN_ENCODER = quoted("gaussian_encoder", "q(z | x) = N(mu, diag sigma^2)",
+                          r"q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag} \sigma^{2})")
+STANDARD_NORMAL = quoted("standard_normal", "N(0, I)", r"\mathcal{N}(0, I)")
+STANDARD_NORMAL_KL = quoted(
+    "standard_normal_kl", "1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)",
+    r"\frac{1}{2} \sum_{j} (\mu_{j}^{2} + \sigma_{j}^{2} - 1 - \log \sigma_{j}^{2})",
+)
+REPARAMETERISATION = quoted("reparameterisation", "z = mu + sigma * epsilon", r"z = \mu + \sigma \odot \epsilon")
+STANDARD_NOISE = quoted("standard_noise", "epsilon ~ N(0, I)", r"\epsilon \sim \mathcal{N}(0, I)")
+GAUSSIAN_DECODER = quoted("gaussian_decoder", "p(x | z) = N(xhat(z), sigma_x^2 I)",
+                          r"p(x \mid z) = \mathcal{N}(\hat{x}(z), \sigma_{x}^{2} I)")
+BERNOULLI_DECODER = quoted(
+    "bernoulli_decoder", "p(x | z) = prod_k Bernoulli(x_k | sigma(ell_k))",
+    r"p(x \mid z) = \prod_{k} \operatorname{Bernoulli}(x_{k} \mid \sigma(\ell_{k}))",
+)
+GAUSSIAN_DECODER_CONSTANT = quoted("gaussian_decoder_constant", "D/2 log(2 pi sigma_x^2)",
+                                   r"\frac{D}{2} \log(2 \pi \sigma_{x}^{2})")
