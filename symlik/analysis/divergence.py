@@ -30,7 +30,7 @@ from symlik.core.step import Step, reason
 from symlik.model.distributions import get, names
 from symlik.model.distributions.base import Distribution
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
-from symlik.analysis.information import _nicer_negated, tidy
+from symlik.analysis.information import _listed, _nicer_negated, tidy
 
 # The pairs rendered into derivations/ (when both are in the catalog):
 # (p name, p options, q name, q options, q parameter values, slug)
@@ -320,14 +320,6 @@ def _tidy_event(expr, k, K):
 
 # The names the reasons use: p and q for the two distributions, y the observation, k its component.
 P, Q, Y, K = sp.symbols("p q y k")
-
-
-def _listed(items) -> list:
-    """Items for a reason, separated by commas: [a, ", ", b, ", ", c]."""
-    out: list = []
-    for item in items:
-        out += [", ", item] if out else [item]
-    return out
 
 
 def kl_document(result: KL, slug: str | None = None):

@@ -112,3 +112,37 @@ BERNOULLI_DECODER = quoted(
 )
 GAUSSIAN_DECODER_CONSTANT = quoted("gaussian_decoder_constant", "D/2 log(2 pi sigma_x^2)",
                                    r"\frac{D}{2} \log(2 \pi \sigma_{x}^{2})")
+
+
+class Grouped(sp.Function):
+    """(a, b, ...): quantities a reason names together, in brackets."""
+
+    def _latex(self, printer):
+        return "(%s)" % ", ".join(printer._print(a) for a in self.args)
+
+    def _sympystr(self, printer):
+        return "(%s)" % ", ".join(printer._print(a) for a in self.args)
+
+
+class Distributed(sp.Function):
+    """y ~ p(y | theta): a quantity drawn from a distribution (its density as the second argument)."""
+
+    nargs = 2
+
+    def _latex(self, printer):
+        return r"%s \sim %s" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+    def _sympystr(self, printer):
+        return "%s ~ %s" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
+class SquaredSensitivity(sp.Function):
+    """(d theta / d z)^2, the chain rule's factor between the information about theta and about z."""
+
+    nargs = 2
+
+    def _latex(self, printer):
+        return r"(\partial %s / \partial %s)^{2}" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+    def _sympystr(self, printer):
+        return "(d%s/d%s)^2" % (printer._print(self.args[0]), printer._print(self.args[1]))
