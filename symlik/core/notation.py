@@ -146,3 +146,29 @@ class SquaredSensitivity(sp.Function):
 
     def _sympystr(self, printer):
         return "(d%s/d%s)^2" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
+class Listed(sp.Function):
+    """a, b, ...: quantities a reason names together, with no brackets."""
+
+    def _latex(self, printer):
+        return ", ".join(printer._print(a) for a in self.args)
+
+    def _sympystr(self, printer):
+        return ", ".join(printer._print(a) for a in self.args)
+
+# Loss options (derivation/options.py).
+SMOOTHED_EXPECTATION = quoted("smoothed_expectation", "-E_(c ~ q_i) log p_ic", r"-\mathbb{E}_{c \sim q_{i}} \log p_{ic}")
+CLASS_WEIGHTED_TERM = quoted("class_weighted_term", "alpha_(y_i) (-log p_(i, y_i))",
+                             r"\alpha_{y_{i}} (-\log p_{i, y_{i}})")
+LOG_SOFTMAX = quoted("log_softmax", "log softmax(z)_k = z_k - log sum_j e^(z_j)",
+                     r"\log \operatorname{softmax}(z)_{k} = z_{k} - \log \sum_{j} e^{z_{j}}")
+STABLE_CROSS_ENTROPY = quoted("stable_cross_entropy", "A (log sum_j e^(z_j) - x)", r"A (\log \sum_{j} e^{z_{j}} - x)")
+CLASS_MASS = quoted("class_mass", "A = sum_k c_k", r"A = \sum_{k} c_{k}")
+SOFT_TARGET_CROSS_ENTROPY = quoted("soft_target_cross_entropy", "H(Bernoulli(y), Bernoulli(p))",
+                                   r"H(\operatorname{Bernoulli}(y), \operatorname{Bernoulli}(p))")
+LOG_SIGMOID = quoted("log_sigmoid", "log sigma(z)", r"\log \sigma(z)")
+LOG_ONE_MINUS_SIGMOID = quoted("log_one_minus_sigmoid", "log(1 - sigma(z))", r"\log(1 - \sigma(z))")
+LOG_FACTORIAL_ZERO_ONE = quoted("log_factorial_zero_one", "log 0! = log 1! = 0", r"\log 0! = \log 1! = 0")
+TARGET_CLASS_WEIGHT = quoted("target_class_weight", "sum_i alpha_(y_i)", r"\sum_{i} \alpha_{y_{i}}")
+ZERO_OVER_ZERO = quoted("zero_over_zero", "0/0 = nan", r"0/0 = \text{nan}")
