@@ -20,7 +20,7 @@ from collections import OrderedDict
 import sympy as sp
 
 from symlik.render.breaking import DEFAULT_BUDGET, broken, estimate_width, pack, split_top_level
-from symlik.render.common import latex
+from symlik.render.common import display_names, latex
 from symlik.render.latex import aligned_lines, escape
 from symlik.render.prose import prose_latex
 
@@ -181,7 +181,7 @@ def _result_lines(d, lhs: str, value) -> str:
         elif isinstance(v, sp.Basic):
             lines += aligned_lines(left, broken(v, lambda e: latex(d, e), first=estimate_width(left) + 2))
         elif getattr(v, "reason", ""):  # an OptimalConstant: its statement, math typeset
-            return prose_latex(v.reason, escape)
+            return prose_latex(v.reason, escape, lambda e: display_names(d, e))
         else:
             return escape(str(v))
     return display(lines)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from symlik.render.breaking import broken, estimate_width
-from symlik.render.common import latex
+from symlik.render.common import display_names, latex
 from symlik.render.latex import aligned_lines
 from symlik.render.markdown import display
 from symlik.render.prose import prose_markdown
@@ -100,7 +100,7 @@ def _offered(d) -> list[str]:
             if isinstance(v, sp.Basic):
                 out += [expr_display(d, left, v) if not isinstance(v, sp.MatrixBase) else display([f"{left} = {latex(d, v)}"]), ""]
             else:  # an OptimalConstant: its statement, math typeset
-                out += [prose_markdown(v.reason) if getattr(v, "reason", "") else f"{v}", ""]
+                out += [prose_markdown(v.reason, lambda e: display_names(d, e)) if getattr(v, "reason", "") else f"{v}", ""]
     return out
 
 

@@ -23,8 +23,8 @@ import keyword
 import sympy as sp
 
 from symlik.core import expectation
+from symlik.core.step import reason
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
-from symlik.core.expectation import domain_of
 from symlik.model import constraints as C
 from symlik.model import normalisation
 from symlik.model.distributions.base import Distribution, Param
@@ -439,7 +439,7 @@ def normaliser_steps(spec):
     Z = getattr(spec, "normaliser", None)
     if Z is None:
         return ()
-    domain = domain_of(spec)
+    domain = expectation.domain_of(spec)
     y = spec.y
     f = spec.unnormalised
     total = sp.Sum(f, (y, domain.lower, domain.upper)) if domain.discrete else sp.Integral(f, (y, domain.lower, domain.upper))
@@ -448,8 +448,10 @@ def normaliser_steps(spec):
         (
             "Normalise the density",
             Z,
-            f"The formula as given {measure} to this over its support, not to $1$, so the density above is "
-            "the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
+            reason(
+                f"The formula as given {measure} to this over its support, not to ", sp.S.One, ", so the density "
+                "above is the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
+            ),
             sp.latex(total),
             sp.sstr(total),
         ),
