@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from symlik.apps.tables import text_table
 from symlik.derivation import derive
 from symlik.model.distributions import get, names as all_names
 
@@ -20,6 +21,16 @@ def combinations(names=None):
             yield name, None, link, {}
         for variant in spec.variants:
             yield name, variant.get("predict"), variant.get("link"), variant.get("options", {})
+
+
+def catalog_listing(request=None) -> str:
+    """`symlik list`: name, parameters, support, what is predicted and the links, a row each."""
+    rows = [("name", "parameters", "support", "predicts", "links")]
+    for name in all_names():
+        spec = get(name)
+        params = ", ".join(f"{p.name} ({p.constraint})" for p in spec.params)
+        rows.append((name, params, spec.support.describe(), ", ".join(spec.predict), ", ".join(spec.links) or "-"))
+    return text_table(rows)
 
 
 def all_derivations(names=None):
