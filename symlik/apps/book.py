@@ -32,8 +32,8 @@ from symlik.derivation.gradient import loss_gradient
 from symlik.losses.templates import SCALAR_TEMPLATES
 from symlik.render.breaking import DEFAULT_BUDGET, broken, estimate_width, pack, split_top_level
 from symlik.render.common import latex
-from symlik.render.latex import aligned_lines, escape
 from symlik.render.kernel_math import kernel_latex
+from symlik.render.latex import aligned_lines, escape
 from symlik.render.prose import prose_latex
 
 MASTER = "symlik.tex"
