@@ -1,7 +1,7 @@
 """derivations/: every derivation of the catalog rendered as LaTeX and Markdown, with an index.
 
 ``symlik derive --all`` writes what ``all_outputs`` returns. The work is split into
-units (one catalog derivation, one explained derivation, or the KL/VAE documents),
+units (a catalog derivation with its explained form, if any; or the KL/VAE documents),
 rendered in worker processes on every core the process may use; the files and the
 index come out in the same order, byte for byte, whatever the number of workers.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -61,16 +63,26 @@ def documents():
 
 
 # -- the units of work ---------------------------------------------------------------
-# A unit is (kind, arguments), plain data a worker process receives; render_unit returns,
-# as plain data, the pieces it adds: {"files": {name: text}, "index_md": line,
-# "index_tex": line}, plus the summary "row" and the book "chapter" of a catalog derivation.
+# derivations/ has three sections: the catalog, the explained derivations, the documents.
+# A task is (section, position in it, arguments); a unit is the tasks one worker process
+# does together, as plain data. An explained derivation rides with the catalog derivation
+# it extends, so the worker derives once. render_unit returns, for each task, (section,
+# position, piece) with piece = {"files": {name: text}, "index_md": line, "index_tex": line}
+# plus, for the catalog, the summary "row" and the book "chapter".
+SECTIONS = ("catalog", "explained", "documents")
 
 
-def work_units() -> list[tuple]:
+def work_units() -> list[list[tuple]]:
     available = set(names())
-    units = [("catalog", combination) for combination in combinations()]
-    units += [("explained", entry) for entry in EXPLAINED if entry[0] in available]
-    units.append(("documents", None))
+    explained = {entry: i for i, entry in enumerate(EXPLAINED) if entry[0] in available}
+    units = [[("documents", 0, None)]]  # the slowest unit first, so no worker is left with it at the end
+    for i, (name, predict, link, options) in enumerate(combinations()):
+        unit = [("catalog", i, (name, predict, link, options))]
+        extends = (name, predict, link)
+        if not options and extends in explained:
+            unit.append(("explained", explained.pop(extends), extends))
+        units.append(unit)
+    units += [[("explained", i, entry)] for entry, i in explained.items()]
     return units
 
 
@@ -105,13 +117,16 @@ def _document_piece(doc) -> dict:
             "index_tex": r"\input{%s}" % doc.slug}
 
 
-def render_unit(unit: tuple) -> list[dict]:
-    kind, arguments = unit
-    if kind == "catalog":
-        return [_catalog_piece(*arguments)]
-    if kind == "explained":
-        return [_explained_piece(*arguments)]
-    return [_document_piece(doc) for doc in documents()]
+def render_unit(unit: list[tuple]) -> list[tuple]:
+    out = []
+    for section, position, arguments in unit:
+        if section == "catalog":
+            out.append((section, position, _catalog_piece(*arguments)))
+        elif section == "explained":
+            out.append((section, position, _explained_piece(*arguments)))
+        else:
+            out += [(section, i, _document_piece(doc)) for i, doc in enumerate(documents())]
+    return out
 
 
 def _usable_cores() -> int:
@@ -120,39 +135,45 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def render_units(units: list[tuple], workers: int | None = None) -> list[list[dict]]:
-    """render_unit of each unit, in the order given; in ``workers`` processes (default: one per core)."""
+def _start_method() -> str:
+    # fork starts a worker with what this process has imported (SymPy, the catalog) at no
+    # cost; it is safe on Linux while this process runs a single thread (as the CLI does). On
+    # macOS and Windows fork is unsafe or missing: spawn starts a fresh interpreter there.
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def render_units(units: list[list[tuple]], workers: int | None = None) -> list[tuple]:
+    """Every (section, position, piece) of ``units``; in ``workers`` processes (default: one per core)."""
     workers = min(workers or _usable_cores(), len(units))
     if workers <= 1:
-        return [render_unit(u) for u in units]
-    # "spawn" starts a fresh interpreter on every platform (fork is unsafe on macOS). The
-    # slowest unit (the documents) goes first, so no worker is left with it at the end.
-    order = sorted(range(len(units)), key=lambda i: units[i][0] != "documents")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {i: pool.submit(render_unit, units[i]) for i in order}
-        return [futures[i].result() for i in range(len(units))]
+        return [piece for unit in units for piece in render_unit(unit)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
+        return [piece for pieces in pool.map(render_unit, units) for piece in pieces]
 
 
 def all_outputs(request: dict | None = None, workers: int | None = None) -> dict:
     """What `symlik derive --all` writes and prints: {"files": {name: text}, "rows": summary rows}."""
-    units = work_units()
-    pieces: dict[str, list[dict]] = {"catalog": [], "explained": [], "documents": []}
-    for (kind, _), rendered in zip(units, render_units(units, workers)):
-        pieces[kind] += rendered
+    pieces: dict[str, list] = {section: [] for section in SECTIONS}
+    for section, position, piece in render_units(work_units(), workers):
+        pieces[section].append((position, piece))
+    for section in SECTIONS:
+        pieces[section] = [piece for _, piece in sorted(pieces[section], key=lambda pair: pair[0])]
     files: dict[str, str] = {}
     index_md = ["# symlik derivations", "", "Generated by `symlik derive --all`; do not edit by hand.", ""]
     index_md += ["| distribution | predict | link | loss | scale | files |", "|---|---|---|---|---|---|"]
     index_tex = ["% Generated by `symlik derive --all`; do not edit by hand."]
-    sections = {
+    headings = {
         "catalog": [],
         "explained": ["", "## Beyond the loss: score, Fisher information, best constant", "",
                       "| derivation | Fisher information | best constant | files |", "|---|---|---|---|"],
         "documents": ["", "## KL divergences and the VAE objective", "", "| derivation | result | files |",
                       "|---|---|---|"],
     }
-    for kind, heading in sections.items():
-        index_md += heading
-        for piece in pieces[kind]:
+    for section in SECTIONS:
+        index_md += headings[section]
+        for piece in pieces[section]:
             files.update(piece["files"])
             index_md.append(piece["index_md"])
             index_tex.append(piece["index_tex"])
