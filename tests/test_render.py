@@ -97,7 +97,7 @@ def _beyond_the_catalog():
     """Derivations and documents whose reasons the catalog fixture does not reach."""
     import numpy as np
 
-    from symlik.apps.cli import documents
+    from symlik.apps.derivations import documents
 
     explained = [symlik.derive("normal", predict=("mu", "sigma")).explained(), symlik.derive("laplace").explained(),
                  symlik.derive("bernoulli", link="logit").explained(), symlik.derive("categorical", link="softmax").explained()]

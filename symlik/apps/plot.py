@@ -18,13 +18,21 @@ are built with the object-oriented API (no pyplot, no display needed).
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
-from symlik.core.errors import SymlikError
+from symlik.compiler import compile as compile_kernel
+from symlik.core.errors import SymlikError, UnknownNameError
+from symlik.core.functions import exact
+from symlik.losses.templates import SCALAR_TEMPLATES
 from symlik.model import links
+from symlik.model.distributions.base import LATEX_NAMES
 
 FORMATS = (".png", ".svg", ".pdf")
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -77,8 +85,6 @@ def _y_values(spec, params):
 
 
 def _math_name(name: str) -> str:
-    from symlik.model.distributions.base import LATEX_NAMES
-
     greek = {"mu", "sigma", "nu", "tau", "kappa", "lambda", "alpha", "beta", "gamma", "theta", "phi", "rho", "eta"}
     tex = LATEX_NAMES.get(name, name)
     if tex in greek:
@@ -181,8 +187,6 @@ def _broadcast_inputs(kernel, axis: Axis, values: dict, n: int, event: bool):
 
 def loss_and_gradient(d, axis: Axis, curve_values: dict):
     """(loss, gradient) arrays over the axis for one curve, from the compiled kernel."""
-    from symlik.compiler import compile as compile_kernel
-
     kernel = compile_kernel(d, target="loss", reduction="none")
     x_in = axis.to_input(axis.values)
     n = len(axis.values)
@@ -199,8 +203,6 @@ def _component(g, event):
 
 def _gradient(d, kernel, axis, x_in, others):
     """d loss / d (network output), per point: Kernel.grad where offered, else central differences."""
-    from symlik.compiler import compile as compile_kernel
-
     summed = compile_kernel(d, target="loss", reduction="sum")  # d(sum)/d x_i = d loss_i / d x_i
     if getattr(summed, "grad", None) is not None:
         try:
@@ -278,14 +280,10 @@ def _clip(ax):
 
 def _residual_template(name: str):
     """A scalar template whose first slot is a mean (a loss of the residual), by name."""
-    from symlik.losses.templates import SCALAR_TEMPLATES
-
     for t in SCALAR_TEMPLATES:
         if t.name == name and t.slots and t.slots[0] == "mean":
             return t
     known = sorted({t.name for t in SCALAR_TEMPLATES if t.slots and t.slots[0] == "mean"})
-    from symlik.core.errors import UnknownNameError
-
     raise UnknownNameError("residual loss", name, known)
 
 
@@ -310,10 +308,6 @@ def parse_compare_name(text: str) -> tuple[str, dict[str, float]]:
 
 def residual_curves(names, r):
     """{label: (loss(r), psi(r))} for residual templates, other slots and inner parameters at 1."""
-    import sympy as sp
-
-    from symlik.core.functions import exact
-
     y, mu = sp.symbols("y mu", real=True)
     out = {}
     for text in names:
@@ -364,8 +358,6 @@ def compare_figure(names, *, width: float = 7.5, height: float = 3.2):
 
 def render(fig, fmt: str = "svg") -> bytes:
     """A figure as bytes in ``fmt`` (png, svg or pdf), reproducibly (no dates, fixed SVG ids)."""
-    import io
-
     import matplotlib
 
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
@@ -380,9 +372,6 @@ def save(fig, path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise SymlikError(f"output must end in {', '.join(FORMATS)}; got {path.name!r}")
-    import os
-    import tempfile
-
     data = render(fig, path.suffix.lower()[1:])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
