@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import sympy as sp
+
+if TYPE_CHECKING:  # annotations only: see Interval.excludes
+    import sympy as sp
 
 
 def near_one(dtype) -> float:
@@ -161,6 +163,8 @@ class Interval(Constraint):
         return closed_lo + inner + closed_hi
 
     def excludes(self, value: sp.Expr) -> bool:
+        import sympy as sp  # here, not at module level: kernels validate with constraints, and a warm cache imports no SymPy
+
         if self.lower is not None:
             below = value - sp.nsimplify(self.lower)
             if (below.is_nonpositive if self.open_lower else below.is_negative) is True:
@@ -172,6 +176,8 @@ class Interval(Constraint):
         return False
 
     def uninformed(self, size: sp.Expr) -> sp.Expr | None:
+        import sympy as sp  # see excludes
+
         if self.lower is None or self.upper is None:
             return None
         return (sp.nsimplify(self.lower) + sp.nsimplify(self.upper)) / 2
