@@ -13,9 +13,12 @@ from __future__ import annotations
 from importlib import import_module
 
 from symlik.core.errors import ConstraintError, NotSupportedError, SymlikError, UnknownNameError
+from symlik.model.distributions import get as catalog_get, names as catalog_names
 
 __version__ = "0.1.0"
 
+# The names below are loaded on first use (module __getattr__, PEP 562): this table names the
+# module of each, so that `import symlik` stays free of SymPy, SciPy and the backends.
 _LAZY = {
     "derive": ("symlik.derivation", "derive"),
     "Derivation": ("symlik.derivation", "Derivation"),
@@ -38,16 +41,12 @@ _LAZY = {
 
 def names() -> tuple[str, ...]:
     """Sorted tuple of catalog names."""
-    from symlik.model.distributions import names as _names
-
-    return _names()
+    return catalog_names()
 
 
 def get(name: str, **options):
     """The catalog distribution ``name``; unknown names raise ``SymlikError`` with suggestions."""
-    from symlik.model.distributions import get as _get
-
-    return _get(name, **options)
+    return catalog_get(name, **options)
 
 
 def __getattr__(name: str):

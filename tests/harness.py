@@ -7,13 +7,12 @@ distribution added as one file is exercised with no edit here.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
-
+from symlik.model import links
 from symlik.testing.inputs import draw, draw_target
 
 
 def draw_param(constraint, rng, shape):
-    return draw(constraint.name, rng, shape)
+    return draw(constraint, rng, shape)
 
 
 def random_inputs(spec, rng, n=64, event_size=5):
@@ -21,8 +20,8 @@ def random_inputs(spec, rng, n=64, event_size=5):
     params = {}
     for p in spec.effective_params():
         shape = (n, event_size) if p.event else (n,)
-        if not p.event and spec.is_event and p.constraint.name == "positive":
-            shape = ()  # a shared scalar, e.g. diag_normal's sigma
+        if not p.event and spec.is_event and not p.constraint.integer:
+            shape = ()  # a shared scalar, e.g. diag_normal's sigma (a count, multinomial's n, is per observation)
         params[p.name] = draw_param(p.constraint, rng, shape)
     y = draw_y(spec, rng, n, event_size, params)
     return params, y
@@ -44,26 +43,21 @@ def kernel_args(kernel, params, y):
 def linked_inputs(d, params, rng):
     """``params`` with the predicted parameter replaced by the link's input (logits, log rate)."""
     inputs = dict(params)
-    if d.link == "logit":
-        inputs["logits"] = special.logit(params["p"])
-    elif d.link == "softmax":
-        inputs["logits"] = np.log(params["p"]) + rng.normal(size=(params["p"].shape[0], 1))
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        inputs[f"log_{name}"] = np.log(params[name])
+    if d.link:
+        link, name = links.get(d.link), d.spec.link_param(d.link)
+        z = link.numeric_forward(params[name])
+        if link.event:  # softmax forgets a constant added to every logit of a row: add one
+            z = z + rng.normal(size=(z.shape[0], 1))
+        inputs[link.input_name(name)] = z
     return inputs
 
 
 def theta_from_inputs(d, inputs):
     """Undo the link on the predicted input, for the scipy oracle."""
     params = dict(inputs)
-    if d.link == "logit":
-        params["p"] = special.expit(inputs["logits"])
-    elif d.link == "softmax":
-        params["p"] = special.softmax(inputs["logits"], axis=-1)
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        params[name] = np.exp(inputs[f"log_{name}"])
+    if d.link:
+        link, name = links.get(d.link), d.spec.link_param(d.link)
+        params[name] = link.numeric_inverse(inputs[link.input_name(name)])
     return params
 
 

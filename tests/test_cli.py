@@ -9,6 +9,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test starts with an empty cache of its own, never the user's."""
+    monkeypatch.setenv("SYMLIK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("SYMLIK_NO_CACHE", raising=False)
+
+
 def run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "symlik.apps.cli", *args], capture_output=True, text=True, cwd=cwd)
 
@@ -29,6 +36,13 @@ def test_derive_all_writes_files_and_summary(tmp_path):
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert "index.md" in files and "index.tex" in files
     assert "normal.tex" in files and "normal.md" in files and "bernoulli-logit.md" in files
+    # From the cache, the same summary and byte-identical files; and derivations/ is what both write.
+    warm = run("derive", "--all", "--out", str(tmp_path / "warm"))
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout == r.stdout.replace(str(tmp_path / "out"), str(tmp_path / "warm"))
+    for name in files:
+        assert (tmp_path / "warm" / name).read_bytes() == (tmp_path / "out" / name).read_bytes() \
+            == (ROOT / "derivations" / name).read_bytes()
 
 
 @pytest.mark.parametrize("fmt,marker", [("latex", r"\begin{align*}"), ("markdown", "$$"), ("text", "Proven identity")])
@@ -64,6 +78,11 @@ def test_failed_derive_all_writes_nothing(tmp_path, monkeypatch):
     r = run("derive", "--all", "--out", str(out))
     assert r.returncode != 0
     assert out.read_text() == "a file, not a directory"
+
+
+def test_no_command_prints_help():
+    r = run()
+    assert r.returncode == 0 and "derive" in r.stdout and "usage" in r.stdout
 
 
 def test_console_script_is_installed():

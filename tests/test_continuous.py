@@ -13,6 +13,7 @@ from harness import random_inputs
 import symlik
 from symlik.losses import continuous as C
 from symlik.losses.matcher import identify_scalar
+from symlik.model import links
 
 # The catalog issue's table: distribution -> (loss name, {inner: value}, scale),
 # values written in the distribution's own parameter names.
@@ -136,11 +137,12 @@ def test_canonical_loss_matches_closed_form(key):
     name, link = key
     d = symlik.derive(name, link=link)
     params, y = random_inputs(d.spec, np.random.default_rng(11))
-    if link == "log":
-        params["log_mu"] = np.log(params["mu"])
+    if link:  # the link's pre-activation of the drawn parameter
+        lk, name = links.get(link), d.spec.link_param(link)
+        params[lk.input_name(name)] = lk.numeric_forward(params[name])
     k = symlik.compile(d, target="loss", reduction="none")
     got = k(**{n: (y if n == "y" else params[n]) for n in k.inputs})
-    first = params["log_mu"] if link == "log" else params[d.predict[0]]
+    first = params[d.predicted_inputs[0]]
     others = [params[p] for p in d.spec.param_names if p not in d.predict]
     want = CLOSED[key](first, y, *others)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -195,8 +197,8 @@ def test_student_t_with_numeric_degrees_of_freedom():
 def test_cauchy_is_told_from_student_t_by_the_power_not_the_name():
     cauchy = _match(1 / (sp.pi * w * (1 + ((y - m) / w) ** 2)))
     assert cauchy.loss.name == "cauchy" and cauchy.loss.inner == {"gamma": w}
-    assert list(C._calibrate_cauchy(_nll(2, w), y, (m,))) == []  # power 2: not Cauchy
-    assert list(C._calibrate_student_t(_nll(2, w), y, (m,))) == [{"c": w**2}]
+    assert list(C.cauchy.calibrate(_nll(2, w), y, (m,))) == []  # power 2: not Cauchy
+    assert list(C.student_t.calibrate(_nll(2, w), y, (m,))) == [{"c": w**2}]
 
 
 def _nll(power, width):

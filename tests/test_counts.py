@@ -15,6 +15,7 @@ from harness import random_inputs
 from scipy import special, stats
 
 import symlik
+from symlik.model import links
 
 # The table: (name, predict, link) -> (loss name, scale); None is "its own NLL".
 TABLE = {
@@ -76,7 +77,7 @@ def test_observation_count_is_not_confused_with_the_trials():
     d = symlik.derive("binomial")
     first = d.steps[0].expr
     assert first.limits[0][2] == sp.Symbol("N", integer=True, positive=True)
-    assert "the $N$ observations" in d.steps[0].why
+    assert "the $N$ observations" in d.to_markdown()
     assert symlik.derive("poisson").steps[0].expr.limits[0][2] == sp.Symbol("n", integer=True, positive=True)
 
 
@@ -140,12 +141,9 @@ CLOSED = {
 def _inputs(d, rng):
     params, y = random_inputs(d.spec, rng)
     values = {**params, "y": y}
-    if d.link == "logit":
-        values["logits"] = rng.normal(0, 3, y.shape)
-    elif d.link == "softmax":
-        values["logits"] = rng.normal(0, 3, y.shape)
-    elif d.link == "log":
-        values["log_rate"] = rng.normal(0, 1.5, y.shape)
+    if d.link:  # random pre-activations, one per target (a row of them for softmax)
+        link = links.get(d.link)
+        values[link.input_name(d.spec.link_param(d.link))] = link.draw(rng, y.shape)
     return values
 
 

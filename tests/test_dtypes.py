@@ -12,18 +12,15 @@ import pytest
 from harness import kernel_args, random_inputs
 
 import symlik
+from symlik.model import links
 
 
 def _f32_inputs(d, rng):
     params, y = random_inputs(d.spec, rng, n=16, event_size=4)
     inputs = dict(params)
-    if d.link == "logit":
-        inputs["logits"] = rng.normal(0, 3, np.shape(y))
-    elif d.link == "softmax":
-        inputs["logits"] = rng.normal(0, 3, (16, 4))
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        inputs[f"log_{name}"] = np.log(params[name])
+    if d.link:  # the link's pre-activation of the drawn parameter
+        link, name = links.get(d.link), d.spec.link_param(d.link)
+        inputs[link.input_name(name)] = link.numeric_forward(params[name])
     cast = {n: np.asarray(v, dtype=np.float32) for n, v in inputs.items()}
     return cast, np.asarray(y, dtype=np.float32)
 

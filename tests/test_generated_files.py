@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from symlik.apps.cli import derive_all_files
+from symlik.apps.derivations import derive_all_files
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,6 +14,7 @@ import symlik
 from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle, converged, derivative
 from symlik.compiler.grad import build
 from symlik.core.functions import Sigmoid, Softmax
+from symlik.model import links
 
 mpmath.mp.dps = 50
 
@@ -22,13 +23,9 @@ def _inputs(d, rng, n=6):
     """Random valid kernel inputs (moderate values) for a derivation, link inputs included."""
     params, y = random_inputs(d.spec, rng, n=n, event_size=EVENT_SIZE)
     inputs = dict(params)
-    if d.link == "logit":
-        inputs["logits"] = rng.normal(0, 3, np.shape(y))
-    elif d.link == "softmax":
-        inputs["logits"] = rng.normal(0, 3, (n, EVENT_SIZE))
-    elif d.link == "log":
-        name = d.spec.link_param("log")
-        inputs[f"log_{name}"] = np.log(params[name])
+    if d.link:  # the link's pre-activation of the drawn parameter
+        link, name = links.get(d.link), d.spec.link_param(d.link)
+        inputs[link.input_name(name)] = link.numeric_forward(params[name])
     return inputs, y
 
 
@@ -70,7 +67,7 @@ def test_gradient_is_a_derivation_step():
     d = symlik.derive("bernoulli", link="logit")
     step = d.steps[-1]
     assert step.title == "The gradient with respect to logits"
-    assert r"\sigma" in d.to_latex() and "partial" in step.lhs
+    assert r"\sigma" in d.to_latex() and r"\partial" in d.to_latex().split(r"\textbf{%d." % len(d.steps))[1]
     d = symlik.derive("normal", predict=("mu", "sigma"))
     assert [s.title for s in d.steps[-2:]] == ["The gradient with respect to mu", "The gradient with respect to sigma"]
 

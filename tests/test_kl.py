@@ -34,8 +34,7 @@ def _values(r, rng):
         for name, sym in vals.items():
             if not isinstance(sym, sp.Symbol):
                 continue
-            c = spec.param(name).constraint.name
-            out[sym] = rng.normal() if c == "real" else rng.uniform(0.1, 0.9) if "unit" in c else rng.lognormal(0, 0.5)
+            out[sym] = float(spec.param(name).constraint.draw(rng, ()))
     return out
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symlik
+from symlik.model import links
 from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle
 
 N = 3  # observations per example
@@ -44,16 +45,17 @@ def _compiled(combo):
 
 
 def _scalar(constraint):
-    return {
-        # Moderate values: the extremes are the accuracy harness's (symlik.apps.accuracy), which
-        # knows where the true value leaves the float range; here every value stays inside it.
-        "real": st.floats(-20, 20),
-        "positive": st.floats(-2, 2).map(np.exp),
-        "unit_interval": st.floats(1e-4, 1 - 1e-4),
-        "open_unit_interval": st.floats(1e-4, 1 - 1e-4),
-        "positive_integer": st.integers(1, 40).map(float),
-        "nonnegative_integer": st.integers(0, 40).map(float),
-    }[constraint]
+    """Moderate values inside the constraint's interval: the extremes are the accuracy harness's
+    (symlik.apps.accuracy), which knows where the true value leaves the float range."""
+    c = constraint
+    if c.integer:
+        return st.integers(int(c.lower), 40).map(float)
+    if c.unbounded:
+        return st.floats(-20, 20)
+    if c.upper is None:  # scales e^-2 to e^2 above the lower bound
+        return st.floats(-2, 2).map(lambda v: c.lower + np.exp(v))
+    width = c.upper - c.lower
+    return st.floats(c.lower + 1e-4 * width, c.upper - 1e-4 * width)
 
 
 def _simplex(k=EVENT_SIZE):
@@ -61,19 +63,19 @@ def _simplex(k=EVENT_SIZE):
 
 
 def _param(p):
-    if p.constraint.name == "simplex":
+    if p.constraint.event:
         return _simplex()
     if p.event:
-        return st.lists(_scalar(p.constraint.name), min_size=EVENT_SIZE, max_size=EVENT_SIZE)
-    return _scalar(p.constraint.name)
+        return st.lists(_scalar(p.constraint), min_size=EVENT_SIZE, max_size=EVENT_SIZE)
+    return _scalar(p.constraint)
 
 
 def _input(d, name):
     if name in d.spec.param_names:
         return _param(d.spec.param(name))
-    if d.link == "softmax":
-        return st.lists(st.floats(-20, 20), min_size=EVENT_SIZE, max_size=EVENT_SIZE)
-    return st.floats(-20, 20) if d.link == "logit" else st.floats(-5, 5)  # log link: moderate rates
+    link = links.get(d.link)  # a pre-activation: moderate, so that theta stays in range
+    z = st.floats(-link.moderate, link.moderate)
+    return st.lists(z, min_size=EVENT_SIZE, max_size=EVENT_SIZE) if link.event else z
 
 
 def _y(draw, spec, params):

@@ -97,7 +97,7 @@ def _beyond_the_catalog():
     """Derivations and documents whose reasons the catalog fixture does not reach."""
     import numpy as np
 
-    from symlik.apps.cli import documents
+    from symlik.apps.derivations import documents
 
     explained = [symlik.derive("normal", predict=("mu", "sigma")).explained(), symlik.derive("laplace").explained(),
                  symlik.derive("bernoulli", link="logit").explained(), symlik.derive("categorical", link="softmax").explained()]
@@ -113,10 +113,12 @@ def _beyond_the_catalog():
 
 
 def test_every_reason_beyond_the_catalog_reads_as_plain_text():
-    from symlik.render.prose import prose_text
+    from symlik.core.document import Document
+    from symlik.render import reason_text
 
     for d in _beyond_the_catalog():
-        reasons = [prose_text(step.why) for step in d.steps]
+        # A reason's math is named as in its derivation's steps; a document uses the notation alone.
+        reasons = [reason_text(step.why, None if isinstance(d, Document) else d) for step in d.steps]
         assert all(r in d.to_text() for r in reasons), d.slug
         assert not [r for r in reasons if any(mark in r for mark in ("\\", "$", "{", "}"))], d.slug
 
@@ -179,7 +181,12 @@ def test_inline_math_from_sympy_has_no_unbreakable_groups():
 
 
 def _reason(d, title_start):
-    return next(s.why for s in d.steps if s.title.startswith(title_start))
+    """The reason of the step whose title starts so, typeset as LaTeX (the prose unescaped)."""
+    from symlik.render.common import display_names
+    from symlik.render.prose import prose_latex
+
+    why = next(s.why for s in d.steps if s.title.startswith(title_start))
+    return prose_latex(why, lambda t: t, lambda e: display_names(d, e))
 
 
 def test_the_link_reason_states_only_its_own_identities():

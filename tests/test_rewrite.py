@@ -207,6 +207,15 @@ def test_rules_are_data():
         assert isinstance(r, rules.Rewrite) and r.why and callable(r.query) and callable(r.value)
 
 
+def test_rules_run_in_priority_order():
+    # Each rule's place is its priority: no two share one, and the functions' names come first
+    # (log(1 + e^z) must be softplus before log1p sees it).
+    priorities = [r.priority for r in STABLE]
+    assert len(set(priorities)) == len(STABLE) and priorities == sorted(priorities)
+    names = [r.name for r in STABLE]
+    assert names.index("softplus") < names.index("log1p") and names.index("log_i0") < names.index("log_i0_cos")
+
+
 def test_positive_arguments_are_left_alone():
     # x log p with p > 0 cannot be 0 * -inf: no xlogy needed.
     assert stabilize(a * sp.log(pa)) == a * sp.log(pa)

@@ -21,24 +21,19 @@ the best constant.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy as sp
 
 from symlik.core.algebra import split_sum, sum_parts
-from symlik.core.notation import N_OBS, OBS
+from symlik.core.notation import N_OBS, OBS, Listed
+from symlik.core.presentation import reason_text
+from symlik.core.step import Step, reason
 from symlik.core.errors import NotSupportedError, SymlikError
 from symlik.core.expectation import moments
 
 # The index of the outer average in the chance-level loss (i is taken by the best constant).
 AVERAGE = sp.Symbol("j", integer=True, positive=True)
-
-# The inverse of each link, for reporting the best constant in the network's output.
-FORWARD = {
-    "logit": lambda theta: sp.log(theta / (1 - theta)),
-    "log": sp.log,
-    "softmax": sp.log,  # z_k = log p_k, up to a constant shared by all k
-}
-
 
 class SampleQuantile(sp.Function):
     """The q-quantile of the observations y_1..y_n, for display (q = 1/2: the median)."""
@@ -72,15 +67,18 @@ class OptimalConstant:
     through the data y_i (i = 1..n); ``inputs`` does the same for the
     network's outputs when there is a link. Both are None when SymPy cannot
     solve the score equation; ``statement`` then says so. ``reason`` is the
-    statement with its math as inline LaTeX (``$...$``), for the derivation step.
+    statement as data (prose and ``Math``, see symlik.core.step), for the
+    derivation step; ``statement`` is its plain text, typeset by symlik.render
+    with the names of ``derivation``'s steps.
     """
 
     values: dict | None
     inputs: dict | None
     equations: tuple  # the score equations, each "expr = 0"
-    reason: str  # prose with inline $math$
+    reason: tuple  # prose and Math fragments
     kind: str = "solved"  # "solved", "quantile" or "unsolved"
     extra: dict = field(default_factory=dict)
+    derivation: Any = field(default=None, repr=False, compare=False)  # whose symbol names the statement uses
 
     @property
     def solved(self) -> bool:
@@ -89,9 +87,7 @@ class OptimalConstant:
     @property
     def statement(self) -> str:
         """The reason in plain text, its math written out."""
-        from symlik.render.prose import prose_text
-
-        return prose_text(self.reason)
+        return reason_text(self.reason, self.derivation)
 
     def __str__(self) -> str:
         return self.statement
@@ -114,10 +110,7 @@ def _predicted(d):
 
 
 def _valid(value, name, spec) -> bool:
-    c = spec.param(name).constraint.name
-    if c in ("positive",) and value.is_positive is False:
-        return False
-    if c in ("positive", "unit_interval", "open_unit_interval") and value.is_negative:
+    if spec.param(name).constraint.excludes(value):
         return False
     return value.is_real is not False
 
@@ -138,8 +131,6 @@ def optimal_constant(d) -> OptimalConstant:
     """The best constant prediction for ``d`` (see the module docstring)."""
     if d.spec.is_event:
         return _optimal_event(d)
-    from symlik.render.common import inline
-
     spec, y = d.spec, d.spec.y
     thetas = _predicted(d)
     grads = [sp.diff(d.nll_theta, t) for t in thetas]
@@ -153,22 +144,23 @@ def optimal_constant(d) -> OptimalConstant:
             # q must lie in (0, 1); a parameter such as pinball's tau is only known to be positive
             if q.is_positive is not False and (1 - q).is_positive is not False and not q.has(*thetas):
                 value = SampleQuantile(sp.IndexedBase("y")[OBS], q)
-                name = "median" if q == sp.Rational(1, 2) else f"{inline(d, q)}-quantile"
-                theta = inline(d, thetas[0])
-                reason = (
-                    f"The NLL has a kink, so its derivative in {theta} is a step: {inline(d, above)} for each "
-                    f"observation above {theta} and {inline(d, below)} for each one below. The sum changes sign "
-                    f"where a fraction {inline(d, q)} of the observations lies below {theta}: the best constant "
-                    f"is the sample {name}."
+                name = ("median",) if q == sp.Rational(1, 2) else (q, "-quantile")
+                theta = thetas[0]
+                why = reason(
+                    "The NLL has a kink, so its derivative in ", theta, " is a step: ", above, " for each "
+                    "observation above ", theta, " and ", below, " for each one below. The sum changes sign "
+                    "where a fraction ", q, " of the observations lies below ", theta, ": the best constant "
+                    "is the sample ", *name, ".",
                 )
-                return OptimalConstant({d.predict[0]: value}, _inputs(d, {d.predict[0]: value}), shown, reason, "quantile", {"q": q})
+                values = {d.predict[0]: value}
+                return OptimalConstant(values, _inputs(d, values), shown, why, "quantile", {"q": q}, d)
 
     sums, eqs = {}, []
     for grad in grads:
         eq = sp.S.Zero
         for g, coeff in moments(grad, y).items():
             if any(g.has(t) for t in thetas):
-                return _unsolved(d, shown, f"the score mixes the data and {_listed(d, thetas)} inseparably")
+                return _unsolved(d, shown, reason("the score mixes the data and ", Listed(*thetas), " inseparably"))
             if g not in sums:
                 sums[g] = N_OBS if g == 1 else sp.Dummy(f"S{len(sums)}", real=True)
             eq += coeff * sums[g]
@@ -189,7 +181,6 @@ def optimal_constant(d) -> OptimalConstant:
         why = "it has no solution SymPy can find" if not valid else "it has several roots"
         return _unsolved(d, shown, why)
     values = valid[0]
-    described = "; ".join(inline(d, sp.Eq(spec.symbol(n), v)) for n, v in values.items())
     mean = _over_data(y, y, spec) / N_OBS
     note = ""
     if len(values) == 1 and sp.simplify(next(iter(values.values())) - mean) == 0:
@@ -197,8 +188,17 @@ def optimal_constant(d) -> OptimalConstant:
         if spec.support.kind == "discrete" and spec.support.lower == 0 and spec.support.upper == 1:
             note += ", which for 0/1 data is the proportion of ones"
         note += "."
-    reason = f"Setting the summed score to zero and solving: {described}.{note}"
-    return OptimalConstant(values, _inputs(d, values), shown, reason, "solved")
+    why = reason("Setting the summed score to zero and solving: ", *_described(spec, values), ".", note)
+    return OptimalConstant(values, _inputs(d, values), shown, why, "solved", derivation=d)
+
+
+def _described(spec, values) -> list:
+    """theta = value for each best constant, as reason fragments separated by semicolons."""
+    out: list = []
+    for name, value in values.items():
+        out += ["; "] if out else []
+        out.append(sp.Eq(spec.symbol(name), value))
+    return out
 
 
 def _indexed(expr, y, spec):
@@ -206,20 +206,13 @@ def _indexed(expr, y, spec):
     return expr.xreplace({y: data[OBS]})
 
 
-def _listed(d, symbols) -> str:
-    """$\\mu, \\sigma$: the predicted parameters as inline math."""
-    from symlik.render.common import latex
-
-    return "$%s$" % ", ".join(latex(d, t) for t in symbols)
-
-
 def _unsolved(d, shown, why) -> OptimalConstant:
-    """``why``: prose, its math already inline."""
-    reason = (
-        f"SymPy cannot solve the score equation for a constant {_listed(d, _predicted(d))} in closed form ({why}); "
-        "the best constant is its root, which depends on the data and can be found numerically."
+    """``why``: why SymPy found no closed form (prose, or a reason with math)."""
+    statement = reason(
+        "SymPy cannot solve the score equation for a constant ", Listed(*_predicted(d)), " in closed form (", why,
+        "); the best constant is its root, which depends on the data and can be found numerically.",
     )
-    return OptimalConstant(None, None, shown, reason, "unsolved")
+    return OptimalConstant(None, None, shown, statement, "unsolved", derivation=d)
 
 
 def _inputs(d, values):
@@ -230,7 +223,7 @@ def _inputs(d, values):
     out = {}
     for p, v in values.items():
         if p == name and not isinstance(v, SampleQuantile):
-            out[link.input_name(p)] = sp.simplify(FORWARD[d.link](v))
+            out[link.input_name(p)] = sp.simplify(link.forward(v))
         else:
             out[p] = v
     return out
@@ -251,9 +244,9 @@ def _optimal_event(d) -> OptimalConstant:
     lam = sp.Symbol("lambda", positive=True)
     for name, theta in zip(d.predict, thetas):
         if not isinstance(theta, sp.Indexed):
-            return _unsolved(d, shown, f"{_listed(d, [theta])} is shared by all components")
+            return _unsolved(d, shown, reason(Listed(theta), " is shared by all components"))
         grad = sp.diff(summand, theta)
-        simplex = spec.param(name).constraint.name == "simplex"
+        simplex = spec.param(name).constraint.event
         eq, sums = (lam if simplex else sp.S.Zero), {}
         for g, coeff in moments(grad, yk).items():
             if g.has(theta):
@@ -278,13 +271,11 @@ def _optimal_event(d) -> OptimalConstant:
         back = {s: sp.Sum(g.xreplace({yk: data[OBS, k]}), (OBS, 1, N_OBS)) for g, s in sums.items() if g != 1}
         value = sp.simplify(value.xreplace(back))
         values[name] = value
-    from symlik.render.common import inline
-
-    described = "; ".join(inline(d, sp.Eq(spec.symbol(n), v)) for n, v in values.items())
-    reason = f"Setting the summed score to zero for each component $k$ and solving: {described}."
-    if any(spec.param(n).constraint.name == "simplex" for n in values):
-        reason += " A Lagrange multiplier keeps the probabilities summing to $1$: the best constant is the class frequencies."
-    return OptimalConstant(values, _inputs(d, values), shown, reason, "solved")
+    why = reason("Setting the summed score to zero for each component ", k, " and solving: ", *_described(spec, values), ".")
+    if any(spec.param(n).constraint.event for n in values):
+        why = reason(why, " A Lagrange multiplier keeps the probabilities summing to ", sp.S.One,
+                     ": the best constant is the class frequencies.")
+    return OptimalConstant(values, _inputs(d, values), shown, why, "solved", derivation=d)
 
 
 # ---------------------------------------------------------------------------
@@ -293,11 +284,9 @@ def _optimal_event(d) -> OptimalConstant:
 
 
 def _uninformed(d, name):
-    c = d.spec.param(name).constraint.name
-    if c == "simplex":
-        return 1 / d.spec.K
-    if c in ("unit_interval", "open_unit_interval"):
-        return sp.Rational(1, 2)
+    c = d.spec.param(name).constraint
+    if c.uninformed(d.spec.K) is not None:
+        return c.uninformed(d.spec.K)
     best = optimal_constant(d)
     if not best.solved:
         raise NotSupportedError(
@@ -352,9 +341,6 @@ def chance_loss(d, **prediction) -> sp.Expr:
 
 
 def baseline_steps(d) -> list:
-    from symlik.core.step import Step
-    from symlik.render.common import inline
-
     best = optimal_constant(d)
     names = ", ".join(d.predict)
     steps = []
@@ -362,15 +348,15 @@ def baseline_steps(d) -> list:
         (name, value), = best.values.items() if len(best.values) == 1 else ((names, sp.Matrix(list(best.values.values()))),)
         latex_name = d.spec.latex_name(name) if name in d.predict else r"\left(%s\right)" % names
         sub = r"k, \text{const}" if name in d.predict and d.spec.param(name).event else r"\text{const}"
-        link_note = ""
+        link_note = ()
         if best.inputs and d.link:
             z = next(iter(best.inputs.values()))
-            link_note = f" For the network's output: {inline(d, sp.Eq(sp.Symbol('z'), z))}."
+            link_note = reason(" For the network's output: ", sp.Eq(sp.Symbol("z"), z), ".")
         steps.append(
             Step(
                 "The best constant prediction",
                 value,
-                best.reason + link_note,
+                reason(best.reason, link_note),
                 r"\hat{%s}_{%s}" % (latex_name, sub),
                 f"best constant {name}",
             )
@@ -391,20 +377,24 @@ def baseline_steps(d) -> list:
         return steps
     uninformed = []
     for n in d.predict:
-        c = d.spec.param(n).constraint.name
+        c = d.spec.param(n).constraint
         theta = d.spec.symbol(n)
-        uninformed.append(
-            f"{inline(d, sp.Eq(theta, 1 / d.spec.K))} for every class" if c == "simplex"
-            else f"{inline(d, sp.Eq(theta, sp.Rational(1, 2)))}" if c in ("unit_interval", "open_unit_interval")
-            else f"{inline(d, theta)} at its best constant"
+        value = c.uninformed(d.spec.K)
+        uninformed += [", "] if uninformed else []
+        uninformed += (
+            [theta, " at its best constant"] if value is None
+            else [sp.Eq(theta, value), " for every class"] if c.event
+            else [sp.Eq(theta, value)]
         )
     loss_name = d.loss.name or "the NLL without its constant terms"
     steps.append(
         Step(
             "The chance-level loss",
             chance,
-            f"An uninformed model ({', '.join(uninformed)}) scores this {loss_name} per observation; "
-            "a model is learning only when it does better.",
+            reason(
+                "An uninformed model (", *uninformed, f") scores this {loss_name} per observation; "
+                "a model is learning only when it does better.",
+            ),
             r"\ell_{\text{chance}}",
             "chance loss",
         )

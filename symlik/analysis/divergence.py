@@ -23,10 +23,14 @@ import sympy as sp
 
 from symlik.core import expectation as E
 from symlik.core.algebra import expand_logs, log_of, split_sum, sum_parts
-from symlik.model.distributions import get
+from symlik.core.document import Document
+from symlik.core.functions import DensityOf
+from symlik.core.notation import LOG_RATIO, MEAN_OF_ONE_HOT, Moment
+from symlik.core.step import Step, reason
+from symlik.model.distributions import get, names
 from symlik.model.distributions.base import Distribution
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
-from symlik.analysis.information import _nicer_negated, tidy
+from symlik.analysis.information import _listed, _nicer_negated, tidy
 
 # The pairs rendered into derivations/ (when both are in the catalog):
 # (p name, p options, q name, q options, q parameter values, slug)
@@ -314,18 +318,11 @@ def _tidy_event(expr, k, K):
 # The rendered derivation.
 # ---------------------------------------------------------------------------
 
-
-def _label(spec, values) -> str:
-    shown = ", ".join(sp.latex(v) for v in values.values())
-    return r"\operatorname{%s}\left(%s\right)" % (spec.title.replace(" ", r"\ "), shown)
+# The names the reasons use: p and q for the two distributions, y the observation, k its component.
+P, Q, Y, K = sp.symbols("p q y k")
 
 
 def kl_document(result: KL, slug: str | None = None):
-    from symlik.core.step import Step
-    from symlik.core.functions import DensityOf
-    from symlik.core.document import Document
-    from symlik.render.document import inline_latex
-
     p, q, y = result.p, result.q, result.y
     lhs = r"\operatorname{KL}\left(p \,\middle\|\, q\right)"
     p_args = list(result.p_params.values())
@@ -335,23 +332,25 @@ def kl_document(result: KL, slug: str | None = None):
         Step(
             "The definition",
             Expectation(sp.Add(sp.log(DensityOf(yy, *p_args)), -sp.log(DensityOfQ(yy, *q_args)), evaluate=False)),
-            f"The Kullback-Leibler divergence of $q$ from $p$ is the expected log-ratio under $p$: "
-            f"$p$ is {p.title_in_sentence} and $q$ is {q.title_in_sentence}.",
+            reason(
+                "The Kullback-Leibler divergence of ", Q, " from ", P, " is the expected log-ratio under ", P, ": ",
+                P, f" is {p.title_in_sentence} and ", Q, f" is {q.title_in_sentence}.",
+            ),
             lhs,
             "KL(p || q)",
         ),
         Step(
             "Substitute the densities and expand the logarithms",
             Expectation(result.log_ratio),
-            r"Write out $\log p(y) - \log q(y)$; the terms that appear in both cancel.",
+            reason("Write out ", LOG_RATIO, "; the terms that appear in both cancel."),
             lhs,
             "KL(p || q)",
         ),
     ]
     if result.p.support.kind == "onehot":
-        how = (
-            r"$y$ is one-hot, so the log-ratio is linear in $y$ and $\mathbb{E}[y_{k}]$ is the probability of the "
-            "$k$-th class, read off the density at the $k$-th unit vector"
+        how = reason(
+            Y, " is one-hot, so the log-ratio is linear in ", Y, " and ", MEAN_OF_ONE_HOT, " is the probability of "
+            "the ", K, "-th class, read off the density at the ", K, "-th unit vector",
         )
     elif result.p.support.kind == "reals_vector":
         how = "the density is a product over components, so the expectation is taken per component by integration"
@@ -359,12 +358,12 @@ def kl_document(result: KL, slug: str | None = None):
         how = "the expectation is a sum over the support, taken term by term"
     else:
         how = "the expectation is an integral over the support, taken term by term"
-    used = [r"$\mathbb{E}[%s] = %s$" % (inline_latex(g), inline_latex(v)) for g, v in result.moments.items() if g != 1]
+    used = [sp.Eq(Moment(g), v, evaluate=False) for g, v in result.moments.items() if g != 1]
     steps.append(
         Step(
             "Take the expectation",
             result.expr,
-            f"Here {how}" + (f"; the moments used: {', '.join(used)}." if used else "."),
+            reason("Here ", how, *(("; the moments used: ", *_listed(used), ".") if used else (".",))),
             lhs,
             "KL(p || q)",
         )
@@ -389,8 +388,6 @@ def kl_document(result: KL, slug: str | None = None):
 
 def catalog_pairs():
     """The KL derivations for derivations/: each listed pair whose distributions are in the catalog."""
-    from symlik.model.distributions import names
-
     available = set(names())
     for p_name, p_opts, q_name, q_opts, q_params, slug in PAIRS:
         if p_name in available and q_name in available:

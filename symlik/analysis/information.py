@@ -24,7 +24,10 @@ import sympy as sp
 
 from symlik.core import expectation as E
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import exact
+from symlik.core.functions import DensityOf, exact
+from symlik.core.notation import Distributed, Grouped, Moment, SquaredSensitivity
+from symlik.core.step import Step, reason
+
 
 @dataclass(frozen=True)
 class Information:
@@ -209,27 +212,38 @@ def _names(d):
     return ["z" if t in link_inputs else d.spec.latex_name(str(t)) for t in _wrt(d)]
 
 
+# The network's output, as the Fisher information's reason names it.
+_Z = sp.Symbol("z")
+
+
+def _listed(items) -> list:
+    """Items for a reason, separated by commas: [a, ", ", b, ", ", c]."""
+    out: list = []
+    for item in items:
+        out += [", ", item] if out else [item]
+    return out
+
+
 def _shown(matrix):
     return matrix[0, 0] if matrix.shape == (1, 1) else matrix
 
 
 def information_steps(d) -> list:
     """Steps: the score, the Hessian, the Fisher information (and, with a link, in the parameter)."""
-    from symlik.core.step import Step
-    from symlik.render.common import inline, inline_latex, latex
-
     info = information(d)
     names = _names(d)
     theta = names[0] if len(names) == 1 else r"\theta"
     theta_text = ", ".join(map(str, info.wrt)) if len(names) > 1 else str(info.wrt[0])
-    over = f" over $({', '.join(names)})$" if len(names) > 1 else ""
-    model = r"$y \sim p(y \mid %s)$" % ", ".join(names)  # y drawn from the model at the prediction
+    over = (" over ", Grouped(*info.wrt)) if len(names) > 1 else ()
+    model = Distributed(d.y, DensityOf(d.y, *info.wrt))  # y drawn from the model at the prediction
     steps = [
         Step(
             "The score",
             _shown(info.score),
-            "The derivative of the log-density in the prediction" + over + "; its mean under the model is zero, "
-            "and it is the per-observation gradient a network receives (with the sign flipped).",
+            reason(
+                "The derivative of the log-density in the prediction", *over, "; its mean under the model is zero, "
+                "and it is the per-observation gradient a network receives (with the sign flipped).",
+            ),
             r"\frac{\partial \log p(y \mid %s)}{\partial %s}" % (theta, theta),
             f"d log p / d {theta_text}",
         ),
@@ -246,8 +260,10 @@ def information_steps(d) -> list:
             Step(
                 "The Fisher information",
                 sp.S.NaN,
-                "SymPy could not take the expectation of the negative Hessian over $y$, so the Fisher "
-                "information is left undone here.",
+                reason(
+                    "SymPy could not take the expectation of the negative Hessian over ", d.y, ", so the Fisher "
+                    "information is left undone here.",
+                ),
                 r"\mathcal{I}(%s)" % theta,
                 f"I({theta_text})",
             )
@@ -255,22 +271,22 @@ def information_steps(d) -> list:
         return steps
     domain = E.domain_of(d.spec)
     measure = "summing over the support" if domain.discrete else "integrating over the support"
-    used = [r"$\mathbb{E}[%s] = %s$" % (inline_latex(d, g), inline_latex(d, v)) for g, v in info.moments.items() if g != 1]
+    used = [sp.Eq(Moment(g), v, evaluate=False) for g, v in info.moments.items() if g != 1]
     if used:
-        moments_text = f" term by term; the moments used: {', '.join(used)}."
+        moments_text = reason(" term by term; the moments used: ", *_listed(used), ".")
     elif any(m.has(d.y) for m in info.hessian) or info.kinked:
-        moments_text = "."
+        moments_text = reason(".")
     else:
-        moments_text = "; here it does not depend on $y$."
+        moments_text = reason("; here it does not depend on ", d.y, ".")
     if info.kinked:
-        why = (
-            f"The log-density has a kink in the prediction, where the Hessian hides a delta function, so the "
-            f"information is taken as the expected squared score, {model}, by {measure}{moments_text}"
+        why = reason(
+            "The log-density has a kink in the prediction, where the Hessian hides a delta function, so the "
+            "information is taken as the expected squared score, ", model, f", by {measure}", moments_text,
         )
         lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[\left(\frac{\partial \log p}{\partial %s}\right)^{2}\right]" % (theta, theta)
         lhs_text = f"I({theta_text}) = E[(d log p)^2]"
     else:
-        why = f"The expected negative Hessian, {model}, by {measure}{moments_text}"
+        why = reason("The expected negative Hessian, ", model, f", by {measure}", moments_text)
         lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[-\frac{\partial^{2} \log p}{\partial %s^{2}}\right]" % (theta, theta)
         lhs_text = f"I({theta_text}) = E[-d2 log p]"
     steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs, lhs_text))
@@ -283,9 +299,10 @@ def information_steps(d) -> list:
                 Step(
                     f"The Fisher information in terms of {param}",
                     rewritten,
-                    f"With {inline(d, sp.Eq(param, inverse))}: the information about the network's output $z$ is "
-                    f"the information about {inline(d, param)} times "
-                    r"$\left(\partial %s / \partial z\right)^{2}$." % latex(d, param),
+                    reason(
+                        "With ", sp.Eq(param, inverse), ": the information about the network's output ", _Z,
+                        " is the information about ", param, " times ", SquaredSensitivity(param, _Z), ".",
+                    ),
                     r"\mathcal{I}(z)",
                     "I(z)",
                 )

@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+import symlik
+
 DTYPES = ("float64", "float32")
 CE_CLASSES = 100
 
@@ -86,8 +88,6 @@ CASES = (
 
 
 def available_cases() -> tuple[Case, ...]:
-    import symlik
-
     names = set(symlik.names())
     return tuple(c for c in CASES if c.spec in names)
 
@@ -123,8 +123,6 @@ def _times(fn, repeat: int, sync=None) -> list[float]:
 
 def _implementations(case: Case, data: dict, backends):
     """(name, kind, callable, sync) for every implementation that can run here."""
-    import symlik
-
     out = [("numpy (hand-written)", "peer", lambda: case.numpy(*data.values()), None)]
     args = {k: v for k, v in case.options.items()}
     for backend in backends:
@@ -175,8 +173,6 @@ def _torch_call(case, F, tensors):
 
 def run(n: int = 10**7, dtypes=DTYPES, losses=None, backends=None, repeat: int = 7, progress=None) -> dict:
     """Benchmark; returns {"n", "threads", "reference", "rows": [...]} (what ``--json`` prints)."""
-    import symlik
-
     if backends is None:
         backends = ["numpy"] + [b for b, mod in (("fused", "numba"), ("torch", "torch")) if _have(mod)]
         if _gpu():

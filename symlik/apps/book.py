@@ -15,12 +15,30 @@ lmodern are used.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
+import tempfile
 from collections import OrderedDict
+from pathlib import Path
 
 import sympy as sp
 
-from symlik.render.breaking import DEFAULT_BUDGET, broken, estimate_width, pack, split_top_level
-from symlik.render.common import latex
+from symlik.apps import plot
+from symlik.compiler import compile as compile_kernel
+from symlik.core.errors import SymlikError
+from symlik.derivation.gradient import loss_gradient
+from symlik.losses.templates import SCALAR_TEMPLATES
+from symlik.render.breaking import (
+    DEFAULT_BUDGET,
+    broken,
+    estimate_width,
+    pack,
+    split_top_level,
+)
+from symlik.render.common import display_names, latex
+from symlik.render.kernel_math import kernel_latex
 from symlik.render.latex import aligned_lines, escape
 from symlik.render.prose import prose_latex
 
@@ -134,8 +152,6 @@ def _loss_section(d) -> list[str]:
 def _gradient_section(d) -> list[str]:
     if any("gradient" in s.title.lower() for s in d.steps):
         return []  # the derivation already shows it as a step
-    from symlik.derivation.gradient import loss_gradient
-
     try:
         grads = loss_gradient(d)
     except Exception:  # noqa: BLE001 - a gradient SymPy cannot take is left out, not fatal
@@ -181,7 +197,7 @@ def _result_lines(d, lhs: str, value) -> str:
         elif isinstance(v, sp.Basic):
             lines += aligned_lines(left, broken(v, lambda e: latex(d, e), first=estimate_width(left) + 2))
         elif getattr(v, "reason", ""):  # an OptimalConstant: its statement, math typeset
-            return prose_latex(v.reason, escape)
+            return prose_latex(v.reason, escape, lambda e: display_names(d, e))
         else:
             return escape(str(v))
     return display(lines)
@@ -203,9 +219,6 @@ def _offered_sections(d) -> list[str]:
 
 
 def _kernel_section(d) -> list[str]:
-    from symlik.compiler import compile as compile_kernel
-    from symlik.render.kernel_math import kernel_latex
-
     kernel = compile_kernel(d)
     out = [r"\subsection*{The generated kernel}",
            r"The NumPy code \texttt{symlik.compile} generates for the loss (inputs: %s):"
@@ -233,8 +246,6 @@ def _references(spec) -> list[str]:
 
 def _doc_text(text: str) -> str:
     """A docstring sentence in LaTeX: ``code`` (reStructuredText literals) in typewriter."""
-    import re
-
     parts = re.split(r"``(.+?)``", text)
     return "".join(r"\texttt{%s}" % escape(p) if i % 2 else escape(p) for i, p in enumerate(parts))
 
@@ -261,7 +272,7 @@ def chapter_tex(name: str, derivations) -> str:
     out.append(r"with $y$ in %s." % escape(_support_text(spec.support)))
     out.append(r"\begin{center}\begin{tabular}{lll}\toprule parameter & constraint & meaning\\\midrule")
     for p in spec.effective_params():
-        out.append(r"$%s$ & %s & %s\\" % (spec.latex_name(p.name), escape(p.constraint.name.replace("_", " ")), escape(p.doc)))
+        out.append(r"$%s$ & %s & %s\\" % (spec.latex_name(p.name), escape(p.constraint.label), escape(p.doc)))
     out.append(r"\bottomrule\end{tabular}\end{center}")
     out += _references(spec)
     for d in derivations:
@@ -291,8 +302,6 @@ def _join(blocks) -> str:
 
 
 def _compare_names():
-    from symlik.losses.templates import SCALAR_TEMPLATES
-
     residual = [t.name for t in SCALAR_TEMPLATES if t.slots and t.slots[0] == "mean" and not t.inner]
     chosen = [n for n in COMPARE if n in residual]
     return chosen if len(chosen) >= 2 else residual
@@ -348,10 +357,6 @@ def book_sources(derivations) -> dict[str, str]:
 
 def book_figures(derivations, directory) -> None:
     """Draw every figure of the book into ``directory`` (PDF, vector)."""
-    from pathlib import Path
-
-    from symlik.apps import plot
-
     directory = Path(directory)
     for d in derivations:
         plot.save(plot.loss_figure(d), directory / f"{d.slug}.pdf")
@@ -374,14 +379,6 @@ def build_pdf(out, runs: int = 2):
 
     Auxiliary files go to a temporary directory; only symlik.pdf and symlik.log land in ``out``.
     """
-    import os
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    from symlik.core.errors import SymlikError
-
     out = Path(out)
     exe = shutil.which("pdflatex")
     if exe is None:
@@ -405,6 +402,4 @@ def build_pdf(out, runs: int = 2):
 
 
 def _same_fs(a, b) -> bool:
-    import os
-
     return os.stat(a).st_dev == os.stat(b).st_dev

@@ -18,21 +18,23 @@ are built with the object-oriented API (no pyplot, no display needed).
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
-from symlik.core.errors import SymlikError
+from symlik.compiler import compile as compile_kernel
+from symlik.core.errors import SymlikError, UnknownNameError
+from symlik.core.functions import exact
+from symlik.losses.templates import SCALAR_TEMPLATES
+from symlik.model import links
+from symlik.model.distributions.base import LATEX_NAMES
 
 FORMATS = (".png", ".svg", ".pdf")
-# A representative value for a parameter that is neither on the x axis nor varied,
-# by constraint: the value a reader would try first.
-TYPICAL = {"real": 0.0, "positive": 1.0, "unit_interval": 0.3, "open_unit_interval": 0.3,
-           "positive_integer": 5.0, "nonnegative_integer": 5.0}
-# A few values of a second predicted parameter, one curve each, by constraint.
-SEVERAL = {"positive": [0.5, 1.0, 2.0], "unit_interval": [0.2, 0.5, 0.8], "open_unit_interval": [0.2, 0.5, 0.8],
-           "positive_integer": [2.0, 5.0, 10.0], "nonnegative_integer": [0.0, 2.0, 5.0], "real": [-1.0, 0.0, 1.0]}
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -62,7 +64,8 @@ class Axis:
 
 
 def _typical(spec, name):
-    return TYPICAL.get(spec.param(name).constraint.name, 1.0)
+    """A parameter neither on the x axis nor varied takes its constraint's typical value."""
+    return spec.param(name).constraint.typical
 
 
 def _y_values(spec, params):
@@ -82,8 +85,6 @@ def _y_values(spec, params):
 
 
 def _math_name(name: str) -> str:
-    from symlik.model.distributions.base import LATEX_NAMES
-
     greek = {"mu", "sigma", "nu", "tau", "kappa", "lambda", "alpha", "beta", "gamma", "theta", "phi", "rho", "eta"}
     tex = LATEX_NAMES.get(name, name)
     if tex in greek:
@@ -100,30 +101,23 @@ def scalar_axis(d) -> Axis:
     varied = [p for p in d.predict[1:]]
     if varied:  # a second predicted parameter: one curve per value of it
         p = varied[0]
-        vals = SEVERAL.get(spec.param(p).constraint.name, [-1.0, 0.0, 1.0])
+        vals = spec.param(p).constraint.several
         ys = _y_values(spec, fixed)
         y0 = ys[len(ys) // 2]
         curves = [(f"{_math_name(p)} = {v:g}, $y$ = {y0:g}", {**fixed, p: v, "y": y0}) for v in vals]
     else:
         curves = [(f"$y$ = {v:g}", {**fixed, "y": v}) for v in _y_values(spec, fixed)]
     if x not in d.predict:  # a link: the network's pre-activation
-        link = d.link
-        values = np.linspace(-6, 6, 401) if link == "logit" else np.linspace(-3, 3, 401)
-        what = {"logit": "logit", "log": "log-rate" if d.predict[0] in ("rate", "lam") else "log-parameter"}.get(link, "pre-activation")
-        return Axis(x, values, f"{what} $z$ (network output)", lambda v: v, curves)
-    c = spec.param(x).constraint.name
-    if c == "real" and spec.support.kind == "continuous" and spec.support.lower is None and spec.support.upper is None:
+        link = links.get(d.link)
+        values = np.linspace(-link.plot_halfwidth, link.plot_halfwidth, 401)
+        return Axis(x, values, f"{link.axis_label(d.predict[0])} $z$ (network output)", lambda v: v, curves)
+    c = spec.param(x).constraint
+    if c.unbounded and spec.support.kind == "continuous" and spec.support.lower is None and spec.support.upper is None:
         fixed_y = {k: v for k, v in curves[0][1].items()}
         curves = [(lab, {**vals_, "y": 0.0}) for lab, vals_ in curves] if varied else [("", {**fixed_y, "y": 0.0})]
         return Axis(x, np.linspace(-4, 4, 401), r"residual $r = y - %s$" % _math_name(x).strip("$"),
                     lambda r: -r, curves, y_is_residual=True)
-    if c in ("unit_interval", "open_unit_interval"):
-        values = np.linspace(0.005, 0.995, 399)
-    elif c == "positive":
-        values = np.linspace(0.05, 4, 400)
-    else:
-        values = np.linspace(-4, 4, 401)
-    return Axis(x, values, f"{_math_name(x)} (prediction)", lambda v: v, curves)
+    return Axis(x, np.linspace(*c.plot_range), f"{_math_name(x)} (prediction)", lambda v: v, curves)
 
 
 def event_axis(d, size: int = 3) -> Axis:
@@ -144,7 +138,7 @@ def event_axis(d, size: int = 3) -> Axis:
     }
     if s == "counts_vector":  # all of the total in the first component
         bound = spec.support.upper
-        y[0] = fixed.get(bound, TYPICAL["positive_integer"]) if isinstance(bound, str) else (bound or 2.0)
+        y[0] = fixed.get(bound, _typical(spec, bound)) if isinstance(bound, str) else (bound or 2.0)
     if x not in d.predict:  # softmax logits: z = (z_1, 0, 0)
         def to_input(v):
             z = np.zeros((len(v), size))
@@ -152,8 +146,8 @@ def event_axis(d, size: int = 3) -> Axis:
             return z
         return Axis(x, np.linspace(-6, 6, 401), f"logit $z_1$ of the true class ({size} classes, others 0)", to_input,
                     [("", {**fixed, "y": y})])
-    c = spec.param(x).constraint.name
-    if c == "simplex":
+    c = spec.param(x).constraint
+    if c.event:
         def to_input(v):
             p = np.empty((len(v), size))
             p[:, 0] = v
@@ -161,7 +155,7 @@ def event_axis(d, size: int = 3) -> Axis:
             return p
         return Axis(x, np.linspace(0.005, 0.995, 399), f"probability $p_1$ of the true class ({size} classes)", to_input,
                     [("", {**fixed, "y": y})])
-    if c == "real":
+    if c.unbounded:
         def to_input(r):
             mu = np.zeros((len(r), size))
             mu[:, 0] = -r
@@ -193,8 +187,6 @@ def _broadcast_inputs(kernel, axis: Axis, values: dict, n: int, event: bool):
 
 def loss_and_gradient(d, axis: Axis, curve_values: dict):
     """(loss, gradient) arrays over the axis for one curve, from the compiled kernel."""
-    from symlik.compiler import compile as compile_kernel
-
     kernel = compile_kernel(d, target="loss", reduction="none")
     x_in = axis.to_input(axis.values)
     n = len(axis.values)
@@ -211,8 +203,6 @@ def _component(g, event):
 
 def _gradient(d, kernel, axis, x_in, others):
     """d loss / d (network output), per point: Kernel.grad where offered, else central differences."""
-    from symlik.compiler import compile as compile_kernel
-
     summed = compile_kernel(d, target="loss", reduction="sum")  # d(sum)/d x_i = d loss_i / d x_i
     if getattr(summed, "grad", None) is not None:
         try:
@@ -290,14 +280,10 @@ def _clip(ax):
 
 def _residual_template(name: str):
     """A scalar template whose first slot is a mean (a loss of the residual), by name."""
-    from symlik.losses.templates import SCALAR_TEMPLATES
-
     for t in SCALAR_TEMPLATES:
         if t.name == name and t.slots and t.slots[0] == "mean":
             return t
     known = sorted({t.name for t in SCALAR_TEMPLATES if t.slots and t.slots[0] == "mean"})
-    from symlik.core.errors import UnknownNameError
-
     raise UnknownNameError("residual loss", name, known)
 
 
@@ -322,10 +308,6 @@ def parse_compare_name(text: str) -> tuple[str, dict[str, float]]:
 
 def residual_curves(names, r):
     """{label: (loss(r), psi(r))} for residual templates, other slots and inner parameters at 1."""
-    import sympy as sp
-
-    from symlik.core.functions import exact
-
     y, mu = sp.symbols("y mu", real=True)
     out = {}
     for text in names:
@@ -376,8 +358,6 @@ def compare_figure(names, *, width: float = 7.5, height: float = 3.2):
 
 def render(fig, fmt: str = "svg") -> bytes:
     """A figure as bytes in ``fmt`` (png, svg or pdf), reproducibly (no dates, fixed SVG ids)."""
-    import io
-
     import matplotlib
 
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
@@ -392,9 +372,6 @@ def save(fig, path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise SymlikError(f"output must end in {', '.join(FORMATS)}; got {path.name!r}")
-    import os
-    import tempfile
-
     data = render(fig, path.suffix.lower()[1:])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)

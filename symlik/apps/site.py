@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import re
 
-from symlik.render.breaking import broken, estimate_width
-from symlik.render.common import latex
+import sympy as sp
+
+from symlik.compiler import compile as compile_kernel
+from symlik.derivation.gradient import loss_gradient
+from symlik.render.breaking import broken, estimate_width, pack, split_top_level
+from symlik.render.common import display_names, latex
+from symlik.render.kernel_math import kernel_latex
 from symlik.render.latex import aligned_lines
 from symlik.render.markdown import display
 from symlik.render.prose import prose_markdown
@@ -64,8 +69,6 @@ def _derivation_steps(d) -> list[str]:
 def _gradient(d) -> list[str]:
     if any("gradient" in s.title.lower() for s in d.steps):
         return []
-    from symlik.derivation.gradient import loss_gradient
-
     try:
         grads = loss_gradient(d)
     except Exception:  # noqa: BLE001 - a gradient SymPy cannot take is left out
@@ -79,8 +82,6 @@ def _gradient(d) -> list[str]:
 
 
 def _offered(d) -> list[str]:
-    import sympy as sp
-
     out = []
     for method, title, lhs in (("fisher", "Fisher information", r"\mathcal{I}"),
                                ("optimal_constant", "Best constant prediction", r"\hat{\theta}")):
@@ -100,20 +101,16 @@ def _offered(d) -> list[str]:
             if isinstance(v, sp.Basic):
                 out += [expr_display(d, left, v) if not isinstance(v, sp.MatrixBase) else display([f"{left} = {latex(d, v)}"]), ""]
             else:  # an OptimalConstant: its statement, math typeset
-                out += [prose_markdown(v.reason) if getattr(v, "reason", "") else f"{v}", ""]
+                out += [prose_markdown(v.reason, lambda e: display_names(d, e)) if getattr(v, "reason", "") else f"{v}", ""]
     return out
 
 
 def _kernel(d) -> list[str]:
-    from symlik.compiler import compile as compile_kernel
-
     kernel = compile_kernel(d)
     out = ["### The generated kernel", "",
            f"`symlik.compile(...)` generates this NumPy code for the loss (inputs: `{', '.join(kernel.inputs)}`):", "",
            "```python", kernel.source.rstrip(), "```", ""]
     try:
-        from symlik.render.kernel_math import kernel_latex
-
         shown = kernel_latex(kernel)
     except Exception:  # noqa: BLE001 - latexify could not read it; the code above still stands
         return out
@@ -135,8 +132,6 @@ def _kernel(d) -> list[str]:
 
 def _code_display(tex: str, budget: float) -> str:
     """latexify's one-line LaTeX, cut at its outer + and - to fit ``budget``."""
-    from symlik.render.breaking import pack, split_top_level
-
     lhs, _, rhs = tex.partition(" = ")
     return display(aligned_lines(lhs, pack(split_top_level(rhs), budget, first=estimate_width(lhs) + 2)))
 
@@ -154,7 +149,7 @@ def distribution_page(name: str, derivations) -> str:
     out += [expr_display(d0, r"p(%s \mid %s)" % (latex(d0, spec.y), theta), spec.density_expr()), ""]
     out += [f"Support of $y$: `{spec.support.describe()}`.", ""]
     out += ["| parameter | constraint | meaning |", "|---|---|---|"]
-    out += [f"| ${spec.latex_name(p.name)}$ (`{p.name}`) | {p.constraint.name.replace('_', ' ')} | {p.doc} |"
+    out += [f"| ${spec.latex_name(p.name)}$ (`{p.name}`) | {p.constraint.label} | {p.doc} |"
             for p in spec.effective_params()]
     out.append("")
     out += ["| derivation | loss | scale |", "|---|---|---|"]

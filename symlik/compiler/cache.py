@@ -19,24 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
-import tempfile
-from functools import lru_cache
 from pathlib import Path
+
+from symlik.core.diskcache import code_hash, private_directory, read_json, write_json
 
 FORMAT = 1  # bump when the entry layout changes
 _memory: dict[str, tuple[str, dict]] = {}  # key -> (source, meta)
-
-
-@lru_cache(maxsize=None)
-def code_hash() -> str:
-    """Hash of every symlik source file: entries from other code never match."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _plain(value):
@@ -81,30 +69,13 @@ def key_of(request: dict) -> str:
 
 # -- the disk ----------------------------------------------------------------------
 def directory() -> Path | None:
-    """The cache directory (created 0700), or None when there is none we may trust."""
+    """The cache directory (created 0700), or None when there is none we may trust.
+
+    Entries are executed as code: symlik.core.diskcache trusts only a directory that nobody
+    else can write."""
     if os.environ.get("SYMLIK_DISK_CACHE", "1") == "0":
         return None
-    base = os.environ.get("SYMLIK_CACHE_DIR")
-    if base:
-        path = Path(base)
-    else:
-        try:
-            from platformdirs import user_cache_dir
-
-            path = Path(user_cache_dir("symlik", appauthor=False))
-        except ImportError:
-            xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-            path = Path(xdg) / "symlik"
-    path = path / f"kernels-{FORMAT}"
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except OSError:
-        return None
-    # Entries are executed as code: trust only a directory that nobody else can write.
-    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
-        return None
-    return path
+    return private_directory(f"kernels-{FORMAT}")
 
 
 def load(key: str) -> tuple[str, dict] | None:
@@ -113,11 +84,7 @@ def load(key: str) -> tuple[str, dict] | None:
     folder = directory()
     if folder is None:
         return None
-    try:
-        with open(folder / f"{key}.json", encoding="utf-8") as fh:
-            entry = json.load(fh)
-    except (OSError, ValueError):
-        return None
+    entry = read_json(folder / f"{key}.json")
     if not isinstance(entry, dict) or entry.get("key") != key:
         return None
     _memory[key] = (entry["source"], entry["meta"])
@@ -127,19 +94,8 @@ def load(key: str) -> tuple[str, dict] | None:
 def store(key: str, source: str, meta: dict) -> None:
     _memory[key] = (source, meta)
     folder = directory()
-    if folder is None:
-        return
-    text = json.dumps({"key": key, "source": source, "meta": meta})
-    try:  # write to a private temporary file, then rename: readers never see half an entry
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, folder / f"{key}.json")
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+    if folder is not None:
+        write_json(folder / f"{key}.json", {"key": key, "source": source, "meta": meta})
 
 
 def clear(memory: bool = True, disk: bool = False) -> None:

@@ -29,7 +29,7 @@ def describe(d, link_inputs: set) -> dict:
             out[name] = {"check": "pre_activation"}
         else:
             param = d.param(name) if hasattr(d, "param") else spec.param(name)
-            out[name] = {"check": "constraint", **dataclasses.asdict(param.constraint)}
+            out[name] = {"check": "constraint", **param.constraint.describe()}
     out["y"] = {"check": "support", **dataclasses.asdict(spec.support)}
     if spec.support.kind == "onehot":
         out["y_index"] = {"check": "class_index"}
@@ -47,7 +47,7 @@ def build(description: dict) -> dict:
         elif kind == "class_index":
             out[name] = (_class_index_check, CLASS_INDEX_RULE)
         elif kind == "constraint":
-            c = Constraint(**fields)
+            c = Constraint.from_description(fields)
             out[name] = (c, c.rule)
         elif kind == "support":
             out[name] = support_check(Support(**fields))

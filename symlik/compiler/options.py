@@ -88,13 +88,14 @@ class OptionKernel(Kernel):
         checks = dict(base._checks)
         if options.get("soft_targets"):
             checks["y"] = (_soft_target_check, "lie in [0, 1] (soft targets)")
-        if "eps" in options and derivation.loss.name == "gaussian_nll":
-            # torch accepts a variance of 0 (it is clamped to eps); only a negative one is an error.
-            for name in derivation.predicted_inputs:
-                if derivation.param(name).constraint.name == "positive":
-                    checks[name] = (_nonnegative_check, "be >= 0 (the variance is clamped at eps)")
-        if "eps" in options and derivation.loss.name == "poisson_nll":
-            checks[derivation.predicted_inputs[0]] = (_nonnegative_check, "be >= 0 (log(rate + eps) is finite at 0)")
+        # An option may let a prediction that must be > 0 be 0 (torch clamps a variance of 0 to
+        # eps; log(rate + eps) is finite at 0): the loss's template says which, and with what rule.
+        form = derivation.loss.template.torch_form if derivation.loss.template is not None else None
+        for option, rule in (form.zero_allowed.items() if form is not None else ()):
+            if option in options:
+                for name in derivation.predicted_inputs:
+                    if name in derivation.spec.param_names and np.any(derivation.param(name).constraint.check(0.0)):
+                        checks[name] = (_nonnegative_check, rule)
         self._checks = checks
 
     def grad(self, *args, weight=None, **kwargs) -> tuple:

@@ -38,10 +38,6 @@ def _budget_seconds() -> float:
         return DEFAULT_BUDGET
 
 
-class OutOfTime(Exception):
-    """SymPy did not finish an integral or sum within the budget."""
-
-
 def within_budget(fn, *args):
     """fn(*args), run in a forked child that is killed after the time budget.
 

@@ -39,3 +39,11 @@ class Presentable:
     def _repr_markdown_(self) -> str:
         """Jupyter: the whole derivation, reasons and math, as Markdown with $$ math."""
         return self.to_markdown()
+
+
+def reason_text(why, derivation=None) -> str:
+    """A reason in plain text, its math named as in ``derivation``'s steps (an OptimalConstant's
+    ``statement``): the renderer typesets it, imported when called, as above."""
+    from symlik.render import reason_text as render_reason_text
+
+    return render_reason_text(why, derivation)

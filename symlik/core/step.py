@@ -4,6 +4,23 @@ A reason is prose and math in reading order: a tuple of ``str`` fragments
 (plain prose, no markup) and ``Math`` fragments (a SymPy expression). The
 layers that derive never write LaTeX; symlik.render typesets each ``Math``
 with the display names of symlik.core.notation, as LaTeX, Markdown or text.
+
+Writing a step::
+
+    from symlik.core.notation import N_OBS, form, term
+    from symlik.core.step import Step, reason
+
+    Step(
+        "Negate",
+        -sp.Sum(sp.log(density_i), (OBS, 1, N_OBS)),
+        reason("Training minimises over the ", N_OBS, " observations, so negate."),
+        lhs=form("nll_of", mu),            # an expression, shown with the notation's names
+    )
+    Step(title, expr, why, lhs=estimate, relation="≈")   # lhs ≈ expr
+
+The legacy forms (a reason as a string with ``$...$`` LaTeX; ``lhs`` as a
+LaTeX string with ``lhs_text`` beside it) are still rendered while producers
+are converted; new code uses the forms above.
 """
 
 from __future__ import annotations
@@ -51,13 +68,24 @@ def _append(out: list, part) -> None:
 
 @dataclass(frozen=True)
 class Step:
-    """One line of the argument: ``lhs = expr``, with a one-line reason ``why``.
+    """One line of the argument: ``lhs = expr`` (or ``lhs ≈ expr``, ...), with a one-line reason ``why``.
 
-    ``why`` is a reason (a tuple of ``str`` and ``Math``; see ``reason``).
+    ``why`` is a reason (a tuple of ``str`` and ``Math``; see ``reason``). ``lhs`` is a
+    SymPy expression (or None: the expression stands alone). ``relation`` joins the two
+    sides: one of ``RELATIONS``.
     """
 
     title: str
     expr: sp.Expr
     why: tuple | str
-    lhs: str | None = None  # LaTeX of the left-hand side
-    lhs_text: str | None = None  # plain-text left-hand side
+    lhs: sp.Basic | str | None = None  # an expression; a LaTeX string is the legacy form
+    lhs_text: str | None = None  # legacy: the plain text of a LaTeX-string lhs (goes with it)
+    relation: str = "="
+
+    def __post_init__(self):
+        if self.relation not in RELATIONS:
+            raise ValueError(f"relation must be one of {', '.join(RELATIONS)}; got {self.relation!r}")
+
+
+# How a step's two sides may be related (the renderers typeset each).
+RELATIONS = ("=", "≈", "≥", "≤")

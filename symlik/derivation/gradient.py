@@ -5,14 +5,14 @@ component on the last axis, written ``z[k]``) is differentiated component by
 component: d/dz_k of sum_j f(z_j) is f'(z_k), and d/dz_k of logsumexp(z) is
 softmax(z)_k, so the result is again an expression in the index k, which the
 backends print as an array over the last axis. Nothing here is numeric: the
-backends compile these expressions, and the derivation renders them.
+backends compile these expressions, and the derivation renders them (derivation/passes/gradient.py writes the steps).
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from symlik.core.functions import LogSumExp, Softmax
+from symlik.core.functions import LogSumExp, PowExactBase, Softmax
 
 
 def _event_atoms(expr, base):
@@ -116,8 +116,6 @@ def _power_rule(expr) -> sp.Expr:
 def _merge_exact_powers(expr) -> sp.Expr:
     """base^e * base-like factors -> base^(e+1) * what is left, for the double-double powers
     (x (y/lam)^(k-1) y/lam^2 -> x (y/lam)^k / lam), so that 1 - base^k can become expm1."""
-    from symlik.core.functions import PowExactBase
-
     def one(m):
         powers = [f for f in m.args if isinstance(f, PowExactBase)]
         if len(powers) != 1:
@@ -182,75 +180,4 @@ def gradients(expr, d) -> dict:
     return {name: gradient(expr, d, name) for name in d.predicted_inputs}
 
 
-
-
-def gradient_steps(spec, loss, loss_expr, symbols, input_names, observation, n_obs):
-    """One Step per predicted input: the gradient of the mean loss, per observation.
-
-    Only observation i's term depends on its own prediction, so the gradient of
-    (1/n) sum_i loss_i is that term's derivative over n (what ``Kernel.grad``
-    returns for reduction="mean", from the stable form of the same expression).
-    """
-    from symlik.core.step import Step
-
-    name = loss.template.latex_name if loss.name else None
-    numerator = r"\operatorname{%s}" % name if name else r"\frac{1}{n}\sum_{i} \ell_i"
-    steps = []
-    for input_name in input_names:
-        g = gradient(loss_expr, _Shim(spec, symbols), input_name)
-        target = symbols[input_name]
-        event = isinstance(target, sp.Indexed)
-        link_input = input_name not in spec.param_names
-        shown = "z" if link_input else spec.latex_name(input_name)
-        sub = "i, k" if event else "i"
-        lhs = r"\frac{\partial %s}{\partial %s_{%s}}" % (numerator, shown, sub)
-        text_name = loss.name.upper() if loss.name else "mean loss"
-        steps.append(
-            Step(
-                f"The gradient with respect to {input_name}",
-                _shown(observation(g), n_obs),
-                "Only observation $i$'s term depends on its own prediction, so the gradient of the mean is that "
-                f"term's derivative over ${sp.latex(n_obs)}$; the kernel's grad() computes it from the stable form "
-                "of the loss.",
-                lhs,
-                f"d {text_name} / d {input_name}_{sub.replace(' ', '')}",
-            )
-        )
-    return steps
-
-
-def _positive_first(e):
-    if isinstance(e, sp.Add):
-        terms = sorted(e.args, key=lambda t: t.could_extract_minus_sign())
-        return sp.Add(*(_positive_first(t) for t in terms), evaluate=False)
-    if isinstance(e, sp.Mul) and any(isinstance(a, sp.Add) for a in e.args):
-        coeff, rest = e.as_coeff_Mul()
-        inner = [_positive_first(a) for a in sp.Mul.make_args(rest)]
-        return sp.Mul(*([coeff] if coeff != 1 else []), *inner, evaluate=False)
-    if isinstance(e, sp.Function) and any(isinstance(a, sp.Add) for a in e.args):
-        return e.func(*(_positive_first(a) for a in e.args), evaluate=False)
-    return e
-
-
-def _shown(g, n_obs):
-    """For display: factored, positive terms first, over n (exactly g / n). A gradient of
-    three or more terms is shown term by term over n, so that a long one can be broken
-    across lines at its + and - signs (a single fraction over n cannot)."""
-    g = tidy(g)
-    if not g.has(sp.Add):
-        return g / n_obs
-    terms = sp.Add.make_args(sp.expand_mul(g, deep=False))
-    if len(terms) >= 3:
-        return _positive_first(sp.Add(*(t / n_obs for t in terms), evaluate=False))
-    return sp.Mul(_positive_first(g), sp.Pow(n_obs, -1, evaluate=False), evaluate=False)
-
-
-class _Shim:
-    """The two attributes ``gradient`` reads from a Derivation, while one is being built."""
-
-    def __init__(self, spec, symbols):
-        self.spec = spec
-        self.symbols = symbols
-
-
-__all__ = ["gradient", "gradients", "loss_gradient", "gradient_steps", "support_facts", "apply_facts", "tidy"]
+__all__ = ["gradient", "gradients", "loss_gradient", "support_facts", "apply_facts", "tidy"]

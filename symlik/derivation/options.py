@@ -37,6 +37,7 @@ with the offset adjusted where an option moves a constant into the loss
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import itertools
 import math
 import numbers
@@ -47,13 +48,27 @@ import numpy as np
 import sympy as sp
 
 from symlik.core.algebra import is_zero, split_sum, tidy_logs
+from symlik.losses import templates as T
 from symlik.model import constraints as C
 from symlik.model.distributions.base import Param
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import LogSumExp, Softplus, exact
-from symlik.render.common import inline, inline_latex
-from symlik.core.step import Step
-from symlik.core.notation import N_OBS, OBS
+from symlik.core.step import Step, reason
+from symlik.core.notation import (
+    CLASS_MASS,
+    CLASS_WEIGHTED_TERM,
+    LOG_FACTORIAL_ZERO_ONE,
+    LOG_ONE_MINUS_SIGMOID,
+    LOG_SIGMOID,
+    LOG_SOFTMAX,
+    N_OBS,
+    OBS,
+    SMOOTHED_EXPECTATION,
+    SOFT_TARGET_CROSS_ENTROPY,
+    STABLE_CROSS_ENTROPY,
+    TARGET_CLASS_WEIGHT,
+    ZERO_OVER_ZERO,
+)
 from symlik.derivation.substitution import apply_link, observation
 
 if TYPE_CHECKING:  # the Derivation class imports this module for its with_options method
@@ -61,8 +76,18 @@ if TYPE_CHECKING:  # the Derivation class imports this module for its with_optio
 
 from symlik.core.reductions import REDUCTIONS  # noqa: E402 - the one definition (core)
 
+# Modules this one needs only when called, each by name (importlib): log_input=True re-derives
+# with the log link, and the pipeline imports this module (through Derivation.with_options), so
+# importing it here at module level would be a cycle.
+_LAZY = {"derive": "symlik.derivation.pipeline"}
+
+# Names the reasons mention: the target y and the smoothed target q, a probability p, the weight
+# alpha_k of class k, the per-sample weight w_i, and (softmax) the weights c and their mean logit x.
+_Y, _Q, _P, _X, _C = sp.symbols("y q p x c")
+_ALPHA_K, _W_I = sp.symbols("alpha_k w_i")
+
 # A nonnegative, finite number (weights); checked by Constraint.violations.
-nonnegative = C.Constraint("nonnegative", "be >= 0 and finite", {"nonnegative": True})
+nonnegative = C.nonnegative.with_rule("be >= 0 and finite")
 
 
 # ---------------------------------------------------------------------------
@@ -120,35 +145,39 @@ def _weights(name, ndim=None):
 
 @dataclass(frozen=True)
 class Option:
-    """One loss option: the losses it applies to and how its value is checked."""
+    """One loss option: how its value is checked. The losses it applies to declare it
+    themselves (``Template.torch_form``, beside each template)."""
 
     name: str
-    losses: tuple[str, ...]
     torch: str
     check: Callable[[Any], Any]
     doc: str = ""
+
+    @property
+    def losses(self) -> tuple[str, ...]:
+        return T.torch_losses(self.name)
 
 
 OPTIONS: dict[str, Option] = {
     o.name: o
     for o in (
-        Option("label_smoothing", ("cross_entropy",), "cross_entropy(label_smoothing=)",
+        Option("label_smoothing", "cross_entropy(label_smoothing=)",
                _number("label_smoothing", 0.0, upper=1.0), "mix the target with the uniform distribution"),
-        Option("class_weight", ("cross_entropy",), "cross_entropy(weight=)", _weights("class_weight", ndim=1),
+        Option("class_weight", "cross_entropy(weight=)", _weights("class_weight", ndim=1),
                "a weight per class; the mean divides by the total weight of the target classes"),
-        Option("ignore_index", ("cross_entropy",), "cross_entropy(ignore_index=)", _integer("ignore_index"),
+        Option("ignore_index", "cross_entropy(ignore_index=)", _integer("ignore_index"),
                "targets equal to it add nothing, to the sum or to the mean's denominator"),
-        Option("pos_weight", ("binary_cross_entropy",), "binary_cross_entropy_with_logits(pos_weight=)",
+        Option("pos_weight", "binary_cross_entropy_with_logits(pos_weight=)",
                _weights("pos_weight"), "a weight on the positive term"),
-        Option("soft_targets", ("binary_cross_entropy",), "binary_cross_entropy(target in [0, 1])",
+        Option("soft_targets", "binary_cross_entropy(target in [0, 1])",
                _bool("soft_targets"), "targets are probabilities in [0, 1]"),
-        Option("eps", ("gaussian_nll", "poisson_nll"), "gaussian_nll_loss(eps=) / poisson_nll_loss(eps=)",
+        Option("eps", "gaussian_nll_loss(eps=) / poisson_nll_loss(eps=)",
                _number("eps", 0.0), "variance clamp (gaussian_nll) or log(rate + eps) (poisson_nll)"),
-        Option("full", ("gaussian_nll", "poisson_nll"), "gaussian_nll_loss(full=) / poisson_nll_loss(full=)",
+        Option("full", "gaussian_nll_loss(full=) / poisson_nll_loss(full=)",
                _bool("full"), "keep the constant (gaussian_nll) or add Stirling's term where y > 1 (poisson_nll)"),
-        Option("log_input", ("poisson_nll",), "poisson_nll_loss(log_input=)", _bool("log_input"),
+        Option("log_input", "poisson_nll_loss(log_input=)", _bool("log_input"),
                "the input is the log-rate (the log link)"),
-        Option("exact", ("poisson_nll",), "(symlik only)", _bool("exact"), "add the exact log y! (gammaln)"),
+        Option("exact", "(symlik only)", _bool("exact"), "add the exact log y! (gammaln)"),
     )
 }
 
@@ -168,17 +197,8 @@ def option_kind(d: Derivation) -> str | None:
     scale 1 and no offset (a binomial's BCE on y/n, scale n, is not torch's
     BCE), gaussian_nll predicting both mean and spread, poisson_nll.
     """
-    name = d.loss.name
-    plain = d.scale == 1 and d.offset == 0
-    if name == "cross_entropy" and d.spec.support.kind == "onehot" and len(d.predict) == 1 and plain:
-        return name
-    if name == "binary_cross_entropy" and not d.spec.is_event and len(d.predict) == 1 and plain:
-        return name
-    if name == "gaussian_nll" and len(d.predict) == 2 and not d.spec.is_event:
-        return name
-    if name == "poisson_nll" and len(d.predict) == 1 and not d.spec.is_event:
-        return name
-    return None
+    template = d.loss.template
+    return d.loss.name if template is not None and template.follows_torch(d) else None
 
 
 def supported(d: Derivation) -> tuple[str, ...]:
@@ -350,16 +370,20 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Smooth the labels (label_smoothing = <label_smoothing>)",
             _obs(d, q),
-            r"label_smoothing = <label_smoothing> ($\varepsilon$) mixes each target with the uniform "
-            f"distribution over the ${sp.latex(K)}$ classes; the result is still a probability vector.",
+            reason(
+                "label_smoothing = <label_smoothing> (", eps, ") mixes each target with the uniform distribution "
+                "over the ", K, " classes; the result is still a probability vector.",
+            ),
             sp.latex(sp.IndexedBase("q")[OBS, k]), "q_ik",
         ))
         smoothed = -sp.Sum(q * sp.log(p), (k, 1, K))
         w.steps.append(Step(
             "Cross-entropy against the smoothed target",
             _obs(d, smoothed),
-            "The loss is the negative log-likelihood of the model averaged over the smoothed target, "
-            r"$-\mathbb{E}_{c \sim q_{i}} \log p_{ic}$: the cross-entropy with $y$ replaced by $q$.",
+            reason(
+                "The loss is the negative log-likelihood of the model averaged over the smoothed target, ",
+                SMOOTHED_EXPECTATION, ": the cross-entropy with ", _Y, " replaced by ", _Q, ".",
+            ),
             lhs, lhs_text,
         ))
         # Split by linearity in the target: derived, not typed in.
@@ -372,9 +396,11 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Split the smoothed loss",
             _obs(d, split),
-            "The cross-entropy is linear in the target, so smoothing gives "
-            f"{inline(d, 1 - eps)} times the cross-entropy plus {inline(d, eps / K)} times the summed "
-            f"{inline(d, -sp.log(p))} over every class, which pulls all logits together (checked symbolically).",
+            reason(
+                "The cross-entropy is linear in the target, so smoothing gives ", 1 - eps, " times the "
+                "cross-entropy plus ", eps / K, " times the summed ", -sp.log(p), " over every class, which pulls "
+                "all logits together (checked symbolically).",
+            ),
             lhs, lhs_text,
         ))
     alpha = 1
@@ -386,8 +412,10 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Weight the classes (class_weight)",
             _obs(d, -sp.Sum(alpha * q * sp.log(p), (k, 1, K))),
-            r"class_weight (torch's cross_entropy weight, $\alpha_{k}$) multiplies the term of each class; with "
-            r"class-index targets the cross-entropy term becomes $\alpha_{y_{i}} \left(-\log p_{i, y_{i}}\right)$.",
+            reason(
+                "class_weight (torch's cross_entropy weight, ", _ALPHA_K, ") multiplies the term of each class; "
+                "with class-index targets the cross-entropy term becomes ", CLASS_WEIGHTED_TERM, ".",
+            ),
             lhs, lhs_text,
         ))
     theta_loss = -sp.Sum(alpha * q * sp.log(p), (k, 1, K))
@@ -410,9 +438,10 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
     w.steps.append(Step(
         "The option-adjusted loss in the logits",
         _obs(d, -sp.Sum(coeff * link.log_inverse(zbase, k, K), (k, 1, K))),
-        r"$\log \operatorname{softmax}(z)_{k} = z_{k} - \log \sum_{j} e^{z_{j}}$. The kernel computes it as "
-        r"$A \left(\log \sum_{j} e^{z_{j}} - x\right)$, with $A = \sum_{k} c_{k}$ and $x$ the $c$-weighted mean "
-        "logit: two nonnegative terms, no cancellation.",
+        reason(
+            LOG_SOFTMAX, ". The kernel computes it as ", STABLE_CROSS_ENTROPY, ", with ", CLASS_MASS, " and ", _X,
+            " the ", _C, "-weighted mean logit: two nonnegative terms, no cancellation.",
+        ),
         r"\ell_i(z)", "loss_i(z)",
     ))
     w.loss = kernel_form
@@ -430,10 +459,13 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Soft targets",
             _obs(d, bce.subs(soft_y, y)),
-            r"With targets $y \in [0, 1]$ (probabilities, not labels) the same expression is the cross-entropy "
-            r"$H(\operatorname{Bernoulli}(y), \operatorname{Bernoulli}(p))$; it is no longer a likelihood of $y$, "
-            f"but it is still minimised at {inline(d, sp.Eq(p, best[0] if len(best) == 1 else sp.FiniteSet(*best)))} "
-            r"(where its derivative in $p$ is $0$).",
+            reason(
+                "With targets ", sp.Contains(_Y, sp.Interval(0, 1), evaluate=False), " (probabilities, not labels) "
+                "the same expression is the cross-entropy ", SOFT_TARGET_CROSS_ENTROPY, "; it is no longer a "
+                "likelihood of ", _Y, ", but it is still minimised at ",
+                sp.Eq(p, best[0] if len(best) == 1 else sp.FiniteSet(*best)), " (where its derivative in ", _P,
+                " is ", sp.S.Zero, ").",
+            ),
             r"H(y_i, p_i)", "H(y_i, p_i)",
         ))
     pw = 1
@@ -444,8 +476,10 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Weight the positive term (pos_weight)",
             _obs(d, -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))),
-            r"pos_weight ($w_{+}$) multiplies the log-likelihood of the positive label, as torch's "
-            r"binary_cross_entropy_with_logits does: $w_{+} > 1$ trades precision for recall.",
+            reason(
+                "pos_weight (", pw, ") multiplies the log-likelihood of the positive label, as torch's "
+                "binary_cross_entropy_with_logits does: ", pw > 1, " trades precision for recall.",
+            ),
             lhs, lhs_text,
         ))
     theta_loss = -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))
@@ -467,8 +501,10 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
     w.steps.append(Step(
         "The weighted loss in the logits",
         _obs(d, w.loss),
-        f"$\\log \\sigma(z) = {inline_latex(d, link.log_inverse(z))}$ and "
-        f"$\\log(1 - \\sigma(z)) = {inline_latex(d, link.log1m_inverse(z))}$: two nonnegative terms.",
+        reason(
+            sp.Eq(LOG_SIGMOID, link.log_inverse(z), evaluate=False), " and ",
+            sp.Eq(LOG_ONE_MINUS_SIGMOID, link.log1m_inverse(z), evaluate=False), ": two nonnegative terms.",
+        ),
         r"\ell_i(z)", "loss_i(z)",
     ))
 
@@ -486,39 +522,41 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
         w.symbols["eps"] = eps
         var = sp.Max(sigma**2, eps)
         v = sp.IndexedBase("v", positive=True)[OBS]
-        var_i = inline(d, _obs(d, sigma**2))
+        var_i = _obs(d, sigma**2)
         w.steps.append(Step(
             "Clamp the variance (eps = <eps>)",
             _obs(d, var),
-            f"torch's gaussian_nll_loss clamps the variance {var_i} from below at eps = <eps> ($\\epsilon$) "
-            "before the loss, so a variance of $0$ gives a finite loss. torch clamps without tracking the "
-            f"gradient, so its gradient is straight-through: where {inline(d, _obs(d, sigma**2 < eps))} it is the "
-            f"loss's derivative at {inline(d, sp.Eq(v, eps))}, passed on to {var_i}; symlik's kernel is the "
-            f"clamped function, flat in {var_i} there.",
+            reason(
+                "torch's gaussian_nll_loss clamps the variance ", var_i, " from below at eps = <eps> (", eps,
+                ") before the loss, so a variance of ", sp.S.Zero, " gives a finite loss. torch clamps without "
+                "tracking the gradient, so its gradient is straight-through: where ", _obs(d, sigma**2 < eps),
+                " it is the loss's derivative at ", sp.Eq(v, eps), ", passed on to ", var_i, "; symlik's kernel "
+                "is the clamped function, flat in ", var_i, " there.",
+            ),
             sp.latex(v), "v_i",
         ))
         loss = sp.Rational(1, 2) * (sp.log(var) + (y - mu) ** 2 / var)
         w.steps.append(Step(
             "The clamped loss",
             _obs(d, sp.Rational(1, 2) * (sp.log(sp.Symbol("v_i")) + (y - mu) ** 2 / sp.Symbol("v_i"))),
-            f"The Gaussian loss with {var_i} replaced by the clamped variance {inline(d, v)}.",
+            reason("The Gaussian loss with ", var_i, " replaced by the clamped variance ", v, "."),
             lhs, lhs_text,
         ))
     offset = d.offset
     if opts.get("full"):
-        loss, offset = _keep_constant(w, loss, offset, "full=True keeps the constant <constant> that the "
-                                      "default (full=False) drops: the loss is then the exact NLL.")
+        loss, offset = _keep_constant(w, loss, offset, "full=True keeps the constant ", " that the default "
+                                      "(full=False) drops: the loss is then the exact NLL.")
     w.loss = loss
     w.offset = offset
 
 
-def _keep_constant(w, loss, offset, why):
-    """Move the plain derivation's constant (log(2 pi)/2, log y!) into the loss; ``why`` names
-    it as <constant>, which becomes its formula."""
+def _keep_constant(w, loss, offset, before, after):
+    """Move the plain derivation's constant (log(2 pi)/2, log y!) into the loss; the reason is
+    ``before``, the constant's formula, ``after``."""
     d = w.d
     lhs, lhs_text = _display_loss_i(d)
     constant = d.offset / d.scale
-    why = why.replace("<constant>", inline(d, _obs(d, tidy_logs(constant))))
+    why = reason(before, _obs(d, tidy_logs(constant)), after)
     new = sp.Add(loss, constant, evaluate=False)
     w.steps.append(Step("Keep the constant", _obs(d, new), why, lhs, lhs_text))
     return loss + constant, sp.expand(offset - d.offset)
@@ -532,7 +570,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
     loss, offset = d.loss.expr, d.offset
     if "eps" in opts:
         eps = sp.Symbol("eps", nonnegative=True)
-        w.params.append(Param("eps", C.Constraint("nonnegative", "be >= 0", {"nonnegative": True}), doc="rate offset"))
+        w.params.append(Param("eps", C.nonnegative, doc="rate offset"))
         w.symbols["eps"] = eps
         log_terms = [t for t in loss.atoms(sp.log) if t.args[0] == rate]
         if len(log_terms) != 1:  # pragma: no cover - the template has one log(rate)
@@ -541,10 +579,11 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
         w.steps.append(Step(
             "Keep the log away from 0 (eps = <eps>)",
             _obs(d, loss),
-            f"With log_input=False torch evaluates {inline(d, _obs(d, sp.log(rate + eps)))}, so a predicted rate "
-            f"of $0$ gives a finite loss; only the log moves. This is the NLL of a Poisson with rate "
-            f"{inline(d, _obs(d, rate + eps))}, less the constants {inline(d, eps)} and "
-            f"{inline(d, _obs(d, sp.log(sp.factorial(y))))}.",
+            reason(
+                "With log_input=False torch evaluates ", _obs(d, sp.log(rate + eps)), ", so a predicted rate of ",
+                sp.S.Zero, " gives a finite loss; only the log moves. This is the NLL of a Poisson with rate ",
+                _obs(d, rate + eps), ", less the constants ", eps, " and ", _obs(d, sp.log(sp.factorial(y))), ".",
+            ),
             lhs, lhs_text,
         ))
         # The loss is the NLL of a Poisson with rate + eps, less constants: that is its likelihood.
@@ -553,17 +592,19 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
         if offset.has(rate):  # pragma: no cover - true by the algebra above
             raise AssertionError("the eps-shifted Poisson NLL left the rate in the offset")
     if opts.get("exact"):
-        loss, offset = _keep_constant(w, loss, offset, "exact=True adds the constant <constant> (computed with "
+        loss, offset = _keep_constant(w, loss, offset, "exact=True adds the constant ", " (computed with "
                                       "gammaln) that the default drops: the loss is then the exact NLL.")
     if opts.get("full"):
         stirling = sp.Piecewise((y * sp.log(y) - y + sp.log(2 * sp.pi * y) / 2, y > 1), (0, True))
-        log_factorial = inline(d, _obs(d, sp.log(sp.factorial(y))))
+        log_factorial = _obs(d, sp.log(sp.factorial(y)))
         w.steps.append(Step(
             "Add Stirling's term where y > 1 (full=True)",
             _obs(d, sp.Add(loss, stirling, evaluate=False)),
-            f"torch's full=True adds Stirling's approximation of {log_factorial}, "
-            f"{inline(d, _obs(d, stirling.args[0][0]))}, only where {inline(d, _obs(d, y > 1))} "
-            f"($\\log 0! = \\log 1! = 0$); it is not the exact {log_factorial}, which exact=True adds.",
+            reason(
+                "torch's full=True adds Stirling's approximation of ", log_factorial, ", ",
+                _obs(d, stirling.args[0][0]), ", only where ", _obs(d, y > 1), " (", LOG_FACTORIAL_ZERO_ONE,
+                "); it is not the exact ", log_factorial, ", which exact=True adds.",
+            ),
             lhs, lhs_text,
         ))
         # The kernel evaluates both branches (np.select); inside the taken one y > 1, so
@@ -609,17 +650,23 @@ def _reduceStep(d: Derivation, opts: dict, reduction: str) -> Step:
     else:
         expr = Quotient(sp.Sum(term, (i, 1, n)), n)
         lhs, text = "L", "L"
-    why = [f"reduction='{reduction}'. $w_{{i}}$ is the per-sample weight (kernel(..., weight=w); $1$ when not given): "
-           "it rescales each term and, as for torch's binary_cross_entropy weight, never enters the mean's "
-           "denominator."]
+    why = reason(
+        f"reduction='{reduction}'. ", _W_I, " is the per-sample weight (kernel(..., weight=w); ", sp.S.One,
+        " when not given): it rescales each term and, as for torch's binary_cross_entropy weight, never enters "
+        "the mean's denominator.",
+    )
     if reduction == "mean" and "class_weight" in opts:
-        why.append("With class weights the mean divides by the total weight of the target classes, "
-                   r"$\sum_{i} \alpha_{y_{i}}$, as torch's cross_entropy does for class-index targets "
-                   "(probability targets divide by $n$).")
+        why = reason(
+            why, " With class weights the mean divides by the total weight of the target classes, ",
+            TARGET_CLASS_WEIGHT, ", as torch's cross_entropy does for class-index targets (probability targets "
+            "divide by ", n, ").",
+        )
     if ignore is not None:
-        why.append(f"Targets equal to ignore_index = {ignore} add nothing to the sum and nothing to the "
-                   r"denominator; if every target is ignored the mean is $0/0 = \text{nan}$, as in torch.")
-    return Step("Reduce over the observations", expr, " ".join(why), lhs, text)
+        why = reason(
+            why, f" Targets equal to ignore_index = {ignore} add nothing to the sum and nothing to the "
+            "denominator; if every target is ignored the mean is ", ZERO_OVER_ZERO, ", as in torch.",
+        )
+    return Step("Reduce over the observations", expr, why, lhs, text)
 
 
 def _cache_key(d, options):
@@ -632,8 +679,10 @@ def _fill(step: Step, opts: dict) -> Step:
     title, why = step.title, step.why
     for name in ("label_smoothing", "eps"):
         if name in opts:
-            title = title.replace(f"<{name}>", f"{opts[name]:g}")
-            why = why.replace(f"<{name}>", f"{opts[name]:g}")
+            value = f"{opts[name]:g}"
+            title = title.replace(f"<{name}>", value)
+            why = (why.replace(f"<{name}>", value) if isinstance(why, str)  # a step not yet data
+                   else tuple(part.replace(f"<{name}>", value) if isinstance(part, str) else part for part in why))
     return dataclasses.replace(step, title=title, why=why)
 
 
@@ -654,8 +703,7 @@ def with_options(d: Derivation, reduction: str = "mean", **options) -> Derivatio
         raise UnknownNameError("reduction", reduction, REDUCTIONS)
     opts = check_options(d, options)
     if opts.get("log_input") and d.link is None:
-        from symlik.derivation.pipeline import derive
-
+        derive = importlib.import_module(_LAZY["derive"]).derive
         d = derive(d.spec, predict=d.predict, link="log")
     key = _cache_key(d, opts)
     if key not in _CACHE:

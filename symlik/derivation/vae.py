@@ -14,8 +14,28 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symlik.analysis.divergence import kl
 from symlik.core.algebra import tidy_logs
+from symlik.core.document import Document
 from symlik.core.errors import UnknownNameError
+from symlik.core.notation import (
+    BERNOULLI_DECODER,
+    ELBO_BOUND,
+    ELBO_EXPECTATION,
+    ELBO_KL,
+    ELBO_NEG_EXPECTATION,
+    ENCODER,
+    GAUSSIAN_DECODER,
+    GAUSSIAN_DECODER_CONSTANT,
+    GAUSSIAN_ENCODER,
+    ONE_SAMPLE_NLL,
+    REPARAMETERISATION,
+    STANDARD_NOISE,
+    STANDARD_NORMAL,
+    STANDARD_NORMAL_KL,
+)
+from symlik.core.step import Step, reason
+from symlik.derivation.pipeline import derive
 
 DECODERS = ("gaussian", "bernoulli")
 
@@ -23,20 +43,20 @@ _K = sp.Symbol("k", integer=True, positive=True)
 _D = sp.Symbol("D", integer=True, positive=True)
 _J_INDEX = sp.Symbol("j", integer=True, positive=True)
 _J = sp.Symbol("J", integer=True, positive=True)
+# Names the reasons mention: the data x, the decoder's mean xhat and logit ell_k, the encoder's
+# mu and sigma, the latent z, its one sample z~ and the noise epsilon.
+_X, _XHAT, _LOGIT_K = sp.symbols("x xhat ell_k")
+_MU, _SIGMA, _Z, _Z_SAMPLE, _EPSILON = sp.symbols("mu sigma z ztilde epsilon")
 
 
 def kl_term():
     """KL(N(mu, diag sigma^2) || N(0, I)) over the J latent dimensions, derived by symlik.kl."""
-    from symlik.analysis.divergence import kl
-
     r = kl("diag_normal", "diag_normal", p_options={"sigma": "per_dim"}, q_params={"mu": 0, "sigma": 1})
     return r.expr.xreplace({r.index: _J_INDEX, r.p.K: _J}), r
 
 
 def reconstruction_term(decoder: str):
     """-log p(x | z) for the decoder, in x and the decoder's outputs; and the derivation behind it."""
-    from symlik.derivation import derive
-
     if decoder == "gaussian":
         d = derive("diag_normal")
         expr = (d.scale * d.loss.expr + tidy_logs(d.offset)).xreplace(_in_vae_names(d, decoder))
@@ -59,38 +79,28 @@ def _in_vae_names(d, decoder: str) -> dict:
 
 def vae_document(decoder: str):
     """The worked derivation of the negative ELBO with a Gaussian or Bernoulli decoder."""
-    from symlik.core.step import Step
-    from symlik.render.document import inline
-    from symlik.core.document import Document
-    from symlik.core.notation import Shown
-
     if decoder not in DECODERS:
         raise UnknownNameError("decoder", decoder, DECODERS)
     kl_expr, kl_result = kl_term()
     recon, d = reconstruction_term(decoder)
 
-    expect = Shown("E_q[log p(x | z)]", r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[\log p_{\theta}(x \mid z)\right]")
-    neg_expect = Shown("E_q[-log p(x | z)]", r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[-\log p_{\theta}(x \mid z)\right]")
-    kl_shown = Shown("KL(q(z | x) || p(z))", r"\operatorname{KL}\left(q_{\phi}(z \mid x) \,\middle\|\, p(z)\right)")
-    one_sample = Shown("-log p(x | z~)", r"-\log p_{\theta}\left(x \mid \tilde{z}\right)")
+    expect, neg_expect, kl_shown, one_sample = ELBO_EXPECTATION, ELBO_NEG_EXPECTATION, ELBO_KL, ONE_SAMPLE_NLL
     loss_lhs = r"\mathcal{L}(x)"
 
     names = _in_vae_names(d, decoder)
     if decoder == "gaussian":
-        decoder_text = (
-            r"A Gaussian decoder $p(x \mid z) = \mathcal{N}(\hat{x}(z), \sigma_{x}^{2} I)$ outputs the mean "
-            r"$\hat{x}$. Its NLL, derived by symlik.derive('diag_normal'), is identified as "
-            f"`{d.loss.name}`, {inline(d.loss.expr.xreplace(names))}, with scale "
-            f"{inline(d.scale.xreplace(names))}, plus a constant."
+        decoder_text = reason(
+            "A Gaussian decoder ", GAUSSIAN_DECODER, " outputs the mean ", _XHAT, ". Its NLL, derived by "
+            f"symlik.derive('diag_normal'), is identified as `{d.loss.name}`, ", d.loss.expr.xreplace(names),
+            ", with scale ", d.scale.xreplace(names), ", plus a constant.",
         )
         title = "The VAE objective with a Gaussian decoder"
     else:
-        decoder_text = (
-            r"A Bernoulli decoder $p(x \mid z) = \prod_{k} \operatorname{Bernoulli}(x_{k} \mid \sigma(\ell_{k}))$ "
-            r"outputs one logit $\ell_{k}$ per component. Its NLL, derived by "
-            "symlik.derive('bernoulli', link='logit') per component and summed, is identified as "
-            f"`{d.loss.name}` ({d.loss.title}) on logits, in the stable form "
-            f"{inline((d.scale * d.loss.expr).xreplace(names))}."
+        decoder_text = reason(
+            "A Bernoulli decoder ", BERNOULLI_DECODER, " outputs one logit ", _LOGIT_K, " per component. Its NLL, "
+            "derived by symlik.derive('bernoulli', link='logit') per component and summed, is identified as "
+            f"`{d.loss.name}` ({d.loss.title}) on logits, in the stable form ",
+            (d.scale * d.loss.expr).xreplace(names), ".",
         )
         title = "The VAE objective with a Bernoulli decoder"
 
@@ -98,36 +108,42 @@ def vae_document(decoder: str):
         Step(
             "The evidence lower bound",
             sp.Add(expect, -kl_shown, evaluate=False),
-            r"For any encoder $q(z \mid x)$, Jensen's inequality bounds the log evidence from below: "
-            r"$\log p(x) \geq \mathbb{E}_{q}[\log p(x \mid z)] - \operatorname{KL}(q(z \mid x) \,\|\, p(z))$, "
-            "the ELBO (Kingma and Welling, 2014).",
+            reason(
+                "For any encoder ", ENCODER, ", Jensen's inequality bounds the log evidence from below: ", ELBO_BOUND,
+                ", the ELBO (Kingma and Welling, 2014).",
+            ),
             r"\log p_{\theta}(x) \geq \operatorname{ELBO}(x)",
             "log p(x) >= ELBO(x)",
         ),
         Step(
             "The loss is the negative ELBO",
             sp.Add(neg_expect, kl_shown, evaluate=False),
-            "Training minimises, so negate: a reconstruction term (the expected NLL of $x$ under the decoder) "
-            "plus a regulariser pulling the encoder towards the prior.",
+            reason(
+                "Training minimises, so negate: a reconstruction term (the expected NLL of ", _X, " under the "
+                "decoder) plus a regulariser pulling the encoder towards the prior.",
+            ),
             loss_lhs,
             "L(x)",
         ),
         Step(
             "The KL term in closed form",
             kl_expr,
-            r"With $q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag} \sigma^{2})$ over $J$ latent dimensions and "
-            r"the prior $\mathcal{N}(0, I)$, symlik.kl integrates the log-ratio per dimension "
-            r"(see kl-diag-normal-standard-normal): $\frac{1}{2} \sum_{j} \left(\mu_{j}^{2} + \sigma_{j}^{2} - 1 - "
-            r"\log \sigma_{j}^{2}\right)$.",
+            reason(
+                "With ", GAUSSIAN_ENCODER, " over ", _J, " latent dimensions and the prior ", STANDARD_NORMAL,
+                ", symlik.kl integrates the log-ratio per dimension (see kl-diag-normal-standard-normal): ",
+                STANDARD_NORMAL_KL, ".",
+            ),
             kl_shown._latex(None),
             "KL(q || p)",
         ),
         Step(
             "Reparameterise the reconstruction term",
             one_sample,
-            r"Write $z = \mu + \sigma \odot \epsilon$ with $\epsilon \sim \mathcal{N}(0, I)$, so the expectation "
-            r"is over $\epsilon$ and gradients reach $\mu$ and $\sigma$; one sample $\tilde{z}$ per example gives an "
-            "unbiased estimate.",
+            reason(
+                "Write ", REPARAMETERISATION, " with ", STANDARD_NOISE, ", so the expectation is over ", _EPSILON,
+                " and gradients reach ", _MU, " and ", _SIGMA, "; one sample ", _Z_SAMPLE, " per example gives an "
+                "unbiased estimate.",
+            ),
             neg_expect._latex(None) + r" \approx",
             "E_q[-log p(x | z)] ~",
         ),
@@ -141,9 +157,11 @@ def vae_document(decoder: str):
         Step(
             "The VAE loss per example",
             recon + kl_expr,
-            r"Reconstruction NLL plus the KL term: the negative ELBO, estimated with one sample of $z$. "
-            r"Terms free of the networks' outputs (such as $\frac{D}{2} \log(2 \pi \sigma_{x}^{2})$) do not change "
-            "the gradients.",
+            reason(
+                "Reconstruction NLL plus the KL term: the negative ELBO, estimated with one sample of ", _Z,
+                ". Terms free of the networks' outputs (such as ", GAUSSIAN_DECODER_CONSTANT, ") do not change the "
+                "gradients.",
+            ),
             loss_lhs + r" \approx",
             "L(x) ~",
         ),

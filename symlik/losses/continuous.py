@@ -43,6 +43,20 @@ def _valid(value) -> bool:
     return value is not None and value.is_finite is not False and not value.has(_R, sp.nan, sp.zoo) and value.is_positive is True
 
 
+def _calibrated(inner: str, solve):
+    """A template's ``calibrate`` for one inner parameter: ``solve(nll, y, predicted)`` reads a
+    candidate value off the NLL (None when the NLL has not the template's shape); a usable one
+    is offered to the matcher, whose proof decides."""
+
+    def calibrate(nll, y, predicted):
+        value = solve(nll, y, predicted)
+        if _valid(value):
+            yield {inner: value}
+
+    calibrate.__doc__ = solve.__doc__
+    return calibrate
+
+
 def _taylor(f, order):
     """Taylor coefficients a_0..a_order of a smooth f at r = 0."""
     out = []
@@ -72,19 +86,17 @@ def _even_coefficients(nll, y, predicted):
 # ---------------------------------------------------------------------------
 
 
-def _calibrate_pinball(nll, y, predicted):
+def _pinball_tau(nll, y, predicted):
     """tau from the slopes: a pinball NLL is linear on each side of r = 0, with
     slope tau/b to the right and (1 - tau)/b to the left, so
     tau = right / (right + left)."""
     sides = _profile(nll, y, predicted)
     if sides is None:
-        return
+        return None
     right, left = (sp.simplify(sp.diff(f, _R)) for f in sides)
     if right.has(_R) or left.has(_R) or is_zero(right + left):
-        return
-    tau = sp.simplify(right / (right + left))
-    if _valid(tau):
-        yield {"tau": tau}
+        return None
+    return sp.simplify(right / (right + left))
 
 
 pinball = Template(
@@ -94,7 +106,7 @@ pinball = Template(
     lambda y, mu, tau: sp.Max(tau * (y - mu), (tau - 1) * (y - mu)),
     "Pinball",
     inner=("tau",),
-    calibrate=_calibrate_pinball,
+    calibrate=_calibrated("tau", _pinball_tau),
     torch="(no built-in; max(tau * r, (tau - 1) * r))",
     doc="max(tau (y - mu), (tau - 1)(y - mu))",
 )
@@ -118,15 +130,13 @@ def _lorentzian_width(nll, y, predicted):
     return c, sp.simplify(a2 * c)
 
 
-def _calibrate_cauchy(nll, y, predicted):
+def _cauchy_gamma(nll, y, predicted):
     """gamma = sqrt(c), when the NLL is (1 + r^2/c) to the power 1: the Cauchy
     density. Another power (nu + 1)/2 is Student's t with nu = 2 A - 1."""
     found = _lorentzian_width(nll, y, predicted)
-    if found is None:
-        return
-    c, power = found
-    if is_zero(power - 1):
-        yield {"gamma": sp.sqrt(c)}
+    if found is None or not is_zero(found[1] - 1):
+        return None
+    return sp.sqrt(found[0])
 
 
 cauchy = Template(
@@ -136,16 +146,16 @@ cauchy = Template(
     lambda y, mu, gamma: sp.log(1 + (y - mu) ** 2 / gamma**2),
     "Cauchy",
     inner=("gamma",),
-    calibrate=_calibrate_cauchy,
+    calibrate=_calibrated("gamma", _cauchy_gamma),
     torch="(no built-in; log1p((r / gamma)^2))",
     doc="log(1 + (y - mu)^2 / gamma^2)",
 )
 
 
-def _calibrate_student_t(nll, y, predicted):
+def _student_t_c(nll, y, predicted):
+    """c = nu sigma^2, the width of the Lorentzian profile (any power)."""
     found = _lorentzian_width(nll, y, predicted)
-    if found is not None:
-        yield {"c": found[0]}
+    return None if found is None else found[0]
 
 
 student_t = Template(
@@ -155,22 +165,20 @@ student_t = Template(
     lambda y, mu, c: sp.log(1 + (y - mu) ** 2 / c),
     "StudentT",
     inner=("c",),
-    calibrate=_calibrate_student_t,
+    calibrate=_calibrated("c", _student_t_c),
     torch="(no built-in; log1p(r^2 / (nu sigma^2)))",
     doc="log(1 + (y - mu)^2 / c), c = nu sigma^2",
 )
 
 
-def _calibrate_log_cosh(nll, y, predicted):
+def _log_cosh_c(nll, y, predicted):
     """c from log cosh(x) = x^2/2 - x^4/12 + ...: with x = r/c,
     a2 = A/(2 c^2) and a4 = -A/(12 c^4), so c^2 = -a2 / (6 a4)."""
     found = _even_coefficients(nll, y, predicted)
     if found is None:
-        return
+        return None
     a2, a4 = found
-    c = sp.sqrt(sp.simplify(-a2 / (6 * a4)))
-    if _valid(c):
-        yield {"c": c}
+    return sp.sqrt(sp.simplify(-a2 / (6 * a4)))
 
 
 log_cosh = Template(
@@ -180,24 +188,22 @@ log_cosh = Template(
     lambda y, mu, c: sp.log(sp.cosh((y - mu) / c)),
     "LogCosh",
     inner=("c",),
-    calibrate=_calibrate_log_cosh,
+    calibrate=_calibrated("c", _log_cosh_c),
     torch="(no built-in; log(cosh(r / c)))",
     doc="log(cosh((y - mu) / c))",
 )
 
 
-def _calibrate_lp(nll, y, predicted):
+def _lp_beta(nll, y, predicted):
     """beta from the log-log slope: for f(r) = A r^beta + const (r > 0),
     f'(r) = A beta r^(beta - 1), so r d/dr log f'(r) = beta - 1."""
     sides = _profile(nll, y, predicted)
     if sides is None:
-        return
+        return None
     slope = sp.diff(sides[0], _R)
     if slope == 0:
-        return
-    beta = sp.simplify(1 + _R * sp.diff(sp.expand_log(sp.log(slope), force=True), _R))
-    if _valid(beta):
-        yield {"beta": beta}
+        return None
+    return sp.simplify(1 + _R * sp.diff(sp.expand_log(sp.log(slope), force=True), _R))
 
 
 lp = Template(
@@ -207,7 +213,7 @@ lp = Template(
     lambda y, mu, beta: sp.Abs(y - mu) ** beta,
     "Lp",
     inner=("beta",),
-    calibrate=_calibrate_lp,
+    calibrate=_calibrated("beta", _lp_beta),
     torch="(no built-in; abs(r) ** beta)",
     doc="|y - mu|^beta",
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.algebra import expand_logs, free_of, sum_parts
-from symlik.losses.templates import Template
+from symlik.losses.templates import Template, TorchForm
 
 poisson_nll = Template(
     "poisson_nll",
@@ -24,6 +24,9 @@ poisson_nll = Template(
     "PoissonNLL",
     torch="poisson_nll_loss (log_input=False; with link='log', log_input=True: exp(z) - y z)",
     doc="rate - y log(rate)",
+    torch_form=TorchForm(
+        ("eps", "full", "log_input", "exact"), zero_allowed={"eps": "be >= 0 (log(rate + eps) is finite at 0)"}
+    ),
 )
 
 

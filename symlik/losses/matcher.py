@@ -162,8 +162,11 @@ def _candidates(template, nll, y, predicted):
         yield from template.calibrate(nll, y, predicted)
 
 
-def identify_scalar(nll, y, predicted, templates=T.SCALAR_TEMPLATES) -> Match | None:
-    """Match a scalar per-observation NLL against the scalar templates."""
+def _proven(templates, nll, y, predicted, target=None):
+    """Every (template, order, inner, expr, scale, offset) with ``target == scale * expr + offset``
+    proven, in the order tried: templates, which prediction fills each slot, calibrated inner values.
+    ``calibrate`` sees the whole ``nll``; the proof is of ``target`` (default: the NLL itself)."""
+    target = nll if target is None else target
     for template in templates:
         if len(template.slots) != len(predicted):
             continue
@@ -171,9 +174,15 @@ def identify_scalar(nll, y, predicted, templates=T.SCALAR_TEMPLATES) -> Match | 
             args = [predicted[i] for i in order]
             for inner in _candidates(template, nll, y, predicted):
                 expr = template.expr(y, *args, **inner)
-                proof = _prove(nll, expr, predicted, [y])
+                proof = _prove(target, expr, predicted, [y])
                 if proof:
-                    return Match(Loss(template.name, expr, template, dict(inner)), *proof, order=order)
+                    yield template, order, inner, expr, *proof
+
+
+def identify_scalar(nll, y, predicted, templates=T.SCALAR_TEMPLATES) -> Match | None:
+    """Match a scalar per-observation NLL against the scalar templates."""
+    for template, order, inner, expr, scale, offset in _proven(templates, nll, y, predicted):
+        return Match(Loss(template.name, expr, template, dict(inner)), scale, offset, order=order)
     return None
 
 
@@ -182,29 +191,19 @@ def identify_event(nll, y, predicted, k, K, templates=T.EVENT_TEMPLATES) -> Matc
 
     The summand is matched component-wise; its scale must not depend on k,
     and the rest must be free of the predictions. Summing the component
-    identity over k proves the whole one.
+    identity over k proves the whole one. Calibration sees the whole NLL: a
+    normaliser outside the sum (log n!) may fix an inner value.
     """
     summand, rest = sum_parts(nll, k)
     if not free_of(rest, predicted) or summand == 0:
         return None
     indexed = sorted(summand.atoms(sp.Indexed), key=str)
-    for template in templates:
-        if len(template.slots) != len(predicted):
+    for template, order, inner, expr, scale, offset_k in _proven(templates, nll, y, predicted, target=summand):
+        if any(scale.has(x) for x in indexed) or scale.has(k):
             continue
-        for order in itertools.permutations(range(len(predicted))):
-            args = [predicted[i] for i in order]
-            # calibrate sees the whole NLL: a normaliser outside the sum (log n!) may fix an inner value.
-            for inner in _candidates(template, nll, y, predicted):
-                expr = template.expr(y, *args, **inner)
-                proof = _prove(summand, expr, predicted, [y])
-                if not proof:
-                    continue
-                scale, offset_k = proof
-                if any(scale.has(x) for x in indexed) or scale.has(k):
-                    continue
-                loss = sp.Sum(expr, (k, 1, K))
-                offset = (K * offset_k if not offset_k.has(k) else sp.Sum(offset_k, (k, 1, K))) + rest
-                return Match(Loss(template.name, loss, template, dict(inner)), scale, offset, order=order)
+        loss = sp.Sum(expr, (k, 1, K))
+        offset = (K * offset_k if not offset_k.has(k) else sp.Sum(offset_k, (k, 1, K))) + rest
+        return Match(Loss(template.name, loss, template, dict(inner)), scale, offset, order=order)
     return None
 
 

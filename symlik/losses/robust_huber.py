@@ -13,6 +13,14 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symlik.core.notation import (
+    DELTA_TO_INFINITY,
+    DELTA_TO_ZERO,
+    HALF_MSE,
+    NLL_IS_SCALED_SMOOTH_L1,
+    SCALE_TIMES_DELTA,
+)
+from symlik.core.step import reason
 from symlik.losses.templates import Template
 
 
@@ -50,19 +58,15 @@ def _smooth_l1_aside(y_i, predicted_i, inner, scale):
     """The derivation step relating torch's smooth_l1_loss to this loss:
     (title, expression, why, lhs LaTeX, lhs text). tests/test_huber.py proves
     smooth_l1(beta=delta) == huber / delta branch by branch."""
-    from symlik.render.prose import inline, inline_latex
-
     (mu_i,) = predicted_i
     delta = inner["delta"]
     r, beta = sp.Symbol("r", real=True), sp.Symbol("beta", positive=True)
-    scaled = inline_latex(scale * delta)
-    why = (
-        f"torch's smooth_l1_loss(beta) is {inline(smooth_l1(r, 0, beta))}, with {inline(sp.Eq(r, y_i - mu_i))}: "
-        r"huber_loss(delta=beta) divided by $\beta$. So with $\beta = \delta$, "
-        r"$\operatorname{NLL} = n \cdot \text{scale} \cdot \delta \cdot \operatorname{SmoothL1} + \text{constant}$ "
-        f"($\\text{{scale}} \\cdot \\delta = {scaled}$): the same minimiser. "
-        r"As $\delta \to 0$, smooth L1 tends to the MAE while Huber tends to $0$; as $\delta \to \infty$, Huber "
-        r"tends to $\operatorname{MSE}/2$."
+    why = reason(
+        "torch's smooth_l1_loss(beta) is ", smooth_l1(r, 0, beta), ", with ", sp.Eq(r, y_i - mu_i),
+        ": huber_loss(delta=beta) divided by ", beta, ". So with ", sp.Eq(beta, delta), ", ", NLL_IS_SCALED_SMOOTH_L1,
+        " (", sp.Eq(SCALE_TIMES_DELTA, scale * delta), "): the same minimiser. As ", DELTA_TO_ZERO,
+        ", smooth L1 tends to the MAE while Huber tends to ", sp.S.Zero, "; as ", DELTA_TO_INFINITY,
+        ", Huber tends to ", HALF_MSE, ".",
     )
     return (
         "Smooth L1 is the same loss divided by delta",

@@ -10,10 +10,25 @@ from the NLL through ``calibrate``; it never reads them off a name.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy as sp
+
+
+@dataclass(frozen=True)
+class TorchForm:
+    """torch.nn.functional's form of a loss: the options it takes, and when a derived loss is
+    that form with nothing folded in (so that torch's options mean what they mean in torch)."""
+
+    options: tuple[str, ...]  # option names (derivation/options.py checks and applies them)
+    predicted: int = 1  # torch's form takes this many predicted quantities
+    plain: bool = False  # ... and only with scale 1 and no offset (a binomial's BCE, scale n, is not torch's BCE)
+    targets: str | None = None  # ... and only for this kind of support of y ("onehot": class indices)
+    # option -> the rule for a prediction that must be > 0 but may be 0 once the option is set
+    zero_allowed: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -30,9 +45,19 @@ class Template:
     torch: str = ""  # the torch.nn.functional equivalent, for docs
     doc: str = ""
     extra: dict = field(default_factory=dict)
+    torch_form: TorchForm | None = None  # the torch options this loss takes, and when
 
     def expr(self, y, *predicted, **inner) -> sp.Expr:
         return self.build(y, *predicted, **inner)
+
+    def follows_torch(self, d) -> bool:
+        """Derivation ``d``, whose loss is this template, is torch's form of it (its options apply)."""
+        form = self.torch_form
+        if form is None or len(d.predict) != form.predicted or d.spec.is_event != self.event:
+            return False
+        if form.plain and not (d.scale == 1 and d.offset == 0):
+            return False
+        return form.targets is None or d.spec.support.kind == form.targets
 
 
 mse = Template(
@@ -63,6 +88,7 @@ binary_cross_entropy = Template(
     "BCE",
     torch="binary_cross_entropy / binary_cross_entropy_with_logits",
     doc="-(y log p + (1 - y) log(1 - p))",
+    torch_form=TorchForm(("pos_weight", "soft_targets"), plain=True),
 )
 
 gaussian_nll = Template(
@@ -73,6 +99,9 @@ gaussian_nll = Template(
     "GaussianNLL",
     torch="gaussian_nll_loss",
     doc="(log var + (y - mu)^2 / var) / 2",
+    torch_form=TorchForm(
+        ("eps", "full"), predicted=2, zero_allowed={"eps": "be >= 0 (the variance is clamped at eps)"}
+    ),
 )
 
 # Event templates: the summand over the last axis.
@@ -96,6 +125,7 @@ cross_entropy = Template(
     event=True,
     torch="cross_entropy (on logits) / nll_loss (on log-probabilities)",
     doc="-sum_k y_k log p_k",
+    torch_form=TorchForm(("label_smoothing", "class_weight", "ignore_index"), plain=True, targets="onehot"),
 )
 
 SEED_SCALAR: tuple[Template, ...] = (mse, mae, binary_cross_entropy, gaussian_nll)
@@ -105,11 +135,7 @@ SEED_EVENT: tuple[Template, ...] = (mse_event, cross_entropy)
 def _collect():
     """Seed templates plus those of every module in losses/ that exports
     SCALAR or EVENT tuples (one module per family of losses)."""
-    import importlib
-    import pkgutil
-
-    from symlik.losses import __path__ as pkg_path
-
+    pkg_path = importlib.import_module(__package__).__path__
     scalar, event = list(SEED_SCALAR), list(SEED_EVENT)
     for m in sorted(pkgutil.iter_modules(pkg_path), key=lambda m: m.name):
         if m.name in ("templates", "matcher"):
@@ -118,6 +144,13 @@ def _collect():
         scalar += list(getattr(module, "SCALAR", ()))
         event += list(getattr(module, "EVENT", ()))
     return _refinements_first(scalar), _refinements_first(event)
+
+
+def torch_losses(option: str) -> tuple[str, ...]:
+    """The names of the losses whose torch form takes ``option``, in the order they are tried."""
+    everything = (*__getattr__("SCALAR_TEMPLATES"), *__getattr__("EVENT_TEMPLATES"))
+    names = [t.name for t in everything if t.torch_form and option in t.torch_form.options]
+    return tuple(dict.fromkeys(names))
 
 
 def _refinements_first(templates):
@@ -134,6 +167,8 @@ def __getattr__(name):
     # Collected on first use, not at import: a family module imports Template from here, and
     # collecting while it is half-imported would miss its templates (when it is imported first).
     if name in ("SCALAR_TEMPLATES", "EVENT_TEMPLATES"):
+        if name in globals():
+            return globals()[name]
         scalar, event = _collect()
         globals().update(SCALAR_TEMPLATES=scalar, EVENT_TEMPLATES=event)
         return globals()[name]

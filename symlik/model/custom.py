@@ -22,9 +22,14 @@ import keyword
 
 import sympy as sp
 
-from symlik.model import constraints as C
-from symlik.model.distributions.base import Distribution, Param
+from symlik.core import expectation
+from symlik.core.step import reason
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
+from symlik.model import constraints as C
+from symlik.model import normalisation
+from symlik.model.distributions.base import Distribution, Param
+from symlik.model.normalisation import DensityError
+from symlik.model.parse import ParseError, parse_expression
 
 SUPPORTS = {
     "real": C.reals,
@@ -53,7 +58,7 @@ def _constraint(cname, pname, event: bool = False) -> C.Constraint:
         cname = cname.name
     if cname not in USER_CONSTRAINTS:
         raise UnknownNameError(f"constraint of parameter {pname}", cname, USER_CONSTRAINTS)
-    if cname == "simplex" and not event:
+    if C.CONSTRAINTS[cname].event and not event:
         raise NotSupportedError(
             f"parameter {pname} is declared simplex, a probability vector over the event axis; give it as a "
             "SymPy IndexedBase in a density that is a Product over the components (strings cannot index)"
@@ -128,8 +133,6 @@ def support_from_text(text: str, param_names=()) -> C.Support:
     """A support typed as text (CLI, configuration): a name (``positive``), an interval
     (``[0, 1]``, ``(0, inf)``, ``[0, n]``) or consecutive integers (``{0, 1, 2}``,
     ``{0, ..., 10}``, ``{0, 1, ...}``). Bounds go through the whitelist parser."""
-    from symlik.model.parse import ParseError, parse_expression
-
     text = text.strip()
     if text in SUPPORTS:
         return SUPPORTS[text]
@@ -240,8 +243,6 @@ def custom(
     >>> symlik.derive(spec).loss.name
     'mae'
     """
-    from symlik.model.parse import parse_expression
-
     _check_name(name, "name")
     if (density is None) == (log_density is None):
         raise SymlikError("give exactly one of density= or log_density=")
@@ -297,11 +298,8 @@ def custom(
     dens = canonical if density is not None else sp.exp(canonical)
     normaliser = None
     if check:
-        from symlik.core import expectation
-        from symlik.model import normalisation
-
         domain = expectation.domain_of(spec)
-        constraints = {spec.symbol(n): spec.param(n).constraint.name for n in names}
+        constraints = {spec.symbol(n): spec.param(n).constraint for n in names}
         checked, normaliser = normalisation.check(dens, spec.y, domain, constraints, normalize=normalize, what=what)
         if normaliser is not None:
             spec.unnormalised = dens
@@ -388,18 +386,16 @@ def _distribution(name: str, **attributes) -> Distribution:
 
 def _check_onehot(spec, density, what) -> None:
     """Numerically, at K = 3 and a few points on the simplex: sum over the 3 one-hot targets is 1."""
-    from symlik.model.normalisation import SAMPLE_VALUES, DensityError
-
     y = spec._y_base()
     at3 = density.xreplace({spec.K: 3}).doit()
     for i, row in enumerate(SIMPLEX_SAMPLES):
         values = {}
         for p in spec.effective_params():
             if p.event:
-                row_ = row if p.constraint.name == "simplex" else (0.3, -0.7, 1.4)
+                row_ = row if p.constraint.event else (0.3, -0.7, 1.4)
                 values.update({spec.base(p.name)[j + 1]: sp.Float(v) for j, v in enumerate(row_)})
             else:
-                values[spec.symbol(p.name)] = sp.Float(SAMPLE_VALUES[p.constraint.name][i])
+                values[spec.symbol(p.name)] = sp.Float(p.constraint.samples[i])
         total = 0.0
         for cls_ in range(1, 4):
             onehot = {y[j]: sp.Integer(j == cls_) for j in range(1, 4)}
@@ -440,12 +436,10 @@ def _attach(spec, canonical, *, log_form: bool) -> None:
 def normaliser_steps(spec):
     """The extra derivation step for a density divided by its derived normaliser:
     (title, expr, why, lhs, lhs_text), as ``Distribution.density_steps`` returns."""
-    from symlik.core.expectation import domain_of
-
     Z = getattr(spec, "normaliser", None)
     if Z is None:
         return ()
-    domain = domain_of(spec)
+    domain = expectation.domain_of(spec)
     y = spec.y
     f = spec.unnormalised
     total = sp.Sum(f, (y, domain.lower, domain.upper)) if domain.discrete else sp.Integral(f, (y, domain.lower, domain.upper))
@@ -454,8 +448,10 @@ def normaliser_steps(spec):
         (
             "Normalise the density",
             Z,
-            f"The formula as given {measure} to this over its support, not to $1$, so the density above is "
-            "the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
+            reason(
+                f"The formula as given {measure} to this over its support, not to ", sp.S.One, ", so the density "
+                "above is the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
+            ),
             sp.latex(total),
             sp.sstr(total),
         ),

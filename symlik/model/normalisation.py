@@ -13,6 +13,7 @@ how that was established. Callers turn "not 1" into an error or, with
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import sympy as sp
@@ -20,15 +21,6 @@ import sympy as sp
 from symlik.core import expectation as E
 from symlik.core.errors import NotSupportedError, SymlikError
 
-# A few valid values per constraint; the i-th point takes the i-th value of each.
-SAMPLE_VALUES = {
-    "real": (0.3, -1.2, 2.1),
-    "positive": (0.7, 1.6, 3.1),
-    "unit_interval": (0.3, 0.65, 0.9),
-    "open_unit_interval": (0.3, 0.65, 0.9),
-    "positive_integer": (1, 3, 6),
-    "nonnegative_integer": (0, 2, 5),
-}
 TOLERANCE = 1e-6  # relative, for "integrates to 1" numerically
 DIVERGENT = 1e12  # a numerical integral beyond this is taken as divergent
 
@@ -51,20 +43,21 @@ class Normaliser:
 
 
 def sample_points(params: dict) -> list[dict]:
-    """Valid parameter values: ``params`` maps Symbol -> constraint name, in declaration order.
+    """Valid parameter values: ``params`` maps Symbol -> Constraint, in declaration order.
+    The i-th point takes the i-th of each constraint's ``samples``.
 
-    Two parameters with the same constraint never share a value: real ones
+    Two parameters with the same constraint never share a value: unbounded ones
     step up by 2 in declaration order (so a uniform's a < b), the others
     rotate through their values.
     """
     points = []
     for i in range(3):
         point = {}
-        for j, (sym, cname) in enumerate(params.items()):
-            if cname not in SAMPLE_VALUES:
-                raise NotSupportedError(f"no sample values for constraint {cname!r}")
-            values = SAMPLE_VALUES[cname]
-            point[sym] = values[i] + 2 * j if cname == "real" else values[(i + j) % len(values)]
+        for j, (sym, constraint) in enumerate(params.items()):
+            values = constraint.samples
+            if not values:
+                raise NotSupportedError(f"no sample values for constraint {constraint.name!r}")
+            point[sym] = values[i] + 2 * j if constraint.unbounded else values[(i + j) % len(values)]
         points.append(point)
     return points
 
@@ -82,8 +75,6 @@ def _numeric(expr, symbols):
     (inf/inf, as lam^y / y! at large y) mpmath evaluates that point instead;
     where they overflow the value is taken as infinite.
     """
-    import warnings
-
     import mpmath
     import numpy as np
 

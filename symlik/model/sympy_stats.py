@@ -17,6 +17,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError, SymlikError
+from symlik.model.custom import custom
 
 PROBES = (-1.5, 0, 0.5, 2)
 
@@ -119,8 +120,6 @@ def from_sympy_stats(rv, *, name: str | None = None, params: dict | None = None,
     predict, normalize, check :
         As for ``symlik.custom``.
     """
-    from symlik.model.custom import custom
-
     pspace = getattr(rv, "pspace", None)
     dist = getattr(pspace, "distribution", None)
     if dist is None or not hasattr(dist, "set"):

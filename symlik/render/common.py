@@ -1,41 +1,52 @@
-"""What every renderer needs: symbol names for display and the summary lines."""
+"""What every renderer of a Derivation needs: its symbols' display names, left-hand sides and summary lines."""
 
 from __future__ import annotations
 
 import sympy as sp
 
-from symlik.model.distributions.base import LATEX_NAMES
-from symlik.render import prose
+from symlik.core.step import Step
+from symlik.render import printing, prose
+
+# A step's relation between its two sides, in LaTeX (core.step.RELATIONS).
+RELATION_LATEX = {"=": "=", "≈": r"\approx", "≥": r"\geq", "≤": r"\leq"}
 
 
 def display_names(d, expr) -> dict:
-    """Symbol -> LaTeX name: link inputs show as z, 'lam' as lambda."""
-    return symbol_names(expr, {n for n in d.predicted_inputs if n not in d.predict})
-
-
-def symbol_names(expr, link_inputs=()) -> dict:
-    """Symbol -> LaTeX name, for an expression whose link inputs (by name) show as z."""
-    names = {}
-    for s in expr.atoms(sp.Symbol):
-        if s.name in link_inputs:
-            names[s] = "z"
-        elif s.name in LATEX_NAMES and LATEX_NAMES[s.name] != s.name:
-            names[s] = LATEX_NAMES[s.name]
-    return names
+    """Symbol -> LaTeX, where this derivation shows a symbol its own way: a link's input
+    (logits, log_lam) is written z. Every other name comes from the notation table."""
+    link_inputs = {n for n in d.predicted_inputs if n not in d.predict}
+    return {s: "z" for s in expr.atoms(sp.Symbol) if s.name in link_inputs}
 
 
 def latex(d, expr) -> str:
-    return sp.latex(expr, symbol_names=display_names(d, expr), order="none")
+    """Display LaTeX of ``expr``, its symbols named as in the derivation."""
+    return printing.latex(expr, display_names(d, expr))
 
 
+def lhs_latex(step: Step, names_of=lambda e: {}) -> str:
+    """The LaTeX of a step's left-hand side ("" for none); a LaTeX string is the legacy form."""
+    if step.lhs is None or isinstance(step.lhs, str):
+        return step.lhs or ""
+    return printing.latex(step.lhs, names_of(step.lhs))
+
+
+def lhs_text(step: Step) -> str:
+    """The plain text of a step's left-hand side ("" for none)."""
+    if step.lhs is None or isinstance(step.lhs, str):
+        return step.lhs_text or ""
+    return printing.text(step.lhs)
+
+
+# Legacy: analysis/ and derivation/options.py still typeset their own reasons with these;
+# remove them once those producers build reasons from Math fragments.
 def inline(d, expr) -> str:
     """``expr`` as inline math for a reason (``$...$``), its symbols named as in the steps."""
     return prose.inline(expr, display_names(d, expr))
 
 
 def inline_latex(d, expr) -> str:
-    """The LaTeX inside ``inline(d, expr)``, for a reason that writes its own ``$...$`` around it."""
-    return prose.inline_latex(expr, display_names(d, expr))
+    """The LaTeX inside ``inline(d, expr)``."""
+    return printing.inline_latex(expr, display_names(d, expr))
 
 
 def summary_rows(d) -> list[tuple[str, str]]:
@@ -96,8 +107,3 @@ def identity_parts(d, pieces_of) -> list[str]:
         offset[0] = first if first.lstrip().startswith("-") else "+ " + first
         parts += offset
     return parts
-
-
-def identity_latex(d) -> str:
-    """The proven identity, per observation, on one line: nll = scale * loss + offset."""
-    return r"-\log p = " + " ".join(identity_parts(d, lambda e: [latex(d, e)]))

@@ -7,57 +7,57 @@ A ``Document`` is a title, an introduction, summary rows and ordered
 
 from __future__ import annotations
 
-
 import sympy as sp
 
-from symlik.model.distributions.base import LATEX_NAMES
 from symlik.core.document import Document
+from symlik.render import printing
+from symlik.render.common import RELATION_LATEX, lhs_latex, lhs_text
 from symlik.render.latex import escape
-from symlik.render.prose import inline_latex as prose_inline_latex
 from symlik.render.prose import prose_latex, prose_markdown, prose_text
 
 
-_EXTRA_NAMES = {"xhat": r"\hat{x}", "ell": r"\ell"}
-
-
-def _latex_name(name: str) -> str | None:
-    """lam -> \\lambda, and with a suffix lam_p -> \\lambda_{p}; None where SymPy's default is right."""
-    if name in _EXTRA_NAMES:
-        return _EXTRA_NAMES[name]
-    if name in LATEX_NAMES and LATEX_NAMES[name] != name:
-        return LATEX_NAMES[name]
-    base, _, suffix = name.partition("_")
-    if suffix and base in LATEX_NAMES and LATEX_NAMES[base] != base:
-        return f"{LATEX_NAMES[base]}_{{{suffix}}}"
-    return None
-
-
-def _names(expr) -> dict:
-    return {s: _latex_name(s.name) for s in expr.atoms(sp.Symbol) if _latex_name(s.name)}
-
-
 def latex(expr) -> str:
-    return sp.latex(expr, symbol_names=_names(expr), order="none")
+    return printing.latex(expr)
 
 
+# Legacy: analysis/divergence.py still typesets its reasons with these; remove them once
+# it builds reasons from Math fragments.
 def inline(expr) -> str:
-    """``expr`` as inline math for a reason, its symbols named as in the steps (xhat -> \\hat{x})."""
+    """``expr`` as inline math for a reason, its symbols named by the notation table."""
     return "$%s$" % inline_latex(expr)
 
 
 def inline_latex(expr) -> str:
     """The LaTeX inside ``inline(expr)``."""
-    return prose_inline_latex(expr, _names(expr))
+    return printing.inline_latex(expr)
 
 
+def _no_names(expr) -> dict:
+    return {}
+
+
+# Legacy: a LaTeX-string lhs that ends in its relation ("E_q[...] \approx").
 _RELATIONS = ("\\approx", "\\geq", "\\leq", "~", ">=", "<=")
 
 
-def _joined(lhs: str | None, body: str) -> str:
-    """lhs = body, unless the lhs already ends in a relation (approximately, at least...)."""
+def _joined(step, body: str) -> str:
+    """lhs = body (or lhs \\approx body, ...); the body alone without an lhs."""
+    lhs = lhs_latex(step)
     if not lhs:
         return body
-    return f"{lhs} {body}" if lhs.rstrip().endswith(_RELATIONS) else f"{lhs} = {body}"
+    if isinstance(step.lhs, str) and lhs.rstrip().endswith(_RELATIONS):  # legacy
+        return f"{lhs} {body}"
+    return f"{lhs} {RELATION_LATEX[step.relation]} {body}"
+
+
+def _aligned(step, body: str) -> str:
+    """lhs &= body (or lhs &\\approx body, ...), a row of an align*."""
+    lhs = lhs_latex(step)
+    if isinstance(step.lhs, str):  # legacy: the relation is written at the end of the lhs
+        relation = next((r for r in _RELATIONS if lhs.rstrip().endswith(r)), None)
+        if relation:
+            return r"%s &%s %s" % (lhs.rstrip()[: -len(relation)], relation, body)
+    return r"%s &%s %s" % (lhs, RELATION_LATEX[step.relation], body)
 
 
 def render_markdown(doc: Document) -> str:
@@ -67,8 +67,8 @@ def render_markdown(doc: Document) -> str:
         out += [f"| {k} | `{v}` |" for k, v in doc.summary]
         out.append("")
     for number, step in enumerate(doc.steps, 1):
-        out += [f"## {number}. {step.title}", "", prose_markdown(step.why, _names), "", "$$"]
-        out.append(_joined(step.lhs, latex(step.expr)))
+        out += [f"## {number}. {step.title}", "", prose_markdown(step.why, _no_names), "", "$$"]
+        out.append(_joined(step, latex(step.expr)))
         out += ["$$", ""]
     return "\n".join(out)
 
@@ -77,13 +77,8 @@ def render_latex(doc: Document) -> str:
     lines = [f"% symlik derivation: {doc.title}", r"\begin{align*}"]
     lines.append(r"\intertext{%s}" % escape(doc.intro))
     for number, step in enumerate(doc.steps, 1):
-        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True), _names)))
-        lhs = step.lhs or ""
-        relation = next((r for r in _RELATIONS if lhs.rstrip().endswith(r)), None)
-        if relation:
-            lines.append(r"%s &%s %s \\" % (lhs.rstrip()[: -len(relation)], relation, latex(step.expr)))
-        else:
-            lines.append(r"%s &= %s \\" % (lhs, latex(step.expr)))
+        lines.append(r"\intertext{\textbf{%d. %s.} %s}" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True), _no_names)))
+        lines.append(_aligned(step, latex(step.expr)) + r" \\")
     lines[-1] = lines[-1].rstrip(" \\")
     lines.append(r"\end{align*}")
     return "\n".join(lines) + "\n"
@@ -96,9 +91,10 @@ def render_text(doc: Document) -> str:
     if doc.summary:
         out.append("")
     for number, step in enumerate(doc.steps, 1):
-        out += [f"{number}. {step.title}", f"   {prose_text(step.why, _names)}", ""]
-        lhs = step.lhs_text or ""
-        lhs = lhs if not lhs or lhs.rstrip().endswith(_RELATIONS) else lhs + " ="
+        out += [f"{number}. {step.title}", f"   {prose_text(step.why, _no_names)}", ""]
+        lhs = lhs_text(step)
+        if lhs and not (isinstance(step.lhs, str) and lhs.rstrip().endswith(_RELATIONS)):
+            lhs = f"{lhs} {step.relation}"
         body = sp.pretty(step.expr, use_unicode=True, wrap_line=False).splitlines()
         pad = " " * (len(lhs) + 4)
         mid = len(body) // 2

@@ -29,9 +29,11 @@ import keyword
 import linecache
 import re
 
-# Names the kernels use for arrays, shown as the derivation shows them.
-DISPLAY_NAMES = {"logits": "z", "lam": r"\lambda", "rate": r"\lambda"}
-_SIZE_NAMES = ("C", "D", "K")
+from symlik.core.notation import SYMBOLS
+
+# Names the kernels use for arrays, shown as the derivation shows them (the displays from the
+# notation table; logits is a link's input, which a derivation writes z).
+DISPLAY_NAMES = {"logits": "z", **{name: SYMBOLS[name].latex for name in ("lam", "rate")}}
 
 
 def _name(id_: str) -> ast.Name:

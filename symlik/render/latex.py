@@ -8,7 +8,7 @@ the margins.
 from __future__ import annotations
 
 from symlik.render.breaking import DEFAULT_BUDGET, broken, estimate_width, pack, pieces
-from symlik.render.common import display_names, identity_parts, latex
+from symlik.render.common import RELATION_LATEX, display_names, identity_parts, latex, lhs_latex
 from symlik.render.prose import prose_latex
 
 _ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}", "<": r"\textless{}", ">": r"\textgreater{}"}
@@ -27,15 +27,18 @@ def escape(text: str, breakable: bool = False) -> str:
     return out
 
 
-def aligned_lines(lhs: str, rhs_lines: list[str]) -> list[str]:
-    """``lhs &= first`` then ``&\\quad more`` for each continuation line (no trailing ``\\\\``)."""
-    out = [r"%s &= %s" % (lhs, rhs_lines[0])]
+def aligned_lines(lhs: str, rhs_lines: list[str], relation: str = "=") -> list[str]:
+    """``lhs &= first`` then ``&\\quad more`` for each continuation line (no trailing ``\\\\``);
+    ``relation``: one of core.step.RELATIONS."""
+    out = [r"%s &%s %s" % (lhs, RELATION_LATEX[relation], rhs_lines[0])]
     out += [r"&\quad %s" % line for line in rhs_lines[1:]]
     return out
 
 
-def step_lines(d, lhs: str, expr, budget: float = DEFAULT_BUDGET) -> list[str]:
-    return aligned_lines(lhs, broken(expr, lambda e: latex(d, e), budget, first=estimate_width(lhs) + 2))
+def step_lines(d, step, budget: float = DEFAULT_BUDGET) -> list[str]:
+    lhs = lhs_latex(step, lambda e: display_names(d, e))
+    rhs = broken(step.expr, lambda e: latex(d, e), budget, first=estimate_width(lhs) + 2)
+    return aligned_lines(lhs, rhs, step.relation)
 
 
 def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
@@ -53,7 +56,7 @@ def render(d, budget: float = DEFAULT_BUDGET) -> str:
             lines += [r"\noindent " + reason, r"\begin{align*}"]
         else:
             lines.append(r"\intertext{%s}" % reason)
-        lines += [line + r" \\" for line in step_lines(d, step.lhs or "", step.expr, budget)]
+        lines += [line + r" \\" for line in step_lines(d, step, budget)]
     lines.append(r"\intertext{\textbf{Proven identity} (per observation).}")
     identity = identity_lines(d, budget)
     lines += [line + r" \\" for line in identity[:-1]] + identity[-1:]
@@ -65,5 +68,5 @@ def render_display(d, budget: float = DEFAULT_BUDGET) -> str:
     """For Jupyter: the display-math lines only."""
     body = []
     for step in d.steps:
-        body += step_lines(d, step.lhs or "", step.expr, budget)
+        body += step_lines(d, step, budget)
     return "$$\\begin{aligned}" + " \\\\ ".join(body) + r"\end{aligned}$$"

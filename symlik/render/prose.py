@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from symlik.render.printing import _group, _wrapped, inline_latex
+
 _MATH = re.compile(r"\$([^$]+)\$")
 
 # Commands -> text. Function names keep a trailing space (``\log x`` -> ``log x``).
@@ -28,38 +30,8 @@ _DROPPED = ("left", "right", "middle", "big", "Big", "bigl", "bigr", ",", ":", "
 _WRAPPERS = ("operatorname", "mathrm", "text", "mathbf", "boldsymbol", "mathcal", "mathbb", "substack")
 
 
-def _group(text: str, start: int) -> tuple[str, int]:
-    """The brace group opening at ``text[start]`` (``{...}``, nested), or one character."""
-    if start >= len(text):
-        return "", start
-    if text[start] != "{":
-        return text[start], start + 1
-    depth = 0
-    for i in range(start, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[start + 1 : i], i + 1
-    raise ValueError(f"unbalanced braces in inline math: {text!r}")
-
-
 # One token: a number, a name (with a subscript), or a bracketed group, with an optional power.
 _TOKEN = re.compile(r"(?:\d+(?:\.\d+)?|[^\W\d_][^\W_]*[\u0302\u0303]?(?:_\w+)?|∞)(?:\^\w+)?")
-
-
-def _wrapped(text: str) -> bool:
-    """Is ``text`` one bracketed group, ``(...)``, ``|...|``, ``√(...)`` or ``log(...)``, with an optional power?"""
-    body = re.sub(r"\^(?:\w+|\(.*\))$", "", text)
-    body = re.sub(r"^(?:√|[^\W\d_]+(?=\())", "", body)  # √(...), log(...)
-    if len(body) < 2 or (body[0], body[-1]) not in (("(", ")"), ("|", "|")):
-        return False
-    if body[0] == "|":
-        return "|" not in body[1:-1]
-    depth = 0
-    for i, c in enumerate(body):
-        depth += {"(": 1, ")": -1}.get(c, 0)
-        if depth == 0 and i < len(body) - 1:
-            return False
-    return True
 
 
 def _atomic(text: str) -> bool:
@@ -178,70 +150,3 @@ def prose_markdown(why, names_of=None) -> str:
 def inline(expr, names: dict | None = None) -> str:
     """A SymPy expression as inline math for a reason: ``$...$`` around ``inline_latex``."""
     return "$%s$" % inline_latex(expr, names)
-
-
-def inline_latex(expr, names: dict | None = None) -> str:
-    """A SymPy expression as LaTeX for inline math in a reason (``names``: symbol -> LaTeX
-    name, e.g. lam -> \\lambda). Indexed quantities are printed as plain symbols with their
-    subscripts, which SymPy orders as a reader does ((y_i - mu_i)^2, not (-mu_i + y_i)^2), and a
-    Piecewise is written on one line ("a if c, b otherwise"): ``cases`` is display math only."""
-    import sympy as sp
-
-    names = dict(names or {})
-    flat = {}
-    for e in sorted(expr.atoms(sp.Indexed), key=str):
-        label = e.base.label
-        base = names.get(label) or sp.latex(label)
-        flat[e] = sp.Symbol("_".join([label.name, *map(str, e.indices)]), real=True)
-        names[flat[e]] = "{%s}_{%s}" % (base, ",".join(sp.latex(i) for i in e.indices))  # {p_{p}}_{k}
-    printer = _inline_printer()(dict(symbol_names=names, order="none"))
-    return _breakable(printer.doprint(expr.xreplace(flat)))
-
-
-_SIZED = re.compile(r"\\(?:left|right)(?=[()|\[\]])")
-
-
-def _breakable(tex: str) -> str:
-    """Inline math that TeX may break across lines: \\left( \\right) and the braces SymPy puts
-    around a function's argument (\\log{\\left(x\\right)}) each make one unbreakable box, and a
-    long formula in a reason would stick out into the margin."""
-    if r"\left." not in tex and r"\right." not in tex:  # \left. f \right|_{x=0} keeps its pair
-        tex = _SIZED.sub("", tex)
-    return re.sub(r"(?<!\\) +\)", ")", _unbraced(tex))
-
-
-def _unbraced(tex: str) -> str:
-    """\\log{(x)} -> \\log(x), \\cosh^{2}{(x)} -> \\cosh^{2}(x), nested ones too."""
-    out, i = [], 0
-    for m in re.finditer(r"\\[A-Za-z]+(?:\^\{[^{}]*\})?\{\(", tex):  # \log{(, \cosh^{2}{(
-        if m.start() < i:
-            continue
-        arg, end = _group(tex, m.end() - 2)
-        if _wrapped(arg.strip()):
-            out += [tex[i : m.end() - 2], _unbraced(arg.strip())]
-            i = end
-    return "".join(out) + tex[i:]
-
-
-def _inline_printer():
-    global _InlinePrinter
-    if _InlinePrinter is None:
-        from sympy.printing.latex import LatexPrinter
-
-        class _InlinePrinter(LatexPrinter):  # noqa: N801 - built on first use: sympy is imported lazily
-            def _print_Piecewise(self, expr):
-                parts = []
-                for e, c in expr.args:
-                    if c == True:  # noqa: E712 - SymPy's true
-                        parts.append(r"%s \text{ otherwise}" % self._print(e))
-                        continue
-                    # delta >= |r| reads as |r| <= delta: the variable part first
-                    if getattr(c, "is_Relational", False) and c.lhs.is_Symbol and not c.rhs.is_Symbol:
-                        c = c.reversed
-                    parts.append(r"%s \text{ if } %s" % (self._print(e), self._print(c)))
-                return r", \ ".join(parts)
-
-    return _InlinePrinter
-
-
-_InlinePrinter = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symlik.render.common import display_names, identity_text, summary_rows
+from symlik.render.common import display_names, identity_text, lhs_text, summary_rows
 from symlik.render.prose import prose_text
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -31,7 +31,8 @@ def render(d) -> str:
     for number, step in enumerate(d.steps, 1):
         out.append(f"{number}. {step.title}")
         out.append(f"   {prose_text(step.why, lambda e: display_names(d, e))}")
-        lhs = (step.lhs_text + " =") if step.lhs_text else ""
+        lhs = lhs_text(step)
+        lhs = f"{lhs} {step.relation}" if lhs else ""
         body = _pretty(step.expr).splitlines()
         out.append("")
         pad = " " * (len(lhs) + 4)

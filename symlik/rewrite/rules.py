@@ -50,9 +50,8 @@ class Rewrite:
     query: Callable[[sp.Basic], bool]
     value: Callable[[sp.Basic], sp.Basic]
     why: str
-    # Rules run in increasing priority (STABLE is sorted by it): a rule that names a
-    # function claims its logs before log1p and xlogy look at them.
-    priority: int = 0
+    # Rules run in increasing priority (STABLE is sorted by it); a rule applied on its own needs none.
+    priority: int = 1000
 
     def __call__(self, expr: sp.Expr) -> sp.Expr:
         return expr.replace(self.query, self.value)
@@ -77,7 +76,7 @@ softplus_opt = Rewrite(
     lambda e: isinstance(e, sp.log) and _one_plus_exp(e.args[0]) is not None,
     lambda e: Softplus(_one_plus_exp(e.args[0])),
     "log(1 + e^z) overflows for z > 709; softplus(z) = max(z, 0) + log1p(e^-|z|) does not",
-    priority=10,
+    priority=100,
 )
 
 
@@ -98,7 +97,7 @@ log_sigmoid_opt = Rewrite(
     lambda e: _log_sigmoid_arg(e) is not None,
     lambda e: -Softplus(-_log_sigmoid_arg(e)),
     "log(sigmoid(z)) is log(0) = -inf once sigmoid underflows (z < -745); -softplus(-z) is -z there",
-    priority=20,
+    priority=110,
 )
 
 
@@ -119,7 +118,7 @@ log1m_sigmoid_opt = Rewrite(
     lambda e: _log1m_sigmoid_arg(e) is not None,
     lambda e: -Softplus(_log1m_sigmoid_arg(e)),
     "1 - sigmoid(z) rounds to 0 for z > 37 and its log is -inf; -softplus(z) keeps every digit",
-    priority=30,
+    priority=120,
 )
 
 
@@ -141,7 +140,7 @@ one_minus_sigmoid_opt = Rewrite(
     "1 - sigmoid(z) = sigmoid(-z): for large z the left side rounds to 0, the right keeps e^-z "
     "(bernoulli's Fisher information sigmoid(z)(1 - sigmoid(z)) at z = 50)",
     # after log1m_sigmoid, which claims log(1 - sigmoid(z)) whole
-    priority=35,
+    priority=125,
 )
 
 
@@ -156,7 +155,7 @@ logaddexp_opt = Rewrite(
     _is_logaddexp,
     lambda e: _sympy_logaddexp_opt(e),  # SymPy's rule: log(exp(v) + exp(w)) -> logaddexp(v, w)
     "log(e^a + e^b) overflows once either exponent passes 709; logaddexp subtracts the max first",
-    priority=40,
+    priority=130,
 )
 
 # ---------------------------------------------------------------------------
@@ -180,7 +179,7 @@ logsumexp_opt = Rewrite(
     lambda e: isinstance(e, sp.log) and _lse_parts(e.args[0]) is not None,
     lambda e: LogSumExp(*_lse_parts(e.args[0])),
     "log sum exp(z) overflows at z > 709; subtracting the max first keeps every exponent <= 0",
-    priority=60,
+    priority=150,
 )
 
 
@@ -204,7 +203,7 @@ log_softmax_opt = Rewrite(
     lambda e: _log_softmax_parts(e) is not None,
     lambda e: (lambda z, k, K: z[k] - LogSumExp(z, K))(*_log_softmax_parts(e)),
     "softmax underflows to 0 for a logit 745 below the max and its log is -inf; z_k - logsumexp(z) is exact",
-    priority=50,
+    priority=140,
 )
 
 # ---------------------------------------------------------------------------
@@ -235,7 +234,7 @@ xlogy_opt = Rewrite(
     lambda e: _mul_with_log(e, False) is not None,
     lambda e: XLogY(*_mul_with_log(e, False)),
     "x log p is 0 * -inf = nan at x = p = 0; the limit (and the convention) is 0",
-    priority=150,
+    priority=410,
 )
 
 xlog1py_opt = Rewrite(
@@ -243,7 +242,7 @@ xlog1py_opt = Rewrite(
     lambda e: _mul_with_log(e, True) is not None,
     lambda e: (lambda x, a: XLog1PY(x, a - 1))(*_mul_with_log(e, True)),
     "x log(1 - p) is nan at x = 0, p = 1, and log(1 - p) loses digits for tiny p; log1p keeps them",
-    priority=140,
+    priority=400,
 )
 
 # ---------------------------------------------------------------------------
@@ -265,7 +264,7 @@ gammaln_opt = Rewrite(
     lambda e: isinstance(e, sp.loggamma) or (isinstance(e, sp.log) and isinstance(e.args[0], (sp.gamma, sp.factorial))),
     _to_loggamma,
     "Gamma(x) overflows at x > 171 (so does y! at y > 170); log Gamma (gammaln) is finite to 1e305",
-    priority=80,
+    priority=210,
 )
 
 
@@ -275,7 +274,7 @@ log_binomial_opt = Rewrite(
     # log C(n, k) = -log(n + 1) - log B(n - k + 1, k + 1) (the runtime helper), exactly 0 at k = 0, n.
     lambda e: LogBinomial(*e.args[0].args),
     "C(n, k) overflows for n > 1029, and gammaln(n+1) - gammaln(k+1) - gammaln(n-k+1) cancels; betaln does not",
-    priority=70,
+    priority=200,
 )
 
 
@@ -363,7 +362,7 @@ betaln_opt = Rewrite(
     lambda e: LogBeta(*e.args[0].args) if isinstance(e, sp.log) else _combine_betaln(e),
     "Beta(a, b) underflows for large a, b, and gammaln(a) + gammaln(b) - gammaln(a + b) cancels "
     "(1e-8 relative at a = 1e8, b = 1); betaln(a, b) is accurate to the last digits",
-    priority=90,
+    priority=220,
 )
 
 def _lgamma_pairs(add):
@@ -415,7 +414,7 @@ lgamma_pairs_opt = Rewrite(
     _lgamma_pairs,
     "Student-t's log Gamma(nu/2) - log Gamma(nu/2 + 1/2) subtracts two values of size 8.7e8 at nu = 1e8; "
     "as one log-gamma difference (a rising factorial) it is computed directly",
-    priority=100,
+    priority=230,
 )
 
 # ---------------------------------------------------------------------------
@@ -435,7 +434,7 @@ logcosh_opt = Rewrite(
     lambda e: isinstance(e, sp.log) and isinstance(e.args[0], (sp.cosh, sp.sech)),
     _logcosh_value,
     "cosh(x) overflows for |x| > 710; log cosh(x) = |x| + log1p(e^(-2|x|)) - log 2 does not",
-    priority=110,
+    priority=300,
 )
 
 log_i0_opt = Rewrite(
@@ -443,7 +442,7 @@ log_i0_opt = Rewrite(
     lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.besseli) and e.args[0].args[0] == 0,
     lambda e: LogBesselI0(e.args[0].args[1]),
     "I0(kappa) overflows for kappa > 713; log(i0e(kappa)) + kappa uses the scaled function, which does not",
-    priority=120,
+    priority=310,
 )
 
 def _i0_cos_parts(add):
@@ -475,7 +474,7 @@ log_i0_cos_opt = Rewrite(
     _i0_cos_value,
     "von Mises' log I0(kappa) - kappa cos(y - mu) cancels two terms of size kappa (1e8); "
     "log(i0e(kappa)) + kappa (1 - cos(y - mu)) has no such cancellation",
-    priority=130,
+    priority=320,
 )
 
 # ---------------------------------------------------------------------------
@@ -495,7 +494,7 @@ log1p_opt = Rewrite(
     lambda e: isinstance(e, sp.log),
     _log1p_value,
     "log(1 + x) loses all digits of x below 1e-16; log1p(x) keeps them",
-    priority=200,
+    priority=700,
 )
 
 
@@ -510,7 +509,7 @@ expm1_opt = Rewrite(
     lambda e: isinstance(e, sp.Add) and e.has(sp.exp) and any(t.is_number for t in e.args),
     _expm1_value,
     "e^x - 1 loses all digits of x below 1e-16; expm1(x) keeps them",
-    priority=220,
+    priority=720,
 )
 
 cosm1_opt = Rewrite(
@@ -518,7 +517,7 @@ cosm1_opt = Rewrite(
     lambda e: isinstance(e, sp.Add) and e.has(sp.cos) and any(t.is_number for t in e.args),
     lambda e: ReplaceOptim.__call__(_sympy_cosm1_opt, e),
     "1 - cos(x) is 0 for |x| < 1e-8 (von Mises' cosine loss near its minimum); -cosm1(x) = 2 sin(x/2)^2 is not",
-    priority=230,
+    priority=730,
 )
 
 log1p_positive_opt = Rewrite(
@@ -527,7 +526,7 @@ log1p_positive_opt = Rewrite(
     lambda e: Log1pPositive(e.args[0]),
     "log1p(r^2/(nu sigma^2)) is inf once the ratio overflows (1e40 in float32) though its log is 92; "
     "where the product overflows, softplus of its log (a sum of logs) takes over",
-    priority=210,
+    priority=710,
 )
 
 
@@ -552,7 +551,7 @@ x_exp_opt = Rewrite(
     "k y e^-z overflows at z = -710 even where y = 1e-300 makes the product finite (Gamma with a log "
     "link), and k y underflows in float32 before e^-z could rescue it; the product is formed in "
     "mantissa and exponent where the plain one over- or underflows",
-    priority=160,
+    priority=420,
 )
 
 
@@ -575,7 +574,7 @@ pow_exact_base_opt = Rewrite(
     lambda e: PowExactBase(e.base, e.exp),
     "a power beta = 1e8 multiplies the rounding of its base by 1e8: |y - mu|^beta with y - mu rounded once "
     "is off by 1e-8 (float64) or 170% (float32); the base is carried as a double-double",
-    priority=170,
+    priority=500,
 )
 
 
@@ -586,7 +585,7 @@ powm1_opt = Rewrite(
     lambda e: isinstance(e, sp.Add) and e.has(PowExactBase) and any(t.is_number for t in e.args),
     lambda e: ReplaceOptim.__call__(_powm1, e),
     "1 - (y/lam)^k is 1 - (1 - 7e-6) for k = 1e-8: five digits gone; expm1(k log(y/lam)) keeps them",
-    priority=180,
+    priority=510,
 )
 
 
@@ -596,39 +595,18 @@ log_split_opt = Rewrite(
     lambda e: sp.expand_log(e),  # only where SymPy knows the factors are positive
     "log(sigma^2) is log(0) = -inf once sigma^2 underflows (sigma < 1e-162, or 1e-23 in float32); "
     "2 log(sigma) is not, and neither overflows at sigma = 1e200",
-    priority=190,
+    priority=600,
 )
 
-# Order matters, and each rule's priority says it: the rules that name a function claim their
-# logs before log1p and xlogy look at them (log(1 + e^z) must become softplus, not log1p(e^z),
-# which overflows). The tuple is sorted by priority, whatever order it is written in.
-_RULES: tuple[Rewrite, ...] = (
-    softplus_opt,
-    one_minus_sigmoid_opt,
-    log_sigmoid_opt,
-    log1m_sigmoid_opt,
-    logaddexp_opt,
-    log_softmax_opt,
-    logsumexp_opt,
-    log_binomial_opt,
-    gammaln_opt,
-    betaln_opt,
-    lgamma_pairs_opt,
-    logcosh_opt,
-    log_i0_opt,
-    log_i0_cos_opt,
-    xlog1py_opt,
-    xlogy_opt,
-    x_exp_opt,
-    pow_exact_base_opt,
-    powm1_opt,
-    log_split_opt,
-    log1p_opt,
-    log1p_positive_opt,
-    expm1_opt,
-    cosm1_opt,
+# The rules, in increasing priority. Order matters, and each rule's priority says where it goes:
+#   100s  logs of sigmoids and sums of exponentials name their function (log(1 + e^z) must become
+#         softplus before log1p sees it: log1p(e^z) overflows);
+#   200s  log-gamma, log-beta and log-binomial forms;   300s  log cosh, log I0 (log_i0_cos after log_i0);
+#   400s  products with a log (xlogy) or an exp;        500s  powers of an exact base, then powm1;
+#   600   splitting logs of products;                   700s  SymPy's log1p / expm1 / cosm1, last, on what is left.
+STABLE: tuple[Rewrite, ...] = tuple(
+    sorted((rule for rule in list(globals().values()) if isinstance(rule, Rewrite)), key=lambda rule: rule.priority)
 )
-STABLE: tuple[Rewrite, ...] = tuple(sorted(_RULES, key=lambda rule: rule.priority))
 
 
 def stabilize(expr: sp.Expr, rules=STABLE) -> sp.Expr:

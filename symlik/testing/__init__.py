@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import symlik
+from symlik.testing.inputs import Inputs
+
 TOLERANCES = {"float64": 1e-10, "float32": 1e-5}
 FRAMEWORKS = ("numpy", "torch", "jax")
 
@@ -123,8 +126,6 @@ def assert_loss_matches(
         rtol 1e-10 (float64) or 1e-5 (float32); atol 8 eps (1 + the largest |input|),
         the rounding a correct implementation may make in its largest term.
     """
-    import symlik
-
     dtype = np.dtype(dtype)
     if dtype.name not in TOLERANCES:
         raise symlik.SymlikError(f"dtype must be float64 or float32; got {dtype}")
@@ -134,8 +135,6 @@ def assert_loss_matches(
         spec, target=target, reduction=reduction, predict=predict, link=link, fixed=fixed, options=options,
         **loss_options,
     )
-    from symlik.testing.inputs import Inputs
-
     inputs = Inputs(kernel, dtype=dtype, event_size=event_size)
     rng = np.random.default_rng(seed)
     batch = inputs.random(rng, n)

@@ -11,34 +11,29 @@ from __future__ import annotations
 
 import numpy as np
 
-# Extreme values per kind of input, per dtype. Logits reach +-1e3 in float64 and
-# +-100 in float32, past where sigmoid and softmax underflow (float32: about -88 to -104).
-LOGITS = {
-    "float64": (0.0, 1.0, -1.0, 10.0, -10.0, 30.0, -30.0, 100.0, -100.0, 700.0, -700.0, 1000.0, -1000.0),
-    "float32": (0.0, 1.0, -1.0, 10.0, -10.0, 30.0, -30.0, 80.0, -80.0, 100.0, -100.0),
-}
-LOG_LINK = {"float64": (0.0, 1.0, -1.0, 10.0, -10.0, 50.0, -50.0, 300.0, -300.0), "float32": (0.0, 1.0, -1.0, 10.0, -10.0, 40.0, -40.0)}
+from symlik.model import links
+
+# Extreme values of y and of interval parameters, per dtype (a link's pre-activations
+# come from the link: ``Link.edge_values``).
 REAL = {"float64": (0.0, 1e-8, -1e-8, 1.0, -1.0, 1e3, -1e3, 1e8, -1e8), "float32": (0.0, 1e-4, -1e-4, 1.0, -1.0, 1e3, -1e3)}
 POSITIVE = {"float64": (1e-8, 1e-4, 1.0, 1e4, 1e8), "float32": (1e-4, 1e-2, 1.0, 1e2, 1e4)}
 UNIT = {"float64": (1e-15, 1e-6, 0.5, 1 - 1e-6, 1 - 1e-15), "float32": (1e-6, 1e-3, 0.5, 1 - 1e-3, 1 - 1e-6)}
 COUNTS = (0.0, 1.0, 2.0, 10.0, 1e3, 1e6)
 
 
-def draw(kind: str, rng, shape):
-    """Random values valid for a kind of input (a constraint's name, ``logits`` or ``log_link``)."""
-    if kind in ("real", "logits", "log_link"):
-        return rng.normal(0.0, 3.0 if kind == "logits" else 2.0, shape)
-    if kind in ("positive", "nonnegative"):
-        return rng.lognormal(0.0, 0.5, shape)
-    if kind in ("unit_interval", "open_unit_interval"):
-        return rng.uniform(0.05, 0.95, shape)
-    if kind == "positive_integer":
-        return rng.integers(1, 20, shape).astype(float)
-    if kind == "nonnegative_integer":
-        return rng.integers(0, 20, shape).astype(float)
-    if kind == "simplex":
-        return rng.dirichlet(np.ones(shape[-1]), shape[:-1])
-    raise NotImplementedError(f"no generator for inputs constrained to be {kind}")
+def draw(constraint, rng, shape):
+    """Random values valid for an input: ``constraint`` is a parameter's Constraint or a Link
+    (whose pre-activations are drawn); each knows how to draw its own."""
+    return constraint.draw(rng, shape)
+
+
+def interval_extremes(lower, upper, key: str) -> list:
+    """Values at and next to the edges of [lower, upper] (None: unbounded), for dtype ``key``."""
+    if lower is None and upper is None:
+        return list(REAL[key])
+    if upper is None:
+        return [lower + v for v in POSITIVE[key]]
+    return [lower + (upper - lower) * v for v in UNIT[key]]
 
 
 def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: bool = False):
@@ -80,11 +75,10 @@ class Inputs:
 
     # -- kinds ---------------------------------------------------------------
     def _kind(self, name):
-        if name == "y":
-            return "y"
+        """What an input other than y is: a link's pre-activation (the Link) or a parameter (its Constraint)."""
         if name in self.link_inputs:
-            return "log_link" if self.d.link == "log" else "logits"
-        return self.d.param(name).constraint.name
+            return links.get(self.d.link)
+        return self.d.param(name).constraint
 
     def _event(self, name):
         sym = self.d.symbols.get(name)
@@ -117,9 +111,9 @@ class Inputs:
     def _extremes(self, name):
         kind = self._kind(name)
         key = "float32" if self.dtype == np.float32 else "float64"
-        if kind == "logits":
+        if name in self.link_inputs:
             if self._event(name):
-                big = LOGITS[key][-1]
+                big = kind.edge_values[key][-1]
                 rows = [np.zeros(self.C)]
                 for v in (big, -big, 30.0, -30.0):
                     r = np.zeros(self.C)
@@ -127,23 +121,15 @@ class Inputs:
                     rows.append(r)
                 rows.append(np.linspace(-big, big, self.C))
                 return rows
-            return list(LOGITS[key])
-        if kind == "log_link":
-            return list(LOG_LINK[key])
-        if kind == "real":
-            return list(REAL[key])
-        if kind in ("positive", "nonnegative"):
-            return list(POSITIVE[key])
-        if kind in ("unit_interval", "open_unit_interval"):
-            return list(UNIT[key])
-        if kind in ("positive_integer", "nonnegative_integer"):
-            return [v for v in COUNTS if v >= (1 if kind == "positive_integer" else 0)]
-        if kind == "simplex":
+            return list(kind.edge_values[key])
+        if kind.event:  # the simplex: uniform, and all the mass on one end or the other
             tiny = 1e-15 if key == "float64" else 1e-6
             r = np.full(self.C, tiny)
             r[0] = 1 - tiny * (self.C - 1)
             return [np.full(self.C, 1 / self.C), r, r[::-1].copy()]
-        return []
+        if kind.integer:
+            return [v for v in COUNTS if v >= kind.lower]
+        return interval_extremes(kind.lower, kind.upper, key)
 
     def _y_extremes(self, params):
         s = self.d.spec.support
@@ -161,11 +147,7 @@ class Inputs:
                 return [v for v in COUNTS if v >= lo]
             return [float(lo), float(hi)]
         if s.kind == "continuous":
-            if s.lower is None and s.upper is None:
-                return list(REAL[key])
-            if s.upper is None:
-                return [s.lower + v for v in POSITIVE[key]]
-            return [s.lower + (s.upper - s.lower) * v for v in UNIT[key]]
+            return interval_extremes(s.lower, s.upper, key)
         return []
 
     def grid(self, rng):

@@ -14,17 +14,17 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
+from symlik.apps.accuracy.measure import RTOL, TERM_ULPS, measure
+from symlik.apps.catalog import all_derivations
+
 DOC = "docs/accuracy.md"
 HEADER = "| derivation | kernel | points (f64 / f32) | worst f64 | where (f64) | worst f32 | where (f32) | nan/inf | within bounds |"
 
 
 def measure_all(slugs=None, progress=None):
     """Results for every derivation (or those whose slug is in ``slugs``), both dtypes."""
-    import numpy as np
-
-    from symlik.apps.catalog import all_derivations
-    from symlik.apps.accuracy.measure import measure
-
     rows = []
     for d in all_derivations():
         if slugs is not None and d.slug not in slugs:
@@ -56,10 +56,6 @@ def _cell(r) -> tuple[str, str, str]:
 
 
 def render(rows) -> str:
-    from symlik.apps.accuracy.measure import RTOL, TERM_ULPS
-
-    import numpy as np
-
     lines = [
         "# Accuracy of the compiled kernels",
         "",

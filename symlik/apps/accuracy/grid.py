@@ -1,9 +1,10 @@
 """Extreme input grids, built from each entry's constraints, support and link.
 
-Nothing here names a distribution: a parameter declared ``positive`` gets
-scales from 1e-8 to 1e8, a logit gets +-1e3 (float64) or +-80 (float32), a
-probability gets values within 1e-15 of 0 and 1, a count goes to 1e6, and the
-target gets values at and next to each edge of its support. The grid is the
+Nothing here names a distribution, a constraint or a link: each constraint and
+link gives its own extremes (a parameter declared ``positive`` gets scales from
+1e-8 to 1e8, a logit gets +-1e3 (float64) or +-80 (float32), a probability gets
+values within 1e-15 of 0 and 1, a count goes to 1e6), and the target gets
+values at and next to each edge of its support. The grid is the
 Cartesian product, cut down (deterministically) to at most ``max_points``.
 """
 
@@ -14,27 +15,10 @@ import itertools
 import numpy as np
 
 from symlik.apps.accuracy.oracle import EVENT_SIZE
+from symlik.model import constraints as C
+from symlik.model import links
 
 MAX_POINTS = 240
-
-
-def _near_one(dtype):
-    return 1 - 1e-15 if dtype == np.float64 else float(np.nextafter(np.float32(1), np.float32(0)))
-
-
-def scalar_values(constraint_name: str, dtype) -> list[float]:
-    one_minus = _near_one(dtype)
-    table = {
-        "real": [-1e8, -1.0, -1e-8, 0.0, 1e-8, 1.0, 1e8],
-        "positive": [1e-8, 1e-3, 1.0, 1e3, 1e8],
-        "unit_interval": [0.0, 1e-15, 0.5, one_minus, 1.0],
-        "open_unit_interval": [1e-15, 0.5, one_minus],
-        "positive_integer": [1.0, 2.0, 10.0, 1e6],
-        "nonnegative_integer": [0.0, 1.0, 10.0, 1e6],
-    }
-    if constraint_name not in table:
-        raise NotImplementedError(f"no extreme grid for constraint {constraint_name!r}")
-    return table[constraint_name]
 
 
 def simplex_rows(dtype, open_: bool = False) -> list[list[float]]:
@@ -43,25 +27,6 @@ def simplex_rows(dtype, open_: bool = False) -> list[list[float]]:
     if not open_:
         rows += [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
     return rows
-
-
-def link_values(link: str, dtype, event: bool):
-    big = 1e3 if dtype == np.float64 else 80.0
-    if link == "softmax" or event:
-        return [
-            [big, -big, 0.0],
-            [-big, -big, -big],
-            [big, big - 1, -big],
-            [0.0, 0.0, big],
-            [1e-8, 0.0, -1e-8],
-            [30.0, 0.0, -30.0],
-        ]
-    if link == "logit":
-        return [-big, -30.0, -1e-8, 0.0, 1e-8, 30.0, big]
-    if link == "log":
-        top = 700.0 if dtype == np.float64 else 80.0
-        return [-big, -30.0, -1.0, 0.0, 1.0, 30.0, top]
-    raise NotImplementedError(f"no extreme grid for link {link!r}")
 
 
 def _bound(b, params):
@@ -96,7 +61,7 @@ def y_values(spec, params: dict, dtype) -> list:
         vals = {lo, min(lo + 1, hi), float(np.floor((lo + hi) / 2)), max(hi - 1, lo), hi}
         return sorted(vals)
     if lo is None and hi is None:
-        return scalar_values("real", dtype)
+        return C.real.extremes(dtype)
     if hi is None:
         out = [lo + tiny, lo + 1e-8, lo + 1.0, lo + 1e8]
         return ([lo] if not s.open_lower else []) + out
@@ -104,7 +69,7 @@ def y_values(spec, params: dict, dtype) -> list:
         out = [hi - 1e8, hi - 1.0, hi - 1e-8, hi - tiny]
         return out + ([hi] if not s.open_upper else [])
     width = hi - lo
-    inner = [lo + width * 1e-15, lo + width / 2, lo + width * _near_one(dtype)]
+    inner = [lo + width * 1e-15, lo + width / 2, lo + width * C.near_one(dtype)]
     return ([lo] if not s.open_lower else []) + inner + ([hi] if not s.open_upper else [])
 
 
@@ -112,11 +77,11 @@ def input_values(d, name: str, dtype):
     """Candidate values of one kernel input other than y."""
     spec = d.spec
     if name not in spec.param_names:  # a link's pre-activation
-        return link_values(d.link, dtype, spec.is_event)
+        return links.get(d.link).extremes(dtype)
     p = spec.param(name)
-    if p.constraint.name == "simplex":
+    if p.constraint.event:
         return simplex_rows(dtype)
-    values = scalar_values(p.constraint.name, dtype)
+    values = p.constraint.extremes(dtype)
     if p.event:
         # One vector per scale, plus a mixed one: every component at the extremes.
         rows = [[v] * EVENT_SIZE for v in values]
@@ -149,4 +114,4 @@ def as_arrays(points: list[dict], names, dtype) -> dict:
     return out
 
 
-__all__ = ["grid", "as_arrays", "scalar_values", "y_values", "input_values", "link_values", "MAX_POINTS"]
+__all__ = ["grid", "as_arrays", "y_values", "input_values", "MAX_POINTS"]

@@ -17,7 +17,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symlik.apps.accuracy.grid import as_arrays, grid
+import symlik
+from symlik.apps.accuracy.grid import MAX_POINTS, as_arrays, grid
 from symlik.apps.accuracy.oracle import Oracle, converged, derivative, start_digits
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -105,10 +106,6 @@ def _valid(kernel, point_arrays: dict) -> bool:
 def measure(d, dtype=np.float64, max_points=None, details=False) -> list[Result]:
     """Every kernel of ``d`` (nll, loss, and the gradient of each in each predicted
     input) over the extreme grid in ``dtype``; one Result per kernel."""
-    import symlik
-
-    from symlik.apps.accuracy.grid import MAX_POINTS
-
     dtype = np.dtype(dtype).type
     rtol = RTOL[dtype]
     oracle = Oracle(d)
@@ -204,12 +201,7 @@ def _direction(d, name, value) -> int:
     spec = d.spec
     if name not in spec.param_names:
         return 0
-    c = spec.param(name).constraint.name
-    if c in ("unit_interval", "simplex") and value == 0:
-        return 1
-    if c in ("unit_interval", "simplex") and value == 1:
-        return -1
-    return 0
+    return spec.param(name).constraint.inward(value)
 
 
 __all__ = ["measure", "Result", "RTOL", "TERM_ULPS", "scaled_error"]

@@ -22,6 +22,7 @@ import mpmath
 import sympy as sp
 
 from symlik.core.functions import exact
+from symlik.model import links
 
 EVENT_SIZE = 3
 DIGITS = 50
@@ -68,22 +69,14 @@ def converged(fn: Callable[[], mpmath.mpf], start: int = DIGITS + 10, limit: int
 
 
 def _inverse_link(link: str | None):
-    """theta = g^{-1}(z), written here again from its definition (not from links.py)."""
+    """theta = g^{-1}(z) in mpmath: the link's own mpmath form, written from its definition
+    apart from the SymPy forms the kernels are compiled from."""
     if link is None:
         return None
-    if link == "logit":
-        return lambda z: 1 / (1 + mpmath.exp(-z))
-    if link == "log":
-        return lambda z: mpmath.exp(z)
-    if link == "softmax":
-        def softmax(zs):
-            m = max(zs)
-            e = [mpmath.exp(v - m) for v in zs]
-            s = mpmath.fsum(e)
-            return [v / s for v in e]
-
-        return softmax
-    raise NotImplementedError(f"no oracle for the {link!r} link")
+    inverse = links.get(link).precise_inverse
+    if inverse is None:
+        raise NotImplementedError(f"no oracle for the {link!r} link")
+    return inverse
 
 
 @dataclass

@@ -27,8 +27,8 @@ def names() -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def _class(name: str):
-    from symlik.model.distributions.base import Distribution
-
+    # base is loaded through the registry too, so that listing names() never imports SymPy.
+    Distribution = importlib.import_module(f"{__name__}.base").Distribution
     module = importlib.import_module(f"{__name__}.{name}")
     found = [
         obj

@@ -14,14 +14,14 @@ from typing import Any, ClassVar
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
+from symlik.core.notation import SYMBOLS, symbol_display
 from symlik.model import constraints as C
-from symlik.model.links import LINKS, Link
+from symlik.model import links
+from symlik.model.links import Link
 
-# Symbol names whose LaTeX form differs from SymPy's default.
-LATEX_NAMES = {"lam": r"\lambda", "rate": r"\lambda", "s": "s", "b": "b", "a": "a",
-               # parameters that loss options add (see derivation/options.py)
-               "class_weight": r"\alpha", "pos_weight": "w_{+}", "label_smoothing": r"\varepsilon",
-               "eps": r"\epsilon"}
+# Display names live in the notation table (symlik.core.notation.SYMBOLS); this view of it is
+# kept for apps/plot.py until it asks the table.
+LATEX_NAMES = {name: shown.latex for name, shown in SYMBOLS.items()}
 
 
 @dataclass(frozen=True)
@@ -143,37 +143,29 @@ class Distribution:
 
     def link(self, link_name: str | None, param: str) -> Link:
         if link_name in (None, "identity"):
-            return LINKS["identity"]
-        if link_name not in LINKS:
-            raise UnknownNameError("link", link_name, LINKS)
-        if link_name not in self.links:
-            accepted = ", ".join(self.links) or "none"
+            return links.identity
+        link = self._accepted_link(link_name)
+        constraint = self.param(param).constraint
+        if not link.fits(constraint):
             raise NotSupportedError(
-                f"link {link_name!r} is not accepted by {self.name} (accepted links: {accepted})"
-            )
-        link = LINKS[link_name]
-        if self.param(param).constraint.name not in (link.constraint, "open_unit_interval") and not (
-            link.constraint == "unit_interval" and self.param(param).constraint.name == "open_unit_interval"
-        ):
-            raise NotSupportedError(
-                f"link {link_name!r} maps onto {link.constraint} parameters; "
-                f"{self.name}.{param} is {self.param(param).constraint.name}"
+                f"link {link_name!r} maps onto {link.domain} parameters; {self.name}.{param} is {constraint}"
             )
         return link
 
     def link_param(self, link_name: str) -> str:
         """The parameter a link applies to: the first predicted one it fits."""
-        if link_name not in LINKS:
-            raise UnknownNameError("link", link_name, LINKS)
+        link = self._accepted_link(link_name)
+        for name in self.predict + self.param_names:
+            if link.fits(self.param(name).constraint):
+                return name
+        raise NotSupportedError(f"link {link_name!r} fits no parameter of {self.name}")
+
+    def _accepted_link(self, link_name: str) -> Link:
+        link = links.get(link_name)
         if link_name not in self.links:
             accepted = ", ".join(self.links) or "none"
             raise NotSupportedError(f"link {link_name!r} is not accepted by {self.name} (accepted links: {accepted})")
-        link = LINKS[link_name]
-        for name in self.predict + self.param_names:
-            c = self.param(name).constraint.name
-            if c == link.constraint or (link.constraint == "unit_interval" and c == "open_unit_interval"):
-                return name
-        raise NotSupportedError(f"link {link_name!r} fits no parameter of {self.name}")
+        return link
 
     # ---- description -------------------------------------------------------
     @property
@@ -189,7 +181,9 @@ class Distribution:
         return self.title[:1].lower() + self.title[1:]
 
     def latex_name(self, name: str) -> str:
-        return sp.latex(sp.Symbol(LATEX_NAMES.get(name, name)))
+        """The LaTeX of parameter ``name`` (from the notation table, else SymPy's: mu -> \\mu)."""
+        shown = symbol_display(name)
+        return shown.latex if shown is not None else sp.latex(sp.Symbol(name))
 
     def summary(self) -> str:
         doc = (self.__doc__ or "").strip().splitlines()

@@ -2,6 +2,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from symlik.core.notation import HUBER_CORE, HUBER_TAILS, HUBER_UNNORMALISED
+from symlik.core.step import reason
 from symlik.model import constraints as C
 from symlik.model.distributions.base import Distribution, Param
 
@@ -68,9 +70,10 @@ class Huber(Distribution):
             (
                 "Normalise the density",
                 sp.Eq(integral, normaliser(delta), evaluate=False),
-                r"$p$ is proportional to $e^{-\rho(r)}$; SymPy integrates the Gaussian core over "
-                r"$|r| \le \delta$ (an erf) and the two exponential tails beyond it "
-                r"($\frac{2}{\delta} e^{-\delta^2/2}$).",
+                reason(
+                    sp.Symbol("p"), " is proportional to ", HUBER_UNNORMALISED, "; SymPy integrates the Gaussian "
+                    "core over ", HUBER_CORE, " (an erf) and the two exponential tails beyond it (", HUBER_TAILS, ").",
+                ),
                 r"Z(\delta)",
                 "Z(delta)",
             ),

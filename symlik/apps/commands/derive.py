@@ -1,0 +1,90 @@
+"""symlik derive: one derivation rendered as text, LaTeX or Markdown, or the whole catalog
+written as files (--all).
+
+This module checks the arguments and turns them into a request (plain data); the work
+is done by symlik.apps.rendering and symlik.apps.derivations, through the output cache,
+so a cached request imports neither them nor SymPy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from symlik.apps import output_cache
+from symlik.apps.commands import CommandError
+from symlik.apps.files import write_all_or_nothing
+from symlik.apps.tables import text_table
+
+DEFAULT_OUT = Path("derivations")
+
+
+def option_pairs(pairs) -> list[list[str]]:
+    """--option KEY=VALUE arguments as [key, value] pairs, in the order given."""
+    out = []
+    for pair in pairs:
+        if "=" not in pair:
+            raise CommandError(f"--option must be KEY=VALUE; got {pair!r}")
+        out.append(pair.split("=", 1))
+    return out
+
+
+def param_pairs(pairs) -> list[list[str]]:
+    """--param NAME:CONSTRAINT arguments as [name, constraint] pairs, in the order given."""
+    out, seen = [], set()
+    for pair in pairs:
+        if ":" not in pair:
+            raise CommandError(f"--param must be NAME:CONSTRAINT (e.g. b:positive); got {pair!r}")
+        name, constraint = (part.strip() for part in pair.split(":", 1))
+        if name in seen:
+            raise CommandError(f"--param {name} is given twice")
+        seen.add(name)
+        out.append([name, constraint])
+    if not out:
+        raise CommandError("--density needs at least one --param NAME:CONSTRAINT")
+    return out
+
+
+def request(args) -> dict:
+    """What decides the output of `symlik derive NAME|--density ...`, as plain data."""
+    own = args.density is not None or args.log_density is not None
+    if own and args.name:
+        raise CommandError("give a NAME or --density, not both")
+    if not own and (args.param or args.support or args.normalize):
+        raise CommandError("--param, --support and --normalize go with --density")
+    if not args.name and not own:
+        raise CommandError("derive needs a NAME or --all, or --density (see `symlik list`)")
+    if args.out:
+        raise CommandError("--out goes with --all")
+    fmt = args.format or "text"
+    if fmt not in ("text", "latex", "markdown"):
+        raise CommandError(f"--format {fmt} goes with --all (it typesets the whole catalog as a book)")
+    density = None
+    if own:
+        density = {"density": args.density, "log_density": args.log_density, "params": param_pairs(args.param),
+                   "observed": args.observed, "support": args.support, "normalize": args.normalize}
+    return {"name": args.name, "density": density, "predict": args.predict, "link": args.link,
+            "options": option_pairs(args.option), "format": fmt, "explain": args.explain}
+
+
+def out_directory(args) -> Path:
+    return args.out or DEFAULT_OUT
+
+
+def write_all(args) -> None:
+    """`symlik derive --all`: every file of derivations/ written to --out, and the summary printed."""
+    if args.name:
+        raise CommandError("give a NAME or --all, not both")
+    out = out_directory(args)
+    outputs = output_cache.produce("derive --all", {}, use_cache=not args.no_cache)
+    files = {out / name: text for name, text in outputs["files"].items()}
+    write_all_or_nothing(files)
+    print(text_table(outputs["rows"]))
+    print(f"\nwrote {len(files)} files to {out}/")
+
+
+def run(args) -> int:
+    if args.all:
+        write_all(args)
+    else:
+        print(output_cache.produce("derive", request(args), use_cache=not args.no_cache), end="")
+    return 0

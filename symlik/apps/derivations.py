@@ -1,0 +1,201 @@
+"""derivations/: every derivation of the catalog rendered as LaTeX and Markdown, with an index.
+
+``symlik derive --all`` writes what ``all_outputs`` returns. The work is split into
+units (a catalog derivation with its explained form, if any; or the KL/VAE documents),
+rendered in worker processes on every core the process may use; the files and the
+index come out in the same order, byte for byte, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import sympy as sp
+
+from symlik.analysis.divergence import catalog_pairs
+from symlik.apps.book import FIGURE_DIR, MASTER, book_figures, book_sources, build_pdf, master_tex
+from symlik.apps.catalog import all_derivations, combinations
+from symlik.apps.files import write_all_or_nothing
+from symlik.derivation import derive
+from symlik.derivation.vae import DECODERS, vae_document
+from symlik.model.distributions import names
+
+# Derivations rendered with their extra steps (symlik.analysis.information, symlik.analysis.baseline):
+# (name, predict, link), each kept when the distribution is in the catalog.
+EXPLAINED = (
+    ("normal", None, None),
+    ("normal", ("mu", "sigma"), None),
+    ("laplace", None, None),
+    ("bernoulli", None, None),
+    ("bernoulli", None, "logit"),
+    ("categorical", None, "softmax"),
+    ("poisson", None, None),
+    ("poisson", None, "log"),
+)
+SUMMARY_HEADER = ("distribution", "predict", "link", "loss", "scale")
+
+
+def _one_line(expr) -> str:
+    """An expression for a Markdown table cell: one line, pipes escaped."""
+    if expr is None:
+        return "-"
+    text = sp.sstr(expr.tolist() if isinstance(expr, sp.MatrixBase) else expr)
+    return " ".join(text.split()).replace("|", r"\|")
+
+
+def explained_derivations():
+    available = set(names())
+    for name, predict, link in EXPLAINED:
+        if name in available:
+            yield derive(name, predict=predict, link=link).explained()
+
+
+def documents():
+    """The worked derivations that are not losses: KL divergences and the VAE objective."""
+    yield from catalog_pairs()
+    for decoder in DECODERS:
+        yield vae_document(decoder)
+
+
+# -- the units of work ---------------------------------------------------------------
+# derivations/ has three sections: the catalog, the explained derivations, the documents.
+# A task is (section, position in it, arguments); a unit is the tasks one worker process
+# does together, as plain data. An explained derivation rides with the catalog derivation
+# it extends, so the worker derives once. render_unit returns, for each task, (section,
+# position, piece) with piece = {"files": {name: text}, "index_md": line, "index_tex": line}
+# plus, for the catalog, the summary "row" and the book "chapter".
+SECTIONS = ("catalog", "explained", "documents")
+
+
+def work_units() -> list[list[tuple]]:
+    available = set(names())
+    explained = {entry: i for i, entry in enumerate(EXPLAINED) if entry[0] in available}
+    units = [[("documents", 0, None)]]  # the slowest unit first, so no worker is left with it at the end
+    for i, (name, predict, link, options) in enumerate(combinations()):
+        unit = [("catalog", i, (name, predict, link, options))]
+        extends = (name, predict, link)
+        if not options and extends in explained:
+            unit.append(("explained", explained.pop(extends), extends))
+        units.append(unit)
+    units += [[("explained", i, entry)] for entry, i in explained.items()]
+    return units
+
+
+def _files(slug: str, rendered) -> dict[str, str]:
+    return {f"{slug}.tex": rendered.to_latex(), f"{slug}.md": rendered.to_markdown()}
+
+
+def _catalog_piece(name, predict, link, options) -> dict:
+    d = derive(name, predict=predict, link=link, options=options or None)
+    loss = d.loss.name or "(own NLL)"
+    row = (d.spec.label, ", ".join(d.predict), d.link or "-", loss, sp.sstr(d.scale))
+    return {"files": _files(d.slug, d), "row": row, "chapter": d.spec.name,
+            "index_md": f"| {' | '.join(row)} | [md]({d.slug}.md), [tex]({d.slug}.tex) |",
+            "index_tex": r"\input{%s}" % d.slug}
+
+
+def _explained_piece(name, predict, link) -> dict:
+    d = derive(name, predict=predict, link=link).explained()
+    slug = f"{d.slug}-explained"
+    fisher = next((s.expr for s in d.steps if s.title == "The Fisher information"), None)
+    best = next((s.expr for s in d.steps if s.title == "The best constant prediction"), None)
+    cells = [_one_line(x) for x in (fisher, best)]
+    label = f"{d.spec.label} ({', '.join(d.predict)}{', ' + d.link if d.link else ''})"
+    return {"files": _files(slug, d),
+            "index_md": f"| {label} | `{cells[0]}` | `{cells[1]}` | [md]({slug}.md), [tex]({slug}.tex) |",
+            "index_tex": r"\input{%s}" % slug}
+
+
+def _document_piece(doc) -> dict:
+    return {"files": _files(doc.slug, doc),
+            "index_md": f"| {doc.title} | `{_one_line(doc.result)}` | [md]({doc.slug}.md), [tex]({doc.slug}.tex) |",
+            "index_tex": r"\input{%s}" % doc.slug}
+
+
+def render_unit(unit: list[tuple]) -> list[tuple]:
+    out = []
+    for section, position, arguments in unit:
+        if section == "catalog":
+            out.append((section, position, _catalog_piece(*arguments)))
+        elif section == "explained":
+            out.append((section, position, _explained_piece(*arguments)))
+        else:
+            out += [(section, i, _document_piece(doc)) for i, doc in enumerate(documents())]
+    return out
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _start_method() -> str:
+    # fork starts a worker with what this process has imported (SymPy, the catalog) at no
+    # cost; it is safe on Linux while this process runs a single thread (as the CLI does). On
+    # macOS and Windows fork is unsafe or missing: spawn starts a fresh interpreter there.
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def render_units(units: list[list[tuple]], workers: int | None = None) -> list[tuple]:
+    """Every (section, position, piece) of ``units``; in ``workers`` processes (default: one per core)."""
+    workers = min(workers or _usable_cores(), len(units))
+    if workers <= 1:
+        return [piece for unit in units for piece in render_unit(unit)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
+        return [piece for pieces in pool.map(render_unit, units) for piece in pieces]
+
+
+def all_outputs(request: dict | None = None, workers: int | None = None) -> dict:
+    """What `symlik derive --all` writes and prints: {"files": {name: text}, "rows": summary rows}."""
+    pieces: dict[str, list] = {section: [] for section in SECTIONS}
+    for section, position, piece in render_units(work_units(), workers):
+        pieces[section].append((position, piece))
+    for section in SECTIONS:
+        pieces[section] = [piece for _, piece in sorted(pieces[section], key=lambda pair: pair[0])]
+    files: dict[str, str] = {}
+    index_md = ["# symlik derivations", "", "Generated by `symlik derive --all`; do not edit by hand.", ""]
+    index_md += ["| distribution | predict | link | loss | scale | files |", "|---|---|---|---|---|---|"]
+    index_tex = ["% Generated by `symlik derive --all`; do not edit by hand."]
+    headings = {
+        "catalog": [],
+        "explained": ["", "## Beyond the loss: score, Fisher information, best constant", "",
+                      "| derivation | Fisher information | best constant | files |", "|---|---|---|---|"],
+        "documents": ["", "## KL divergences and the VAE objective", "", "| derivation | result | files |",
+                      "|---|---|---|"],
+    }
+    for section in SECTIONS:
+        index_md += headings[section]
+        for piece in pieces[section]:
+            files.update(piece["files"])
+            index_md.append(piece["index_md"])
+            index_tex.append(piece["index_tex"])
+    files["index.md"] = "\n".join(index_md) + "\n"
+    files["index.tex"] = "\n".join(index_tex) + "\n"
+    chapters = list(dict.fromkeys(piece["chapter"] for piece in pieces["catalog"]))  # in catalog order
+    files[MASTER] = master_tex(chapters)
+    rows = [list(SUMMARY_HEADER)] + [list(piece["row"]) for piece in pieces["catalog"]]
+    return {"files": files, "rows": rows}
+
+
+def derive_all_files(out: Path, workers: int | None = None) -> tuple[dict[Path, str], list[list[str]]]:
+    """Every derivation rendered, plus an index, as {out/name: text}; and the summary rows."""
+    outputs = all_outputs(workers=workers)
+    return {out / name: text for name, text in outputs["files"].items()}, outputs["rows"]
+
+
+def build_book(out: Path) -> Path:
+    """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``."""
+    derivations = list(all_derivations())
+    write_all_or_nothing({out / rel: text for rel, text in book_sources(derivations).items()})
+    (out / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
+    book_figures(derivations, out / FIGURE_DIR)
+    pdf, _ = build_pdf(out)
+    return pdf

@@ -1,0 +1,49 @@
+"""The link pass: with a link, the loss in the network's pre-activation z."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symlik.core.functions import Softmax
+from symlik.core.notation import form
+from symlik.core.step import Step, reason
+from symlik.derivation.passes.context import Context
+
+
+def link_reason(c: Context) -> tuple:
+    """The network's output, the link's inverse and the identities of this link only,
+    each written from the link's own forms (log sigmoid(z) = -softplus(-z), ...)."""
+    link, theta = c.link, sp.Symbol(c.link_param)
+    z = sp.Symbol("z", real=True)
+    if link.event:  # softmax over the event axis
+        zbase, k, K = sp.IndexedBase("z", real=True), sp.Symbol("k", integer=True), sp.Symbol("K", integer=True)
+        identities = [sp.Eq(form("log_of", Softmax(zbase, K, k)), link.log_inverse(zbase, k, K), evaluate=False)]
+        inverse = form("softmax_of", z)
+        log_is_z = False
+    else:
+        log_is_z = link.log_inverse(z) == z  # log lambda = z: the network outputs the log itself
+        shown = theta if log_is_z else link.inverse(z)
+        identities = [sp.Eq(form("log_of", shown), link.log_inverse(z), evaluate=False)]
+        if link.log1m_inverse is not None:
+            identities.append(sp.Eq(sp.log(1 - link.inverse(z)), link.log1m_inverse(z), evaluate=False))
+        inverse = link.inverse(z)
+    joined = reason(*(part for n, identity in enumerate(identities) for part in ((" and ",) if n else ()) + (identity,)))
+    start = reason(
+        "The network outputs ", link.input_name(c.link_param), ", written ", z, ", and ",
+        sp.Eq(theta, inverse, evaluate=False),
+    )
+    if log_is_z:
+        return reason(start, ", so ", joined, ": the parameter is positive for every ", z, " and its logarithm is never formed.")
+    return reason(start, "; the logs simplify, ", joined, ", and never form the logarithm of a rounded probability.")
+
+
+def link(c: Context) -> Step | None:
+    """sum_i loss_i(z), with theta = g^-1(z) substituted (None without a link)."""
+    if c.link is None:
+        return None
+    return Step(
+        f"Apply the {c.link.name} link",
+        c.over_obs(c.obs(c.loss_expr)),
+        link_reason(c),
+        lhs=form("summed_losses", sp.Symbol("z", real=True)),
+    )

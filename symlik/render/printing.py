@@ -1,0 +1,163 @@
+"""SymPy expressions -> LaTeX and plain text, with the display names of symlik.core.notation.
+
+Every renderer prints through these printers, so a symbol or a named quantity
+(``term``, ``form``, ``OperatorName``) is shown the same way everywhere: the
+notation table decides, and ``names`` (symbol -> LaTeX) overrides it where a
+derivation shows one of its inputs differently (a link's input as z).
+
+``latex`` is display math; ``inline_latex`` is math for a line of prose (a
+reason): no sized delimiters and a Piecewise on one line, so that TeX can
+break it; ``text`` is plain text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from symlik.core.notation import FORMS, SEPARATORS, TERMS, symbol_display
+
+
+def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
+    """A notation template with its arguments: {0}, {1}, ..., {args}, {tail}."""
+    separator = SEPARATORS.get(key, (", ", ", "))[1 if text else 0]
+    tail_separator = "," if text else ", "
+    return template.format(*printed, args=separator.join(printed), tail=tail_separator.join(printed[1:]))
+
+
+class NotationLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer, with symlik's notation (core/notation.py) for names."""
+
+    def _print_Symbol(self, expr, style="plain"):
+        if expr in self._settings["symbol_names"]:
+            return self._settings["symbol_names"][expr]
+        shown = symbol_display(expr.name)
+        if shown is not None:
+            return shown.latex
+        return super()._print_Symbol(expr, style=style)
+
+    def _print_Term(self, expr):
+        return TERMS[expr.key].latex
+
+    def _print_OperatorName(self, expr):
+        return r"\operatorname{%s}" % expr.name
+
+    def _print_FormBase(self, expr):
+        return _filled(FORMS[expr.key].latex, [self._print(a) for a in expr.args], expr.key, text=False)
+
+
+class InlineLatexPrinter(NotationLatexPrinter):
+    """Math for a line of prose: a Piecewise as "a if c, b otherwise" (``cases`` is display only)."""
+
+    def _print_Piecewise(self, expr):
+        parts = []
+        for e, c in expr.args:
+            if c == True:  # noqa: E712 - SymPy's true
+                parts.append(r"%s \text{ otherwise}" % self._print(e))
+                continue
+            # delta >= |r| reads as |r| <= delta: the variable part first
+            if getattr(c, "is_Relational", False) and c.lhs.is_Symbol and not c.rhs.is_Symbol:
+                c = c.reversed
+            parts.append(r"%s \text{ if } %s" % (self._print(e), self._print(c)))
+        return r", \ ".join(parts)
+
+
+class NotationTextPrinter(StrPrinter):
+    """SymPy's text printer, with symlik's notation for names (lam -> λ, NLL(μ))."""
+
+    def _print_Symbol(self, expr):
+        shown = symbol_display(expr.name)
+        return shown.text if shown is not None else super()._print_Symbol(expr)
+
+    def _print_Term(self, expr):
+        return TERMS[expr.key].text
+
+    def _print_OperatorName(self, expr):
+        return expr.name
+
+    def _print_FormBase(self, expr):
+        return _filled(FORMS[expr.key].text, [self._print(a) for a in expr.args], expr.key, text=True)
+
+
+def latex(expr, names: dict | None = None) -> str:
+    """Display LaTeX of ``expr`` (``names``: symbol -> LaTeX, over the notation table)."""
+    return NotationLatexPrinter(dict(symbol_names=dict(names or {}), order="none")).doprint(expr)
+
+
+def text(expr) -> str:
+    """Plain text of ``expr``, with the notation's names."""
+    return NotationTextPrinter().doprint(expr)
+
+
+def inline_latex(expr, names: dict | None = None) -> str:
+    """A SymPy expression as LaTeX for inline math in a reason (``names``: symbol -> LaTeX
+    name, over the notation table). Indexed quantities are printed as plain symbols with
+    their subscripts, which SymPy orders as a reader does ((y_i - mu_i)^2, not
+    (-mu_i + y_i)^2), and a Piecewise is written on one line."""
+    names = dict(names or {})
+    printer = InlineLatexPrinter(dict(symbol_names=names, order="none"))
+    flat = {}
+    for e in sorted(expr.atoms(sp.Indexed), key=str):
+        label = e.base.label
+        base = printer._print(label)
+        flat[e] = sp.Symbol("_".join([label.name, *map(str, e.indices)]), real=True)
+        names[flat[e]] = "{%s}_{%s}" % (base, ",".join(sp.latex(i) for i in e.indices))  # {p_{p}}_{k}
+    return _breakable(printer.doprint(expr.xreplace(flat)))
+
+
+_SIZED = re.compile(r"\\(?:left|right)(?=[()|\[\]])")
+
+
+def _breakable(tex: str) -> str:
+    """Inline math that TeX may break across lines: \\left( \\right) and the braces SymPy puts
+    around a function's argument (\\log{\\left(x\\right)}) each make one unbreakable box, and a
+    long formula in a reason would stick out into the margin."""
+    if r"\left." not in tex and r"\right." not in tex:  # \left. f \right|_{x=0} keeps its pair
+        tex = _SIZED.sub("", tex)
+    return re.sub(r"(?<!\\) +\)", ")", _unbraced(tex))
+
+
+def _group(text: str, start: int) -> tuple[str, int]:
+    """The brace group opening at ``text[start]`` (``{...}``, nested), or one character."""
+    if start >= len(text):
+        return "", start
+    if text[start] != "{":
+        return text[start], start + 1
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start + 1 : i], i + 1
+    raise ValueError(f"unbalanced braces in inline math: {text!r}")
+
+
+def _wrapped(text: str) -> bool:
+    """Is ``text`` one bracketed group, ``(...)``, ``|...|``, ``√(...)`` or ``log(...)``, with an optional power?"""
+    body = re.sub(r"\^(?:\w+|\(.*\))$", "", text)
+    body = re.sub(r"^(?:√|[^\W\d_]+(?=\())", "", body)  # √(...), log(...)
+    if len(body) < 2 or (body[0], body[-1]) not in (("(", ")"), ("|", "|")):
+        return False
+    if body[0] == "|":
+        return "|" not in body[1:-1]
+    depth = 0
+    for i, c in enumerate(body):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0 and i < len(body) - 1:
+            return False
+    return True
+
+
+def _unbraced(tex: str) -> str:
+    """\\log{(x)} -> \\log(x), \\cosh^{2}{(x)} -> \\cosh^{2}(x), nested ones too."""
+    out, i = [], 0
+    for m in re.finditer(r"\\[A-Za-z]+(?:\^\{[^{}]*\})?\{\(", tex):  # \log{(, \cosh^{2}{(
+        if m.start() < i:
+            continue
+        arg, end = _group(tex, m.end() - 2)
+        if _wrapped(arg.strip()):
+            out += [tex[i : m.end() - 2], _unbraced(arg.strip())]
+            i = end
+    return "".join(out) + tex[i:]
