@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from functools import reduce
 
 import sympy as sp
@@ -98,8 +99,6 @@ def numeric_values(expr: sp.Expr, vary, samples: int = 3, seed: int = 0) -> list
     """``expr`` at ``samples`` random points of the symbols in ``vary`` (others
     fixed at random values too); None when a value is not a finite real or
     the expression holds a sum or product over an index (no screening then)."""
-    import random
-
     expr = sp.sympify(expr, strict=True)
     if expr.has(sp.Sum, sp.Product):
         return None
