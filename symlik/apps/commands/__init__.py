@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from symlik.core.errors import SymlikError
+
 # subcommand -> module that runs it. A table of names, resolved with importlib only for the
 # command being run (pip's commands table is the model), so that `symlik --help`, `symlik list`
 # and a cached `symlik derive` never import what another command needs (SymPy, matplotlib,
@@ -22,8 +24,9 @@ COMMANDS = {
 }
 
 
-class CommandError(Exception):
-    """Arguments that do not go together, or do not parse: the message says which."""
+class CommandError(SymlikError):
+    """Arguments that do not go together, or do not parse: the message says which (a ValueError,
+    like every error a user can fix)."""
 
 
 def run(command: str, args) -> int:
