@@ -19,6 +19,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from symlik.core.notation import FORMS, SEPARATORS, TERMS, symbol_display
+from symlik.render.functions_latex import FunctionsLatex
 
 
 def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
@@ -28,8 +29,9 @@ def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
     return template.format(*printed, args=separator.join(printed), tail=tail_separator.join(printed[1:]))
 
 
-class NotationLatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer, with symlik's notation (core/notation.py) for names."""
+class NotationLatexPrinter(FunctionsLatex, LatexPrinter):
+    """SymPy's LaTeX printer, with symlik's notation (core/notation.py) for names and the
+    LaTeX of symlik's own functions (render/functions_latex.py)."""
 
     def _print_Symbol(self, expr, style="plain"):
         if expr in self._settings["symbol_names"]:
