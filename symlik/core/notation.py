@@ -27,7 +27,7 @@ To add notation: add one ``Display(latex, text)`` line to the section of
 ``SYMBOLS``, ``TERMS`` or ``FORMS`` it belongs to (sections are by topic, one
 entry a line, so that additions merge cleanly), then build it with ``term`` or
 ``form``. A form's templates are ``str.format`` templates (see ``Display``), so a
-literal brace is doubled: ``r"\hat{{{0}}}"``. The observation index and count
+literal brace is doubled: ``r"\\hat{{{0}}}"``. The observation index and count
 are defined here too (OBS, N_OBS).
 """
 
