@@ -26,7 +26,7 @@ from typing import Any
 import sympy as sp
 
 from symlik.core.algebra import split_sum, sum_parts
-from symlik.core.notation import N_OBS, OBS, Listed
+from symlik.core.notation import N_OBS, OBS, form, term
 from symlik.core.presentation import reason_text
 from symlik.core.step import Step, reason
 from symlik.core.errors import NotSupportedError, SymlikError
@@ -39,12 +39,6 @@ class SampleQuantile(sp.Function):
     """The q-quantile of the observations y_1..y_n, for display (q = 1/2: the median)."""
 
     nargs = 2
-
-    def _latex(self, printer):
-        data, q = self.args
-        if q == sp.Rational(1, 2):
-            return r"\operatorname{median}_{i}\, %s" % printer._print(data)
-        return r"\operatorname{quantile}_{%s}\, %s" % (printer._print(q), printer._print(data))
 
     def _sympystr(self, printer):
         data, q = self.args
@@ -160,7 +154,7 @@ def optimal_constant(d) -> OptimalConstant:
         eq = sp.S.Zero
         for g, coeff in moments(grad, y).items():
             if any(g.has(t) for t in thetas):
-                return _unsolved(d, shown, reason("the score mixes the data and ", Listed(*thetas), " inseparably"))
+                return _unsolved(d, shown, reason("the score mixes the data and ", form("listed", *thetas), " inseparably"))
             if g not in sums:
                 sums[g] = N_OBS if g == 1 else sp.Dummy(f"S{len(sums)}", real=True)
             eq += coeff * sums[g]
@@ -209,7 +203,7 @@ def _indexed(expr, y, spec):
 def _unsolved(d, shown, why) -> OptimalConstant:
     """``why``: why SymPy found no closed form (prose, or a reason with math)."""
     statement = reason(
-        "SymPy cannot solve the score equation for a constant ", Listed(*_predicted(d)), " in closed form (", why,
+        "SymPy cannot solve the score equation for a constant ", form("listed", *_predicted(d)), " in closed form (", why,
         "); the best constant is its root, which depends on the data and can be found numerically.",
     )
     return OptimalConstant(None, None, shown, statement, "unsolved", derivation=d)
@@ -244,7 +238,7 @@ def _optimal_event(d) -> OptimalConstant:
     lam = sp.Symbol("lambda", positive=True)
     for name, theta in zip(d.predict, thetas):
         if not isinstance(theta, sp.Indexed):
-            return _unsolved(d, shown, reason(Listed(theta), " is shared by all components"))
+            return _unsolved(d, shown, reason(form("listed", theta), " is shared by all components"))
         grad = sp.diff(summand, theta)
         simplex = spec.param(name).constraint.event
         eq, sums = (lam if simplex else sp.S.Zero), {}
@@ -346,8 +340,11 @@ def baseline_steps(d) -> list:
     steps = []
     if best.solved:
         (name, value), = best.values.items() if len(best.values) == 1 else ((names, sp.Matrix(list(best.values.values()))),)
-        latex_name = d.spec.latex_name(name) if name in d.predict else r"\left(%s\right)" % names
-        sub = r"k, \text{const}" if name in d.predict and d.spec.param(name).event else r"\text{const}"
+        if name in d.predict:  # one parameter: its best constant, per class for an event parameter
+            shape = "best_constant_per_class" if d.spec.param(name).event else "best_constant"
+            lhs = form(shape, sp.Symbol(name))
+        else:
+            lhs = form("best_constant", form("sized_group", *(sp.Symbol(n) for n in d.predict)))
         link_note = ()
         if best.inputs and d.link:
             z = next(iter(best.inputs.values()))
@@ -357,8 +354,7 @@ def baseline_steps(d) -> list:
                 "The best constant prediction",
                 value,
                 reason(best.reason, link_note),
-                r"\hat{%s}_{%s}" % (latex_name, sub),
-                f"best constant {name}",
+                lhs,
             )
         )
     else:
@@ -367,8 +363,6 @@ def baseline_steps(d) -> list:
                 "The best constant prediction",
                 sp.Eq(sp.Add(*best.equations) if best.equations else sp.S.Zero, 0),
                 best.reason,
-                None,
-                None,
             )
         )
     try:
@@ -395,8 +389,7 @@ def baseline_steps(d) -> list:
                 "An uninformed model (", *uninformed, f") scores this {loss_name} per observation; "
                 "a model is learning only when it does better.",
             ),
-            r"\ell_{\text{chance}}",
-            "chance loss",
+            term("chance_loss"),
         )
     )
     return steps

@@ -25,7 +25,7 @@ from symlik.core import expectation as E
 from symlik.core.algebra import expand_logs, log_of, split_sum, sum_parts
 from symlik.core.document import Document
 from symlik.core.functions import DensityOf
-from symlik.core.notation import LOG_RATIO, MEAN_OF_ONE_HOT, Moment
+from symlik.core.notation import form, term
 from symlik.core.step import Step, reason
 from symlik.model.distributions import get, names
 from symlik.model.distributions.base import Distribution
@@ -47,10 +47,6 @@ PAIRS = (
 class DensityOfQ(sp.Function):
     """q(y | theta), for display only (DensityOf prints p)."""
 
-    def _latex(self, printer):
-        y, *theta = self.args
-        return r"q\left(%s \mid %s\right)" % (printer._print(y), ", ".join(printer._print(t) for t in theta))
-
     def _sympystr(self, printer):
         y, *theta = self.args
         return "q(%s | %s)" % (printer._print(y), ", ".join(printer._print(t) for t in theta))
@@ -63,9 +59,6 @@ class Expectation(sp.Function):
     """E_{y ~ p}[f(y)], for display only."""
 
     nargs = 1
-
-    def _latex(self, printer):
-        return r"\mathbb{E}_{y \sim p}\left[%s\right]" % printer._print(self.args[0])
 
     def _sympystr(self, printer):
         return "E_p[%s]" % printer._print(self.args[0])
@@ -324,7 +317,7 @@ P, Q, Y, K = sp.symbols("p q y k")
 
 def kl_document(result: KL, slug: str | None = None):
     p, q, y = result.p, result.q, result.y
-    lhs = r"\operatorname{KL}\left(p \,\middle\|\, q\right)"
+    lhs = term("kl_p_q")
     p_args = list(result.p_params.values())
     q_args = list(result.q_params.values())
     yy = y.base if result.index is not None else y
@@ -337,19 +330,17 @@ def kl_document(result: KL, slug: str | None = None):
                 P, f" is {p.title_in_sentence} and ", Q, f" is {q.title_in_sentence}.",
             ),
             lhs,
-            "KL(p || q)",
         ),
         Step(
             "Substitute the densities and expand the logarithms",
             Expectation(result.log_ratio),
-            reason("Write out ", LOG_RATIO, "; the terms that appear in both cancel."),
+            reason("Write out ", term("log_ratio"), "; the terms that appear in both cancel."),
             lhs,
-            "KL(p || q)",
         ),
     ]
     if result.p.support.kind == "onehot":
         how = reason(
-            Y, " is one-hot, so the log-ratio is linear in ", Y, " and ", MEAN_OF_ONE_HOT, " is the probability of "
+            Y, " is one-hot, so the log-ratio is linear in ", Y, " and ", term("mean_of_one_hot"), " is the probability of "
             "the ", K, "-th class, read off the density at the ", K, "-th unit vector",
         )
     elif result.p.support.kind == "reals_vector":
@@ -358,14 +349,13 @@ def kl_document(result: KL, slug: str | None = None):
         how = "the expectation is a sum over the support, taken term by term"
     else:
         how = "the expectation is an integral over the support, taken term by term"
-    used = [sp.Eq(Moment(g), v, evaluate=False) for g, v in result.moments.items() if g != 1]
+    used = [sp.Eq(form("moment", g), v, evaluate=False) for g, v in result.moments.items() if g != 1]
     steps.append(
         Step(
             "Take the expectation",
             result.expr,
             reason("Here ", how, *(("; the moments used: ", *_listed(used), ".") if used else (".",))),
             lhs,
-            "KL(p || q)",
         )
     )
     summary = (

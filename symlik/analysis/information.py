@@ -25,7 +25,7 @@ import sympy as sp
 from symlik.core import expectation as E
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import DensityOf, exact
-from symlik.core.notation import Distributed, Grouped, Moment, SquaredSensitivity
+from symlik.core.notation import form
 from symlik.core.step import Step, reason
 
 
@@ -206,10 +206,13 @@ def in_parameters(d, expr) -> sp.Expr:
 # ---------------------------------------------------------------------------
 
 
-def _names(d):
-    """LaTeX name of each predicted input (z for a link input)."""
-    link_inputs = set(_link_parameters(d))
-    return ["z" if t in link_inputs else d.spec.latex_name(str(t)) for t in _wrt(d)]
+def _prediction(d) -> sp.Symbol:
+    """The prediction the steps differentiate in, as the left-hand sides name it: z for a
+    link input, the parameter's own symbol for one parameter, theta for several."""
+    wrt = _wrt(d)
+    if len(wrt) > 1:
+        return sp.Symbol("theta")
+    return _Z if wrt[0] in set(_link_parameters(d)) else sp.Symbol(str(wrt[0]))
 
 
 # The network's output, as the Fisher information's reason names it.
@@ -231,11 +234,9 @@ def _shown(matrix):
 def information_steps(d) -> list:
     """Steps: the score, the Hessian, the Fisher information (and, with a link, in the parameter)."""
     info = information(d)
-    names = _names(d)
-    theta = names[0] if len(names) == 1 else r"\theta"
-    theta_text = ", ".join(map(str, info.wrt)) if len(names) > 1 else str(info.wrt[0])
-    over = (" over ", Grouped(*info.wrt)) if len(names) > 1 else ()
-    model = Distributed(d.y, DensityOf(d.y, *info.wrt))  # y drawn from the model at the prediction
+    theta = _prediction(d)
+    over = (" over ", form("grouped", *info.wrt)) if len(info.wrt) > 1 else ()
+    model = form("distributed", d.y, DensityOf(d.y, *info.wrt))  # y drawn from the model at the prediction
     steps = [
         Step(
             "The score",
@@ -244,15 +245,13 @@ def information_steps(d) -> list:
                 "The derivative of the log-density in the prediction", *over, "; its mean under the model is zero, "
                 "and it is the per-observation gradient a network receives (with the sign flipped).",
             ),
-            r"\frac{\partial \log p(y \mid %s)}{\partial %s}" % (theta, theta),
-            f"d log p / d {theta_text}",
+            form("score", theta),
         ),
         Step(
             "The Hessian",
             _shown(info.hessian),
-            "Differentiate once more: the curvature of the log-density in the prediction.",
-            r"\frac{\partial^{2} \log p(y \mid %s)}{\partial %s^{2}}" % (theta, theta),
-            f"d2 log p / d {theta_text}^2",
+            reason("Differentiate once more: the curvature of the log-density in the prediction."),
+            form("hessian", theta),
         ),
     ]
     if info.fisher is None:
@@ -264,14 +263,13 @@ def information_steps(d) -> list:
                     "SymPy could not take the expectation of the negative Hessian over ", d.y, ", so the Fisher "
                     "information is left undone here.",
                 ),
-                r"\mathcal{I}(%s)" % theta,
-                f"I({theta_text})",
+                form("fisher", theta),
             )
         )
         return steps
     domain = E.domain_of(d.spec)
     measure = "summing over the support" if domain.discrete else "integrating over the support"
-    used = [sp.Eq(Moment(g), v, evaluate=False) for g, v in info.moments.items() if g != 1]
+    used = [sp.Eq(form("moment", g), v, evaluate=False) for g, v in info.moments.items() if g != 1]
     if used:
         moments_text = reason(" term by term; the moments used: ", *_listed(used), ".")
     elif any(m.has(d.y) for m in info.hessian) or info.kinked:
@@ -283,13 +281,11 @@ def information_steps(d) -> list:
             "The log-density has a kink in the prediction, where the Hessian hides a delta function, so the "
             "information is taken as the expected squared score, ", model, f", by {measure}", moments_text,
         )
-        lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[\left(\frac{\partial \log p}{\partial %s}\right)^{2}\right]" % (theta, theta)
-        lhs_text = f"I({theta_text}) = E[(d log p)^2]"
+        lhs = sp.Eq(form("fisher", theta), form("expected_squared_score", theta), evaluate=False)
     else:
         why = reason("The expected negative Hessian, ", model, f", by {measure}", moments_text)
-        lhs = r"\mathcal{I}(%s) = \mathbb{E}_{y}\left[-\frac{\partial^{2} \log p}{\partial %s^{2}}\right]" % (theta, theta)
-        lhs_text = f"I({theta_text}) = E[-d2 log p]"
-    steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs, lhs_text))
+        lhs = sp.Eq(form("fisher", theta), form("expected_neg_hessian", theta), evaluate=False)
+    steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs))
     params = info.parameters
     if params:
         rewritten = in_parameters(d, _shown(info.fisher))
@@ -301,10 +297,9 @@ def information_steps(d) -> list:
                     rewritten,
                     reason(
                         "With ", sp.Eq(param, inverse), ": the information about the network's output ", _Z,
-                        " is the information about ", param, " times ", SquaredSensitivity(param, _Z), ".",
+                        " is the information about ", param, " times ", form("squared_sensitivity", param, _Z), ".",
                     ),
-                    r"\mathcal{I}(z)",
-                    "I(z)",
+                    form("fisher", _Z),
                 )
             )
     return steps

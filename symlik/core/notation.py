@@ -2,18 +2,20 @@
 
 Code that derives builds SymPy expressions from the objects below and never
 formats; symlik.render's printers look each one up here, for LaTeX and for
-plain text. Three kinds of object:
+plain text. Three kinds of object, one table each:
 
 * an ordinary ``sp.Symbol`` keeps its own name (``Symbol("lam")``); ``SYMBOLS``
   says how a name is shown where SymPy's default is not right (lam -> λ).
   ``symbol_display(name)`` is the lookup (it also reads ``lam_p`` as λ_p).
-* ``term(key)``: a named quantity with no arguments, e.g. ``term("nll")``
-  (NLL), ``term("scale")``; shown as ``TERMS[key]``.
+* ``term(key)``: a named quantity or a quoted formula with no arguments, e.g.
+  ``term("nll")`` (NLL), ``term("huber_core")`` (|r| ≤ δ, a formula a reason
+  quotes as a reader writes it, not as SymPy would print it); shown as ``TERMS[key]``.
 * ``form(key, *args)``: a named form applied to expressions, e.g.
   ``form("likelihood", mu, sigma)`` (𝓛(μ, σ)), ``form("log_of", x)`` (log x),
-  ``form("sub", name, i)`` (name_i); shown by the templates ``FORMS[key]``.
-* ``OperatorName(name)``: an operator named by data (a loss template's
-  ``latex_name``, e.g. MSE), upright.
+  ``form("moment", y**2)`` (E[y²]); shown by the templates ``FORMS[key]``.
+
+(``OperatorName(name)`` is the one exception: an operator named by data, a loss
+template's ``latex_name`` such as MSE, set upright.)
 
 Example, a reason and a left-hand side (see symlik.core.step)::
 
@@ -21,9 +23,12 @@ Example, a reason and a left-hand side (see symlik.core.step)::
     reason("so ", sp.Eq(NLL, n * term("scale")), " is minimised")
     Step(title, expr, why, lhs=form("nll_of", mu))
 
-To add notation, add an entry to the section of ``SYMBOLS``, ``TERMS`` or
-``FORMS`` it belongs to (one entry a line, so that additions merge cleanly).
-The observation index and count are defined here too (OBS, N_OBS).
+To add notation: add one ``Display(latex, text)`` line to the section of
+``SYMBOLS``, ``TERMS`` or ``FORMS`` it belongs to (sections are by topic, one
+entry a line, so that additions merge cleanly), then build it with ``term`` or
+``form``. A form's templates are ``str.format`` templates (see ``Display``), so a
+literal brace is doubled: ``r"\\hat{{{0}}}"``. The observation index and count
+are defined here too (OBS, N_OBS).
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ def symbol_display(name: str) -> Display | None:
 
 
 # ---------------------------------------------------------------------------
-# Terms: named quantities without arguments.
+# Terms: named quantities, and formulas a reason quotes, without arguments.
 # ---------------------------------------------------------------------------
 TERMS: dict[str, Display] = {
     # the loss derivation (derivation/passes)
@@ -94,6 +99,50 @@ TERMS: dict[str, Display] = {
     "offset": Display(r"\text{offset}", "offset"),
     "constant": Display(r"\text{constant}", "constant"),
     "const": Display(r"\text{const}", "const"),
+    # the best constant prediction (analysis/baseline.py)
+    "chance_loss": Display(r"\ell_{\text{chance}}", "chance loss"),
+    # Huber's normaliser (model/distributions/huber.py); smooth L1 beside Huber (losses/robust_huber.py)
+    "huber_unnormalised": Display(r"e^{-\rho(r)}", "e^(-rho(r))"),
+    "huber_core": Display(r"|r| \le \delta", "|r| <= delta"),
+    "huber_tails": Display(r"\frac{2}{\delta} e^{-\delta^2/2}", "2/delta e^(-delta^2/2)"),
+    "nll_is_scaled_smooth_l1": Display(r"\operatorname{NLL} = n \cdot \text{scale} \cdot \delta \cdot \operatorname{SmoothL1} + \text{constant}", "NLL = n * scale * delta * SmoothL1 + constant"),
+    "scale_times_delta": Display(r"\text{scale} \cdot \delta", "scale * delta"),
+    "delta_to_zero": Display(r"\delta \to 0", "delta -> 0"),
+    "delta_to_infinity": Display(r"\delta \to \infty", "delta -> oo"),
+    "half_mse": Display(r"\operatorname{MSE}/2", "MSE/2"),
+    # KL divergences (analysis/divergence.py)
+    "kl_p_q": Display(r"\operatorname{KL}\left(p \,\middle\|\, q\right)", "KL(p || q)"),
+    "log_ratio": Display(r"\log p(y) - \log q(y)", "log p(y) - log q(y)"),
+    "mean_of_one_hot": Display(r"\mathbb{E}[y_{k}]", "E[y_k]"),
+    # The VAE objective (derivation/vae.py): the quantities its steps show, the formulas its reasons quote
+    "expected_log_decoder": Display(r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[\log p_{\theta}(x \mid z)\right]", "E_q[log p(x | z)]"),
+    "expected_neg_log_decoder": Display(r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[-\log p_{\theta}(x \mid z)\right]", "E_q[-log p(x | z)]"),
+    "kl_encoder_prior": Display(r"\operatorname{KL}\left(q_{\phi}(z \mid x) \,\middle\|\, p(z)\right)", "KL(q(z | x) || p(z))"),
+    "one_sample_nll": Display(r"-\log p_{\theta}\left(x \mid \tilde{z}\right)", "-log p(x | z~)"),
+    "encoder": Display(r"q(z \mid x)", "q(z | x)"),
+    "elbo_bound": Display(r"\log p(x) \geq \mathbb{E}_{q}[\log p(x \mid z)] - \operatorname{KL}(q(z \mid x) \,\|\, p(z))", "log p(x) >= E_q[log p(x | z)] - KL(q(z | x) || p(z))"),
+    "gaussian_encoder": Display(r"q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag} \sigma^{2})", "q(z | x) = N(mu, diag sigma^2)"),
+    "standard_normal": Display(r"\mathcal{N}(0, I)", "N(0, I)"),
+    "standard_normal_kl": Display(r"\frac{1}{2} \sum_{j} (\mu_{j}^{2} + \sigma_{j}^{2} - 1 - \log \sigma_{j}^{2})", "1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)"),
+    "reparameterisation": Display(r"z = \mu + \sigma \odot \epsilon", "z = mu + sigma * epsilon"),
+    "standard_noise": Display(r"\epsilon \sim \mathcal{N}(0, I)", "epsilon ~ N(0, I)"),
+    "gaussian_decoder": Display(r"p(x \mid z) = \mathcal{N}(\hat{x}(z), \sigma_{x}^{2} I)", "p(x | z) = N(xhat(z), sigma_x^2 I)"),
+    "bernoulli_decoder": Display(r"p(x \mid z) = \prod_{k} \operatorname{Bernoulli}(x_{k} \mid \sigma(\ell_{k}))", "p(x | z) = prod_k Bernoulli(x_k | sigma(ell_k))"),
+    "gaussian_decoder_constant": Display(r"\frac{D}{2} \log(2 \pi \sigma_{x}^{2})", "D/2 log(2 pi sigma_x^2)"),
+    # Loss options (derivation/options.py)
+    "smoothed_expectation": Display(r"-\mathbb{E}_{c \sim q_{i}} \log p_{ic}", "-E_(c ~ q_i) log p_ic"),
+    "class_weighted_term": Display(r"\alpha_{y_{i}} (-\log p_{i, y_{i}})", "alpha_(y_i) (-log p_(i, y_i))"),
+    "log_softmax": Display(r"\log \operatorname{softmax}(z)_{k} = z_{k} - \log \sum_{j} e^{z_{j}}", "log softmax(z)_k = z_k - log sum_j e^(z_j)"),
+    "stable_cross_entropy": Display(r"A (\log \sum_{j} e^{z_{j}} - x)", "A (log sum_j e^(z_j) - x)"),
+    "class_mass": Display(r"A = \sum_{k} c_{k}", "A = sum_k c_k"),
+    "soft_target_cross_entropy": Display(r"H(\operatorname{Bernoulli}(y), \operatorname{Bernoulli}(p))", "H(Bernoulli(y), Bernoulli(p))"),
+    "log_sigmoid": Display(r"\log \sigma(z)", "log sigma(z)"),
+    "log_one_minus_sigmoid": Display(r"\log(1 - \sigma(z))", "log(1 - sigma(z))"),
+    "log_factorial_zero_one": Display(r"\log 0! = \log 1! = 0", "log 0! = log 1! = 0"),
+    "target_class_weight": Display(r"\sum_{i} \alpha_{y_{i}}", "sum_i alpha_(y_i)"),
+    "zero_over_zero": Display(r"0/0 = \text{nan}", "0/0 = nan"),
+    # the VAE's left-hand sides
+    "log_evidence": Display(r"\log p_{\theta}(x)", "log p(x)"),
 }
 
 
@@ -109,12 +158,37 @@ FORMS: dict[str, Display] = {
     "thin": Display(r"{args}", "{args}"),  # a product written with a thin space
     "equals_positive": Display("{0} = {1} > 0", "{0} = {1} > 0"),  # a named quantity, its value, its sign
     "partial": Display(r"\frac{{\partial {0}}}{{\partial {1}}}", "d {0} / d {1}"),
+    "grouped": Display("({args})", "({args})"),  # quantities a reason names together, in brackets
+    "sized_group": Display(r"\left({args}\right)", "({args})"),  # the same, with brackets sized to the contents
+    "listed": Display("{args}", "{args}"),  # quantities a reason names together, no brackets
+    "moment": Display(r"\mathbb{{E}}[{0}]", "E[{0}]"),  # a moment a reason lists, E[g(y)]
+    "distributed": Display(r"{0} \sim {1}", "{0} ~ {1}"),  # y ~ p(y | theta): its density as {1}
     # the loss derivation (derivation/passes)
     "likelihood": Display(r"\mathcal{{L}}({args})", "L({args})"),
     "nll_of": Display(r"\operatorname{{NLL}}({args})", "NLL({args})"),
     "softmax_of": Display(r"\operatorname{{softmax}}({args})", "softmax({args})"),
     "mean_loss": Display(r"\frac{{1}}{{{0}}}\sum_{{i}} \ell_i", "mean loss"),  # over {0} observations
     "summed_losses": Display(r"\sum_i \ell_i({0})", "sum_i loss_i({0})"),
+    # the densities' own steps (model/distributions/huber.py, model/custom.py)
+    "normaliser_of": Display("Z({args})", "Z({args})"),
+    # smooth L1 beside Huber (losses/robust_huber.py): SmoothL1 with beta = {0}
+    "smooth_l1_with": Display(r"\operatorname{{SmoothL1}}_{{\beta={0}}}", "SmoothL1_(beta={0})"),
+    # loss options (derivation/options.py)
+    "loss_i": Display(r"\ell_i({args})", "loss_i({args})"),  # the loss of observation i in the predictions
+    "cross_entropy_of": Display("H({args})", "H({args})"),
+    # score, Hessian, Fisher information (analysis/information.py), in the prediction {0}
+    "score": Display(r"\frac{{\partial \log p(y \mid {0})}}{{\partial {0}}}", "d log p(y | {0}) / d {0}"),
+    "hessian": Display(r"\frac{{\partial^{{2}} \log p(y \mid {0})}}{{\partial {0}^{{2}}}}", "d2 log p(y | {0}) / d {0}^2"),
+    "fisher": Display(r"\mathcal{{I}}({0})", "I({0})"),
+    "expected_neg_hessian": Display(r"\mathbb{{E}}_{{y}}\left[-\frac{{\partial^{{2}} \log p}}{{\partial {0}^{{2}}}}\right]", "E[-d2 log p / d {0}^2]"),
+    "expected_squared_score": Display(r"\mathbb{{E}}_{{y}}\left[\left(\frac{{\partial \log p}}{{\partial {0}}}\right)^{{2}}\right]", "E[(d log p / d {0})^2]"),
+    "squared_sensitivity": Display(r"(\partial {0} / \partial {1})^{{2}}", "(d{0}/d{1})^2"),  # the chain rule's factor
+    # the best constant prediction (analysis/baseline.py)
+    "best_constant": Display(r"\hat{{{0}}}_{{\text{{const}}}}", "best constant {0}"),
+    "best_constant_per_class": Display(r"\hat{{{0}}}_{{k, \text{{const}}}}", "best constant {0}"),
+    # the VAE objective (derivation/vae.py)
+    "elbo_of": Display(r"\operatorname{{ELBO}}({args})", "ELBO({args})"),
+    "vae_loss": Display(r"\mathcal{{L}}({args})", "L({args})"),
 }
 
 # The forms whose arguments are joined by a separator rather than ", " (LaTeX, text).
@@ -126,7 +200,8 @@ SEPARATORS: dict[str, tuple[str, str]] = {
 
 class Term(sp.Symbol):
     """A named quantity (``TERMS[key]``); made by ``term(key)``. Not an ordinary symbol: the
-    substitutions that index observations (y -> y_i) leave it alone."""
+    substitutions that index observations (y -> y_i) leave it alone. Its plain text is the
+    table's, also where SymPy's own printers show it (``sp.pretty`` in the text renderer)."""
 
     def __new__(cls, key: str):
         if key not in TERMS:
@@ -136,6 +211,12 @@ class Term(sp.Symbol):
     @property
     def key(self) -> str:
         return self.name
+
+    def _sympystr(self, printer):
+        return TERMS[self.key].text
+
+    def _pretty(self, printer):
+        return printer._print(sp.Symbol(TERMS[self.key].text))
 
 
 def term(key: str) -> Term:
@@ -163,171 +244,3 @@ def form(key: str, *args) -> FormBase:
 
 class OperatorName(sp.Symbol):
     """An upright operator named by data, e.g. a loss template's name: MSE."""
-
-
-class Shown(sp.Symbol):
-    """A symbol that prints as given LaTeX / text: for named quantities such as ELBO or E_q[...].
-
-    Prefer a ``term`` in ``TERMS``: it keeps the display in this table."""
-
-    _shown: dict = {}
-
-    def __new__(cls, text: str, latex: str):
-        obj = super().__new__(cls, text)
-        cls._shown[text] = latex
-        return obj
-
-    def _latex(self, printer):
-        return self._shown.get(self.name, self.name)
-
-
-# ---------------------------------------------------------------------------
-# Quoted formulas (reasons branch: the reasons of the loss options, the VAE,
-# the analysis steps and the Huber and custom normalisers). A reason quotes
-# these as a reader writes them, which is not how SymPy would print the same
-# expression (|r| \le \delta, not |{r}| \leq \delta; E_q[...] with no integral):
-# each is a named symbol, so the reason stays data and the renderer typesets it.
-# ---------------------------------------------------------------------------
-
-QUOTED: dict[str, tuple[str, str]] = {}  # name -> (plain text, LaTeX); filled by quoted()
-
-
-class Quoted(sp.Symbol):
-    """A formula a reason quotes: a symbol named after its QUOTED entry, printed as that entry."""
-
-    def _latex(self, printer):
-        return QUOTED[self.name][1]
-
-    def _sympystr(self, printer):
-        return QUOTED[self.name][0]
-
-    def _pretty(self, printer):
-        return printer._print(sp.Symbol(QUOTED[self.name][0]))
-
-
-def quoted(name: str, text: str, latex: str) -> Quoted:
-    """Register ``name`` in QUOTED and return its symbol (a name is registered once)."""
-    if QUOTED.setdefault(name, (text, latex)) != (text, latex):
-        raise ValueError(f"quoted formula {name!r} is already registered with another form")
-    return Quoted(name)
-
-
-# Huber's normaliser (model/distributions/huber.py).
-HUBER_UNNORMALISED = quoted("huber_unnormalised", "e^(-rho(r))", r"e^{-\rho(r)}")
-HUBER_CORE = quoted("huber_core", "|r| <= delta", r"|r| \le \delta")
-HUBER_TAILS = quoted("huber_tails", "2/delta e^(-delta^2/2)", r"\frac{2}{\delta} e^{-\delta^2/2}")
-
-# Smooth L1 beside Huber (losses/robust_huber.py).
-NLL_IS_SCALED_SMOOTH_L1 = quoted(
-    "nll_is_scaled_smooth_l1", "NLL = n * scale * delta * SmoothL1 + constant",
-    r"\operatorname{NLL} = n \cdot \text{scale} \cdot \delta \cdot \operatorname{SmoothL1} + \text{constant}",
-)
-SCALE_TIMES_DELTA = quoted("scale_times_delta", "scale * delta", r"\text{scale} \cdot \delta")
-DELTA_TO_ZERO = quoted("delta_to_zero", "delta -> 0", r"\delta \to 0")
-DELTA_TO_INFINITY = quoted("delta_to_infinity", "delta -> oo", r"\delta \to \infty")
-HALF_MSE = quoted("half_mse", "MSE/2", r"\operatorname{MSE}/2")
-
-
-class Moment(sp.Function):
-    """E[g(y)], a moment a reason lists (written with brackets, as the reasons quote it)."""
-
-    nargs = 1
-
-    def _latex(self, printer):
-        return r"\mathbb{E}[%s]" % printer._print(self.args[0])
-
-    def _sympystr(self, printer):
-        return "E[%s]" % printer._print(self.args[0])
-
-
-# KL divergences (analysis/divergence.py).
-LOG_RATIO = quoted("log_ratio", "log p(y) - log q(y)", r"\log p(y) - \log q(y)")
-MEAN_OF_ONE_HOT = quoted("mean_of_one_hot", "E[y_k]", r"\mathbb{E}[y_{k}]")
-
-# The VAE objective (derivation/vae.py): the quantities its steps show, and the formulas its reasons quote.
-ELBO_EXPECTATION = Shown("E_q[log p(x | z)]", r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[\log p_{\theta}(x \mid z)\right]")
-ELBO_NEG_EXPECTATION = Shown("E_q[-log p(x | z)]", r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[-\log p_{\theta}(x \mid z)\right]")
-ELBO_KL = Shown("KL(q(z | x) || p(z))", r"\operatorname{KL}\left(q_{\phi}(z \mid x) \,\middle\|\, p(z)\right)")
-ONE_SAMPLE_NLL = Shown("-log p(x | z~)", r"-\log p_{\theta}\left(x \mid \tilde{z}\right)")
-ENCODER = quoted("encoder", "q(z | x)", r"q(z \mid x)")
-ELBO_BOUND = quoted(
-    "elbo_bound", "log p(x) >= E_q[log p(x | z)] - KL(q(z | x) || p(z))",
-    r"\log p(x) \geq \mathbb{E}_{q}[\log p(x \mid z)] - \operatorname{KL}(q(z \mid x) \,\|\, p(z))",
-)
-GAUSSIAN_ENCODER = quoted("gaussian_encoder", "q(z | x) = N(mu, diag sigma^2)",
-                          r"q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag} \sigma^{2})")
-STANDARD_NORMAL = quoted("standard_normal", "N(0, I)", r"\mathcal{N}(0, I)")
-STANDARD_NORMAL_KL = quoted(
-    "standard_normal_kl", "1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2)",
-    r"\frac{1}{2} \sum_{j} (\mu_{j}^{2} + \sigma_{j}^{2} - 1 - \log \sigma_{j}^{2})",
-)
-REPARAMETERISATION = quoted("reparameterisation", "z = mu + sigma * epsilon", r"z = \mu + \sigma \odot \epsilon")
-STANDARD_NOISE = quoted("standard_noise", "epsilon ~ N(0, I)", r"\epsilon \sim \mathcal{N}(0, I)")
-GAUSSIAN_DECODER = quoted("gaussian_decoder", "p(x | z) = N(xhat(z), sigma_x^2 I)",
-                          r"p(x \mid z) = \mathcal{N}(\hat{x}(z), \sigma_{x}^{2} I)")
-BERNOULLI_DECODER = quoted(
-    "bernoulli_decoder", "p(x | z) = prod_k Bernoulli(x_k | sigma(ell_k))",
-    r"p(x \mid z) = \prod_{k} \operatorname{Bernoulli}(x_{k} \mid \sigma(\ell_{k}))",
-)
-GAUSSIAN_DECODER_CONSTANT = quoted("gaussian_decoder_constant", "D/2 log(2 pi sigma_x^2)",
-                                   r"\frac{D}{2} \log(2 \pi \sigma_{x}^{2})")
-
-
-class Grouped(sp.Function):
-    """(a, b, ...): quantities a reason names together, in brackets."""
-
-    def _latex(self, printer):
-        return "(%s)" % ", ".join(printer._print(a) for a in self.args)
-
-    def _sympystr(self, printer):
-        return "(%s)" % ", ".join(printer._print(a) for a in self.args)
-
-
-class Distributed(sp.Function):
-    """y ~ p(y | theta): a quantity drawn from a distribution (its density as the second argument)."""
-
-    nargs = 2
-
-    def _latex(self, printer):
-        return r"%s \sim %s" % (printer._print(self.args[0]), printer._print(self.args[1]))
-
-    def _sympystr(self, printer):
-        return "%s ~ %s" % (printer._print(self.args[0]), printer._print(self.args[1]))
-
-
-class SquaredSensitivity(sp.Function):
-    """(d theta / d z)^2, the chain rule's factor between the information about theta and about z."""
-
-    nargs = 2
-
-    def _latex(self, printer):
-        return r"(\partial %s / \partial %s)^{2}" % (printer._print(self.args[0]), printer._print(self.args[1]))
-
-    def _sympystr(self, printer):
-        return "(d%s/d%s)^2" % (printer._print(self.args[0]), printer._print(self.args[1]))
-
-
-class Listed(sp.Function):
-    """a, b, ...: quantities a reason names together, with no brackets."""
-
-    def _latex(self, printer):
-        return ", ".join(printer._print(a) for a in self.args)
-
-    def _sympystr(self, printer):
-        return ", ".join(printer._print(a) for a in self.args)
-
-# Loss options (derivation/options.py).
-SMOOTHED_EXPECTATION = quoted("smoothed_expectation", "-E_(c ~ q_i) log p_ic", r"-\mathbb{E}_{c \sim q_{i}} \log p_{ic}")
-CLASS_WEIGHTED_TERM = quoted("class_weighted_term", "alpha_(y_i) (-log p_(i, y_i))",
-                             r"\alpha_{y_{i}} (-\log p_{i, y_{i}})")
-LOG_SOFTMAX = quoted("log_softmax", "log softmax(z)_k = z_k - log sum_j e^(z_j)",
-                     r"\log \operatorname{softmax}(z)_{k} = z_{k} - \log \sum_{j} e^{z_{j}}")
-STABLE_CROSS_ENTROPY = quoted("stable_cross_entropy", "A (log sum_j e^(z_j) - x)", r"A (\log \sum_{j} e^{z_{j}} - x)")
-CLASS_MASS = quoted("class_mass", "A = sum_k c_k", r"A = \sum_{k} c_{k}")
-SOFT_TARGET_CROSS_ENTROPY = quoted("soft_target_cross_entropy", "H(Bernoulli(y), Bernoulli(p))",
-                                   r"H(\operatorname{Bernoulli}(y), \operatorname{Bernoulli}(p))")
-LOG_SIGMOID = quoted("log_sigmoid", "log sigma(z)", r"\log \sigma(z)")
-LOG_ONE_MINUS_SIGMOID = quoted("log_one_minus_sigmoid", "log(1 - sigma(z))", r"\log(1 - \sigma(z))")
-LOG_FACTORIAL_ZERO_ONE = quoted("log_factorial_zero_one", "log 0! = log 1! = 0", r"\log 0! = \log 1! = 0")
-TARGET_CLASS_WEIGHT = quoted("target_class_weight", "sum_i alpha_(y_i)", r"\sum_{i} \alpha_{y_{i}}")
-ZERO_OVER_ZERO = quoted("zero_over_zero", "0/0 = nan", r"0/0 = \text{nan}")

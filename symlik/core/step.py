@@ -17,10 +17,6 @@ Writing a step::
         lhs=form("nll_of", mu),            # an expression, shown with the notation's names
     )
     Step(title, expr, why, lhs=estimate, relation="≈")   # lhs ≈ expr
-
-The legacy forms (a reason as a string with ``$...$`` LaTeX; ``lhs`` as a
-LaTeX string with ``lhs_text`` beside it) are still rendered while producers
-are converted; new code uses the forms above.
 """
 
 from __future__ import annotations
@@ -77,12 +73,13 @@ class Step:
 
     title: str
     expr: sp.Expr
-    why: tuple | str
-    lhs: sp.Basic | str | None = None  # an expression; a LaTeX string is the legacy form
-    lhs_text: str | None = None  # legacy: the plain text of a LaTeX-string lhs (goes with it)
+    why: tuple
+    lhs: sp.Basic | None = None
     relation: str = "="
 
     def __post_init__(self):
+        if isinstance(self.why, str) or isinstance(self.lhs, str):
+            raise TypeError("a step is data: why is a reason (see reason()), lhs an expression, not text")
         if self.relation not in RELATIONS:
             raise ValueError(f"relation must be one of {', '.join(RELATIONS)}; got {self.relation!r}")
 

@@ -54,21 +54,7 @@ from symlik.model.distributions.base import Param
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import LogSumExp, Softplus, exact
 from symlik.core.step import Step, reason
-from symlik.core.notation import (
-    CLASS_MASS,
-    CLASS_WEIGHTED_TERM,
-    LOG_FACTORIAL_ZERO_ONE,
-    LOG_ONE_MINUS_SIGMOID,
-    LOG_SIGMOID,
-    LOG_SOFTMAX,
-    N_OBS,
-    OBS,
-    SMOOTHED_EXPECTATION,
-    SOFT_TARGET_CROSS_ENTROPY,
-    STABLE_CROSS_ENTROPY,
-    TARGET_CLASS_WEIGHT,
-    ZERO_OVER_ZERO,
-)
+from symlik.core.notation import N_OBS, OBS, form, term
 from symlik.derivation.substitution import apply_link, observation
 
 if TYPE_CHECKING:  # the Derivation class imports this module for its with_options method
@@ -250,9 +236,6 @@ def check_options(d: Derivation, options: dict) -> dict:
 class Indicator(sp.Function):
     """1[condition], for display: 1 when it holds, 0 otherwise."""
 
-    def _latex(self, printer):
-        return r"\mathbb{1}\left[%s\right]" % printer._print(self.args[0])
-
     def _sympystr(self, printer):
         return "1[%s]" % printer._print(self.args[0])
 
@@ -267,9 +250,6 @@ class Quotient(sp.Function):
     """num / den for display, always as a fraction (the renderers print products in order)."""
 
     nargs = 2
-
-    def _latex(self, printer):
-        return r"\frac{%s}{%s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
 
     def _pretty(self, printer):
         return printer._print(sp.Mul(self.args[0], sp.Pow(self.args[1], -1)))
@@ -350,8 +330,8 @@ def _obs(d, expr):
 
 
 def _display_loss_i(d):
-    pred = ", ".join(d.spec.latex_name(p) for p in d.predict)
-    return r"\ell_i(%s)" % pred, f"loss_i({', '.join(d.predict)})"
+    """loss_i(mu, sigma): the loss of observation i in the predicted parameters."""
+    return form("loss_i", *(sp.Symbol(p) for p in d.predict))
 
 
 def _cross_entropy(w: _Work, opts: dict) -> None:
@@ -361,7 +341,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
     k, K, y = spec.index, spec.K, spec.y
     p = spec.symbol(d.predict[0])
     q = y
-    lhs, lhs_text = _display_loss_i(d)
+    lhs = _display_loss_i(d)
     if "label_smoothing" in opts:
         eps = sp.Symbol("label_smoothing", nonnegative=True)
         w.params.append(Param("label_smoothing", C.unit_interval, doc="label smoothing"))
@@ -374,7 +354,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
                 "label_smoothing = <label_smoothing> (", eps, ") mixes each target with the uniform distribution "
                 "over the ", K, " classes; the result is still a probability vector.",
             ),
-            sp.latex(sp.IndexedBase("q")[OBS, k]), "q_ik",
+            sp.IndexedBase("q")[OBS, k],
         ))
         smoothed = -sp.Sum(q * sp.log(p), (k, 1, K))
         w.steps.append(Step(
@@ -382,9 +362,9 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
             _obs(d, smoothed),
             reason(
                 "The loss is the negative log-likelihood of the model averaged over the smoothed target, ",
-                SMOOTHED_EXPECTATION, ": the cross-entropy with ", _Y, " replaced by ", _Q, ".",
+                term("smoothed_expectation"), ": the cross-entropy with ", _Y, " replaced by ", _Q, ".",
             ),
-            lhs, lhs_text,
+            lhs,
         ))
         # Split by linearity in the target: derived, not typed in.
         expanded = split_sum(sp.expand(smoothed))
@@ -401,7 +381,7 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
                 "cross-entropy plus ", eps / K, " times the summed ", -sp.log(p), " over every class, which pulls "
                 "all logits together (checked symbolically).",
             ),
-            lhs, lhs_text,
+            lhs,
         ))
     alpha = 1
     if "class_weight" in opts:
@@ -414,9 +394,9 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
             _obs(d, -sp.Sum(alpha * q * sp.log(p), (k, 1, K))),
             reason(
                 "class_weight (torch's cross_entropy weight, ", _ALPHA_K, ") multiplies the term of each class; "
-                "with class-index targets the cross-entropy term becomes ", CLASS_WEIGHTED_TERM, ".",
+                "with class-index targets the cross-entropy term becomes ", term("class_weighted_term"), ".",
             ),
-            lhs, lhs_text,
+            lhs,
         ))
     theta_loss = -sp.Sum(alpha * q * sp.log(p), (k, 1, K))
     if d.link is None:
@@ -439,10 +419,10 @@ def _cross_entropy(w: _Work, opts: dict) -> None:
         "The option-adjusted loss in the logits",
         _obs(d, -sp.Sum(coeff * link.log_inverse(zbase, k, K), (k, 1, K))),
         reason(
-            LOG_SOFTMAX, ". The kernel computes it as ", STABLE_CROSS_ENTROPY, ", with ", CLASS_MASS, " and ", _X,
+            term("log_softmax"), ". The kernel computes it as ", term("stable_cross_entropy"), ", with ", term("class_mass"), " and ", _X,
             " the ", _C, "-weighted mean logit: two nonnegative terms, no cancellation.",
         ),
-        r"\ell_i(z)", "loss_i(z)",
+        form("loss_i", sp.Symbol("z")),
     ))
     w.loss = kernel_form
 
@@ -451,7 +431,7 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
     d, spec = w.d, w.d.spec
     y = spec.y
     p = spec.symbol(d.predict[0])
-    lhs, lhs_text = _display_loss_i(d)
+    lhs = _display_loss_i(d)
     if opts.get("soft_targets"):
         soft_y = sp.Symbol("y", nonnegative=True)
         bce = -(soft_y * sp.log(p) + (1 - soft_y) * sp.log(1 - p))
@@ -461,12 +441,12 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
             _obs(d, bce.subs(soft_y, y)),
             reason(
                 "With targets ", sp.Contains(_Y, sp.Interval(0, 1), evaluate=False), " (probabilities, not labels) "
-                "the same expression is the cross-entropy ", SOFT_TARGET_CROSS_ENTROPY, "; it is no longer a "
+                "the same expression is the cross-entropy ", term("soft_target_cross_entropy"), "; it is no longer a "
                 "likelihood of ", _Y, ", but it is still minimised at ",
                 sp.Eq(p, best[0] if len(best) == 1 else sp.FiniteSet(*best)), " (where its derivative in ", _P,
                 " is ", sp.S.Zero, ").",
             ),
-            r"H(y_i, p_i)", "H(y_i, p_i)",
+            form("cross_entropy_of", sp.Symbol("y_i"), sp.Symbol("p_i")),
         ))
     pw = 1
     if "pos_weight" in opts:
@@ -480,7 +460,7 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
                 "pos_weight (", pw, ") multiplies the log-likelihood of the positive label, as torch's "
                 "binary_cross_entropy_with_logits does: ", pw > 1, " trades precision for recall.",
             ),
-            lhs, lhs_text,
+            lhs,
         ))
     theta_loss = -(pw * y * sp.log(p) + (1 - y) * sp.log(1 - p))
     if "pos_weight" not in opts:
@@ -502,10 +482,10 @@ def _binary_cross_entropy(w: _Work, opts: dict) -> None:
         "The weighted loss in the logits",
         _obs(d, w.loss),
         reason(
-            sp.Eq(LOG_SIGMOID, link.log_inverse(z), evaluate=False), " and ",
-            sp.Eq(LOG_ONE_MINUS_SIGMOID, link.log1m_inverse(z), evaluate=False), ": two nonnegative terms.",
+            sp.Eq(term("log_sigmoid"), link.log_inverse(z), evaluate=False), " and ",
+            sp.Eq(term("log_one_minus_sigmoid"), link.log1m_inverse(z), evaluate=False), ": two nonnegative terms.",
         ),
-        r"\ell_i(z)", "loss_i(z)",
+        form("loss_i", sp.Symbol("z")),
     ))
 
 
@@ -514,7 +494,7 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
     slots = _slots(d)
     sigma, mu = slots["std"], slots["mean"]
     y = d.spec.y
-    lhs, lhs_text = _display_loss_i(d)
+    lhs = _display_loss_i(d)
     loss = d.loss.expr
     if "eps" in opts:
         eps = sp.Symbol("eps", positive=True)
@@ -533,14 +513,14 @@ def _gaussian_nll(w: _Work, opts: dict) -> None:
                 " it is the loss's derivative at ", sp.Eq(v, eps), ", passed on to ", var_i, "; symlik's kernel "
                 "is the clamped function, flat in ", var_i, " there.",
             ),
-            sp.latex(v), "v_i",
+            sp.Symbol("v_i"),
         ))
         loss = sp.Rational(1, 2) * (sp.log(var) + (y - mu) ** 2 / var)
         w.steps.append(Step(
             "The clamped loss",
             _obs(d, sp.Rational(1, 2) * (sp.log(sp.Symbol("v_i")) + (y - mu) ** 2 / sp.Symbol("v_i"))),
             reason("The Gaussian loss with ", var_i, " replaced by the clamped variance ", v, "."),
-            lhs, lhs_text,
+            lhs,
         ))
     offset = d.offset
     if opts.get("full"):
@@ -554,11 +534,11 @@ def _keep_constant(w, loss, offset, before, after):
     """Move the plain derivation's constant (log(2 pi)/2, log y!) into the loss; the reason is
     ``before``, the constant's formula, ``after``."""
     d = w.d
-    lhs, lhs_text = _display_loss_i(d)
+    lhs = _display_loss_i(d)
     constant = d.offset / d.scale
     why = reason(before, _obs(d, tidy_logs(constant)), after)
     new = sp.Add(loss, constant, evaluate=False)
-    w.steps.append(Step("Keep the constant", _obs(d, new), why, lhs, lhs_text))
+    w.steps.append(Step("Keep the constant", _obs(d, new), why, lhs))
     return loss + constant, sp.expand(offset - d.offset)
 
 
@@ -566,7 +546,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
     d = w.d
     y = d.spec.y
     rate = d.spec.symbol(d.predict[0])
-    lhs, lhs_text = _display_loss_i(d)
+    lhs = _display_loss_i(d)
     loss, offset = d.loss.expr, d.offset
     if "eps" in opts:
         eps = sp.Symbol("eps", nonnegative=True)
@@ -584,7 +564,7 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
                 sp.S.Zero, " gives a finite loss; only the log moves. This is the NLL of a Poisson with rate ",
                 _obs(d, rate + eps), ", less the constants ", eps, " and ", _obs(d, sp.log(sp.factorial(y))), ".",
             ),
-            lhs, lhs_text,
+            lhs,
         ))
         # The loss is the NLL of a Poisson with rate + eps, less constants: that is its likelihood.
         shifted = d.nll_theta.subs(rate, rate + eps)
@@ -602,10 +582,10 @@ def _poisson_nll(w: _Work, opts: dict) -> None:
             _obs(d, sp.Add(loss, stirling, evaluate=False)),
             reason(
                 "torch's full=True adds Stirling's approximation of ", log_factorial, ", ",
-                _obs(d, stirling.args[0][0]), ", only where ", _obs(d, y > 1), " (", LOG_FACTORIAL_ZERO_ONE,
+                _obs(d, stirling.args[0][0]), ", only where ", _obs(d, y > 1), " (", term("log_factorial_zero_one"),
                 "); it is not the exact ", log_factorial, ", which exact=True adds.",
             ),
-            lhs, lhs_text,
+            lhs,
         ))
         # The kernel evaluates both branches (np.select); inside the taken one y > 1, so
         # y -> max(y, 1) changes nothing there and keeps log(0) out of the unused one.
@@ -633,23 +613,23 @@ def _reduceStep(d: Derivation, opts: dict, reduction: str) -> Step:
     y_i = sp.IndexedBase("y")[i]
     ignore = opts.get("ignore_index")
     keep = Indicator(sp.Ne(y_i, ignore)) if ignore is not None else 1
-    term = keep * wi * ell
+    weighted = keep * wi * ell
     if reduction == "none":
-        expr = term
-        lhs, text = r"L_i", "L_i"
+        expr = weighted
+        lhs = sp.Symbol("L_i")
     elif reduction == "sum":
-        expr = sp.Sum(term, (i, 1, n))
-        lhs, text = "L", "L"
+        expr = sp.Sum(weighted, (i, 1, n))
+        lhs = sp.Symbol("L")
     elif "class_weight" in opts:
         alpha_y = sp.IndexedBase(sp.Symbol("class_weight"))[sp.Symbol("y_i")]
-        expr = Quotient(sp.Sum(term, (i, 1, n)), sp.Sum(keep * alpha_y, (i, 1, n)))
-        lhs, text = "L", "L"
+        expr = Quotient(sp.Sum(weighted, (i, 1, n)), sp.Sum(keep * alpha_y, (i, 1, n)))
+        lhs = sp.Symbol("L")
     elif ignore is not None:
-        expr = Quotient(sp.Sum(term, (i, 1, n)), sp.Sum(keep, (i, 1, n)))
-        lhs, text = "L", "L"
+        expr = Quotient(sp.Sum(weighted, (i, 1, n)), sp.Sum(keep, (i, 1, n)))
+        lhs = sp.Symbol("L")
     else:
-        expr = Quotient(sp.Sum(term, (i, 1, n)), n)
-        lhs, text = "L", "L"
+        expr = Quotient(sp.Sum(weighted, (i, 1, n)), n)
+        lhs = sp.Symbol("L")
     why = reason(
         f"reduction='{reduction}'. ", _W_I, " is the per-sample weight (kernel(..., weight=w); ", sp.S.One,
         " when not given): it rescales each term and, as for torch's binary_cross_entropy weight, never enters "
@@ -658,15 +638,15 @@ def _reduceStep(d: Derivation, opts: dict, reduction: str) -> Step:
     if reduction == "mean" and "class_weight" in opts:
         why = reason(
             why, " With class weights the mean divides by the total weight of the target classes, ",
-            TARGET_CLASS_WEIGHT, ", as torch's cross_entropy does for class-index targets (probability targets "
+            term("target_class_weight"), ", as torch's cross_entropy does for class-index targets (probability targets "
             "divide by ", n, ").",
         )
     if ignore is not None:
         why = reason(
             why, f" Targets equal to ignore_index = {ignore} add nothing to the sum and nothing to the "
-            "denominator; if every target is ignored the mean is ", ZERO_OVER_ZERO, ", as in torch.",
+            "denominator; if every target is ignored the mean is ", term("zero_over_zero"), ", as in torch.",
         )
-    return Step("Reduce over the observations", expr, why, lhs, text)
+    return Step("Reduce over the observations", expr, why, lhs)
 
 
 def _cache_key(d, options):
@@ -681,8 +661,7 @@ def _fill(step: Step, opts: dict) -> Step:
         if name in opts:
             value = f"{opts[name]:g}"
             title = title.replace(f"<{name}>", value)
-            why = (why.replace(f"<{name}>", value) if isinstance(why, str)  # a step not yet data
-                   else tuple(part.replace(f"<{name}>", value) if isinstance(part, str) else part for part in why))
+            why = tuple(part.replace(f"<{name}>", value) if isinstance(part, str) else part for part in why)
     return dataclasses.replace(step, title=title, why=why)
 
 

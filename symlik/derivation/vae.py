@@ -18,22 +18,7 @@ from symlik.analysis.divergence import kl
 from symlik.core.algebra import tidy_logs
 from symlik.core.document import Document
 from symlik.core.errors import UnknownNameError
-from symlik.core.notation import (
-    BERNOULLI_DECODER,
-    ELBO_BOUND,
-    ELBO_EXPECTATION,
-    ELBO_KL,
-    ELBO_NEG_EXPECTATION,
-    ENCODER,
-    GAUSSIAN_DECODER,
-    GAUSSIAN_DECODER_CONSTANT,
-    GAUSSIAN_ENCODER,
-    ONE_SAMPLE_NLL,
-    REPARAMETERISATION,
-    STANDARD_NOISE,
-    STANDARD_NORMAL,
-    STANDARD_NORMAL_KL,
-)
+from symlik.core.notation import form, term
 from symlik.core.step import Step, reason
 from symlik.derivation.pipeline import derive
 
@@ -84,20 +69,20 @@ def vae_document(decoder: str):
     kl_expr, kl_result = kl_term()
     recon, d = reconstruction_term(decoder)
 
-    expect, neg_expect, kl_shown, one_sample = ELBO_EXPECTATION, ELBO_NEG_EXPECTATION, ELBO_KL, ONE_SAMPLE_NLL
-    loss_lhs = r"\mathcal{L}(x)"
+    expect, neg_expect, kl_shown, one_sample = term("expected_log_decoder"), term("expected_neg_log_decoder"), term("kl_encoder_prior"), term("one_sample_nll")
+    loss_lhs = form("vae_loss", _X)
 
     names = _in_vae_names(d, decoder)
     if decoder == "gaussian":
         decoder_text = reason(
-            "A Gaussian decoder ", GAUSSIAN_DECODER, " outputs the mean ", _XHAT, ". Its NLL, derived by "
+            "A Gaussian decoder ", term("gaussian_decoder"), " outputs the mean ", _XHAT, ". Its NLL, derived by "
             f"symlik.derive('diag_normal'), is identified as `{d.loss.name}`, ", d.loss.expr.xreplace(names),
             ", with scale ", d.scale.xreplace(names), ", plus a constant.",
         )
         title = "The VAE objective with a Gaussian decoder"
     else:
         decoder_text = reason(
-            "A Bernoulli decoder ", BERNOULLI_DECODER, " outputs one logit ", _LOGIT_K, " per component. Its NLL, "
+            "A Bernoulli decoder ", term("bernoulli_decoder"), " outputs one logit ", _LOGIT_K, " per component. Its NLL, "
             "derived by symlik.derive('bernoulli', link='logit') per component and summed, is identified as "
             f"`{d.loss.name}` ({d.loss.title}) on logits, in the stable form ",
             (d.scale * d.loss.expr).xreplace(names), ".",
@@ -109,11 +94,10 @@ def vae_document(decoder: str):
             "The evidence lower bound",
             sp.Add(expect, -kl_shown, evaluate=False),
             reason(
-                "For any encoder ", ENCODER, ", Jensen's inequality bounds the log evidence from below: ", ELBO_BOUND,
+                "For any encoder ", term("encoder"), ", Jensen's inequality bounds the log evidence from below: ", term("elbo_bound"),
                 ", the ELBO (Kingma and Welling, 2014).",
             ),
-            r"\log p_{\theta}(x) \geq \operatorname{ELBO}(x)",
-            "log p(x) >= ELBO(x)",
+            sp.GreaterThan(term("log_evidence"), form("elbo_of", _X), evaluate=False),
         ),
         Step(
             "The loss is the negative ELBO",
@@ -123,47 +107,44 @@ def vae_document(decoder: str):
                 "decoder) plus a regulariser pulling the encoder towards the prior.",
             ),
             loss_lhs,
-            "L(x)",
         ),
         Step(
             "The KL term in closed form",
             kl_expr,
             reason(
-                "With ", GAUSSIAN_ENCODER, " over ", _J, " latent dimensions and the prior ", STANDARD_NORMAL,
+                "With ", term("gaussian_encoder"), " over ", _J, " latent dimensions and the prior ", term("standard_normal"),
                 ", symlik.kl integrates the log-ratio per dimension (see kl-diag-normal-standard-normal): ",
-                STANDARD_NORMAL_KL, ".",
+                term("standard_normal_kl"), ".",
             ),
-            kl_shown._latex(None),
-            "KL(q || p)",
+            kl_shown,
         ),
         Step(
             "Reparameterise the reconstruction term",
             one_sample,
             reason(
-                "Write ", REPARAMETERISATION, " with ", STANDARD_NOISE, ", so the expectation is over ", _EPSILON,
+                "Write ", term("reparameterisation"), " with ", term("standard_noise"), ", so the expectation is over ", _EPSILON,
                 " and gradients reach ", _MU, " and ", _SIGMA, "; one sample ", _Z_SAMPLE, " per example gives an "
                 "unbiased estimate.",
             ),
-            neg_expect._latex(None) + r" \approx",
-            "E_q[-log p(x | z)] ~",
+            neg_expect,
+            relation="≈",
         ),
         Step(
             f"The {decoder.capitalize()} decoder",
             recon,
             decoder_text,
-            one_sample._latex(None),
-            "-log p(x | z~)",
+            one_sample,
         ),
         Step(
             "The VAE loss per example",
             recon + kl_expr,
             reason(
                 "Reconstruction NLL plus the KL term: the negative ELBO, estimated with one sample of ", _Z,
-                ". Terms free of the networks' outputs (such as ", GAUSSIAN_DECODER_CONSTANT, ") do not change the "
+                ". Terms free of the networks' outputs (such as ", term("gaussian_decoder_constant"), ") do not change the "
                 "gradients.",
             ),
-            loss_lhs + r" \approx",
-            "L(x) ~",
+            loss_lhs,
+            relation="≈",
         ),
     )
     return Document(

@@ -13,14 +13,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symlik.core.notation import (
-    DELTA_TO_INFINITY,
-    DELTA_TO_ZERO,
-    HALF_MSE,
-    NLL_IS_SCALED_SMOOTH_L1,
-    SCALE_TIMES_DELTA,
-)
-from symlik.core.step import reason
+from symlik.core.notation import form, term
+from symlik.core.step import Step, reason
 from symlik.losses.templates import Template
 
 
@@ -56,26 +50,25 @@ def _calibrate(nll, y, predicted):
 
 def _smooth_l1_aside(y_i, predicted_i, inner, scale):
     """The derivation step relating torch's smooth_l1_loss to this loss:
-    (title, expression, why, lhs LaTeX, lhs text). tests/test_huber.py proves
+    a Step. tests/test_huber.py proves
     smooth_l1(beta=delta) == huber / delta branch by branch."""
     (mu_i,) = predicted_i
     delta = inner["delta"]
     r, beta = sp.Symbol("r", real=True), sp.Symbol("beta", positive=True)
     why = reason(
         "torch's smooth_l1_loss(beta) is ", smooth_l1(r, 0, beta), ", with ", sp.Eq(r, y_i - mu_i),
-        ": huber_loss(delta=beta) divided by ", beta, ". So with ", sp.Eq(beta, delta), ", ", NLL_IS_SCALED_SMOOTH_L1,
-        " (", sp.Eq(SCALE_TIMES_DELTA, scale * delta), "): the same minimiser. As ", DELTA_TO_ZERO,
-        ", smooth L1 tends to the MAE while Huber tends to ", sp.S.Zero, "; as ", DELTA_TO_INFINITY,
-        ", Huber tends to ", HALF_MSE, ".",
+        ": huber_loss(delta=beta) divided by ", beta, ". So with ", sp.Eq(beta, delta), ", ", term("nll_is_scaled_smooth_l1"),
+        " (", sp.Eq(term("scale_times_delta"), scale * delta), "): the same minimiser. As ", term("delta_to_zero"),
+        ", smooth L1 tends to the MAE while Huber tends to ", sp.S.Zero, "; as ", term("delta_to_infinity"),
+        ", Huber tends to ", term("half_mse"), ".",
     )
-    return (
+    return Step(
         "Smooth L1 is the same loss divided by delta",
         smooth_l1(y_i, mu_i, delta),
         why,
         # Short left-hand side: the relation to Huber is in the reason, and a long
         # lhs beside a cases block runs off a printed page.
-        r"\operatorname{SmoothL1}_{\beta=\delta}",
-        "SmoothL1(y_i, mu_i; beta=delta) = Huber(y_i, mu_i; delta) / delta",
+        form("smooth_l1_with", delta),
     )
 
 

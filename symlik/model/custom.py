@@ -23,7 +23,7 @@ import keyword
 import sympy as sp
 
 from symlik.core import expectation
-from symlik.core.step import reason
+from symlik.core.step import Step, reason
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.model import constraints as C
 from symlik.model import normalisation
@@ -435,7 +435,7 @@ def _attach(spec, canonical, *, log_form: bool) -> None:
 
 def normaliser_steps(spec):
     """The extra derivation step for a density divided by its derived normaliser:
-    (title, expr, why, lhs, lhs_text), as ``Distribution.density_steps`` returns."""
+    a Step, as ``Distribution.density_steps`` returns."""
     Z = getattr(spec, "normaliser", None)
     if Z is None:
         return ()
@@ -445,14 +445,13 @@ def normaliser_steps(spec):
     total = sp.Sum(f, (y, domain.lower, domain.upper)) if domain.discrete else sp.Integral(f, (y, domain.lower, domain.upper))
     measure = "sums" if domain.discrete else "integrates"
     return (
-        (
+        Step(
             "Normalise the density",
             Z,
             reason(
                 f"The formula as given {measure} to this over its support, not to ", sp.S.One, ", so the density "
                 "above is the formula divided by it (normalize=True). This constant enters the NLL but not the loss.",
             ),
-            sp.latex(total),
-            sp.sstr(total),
+            total,
         ),
     )

@@ -24,17 +24,13 @@ def latex(d, expr) -> str:
 
 
 def lhs_latex(step: Step, names_of=lambda e: {}) -> str:
-    """The LaTeX of a step's left-hand side ("" for none); a LaTeX string is the legacy form."""
-    if step.lhs is None or isinstance(step.lhs, str):
-        return step.lhs or ""
-    return printing.latex(step.lhs, names_of(step.lhs))
+    """The LaTeX of a step's left-hand side ("" for none)."""
+    return "" if step.lhs is None else printing.latex(step.lhs, names_of(step.lhs))
 
 
 def lhs_text(step: Step) -> str:
     """The plain text of a step's left-hand side ("" for none)."""
-    if step.lhs is None or isinstance(step.lhs, str):
-        return step.lhs_text or ""
-    return printing.text(step.lhs)
+    return "" if step.lhs is None else printing.text(step.lhs)
 
 
 # Legacy: analysis/ and derivation/options.py still typeset their own reasons with these;

@@ -36,27 +36,17 @@ def _no_names(expr) -> dict:
     return {}
 
 
-# Legacy: a LaTeX-string lhs that ends in its relation ("E_q[...] \approx").
-_RELATIONS = ("\\approx", "\\geq", "\\leq", "~", ">=", "<=")
-
-
 def _joined(step, body: str) -> str:
     """lhs = body (or lhs \\approx body, ...); the body alone without an lhs."""
     lhs = lhs_latex(step)
     if not lhs:
         return body
-    if isinstance(step.lhs, str) and lhs.rstrip().endswith(_RELATIONS):  # legacy
-        return f"{lhs} {body}"
     return f"{lhs} {RELATION_LATEX[step.relation]} {body}"
 
 
 def _aligned(step, body: str) -> str:
     """lhs &= body (or lhs &\\approx body, ...), a row of an align*."""
     lhs = lhs_latex(step)
-    if isinstance(step.lhs, str):  # legacy: the relation is written at the end of the lhs
-        relation = next((r for r in _RELATIONS if lhs.rstrip().endswith(r)), None)
-        if relation:
-            return r"%s &%s %s" % (lhs.rstrip()[: -len(relation)], relation, body)
     return r"%s &%s %s" % (lhs, RELATION_LATEX[step.relation], body)
 
 
@@ -93,7 +83,7 @@ def render_text(doc: Document) -> str:
     for number, step in enumerate(doc.steps, 1):
         out += [f"{number}. {step.title}", f"   {prose_text(step.why, _no_names)}", ""]
         lhs = lhs_text(step)
-        if lhs and not (isinstance(step.lhs, str) and lhs.rstrip().endswith(_RELATIONS)):
+        if lhs:
             lhs = f"{lhs} {step.relation}"
         body = sp.pretty(step.expr, use_unicode=True, wrap_line=False).splitlines()
         pad = " " * (len(lhs) + 4)

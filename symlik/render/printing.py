@@ -16,9 +16,11 @@ import re
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.str import StrPrinter
 
 from symlik.core.notation import FORMS, SEPARATORS, TERMS, symbol_display
+from symlik.render.functions_latex import FunctionsLatex
 
 
 def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
@@ -28,8 +30,9 @@ def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
     return template.format(*printed, args=separator.join(printed), tail=tail_separator.join(printed[1:]))
 
 
-class NotationLatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer, with symlik's notation (core/notation.py) for names."""
+class NotationLatexPrinter(FunctionsLatex, LatexPrinter):
+    """SymPy's LaTeX printer, with symlik's notation (core/notation.py) for names and the
+    LaTeX of symlik's own functions (render/functions_latex.py)."""
 
     def _print_Symbol(self, expr, style="plain"):
         if expr in self._settings["symbol_names"]:
@@ -66,11 +69,20 @@ class InlineLatexPrinter(NotationLatexPrinter):
 
 
 class NotationTextPrinter(StrPrinter):
-    """SymPy's text printer, with symlik's notation for names (lam -> λ, NLL(μ))."""
+    """SymPy's text printer, with symlik's notation for names (lam -> λ, NLL(μ)). A Greek
+    letter's name the table does not list is written as the text renderer's bodies
+    (``sp.pretty``) write it, mu -> μ, mu_i -> μ_i, so that a step's two sides agree; an
+    equation reads a = b."""
 
     def _print_Symbol(self, expr):
         shown = symbol_display(expr.name)
-        return shown.text if shown is not None else super()._print_Symbol(expr)
+        if shown is not None:
+            return shown.text
+        base, underscore, suffix = expr.name.partition("_")
+        return greek_unicode[base] + underscore + suffix if base in greek_unicode else super()._print_Symbol(expr)
+
+    def _print_Equality(self, expr):
+        return "%s = %s" % (self._print(expr.lhs), self._print(expr.rhs))
 
     def _print_Term(self, expr):
         return TERMS[expr.key].text

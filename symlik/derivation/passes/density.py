@@ -23,7 +23,7 @@ def substitute(c: Context) -> tuple[Step, ...]:
         ),
         lhs=form("nll_of", *c.predicted),
     )
-    return (written, *(Step(*step) for step in spec.density_steps()))
+    return (written, *spec.density_steps())
 
 
 def expand(c: Context) -> Step:

@@ -112,7 +112,7 @@ def identify(c: Context) -> tuple[Step, ...]:
     aside = loss.template.extra.get("aside")
     if aside is not None:  # a related loss, e.g. smooth L1 = Huber / delta
         inner_i = {key: c.obs(v) for key, v in loss.inner.items()}
-        steps.append(Step(*aside(c.y_i, c.predicted_i, inner_i, c.match.scale)))
+        steps.append(aside(c.y_i, c.predicted_i, inner_i, c.match.scale))
     return tuple(steps)
 
 

@@ -135,7 +135,7 @@ class Distribution:
 
     def density_steps(self) -> tuple:
         """Optional derivation steps shown after the density is substituted (e.g. a
-        normaliser worked out by integration): tuples (title, expr, why, lhs, lhs_text)."""
+        normaliser worked out by integration): ``Step``s (symlik.core.step), data like every step."""
         return ()
 
     def density_expr(self) -> sp.Expr:

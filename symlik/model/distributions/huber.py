@@ -2,8 +2,8 @@ from functools import lru_cache
 
 import sympy as sp
 
-from symlik.core.notation import HUBER_CORE, HUBER_TAILS, HUBER_UNNORMALISED
-from symlik.core.step import reason
+from symlik.core.notation import form, term
+from symlik.core.step import Step, reason
 from symlik.model import constraints as C
 from symlik.model.distributions.base import Distribution, Param
 
@@ -67,15 +67,14 @@ class Huber(Distribution):
         r = sp.Symbol("r", real=True)
         integral = sp.Integral(sp.exp(-rho(r, delta)), (r, -sp.oo, sp.oo))
         return (
-            (
+            Step(
                 "Normalise the density",
                 sp.Eq(integral, normaliser(delta), evaluate=False),
                 reason(
-                    sp.Symbol("p"), " is proportional to ", HUBER_UNNORMALISED, "; SymPy integrates the Gaussian "
-                    "core over ", HUBER_CORE, " (an erf) and the two exponential tails beyond it (", HUBER_TAILS, ").",
+                    sp.Symbol("p"), " is proportional to ", term("huber_unnormalised"), "; SymPy integrates the Gaussian "
+                    "core over ", term("huber_core"), " (an erf) and the two exponential tails beyond it (", term("huber_tails"), ").",
                 ),
-                r"Z(\delta)",
-                "Z(delta)",
+                form("normaliser_of", delta),
             ),
         )
 
