@@ -64,7 +64,6 @@ def test_gaussian_derivation_reproduces_textbook_form():
 def test_diag_normal_per_dim_log_likelihood_keeps_the_log_on_sigma_squared():
     d = symlik.derive("diag_normal", options={"sigma": "per_dim"})
     D = sp.Symbol("D", integer=True, positive=True)
-    n = sp.Symbol("n", integer=True, positive=True)
     i = sp.Symbol("i", integer=True, positive=True)
     k = sp.Symbol("k", integer=True, positive=True)
     x, mu = sp.IndexedBase("y", real=True), sp.IndexedBase("mu", real=True)

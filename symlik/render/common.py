@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.step import Step
-from symlik.render import printing, prose
+from symlik.render import printing
 
 # A step's relation between its two sides, in LaTeX (core.step.RELATIONS).
 RELATION_LATEX = {"=": "=", "≈": r"\approx", "≥": r"\geq", "≤": r"\leq"}
@@ -31,18 +31,6 @@ def lhs_latex(step: Step, names_of=lambda e: {}) -> str:
 def lhs_text(step: Step) -> str:
     """The plain text of a step's left-hand side ("" for none)."""
     return "" if step.lhs is None else printing.text(step.lhs)
-
-
-# Legacy: analysis/ and derivation/options.py still typeset their own reasons with these;
-# remove them once those producers build reasons from Math fragments.
-def inline(d, expr) -> str:
-    """``expr`` as inline math for a reason (``$...$``), its symbols named as in the steps."""
-    return prose.inline(expr, display_names(d, expr))
-
-
-def inline_latex(d, expr) -> str:
-    """The LaTeX inside ``inline(d, expr)``."""
-    return printing.inline_latex(expr, display_names(d, expr))
 
 
 def summary_rows(d) -> list[tuple[str, str]]:

@@ -20,18 +20,6 @@ def latex(expr) -> str:
     return printing.latex(expr)
 
 
-# Legacy: analysis/divergence.py still typesets its reasons with these; remove them once
-# it builds reasons from Math fragments.
-def inline(expr) -> str:
-    """``expr`` as inline math for a reason, its symbols named by the notation table."""
-    return "$%s$" % inline_latex(expr)
-
-
-def inline_latex(expr) -> str:
-    """The LaTeX inside ``inline(expr)``."""
-    return printing.inline_latex(expr)
-
-
 def _no_names(expr) -> dict:
     return {}
 
