@@ -505,6 +505,30 @@ NAMESPACE = {
 }
 
 
+# How the printer (codegen.SymlikNumPyPrinter) calls these helpers: function (SymPy's or symlik's
+# class name) -> the helper's name in NAMESPACE, called with the function's own arguments. It is
+# kept here, beside the helpers, so that a new stable function's NumPy form is one file's edit.
+# Never log(gamma(x)) or math.lgamma: Gamma overflows at 171.
+PRINTED_AS = {
+    "Sigmoid": "_sigmoid",
+    "XLog1PY": "_xlog1py",
+    "XExp": "_x_exp",
+    "XDivY": "_xdivy",
+    "LogGamma": "_gammaln",
+    "loggamma": "_gammaln",
+    "digamma": "_digamma",
+    "LogBeta": "_betaln",
+    "LogBinomial": "_log_binomial",
+    "LogGammaDiff": "_lgamma_diff",
+    "DigammaDiff": "_digamma_diff",
+    "LogCosh": "_logcosh",
+    "LogBesselI0": "_log_i0",
+    "LogBesselI0e": "_log_i0e",
+    "BesselI1I0Ratio": "_i1_over_i0",
+    "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
+}
+
+
 # --- log-gamma ---------------------------------------------------------------
 # log y!, log C(n, y) and log B(a, b) are sums of log-gamma values: Gamma itself
 # overflows a float64 at 171 while its log does not. SciPy's gammaln is used when

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from symlik.compiler import _numpy_runtime
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import LogSumExp, Sigmoid, Softplus, XLog1PY, XLogY
 
@@ -25,27 +26,11 @@ class SymlikNumPyPrinter(NumPyPrinter):
     short_module = "np"
     backend = "numpy"
     # Functions the runtime computes with a helper of the same arguments: function (SymPy's or
-    # symlik's class name) -> the helper's name in the runtime's namespace. A ``_print_<name>``
-    # method is generated for each (below the class); the torch and JAX printers merge their
-    # tables from this one. Never log(gamma(x)) or math.lgamma: Gamma overflows at 171.
-    helpers: dict = {
-        "Sigmoid": "_sigmoid",
-        "XLog1PY": "_xlog1py",
-        "XExp": "_x_exp",
-        "XDivY": "_xdivy",
-        "LogGamma": "_gammaln",
-        "loggamma": "_gammaln",
-        "digamma": "_digamma",
-        "LogBeta": "_betaln",
-        "LogBinomial": "_log_binomial",
-        "LogGammaDiff": "_lgamma_diff",
-        "DigammaDiff": "_digamma_diff",
-        "LogCosh": "_logcosh",
-        "LogBesselI0": "_log_i0",
-        "LogBesselI0e": "_log_i0e",
-        "BesselI1I0Ratio": "_i1_over_i0",
-        "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
-    }
+    # symlik's class name) -> the helper's name in the runtime's namespace. The table lives
+    # beside the helpers (``_numpy_runtime.PRINTED_AS``), so that a new stable function's NumPy
+    # form is written in one file. A ``_print_<name>`` method is generated for each (below the
+    # class); the torch and JAX printers merge their tables from this one.
+    helpers: dict = dict(_numpy_runtime.PRINTED_AS)
     # Functions this backend lacks say so explicitly (NotSupportedError naming the backend).
     missing: frozenset = frozenset()
 
@@ -166,7 +151,9 @@ class SymlikNumPyPrinter(NumPyPrinter):
             head = f"{np_}.maximum({z}, 0)"
             if rest != 0:
                 sign, rest = ("-", -rest) if rest.could_extract_minus_sign() else ("+", rest)
-                head = f"({head} {sign} {self._print(rest)})"
+                # after a minus, a sum keeps its parentheses: max(z, 0) - (a - b), not - a - b
+                printed = f"({self._print(rest)})" if sign == "-" and isinstance(rest, sp.Add) else self._print(rest)
+                head = f"({head} {sign} {printed})"
             return f"{head} + {np_}.log1p({np_}.exp(-{np_}.abs({z})))"
         lse = [t for t in expr.args if isinstance(t, LogSumExp)]
         if len(lse) == 1:

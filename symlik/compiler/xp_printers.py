@@ -96,6 +96,10 @@ class _LibraryPrinter(SymlikNumPyPrinter):
                 y = self._print(weight)
                 zs = self._print(z)
                 return f"(({y})*_softplus(-({zs})) + (1 - ({y}))*_softplus({zs}))"
+            if rest != 0:
+                # Any other sum with a softplus keeps the library's softplus: the NumPy printer's
+                # max(z, 0) + log1p(exp(-|z|)) split passes an int to torch.maximum.
+                return f"({self._print(softplus[0])} + ({self._print(rest)}))"
         return super()._print_Add(expr, order=order)
 
 

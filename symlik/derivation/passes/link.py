@@ -21,9 +21,12 @@ def link_reason(c: Context) -> tuple:
         inverse = form("softmax_of", z)
         log_is_z = False
     else:
-        log_is_z = link.log_inverse(z) == z  # log lambda = z: the network outputs the log itself
+        # log lambda = z: the network outputs the log itself
+        log_is_z = link.log_inverse is not None and link.log_inverse(z) == z
         shown = theta if log_is_z else link.inverse(z)
-        identities = [sp.Eq(form("log_of", shown), link.log_inverse(z), evaluate=False)]
+        identities = []
+        if link.log_inverse is not None:  # a link whose log has no simpler form (softplus) declares none
+            identities.append(sp.Eq(form("log_of", shown), link.log_inverse(z), evaluate=False))
         if link.log1m_inverse is not None:
             identities.append(sp.Eq(sp.log(1 - link.inverse(z)), link.log1m_inverse(z), evaluate=False))
         inverse = link.inverse(z)
@@ -32,6 +35,8 @@ def link_reason(c: Context) -> tuple:
         "The network outputs ", link.input_name(c.link_param), ", written ", z, ", and ",
         sp.Eq(theta, inverse, evaluate=False),
     )
+    if not identities:
+        return reason(start, ".")
     if log_is_z:
         return reason(start, ", so ", joined, ": the parameter is positive for every ", z, " and its logarithm is never formed.")
     return reason(start, "; the logs simplify, ", joined, ", and never form the logarithm of a rounded probability.")
