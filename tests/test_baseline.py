@@ -115,3 +115,16 @@ def test_rendered_derivation_says_mean_and_median():
     assert "sample mean" in symlik.derive("normal").explained().to_markdown()
     md = symlik.derive("laplace").explained().to_markdown()
     assert "sample median" in md and r"\operatorname{median}" in md
+
+
+def test_chance_loss_refuses_text_and_runs_no_code(tmp_path):
+    """A string is never evaluated: before, non-strict sympify ran it as Python."""
+    sentinel = tmp_path / "ran"
+    d = symlik.derive("normal")
+    with pytest.raises(symlik.SymlikError, match="not text"):
+        d.chance_loss(mu=f"__import__('pathlib').Path({str(sentinel)!r}).touch() or 0")
+    assert not sentinel.exists()
+    # Numbers still work: with mu = 0.5 and y = (1, 3) the mean squared error is (0.25 + 6.25)/2.
+    loss = d.chance_loss(mu=0.5).subs(N_OBS, 2).doit()
+    y = next(iter(loss.atoms(sp.IndexedBase)))
+    assert float(loss.subs({y[1]: 1, y[2]: 3})) == pytest.approx(3.25)

@@ -289,6 +289,17 @@ def _uninformed(d, name):
     return best.values[name]
 
 
+def _given(name: str, value) -> sp.Expr:
+    """A value the caller gave for ``name``: a number or a SymPy expression. Text is refused,
+    never parsed (non-strict sympify would evaluate it as Python)."""
+    if isinstance(value, (str, bytes)):
+        raise SymlikError(f"chance_loss value for {name} must be a number or a SymPy expression, not text: {value!r}")
+    try:
+        return sp.sympify(value, strict=True)
+    except sp.SympifyError:
+        raise SymlikError(f"chance_loss value for {name} must be a number or a SymPy expression; got {type(value).__name__}") from None
+
+
 def chance_loss(d, **prediction) -> sp.Expr:
     """The canonical loss of a constant prediction, averaged over the observations.
 
@@ -301,7 +312,7 @@ def chance_loss(d, **prediction) -> sp.Expr:
     for name in prediction:
         if name not in d.predict:
             raise SymlikError(f"chance_loss takes values for the predicted parameters {', '.join(d.predict)}; got {name!r}")
-    values = {name: sp.sympify(prediction[name]) if name in prediction else _uninformed(d, name) for name in d.predict}
+    values = {name: _given(name, prediction[name]) if name in prediction else _uninformed(d, name) for name in d.predict}
     if d.link is None:
         loss_theta = d.loss.expr
     else:  # the canonical loss in the parameters: undo the link by going back to the NLL

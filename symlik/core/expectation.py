@@ -118,7 +118,7 @@ def domain_of(spec) -> Domain:
             return default
         if isinstance(b, str):
             return spec.symbol(b)
-        return sp.nsimplify(b) if isinstance(b, float) else sp.sympify(b)
+        return sp.nsimplify(b) if isinstance(b, float) else sp.sympify(b, strict=True)  # a number, never text (a name is handled above)
 
     return Domain(s.kind, bound(s.lower, -sp.oo), bound(s.upper, sp.oo))
 
