@@ -97,7 +97,8 @@ def scalar_axis(d) -> Axis:
     spec = d.spec
     x = d.predicted_inputs[0]
     others = [p for p in spec.param_names if p != d.predict[0]]
-    fixed = {p: _typical(spec, p) for p in others if p not in d.predict}
+    # a third predicted parameter and beyond (student_t's nu) stays at its typical value
+    fixed = {p: _typical(spec, p) for p in others if p not in d.predict[:2]}
     varied = [p for p in d.predict[1:]]
     if varied:  # a second predicted parameter: one curve per value of it
         p = varied[0]
