@@ -97,14 +97,19 @@ def scalar_axis(d) -> Axis:
     spec = d.spec
     x = d.predicted_inputs[0]
     others = [p for p in spec.param_names if p != d.predict[0]]
-    fixed = {p: _typical(spec, p) for p in others if p not in d.predict}
+    # a third predicted parameter and beyond (student_t's nu) stays at its typical value
+    fixed = {p: _typical(spec, p) for p in others if p not in d.predict[:2]}
     varied = [p for p in d.predict[1:]]
     if varied:  # a second predicted parameter: one curve per value of it
         p = varied[0]
         vals = spec.param(p).constraint.several
         ys = _y_values(spec, fixed)
         y0 = ys[len(ys) // 2]
-        curves = [(f"{_math_name(p)} = {v:g}, $y$ = {y0:g}", {**fixed, p: v, "y": y0}) for v in vals]
+        name, to_input = p, (lambda v: v)
+        if d.link and spec.link_param(d.link) == p:  # the link is on this parameter: the kernel takes its pre-activation
+            link = links.get(d.link)
+            name, to_input = link.input_name(p), link.numeric_forward
+        curves = [(f"{_math_name(p)} = {v:g}, $y$ = {y0:g}", {**fixed, name: to_input(v), "y": y0}) for v in vals]
     else:
         curves = [(f"$y$ = {v:g}", {**fixed, "y": v}) for v in _y_values(spec, fixed)]
     if x not in d.predict:  # a link: the network's pre-activation

@@ -75,9 +75,9 @@ def support_check(s: Support):
                 lo = arrays.get(s.lower) if isinstance(s.lower, str) else s.lower
                 hi = arrays.get(s.upper) if isinstance(s.upper, str) else s.upper
                 if lo is not None:
-                    bad |= (y <= lo) if s.open_lower else (y < lo)
+                    bad |= ((y <= lo) & ~_edge_allowed(y, lo, s.closed_if("lower"), arrays)) if s.open_lower else (y < lo)
                 if hi is not None:
-                    bad |= (y >= hi) if s.open_upper else (y > hi)
+                    bad |= ((y >= hi) & ~_edge_allowed(y, hi, s.closed_if("upper"), arrays)) if s.open_upper else (y > hi)
                 if s.kind == "discrete":
                     bad |= y != np.floor(y)
                 else:
@@ -99,6 +99,19 @@ def support_check(s: Support):
         "counts_vector": f"be nonnegative integer counts summing to {s.upper} over the last axis",
     }.get(s.kind, f"lie in the support {s.describe()}")
     return (check, rule)
+
+
+def _edge_allowed(y, bound, conditions, arrays):
+    """Where y sits on an open bound whose density is finite there (every (param, value) of
+    ``conditions`` holds); False where a parameter the condition names is not given."""
+    allowed = y == bound
+    if not conditions:
+        return np.zeros(np.shape(y), bool)
+    for param, value in conditions:
+        if param not in arrays:
+            return np.zeros(np.shape(y), bool)
+        allowed = allowed & (np.asarray(arrays[param]) == value)
+    return allowed
 
 
 def _counts_vector_violations(y, total):

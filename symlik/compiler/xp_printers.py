@@ -74,6 +74,11 @@ class _LibraryPrinter(SymlikNumPyPrinter):
     def _print_Softplus(self, expr):
         return f"_softplus({self._print(expr.args[0])})"
 
+    def _print_logaddexp(self, expr):
+        # the library's own logaddexp: it subtracts the larger argument first, and autograd knows it
+        a, b = (self._print(arg) for arg in expr.args)
+        return f"{self.short_module}.logaddexp({a}, {b})"
+
     def _dd_argument(self, arg):
         return None  # double-double arguments are the NumPy runtime's; here the library's cos/sin
 
@@ -110,6 +115,8 @@ class SymlikTorchPrinter(_LibraryPrinter):
     renames = {
         "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arctan2": "atan2", "arccosh": "acosh",
         "arcsinh": "asinh", "arctanh": "atanh", "power": "pow", "pi": "pi", "e": "e",
+        # torch.equal compares whole tensors to one bool; torch.eq is the elementwise comparison
+        "equal": "eq", "not_equal": "ne",
     }
     special = {
         "gammaln": "torch.special.gammaln",

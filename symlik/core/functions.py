@@ -33,8 +33,9 @@ class Sigmoid(sp.Function):
     def fdiff(self, argindex=1):
         return Sigmoid(self.args[0]) * (1 - Sigmoid(self.args[0]))
 
-    def _latex(self, printer):
-        return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+    def _latex(self, printer, exp=None):  # exp: SymPy's printer passes the power of sigma(z)^k here
+        out = r"\sigma\left(%s\right)" % printer._print(self.args[0])
+        return out if exp is None else r"%s^{%s}" % (out, exp)
 
 
 class Softplus(sp.Function):

@@ -298,6 +298,14 @@ class Support:
     upper: float | str | None = None
     open_lower: bool = False
     open_upper: bool = False
+    # An open bound that y may still take where the density is finite there: ((param, value), ...),
+    # every pair holding (gamma with k = 1 at y = 0: scipy's gamma.logpdf(0, 1) = 0).
+    lower_closed_if: tuple = ()
+    upper_closed_if: tuple = ()
+
+    def closed_if(self, side: str) -> tuple:
+        """The (param, value) pairs under which y may equal the open ``side`` ("lower"/"upper") bound."""
+        return tuple(tuple(pair) for pair in (self.lower_closed_if if side == "lower" else self.upper_closed_if))
 
     @property
     def discrete(self) -> bool:
@@ -322,7 +330,12 @@ class Support:
             return f"{{{lo}, ..., {hi}}}"
         lb = "(" if self.open_lower or self.lower is None else "["
         ub = ")" if self.open_upper or self.upper is None else "]"
-        return f"{lb}{lo}, {hi}{ub}"
+        edges = [
+            f"y = {bound} where " + " and ".join(f"{p} = {v:g}" for p, v in self.closed_if(side))
+            for side, bound in (("lower", lo), ("upper", hi))
+            if self.closed_if(side)
+        ]
+        return f"{lb}{lo}, {hi}{ub}" + (f" ({'; '.join(edges)})" if edges else "")
 
 
 reals = Support("continuous")

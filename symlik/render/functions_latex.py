@@ -22,6 +22,10 @@ class FunctionsLatex:
 
     # -- display-only functions of the layers that derive ------------------------------
 
+    def _print_logaddexp(self, expr):  # sympy.codegen's node (zero-inflated densities): log(e^a + e^b)
+        a, b = expr.args
+        return r"\log\left(e^{%s} + e^{%s}\right)" % (self._print(a), self._print(b))
+
     def _print_Indicator(self, expr):  # derivation/options.py: 1[condition]
         return r"\mathbb{1}\left[%s\right]" % self._print(expr.args[0])
 

@@ -132,6 +132,7 @@ CALL_RULES.update(
         "greater": _compare(ast.Gt),
         "less_equal": _compare(ast.LtE),
         "less": _compare(ast.Lt),
+        "equal": _compare(ast.Eq),
         "select": _select,
     }
 )

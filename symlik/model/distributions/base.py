@@ -111,7 +111,9 @@ class Distribution:
         if s.kind == "simplex":
             return {"nonnegative": True}
         if s.lower is not None and not isinstance(s.lower, str) and s.lower >= 0:
-            return {"positive": True} if s.open_lower else {"nonnegative": True}
+            # y = 0 where the density is finite there (gamma with k = 1): nonnegative, so that
+            # (k - 1) log y compiles to xlogy (0 log 0 = 0) instead of 0 * -inf
+            return {"positive": True} if s.open_lower and not s.closed_if("lower") else {"nonnegative": True}
         return {"real": True}
 
     def _y_base(self):

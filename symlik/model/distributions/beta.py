@@ -25,7 +25,9 @@ class Beta(Distribution):
         Param("a", C.positive, doc="first shape (scipy a)"),
         Param("b", C.positive, doc="second shape (scipy b)"),
     )
-    support = C.Support("continuous", 0, 1, open_lower=True, open_upper=True)
+    # closed at 0 where a = 1 and at 1 where b = 1: the density is finite there (scipy: beta.logpdf(0, 1, .5) = -log 2)
+    support = C.Support("continuous", 0, 1, open_lower=True, open_upper=True, lower_closed_if=(("a", 1.0),),
+                        upper_closed_if=(("b", 1.0),))
     predict = ("a", "b")
     references = (
         "N. L. Johnson, S. Kotz, N. Balakrishnan, Continuous Univariate Distributions, vol. 2 (1995), ch. 25.",

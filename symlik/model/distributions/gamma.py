@@ -27,7 +27,8 @@ class Gamma(Distribution):
         Param("mu", C.positive, doc="mean (scipy scale = mu / k)"),
         Param("k", C.positive, doc="shape (scipy a); the variance is mu^2 / k"),
     )
-    support = C.positive_reals
+    # closed at 0 where k = 1: the density is finite there (scipy: gamma.logpdf(0, 1) = 0)
+    support = C.Support("continuous", 0, None, open_lower=True, lower_closed_if=(("k", 1.0),))
     predict = ("mu",)
     links = ("log",)
     variants = ({"predict": ("mu", "k")},)

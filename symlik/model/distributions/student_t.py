@@ -32,7 +32,8 @@ class StudentT(Distribution):
     )
     support = C.reals
     predict = ("mu",)
-    variants = ({"predict": ("mu", "sigma")},)
+    # nu predicted too (a learned tail weight): its log-gamma pair compiles to a stable difference
+    variants = ({"predict": ("mu", "sigma")}, {"predict": ("mu", "sigma", "nu")})
     references = (
         "K. L. Lange, R. J. A. Little, J. M. G. Taylor, Robust statistical modeling using the t distribution, "
         "JASA 84 (1989) 881-896.",

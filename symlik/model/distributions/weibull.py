@@ -26,7 +26,8 @@ class Weibull(Distribution):
         Param("k", C.positive, doc="shape (scipy c)"),
         Param("lam", C.positive, doc="scale (scipy scale)"),
     )
-    support = C.positive_reals
+    # closed at 0 where k = 1: the density is finite there (scipy: weibull_min.logpdf(0, 1) = 0)
+    support = C.Support("continuous", 0, None, open_lower=True, lower_closed_if=(("k", 1.0),))
     predict = ("lam",)
     variants = ({"predict": ("k", "lam")},)
     references = (
@@ -36,6 +37,10 @@ class Weibull(Distribution):
 
     def density(self, y, k, lam):
         return k / lam * (y / lam) ** (k - 1) * sp.exp(-((y / lam) ** k))
+
+    def log_density(self, y, k, lam):
+        # (k - 1) log y kept whole (not (k - 1)(log y - log lam)), so that it compiles to xlogy: finite at y = 0, k = 1
+        return sp.log(k) - k * sp.log(lam) + (k - 1) * sp.log(y) - (y / lam) ** k
 
     def scipy_logpdf(self, y, k, lam):
         from scipy import stats
