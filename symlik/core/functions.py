@@ -541,7 +541,7 @@ class LogErfc(sp.Function):
         # log(erfc x) while erfc is a normal number; the asymptotic series past x = 25.
         return sp.Piecewise(
             (log1p(-sp.erf(x)), sp.Abs(x) < sp.Rational(1, 2)),
-            (sp.log(sp.erfc(x)), x < 25),
+            (sp.log(sp.erfc(x, evaluate=False)), x < 25),  # erfc(-u) kept: never 2 - erfc(u)
             (_erfc_asymptotic_log(x), True),
         )
 
@@ -570,7 +570,7 @@ class LogNdtr(sp.Function):
     def _eval_rewrite_as_basic(self, x, **kwargs):
         # The upper tail as log1p(-Phi(-x)) (no log of a number next to 1); the lower as log erfc.
         return sp.Piecewise(
-            (log1p(-sp.erfc(x / _SQRT2) / 2), x > -1),
+            (log1p(-sp.erfc(x / _SQRT2, evaluate=False) / 2), x > -1),
             (LogErfc(-x / _SQRT2) - sp.log(2), True),
         )
 
