@@ -545,6 +545,9 @@ class LogErfc(sp.Function):
             (_erfc_asymptotic_log(x), True),
         )
 
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
     def _eval_is_real(self):
         return self.args[0].is_real
 
@@ -574,6 +577,9 @@ class LogNdtr(sp.Function):
             (LogErfc(-x / _SQRT2) - sp.log(2), True),
         )
 
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
     def _eval_is_real(self):
         return self.args[0].is_real
 
@@ -601,6 +607,9 @@ class Log1mExp(sp.Function):
         # 1 - e^x cancels near x = 0 (expm1 keeps it); log(1 - e^x) loses e^x below 1e-16 (log1p keeps it).
         return sp.Piecewise((sp.log(-expm1(x)), x > -sp.log(2)), (log1p(-sp.exp(x)), True))
 
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
     def _eval_is_real(self):
         return True if self.args[0].is_negative else None
 
@@ -621,6 +630,9 @@ class LogExpm1(sp.Function):
 
     def _eval_rewrite_as_basic(self, x, **kwargs):
         return sp.Piecewise((sp.log(expm1(x)), x < 1), (x + log1p(-sp.exp(-x)), True))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
 
     def _eval_is_real(self):
         return True if self.args[0].is_positive else None
