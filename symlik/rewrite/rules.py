@@ -202,18 +202,20 @@ def _two_terms(f):
     return numbers[0], other
 
 
-def _log_erfc_of(u):
-    """log erfc(u), as log 2 + log Phi(-v) when u = v / sqrt 2 (a normal CDF), else log erfc."""
+def _log_erfc_times(k, u):
+    """log(k erfc(u)): log Phi(-v) when that is exactly Phi(-v) (k = 1/2, u = v / sqrt 2, a normal
+    CDF), else log k + log erfc(u). Not log 2 + log Phi in general: near u = 0 the value is
+    ~ -2u/sqrt(pi), and log Phi(0) + log 2 would cancel it away; log erfc keeps it (log1p there)."""
     v = u * sp.sqrt(2)
-    if sp.count_ops(v) < sp.count_ops(u):
-        return sp.log(2) + LogNdtr(-v)
-    return LogErfc(u)
+    if k == sp.Rational(1, 2) and sp.count_ops(v) < sp.count_ops(u):
+        return LogNdtr(-v)
+    return sp.log(k) + LogErfc(u)
 
 
 def _erfc_log(f):
     """The stable log of f when f is k erfc(u), k (1 + erf u), k (1 - erf u) or k (2 - erfc u), k > 0."""
     if isinstance(f, sp.erfc):
-        return _log_erfc_of(f.args[0])
+        return LogErfc(f.args[0])
     parts = _two_terms(f)
     if parts is None:
         return None
@@ -221,10 +223,10 @@ def _erfc_log(f):
     m, g = other.as_coeff_Mul()
     if isinstance(g, sp.erf) and k.is_positive and abs(m) == k:
         # k + k erf(u) = k erfc(-u); k - k erf(u) = k erfc(u): never 1 + erf(u), which is 0 once erf rounds to -1.
-        return sp.log(k) + _log_erfc_of(-g.args[0] if m > 0 else g.args[0])
+        return _log_erfc_times(k, -g.args[0] if m > 0 else g.args[0])
     if isinstance(g, sp.erfc) and m.is_negative and k == -2 * m:
         # SymPy writes erfc(-u) as 2 - erfc(u) (0 once erfc(u) rounds to 2); it is erfc(-u) again here.
-        return sp.log(-m) + _log_erfc_of(-g.args[0])
+        return _log_erfc_times(-m, -g.args[0])
     return None
 
 
