@@ -12,13 +12,16 @@ import pytest
 from harness import random_inputs
 
 import symlik
-from symlik.apps.accuracy import DOC, expected_kernels, measure_all, parse, render, same_measurement
+from symlik.apps.accuracy import DOC, expected_kernels, measure_all, parse, render, same_measurement, split
+from symlik.apps.accuracy.custom import USER_NAMES
 from symlik.apps.accuracy.measure import measure, scaled_error
 from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle, converged
 from symlik.model import links
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLE = parse((ROOT / DOC).read_text(encoding="utf-8"))
+CATALOG_PART, USER_PART = split((ROOT / DOC).read_text(encoding="utf-8"))
+TABLE = parse(CATALOG_PART)
+USER_TABLE = parse(USER_PART)
 # Cheap to measure (a few seconds), and between them a link, an event and a scalar entry.
 CHEAP = ("bernoulli-logit", "categorical-softmax", "bernoulli")
 
@@ -33,6 +36,14 @@ def test_table_covers_every_kernel_of_the_registry():
 def test_every_kernel_is_within_bounds_with_no_nan_or_inf():
     bad = {k: v for k, v in TABLE.items() if not v[5] or v[4] != 0}
     assert not bad
+
+
+def test_user_written_densities_have_their_own_table_within_bounds():
+    # Each user-style density (custom.py) has its NLL and loss rows, all within bounds, no nan/inf.
+    for name in USER_NAMES:
+        rows = {kernel: v for (slug, kernel), v in USER_TABLE.items() if slug.startswith(name.replace("_", "-"))}
+        assert {"nll", "loss"} <= set(rows), name
+        assert all(v[5] and v[4] == 0 for v in rows.values()), (name, rows)
 
 
 def test_table_is_current_for_a_cheap_subset():

@@ -24,7 +24,11 @@ from symlik.core.functions import (
     LogBeta,
     LogBinomial,
     LogCosh,
+    LogErfc,
+    Log1mExp,
+    LogExpm1,
     LogGamma,
+    LogNdtr,
     LogGammaDiff,
     LogSumExp,
     Sigmoid,
@@ -54,6 +58,8 @@ def to_exact(e):
     e = e.replace(lambda f: isinstance(f, (log1p, logaddexp)), lambda f: f.rewrite(sp.log))
     e = e.replace(lambda f: isinstance(f, expm1), lambda f: f.rewrite(sp.exp))
     e = e.replace(lambda f: isinstance(f, cosm1), lambda f: f.rewrite(sp.cos))
+    # erfc(u) = 1 - erf(u): SymPy's own erfc(-u) -> 2 - erfc(u) then compares term by term.
+    e = e.replace(lambda f: isinstance(f, sp.erfc), lambda f: 1 - sp.erf(f.args[0]))
     # log Gamma(u) = log(Gamma(u)) for u > 0 (every argument here is positive).
     return e.replace(lambda f: isinstance(f, sp.loggamma), lambda f: sp.log(sp.gamma(f.args[0])))
 
@@ -124,6 +130,22 @@ CASES = [
     ("log1p_positive", sp.log(1 + (a - x) ** 2 / (pa * pb**2)), Log1pPositive, ("a", "x", "pa", "pb"),
      [(1e8, -1e8, 1e-8, 1e-8), (1.0, 0.0, 1.0, 1.0), (1e-8, 0.0, 1.0, 1.0), (1e200, 0.0, 1e-200, 1.0)],
      lambda a_, x_, n_, s_: mpmath.log(1 + (a_ - x_) ** 2 / (n_ * s_**2))),
+    ("log_erfc", sp.log(1 + sp.erf(x)), LogErfc, ("x",), [(-30.0,), (-6.0,), (-1e-10,), (1e-10,), (0.3,), (5.0,), (30.0,)],
+     lambda v: mpmath.log(mpmath.erfc(-v))),
+    ("log_erfc", sp.log(sp.erfc(x)), LogErfc, ("x",), [(-30.0,), (-0.3,), (0.3,), (5.0,), (27.0,), (1e3,)],
+     lambda v: mpmath.log(mpmath.erfc(v))),
+    # SymPy writes erfc(-x) as 2 - erfc(x); the rule takes it back to log erfc(-x), not log(2 - erfc(x)).
+    ("log_erfc", sp.log(sp.erfc(-x)), LogErfc, ("x",), [(-27.0,), (-5.0,), (0.3,), (30.0,)],
+     lambda v: mpmath.log(mpmath.erfc(-v))),
+    ("log_erfc", sp.log(1 - sp.erf(x)) - sp.log(2), LogErfc, ("x",), [(-30.0,), (1e-10,), (30.0,)],
+     lambda v: mpmath.log(mpmath.erfc(v) / 2)),
+    # A normal CDF as SymPy's stats writes it: log Phi.
+    ("log_erfc", sp.log(sp.erf(x / sp.sqrt(2)) / 2 + sp.Rational(1, 2)), LogNdtr, ("x",),
+     [(-40.0,), (-20.0,), (-9.0,), (-1.0,), (0.0,), (3.0,), (5.0,)], lambda v: mpmath.log(mpmath.ncdf(v))),
+    ("log1mexp", sp.log(1 - sp.exp(x)), Log1mExp, ("x",), [(-1e-20,), (-1e-5,), (-0.5,), (-1.0,), (-40.0,)],
+     lambda v: mpmath.log(1 - mpmath.exp(v))),
+    ("log_expm1", sp.log(sp.exp(x) - 1), LogExpm1, ("x",), [(1e-20,), (1e-5,), (0.5,), (2.0,), (40.0,), (800.0,)],
+     lambda v: mpmath.log(mpmath.expm1(v))),
     ("log1p", sp.log(1 + x), log1p, ("x",), [(1e-20,), (-1e-20,), (3.0,)], lambda v: mpmath.log(1 + mpmath.mpf(v))),
     ("expm1", sp.exp(x) - 1, expm1, ("x",), [(1e-20,), (-1e-12,), (2.0,)], lambda v: mpmath.expm1(v)),
     ("cosm1", 1 - sp.cos(x), cosm1, ("x",), [(1e-8,), (1e-3,), (2.0,)], lambda v: 1 - mpmath.cos(v)),

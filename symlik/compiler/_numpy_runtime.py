@@ -94,6 +94,49 @@ def _erf(x):
         return np.vectorize(math.erf, otypes=[np.result_type(x, np.float64)])(x)
     return erf(x)
 
+
+def _erfc(x):
+    # As _erf: SciPy's erfc when installed, else math.erfc element by element.
+    try:
+        from scipy.special import erfc
+    except ImportError:  # pragma: no cover - SciPy is a test dependency
+        return np.vectorize(math.erfc, otypes=[np.result_type(x, np.float64)])(x)
+    return erfc(x)
+
+def _log_ndtr(x):
+    # log Phi(x): SciPy's log_ndtr takes log1p(-Phi(-x)) in the upper tail (log(Phi(x)) rounds
+    # to 0 past x = 8.3) and an asymptotic series below x = -20 (Phi underflows at -38).
+    return _special().log_ndtr(x)
+
+
+def _log_erfc(x):
+    # log erfc(x) in three ranges, none cancelling: near 0, log1p(-erf x) (the value is
+    # ~ -2x/sqrt(pi), which log(erfc x) would compute from a number next to 1); for x >= 1/2,
+    # log(erfcx x) - x^2 with the scaled erfcx = e^(x^2) erfc(x), finite where erfc underflows
+    # (x > 26.5); for x <= -1/2, erfc(x) is in [1.5, 2] and its log is exact.
+    s = _special()
+    x = np.asarray(x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        small = np.log1p(-s.erf(x))
+        upper = np.log(s.erfcx(x)) - x * x
+        lower = np.log(s.erfc(x))
+    return np.where(np.abs(x) < 0.5, small, np.where(x > 0, upper, lower))
+
+
+def _log1mexp(x):
+    # log(1 - e^x) for x <= 0 (Maechler 2012): above -log 2, 1 - e^x cancels and -expm1(x)
+    # keeps it; below, e^x is small and log1p(-e^x) keeps the digits log(1 - e^x) rounds away.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > -0.6931471805599453, np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def _log_expm1(x):
+    # log(e^x - 1) for x > 0: e^x overflows at 709, so past x = 1 it is x + log1p(-e^-x);
+    # below, expm1 keeps the digits of a tiny x that e^x - 1 cancels.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(x < 1, np.log(np.expm1(np.minimum(x, 1))), x + np.log1p(-np.exp(-x)))
+
+
 def _softmax(z):
     # exp(z - max) has every exponent <= 0: no overflow, and the row sum is >= 1.
     m = np.max(z, axis=-1, keepdims=True)
@@ -501,6 +544,11 @@ NAMESPACE = {
     "_event": _event,
     "_safe_ratio": _safe_ratio,
     "_erf": _erf,
+    "_erfc": _erfc,
+    "_log_ndtr": _log_ndtr,
+    "_log_erfc": _log_erfc,
+    "_log1mexp": _log1mexp,
+    "_log_expm1": _log_expm1,
     "_gather": _gather,
 }
 
@@ -525,6 +573,11 @@ PRINTED_AS = {
     "LogBesselI0": "_log_i0",
     "LogBesselI0e": "_log_i0e",
     "BesselI1I0Ratio": "_i1_over_i0",
+    "LogNdtr": "_log_ndtr",
+    "LogErfc": "_log_erfc",
+    "Log1mExp": "_log1mexp",
+    "LogExpm1": "_log_expm1",
+    "erfc": "_erfc",  # as erf: math.erfc is scalar-only
     "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
 }
 

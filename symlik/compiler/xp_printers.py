@@ -19,14 +19,14 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import LogBesselI0, LogBesselI0e, Softplus
+from symlik.core.functions import LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus
 from symlik.compiler import codegen
 from symlik.compiler.codegen import SymlikNumPyPrinter
 
 
 # The stable functions these printers write with the library's own routines (the rest are
 # lowered by symlik.core.functions.basic before printing).
-LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e)
+LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e, LogNdtr, LogErfc)
 
 
 def _helpers(*functions, **more) -> dict:
@@ -91,6 +91,15 @@ class _LibraryPrinter(SymlikNumPyPrinter):
         x = expr.args[0]
         return f"({self._print_LogBesselI0e(expr)} + {self._print(sp.Abs(x))})"
 
+    # log Phi by the library's log_ndtr (stable in both tails, with its own gradient);
+    # log erfc(x) = log 2 + log Phi(-sqrt(2) x), the same routine.
+    def _print_LogNdtr(self, expr):
+        return f"{self._module_format('scipy.special.log_ndtr')}({self._print(expr.args[0])})"
+
+    def _print_LogErfc(self, expr):
+        x = self._print(-sp.sqrt(2) * expr.args[0])
+        return f"({float(sp.log(2))!r} + {self._module_format('scipy.special.log_ndtr')}({x}))"
+
     def _print_Add(self, expr, order=None):
         softplus = [t for t in expr.args if isinstance(t, Softplus)]
         if len(softplus) == 1:
@@ -124,6 +133,7 @@ class SymlikTorchPrinter(_LibraryPrinter):
         "polygamma": "torch.special.polygamma",
         "erf": "torch.special.erf",
         "erfc": "torch.special.erfc",
+        "log_ndtr": "torch.special.log_ndtr",
         "i0": "torch.special.i0",
         "i0e": "torch.special.i0e",
         "i1": "torch.special.i1",
@@ -168,7 +178,7 @@ class SymlikJaxPrinter(_LibraryPrinter):
     special = {
         name: f"jax.scipy.special.{name}"
         for name in ("gammaln", "digamma", "polygamma", "erf", "erfc", "i0", "i0e", "i1", "i1e", "xlogy", "xlog1py",
-                     "expit", "logit", "betaln")
+                     "expit", "logit", "betaln", "log_ndtr")
     }
 
 

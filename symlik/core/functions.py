@@ -510,8 +510,143 @@ class BesselI1I0Ratio(sp.Function):
         return r"\frac{I_{1}\left(%s\right)}{I_{0}\left(%s\right)}" % (x, x)
 
 
+# --- log Phi, log erfc, log(1 - e^x), log(e^x - 1): the logs of the normal tails and of
+# exponentials near 1. A user density written with erf, erfc or a normal CDF reaches the
+# kernel through these (rewrite/rules.py recognises the forms); the exact formula loses
+# every digit in a tail that the named function keeps.
+
+_SQRT2 = sp.sqrt(2)
+
+
+def _erfc_asymptotic_log(x, terms: int = 6):
+    """log erfc(x) for x >= 25 (where erfc underflows near 26.5): -x^2 - log(x sqrt(pi))
+    + log1p(sum_n (-1)^n (2n-1)!! / (2x^2)^n). The sixth term is below 2e-15 at x = 25."""
+    series, term = sp.S.Zero, sp.S.One
+    for n in range(1, terms + 1):
+        term = -term * (2 * n - 1) / (2 * x**2)
+        series += term
+    return -(x**2) - sp.log(x) - sp.log(sp.sqrt(sp.pi)) + log1p(series)
+
+
+class LogErfc(sp.Function):
+    """log erfc(x), finite for every x: erfc underflows at x = 26.5, its log is about -x^2.
+    erfc(-x) = 1 + erf(x) is never written 2 - erfc(x) (which is 0 once erfc(x) rounds to 2)."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(sp.erfc(x))
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        # Three ranges, each without cancellation: log1p(-erf x) near 0 (the value is ~ -2x/sqrt(pi));
+        # log(erfc x) while erfc is a normal number; the asymptotic series past x = 25.
+        return sp.Piecewise(
+            (log1p(-sp.erf(x)), sp.Abs(x) < sp.Rational(1, 2)),
+            (sp.log(sp.erfc(x, evaluate=False)), x < 25),  # erfc(-u) kept: never 2 - erfc(u)
+            (_erfc_asymptotic_log(x), True),
+        )
+
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        # -2/sqrt(pi) e^{-x^2} / erfc(x), as one exponent: the ratio of two underflowing numbers is ~ 2x.
+        return -2 / sp.sqrt(sp.pi) * sp.exp(-(x**2) - LogErfc(x))
+
+    def _latex(self, printer):
+        return r"\log \operatorname{erfc}\left(%s\right)" % printer._print(self.args[0])
+
+
+class LogNdtr(sp.Function):
+    """log Phi(x), the log of the standard normal CDF (scipy.special.log_ndtr), finite for every x:
+    Phi(x) underflows at x = -38 while its log is about -x^2/2, and log Phi(x) for x > 8 is
+    -Phi(-x), which log(Phi(x)) rounds to 0."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log((1 + sp.erf(x / _SQRT2)) / 2)
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        # The upper tail as log1p(-Phi(-x)) (no log of a number next to 1); the lower as log erfc.
+        return sp.Piecewise(
+            (log1p(-sp.erfc(x / _SQRT2, evaluate=False) / 2), x > -1),
+            (LogErfc(-x / _SQRT2) - sp.log(2), True),
+        )
+
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_negative(self):
+        return True if self.args[0].is_real else None
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        # phi(x) / Phi(x) (the inverse Mills ratio), as one exponent: finite where both underflow.
+        return sp.exp(-(x**2) / 2 - LogNdtr(x)) / sp.sqrt(2 * sp.pi)
+
+    def _latex(self, printer):
+        return r"\log \Phi\left(%s\right)" % printer._print(self.args[0])
+
+
+class Log1mExp(sp.Function):
+    """log(1 - e^x) for x < 0: log(-expm1(x)) above -log 2, log1p(-e^x) below (Maechler, 2012)."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(1 - sp.exp(x))
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        # 1 - e^x cancels near x = 0 (expm1 keeps it); log(1 - e^x) loses e^x below 1e-16 (log1p keeps it).
+        return sp.Piecewise((sp.log(-expm1(x)), x > -sp.log(2)), (log1p(-sp.exp(x)), True))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return True if self.args[0].is_negative else None
+
+    def fdiff(self, argindex=1):
+        return -1 / expm1(-self.args[0])
+
+    def _latex(self, printer):
+        return r"\log\left(1 - e^{%s}\right)" % printer._print(self.args[0])
+
+
+class LogExpm1(sp.Function):
+    """log(e^x - 1) for x > 0: log(expm1(x)) up to 1, x + log1p(-e^-x) above (e^x overflows at 709)."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.log(sp.exp(x) - 1)
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        return sp.Piecewise((sp.log(expm1(x)), x < 1), (x + log1p(-sp.exp(-x)), True))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return True if self.args[0].is_positive else None
+
+    def fdiff(self, argindex=1):
+        return -1 / expm1(-self.args[0])
+
+    def _latex(self, printer):
+        return r"\log\left(e^{%s} - 1\right)" % printer._print(self.args[0])
+
+
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
-REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio)
+REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogErfc, LogNdtr, Log1mExp, LogExpm1)
 
 
 def exact(expr: sp.Expr) -> sp.Expr:

@@ -30,7 +30,11 @@ from symlik.core.functions import (
     LogBeta,
     LogBinomial,
     LogCosh,
+    LogErfc,
+    Log1mExp,
+    LogExpm1,
     LogGamma,
+    LogNdtr,
     LogGammaDiff,
     Log1pPositive,
     LogSumExp,
@@ -156,6 +160,110 @@ logaddexp_opt = Rewrite(
     lambda e: _sympy_logaddexp_opt(e),  # SymPy's rule: log(exp(v) + exp(w)) -> logaddexp(v, w)
     "log(e^a + e^b) overflows once either exponent passes 709; logaddexp subtracts the max first",
     priority=130,
+)
+
+
+# ---------------------------------------------------------------------------
+# log Phi and log erfc (the normal tails), log(1 - e^x) and log(e^x - 1)
+# ---------------------------------------------------------------------------
+
+
+def _split_log_factor(e, recognise):
+    """(other factors, stable log of the one recognised factor) when e is log(A) and exactly one
+    factor of A (after factor_terms) is recognised, else None. log(a b) = log a + log b holds
+    here because the recognised factor is positive and so is A (the argument of a log-density)."""
+    if not isinstance(e, sp.log) or not e.args[0].free_symbols:
+        return None
+    arg = e.args[0]
+    for candidate in (arg, sp.factor_terms(arg)):
+        factors = sp.Mul.make_args(candidate)
+        found = [(f, recognise(f)) for f in factors]
+        found = [(f, out) for f, out in found if out is not None]
+        if len(found) == 1:
+            f, out = found[0]
+            rest = sp.Mul(*(g for g in factors if g is not f))
+            return rest, out
+    return None
+
+
+def _stable_log(e, recognise):
+    rest, out = _split_log_factor(e, recognise)
+    return out if rest == 1 else sp.log(rest) + out
+
+
+def _two_terms(f):
+    """(number, other term) for a two-term sum with one positive numeric term, else None."""
+    if not isinstance(f, sp.Add) or len(f.args) != 2:
+        return None
+    numbers = [t for t in f.args if t.is_number]
+    if len(numbers) != 1 or numbers[0].is_zero:
+        return None
+    other = next(t for t in f.args if t is not numbers[0])
+    return numbers[0], other
+
+
+def _log_erfc_times(k, u):
+    """log(k erfc(u)): log Phi(-v) when that is exactly Phi(-v) (k = 1/2, u = v / sqrt 2, a normal
+    CDF), else log k + log erfc(u). Not log 2 + log Phi in general: near u = 0 the value is
+    ~ -2u/sqrt(pi), and log Phi(0) + log 2 would cancel it away; log erfc keeps it (log1p there)."""
+    v = u * sp.sqrt(2)
+    if k == sp.Rational(1, 2) and sp.count_ops(v) < sp.count_ops(u):
+        return LogNdtr(-v)
+    return sp.log(k) + LogErfc(u)
+
+
+def _erfc_log(f):
+    """The stable log of f when f is k erfc(u), k (1 + erf u), k (1 - erf u) or k (2 - erfc u), k > 0."""
+    if isinstance(f, sp.erfc):
+        return LogErfc(f.args[0])
+    parts = _two_terms(f)
+    if parts is None:
+        return None
+    k, other = parts
+    m, g = other.as_coeff_Mul()
+    if isinstance(g, sp.erf) and k.is_positive and abs(m) == k:
+        # k + k erf(u) = k erfc(-u); k - k erf(u) = k erfc(u): never 1 + erf(u), which is 0 once erf rounds to -1.
+        return _log_erfc_times(k, -g.args[0] if m > 0 else g.args[0])
+    if isinstance(g, sp.erfc) and m.is_negative and k == -2 * m:
+        # SymPy writes erfc(-u) as 2 - erfc(u) (0 once erfc(u) rounds to 2); it is erfc(-u) again here.
+        return _log_erfc_times(-m, -g.args[0])
+    return None
+
+
+log_erfc_opt = Rewrite(
+    "log_erfc",
+    lambda e: _split_log_factor(e, _erfc_log) is not None,
+    lambda e: _stable_log(e, _erfc_log),
+    "log(1 + erf(u)) is log(0) = -inf once erf(u) rounds to -1 (u < -5.9; a skew-normal loses every digit "
+    "below a y = -7); log Phi and log erfc (log_ndtr, erfcx) are finite and exact in both tails",
+    priority=160,
+)
+
+
+def _exp_term(f, sign):
+    """x when f is 1 - e^x (sign = -1) or e^x - 1 (sign = +1), else None."""
+    parts = _two_terms(f)
+    if parts is None or parts[0] != -sign:
+        return None
+    c, g = parts[1].as_coeff_Mul()
+    return g.args[0] if isinstance(g, sp.exp) and c == sign else None
+
+
+log1mexp_opt = Rewrite(
+    "log1mexp",
+    lambda e: _split_log_factor(e, lambda f: None if _exp_term(f, -1) is None else Log1mExp(_exp_term(f, -1))) is not None,
+    lambda e: _stable_log(e, lambda f: None if _exp_term(f, -1) is None else Log1mExp(_exp_term(f, -1))),
+    "log(1 - e^x) is log(0) for x > -1e-16 and loses e^x < 1e-16 below; log(-expm1 x) above -log 2 "
+    "and log1p(-e^x) below keep every digit (a censored exponential's log survival)",
+    priority=170,
+)
+
+log_expm1_opt = Rewrite(
+    "log_expm1",
+    lambda e: _split_log_factor(e, lambda f: None if _exp_term(f, 1) is None else LogExpm1(_exp_term(f, 1))) is not None,
+    lambda e: _stable_log(e, lambda f: None if _exp_term(f, 1) is None else LogExpm1(_exp_term(f, 1))),
+    "log(e^x - 1) overflows for x > 709 and cancels for x < 1e-16; x + log1p(-e^-x) and log(expm1 x) do not",
+    priority=175,
 )
 
 # ---------------------------------------------------------------------------
@@ -618,7 +726,8 @@ log_split_opt = Rewrite(
 
 # The rules, in increasing priority. Order matters, and each rule's priority says where it goes:
 #   100s  logs of sigmoids and sums of exponentials name their function (log(1 + e^z) must become
-#         softplus before log1p sees it: log1p(e^z) overflows);
+#         softplus before log1p sees it: log1p(e^z) overflows); logs of normal tails (log Phi, log erfc)
+#         and of 1 - e^x, e^x - 1 likewise;
 #   200s  log-gamma, log-beta and log-binomial forms;   300s  log cosh, log I0 (log_i0_cos after log_i0);
 #   400s  products with a log (xlogy) or an exp;        500s  powers of an exact base, then powm1;
 #   600   splitting logs of products;                   700s  SymPy's log1p / expm1 / cosm1, last, on what is left,

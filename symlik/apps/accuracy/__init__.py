@@ -20,13 +20,15 @@ from symlik.apps.accuracy.measure import RTOL, TERM_ULPS, measure
 from symlik.apps.catalog import all_derivations
 
 DOC = "docs/accuracy.md"
+# The second table: densities a user writes for symlik.custom (custom.py), measured the same way.
+USER_HEADING = "## User-written densities"
 HEADER = "| derivation | kernel | points (f64 / f32) | worst f64 | where (f64) | worst f32 | where (f32) | nan/inf | within bounds |"
 
 
-def measure_all(slugs=None, progress=None):
+def measure_all(slugs=None, progress=None, derivations=None):
     """Results for every derivation (or those whose slug is in ``slugs``), both dtypes."""
     rows = []
-    for d in all_derivations():
+    for d in all_derivations() if derivations is None else derivations:
         if slugs is not None and d.slug not in slugs:
             continue
         if progress:
@@ -55,7 +57,40 @@ def _cell(r) -> tuple[str, str, str]:
     return str(r.points), f"{r.worst:.1e}", r.where.replace("|", "\\|")
 
 
-def render(rows) -> str:
+def _table(rows) -> list[str]:
+    lines = [HEADER, "|---|---|---|---|---|---|---|---|---|"]
+    for slug, kernel, r64, r32 in rows:
+        p64, w64, at64 = _cell(r64)
+        p32, w32, at32 = _cell(r32)
+        bad = sum(r.nonfinite for r in (r64, r32) if r is not None)
+        ok = all(r.ok for r in (r64, r32) if r is not None)
+        lines.append(f"| `{slug}` | {kernel} | {p64} / {p32} | {w64} | {at64} | {w32} | {at32} | {bad} | {'yes' if ok else 'NO'} |")
+    return lines
+
+
+def render_user(rows) -> str:
+    """The section for the user-written densities (custom.py)."""
+    lines = [
+        "",
+        USER_HEADING,
+        "",
+        "Densities as a user writes them for `symlik.custom`, with erf, exp and powers and no stable function",
+        "named (`symlik/apps/accuracy/custom.py`): a skew-normal written with erf, a type I generalised",
+        "logistic and a Nakagami-m. The rewrites find the stable forms (log Phi and log erfc for the erf,",
+        "softplus for the logistic's log(1 + e^-r), log-gamma for the Nakagami); the grid, the oracle and the",
+        "bounds are those of the table above.",
+        "",
+    ]
+    return "\n".join(lines + _table(rows)) + "\n"
+
+
+def split(text: str) -> tuple[str, str]:
+    """(the catalog's part, the user-written densities' part) of a rendered page."""
+    head, _, user = text.partition(USER_HEADING)
+    return head, user
+
+
+def render(rows, user_rows=()) -> str:
     lines = [
         "# Accuracy of the compiled kernels",
         "",
@@ -89,14 +124,9 @@ def render(rows) -> str:
             w, slug, kernel, where = worst[dtype]
             lines.append(f"- Worst {dtype}: {w:.1e} ({slug}, {kernel}, at {where}).")
     all_ok = all((r is None or r.ok) for _, _, r64, r32 in rows for r in (r64, r32))
-    lines += [f"- Every kernel within bounds: {'yes' if all_ok else 'NO'}.", "", HEADER, "|---|---|---|---|---|---|---|---|---|"]
-    for slug, kernel, r64, r32 in rows:
-        p64, w64, at64 = _cell(r64)
-        p32, w32, at32 = _cell(r32)
-        bad = sum(r.nonfinite for r in (r64, r32) if r is not None)
-        ok = all(r.ok for r in (r64, r32) if r is not None)
-        lines.append(f"| `{slug}` | {kernel} | {p64} / {p32} | {w64} | {at64} | {w32} | {at32} | {bad} | {'yes' if ok else 'NO'} |")
-    return "\n".join(lines) + "\n"
+    lines += [f"- Every kernel within bounds: {'yes' if all_ok else 'NO'}.", ""]
+    text = "\n".join(lines + _table(rows)) + "\n"
+    return text + render_user(user_rows) if user_rows else text
 
 
 def parse(text: str) -> dict:
@@ -127,4 +157,4 @@ def same_measurement(a, b) -> bool:
     return True
 
 
-__all__ = ["measure_all", "render", "parse", "same_measurement", "expected_kernels", "DOC", "HEADER"]
+__all__ = ["measure_all", "render", "render_user", "split", "USER_HEADING", "parse", "same_measurement", "expected_kernels", "DOC", "HEADER"]

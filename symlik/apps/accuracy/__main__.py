@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from symlik.apps.accuracy import DOC, measure_all, parse, render, same_measurement
+from symlik.apps.accuracy.custom import user_derivations
 
 
 def main(argv=None) -> int:
@@ -16,7 +17,7 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     progress = None if args.quiet else (lambda slug: print(f"measuring {slug}", file=sys.stderr))
-    text = render(measure_all(progress=progress))
+    text = render(measure_all(progress=progress), measure_all(progress=progress, derivations=user_derivations()))
     if args.check:
         old = parse(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
         new = parse(text)
