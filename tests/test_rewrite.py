@@ -149,7 +149,7 @@ CASES = [
     ("log1p", sp.log(1 + x), log1p, ("x",), [(1e-20,), (-1e-20,), (3.0,)], lambda v: mpmath.log(1 + mpmath.mpf(v))),
     ("expm1", sp.exp(x) - 1, expm1, ("x",), [(1e-20,), (-1e-12,), (2.0,)], lambda v: mpmath.expm1(v)),
     ("cosm1", 1 - sp.cos(x), cosm1, ("x",), [(1e-8,), (1e-3,), (2.0,)], lambda v: 1 - mpmath.cos(v)),
-    ("log1mexp", sp.log(1 - sp.exp(-pa)), expm1, ("pa",), [(1e-20,), (1e-8,), (0.5,), (1.0,), (40.0,), (800.0,)],
+    ("log1p_negexp", log1p(-sp.exp(-pa)), Log1mExp, ("pa",), [(1e-20,), (1e-8,), (0.5,), (1.0,), (40.0,), (800.0,)],
      lambda v: mpmath.log(-mpmath.expm1(-v))),
 ]
 

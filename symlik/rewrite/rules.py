@@ -628,21 +628,20 @@ cosm1_opt = Rewrite(
     priority=730,
 )
 
-def _log1mexp_arg(e):
-    """x when e is log1p(-exp(x)) (what log1p_opt makes of log(1 - e^x)), else None."""
+def _log1p_negexp_arg(e):
+    """x when e is log1p(-exp(x)) (what log1p_opt makes of a log(1 - e^x) that log1mexp did not see), else None."""
     if not isinstance(e, log1p):
         return None
     term = -e.args[0]
     return term.args[0] if isinstance(term, sp.exp) else None
 
 
-log1mexp_opt = Rewrite(
-    "log1mexp",
-    lambda e: _log1mexp_arg(e) is not None,
-    # Maechler's switch at x = -log 2: each form is exact on its own side
-    lambda e: (lambda x: sp.Piecewise((sp.log(-expm1(x)), x > -sp.log(2)), (log1p(-sp.exp(x)), True)))(_log1mexp_arg(e)),
-    "log(1 - e^x) for x near 0 (the hurdle's truncation log(1 - e^-rate) at rate = 1e-20) is log1p(-1) = -inf; "
-    "log(-expm1(x)) keeps every digit there, and log1p(-e^x) does for x < -log 2",
+log1p_negexp_opt = Rewrite(
+    "log1p_negexp",
+    lambda e: _log1p_negexp_arg(e) is not None,
+    lambda e: Log1mExp(_log1p_negexp_arg(e)),
+    "log1p(-e^x) for x near 0 (the hurdle's truncation log(1 - e^-rate) at rate = 1e-20) is log1p(-1) = -inf; "
+    "log1mexp (log(-expm1 x) above -log 2) keeps every digit there",
     priority=740,
 )
 
@@ -731,7 +730,7 @@ log_split_opt = Rewrite(
 #   200s  log-gamma, log-beta and log-binomial forms;   300s  log cosh, log I0 (log_i0_cos after log_i0);
 #   400s  products with a log (xlogy) or an exp;        500s  powers of an exact base, then powm1;
 #   600   splitting logs of products;                   700s  SymPy's log1p / expm1 / cosm1, last, on what is left,
-#         then log1mexp on what log1p made of log(1 - e^x).
+#         then log1p_negexp on what log1p made of log(1 - e^x).
 STABLE: tuple[Rewrite, ...] = tuple(
     sorted((rule for rule in list(globals().values()) if isinstance(rule, Rewrite)), key=lambda rule: rule.priority)
 )
