@@ -252,3 +252,19 @@ def test_printer_never_falls_back_to_scalar_math():
         SymlikNumPyPrinter().doprint(sp.gamma(pa))
     assert "math." not in SymlikNumPyPrinter().doprint(stabilize(sp.log(sp.gamma(pa))))
     assert SymlikNumPyPrinter().doprint(stabilize(sp.log(sp.gamma(pa)))) == "_gammaln(pa)"
+
+
+def test_no_rule_is_shadowed_by_a_later_one_of_the_same_name():
+    # STABLE is read from the module's globals: a second `x_opt = Rewrite(...)` would silently
+    # replace the first (two branches once both defined log1mexp_opt).
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(rules))
+    defined = [
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "Rewrite"
+        for t in node.targets
+    ]
+    assert len(defined) == len(set(defined)) == len(STABLE)
