@@ -27,6 +27,7 @@ from symlik.core.functions import (
     LogGamma,
     LogGammaDiff,
     LogSumExp,
+    NegLogPoisson,
     Sigmoid,
     Softplus,
     XExp,
@@ -107,6 +108,12 @@ CASES = [
     ("gammaln", sp.loggamma(pa), LogGamma, ("pa",), [(1e300,)], lambda v: mpmath.loggamma(v)),
     ("betaln", LogGamma(pa) + LogGamma(pb) - LogGamma(pa + pb), LogBeta, ("pa", "pb"), [(1e8, 1.0), (1e8, 3.0)],
      lambda a, b: mpmath.log(mpmath.beta(a, b))),
+    ("poisson_saddle", pa - n * sp.log(pa) + LogGamma(n + 1), NegLogPoisson, ("pa", "n"),
+     [(1e6, 1e6), (1e10, 1e10), (1e15, 1e15), (1e6 + 1.0, 1e6), (1e-300, 3.0), (1e300, 1e6), (0.5, 0.0), (7.0, 1.0)],
+     lambda r, y: r - y * mpmath.log(r) + mpmath.loggamma(y + 1)),
+    ("poisson_saddle", sp.exp(x) - n * x + LogGamma(n + 1), NegLogPoisson, ("x", "n"),
+     [(float(mpmath.log(1e6)), 1e6), (-700.0, 2.0), (700.0, 1e300), (0.0, 0.0)],
+     lambda z, y: mpmath.exp(z) - y * z + mpmath.loggamma(y + 1)),
     ("logcosh", sp.log(sp.cosh(x)), LogCosh, ("x",), [(1e-8,), (0.3,), (1.0,), (800.0,), (-800.0,), (1e8,)],
      lambda v: mpmath.log(mpmath.cosh(v))),
     ("logcosh", sp.log(sp.sech(x)), LogCosh, ("x",), [(1e-8,), (800.0,)], lambda v: -mpmath.log(mpmath.cosh(v))),
@@ -183,6 +190,11 @@ def test_naive_forms_fail_where_the_rules_do_not():
         naive = gammaln(1e8) + gammaln(1.0) - gammaln(1e8 + 1)
         assert abs(naive - truth) > 1e-10 * abs(truth)
         assert abs(betaln(1e8, 1.0) - truth) <= 1e-15 * abs(truth)
+        # The Poisson NLL at y = rate = 1e6 by its textbook form: terms of 1.3e7 cancel to 7.8.
+        y = 1e6
+        truth = float(y - y * mpmath.log(y) + mpmath.loggamma(y + 1))
+        naive = y - y * np.log(y) + gammaln(y + 1)
+        assert abs(naive - truth) > 1e-11 * abs(truth)
 
 
 def test_logsumexp_and_log_softmax_over_the_event_axis():
