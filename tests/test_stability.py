@@ -109,3 +109,25 @@ def test_stirlerr_and_bd0_against_mpmath():
     got = _bd0(x, m)
     assert np.all(got >= 0)
     assert np.all(np.abs(got - want) <= 1e-13 * np.abs(want) + (np.array(want) == 0))
+
+
+def _binomial_nll_exact(y, n, p):
+    y, n, p = (mpmath.mpf(float(v)) for v in (y, n, p))
+    log_choose = mpmath.loggamma(n + 1) - mpmath.loggamma(y + 1) - mpmath.loggamma(n - y + 1)
+    return float(-log_choose - (y * mpmath.log(p) if y else 0) - ((n - y) * mpmath.log(1 - p) if n != y else 0))
+
+
+@pytest.mark.parametrize("link", [None, "logit"])
+def test_binomial_nll_where_the_count_is_its_mean(link):
+    # y = n p at n = 10^k: -log C(n, y) and y log p cancel to a value of order log n.
+    n = np.array([10.0**k for k in range(1, 13)] * 3 + [5.0, 5.0])
+    p = np.repeat([0.5, 0.3, 1e-3], 12).tolist() + [0.2, 0.2]
+    p = np.array(p)
+    y = np.round(n * p)
+    y[-2:] = [0.0, 5.0]  # the ends, -n log(1 - p) and -n log p
+    arg = p if link is None else np.log(p) - np.log1p(-p)
+    prob = p if link is None else 1 / (1 + np.exp(-arg))
+    with mpmath.workdps(60):
+        want = np.array([_binomial_nll_exact(*v) for v in zip(y, n, prob)])
+    got = symlik.compile("binomial", target="nll", link=link, reduction="none")(arg, y, n)
+    assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))

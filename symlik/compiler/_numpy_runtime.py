@@ -526,6 +526,8 @@ PRINTED_AS = {
     "LogBesselI0e": "_log_i0e",
     "BesselI1I0Ratio": "_i1_over_i0",
     "NegLogPoisson": "_neg_log_poisson",
+    "NegLogBinomial": "_neg_log_binomial",
+    "NegLogBinomialLogit": "_neg_log_binomial_logit",
     "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
 }
 
@@ -652,3 +654,41 @@ def _neg_log_poisson(y, rate):
 
 
 NAMESPACE["_neg_log_poisson"] = _neg_log_poisson
+
+
+def _binomial_saddle(y, n, np_, nq):
+    """-log Binomial(y; n, p) for 0 < y < n from n p and n (1 - p) (Loader): the deviance terms
+    and Stirling remainders are small and mostly of one sign, log(2 pi y (n - y) / n) last."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return (_bd0(y, np_) + _bd0(n - y, nq) + _stirlerr(y) + _stirlerr(n - y) - _stirlerr(n)
+                + 0.5 * np.log(2 * np.pi * y * ((n - y) / n)))
+
+
+def _neg_log_binomial(y, n, p):
+    dtype = _float_dtype(y, n, p)
+    y, n, p = np.broadcast_arrays(*(np.asarray(v, dtype=dtype) for v in (y, n, p)))
+    inner = (y > 0) & (y < n)
+    ys = np.where(inner, y, 1)
+    ns = np.where(inner, n, 2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        middle = _binomial_saddle(ys, ns, ns * p, ns * (1 - p))
+        # The ends: -n log(1 - p) (log1p keeps a tiny p) at y = 0, -n log p at y = n.
+        ends = np.where(y == 0, -n * np.log1p(-p), -n * np.log(p))
+    return np.where(inner, middle, ends).astype(dtype, copy=False)
+
+
+def _neg_log_binomial_logit(y, n, z):
+    dtype = _float_dtype(y, n, z)
+    y, n, z = np.broadcast_arrays(*(np.asarray(v, dtype=dtype) for v in (y, n, z)))
+    inner = (y > 0) & (y < n)
+    ys = np.where(inner, y, 1)
+    ns = np.where(inner, n, 2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # n p = n sigmoid(z) and n (1 - p) = n sigmoid(-z): neither rounds 1 - p.
+        middle = _binomial_saddle(ys, ns, ns * _sigmoid(z), ns * _sigmoid(-z))
+        ends = np.where(y == 0, n * np.logaddexp(0, z), n * np.logaddexp(0, -z))
+    return np.where(inner, middle, ends).astype(dtype, copy=False)
+
+
+NAMESPACE["_neg_log_binomial"] = _neg_log_binomial
+NAMESPACE["_neg_log_binomial_logit"] = _neg_log_binomial_logit
