@@ -131,3 +131,23 @@ def test_binomial_nll_where_the_count_is_its_mean(link):
         want = np.array([_binomial_nll_exact(*v) for v in zip(y, n, prob)])
     got = symlik.compile("binomial", target="nll", link=link, reduction="none")(arg, y, n)
     assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))
+
+
+@pytest.mark.parametrize("link", [None, "logit"])
+def test_negative_binomial_nll_at_its_mean(link):
+    # y = n (1 - p)/p, the mean, at large n: the log-gamma terms cancel to a value of order log y.
+    n = np.array([10.0**k for k in range(0, 13)] + [0.5, 3.7])
+    p = np.array([0.5, 0.25, 1e-3] * 5)
+    y = np.round(n * (1 - p) / p)
+    arg = p if link is None else np.log(p) - np.log1p(-p)
+    prob = p if link is None else 1 / (1 + np.exp(-arg))
+
+    def exact(y, n, p):
+        y, n, p = (mpmath.mpf(float(v)) for v in (y, n, p))
+        return float(mpmath.loggamma(n) + mpmath.loggamma(y + 1) - mpmath.loggamma(n + y)
+                     - n * mpmath.log(p) - (y * mpmath.log(1 - p) if y else 0))
+
+    with mpmath.workdps(60):
+        want = np.array([exact(*v) for v in zip(y, n, prob)])
+    got = symlik.compile("negative_binomial", target="nll", link=link, reduction="none")(arg, y, n)
+    assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))

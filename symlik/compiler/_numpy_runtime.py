@@ -528,6 +528,8 @@ PRINTED_AS = {
     "NegLogPoisson": "_neg_log_poisson",
     "NegLogBinomial": "_neg_log_binomial",
     "NegLogBinomialLogit": "_neg_log_binomial_logit",
+    "NegLogNegBinomial": "_neg_log_neg_binomial",
+    "NegLogNegBinomialLogit": "_neg_log_neg_binomial_logit",
     "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
 }
 
@@ -692,3 +694,17 @@ def _neg_log_binomial_logit(y, n, z):
 
 NAMESPACE["_neg_log_binomial"] = _neg_log_binomial
 NAMESPACE["_neg_log_binomial_logit"] = _neg_log_binomial_logit
+
+
+# The negative binomial is n/(n + y) times the binomial pmf of n successes in n + y trials:
+# -log NB(y; n, p) = log1p(y/n) - log Bin(n; n + y, p), and the binomial's saddle point applies.
+def _neg_log_neg_binomial(y, n, p):
+    return np.log1p(y / n) + _neg_log_binomial(n, n + y, p)
+
+
+def _neg_log_neg_binomial_logit(y, n, z):
+    return np.log1p(y / n) + _neg_log_binomial_logit(n, n + y, z)
+
+
+NAMESPACE["_neg_log_neg_binomial"] = _neg_log_neg_binomial
+NAMESPACE["_neg_log_neg_binomial_logit"] = _neg_log_neg_binomial_logit

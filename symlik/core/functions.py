@@ -591,8 +591,61 @@ class NegLogBinomialLogit(sp.Function):
         return r"\left(%s \log(1 + e^{%s}) - %s %s - \log\binom{%s}{%s}\right)" % (n, z, y, z, n, y)
 
 
+class NegLogNegBinomial(sp.Function):
+    """-log NegBinomial(y; n, p) = log Gamma(n) + log y! - log Gamma(n + y) - n log p - y log(1 - p),
+    as log(1 + y/n) - log Binomial(n; n + y, p) (the negative binomial is n/(n + y) times a binomial
+    pmf), so that the binomial's saddle-point form applies: no cancellation at y = n(1 - p)/p."""
+
+    nargs = 3
+
+    def _eval_rewrite_as_exact(self, y, n, p, **kwargs):
+        return (sp.log(sp.gamma(n)) + sp.log(sp.gamma(y + 1)) - sp.log(sp.gamma(n + y))
+                - n * sp.log(p) - y * sp.log(1 - p))
+
+    def _eval_rewrite_as_basic(self, y, n, p, **kwargs):
+        return LogGamma(n) + LogGamma(y + 1) - LogGamma(n + y) + XLogY(-n, p) + XLog1PY(-y, -p)
+
+    def _eval_is_real(self):
+        return True if all(a.is_real for a in self.args) else None
+
+    def fdiff(self, argindex=3):
+        y, n, p = self.args
+        if argindex == 3:
+            return y / (1 - p) - n / p
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _latex(self, printer):
+        return printer._print(self.rewrite("exact"))
+
+
+class NegLogNegBinomialLogit(sp.Function):
+    """-log NegBinomial(y; n, sigmoid(z)) = n softplus(-z) + y softplus(z) + log Gamma(n) + log y!
+    - log Gamma(n + y), by the same binomial saddle-point form."""
+
+    nargs = 3
+
+    def _eval_rewrite_as_exact(self, y, n, z, **kwargs):
+        return (n * sp.log(1 + sp.exp(-z)) + y * sp.log(1 + sp.exp(z)) + sp.log(sp.gamma(n))
+                + sp.log(sp.gamma(y + 1)) - sp.log(sp.gamma(n + y)))
+
+    def _eval_rewrite_as_basic(self, y, n, z, **kwargs):
+        return (n + y) * Softplus(z) - n * z + LogGamma(n) + LogGamma(y + 1) - LogGamma(n + y)
+
+    def _eval_is_real(self):
+        return True if all(a.is_real for a in self.args) else None
+
+    def fdiff(self, argindex=3):
+        y, n, z = self.args
+        if argindex == 3:
+            return (n + y) * Sigmoid(z) - n
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _latex(self, printer):
+        return printer._print(self.rewrite("exact"))
+
+
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
-REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, NegLogPoisson, NegLogBinomial, NegLogBinomialLogit)
+REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, NegLogPoisson, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit)
 
 
 def exact(expr: sp.Expr) -> sp.Expr:

@@ -36,6 +36,8 @@ from symlik.core.functions import (
     LogSumExp,
     NegLogBinomial,
     NegLogBinomialLogit,
+    NegLogNegBinomial,
+    NegLogNegBinomialLogit,
     NegLogPoisson,
     PowExactBase,
     PowM1ExactBase,
@@ -503,6 +505,45 @@ binomial_saddle_opt = Rewrite(
     "-log C(n, y) - y log p - (n - y) log(1 - p) cancels terms of 3.5e6 to leave 7.6 at n = 1e7, y = n p; "
     "Loader's bd0(y, np) + bd0(n - y, nq) + Stirling remainders does not",
     priority=450,
+)
+
+
+def _neg_binomial_parts(add):
+    """(y, n, p or z, which) when ``add`` is exactly the negative-binomial NLL
+    log Gamma(n) + log Gamma(y + 1) - log Gamma(n + y) - n log p - y log(1 - p), or with p = sigmoid(z)."""
+    if not isinstance(add, sp.Add) or not add.has(LogGamma):
+        return None
+    plus = [t for t in add.args if isinstance(t, LogGamma)]
+    minus = [t for t in add.args if t.as_coeff_Mul()[0] == -1 and isinstance(t.as_coeff_Mul()[1], LogGamma)]
+    for m in minus:
+        total = m.as_coeff_Mul()[1].args[0]
+        for a in plus:
+            for b in plus:
+                if a is b or sp.expand(a.args[0] + b.args[0] - 1 - total) != 0:
+                    continue
+                n, y = a.args[0], b.args[0] - 1
+                rest = add - a - b - m
+                for p in {g.args[1] for g in rest.atoms(XLogY)}:
+                    if _same(rest, -n * sp.log(p) - y * sp.log(1 - p)):
+                        return y, n, p, NegLogNegBinomial
+                for z in {g.args[0] for g in rest.atoms(Softplus)}:
+                    if _same(rest, (n + y) * Softplus(z) - n * z):
+                        return y, n, z, NegLogNegBinomialLogit
+    return None
+
+
+def _neg_binomial_saddle(add):
+    y, n, theta, fn = _neg_binomial_parts(add)
+    return fn(y, n, theta)
+
+
+neg_binomial_saddle_opt = Rewrite(
+    "neg_binomial_saddle",
+    lambda e: _neg_binomial_parts(e) is not None,
+    _neg_binomial_saddle,
+    "log Gamma(n) + log y! - log Gamma(n + y) - n log p - y log(1 - p) cancels terms of 1e7 at y = n(1 - p)/p; "
+    "as log1p(y/n) - log Bin(n; n + y, p), the binomial's saddle-point form does not",
+    priority=460,
 )
 
 
