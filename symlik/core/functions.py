@@ -556,9 +556,11 @@ class NegLogBinomial(sp.Function):
 
     def fdiff(self, argindex=3):
         y, n, p = self.args
-        if argindex == 3:
-            return (n - y) / (1 - p) - y / p
-        raise sp.ArgumentIndexError(self, argindex)
+        if argindex == 1:
+            return sp.polygamma(0, y + 1) - sp.polygamma(0, n - y + 1) - sp.log(p) + sp.log(1 - p)
+        if argindex == 2:
+            return sp.polygamma(0, n - y + 1) - sp.polygamma(0, n + 1) - sp.log(1 - p)
+        return (n - y) / (1 - p) - y / p
 
     def _latex(self, printer):
         y, n, p = (printer._print(a) for a in self.args)
@@ -582,9 +584,11 @@ class NegLogBinomialLogit(sp.Function):
 
     def fdiff(self, argindex=3):
         y, n, z = self.args
-        if argindex == 3:
-            return n * Sigmoid(z) - y
-        raise sp.ArgumentIndexError(self, argindex)
+        if argindex == 1:
+            return sp.polygamma(0, y + 1) - sp.polygamma(0, n - y + 1) - z
+        if argindex == 2:
+            return Softplus(z) + sp.polygamma(0, n - y + 1) - sp.polygamma(0, n + 1)
+        return n * Sigmoid(z) - y
 
     def _latex(self, printer):
         y, n, z = (printer._print(a) for a in self.args)
@@ -610,9 +614,11 @@ class NegLogNegBinomial(sp.Function):
 
     def fdiff(self, argindex=3):
         y, n, p = self.args
-        if argindex == 3:
-            return y / (1 - p) - n / p
-        raise sp.ArgumentIndexError(self, argindex)
+        if argindex == 1:
+            return sp.polygamma(0, y + 1) - sp.polygamma(0, n + y) - sp.log(1 - p)
+        if argindex == 2:
+            return sp.polygamma(0, n) - sp.polygamma(0, n + y) - sp.log(p)
+        return y / (1 - p) - n / p
 
     def _latex(self, printer):
         return printer._print(self.rewrite("exact"))
@@ -636,9 +642,11 @@ class NegLogNegBinomialLogit(sp.Function):
 
     def fdiff(self, argindex=3):
         y, n, z = self.args
-        if argindex == 3:
-            return (n + y) * Sigmoid(z) - n
-        raise sp.ArgumentIndexError(self, argindex)
+        if argindex == 1:
+            return Softplus(z) + sp.polygamma(0, y + 1) - sp.polygamma(0, n + y)
+        if argindex == 2:
+            return Softplus(z) - z + sp.polygamma(0, n) - sp.polygamma(0, n + y)
+        return (n + y) * Sigmoid(z) - n
 
     def _latex(self, printer):
         return printer._print(self.rewrite("exact"))
