@@ -526,6 +526,7 @@ PRINTED_AS = {
     "LogBesselI0e": "_log_i0e",
     "BesselI1I0Ratio": "_i1_over_i0",
     "NegLogPoisson": "_neg_log_poisson",
+    "NegLogPoissonLog": "_neg_log_poisson_log",
     "NegLogBinomial": "_neg_log_binomial",
     "NegLogBinomialLogit": "_neg_log_binomial_logit",
     "NegLogNegBinomial": "_neg_log_neg_binomial",
@@ -655,7 +656,22 @@ def _neg_log_poisson(y, rate):
     return np.where(positive, value, rate).astype(dtype, copy=False)
 
 
+
+
+def _neg_log_poisson_log(y, z):
+    """-log Poisson(y; e^z): the saddle-point form where e^z is a normal number; e^z - y z +
+    lgamma(y + 1) where it underflows or overflows (no cancellation there: e^z is far from y)."""
+    dtype = _float_dtype(y, z)
+    y, z = np.broadcast_arrays(np.asarray(y, dtype=dtype), np.asarray(z, dtype=dtype))
+    with np.errstate(over="ignore", invalid="ignore"):
+        rate = np.exp(z)
+        normal = (rate >= np.finfo(dtype).tiny) & np.isfinite(rate)
+        direct = rate - y * z + _gammaln(y + 1)
+    return np.where(normal, _neg_log_poisson(y, np.where(normal, rate, 1)), direct).astype(dtype, copy=False)
+
+
 NAMESPACE["_neg_log_poisson"] = _neg_log_poisson
+NAMESPACE["_neg_log_poisson_log"] = _neg_log_poisson_log
 
 
 def _binomial_saddle(y, n, np_, nq):

@@ -538,6 +538,34 @@ class NegLogPoisson(sp.Function):
         return r"\left(%s - %s \log %s + \log \Gamma\left(%s + 1\right)\right)" % (rate, y, rate, y)
 
 
+class NegLogPoissonLog(sp.Function):
+    """-log Poisson(y; e^z) = e^z - y z + log Gamma(y + 1), with the network's log-rate z: the
+    saddle-point form of NegLogPoisson where e^z is a normal number, and this formula where
+    e^z underflows (z = -1000: nothing cancels there, and bd0(y, 0) would be infinite)."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, y, z, **kwargs):
+        return sp.exp(z) - y * z + sp.log(sp.gamma(y + 1))
+
+    def _eval_rewrite_as_basic(self, y, z, **kwargs):
+        return sp.exp(z) - y * z + LogGamma(y + 1)
+
+    def _eval_is_real(self):
+        y, z = self.args
+        return True if (y.is_nonnegative and z.is_real) else None
+
+    def fdiff(self, argindex=1):
+        y, z = self.args
+        if argindex == 1:
+            return sp.polygamma(0, y + 1) - z
+        return sp.exp(z) - y
+
+    def _latex(self, printer):
+        y, z = (printer._print(a) for a in self.args)
+        return r"\left(e^{%s} - %s %s + \log \Gamma\left(%s + 1\right)\right)" % (z, y, z, y)
+
+
 class NegLogBinomial(sp.Function):
     """-log Binomial(y; n, p) = -log C(n, y) - y log p - (n - y) log(1 - p), computed as
     Loader's saddle-point form: bd0(y, np) + bd0(n - y, n(1 - p)) plus Stirling remainders.
@@ -653,7 +681,7 @@ class NegLogNegBinomialLogit(sp.Function):
 
 
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
-REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, NegLogPoisson, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit)
+REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit)
 
 
 def exact(expr: sp.Expr) -> sp.Expr:

@@ -39,6 +39,7 @@ from symlik.core.functions import (
     NegLogNegBinomial,
     NegLogNegBinomialLogit,
     NegLogPoisson,
+    NegLogPoissonLog,
     PowExactBase,
     PowM1ExactBase,
     Sigmoid,
@@ -454,7 +455,9 @@ def _poisson_terms(add):
 def _poisson_saddle(add):
     y, rate, used = _poisson_terms(add)
     rest = [t for t in add.args if t not in used]
-    return sp.Add(NegLogPoisson(y, rate), *rest)
+    # A log link hands over z = log rate itself: keep it (e^z may underflow where z does not).
+    value = NegLogPoissonLog(y, rate.args[0]) if isinstance(rate, sp.exp) else NegLogPoisson(y, rate)
+    return sp.Add(value, *rest)
 
 
 poisson_saddle_opt = Rewrite(
