@@ -38,10 +38,15 @@ def _logsumexp(z):
 
 
 def _logsumexp_minus(z, zy):
-    # (max - z_y) + log sum exp(z - max): for the argmax class the first term is exactly 0.
+    # (max - z_y) + log1p(sum of exp(z - max) over all but one argmax): for the argmax class the
+    # first term is exactly 0, and log1p keeps the digits that log(1 + 9e-14) would round away
+    # (logits [30, 0, -30] with the first class true: 9.4e-14, not 30 + log(1 + ...) - 30).
     m = np.max(z, axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    return (m[..., 0] - zy) + np.log(np.sum(np.exp(z - m), axis=-1))
+    e = np.exp(z - m)
+    top = np.argmax(z, axis=-1)[..., None]
+    np.put_along_axis(e, top, 0, axis=-1)
+    return (m[..., 0] - zy) + np.log1p(np.sum(e, axis=-1))
 
 
 def _x_times(log_fn, x, y):
@@ -647,8 +652,8 @@ def _bd0(x, m):
 
 def _neg_log_poisson(y, rate):
     """-log Poisson(y; rate) by the saddle-point form; rate at y = 0 (stirlerr(0) is not finite)."""
-    dtype = _float_dtype(y, rate)
-    y, rate = np.broadcast_arrays(np.asarray(y, dtype=dtype), np.asarray(rate, dtype=dtype))
+    dtype = _float_dtype(y, rate)  # float64 inside (the saddle terms want it), the inputs' dtype out
+    y, rate = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(rate, dtype=np.float64))
     positive = y > 0
     ys = np.where(positive, y, 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -662,10 +667,10 @@ def _neg_log_poisson_log(y, z):
     """-log Poisson(y; e^z): the saddle-point form where e^z is a normal number; e^z - y z +
     lgamma(y + 1) where it underflows or overflows (no cancellation there: e^z is far from y)."""
     dtype = _float_dtype(y, z)
-    y, z = np.broadcast_arrays(np.asarray(y, dtype=dtype), np.asarray(z, dtype=dtype))
+    y, z = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(z, dtype=np.float64))
     with np.errstate(over="ignore", invalid="ignore"):
         rate = np.exp(z)
-        normal = (rate >= np.finfo(dtype).tiny) & np.isfinite(rate)
+        normal = (rate >= np.finfo(np.float64).tiny) & np.isfinite(rate)
         direct = rate - y * z + _gammaln(y + 1)
     return np.where(normal, _neg_log_poisson(y, np.where(normal, rate, 1)), direct).astype(dtype, copy=False)
 
@@ -683,13 +688,20 @@ def _binomial_saddle(y, n, np_, nq):
 
 
 def _neg_log_binomial(y, n, p):
+    # Computed in float64 whatever the inputs: in float32, n + y of the negative binomial
+    # (which calls this) drops y < n * 6e-8, and the saddle terms need the digits.
     dtype = _float_dtype(y, n, p)
-    y, n, p = np.broadcast_arrays(*(np.asarray(v, dtype=dtype) for v in (y, n, p)))
+    y, n, p = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (y, n, p)))
     inner = (y > 0) & (y < n)
     ys = np.where(inner, y, 1)
     ns = np.where(inner, n, 2)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        middle = _binomial_saddle(ys, ns, ns * p, ns * (1 - p))
+        np_, nq = ns * p, ns * (1 - p)
+        middle = _binomial_saddle(ys, ns, np_, nq)
+        # n p underflowing (p = 1e-320): far from y, so the plain form is exact and finite.
+        direct = -ys * np.log(p) - (ns - ys) * np.log1p(-p) - _log_binomial(ns, ys)
+        tiny = np.finfo(np.float64).tiny
+        middle = np.where((np_ >= tiny) & (nq >= tiny), middle, direct)
         # The ends: -n log(1 - p) (log1p keeps a tiny p) at y = 0, -n log p at y = n.
         ends = np.where(y == 0, -n * np.log1p(-p), -n * np.log(p))
     return np.where(inner, middle, ends).astype(dtype, copy=False)
@@ -697,13 +709,19 @@ def _neg_log_binomial(y, n, p):
 
 def _neg_log_binomial_logit(y, n, z):
     dtype = _float_dtype(y, n, z)
-    y, n, z = np.broadcast_arrays(*(np.asarray(v, dtype=dtype) for v in (y, n, z)))
+    y, n, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (y, n, z)))
     inner = (y > 0) & (y < n)
     ys = np.where(inner, y, 1)
     ns = np.where(inner, n, 2)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # n p = n sigmoid(z) and n (1 - p) = n sigmoid(-z): neither rounds 1 - p.
-        middle = _binomial_saddle(ys, ns, ns * _sigmoid(z), ns * _sigmoid(-z))
+        np_, nq = ns * _sigmoid(z), ns * _sigmoid(-z)
+        middle = _binomial_saddle(ys, ns, np_, nq)
+        # Where n p or n q underflows (z = -1000), the prediction is far from y and nothing
+        # cancels: n softplus(z) - y z - log C(n, y) is exact there, and bd0(y, 0) is not finite.
+        direct = ns * np.logaddexp(0, z) - ys * z - _log_binomial(ns, ys)
+        tiny = np.finfo(np.float64).tiny
+        middle = np.where((np_ >= tiny) & (nq >= tiny), middle, direct)
         ends = np.where(y == 0, n * np.logaddexp(0, z), n * np.logaddexp(0, -z))
     return np.where(inner, middle, ends).astype(dtype, copy=False)
 
@@ -715,11 +733,15 @@ NAMESPACE["_neg_log_binomial_logit"] = _neg_log_binomial_logit
 # The negative binomial is n/(n + y) times the binomial pmf of n successes in n + y trials:
 # -log NB(y; n, p) = log1p(y/n) - log Bin(n; n + y, p), and the binomial's saddle point applies.
 def _neg_log_neg_binomial(y, n, p):
-    return np.log1p(y / n) + _neg_log_binomial(n, n + y, p)
+    dtype = _float_dtype(y, n, p)
+    y, n, p = (np.asarray(v, dtype=np.float64) for v in (y, n, p))  # n + y in float32 drops y < 6e-8 n
+    return (np.log1p(y / n) + _neg_log_binomial(n, n + y, p)).astype(dtype, copy=False)
 
 
 def _neg_log_neg_binomial_logit(y, n, z):
-    return np.log1p(y / n) + _neg_log_binomial_logit(n, n + y, z)
+    dtype = _float_dtype(y, n, z)
+    y, n, z = (np.asarray(v, dtype=np.float64) for v in (y, n, z))
+    return (np.log1p(y / n) + _neg_log_binomial_logit(n, n + y, z)).astype(dtype, copy=False)
 
 
 NAMESPACE["_neg_log_neg_binomial"] = _neg_log_neg_binomial

@@ -138,7 +138,10 @@ def cancellation_points(d, dtype, max_points: int = MAX_CANCELLATION_POINTS, see
             targets.update(upper * v for v in predicted if 0 < v < 1)
         if discrete:
             targets = {float(np.round(t)) for t in targets if t >= 0}
-        inputs = {n: (link.numeric_forward(np.float64(params[n])).item() if natural[n][0] != n else params[n]) for n in names}
+        with np.errstate(divide="ignore", over="ignore"):
+            inputs = {n: (link.numeric_forward(np.float64(params[n])).item() if natural[n][0] != n else params[n]) for n in names}
+        if not all(np.isfinite(v) and abs(v) <= np.finfo(dtype).max for v in inputs.values()):
+            continue  # a link's input at its edge (logit of 1): the edge grid has those
         points += [{**inputs, "y": float(t)} for t in sorted(targets)]
     if len(points) > max_points:
         rng = np.random.default_rng(seed)
