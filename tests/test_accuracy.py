@@ -60,15 +60,40 @@ def test_table_is_current():
     assert main(["--check", "--quiet", "--out", str(ROOT / DOC)]) == 0
 
 
-def test_scaled_error_is_relative_away_from_zero_and_term_scaled_near_it():
-    # 1 ulp off a value of 1: relative error eps.
-    assert scaled_error(1.0 + 2.0**-52, mpmath.mpf(1), 1, np.float64) == pytest.approx(2.0**-52)
-    # A true value of 1e-20 made of terms of size 1: 1e-17 off is 8 ulps of the terms at most.
-    e = scaled_error(1e-17, mpmath.mpf("1e-20"), 2, np.float64)
-    assert e < 1e-12
-    # ... but the same error on a value that is not cancellation is a failure.
-    assert scaled_error(1e-17, mpmath.mpf("1e-20"), mpmath.mpf("1e-20"), np.float64) > 1e-12
-    assert scaled_error(float("nan"), mpmath.mpf(1), 1, np.float64) == float("inf")
+def test_scaled_error_is_relative_where_well_conditioned_and_kappa_scaled_where_not():
+    # 1 ulp off a value of 1: relative error eps (kappa not needed, not computed).
+    assert scaled_error(1.0 + 2.0**-52, mpmath.mpf(1), 1, np.float64) == (pytest.approx(2.0**-52), None)
+    # A true value of 1e-20 whose inputs move it by 2 per unit relative change (kappa = 2e20):
+    # 1e-17 off is well within rtol * max(1, kappa) relative.
+    e, kappa = scaled_error(1e-17, mpmath.mpf("1e-20"), 2, np.float64)
+    assert e < 1e-12 and kappa == pytest.approx(2e20)
+    # ... but the same error on a well-conditioned value (kappa = 1) is a failure.
+    assert scaled_error(1e-17, mpmath.mpf("1e-20"), mpmath.mpf("1e-20"), np.float64)[0] > 1e-12
+    assert scaled_error(float("nan"), mpmath.mpf(1), 1, np.float64)[0] == float("inf")
+
+
+def test_sensitivity_is_the_condition_number_times_the_value():
+    from symlik.apps.accuracy.oracle import sensitivity
+
+    # f = y - mu at y = 1 + 1e-8, mu = 1: kappa = (|y| + |mu|) / |y - mu| = 2e8, by hand.
+    f = lambda v: v["y"] - v["mu"]  # noqa: E731
+    with mpmath.workdps(50):
+        point = {"y": mpmath.mpf(1) + mpmath.mpf("1e-8"), "mu": mpmath.mpf(1)}
+        s = sensitivity(f, point)
+        assert abs(s / abs(f(point)) - (2 + mpmath.mpf("1e-8")) / mpmath.mpf("1e-8")) < 1e-20
+        # Poisson NLL at y = rate = 1e6: well conditioned (kappa ~ 1), though its terms are 1.3e7.
+        nll = lambda v: v["rate"] - v["y"] * mpmath.log(v["rate"]) + mpmath.loggamma(v["y"] + 1)  # noqa: E731
+        point = {"rate": mpmath.mpf(10) ** 6, "y": mpmath.mpf(10) ** 6}
+        assert sensitivity(nll, point) / nll(point) < 2
+
+
+def test_matched_large_targets_are_in_the_grid():
+    from symlik.apps.accuracy.grid import grid
+
+    pts = grid(symlik.derive("poisson"), np.float64)
+    assert any(p["y"] == p["rate"] == 1e8 for p in pts)
+    pts = grid(symlik.derive("binomial"), np.float64)
+    assert any(p["n"] == 1e6 and p["p"] == 0.5 and p["y"] == 5e5 for p in pts)
 
 
 def test_oracle_agrees_with_scipy(derivation):

@@ -31,6 +31,12 @@ from symlik.core.functions import (
     LogNdtr,
     LogGammaDiff,
     LogSumExp,
+    NegLogBinomial,
+    NegLogBinomialLogit,
+    NegLogNegBinomial,
+    NegLogNegBinomialLogit,
+    NegLogPoisson,
+    NegLogPoissonLog,
     Sigmoid,
     Softplus,
     XExp,
@@ -113,6 +119,29 @@ CASES = [
     ("gammaln", sp.loggamma(pa), LogGamma, ("pa",), [(1e300,)], lambda v: mpmath.loggamma(v)),
     ("betaln", LogGamma(pa) + LogGamma(pb) - LogGamma(pa + pb), LogBeta, ("pa", "pb"), [(1e8, 1.0), (1e8, 3.0)],
      lambda a, b: mpmath.log(mpmath.beta(a, b))),
+    ("poisson_saddle", pa - n * sp.log(pa) + LogGamma(n + 1), NegLogPoisson, ("pa", "n"),
+     [(1e6, 1e6), (1e10, 1e10), (1e15, 1e15), (1e6 + 1.0, 1e6), (1e-300, 3.0), (1e300, 1e6), (0.5, 0.0), (7.0, 1.0)],
+     lambda r, y: r - y * mpmath.log(r) + mpmath.loggamma(y + 1)),
+    ("poisson_saddle", sp.exp(x) - n * x + LogGamma(n + 1), NegLogPoissonLog, ("x", "n"),
+     [(float(mpmath.log(1e6)), 1e6), (-700.0, 2.0), (-1000.0, 1.0), (700.0, 1e300), (0.0, 0.0)],
+     lambda z, y: mpmath.exp(z) - y * z + mpmath.loggamma(y + 1)),
+    ("binomial_saddle", XLog1PY(k - n, -p) + XLogY(-k, p) - LogBinomial(n, k), NegLogBinomial, ("p", "k", "n"),
+     [(0.5, 5e6, 1e7), (1e-3, 1e4, 1e7), (0.3, 0.0, 1e12), (0.999, 1e3, 1e3), (0.25, 1.0, 4.0)],
+     lambda p_, k_, n_: -mpmath.log(mpmath.binomial(n_, k_)) - (k_ * mpmath.log(p_) if k_ else 0)
+     - ((n_ - k_) * mpmath.log(1 - p_) if n_ != k_ else 0)),
+    ("binomial_saddle", n * Softplus(z) - z * k - LogBinomial(n, k), NegLogBinomialLogit, ("z", "k", "n"),
+     [(0.0, 5e6, 1e7), (-6.906754778648554, 1e4, 1e7), (40.0, 1e3, 1e3), (-40.0, 0.0, 1e12)],
+     lambda z_, k_, n_: n_ * mpmath.log(1 + mpmath.exp(z_)) - k_ * z_ - mpmath.log(mpmath.binomial(n_, k_))),
+    ("neg_binomial_saddle", LogGamma(pa) + LogGamma(k + 1) - LogGamma(pa + k) + XLogY(-pa, p) + XLog1PY(-k, -p),
+     NegLogNegBinomial, ("pa", "k", "p"),
+     [(1e7, 1e7, 0.5), (1e7, 3e7, 0.25), (3.7, 0.0, 0.3), (0.5, 1e6, 1e-3), (1e12, 1e12, 0.5)],
+     lambda n_, k_, p_: mpmath.loggamma(n_) + mpmath.loggamma(k_ + 1) - mpmath.loggamma(n_ + k_)
+     - n_ * mpmath.log(p_) - (k_ * mpmath.log(1 - p_) if k_ else 0)),
+    ("neg_binomial_saddle", pa * Softplus(z) - z * pa + k * Softplus(z) + LogGamma(pa) + LogGamma(k + 1) - LogGamma(pa + k),
+     NegLogNegBinomialLogit, ("z", "k", "pa"),
+     [(0.0, 1e7, 1e7), (-1.0986122886681098, 3e7, 1e7), (5.0, 0.0, 3.7)],
+     lambda z_, k_, n_: n_ * mpmath.log(1 + mpmath.exp(-z_)) + k_ * mpmath.log(1 + mpmath.exp(z_))
+     + mpmath.loggamma(n_) + mpmath.loggamma(k_ + 1) - mpmath.loggamma(n_ + k_)),
     ("logcosh", sp.log(sp.cosh(x)), LogCosh, ("x",), [(1e-8,), (0.3,), (1.0,), (800.0,), (-800.0,), (1e8,)],
      lambda v: mpmath.log(mpmath.cosh(v))),
     ("logcosh", sp.log(sp.sech(x)), LogCosh, ("x",), [(1e-8,), (800.0,)], lambda v: -mpmath.log(mpmath.cosh(v))),
@@ -207,6 +236,11 @@ def test_naive_forms_fail_where_the_rules_do_not():
         naive = gammaln(1e8) + gammaln(1.0) - gammaln(1e8 + 1)
         assert abs(naive - truth) > 1e-10 * abs(truth)
         assert abs(betaln(1e8, 1.0) - truth) <= 1e-15 * abs(truth)
+        # The Poisson NLL at y = rate = 1e6 by its textbook form: terms of 1.3e7 cancel to 7.8.
+        y = 1e6
+        truth = float(y - y * mpmath.log(y) + mpmath.loggamma(y + 1))
+        naive = y - y * np.log(y) + gammaln(y + 1)
+        assert abs(naive - truth) > 1e-11 * abs(truth)
 
 
 def test_logsumexp_and_log_softmax_over_the_event_axis():
@@ -268,3 +302,19 @@ def test_no_rule_is_shadowed_by_a_later_one_of_the_same_name():
         for t in node.targets
     ]
     assert len(defined) == len(set(defined)) == len(STABLE)
+
+
+@pytest.mark.parametrize("fn", [NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit])
+def test_saddle_point_functions_differentiate_as_their_exact_forms(fn):
+    # Gradient kernels differentiate the stabilised expression: each fdiff must be the derivative
+    # of the exact form (checked at a point where every argument is in range, to 40 digits).
+    arity = 2 if fn in (NegLogPoisson, NegLogPoissonLog) else 3
+    args = sp.symbols(f"u0:{arity}", positive=True)
+    point = dict(zip(args, (sp.Rational(7, 2), sp.Rational(19, 2), sp.Rational(3, 10))[:arity]))
+    if fn in (NegLogBinomialLogit, NegLogNegBinomialLogit):
+        point[args[2]] = sp.Rational(-2, 5)
+    f = fn(*args)
+    for i, a in enumerate(args, start=1):
+        got = exact(f.fdiff(i)).subs(point).evalf(40)
+        want = sp.diff(f.rewrite("exact"), a).subs(point).evalf(40)
+        assert abs(got - want) < sp.Float("1e-30"), (fn.__name__, i, got, want)

@@ -71,3 +71,83 @@ def test_probabilities_of_exactly_zero_and_one_cost_nothing():
     p = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     np.testing.assert_array_equal(kc(p, np.array([0, 2])), [0.0, 0.0])
     np.testing.assert_array_equal(kc(p, p), [0.0, 0.0])
+
+
+def _poisson_nll_exact(rate, y):
+    rate, y = mpmath.mpf(float(rate)), mpmath.mpf(float(y))
+    return float(rate - y * mpmath.log(rate) + mpmath.loggamma(y + 1))
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_poisson_nll_where_the_prediction_equals_a_large_count(dtype, rtol):
+    # y = rate = 10^k: the problem is well conditioned (one ulp of input moves the value by
+    # ~1e-16 relative), so the kernel must be accurate to rtol, not to the terms' 1.3e7.
+    top = 15 if dtype == np.float64 else 7
+    y = np.array([10.0**k for k in range(top + 1)] + [3.0, 17.0, 0.0], dtype=dtype)
+    for rate in (y, y * dtype(1 + 1e-3), y * dtype(2.5), np.full(y.shape, 0.5, dtype)):
+        rate = np.where(rate > 0, rate, dtype(0.25)).astype(dtype)
+        got = symlik.compile("poisson", target="nll", reduction="none")(rate, y)
+        assert got.dtype == dtype
+        want = np.array([_poisson_nll_exact(r, v) for r, v in zip(rate, y)])
+        assert np.all(np.abs(got - want) <= rtol * np.abs(want)), (rate, y, got, want)
+
+
+def test_stirlerr_and_bd0_against_mpmath():
+    from symlik.compiler._numpy_runtime import _bd0, _stirlerr
+
+    n = np.array([0.5, 1.0, 2.5, 7.0, 14.5, 15.0, 15.1, 16.0, 100.0, 1e6, 1e15])
+    with mpmath.workdps(90):  # log Gamma(1e15) is 3e16: 33 digits go before the first of the value
+        want = [float(mpmath.loggamma(v + 1) - (v + 0.5) * mpmath.log(v) + v - mpmath.log(2 * mpmath.pi) / 2)
+                for v in map(mpmath.mpf, n)]
+    assert np.allclose(_stirlerr(n), want, rtol=4e-16, atol=0)
+    v = mpmath.mpf(14.9)
+    # Between the table's half-integers, the direct difference: 12 digits of a value ~0.006.
+    assert np.allclose(_stirlerr(np.array([14.9])), float(mpmath.loggamma(v + 1) - (v + 0.5) * mpmath.log(v) + v - mpmath.log(2 * mpmath.pi) / 2), rtol=2e-12)
+    x = np.array([0.0, 1.0, 1e6, 1e6, 1e6, 5.0, 1e-300])
+    m = np.array([2.0, 1.0, 1e6 + 1, 1.05e6, 3e6, 1e-300, 1.0])
+    want = [float(mpmath.mpf(a) * mpmath.log(mpmath.mpf(a) / mpmath.mpf(b)) + b - a) if a else b for a, b in zip(x, m)]
+    got = _bd0(x, m)
+    assert np.all(got >= 0)
+    assert np.all(np.abs(got - want) <= 1e-13 * np.abs(want) + (np.array(want) == 0))
+
+
+def _binomial_nll_exact(y, n, p):
+    y, n, p = (mpmath.mpf(float(v)) for v in (y, n, p))
+    log_choose = mpmath.loggamma(n + 1) - mpmath.loggamma(y + 1) - mpmath.loggamma(n - y + 1)
+    return float(-log_choose - (y * mpmath.log(p) if y else 0) - ((n - y) * mpmath.log(1 - p) if n != y else 0))
+
+
+@pytest.mark.parametrize("link", [None, "logit"])
+def test_binomial_nll_where_the_count_is_its_mean(link):
+    # y = n p at n = 10^k: -log C(n, y) and y log p cancel to a value of order log n.
+    n = np.array([10.0**k for k in range(1, 13)] * 3 + [5.0, 5.0])
+    p = np.repeat([0.5, 0.3, 1e-3], 12).tolist() + [0.2, 0.2]
+    p = np.array(p)
+    y = np.round(n * p)
+    y[-2:] = [0.0, 5.0]  # the ends, -n log(1 - p) and -n log p
+    arg = p if link is None else np.log(p) - np.log1p(-p)
+    prob = p if link is None else 1 / (1 + np.exp(-arg))
+    with mpmath.workdps(60):
+        want = np.array([_binomial_nll_exact(*v) for v in zip(y, n, prob)])
+    got = symlik.compile("binomial", target="nll", link=link, reduction="none")(arg, y, n)
+    assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))
+
+
+@pytest.mark.parametrize("link", [None, "logit"])
+def test_negative_binomial_nll_at_its_mean(link):
+    # y = n (1 - p)/p, the mean, at large n: the log-gamma terms cancel to a value of order log y.
+    n = np.array([10.0**k for k in range(0, 13)] + [0.5, 3.7])
+    p = np.array([0.5, 0.25, 1e-3] * 5)
+    y = np.round(n * (1 - p) / p)
+    arg = p if link is None else np.log(p) - np.log1p(-p)
+    prob = p if link is None else 1 / (1 + np.exp(-arg))
+
+    def exact(y, n, p):
+        y, n, p = (mpmath.mpf(float(v)) for v in (y, n, p))
+        return float(mpmath.loggamma(n) + mpmath.loggamma(y + 1) - mpmath.loggamma(n + y)
+                     - n * mpmath.log(p) - (y * mpmath.log(1 - p) if y else 0))
+
+    with mpmath.workdps(60):
+        want = np.array([exact(*v) for v in zip(y, n, prob)])
+    got = symlik.compile("negative_binomial", target="nll", link=link, reduction="none")(arg, y, n)
+    assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))

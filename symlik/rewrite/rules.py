@@ -38,6 +38,12 @@ from symlik.core.functions import (
     LogGammaDiff,
     Log1pPositive,
     LogSumExp,
+    NegLogBinomial,
+    NegLogBinomialLogit,
+    NegLogNegBinomial,
+    NegLogNegBinomialLogit,
+    NegLogPoisson,
+    NegLogPoissonLog,
     PowExactBase,
     PowM1ExactBase,
     Sigmoid,
@@ -45,6 +51,7 @@ from symlik.core.functions import (
     XExp,
     XLog1PY,
     XLogY,
+    exact,
 )
 
 
@@ -526,6 +533,132 @@ lgamma_pairs_opt = Rewrite(
 )
 
 # ---------------------------------------------------------------------------
+# Loader's saddle-point form of the Poisson NLL
+# ---------------------------------------------------------------------------
+
+
+def _poisson_terms(add):
+    """(y, rate, the three terms) when ``add`` holds rate - y log rate + log Gamma(y + 1),
+    each with coefficient one (the rate may be e^z: then the middle term is -y z)."""
+    if not isinstance(add, sp.Add):
+        return None
+    terms = add.args
+    for lg in terms:
+        if not isinstance(lg, LogGamma):
+            continue
+        y = lg.args[0] - 1
+        if not (y.is_nonnegative and y.is_integer is not False):
+            continue
+        for rate in terms:
+            if rate is lg or not rate.is_positive or rate.has(LogGamma):
+                continue
+            log_rate = sp.expand_log(sp.log(rate))
+            middle = sp.expand(-y * log_rate)
+            for t in terms:
+                if t is not lg and t is not rate and sp.expand(t) == middle:
+                    return y, rate, (lg, rate, t)
+    return None
+
+
+def _poisson_saddle(add):
+    y, rate, used = _poisson_terms(add)
+    rest = [t for t in add.args if t not in used]
+    # A log link hands over z = log rate itself: keep it (e^z may underflow where z does not).
+    value = NegLogPoissonLog(y, rate.args[0]) if isinstance(rate, sp.exp) else NegLogPoisson(y, rate)
+    return sp.Add(value, *rest)
+
+
+poisson_saddle_opt = Rewrite(
+    "poisson_saddle",
+    lambda e: _poisson_terms(e) is not None,
+    _poisson_saddle,
+    "rate - y log rate + log y! subtracts terms of 1.3e7 to leave 7.8 at y = rate = 1e6 (relative error "
+    "9e-11); Loader's bd0(y, rate) + stirlerr(y) + log(2 pi y)/2 adds three non-negative terms",
+    priority=240,
+)
+
+
+def _same(a, b) -> bool:
+    """a == b, proven: both in exact elementary form, logs expanded (every argument here is positive)."""
+    d = sp.expand(sp.expand_log(exact(a) - exact(b), force=True))
+    return d == 0
+
+
+def _binomial_parts(add):
+    """(y, n, p or z, which) when ``add`` is exactly the binomial NLL
+    -log C(n, y) - y log p - (n - y) log(1 - p), or with p = sigmoid(z), n softplus(z) - y z - log C(n, y)."""
+    if not isinstance(add, sp.Add) or not add.has(LogBinomial):
+        return None
+    for t in add.args:
+        c, f = t.as_coeff_Mul()
+        if c != -1 or not isinstance(f, LogBinomial):
+            continue
+        n, y = f.args
+        rest = add - t
+        for p in {g.args[1] for g in rest.atoms(XLogY)}:
+            if _same(rest, -y * sp.log(p) - (n - y) * sp.log(1 - p)):
+                return y, n, p, NegLogBinomial
+        for z in {g.args[0] for g in rest.atoms(Softplus)}:
+            if _same(rest, n * Softplus(z) - y * z):
+                return y, n, z, NegLogBinomialLogit
+    return None
+
+
+def _binomial_saddle(add):
+    y, n, theta, fn = _binomial_parts(add)
+    return fn(y, n, theta)
+
+
+binomial_saddle_opt = Rewrite(
+    "binomial_saddle",
+    lambda e: _binomial_parts(e) is not None,
+    _binomial_saddle,
+    "-log C(n, y) - y log p - (n - y) log(1 - p) cancels terms of 3.5e6 to leave 7.6 at n = 1e7, y = n p; "
+    "Loader's bd0(y, np) + bd0(n - y, nq) + Stirling remainders does not",
+    priority=450,
+)
+
+
+def _neg_binomial_parts(add):
+    """(y, n, p or z, which) when ``add`` is exactly the negative-binomial NLL
+    log Gamma(n) + log Gamma(y + 1) - log Gamma(n + y) - n log p - y log(1 - p), or with p = sigmoid(z)."""
+    if not isinstance(add, sp.Add) or not add.has(LogGamma):
+        return None
+    plus = [t for t in add.args if isinstance(t, LogGamma)]
+    minus = [t for t in add.args if t.as_coeff_Mul()[0] == -1 and isinstance(t.as_coeff_Mul()[1], LogGamma)]
+    for m in minus:
+        total = m.as_coeff_Mul()[1].args[0]
+        for a in plus:
+            for b in plus:
+                if a is b or sp.expand(a.args[0] + b.args[0] - 1 - total) != 0:
+                    continue
+                n, y = a.args[0], b.args[0] - 1
+                rest = add - a - b - m
+                for p in {g.args[1] for g in rest.atoms(XLogY)}:
+                    if _same(rest, -n * sp.log(p) - y * sp.log(1 - p)):
+                        return y, n, p, NegLogNegBinomial
+                for z in {g.args[0] for g in rest.atoms(Softplus)}:
+                    if _same(rest, (n + y) * Softplus(z) - n * z):
+                        return y, n, z, NegLogNegBinomialLogit
+    return None
+
+
+def _neg_binomial_saddle(add):
+    y, n, theta, fn = _neg_binomial_parts(add)
+    return fn(y, n, theta)
+
+
+neg_binomial_saddle_opt = Rewrite(
+    "neg_binomial_saddle",
+    lambda e: _neg_binomial_parts(e) is not None,
+    _neg_binomial_saddle,
+    "log Gamma(n) + log y! - log Gamma(n + y) - n log p - y log(1 - p) cancels terms of 1e7 at y = n(1 - p)/p; "
+    "as log1p(y/n) - log Bin(n; n + y, p), the binomial's saddle-point form does not",
+    priority=460,
+)
+
+
+# ---------------------------------------------------------------------------
 # log cosh, log I0
 # ---------------------------------------------------------------------------
 
@@ -727,7 +860,8 @@ log_split_opt = Rewrite(
 #   100s  logs of sigmoids and sums of exponentials name their function (log(1 + e^z) must become
 #         softplus before log1p sees it: log1p(e^z) overflows); logs of normal tails (log Phi, log erfc)
 #         and of 1 - e^x, e^x - 1 likewise;
-#   200s  log-gamma, log-beta and log-binomial forms;   300s  log cosh, log I0 (log_i0_cos after log_i0);
+#   200s  log-gamma, log-beta and log-binomial forms, then the Poisson saddle point (240);
+#   300s  log cosh, log I0 (log_i0_cos after log_i0);
 #   400s  products with a log (xlogy) or an exp;        500s  powers of an exact base, then powm1;
 #   600   splitting logs of products;                   700s  SymPy's log1p / expm1 / cosm1, last, on what is left,
 #         then log1p_negexp on what log1p made of log(1 - e^x).

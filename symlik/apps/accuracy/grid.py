@@ -19,6 +19,10 @@ from symlik.model import constraints as C
 from symlik.model import links
 
 MAX_POINTS = 240
+# Points where a well-predicted target is large (y = rate = 1e8, y = n p): the value is small
+# next to its terms, the cancellation an algorithm must avoid (issue 15). Kept apart from the
+# random cut of the edge grid so that none is lost.
+MAX_CANCELLATION_POINTS = 48
 
 
 def simplex_rows(dtype, open_: bool = False) -> list[list[float]]:
@@ -103,6 +107,46 @@ def grid(d, dtype, max_points: int = MAX_POINTS, seed: int = 0) -> list[dict]:
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(points), size=max_points, replace=False))
         points = [points[i] for i in keep]
+    return points + cancellation_points(d, dtype)
+
+
+def cancellation_points(d, dtype, max_points: int = MAX_CANCELLATION_POINTS, seed: int = 1) -> list[dict]:
+    """Targets equal to, and 0.1% away from, each scalar parameter's value, and y = round(n p) for a
+    count out of n: where the prediction matches a target of large magnitude. A link's input is set
+    so that its parameter takes those values."""
+    spec = d.spec
+    names = [n for n in d.inputs if n != "y"]
+    link = links.get(d.link) if d.link else None
+    linked = spec.link_param(d.link) if d.link else None
+    natural = {}
+    for n in names:
+        param = linked if (link is not None and n == link.input_name(linked)) else n
+        if param not in spec.param_names or spec.param(param).event or spec.param(param).constraint.event:
+            return []  # vector parameters: the event grid already holds matched rows
+        natural[n] = (param, spec.param(param).constraint.extremes(dtype))
+    discrete = spec.support.kind == "discrete"
+    points = []
+    for combo in itertools.product(*(vals for _, vals in natural.values())):
+        params = dict(zip(names, combo))
+        predicted = [params[n] for n in names if n in d.predicted_inputs]
+        targets = set()
+        for v in predicted:
+            if abs(v) >= 1:
+                targets.update((v, v * (1 + 1e-3)))
+        upper = _bound(spec.support.upper, {natural[n][0]: params[n] for n in names}) if discrete else None
+        if upper is not None:
+            targets.update(upper * v for v in predicted if 0 < v < 1)
+        if discrete:
+            targets = {float(np.round(t)) for t in targets if t >= 0}
+        with np.errstate(divide="ignore", over="ignore"):
+            inputs = {n: (link.numeric_forward(np.float64(params[n])).item() if natural[n][0] != n else params[n]) for n in names}
+        if not all(np.isfinite(v) and abs(v) <= np.finfo(dtype).max for v in inputs.values()):
+            continue  # a link's input at its edge (logit of 1): the edge grid has those
+        points += [{**inputs, "y": float(t)} for t in sorted(targets)]
+    if len(points) > max_points:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(rng.choice(len(points), size=max_points, replace=False))
+        points = [points[i] for i in keep]
     return points
 
 
@@ -114,4 +158,4 @@ def as_arrays(points: list[dict], names, dtype) -> dict:
     return out
 
 
-__all__ = ["grid", "as_arrays", "y_values", "input_values", "MAX_POINTS"]
+__all__ = ["grid", "as_arrays", "y_values", "input_values", "cancellation_points", "MAX_POINTS"]

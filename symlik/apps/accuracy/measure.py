@@ -1,12 +1,14 @@
 """Run every kernel of a derivation over its extreme grid and compare with the oracle.
 
-The error of one value is measured against the bound the issue sets:
-relative error ``rtol`` (1e-12 in float64, 1e-5 in float32) and, where the
-true value is near 0, an absolute bound scaled by the magnitude of the terms
-that make it up (``TERM_ULPS`` units in the last place of their sum of
-magnitudes). One number carries both: the relative error when that is within
-``rtol``, else ``err / max(|truth|, TERM_ULPS * eps * terms / rtol)``; it is at
-most ``rtol`` exactly when the value is within bounds.
+The error of one value is judged against the condition of the problem, not
+against the algorithm that happens to compute it. With S = sum_i |x_i df/dx_i|
+over every input (mpmath finite differences of the oracle), the condition
+number is kappa = S / |f|: perturbing every input by one part in 1/eps moves f
+by kappa parts. The bound is ``|got - f| <= rtol * max(|f|, S)``, that is a
+relative error of at most ``rtol * max(1, kappa)`` (rtol 1e-12 in float64,
+1e-5 in float32). One number carries it: ``|got - f| / max(|f|, S)``, at most
+``rtol`` exactly when the value is within bounds. S is computed only where the
+relative error alone is over ``rtol`` (it costs a derivative per input).
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ import sympy as sp
 
 import symlik
 from symlik.apps.accuracy.grid import MAX_POINTS, as_arrays, grid
-from symlik.apps.accuracy.oracle import Oracle, converged, derivative, start_digits
+from symlik.apps.accuracy.oracle import Oracle, converged, derivative, sensitivity, start_digits
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
-TERM_ULPS = 8
 DTYPE_NAMES = {np.float64: "float64", np.float32: "float32"}
 _KINKS = (sp.Abs, sp.sign, sp.Max, sp.Min, sp.Piecewise, sp.Heaviside)
 
@@ -40,19 +41,23 @@ class Result:
     nonfinite: int = 0  # nan or inf returned where the truth is finite
     skipped: int = 0  # no finite, representable truth (or a kink, for gradients)
     rtol: float = 0.0
+    kappa: float | None = None  # the condition number at the worst point, where it was needed
     details: list = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.nonfinite == 0 and self.worst <= self.rtol
 
-    def record(self, err: float, where: str):
+    def record(self, err, where: str):
+        """``err`` is (scaled error, kappa or None), as scaled_error returns it."""
+        err, kappa = err
         self.points += 1
         if not np.isfinite(err):
             self.nonfinite += 1
         if err > self.worst or (np.isnan(err) and not np.isnan(self.worst)):
             self.worst = float(err) if np.isfinite(err) else float("inf")
             self.where = where
+            self.kappa = kappa
 
 
 def _fmt(v) -> str:
@@ -74,23 +79,22 @@ def _mp(v):
     return mpmath.mpf(float(v))
 
 
-def scaled_error(got: float, truth, terms, dtype) -> float:
-    """|got - truth| / max(|truth|, TERM_ULPS * eps * terms / rtol); inf for nan/inf.
+def scaled_error(got: float, truth, sens, dtype) -> tuple[float, float | None]:
+    """(|got - truth| / max(|truth|, S), kappa = S / |truth|); inf for nan/inf.
 
-    ``terms`` may be a callable, evaluated only when the relative error alone is
-    over the bound (the sum of the terms' magnitudes costs mpmath work)."""
+    ``sens`` (S, the sensitivity) may be a callable, evaluated only when the relative error
+    alone is over the bound; kappa is None where it was not needed."""
     if not np.isfinite(got):
-        return float("inf")
+        return float("inf"), None
     rtol = RTOL[dtype]
     err = abs(mpmath.mpf(float(got)) - truth)
     tiny = mpmath.mpf(float(np.finfo(dtype).tiny))
     if truth != 0 and err <= rtol * abs(truth):
-        return float(err / max(abs(truth), tiny))
-    if callable(terms):
-        terms = terms()
-    eps = float(np.finfo(dtype).eps)
-    floor = TERM_ULPS * eps * float(terms) / rtol
-    return float(err / max(abs(truth), mpmath.mpf(floor), tiny))
+        return float(err / max(abs(truth), tiny)), None
+    if callable(sens):
+        sens = sens()
+    kappa = float(sens / abs(truth)) if truth != 0 else float("inf")
+    return float(err / max(abs(truth), sens, tiny)), kappa
 
 
 def _valid(kernel, point_arrays: dict) -> bool:
@@ -137,7 +141,6 @@ def measure(d, dtype=np.float64, max_points=None, details=False) -> list[Result]
             if index_targets:
                 values.append(kernel.elementwise(**{**args, "y": label_cols}))
                 grads.append(kernel.grad(**{**args, "y": label_cols}))
-        terms = oracle.term_functions(target)
         value_fn = (lambda t: lambda v: oracle.value(t, v))(target)
 
         # The value.
@@ -148,7 +151,7 @@ def measure(d, dtype=np.float64, max_points=None, details=False) -> list[Result]
             if not mpmath.isfinite(truth) or abs(truth) > np.finfo(dtype).max:
                 res.skipped += 1
                 continue
-            mag = _lazy(lambda: converged(lambda: mpmath.fsum(abs(t(p)) for t in terms), digits))
+            mag = _lazy(lambda: converged(lambda: sensitivity(value_fn, p), digits))
             for out in values:
                 res.record(scaled_error(out[i], truth, mag, dtype), where[i])
         results.append(res)
@@ -171,12 +174,8 @@ def measure(d, dtype=np.float64, max_points=None, details=False) -> list[Result]
                     if not mpmath.isfinite(truth) or abs(truth) > np.finfo(dtype).max:
                         res.skipped += 1
                         continue
-                    mag = _lazy(
-                        lambda: converged(
-                            lambda: mpmath.fsum(abs(derivative(t, p, comp_name, comp, direction)) for t in terms),
-                            digits,
-                        )
-                    )
+                    slope_fn = (lambda c, i, dn: lambda v: derivative(value_fn, v, c, i, dn))(comp_name, comp, direction)
+                    mag = _lazy(lambda: converged(lambda: sensitivity(slope_fn, p), digits))
                     for g in grads:
                         got = g[gi][i] if comp is None else g[gi][i][comp]
                         res.record(scaled_error(got, truth, mag, dtype), where[i])
@@ -204,4 +203,4 @@ def _direction(d, name, value) -> int:
     return spec.param(name).constraint.inward(value)
 
 
-__all__ = ["measure", "Result", "RTOL", "TERM_ULPS", "scaled_error"]
+__all__ = ["measure", "Result", "RTOL", "scaled_error"]

@@ -269,4 +269,30 @@ def derivative(f, values: dict, name: str, index, direction: int = 0):
     return mpmath.diff(shifted, x0, direction=direction)
 
 
-__all__ = ["Oracle", "converged", "derivative", "EVENT_SIZE", "DIGITS"]
+def sensitivity(f, values: dict):
+    """sum_i |x_i df/dx_i| over every scalar component of every input: the change of f(values)
+    per unit relative change of all inputs together. Divided by |f| it is the condition number
+    kappa; an algorithm is backward stable when its error is within eps * max(|f|, this).
+    A derivative that does not settle (a kink, or an edge of the domain) is taken one-sided."""
+    total = mpmath.mpf(0)
+    for name, v in values.items():
+        for index in (range(len(v)) if isinstance(v, (list, tuple)) else [None]):
+            x = v if index is None else v[index]
+            if x == 0:  # a relative perturbation of 0 leaves it 0
+                continue
+            slope = mpmath.nan
+            for direction in (0, 1, -1):
+                try:
+                    slope = derivative(f, values, name, index, direction)
+                except (ZeroDivisionError, ValueError, OverflowError):
+                    slope = mpmath.nan
+                if isinstance(slope, mpmath.mpc):
+                    slope = slope.real if slope.imag == 0 else mpmath.nan
+                if mpmath.isfinite(slope):
+                    break
+            if mpmath.isfinite(slope):  # otherwise strict: this input forgives nothing
+                total += abs(x * slope)
+    return total
+
+
+__all__ = ["Oracle", "converged", "derivative", "sensitivity", "EVENT_SIZE", "DIGITS"]
