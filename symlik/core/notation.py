@@ -171,6 +171,8 @@ FORMS: dict[str, Display] = {
     "summed_losses": Display(r"\sum_i \ell_i({0})", "sum_i loss_i({0})"),
     # the densities' own steps (model/distributions/huber.py, model/custom.py)
     "normaliser_of": Display("Z({args})", "Z({args})"),
+    # the density a loss implies (analysis/implied.py): the loss as a function of target and prediction
+    "implied_loss": Display(r"\ell({args})", "ℓ({args})"),
     # smooth L1 beside Huber (losses/robust_huber.py): SmoothL1 with beta = {0}
     "smooth_l1_with": Display(r"\operatorname{{SmoothL1}}_{{\beta={0}}}", "SmoothL1_(beta={0})"),
     # loss options (derivation/options.py)
