@@ -150,7 +150,7 @@ def _check_supports(p: Distribution, q: Distribution) -> bool:
     bounds = (p.support.lower, p.support.upper, q.support.lower, q.support.upper)
     if p.support.kind not in scalar or q.support.kind != p.support.kind or any(isinstance(b, str) for b in bounds):
         raise NotSupportedError(
-            f"KL({p.name} || {q.name}) needs comparable supports; {p.name} lives on {p.support.describe()} "
+            f"KL({p.name} || {q.name}) needs the same support kind (both continuous or both discrete, with numeric bounds); {p.name} lives on {p.support.describe()} "
             f"and {q.name} on {q.support.describe()}"
         )
     p_lo, p_hi, q_lo, q_hi = (-np.inf if b is None and i % 2 == 0 else np.inf if b is None else b for i, b in enumerate(bounds))
@@ -195,6 +195,8 @@ def kl(p, q, *, p_params: dict | None = None, q_params: dict | None = None, p_op
         return _onehot(p, q, p_vals, q_vals)
     if p.support.kind == "reals_vector":
         return _factorised(p, q, p_vals, q_vals)
+    if p.support.kind == "simplex":
+        return _simplex(p, q, p_vals, q_vals)
     raise NotSupportedError(f"KL over the support {p.support.describe()} is not derived yet")
 
 
@@ -422,6 +424,53 @@ def _onehot(p, q, p_vals, q_vals) -> KL:
     value = split_sum(sp.Sum(sp.expand(slope * mean_k), (k, 1, K))) + split_sum(sp.Sum(constant, (k, 1, K))) + rest
     value = _tidy_event(value, k, K)
     return KL(p, q, p_vals, q_vals, value, ratio, {y: mean_k}, y, k)
+
+
+def _simplex(p, q, p_vals, q_vals) -> KL:
+    """Densities on the simplex whose log is linear in the log y_k (the Dirichlet): the KL needs
+    E[log y_k], found by the score identity. Differentiating the normalisation in the k-th
+    parameter a_k under the integral gives E[d log p / d a_k] = 0, and d log p / d a_k is
+    log y_k plus terms free of y."""
+    k, K = p.index, p.K
+    y = p.y  # y[k]
+    log_p = split_sum(sp.expand(split_sum(_log_density(p, y, p_vals))))
+    ratio = split_sum(sp.expand(split_sum(log_p - _log_density(q, y, q_vals))))
+    summand, rest = sum_parts(ratio, k)
+    mark = sp.Dummy("log_y")
+    marked = sp.expand(summand).xreplace({sp.log(y): mark})
+    slope, constant = sp.diff(marked, mark), sp.expand(marked - sp.diff(marked, mark) * mark)
+    if marked.has(y.base) or slope.has(mark) or constant.has(mark) or rest.has(y.base):
+        raise NotSupportedError(f"KL({p.name} || {q.name}): the log-ratio is not linear in the log y_k")
+    # the score in the k-th parameter a_k: per component (a scalar a stands for a_k) plus the part
+    # outside the sum, whose sums over the parameter are each differentiated as d/da_k sum_j a_j = 1
+    vector = [v for v in p_vals.values() if isinstance(v, sp.Indexed)]
+    if len(vector) != 1:
+        raise NotSupportedError(f"KL({p.name} || {q.name}): needs one vector parameter")
+    a_k = vector[0]
+    a = sp.Dummy("a", positive=True)
+    lp_summand, lp_rest = sum_parts(log_p, k)
+    per_component = sp.diff(sp.expand(lp_summand).xreplace({a_k: a}), a).xreplace({a: a_k})
+    sums = sorted(lp_rest.atoms(sp.Sum), key=sp.default_sort_key)
+    marks = {s_: sp.Dummy("S") for s_ in sums}
+    outside = sum(sp.diff(lp_rest.xreplace(marks), m) * sp.diff(s_.function, a_k) for s_, m in marks.items())
+    score = sp.expand(per_component + outside.xreplace({m: s_ for s_, m in marks.items()}))
+    score_mark = score.xreplace({sp.log(y): mark})
+    if sp.diff(score_mark, mark) != 1 or sp.diff(score_mark, mark, 2) != 0:
+        raise NotSupportedError(f"KL({p.name} || {q.name}): the score is not log y_k plus a constant")
+    mean_log = sp.simplify(-(score_mark - mark))  # E[log y_k]
+    rule = Step(
+        "The moment of log y_k, by differentiating under the integral",
+        mean_log,
+        reason(
+            "Differentiate ", term("density_integrates_to_one"), " in ", a_k, " under the integral: ",
+            sp.Eq(form("moment", form("partial", term("log_p"), a_k)), 0), ". Here ",
+            sp.Eq(form("partial", term("log_p"), a_k), score), ", so ", form("moment", sp.log(y)), " is the rest, negated.",
+        ),
+        form("moment", sp.log(y)),
+    )
+    value = split_sum(sp.Sum(sp.expand(slope * mean_log + constant), (k, 1, K))) + rest
+    shown = sp.Sum(sp.expand(summand), (k, 1, K)) + rest
+    return KL(p, q, p_vals, q_vals, value, shown, {sp.log(y): mean_log}, y, k, rules=(rule,))
 
 
 def _factorised(p, q, p_vals, q_vals) -> KL:

@@ -115,8 +115,8 @@ TERMS: dict[str, Display] = {
     "log_ratio": Display(r"\log p(y) - \log q(y)", "log p(y) - log q(y)"),
     "mean_of_one_hot": Display(r"\mathbb{E}[y_{k}]", "E[y_k]"),
     "log_p": Display(r"\log p", "log p"),
-    "euler_integral": Display(r"\Gamma(s + 1) = \int_0^\infty t^{s} e^{-t}\, dt", "Γ(s + 1) = ∫ t^s e^(-t) dt"),
-    "euler_integral_derivative": Display(r"\int_0^\infty t^{s} (\log t)^{n} e^{-t}\, dt = \frac{d^{n}}{ds^{n}} \Gamma(s + 1)", "∫ t^s (log t)^n e^(-t) dt = d^n/ds^n Γ(s + 1)"),
+    "euler_integral": Display(r"\Gamma(s + 1) = \int_{0}^{\infty} t^{s} e^{-t}\, dt", "Γ(s + 1) = ∫ t^s e^(-t) dt"),
+    "euler_integral_derivative": Display(r"\int_{0}^{\infty} t^{s} (\log t)^{n} e^{-t}\, dt = \frac{d^{n}}{ds^{n}} \Gamma(s + 1)", "∫ t^s (log t)^n e^(-t) dt = d^n/ds^n Γ(s + 1)"),
     "density_integrates_to_one": Display(r"\int p(y \mid \theta)\, dy = 1", "∫ p(y | θ) dy = 1"),
     # The VAE objective (derivation/vae.py): the quantities its steps show, the formulas its reasons quote
     "expected_log_decoder": Display(r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[\log p_{\theta}(x \mid z)\right]", "E_q[log p(x | z)]"),
