@@ -24,6 +24,7 @@ MODELS = {
     "exponential": (lambda rate: D.Exponential(rate), lambda rate: stats.expon(scale=1 / rate), lambda rate: []),
     "gumbel": (lambda mu, beta: D.Gumbel(mu, beta), lambda mu, beta: stats.gumbel_r(mu, beta), lambda mu, beta: [mu]),
     "half_normal": (lambda sigma: D.HalfNormal(sigma), lambda sigma: stats.halfnorm(scale=sigma), lambda sigma: []),
+    "lognormal": (lambda mu, sigma: D.LogNormal(mu, sigma), lambda mu, sigma: stats.lognorm(sigma, scale=np.exp(mu)), lambda mu, sigma: []),
     "bernoulli": (lambda p: D.Bernoulli(p), lambda p: stats.bernoulli(p), None),
     "poisson": (lambda rate: D.Poisson(rate), lambda rate: stats.poisson(rate), None),
     # symlik's geometric counts trials (support 1, 2, ...), torch's failures (0, 1, ...): a shift, the same KL
@@ -40,6 +41,7 @@ POINTS = {
     "exponential": [{"rate": 1.3}, {"rate": 0.4}, {"rate": 2.5}],
     "gumbel": [{"mu": 0.3, "beta": 1.2}, {"mu": -0.5, "beta": 0.8}, {"mu": 1.0, "beta": 2.0}],
     "half_normal": [{"sigma": 1.2}, {"sigma": 0.6}, {"sigma": 2.5}],
+    "lognormal": [{"mu": 0.3, "sigma": 0.5}, {"mu": -0.4, "sigma": 1.1}, {"mu": 1.0, "sigma": 0.8}],
     "bernoulli": [{"p": 0.3}, {"p": 0.8}, {"p": 0.55}],
     "poisson": [{"rate": 1.3}, {"rate": 4.0}, {"rate": 0.6}],
     "geometric": [{"p": 0.3}, {"p": 0.7}, {"p": 0.55}],
@@ -51,12 +53,12 @@ FINITE = [
     ("laplace", "normal"), ("normal", "gumbel"), ("gumbel", "normal"), ("gumbel", "gumbel"), ("half_normal", "half_normal"),
     ("exponential", "gumbel"), ("exponential", "normal"), ("gamma", "normal"), ("gamma", "gumbel"), ("beta", "exponential"),
     ("beta", "gamma"), ("beta", "normal"), ("bernoulli", "poisson"), ("geometric", "geometric"), ("binomial", "binomial"),
-    ("normal", "normal"), ("exponential", "exponential"), ("poisson", "poisson"), ("bernoulli", "bernoulli"),
+    ("lognormal", "lognormal"), ("normal", "normal"), ("exponential", "exponential"), ("poisson", "poisson"), ("bernoulli", "bernoulli"),
 ]
 INFINITE = [
     ("normal", "exponential"), ("normal", "gamma"), ("normal", "beta"), ("laplace", "exponential"), ("laplace", "gamma"),
     ("laplace", "beta"), ("gumbel", "exponential"), ("gumbel", "gamma"), ("gumbel", "beta"), ("exponential", "beta"),
-    ("gamma", "beta"), ("poisson", "bernoulli"),
+    ("gamma", "beta"), ("poisson", "bernoulli"), ("poisson", "binomial"),
 ]
 
 

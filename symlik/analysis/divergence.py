@@ -148,6 +148,8 @@ def _check_supports(p: Distribution, q: Distribution) -> bool:
         return True
     scalar = ("continuous", "discrete")
     bounds = (p.support.lower, p.support.upper, q.support.lower, q.support.upper)
+    if p.support.kind in scalar and q.support.kind == p.support.kind and p.support.upper is None and isinstance(q.support.upper, str):
+        return False  # q's support ends at a parameter (a binomial's n), p's goes on: p has mass beyond it
     if p.support.kind not in scalar or q.support.kind != p.support.kind or any(isinstance(b, str) for b in bounds):
         raise NotSupportedError(
             f"KL({p.name} || {q.name}) needs the same support kind (both continuous or both discrete, with numeric bounds); {p.name} lives on {p.support.describe()} "
@@ -242,6 +244,8 @@ def _moment(p, p_vals, g, y, density, domain, moments, rules, depth):
     if value is None:
         value = _by_exponential_substitution(g, y, density, domain, rules)
     if value is None:
+        value = _by_log_substitution(g, y, density, domain, rules)
+    if value is None:
         value = E.total(g * density, y, domain)
     if value is not None:
         moments[g] = sp.simplify(value)
@@ -310,6 +314,30 @@ def _by_exponential_substitution(g, y, density, domain, rules):
         )
         return value
     return None
+
+
+def _by_log_substitution(g, y, density, domain, rules):
+    """E[g(y)] over (0, inf) for a density in log y (the lognormal): substitute y = e^u, dy = e^u du,
+    which maps (0, inf) onto the real line and log y onto u."""
+    if domain.discrete or domain.lower != 0 or domain.upper != sp.oo or not density.has(sp.log(y)):
+        return None
+    u = sp.Symbol("u", real=True)
+    integrand = sp.expand_log(sp.powsimp((g * density).xreplace({y: sp.exp(u)}) * sp.exp(u), force=True), force=True)
+    value = E.integrate(sp.simplify(integrand), u, -sp.oo, sp.oo)
+    if value is None:
+        return None
+    rules.append(
+        Step(
+            f"The moment of {sp.sstr(g)}, by substituting y = exp(u)",
+            value,
+            reason(
+                "Substitute ", sp.Eq(y, sp.exp(u)), ": ", sp.Eq(sp.log(y), u), ", the element of length is ", sp.exp(u),
+                " du, and ", sp.Interval.open(0, sp.oo), " maps onto the real line.",
+            ),
+            form("moment", g),
+        )
+    )
+    return value
 
 
 def _euler_integral(integrand, t):
