@@ -37,6 +37,7 @@ def test_mae_is_the_standard_laplace():
     _density_matches(r, lambda y, m: stats.laplace.logpdf(y, m, 1))
 
 
+@pytest.mark.slow
 def test_pinball_is_the_asymmetric_laplace():
     r = symlik.implied_density("pinball")
     tau = sp.Symbol("tau", positive=True)
@@ -52,6 +53,7 @@ def test_pinball_is_the_asymmetric_laplace():
     _density_matches(r, lambda y, m: stats.laplace_asymmetric.logpdf(y, kappa, m, scale), {tau: t})
 
 
+@pytest.mark.slow
 def test_huber_is_the_huber_density():
     r = symlik.implied_density("huber")
     delta = sp.Symbol("delta", positive=True)
@@ -61,6 +63,7 @@ def test_huber_is_the_huber_density():
     assert r.is_nll and r.distribution == "huber"
 
 
+@pytest.mark.slow
 def test_log_cosh_is_the_hyperbolic_secant():
     r = symlik.implied_density("log_cosh")
     c = sp.Symbol("c", positive=True)
@@ -105,23 +108,6 @@ def test_focal_loss_is_not_a_likelihood():
     assert symlik.implied_density("focal", inner={"gamma": 0}).is_nll
 
 
-@pytest.mark.parametrize("alpha", [None, 0.25])
-def test_focal_templates_match_optax(alpha):
-    optax = pytest.importorskip("optax")
-    from symlik.losses.classification import alpha_focal, focal
-
-    y, p = sp.symbols("y p")
-    gamma = 2.0
-    expr = focal.expr(y, p, gamma=gamma) if alpha is None else alpha_focal.expr(y, p, gamma=gamma, alpha=alpha)
-    f = sp.lambdify((y, p), expr, "numpy")
-    logits = np.array([[2.0, 0.1, -2.0], [0.3, -0.1, 1.2]])  # optax's test inputs
-    labels = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    ref = np.asarray(optax.losses.sigmoid_focal_loss(logits, labels, alpha=alpha, gamma=gamma))
-    ours = f(labels, special.expit(logits))
-    np.testing.assert_allclose(ours, ref, rtol=2e-5)
-    np.testing.assert_allclose(ours, _focal_by_hand(special.expit(logits), labels, gamma, alpha), rtol=1e-12)
-
-
 def _poly1(logits, labels, eps):
     from symlik.losses.classification import poly1
 
@@ -136,15 +122,6 @@ def test_poly1_template_matches_optax_reference_values(eps, expected):
     logits = np.array([0.14, 1.456, 2.356, -0.124, -2.47])
     labels = np.array([0.1, 0.15, 0.2, 0.25, 0.3])
     assert _poly1(logits, labels, eps) == pytest.approx(expected, abs=1e-4)
-
-
-def test_poly1_template_matches_optax_batched():
-    optax = pytest.importorskip("optax")
-    logits = np.array([[4.0, 2.0, 1.0], [0.0, 5.0, 1.0]])
-    labels = np.array([[1.0, 0.0, 0.0], [0.0, 0.8, 0.2]])
-    for eps in (2.0, -0.5, 1.214):
-        ref = np.asarray(optax.losses.poly_loss_cross_entropy(logits, labels, epsilon=eps))
-        np.testing.assert_allclose(_poly1(logits, labels, eps), ref, rtol=1e-5)
 
 
 def test_poly1_is_not_a_likelihood():
@@ -199,3 +176,31 @@ def test_cli(capsys):
     assert cli.main(["implied", "--formula", "abs(y - m)", "--param", "m:real", "--format", "markdown"]) == 0
     assert "Laplace" in capsys.readouterr().out
     assert cli.main(["implied", "mae", "--formula", "y"]) == 2
+
+
+# optax imports JAX, which starts threads: these run last, after the tests that fork (SymPy's time budget).
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [None, 0.25])
+def test_focal_templates_match_optax(alpha):
+    optax = pytest.importorskip("optax")
+    from symlik.losses.classification import alpha_focal, focal
+
+    y, p = sp.symbols("y p")
+    gamma = 2.0
+    expr = focal.expr(y, p, gamma=gamma) if alpha is None else alpha_focal.expr(y, p, gamma=gamma, alpha=alpha)
+    f = sp.lambdify((y, p), expr, "numpy")
+    logits = np.array([[2.0, 0.1, -2.0], [0.3, -0.1, 1.2]])  # optax's test inputs
+    labels = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    ref = np.asarray(optax.losses.sigmoid_focal_loss(logits, labels, alpha=alpha, gamma=gamma))
+    ours = f(labels, special.expit(logits))
+    np.testing.assert_allclose(ours, ref, rtol=2e-5)
+    np.testing.assert_allclose(ours, _focal_by_hand(special.expit(logits), labels, gamma, alpha), rtol=1e-12)
+
+
+def test_poly1_template_matches_optax_batched():
+    optax = pytest.importorskip("optax")
+    logits = np.array([[4.0, 2.0, 1.0], [0.0, 5.0, 1.0]])
+    labels = np.array([[1.0, 0.0, 0.0], [0.0, 0.8, 0.2]])
+    for eps in (2.0, -0.5, 1.214):
+        ref = np.asarray(optax.losses.poly_loss_cross_entropy(logits, labels, epsilon=eps))
+        np.testing.assert_allclose(_poly1(logits, labels, eps), ref, rtol=1e-5)
