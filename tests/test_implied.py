@@ -42,8 +42,8 @@ def test_pinball_is_the_asymmetric_laplace():
     r = symlik.implied_density("pinball")
     tau = sp.Symbol("tau", positive=True)
     for t in (0.1, 0.5, 0.8):
-        rho = lambda x: max(t * x, (t - 1) * x)  # noqa: E731
-        quad = sum(integrate.quad(lambda x: np.exp(-rho(x)), a, b)[0] for a, b in ((-np.inf, 0), (0, np.inf)))
+        rho = lambda x, t=t: max(t * x, (t - 1) * x)
+        quad = sum(integrate.quad(lambda x, rho=rho: np.exp(-rho(x)), a, b)[0] for a, b in ((-np.inf, 0), (0, np.inf)))
         assert _numeric(r.normaliser, {tau: t}) == pytest.approx(quad, rel=1e-9)
     assert r.is_nll and r.distribution == "asymmetric_laplace"
     assert r.distribution_params["b"] == 1
@@ -58,7 +58,7 @@ def test_huber_is_the_huber_density():
     r = symlik.implied_density("huber")
     delta = sp.Symbol("delta", positive=True)
     for d in (0.5, 1.345, 3.0):
-        quad = integrate.quad(lambda x: np.exp(-special.huber(d, x)), -np.inf, np.inf, epsabs=0, epsrel=1e-12)[0]
+        quad = integrate.quad(lambda x, d=d: np.exp(-special.huber(d, x)), -np.inf, np.inf, epsabs=0, epsrel=1e-12)[0]
         assert _numeric(r.normaliser, {delta: d}) == pytest.approx(quad, rel=1e-9)
     assert r.is_nll and r.distribution == "huber"
 
@@ -138,7 +138,7 @@ def test_poly1_is_not_a_likelihood():
 def test_a_formula_is_parsed_and_named():
     r = symlik.implied_density("(y - m)**2 / (2*s**2)", params={"m": "real", "s": "positive"})
     assert r.is_nll and r.distribution == "normal"
-    s = [x for x in r.normaliser.free_symbols][0]
+    s = next(iter(r.normaliser.free_symbols))
     assert _numeric(r.normaliser, {s: 1.3}) == pytest.approx(np.sqrt(2 * np.pi) * 1.3, rel=1e-12)
     y, m = sp.symbols("y m", real=True)
     b = sp.Symbol("b", positive=True)

@@ -3,6 +3,7 @@ checked against torch.distributions.kl_divergence and against numerical quadratu
 explicit sum) at several parameter points; support mismatches give inf, as in torch."""
 
 import functools
+import itertools
 import math
 
 import numpy as np
@@ -62,7 +63,7 @@ INFINITE = [
 ]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kl(p, q):
     fixed = {"n": 10} if p == "binomial" else None  # torch's binomial KL needs the same number of trials
     return symlik.kl(p, q, p_params=fixed, q_params=fixed)
@@ -90,12 +91,12 @@ def _quadrature(p, q, p_point, q_point):
     lo, hi = (P.ppf(1e-17) if np.isinf(lo) else lo), (P.isf(1e-17) if np.isinf(hi) else hi)
     cuts = sorted(c for c in {*MODELS[p][2](**p_point), *MODELS[q][2](**q_point)} if lo < c < hi)
     edges = [lo, *cuts, hi]
-    f = lambda y: P.pdf(y) * (P.logpdf(y) - Q.logpdf(y)) if P.pdf(y) > 0 else 0.0  # noqa: E731
-    return sum(integrate.quad(f, a, b, epsabs=1e-13, epsrel=1e-11, limit=200)[0] for a, b in zip(edges, edges[1:]))
+    f = lambda y: P.pdf(y) * (P.logpdf(y) - Q.logpdf(y)) if P.pdf(y) > 0 else 0.0
+    return sum(integrate.quad(f, a, b, epsabs=1e-13, epsrel=1e-11, limit=200)[0] for a, b in itertools.pairwise(edges))
 
 
 def _torch(p, q, p_point, q_point):
-    as_tensor = lambda point: {k: torch.tensor(float(v), dtype=torch.float64) for k, v in point.items()}  # noqa: E731
+    as_tensor = lambda point: {k: torch.tensor(float(v), dtype=torch.float64) for k, v in point.items()}
     return float(D.kl_divergence(MODELS[p][0](**as_tensor(p_point)), MODELS[q][0](**as_tensor(q_point))))
 
 

@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from symlik.analysis.information import _listed, _nicer_negated, tidy
 from symlik.core import expectation as E
 from symlik.core.algebra import expand_logs, log_of, split_sum, sum_parts
 from symlik.core.document import Document
+from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import DensityOf
 from symlik.core.notation import form, term
 from symlik.core.step import Step, reason
 from symlik.model.distributions import get, names
 from symlik.model.distributions.base import Distribution
-from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
-from symlik.analysis.information import _listed, _nicer_negated, tidy
 
 # The pairs rendered into derivations/ (when both are in the catalog):
 # (p name, p options, q name, q options, q parameter values, slug)

@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symlik.core import expectation as E
-from symlik.core.algebra import canonical_conditions, cases, expand_logs, free_of, has_switch, is_zero, split_sum
+from symlik.core.algebra import (
+    canonical_conditions,
+    cases,
+    expand_logs,
+    free_of,
+    has_switch,
+    is_zero,
+    split_sum,
+)
 from symlik.core.document import Document
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import DensityOf

@@ -243,7 +243,7 @@ def _integrate_two_kinks(expr, y, a, b) -> sp.Expr | None:
         for at, inner_point, (t_lo, t_hi) in pieces:
             resolved = body.replace(
                 lambda e: isinstance(e, sp.Abs) and e.args[0].has(y),
-                lambda e: sp.sign(e.args[0].xreplace({y: inner_point})) * e.args[0],
+                lambda e, point=inner_point: sp.sign(e.args[0].xreplace({y: point})) * e.args[0],
             )
             if resolved.has(sp.sign):
                 return None
