@@ -34,6 +34,7 @@ _LAZY = {
     "ParseError": ("symlik.model.parse", "ParseError"),
     "DensityError": ("symlik.model.normalisation", "DensityError"),
     "kl": ("symlik.analysis.divergence", "kl"),
+    "implied_density": ("symlik.analysis.implied", "implied_density"),
     "compile_information": ("symlik.compiler", "compile_information"),  # compile(d, target=...), numpy by default
     "vae_document": ("symlik.derivation.vae", "vae_document"),
 }

@@ -19,18 +19,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
+from symlik.analysis.information import _listed, _nicer_negated, tidy
 from symlik.core import expectation as E
 from symlik.core.algebra import expand_logs, log_of, split_sum, sum_parts
 from symlik.core.document import Document
+from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import DensityOf
 from symlik.core.notation import form, term
 from symlik.core.step import Step, reason
 from symlik.model.distributions import get, names
 from symlik.model.distributions.base import Distribution
-from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
-from symlik.analysis.information import _listed, _nicer_negated, tidy
 
 # The pairs rendered into derivations/ (when both are in the catalog):
 # (p name, p options, q name, q options, q parameter values, slug)
@@ -83,6 +84,8 @@ class KL:
     moments: dict = field(default_factory=dict)  # g(y) -> E_p[g(y)] used
     y: sp.Expr | None = None
     index: sp.Symbol | None = None  # the event index k (vector distributions)
+    rules: tuple = ()  # Steps deriving the moments SymPy's integrator could not take
+    outside: bool = False  # p puts mass where q has none: the KL is infinite
 
     @property
     def slug(self) -> str:
@@ -138,12 +141,23 @@ def _parameters(spec: Distribution, given: dict | None, suffix: str, which: str)
     return out
 
 
-def _check_supports(p: Distribution, q: Distribution) -> None:
-    if p.support != q.support and not (p.support.kind == q.support.kind and p.support.kind not in ("continuous", "discrete")):
+def _check_supports(p: Distribution, q: Distribution) -> bool:
+    """True when p's support lies inside q's (then the KL is the expectation over p's support);
+    False when p puts mass where q has none (then the KL is infinite)."""
+    if p.support == q.support or (p.support.kind == q.support.kind and p.support.kind not in ("continuous", "discrete")):
+        return True
+    scalar = ("continuous", "discrete")
+    bounds = (p.support.lower, p.support.upper, q.support.lower, q.support.upper)
+    if p.support.kind in scalar and q.support.kind == p.support.kind and p.support.upper is None and isinstance(q.support.upper, str):
+        return False  # q's support ends at a parameter (a binomial's n), p's goes on: p has mass beyond it
+    if p.support.kind not in scalar or q.support.kind != p.support.kind or any(isinstance(b, str) for b in bounds):
         raise NotSupportedError(
-            f"KL({p.name} || {q.name}) needs the same support; {p.name} lives on {p.support.describe()} "
+            f"KL({p.name} || {q.name}) needs the same support kind (both continuous or both discrete, with numeric bounds); {p.name} lives on {p.support.describe()} "
             f"and {q.name} on {q.support.describe()}"
         )
+    p_lo, p_hi, q_lo, q_hi = (-np.inf if b is None and i % 2 == 0 else np.inf if b is None else b for i, b in enumerate(bounds))
+    # the end points of a continuous support carry no mass, so open and closed ends compare alike
+    return q_lo <= p_lo and p_hi <= q_hi
 
 
 def kl(p, q, *, p_params: dict | None = None, q_params: dict | None = None, p_options=None, q_options=None) -> KL:
@@ -167,7 +181,7 @@ def kl(p, q, *, p_params: dict | None = None, q_params: dict | None = None, p_op
     """
     p = _resolve(p, p_options, "p")
     q = _resolve(q, q_options, "q")
-    _check_supports(p, q)
+    inside = _check_supports(p, q)
     if p.is_event and p.support.kind != q.support.kind:
         raise NotSupportedError(f"KL({p.name} || {q.name}): different event supports")
     q_given = set(q_params or {})
@@ -175,12 +189,16 @@ def kl(p, q, *, p_params: dict | None = None, q_params: dict | None = None, p_op
     shared = (set(p.param_names) - p_given) & (set(q.param_names) - q_given)
     p_vals = _parameters(p, p_params, "_p" if shared else "", "p")
     q_vals = _parameters(q, q_params, "_q" if shared else "", "q")
+    if not inside:
+        return KL(p, q, p_vals, q_vals, sp.oo, sp.S.Zero, {}, p.y, outside=True)
     if p.support.kind in ("continuous", "discrete"):
         return _scalar(p, q, p_vals, q_vals)
     if p.support.kind == "onehot":
         return _onehot(p, q, p_vals, q_vals)
     if p.support.kind == "reals_vector":
         return _factorised(p, q, p_vals, q_vals)
+    if p.support.kind == "simplex":
+        return _simplex(p, q, p_vals, q_vals)
     raise NotSupportedError(f"KL over the support {p.support.describe()} is not derived yet")
 
 
@@ -194,10 +212,205 @@ def _scalar(p, q, p_vals, q_vals) -> KL:
     ratio = sp.expand(_log_density(p, y, p_vals) - _log_density(q, y, q_vals))
     density = p.density(y, **p_vals)
     moments: dict = {}
-    value = E.expectation(ratio, y, density, E.domain_of(_bound(p, p_vals)), cache=moments)
+    domain = E.domain_of(_bound(p, p_vals))
+    value = E.expectation(ratio, y, density, domain, cache=moments)
+    rules: list = []
+    if value is None:  # moment by moment, with the score identity where integration fails
+        moments = {}
+        value = _by_moments(p, p_vals, ratio, y, density, domain, moments, rules)
     if value is None:
         raise NotSupportedError(f"SymPy cannot take the expectation for KL({p.name} || {q.name})")
-    return KL(p, q, p_vals, q_vals, _tidy(value), ratio, moments, y)
+    return KL(p, q, p_vals, q_vals, _tidy(value), ratio, moments, y, rules=tuple(rules))
+
+
+def _by_moments(p, p_vals, ratio, y, density, domain, moments, rules):
+    """E_p[ratio] one moment E_p[g(y)] at a time: each by the score identity (below) or, failing
+    that, by integration (or summation) over the support; None if some moment is out of reach."""
+    total = sp.S.Zero
+    for g, coeff in E.moments(ratio, y).items():
+        value = sp.S.One if g == 1 else _moment(p, p_vals, g, y, density, domain, moments, rules, depth=0)
+        if value is None:
+            return None
+        total += coeff * value
+    return sp.simplify(total)
+
+
+def _moment(p, p_vals, g, y, density, domain, moments, rules, depth):
+    if g in moments:
+        return moments[g]
+    value = _by_score(p, p_vals, g, y, density, domain, moments, rules, depth) if depth < 2 else None
+    if value is None:
+        value = _by_shift(p, p_vals, g, y, density, rules)
+    if value is None:
+        value = _by_exponential_substitution(g, y, density, domain, rules)
+    if value is None:
+        value = _by_log_substitution(g, y, density, domain, rules)
+    if value is None:
+        value = E.total(g * density, y, domain)
+    if value is not None:
+        moments[g] = sp.simplify(value)
+    return moments.get(g)
+
+
+def _by_shift(p, p_vals, g, y, density, rules):
+    """E[g(y)] when g(y) p(y | theta) = c p(y | theta + j) with c free of y: the shifted density
+    integrates to 1 over the same support, so E[g] = c (for the beta, y p(y | a, b) =
+    a / (a + b) p(y | a + 1, b))."""
+    for name, theta in p_vals.items():
+        if not isinstance(theta, sp.Symbol) or name in (p.support.lower, p.support.upper):
+            continue
+        for j in (1, 2):
+            shifted = p.density(y, **{**p_vals, name: theta + j})
+            c = sp.simplify(sp.gammasimp(sp.powsimp(g * density / shifted, force=True)))
+            if c.has(y) or c == 0:
+                continue
+            rules.append(
+                Step(
+                    f"The moment of {sp.sstr(g)}, from a shifted density",
+                    c,
+                    reason(
+                        g, " times the density with ", theta, " is ", c, " times the density with ", sp.Eq(theta, theta + j),
+                        ", which also integrates to ", sp.S.One, " over the support.",
+                    ),
+                    form("moment", g),
+                )
+            )
+            return c
+    return None
+
+
+def _by_exponential_substitution(g, y, density, domain, rules):
+    """E[g(y)] over the real line for a density in exp(a y + c) (the Gumbel's double exponential):
+    substitute t = exp(a y + c), so y = (log t - c) / a and dy = dt / (|a| t) over t in (0, inf),
+    where the integrals are gamma functions and their derivatives (Gumbel moments)."""
+    if domain.discrete or domain.lower != -sp.oo or domain.upper != sp.oo:
+        return None
+    exps = density.atoms(sp.exp)
+    linear = {e for e in exps if e.args[0].has(y) and not sp.diff(e.args[0], y).has(y)}
+    inner = sorted((e for e in linear if any(o != e and o.has(e) for o in exps)), key=sp.default_sort_key)
+    t = sp.Symbol("t", positive=True)
+    for e in inner:
+        a = sp.diff(e.args[0], y)
+        c = sp.simplify(e.args[0] - a * y)
+        if a.is_positive is None and a.is_negative is None:
+            continue
+        back = (sp.log(t) - c) / a
+        integrand = sp.powsimp(sp.expand_power_exp(sp.expand((g * density).xreplace({y: back}) / (sp.Abs(a) * t))), force=True)
+        value = _euler_integral(integrand, t)
+        if value is None:
+            continue
+        value = sp.simplify(value)
+        rules.append(
+            Step(
+                f"The moment of {sp.sstr(g)}, by substituting t = {sp.sstr(e)}",
+                value,
+                reason(
+                    "Substitute ", sp.Eq(t, e), ": ", sp.Eq(y, back), " and the real line maps onto ", sp.Interval.open(0, sp.oo),
+                    ". Each term is then ", term("euler_integral_derivative"), ", Euler's integral ",
+                    term("euler_integral"), " differentiated n times in s under the integral sign.",
+                ),
+                form("moment", g),
+            )
+        )
+        return value
+    return None
+
+
+def _by_log_substitution(g, y, density, domain, rules):
+    """E[g(y)] over (0, inf) for a density in log y (the lognormal): substitute y = e^u, dy = e^u du,
+    which maps (0, inf) onto the real line and log y onto u."""
+    if domain.discrete or domain.lower != 0 or domain.upper != sp.oo or not density.has(sp.log(y)):
+        return None
+    u = sp.Symbol("u", real=True)
+    integrand = sp.expand_log(sp.powsimp((g * density).xreplace({y: sp.exp(u)}) * sp.exp(u), force=True), force=True)
+    value = E.integrate(sp.simplify(integrand), u, -sp.oo, sp.oo)
+    if value is None:
+        return None
+    rules.append(
+        Step(
+            f"The moment of {sp.sstr(g)}, by substituting y = exp(u)",
+            value,
+            reason(
+                "Substitute ", sp.Eq(y, sp.exp(u)), ": ", sp.Eq(sp.log(y), u), ", the element of length is ", sp.exp(u),
+                " du, and ", sp.Interval.open(0, sp.oo), " maps onto the real line.",
+            ),
+            form("moment", g),
+        )
+    )
+    return value
+
+
+def _euler_integral(integrand, t):
+    """The integral over t in (0, inf) of a sum of terms K t^s log(t)^n e^(-t): each is the n-th
+    derivative in s of Euler's integral Gamma(s + 1) = integral of t^s e^(-t) dt (differentiation
+    under the integral sign); None when a term is not of that form."""
+    s = sp.Dummy("s")
+    total = sp.S.Zero
+    def split_exp(e):  # exp(A + c log t) = t^c exp(A)
+        parts = sp.Add.make_args(sp.expand(e.args[0]))
+        logs = [x for x in parts if (x / sp.log(t)).is_number is not None and not (x / sp.log(t)).has(t)]
+        return sp.Mul(*(t ** (x / sp.log(t)) for x in logs)) * sp.exp(sp.Add(*(x for x in parts if x not in logs)))
+
+    expanded = sp.expand(sp.expand_log(integrand, force=True))
+    expanded = sp.expand(expanded.replace(lambda e: isinstance(e, sp.exp) and e.has(sp.log(t)), split_exp))
+    for item in sp.Add.make_args(expanded):
+        factors = sp.Mul.make_args(item)
+        n = sum(int(f.exp) if isinstance(f, sp.Pow) and f.base == sp.log(t) else 1 if f == sp.log(t) else 0 for f in factors)
+        rest = sp.powsimp(item / sp.log(t) ** n, force=True)
+        if rest.has(sp.log(t)):
+            return None
+        exponent = sp.simplify(t * sp.diff(sp.expand_log(sp.log(rest), force=True), t) + t)  # rest = K t^s e^(-t)
+        if exponent.has(t):
+            return None
+        K = sp.simplify(sp.powsimp(rest / (t**exponent * sp.exp(-t)), force=True))
+        if K.has(t):
+            return None
+        total += K * sp.diff(sp.gamma(s + 1), s, n).subs(s, exponent)
+    return sp.simplify(total)
+
+
+def _by_score(p, p_vals, g, y, density, domain, moments, rules, depth):
+    """E[g(y)] from the score identity E_p[d log p / d theta] = 0.
+
+    Differentiating the normalisation 1 = integral of p(y | theta) dy in a parameter theta under
+    the integral (the support does not move with theta) gives E_p[d log p / d theta] = 0. When
+    d log p / d theta = c g(y) + sum_h c_h h(y) with c free of y, E[g] = -sum_h c_h E[h] / c: for
+    the gamma, d log p / d k has log y, so E[log y] = psi(k) - log(k / mu) without integrating
+    log y y^(k-1) e^(-k y / mu); for the beta E[log y] = psi(a) - psi(a + b).
+    """
+    log_p = _log_density(p, y, p_vals)
+    for name, theta in p_vals.items():
+        if not isinstance(theta, sp.Symbol) or name in (p.support.lower, p.support.upper):
+            continue  # a parameter that moves the support cannot be differentiated under the integral
+        score = sp.expand(expand_logs(sp.diff(log_p, theta)))
+        parts = E.moments(score, y)
+        if g not in parts or parts[g].has(y):
+            continue
+        rest = sp.S.Zero
+        for h, c in parts.items():
+            if h == g:
+                continue
+            value = sp.S.One if h == 1 else _moment(p, p_vals, h, y, density, domain, moments, rules, depth + 1)
+            if value is None:
+                break
+            rest += c * value
+        else:
+            value = sp.simplify(-rest / parts[g])
+            rules.append(
+                Step(
+                    f"The moment of {sp.sstr(g)}, by differentiating under the integral",
+                    value,
+                    reason(
+                        "Differentiate ", term("density_integrates_to_one"), " in ", theta, " under the integral "
+                        "(the support does not depend on ", theta, "): ", sp.Eq(form("moment", form("partial", term("log_p"), theta)), 0),
+                        ". Here ", sp.Eq(form("partial", term("log_p"), theta), score), "; solve for ", form("moment", g),
+                        " with the moments already found.",
+                    ),
+                    form("moment", g),
+                )
+            )
+            return value
+    return None
 
 
 def _bound(spec, values):
@@ -239,6 +452,53 @@ def _onehot(p, q, p_vals, q_vals) -> KL:
     value = split_sum(sp.Sum(sp.expand(slope * mean_k), (k, 1, K))) + split_sum(sp.Sum(constant, (k, 1, K))) + rest
     value = _tidy_event(value, k, K)
     return KL(p, q, p_vals, q_vals, value, ratio, {y: mean_k}, y, k)
+
+
+def _simplex(p, q, p_vals, q_vals) -> KL:
+    """Densities on the simplex whose log is linear in the log y_k (the Dirichlet): the KL needs
+    E[log y_k], found by the score identity. Differentiating the normalisation in the k-th
+    parameter a_k under the integral gives E[d log p / d a_k] = 0, and d log p / d a_k is
+    log y_k plus terms free of y."""
+    k, K = p.index, p.K
+    y = p.y  # y[k]
+    log_p = split_sum(sp.expand(split_sum(_log_density(p, y, p_vals))))
+    ratio = split_sum(sp.expand(split_sum(log_p - _log_density(q, y, q_vals))))
+    summand, rest = sum_parts(ratio, k)
+    mark = sp.Dummy("log_y")
+    marked = sp.expand(summand).xreplace({sp.log(y): mark})
+    slope, constant = sp.diff(marked, mark), sp.expand(marked - sp.diff(marked, mark) * mark)
+    if marked.has(y.base) or slope.has(mark) or constant.has(mark) or rest.has(y.base):
+        raise NotSupportedError(f"KL({p.name} || {q.name}): the log-ratio is not linear in the log y_k")
+    # the score in the k-th parameter a_k: per component (a scalar a stands for a_k) plus the part
+    # outside the sum, whose sums over the parameter are each differentiated as d/da_k sum_j a_j = 1
+    vector = [v for v in p_vals.values() if isinstance(v, sp.Indexed)]
+    if len(vector) != 1:
+        raise NotSupportedError(f"KL({p.name} || {q.name}): needs one vector parameter")
+    a_k = vector[0]
+    a = sp.Dummy("a", positive=True)
+    lp_summand, lp_rest = sum_parts(log_p, k)
+    per_component = sp.diff(sp.expand(lp_summand).xreplace({a_k: a}), a).xreplace({a: a_k})
+    sums = sorted(lp_rest.atoms(sp.Sum), key=sp.default_sort_key)
+    marks = {s_: sp.Dummy("S") for s_ in sums}
+    outside = sum(sp.diff(lp_rest.xreplace(marks), m) * sp.diff(s_.function, a_k) for s_, m in marks.items())
+    score = sp.expand(per_component + outside.xreplace({m: s_ for s_, m in marks.items()}))
+    score_mark = score.xreplace({sp.log(y): mark})
+    if sp.diff(score_mark, mark) != 1 or sp.diff(score_mark, mark, 2) != 0:
+        raise NotSupportedError(f"KL({p.name} || {q.name}): the score is not log y_k plus a constant")
+    mean_log = sp.simplify(-(score_mark - mark))  # E[log y_k]
+    rule = Step(
+        "The moment of log y_k, by differentiating under the integral",
+        mean_log,
+        reason(
+            "Differentiate ", term("density_integrates_to_one"), " in ", a_k, " under the integral: ",
+            sp.Eq(form("moment", form("partial", term("log_p"), a_k)), 0), ". Here ",
+            sp.Eq(form("partial", term("log_p"), a_k), score), ", so ", form("moment", sp.log(y)), " is the rest, negated.",
+        ),
+        form("moment", sp.log(y)),
+    )
+    value = split_sum(sp.Sum(sp.expand(slope * mean_log + constant), (k, 1, K))) + rest
+    shown = sp.Sum(sp.expand(summand), (k, 1, K)) + rest
+    return KL(p, q, p_vals, q_vals, value, shown, {sp.log(y): mean_log}, y, k, rules=(rule,))
 
 
 def _factorised(p, q, p_vals, q_vals) -> KL:
@@ -349,15 +609,30 @@ def kl_document(result: KL, slug: str | None = None):
         how = "the expectation is a sum over the support, taken term by term"
     else:
         how = "the expectation is an integral over the support, taken term by term"
+    if result.outside:
+        steps = steps[:1] + [
+            Step(
+                "p puts mass where q has none",
+                sp.oo,
+                reason(
+                    P, f" lives on {p.support.describe()} and ", Q, f" on {q.support.describe()}: on a set of positive "
+                    "probability under ", P, " the density of ", Q, " is ", sp.S.Zero, ", so the log-ratio is infinite there "
+                    "and so is its expectation.",
+                ),
+                lhs,
+            )
+        ]
+    steps += list(result.rules)
     used = [sp.Eq(form("moment", g), v, evaluate=False) for g, v in result.moments.items() if g != 1]
-    steps.append(
-        Step(
-            "Take the expectation",
-            result.expr,
-            reason("Here ", how, *(("; the moments used: ", *_listed(used), ".") if used else (".",))),
-            lhs,
+    if not result.outside:
+        steps.append(
+            Step(
+                "Take the expectation",
+                result.expr,
+                reason("Here ", how, *(("; the moments used: ", *_listed(used), ".") if used else (".",))),
+                lhs,
+            )
         )
-    )
     summary = (
         ("p", f"{p.label}({', '.join(sp.sstr(v) for v in p_args)})"),
         ("q", f"{q.label}({', '.join(sp.sstr(v) for v in q_args)})"),

@@ -6,6 +6,8 @@
     symlik derive --all [--out derivations/] [--format pdf]
     symlik plot NAME [--predict mu sigma] [--link logit] [-o loss.png|svg|pdf]
     symlik plot --compare mse mae log_cosh cauchy [-o compare.svg]
+    symlik implied LOSS [--inner tau=0.3] [--format latex|markdown|text]
+    symlik implied --formula "abs(y - m)/b" --param m:real --param b:positive [--predict m] [--support real]
     symlik bench [--n N] [--dtype float64 float32] [--loss mse ...] [--backend numpy fused ...] [--json]
 
 A --density formula is parsed by a whitelist (symlik.model.parse), never evaluated.
@@ -73,6 +75,14 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--link", help="link function: logit, softmax or log")
     pl.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="distribution option")
     pl.add_argument("-o", "--output", type=Path, default=None, help="output file: .png, .svg or .pdf")
+    im = sub.add_parser("implied", help="the density a loss implies, exp(-loss)/Z(theta), and whether it is an NLL")
+    im.add_argument("loss", nargs="?", help="a loss template: mse, mae, pinball, huber, log_cosh, cauchy, focal, poly1, ...")
+    im.add_argument("--formula", help="your own loss l(y, theta) as a formula (never evaluated)")
+    im.add_argument("--param", action="append", default=[], metavar="NAME:CONSTRAINT", help="a parameter of --formula")
+    im.add_argument("--predict", nargs="+", metavar="PARAM", help="with --formula: the predicted parameters")
+    im.add_argument("--support", help="where y lives: real, positive, binary, nonnegative_integer, onehot")
+    im.add_argument("--inner", action="append", default=[], metavar="KEY=VALUE", help="a template's inner parameter value")
+    im.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     b = sub.add_parser("bench", help="time each loss in each implementation against hand-written peers")
     b.add_argument("--n", type=_positive_int, default=10**7, help="elements per input (default 10^7)")
     b.add_argument("--dtype", nargs="+", choices=("float64", "float32"), default=["float64", "float32"])

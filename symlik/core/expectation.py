@@ -209,6 +209,10 @@ def integrate(expr, y, lo, hi) -> sp.Expr | None:
 
 def _integrate_split(expr, y, lo, hi) -> sp.Expr | None:
     points = _abs_breakpoints(expr, y)
+    if len(points) == 2 and lo == -sp.oo and hi == sp.oo:
+        value = _integrate_two_kinks(expr, y, *points)
+        if value is not None:
+            return value
     if len(points) == 1 and _inside(points[0], lo, hi):
         m = points[0]
         t = sp.Dummy("t", positive=True)
@@ -218,6 +222,39 @@ def _integrate_split(expr, y, lo, hi) -> sp.Expr | None:
         if all(p is not None for p in parts):
             return sp.simplify(parts[0] + parts[1])
     return _integrate_plain(expr, y, lo, hi)
+
+
+def _integrate_two_kinks(expr, y, a, b) -> sp.Expr | None:
+    """The integral over the real line of an integrand with kinks at a and b (|y - a|, |y - b|):
+    split at both. Their order is unknown, so each order is taken in turn, writing the later
+    kink as the earlier plus d > 0; on each of the three pieces every |.| is resolved by its
+    sign at an inner point. When both orders give the same function of d, the integral is
+    that function of |a - b|; otherwise None."""
+    d = sp.Dummy("d", positive=True)
+    t = sp.Dummy("t", positive=True)
+    found = []
+    for first, second in ((a, b), (b, a)):
+        later = {second: first + d} if isinstance(second, sp.Symbol) else None
+        if later is None:
+            return None
+        body = expr.xreplace(later)
+        total = sp.S.Zero
+        pieces = ((first - t, first - 1, (0, sp.oo)), (first + t, first + d / 2, (0, d)), (first + d + t, first + d + 1, (0, sp.oo)))
+        for at, inner_point, (t_lo, t_hi) in pieces:
+            resolved = body.replace(
+                lambda e: isinstance(e, sp.Abs) and e.args[0].has(y),
+                lambda e, point=inner_point: sp.sign(e.args[0].xreplace({y: point})) * e.args[0],
+            )
+            if resolved.has(sp.sign):
+                return None
+            part = _integrate_plain(resolved.xreplace({y: at}), t, t_lo, t_hi)
+            if part is None:
+                return None
+            total += part
+        found.append(sp.simplify(total))
+    if sp.simplify(found[0] - found[1]) != 0:
+        return None
+    return sp.simplify(found[0].xreplace({d: sp.Abs(a - b)}))
 
 
 def _integrate_plain(expr, y, lo, hi) -> sp.Expr | None:

@@ -114,6 +114,10 @@ TERMS: dict[str, Display] = {
     "kl_p_q": Display(r"\operatorname{KL}\left(p \,\middle\|\, q\right)", "KL(p || q)"),
     "log_ratio": Display(r"\log p(y) - \log q(y)", "log p(y) - log q(y)"),
     "mean_of_one_hot": Display(r"\mathbb{E}[y_{k}]", "E[y_k]"),
+    "log_p": Display(r"\log p", "log p"),
+    "euler_integral": Display(r"\Gamma(s + 1) = \int_{0}^{\infty} t^{s} e^{-t}\, dt", "Γ(s + 1) = ∫ t^s e^(-t) dt"),
+    "euler_integral_derivative": Display(r"\int_{0}^{\infty} t^{s} (\log t)^{n} e^{-t}\, dt = \frac{d^{n}}{ds^{n}} \Gamma(s + 1)", "∫ t^s (log t)^n e^(-t) dt = d^n/ds^n Γ(s + 1)"),
+    "density_integrates_to_one": Display(r"\int p(y \mid \theta)\, dy = 1", "∫ p(y | θ) dy = 1"),
     # The VAE objective (derivation/vae.py): the quantities its steps show, the formulas its reasons quote
     "expected_log_decoder": Display(r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[\log p_{\theta}(x \mid z)\right]", "E_q[log p(x | z)]"),
     "expected_neg_log_decoder": Display(r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[-\log p_{\theta}(x \mid z)\right]", "E_q[-log p(x | z)]"),
@@ -171,6 +175,8 @@ FORMS: dict[str, Display] = {
     "summed_losses": Display(r"\sum_i \ell_i({0})", "sum_i loss_i({0})"),
     # the densities' own steps (model/distributions/huber.py, model/custom.py)
     "normaliser_of": Display("Z({args})", "Z({args})"),
+    # the density a loss implies (analysis/implied.py): the loss as a function of target and prediction
+    "implied_loss": Display(r"\ell({args})", "ℓ({args})"),
     # smooth L1 beside Huber (losses/robust_huber.py): SmoothL1 with beta = {0}
     "smooth_l1_with": Display(r"\operatorname{{SmoothL1}}_{{\beta={0}}}", "SmoothL1_(beta={0})"),
     # loss options (derivation/options.py)

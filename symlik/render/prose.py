@@ -21,7 +21,7 @@ _MATH = re.compile(r"\$([^$]+)\$")
 _SYMBOLS = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "theta": "θ",
     "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "pi": "π", "sigma": "σ", "tau": "τ", "phi": "φ",
-    "psi": "ψ", "rho": "ρ", "chi": "χ", "omega": "ω", "eta": "η", "zeta": "ζ", "xi": "ξ", "Gamma": "Γ", "ell": "ℓ", "infty": "∞", "sum": "Σ", "prod": "Π", "partial": "∂",
+    "psi": "ψ", "rho": "ρ", "chi": "χ", "omega": "ω", "eta": "η", "zeta": "ζ", "xi": "ξ", "Gamma": "Γ", "ell": "ℓ", "infty": "∞", "sum": "Σ", "prod": "Π", "int": "∫", "partial": "∂",
     "cdot": "·", "times": "×", "to": "→", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠",
     "approx": "≈", "mid": "|", "in": "∈", "pm": "±", "ldots": "...", "dots": "...", "sim": "~", "|": "||", "odot": "⊙",
 }

@@ -21,6 +21,7 @@ COMMANDS = {
     "book": "symlik.apps.commands.book",
     "plot": "symlik.apps.commands.plot",
     "bench": "symlik.apps.commands.bench",
+    "implied": "symlik.apps.commands.implied",
 }
 
 

@@ -39,7 +39,7 @@ class Dirichlet(Distribution):
 
     def density(self, y, alpha):
         k, K = self.index, self.K
-        total = sp.Sum(self.base("alpha")[k], (k, 1, K))
+        total = sp.Sum(alpha, (k, 1, K))  # the alpha given (alpha_p[k] in a KL), not always the default alpha[k]
         return sp.gamma(total) * sp.Product(y ** (alpha - 1) / sp.gamma(alpha), (k, 1, K))
 
     def scipy_logpdf(self, y, alpha):
