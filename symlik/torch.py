@@ -46,8 +46,6 @@ loaded only when ``symlik.torch`` is first used, so it imports torch at the top.
 
 from __future__ import annotations
 
-import itertools
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,8 +58,11 @@ __all__ = ["Loss"]
 
 # The NumPy kernels behind the custom operators, by key: an operator's arguments must be
 # tensors, numbers or strings, so each Loss registers its kernel here and passes its key.
+# Entries are kept for the session: an autograd graph can outlive the Loss that built it
+# (``Loss(...)(z, y).backward()``). A Loss of a catalog name with plain options reuses the
+# entry of an equal one, so building a Loss in a training loop does not grow the table.
 _KERNELS: dict = {}
-_KEYS = itertools.count()
+_KEY_OF: dict = {}
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,16 @@ def _observation_shape(key: str, inputs) -> tuple:
 def _value_dtype(inputs, count: int) -> torch.dtype:
     floats = [t.dtype for t in inputs[:count] if t.dtype.is_floating_point]
     return floats[0] if floats else torch.get_default_dtype()
+
+
+def _register(entry: _Registered, description) -> str:
+    key = _KEY_OF.get(description) if description is not None else None
+    if key is None:
+        key = f"loss{len(_KERNELS)}"
+        _KERNELS[key] = entry
+        if description is not None:
+            _KEY_OF[description] = key
+    return key
 
 
 # -- the operators -----------------------------------------------------------------------------
@@ -232,10 +243,17 @@ class Loss(torch.nn.Module):
         self.kernel = symlik.compiler.compile(spec, backend="numpy", **self._compile_args)
         # The differentiable inputs: the predicted ones, which come first in the kernel's order.
         self.predicted = tuple(self.kernel.derivation.predicted_inputs)
-        self._key = f"loss{next(_KEYS)}"
-        _KERNELS[self._key] = _Registered(self.kernel, self.predicted)
-        weakref.finalize(self, _KERNELS.pop, self._key, None)
+        self._key = _register(_Registered(self.kernel, self.predicted), self._description(spec))
         self._device_kernel = None
+
+    def _description(self, spec):
+        """A text that identifies this Loss's kernel, or None where text cannot (a Distribution
+        or Derivation object, an array option whose repr would be abridged)."""
+        plain = (str, int, float, bool, type(None), tuple)
+        values = [*self._compile_args.values(), *(self._compile_args.get("fixed") or {}).values()]
+        if not isinstance(spec, str) or not all(isinstance(v, plain) for v in values if not isinstance(v, dict)):
+            return None
+        return repr((spec, sorted(self._compile_args.items(), key=lambda item: item[0])))
 
     @property
     def inputs(self) -> tuple[str, ...]:
