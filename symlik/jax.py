@@ -18,7 +18,9 @@ incoming cotangent as the observations' weight.
 
 It is ``jax.jit``-able: the NumPy kernel runs as a ``jax.pure_callback`` on
 the host, so under ``jit`` it is one opaque call between the traced parts of
-the model. Gradients flow to the predicted inputs; the other inputs' cotangents
+the model. A bad input (``sigma <= 0``) raises its SymlikError on concrete
+arrays; under ``jit`` or ``grad`` JAX reports it as its runtime error, with
+symlik's message inside. Gradients flow to the predicted inputs; the other inputs' cotangents
 are zero. The backend kernel (``symlik.compile(..., backend="jax")``), which
 JAX traces and differentiates itself, remains the choice for accelerators.
 
@@ -27,6 +29,8 @@ loaded only when ``symlik.jax`` is first used, so it imports JAX at the top.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -64,17 +68,21 @@ def loss(spec, predict=None, link=None, reduction: str = "mean", *, target: str 
             shapes.append(x.shape[:-1] if event else x.shape)
         return jnp.broadcast_shapes(*shapes)
 
-    # The host side: NumPy arrays in, NumPy arrays of the declared dtypes out.
-    def host_value(weight, *arrays):
-        out = kernel(*arrays, weight=weight) if reduction != "none" else kernel.elementwise(*arrays, weight=weight)
-        return np.asarray(out)
+    # The host side: NumPy arrays in, NumPy arrays of the declared shapes and dtypes out
+    # (pure_callback insists on them; a 0-d float32 sum comes back from NumPy as float32).
+    def host_value(out, weight, *arrays):
+        value = kernel(*arrays, weight=weight) if reduction != "none" else kernel.elementwise(*arrays, weight=weight)
+        return np.asarray(value, dtype=out.dtype)
 
-    def host_value_and_grad(weight, *arrays):
+    def host_value_and_grad(out, weight, *arrays):
         value, grads = kernel.value_and_grad(*arrays, weight=weight)
-        return np.asarray(value), tuple(np.asarray(g) for g in grads)
+        return np.asarray(value, dtype=out[0].dtype), tuple(np.asarray(g, dtype=o.dtype) for g, o in zip(grads, out[1]))
 
-    def host_grad(weight, *arrays):
-        return tuple(np.asarray(g) for g in kernel.grad(*arrays, weight=weight))
+    def host_grad(out, weight, *arrays):
+        return tuple(np.asarray(g, dtype=o.dtype) for g, o in zip(kernel.grad(*arrays, weight=weight), out))
+
+    def callback(host, out, weight, inputs):
+        return jax.pure_callback(functools.partial(host, out), out, weight, *inputs)
 
     def value_shape(inputs):
         shape = () if reduction != "none" else observation_shape(inputs)
@@ -85,20 +93,19 @@ def loss(spec, predict=None, link=None, reduction: str = "mean", *, target: str 
 
     @jax.custom_vjp
     def call(weight, *inputs):
-        return jax.pure_callback(host_value, value_shape(inputs), weight, *inputs)
+        return callback(host_value, value_shape(inputs), weight, inputs)
 
     def forward(weight, *inputs):
         if reduction == "none":  # the gradient waits for the cotangent, which weighs the observations
             return call(weight, *inputs), (weight, inputs)
-        value, grads = jax.pure_callback(host_value_and_grad, (value_shape(inputs), grad_shapes(inputs)),
-                                         weight, *inputs)
+        value, grads = callback(host_value_and_grad, (value_shape(inputs), grad_shapes(inputs)), weight, inputs)
         return value, (weight, grads)
 
     def backward(residual, cotangent):
         weight, saved = residual
         if reduction == "none":
             w = cotangent if weight is None else cotangent * weight
-            grads = jax.pure_callback(host_grad, grad_shapes(saved), w, *saved)
+            grads = callback(host_grad, grad_shapes(saved), w, saved)
         else:
             grads = tuple(g * cotangent for g in saved)
         # The inputs that are not predicted (y, parameters) get no gradient: None is JAX's zero.
@@ -113,7 +120,13 @@ def loss(spec, predict=None, link=None, reduction: str = "mean", *, target: str 
         floats = value_dtype(inputs)
         inputs = [x.astype(floats) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != floats and i < count
                   else x for i, x in enumerate(inputs)]
-        return call(None if weight is None else jnp.asarray(weight), *inputs)
+        weight = None if weight is None else jnp.asarray(weight)
+        if not any(isinstance(x, jax.core.Tracer) for x in (*inputs, weight)):
+            # Concrete arrays, nothing traced: the kernel runs directly, so a bad input raises
+            # its SymlikError here (inside a callback JAX would wrap it in its runtime error).
+            host = [np.asarray(x) for x in inputs]
+            return jnp.asarray(host_value(value_shape(inputs), None if weight is None else np.asarray(weight), *host))
+        return call(weight, *inputs)
 
     bind.kernel = kernel
     bind.inputs = kernel.inputs

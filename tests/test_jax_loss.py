@@ -1,6 +1,8 @@
 """symlik.jax.loss against optax and jax.grad of hand-written losses: values, gradients per
 reduction, under jax.jit; skipped without JAX or optax."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -15,11 +17,16 @@ rng = np.random.default_rng(12)
 N, C = 24, 5
 
 
-def _enable_x64():
-    enable = getattr(jax, "enable_x64", None)
-    if enable is None:  # older jax
-        from jax.experimental import enable_x64 as enable
-    return enable()
+@contextlib.contextmanager
+def _x64():
+    """x64 in every thread: jax.enable_x64() is thread-local, and a jitted function's host
+    callback may run on another thread, where JAX would narrow its float64 results."""
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", before)
 
 
 def _hand_gauss(mu, sigma, y):
@@ -51,7 +58,7 @@ def _reduce(per, reduction):
 @pytest.mark.parametrize("name", list(CASES))
 def test_values_and_gradients_match_optax_and_hand_written(name, reduction, jit):
     args, kwargs, make_preds, make_rest, per_observation = CASES[name]
-    with _enable_x64():
+    with _x64():
         preds = [jnp.asarray(a) for a in make_preds()]
         rest = [jnp.asarray(a) for a in make_rest()]
         ours = symlik.jax.loss(*args, reduction=reduction, **kwargs)
@@ -80,28 +87,32 @@ def test_values_and_gradients_match_optax_and_hand_written(name, reduction, jit)
 
 def test_value_and_grad_under_jit_trains_a_linear_model():
     """Ten steps of gradient descent on a softmax regression follow optax's loss exactly."""
-    with _enable_x64():
-        x = jnp.asarray(rng.normal(size=(64, 4)))
-        y = jnp.argmax(x @ jnp.asarray(rng.normal(size=(4, 3))), axis=-1)  # learnable labels
-        ce = symlik.jax.loss("categorical", link="softmax")
+    with _x64():
+        _train_and_compare()
 
-        def step(loss_fn):
-            @jax.jit
-            def update(w):
-                value, g = jax.value_and_grad(lambda w: loss_fn(x @ w, y))(w)
-                return w - 0.5 * g, value
-            return update
 
-        ours, theirs = step(ce), step(lambda z, y: optax.softmax_cross_entropy_with_integer_labels(z, y).mean())
-        w1 = w2 = jnp.zeros((4, 3))
-        curve1, curve2 = [], []
-        for _ in range(10):
-            w1, v1 = ours(w1)
-            w2, v2 = theirs(w2)
-            curve1.append(v1)
-            curve2.append(v2)
-        assert curve2[-1] < 0.9 * curve2[0]
-        np.testing.assert_allclose(curve1, curve2, rtol=1e-12)
+def _train_and_compare():
+    x = jnp.asarray(rng.normal(size=(64, 4)))
+    y = jnp.argmax(x @ jnp.asarray(rng.normal(size=(4, 3))), axis=-1)  # learnable labels
+    ce = symlik.jax.loss("categorical", link="softmax")
+
+    def step(loss_fn):
+        @jax.jit
+        def update(w):
+            value, g = jax.value_and_grad(lambda w: loss_fn(x @ w, y))(w)
+            return w - 0.5 * g, value
+        return update
+
+    ours, theirs = step(ce), step(lambda z, y: optax.softmax_cross_entropy_with_integer_labels(z, y).mean())
+    w1 = w2 = jnp.zeros((4, 3))
+    curve1, curve2 = [], []
+    for _ in range(10):
+        w1, v1 = ours(w1)
+        w2, v2 = theirs(w2)
+        curve1.append(v1)
+        curve2.append(v2)
+    assert curve2[-1] < 0.9 * curve2[0]
+    np.testing.assert_allclose(curve1, curve2, rtol=1e-12)
 
 
 def test_weight_and_float32():
