@@ -39,6 +39,11 @@ _LAZY = {
     "vae_document": ("symlik.derivation.vae", "vae_document"),
 }
 
+# One module per training framework, loaded on first use (``symlik.torch.Loss``,
+# ``symlik.jax.loss``): each imports its framework at the top. They are left out of
+# ``__all__`` so that ``from symlik import *`` imports neither torch nor JAX.
+_FRAMEWORKS = {"torch": "symlik.torch", "jax": "symlik.jax"}
+
 
 def names() -> tuple[str, ...]:
     """Sorted tuple of catalog names."""
@@ -56,11 +61,13 @@ def __getattr__(name: str):
         value = getattr(import_module(module), attr)
         globals()[name] = value
         return value
+    if name in _FRAMEWORKS:
+        return import_module(_FRAMEWORKS[name])  # the import also sets symlik.<name>
     raise AttributeError(f"module 'symlik' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_LAZY])
+    return sorted([*globals(), *_LAZY, *_FRAMEWORKS])
 
 
 __all__ = [

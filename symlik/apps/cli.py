@@ -88,7 +88,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--dtype", nargs="+", choices=("float64", "float32"), default=["float64", "float32"])
     b.add_argument("--loss", nargs="+", metavar="LOSS", help="only these losses (default: all)")
     b.add_argument("--backend", nargs="+", metavar="BACKEND", help="symlik backends to time (default: every installed one)")
-    b.add_argument("--repeat", type=_positive_int, default=7, help="timed calls per implementation (median)")
+    b.add_argument("--sizes", nargs="+", type=_positive_int, metavar="N",
+                   help="a sweep over N, e.g. 32 256 4096 10000000 (instead of --n)")
+    b.add_argument("--mode", nargs="+", choices=("forward", "forward+backward"), default=["forward"],
+                   help="time the loss, or the loss and its gradient (default: forward)")
+    b.add_argument("--peer", nargs="+", choices=("numpy", "torch", "torch.compile", "jax.jit"),
+                   help="peers to time (default: each whose library is installed)")
+    b.add_argument("--repeat", type=_positive_int, default=7, help="timed calls per implementation (min/median/max)")
     b.add_argument("--json", action="store_true", help="print the results as JSON")
     return p
 

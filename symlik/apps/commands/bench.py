@@ -18,6 +18,6 @@ def run(args) -> int:
         if name not in BACKENDS:
             raise UnknownNameError("backend", name, BACKENDS)
     result = bench.run(n=args.n, dtypes=args.dtype, losses=args.loss, backends=args.backend, repeat=args.repeat,
-                       progress=bench.progress_bar())
+                       progress=bench.progress_bar(), sizes=args.sizes, modes=args.mode, peers=args.peer)
     print(json.dumps(result, indent=1) if args.json else bench.table(result))
     return 0
