@@ -36,6 +36,9 @@ _LAZY = {
     "kl": ("symlik.analysis.divergence", "kl"),
     "compile_information": ("symlik.compiler", "compile_information"),  # compile(d, target=...), numpy by default
     "vae_document": ("symlik.derivation.vae", "vae_document"),
+    # Modules: symlik.xgboost.objective(...) without importing symlik.xgboost first.
+    "xgboost": ("symlik.xgboost", None),
+    "lightgbm": ("symlik.lightgbm", None),
 }
 
 
@@ -52,7 +55,7 @@ def get(name: str, **options):
 def __getattr__(name: str):
     if name in _LAZY:
         module, attr = _LAZY[name]
-        value = getattr(import_module(module), attr)
+        value = import_module(module) if attr is None else getattr(import_module(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'symlik' has no attribute {name!r}")

@@ -43,11 +43,12 @@ def link_reason(c: Context, param: str | None = None, link=None) -> tuple:
     return reason(start, "; the logs simplify, ", joined, ", and never form the logarithm of a rounded probability.")
 
 
-def link(c: Context) -> tuple[Step, ...] | None:
-    """sum_i loss_i(z), with theta = g^-1(z) substituted: a step per applied link (None without one)."""
+def link(c: Context) -> Step | tuple[Step, ...] | None:
+    """sum_i loss_i(z), with theta = g^-1(z) substituted: a step per applied link (one Step for
+    one link, a tuple for several; None without a link)."""
     if not c.link_stages:
         return None
-    return tuple(
+    steps = tuple(
         Step(
             f"Apply the {link.name} link" + (f" to {param}" if len(c.link_stages) > 1 else ""),
             c.over_obs(c.obs(loss_expr)),
@@ -56,3 +57,4 @@ def link(c: Context) -> tuple[Step, ...] | None:
         )
         for param, link, loss_expr in c.link_stages
     )
+    return steps[0] if len(steps) == 1 else steps

@@ -1,0 +1,252 @@
+"""target="grad_hess" and per-parameter links, against independent oracles: torch autograd
+(what XGBoostLSS uses), sklearn._loss's hand-written gradient_hessian, and closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+import symlik
+from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
+
+torch = pytest.importorskip("torch")
+
+# (name, compile arguments, torch NLL of (list of margin columns, y), draw of margins, draw of y)
+T = torch
+
+
+def _normal_nll(z, y):
+    mu, log_sigma = z
+    return log_sigma + (y - mu) ** 2 / (2 * T.exp(2 * log_sigma)) + 0.5 * np.log(2 * np.pi)
+
+
+def _gamma_nll(z, y):
+    mu, k = T.exp(z[0]), T.nn.functional.softplus(z[1])
+    return -T.distributions.Gamma(k, k / mu).log_prob(y)
+
+
+def _student_nll(z, y, nu=4.0):
+    return -T.distributions.StudentT(nu, z[0], T.exp(z[1])).log_prob(y)
+
+
+def _poisson_nll(z, y):
+    return -T.distributions.Poisson(T.exp(z[0])).log_prob(y)
+
+
+def _bernoulli_nll(z, y):
+    return -T.distributions.Bernoulli(logits=z[0]).log_prob(y)
+
+
+def _negbin_nll(z, y):
+    # symlik's negative binomial: n successes, success probability p = sigmoid(z_p); torch's
+    # NegativeBinomial counts successes before total_count failures with probs of a success,
+    # so its probs is 1 - p.
+    n, p = T.nn.functional.softplus(z[0]), T.sigmoid(z[1])
+    return -T.distributions.NegativeBinomial(n, probs=1 - p).log_prob(y)
+
+
+CASES = {
+    "normal-mu-log-sigma": (
+        "normal", dict(predict=("mu", "sigma"), link={"sigma": "log"}), _normal_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 1, n)], lambda r, n: r.normal(0, 3, n)),
+    "gamma-log-mu-softplus-k": (
+        "gamma", dict(predict=("mu", "k"), link={"mu": "log", "k": "softplus"}), _gamma_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 2, n)], lambda r, n: r.gamma(2.0, 1.0, n) + 1e-3),
+    "student-t-mu-log-sigma": (
+        "student_t", dict(predict=("mu", "sigma"), link={"sigma": "log"}, fixed={"nu": 4.0}), _student_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 1, n)], lambda r, n: r.standard_t(4.0, n)),
+    "poisson-log": (
+        "poisson", dict(link="log"), _poisson_nll, lambda r, n: [r.normal(0, 2, n)], lambda r, n: r.poisson(3.0, n).astype(float)),
+    "bernoulli-logit": (
+        "bernoulli", dict(link="logit"), _bernoulli_nll, lambda r, n: [r.normal(0, 4, n)], lambda r, n: (r.random(n) < 0.4).astype(float)),
+    "negative-binomial-softplus-n-logit-p": (
+        "negative_binomial", dict(predict=("n", "p"), link={"n": "softplus", "p": "logit"}), _negbin_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 2, n)], lambda r, n: r.poisson(4.0, n).astype(float)),
+}
+
+
+def _autograd(nll, columns, y):
+    """Per-observation gradient (n, P) and Hessian (n, P, P) by torch autograd, in float64."""
+    z = [T.tensor(c, dtype=T.float64, requires_grad=True) for c in columns]
+    yt = T.tensor(y, dtype=T.float64)
+    total = nll(z, yt).sum()
+    grads = T.autograd.grad(total, z, create_graph=True)
+    hess = [[T.autograd.grad(g.sum(), zj, retain_graph=True, allow_unused=True)[0] for zj in z] for g in grads]
+    P = len(z)
+    G = np.stack([g.detach().numpy() for g in grads], axis=-1)
+    H = np.stack([np.stack([(h if h is not None else T.zeros_like(z[0])).detach().numpy() for h in row], -1) for row in hess], -2)
+    return G, H.reshape(len(y), P, P)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_grad_hess_matches_torch_autograd(case, backend):
+    if backend == "fused":
+        pytest.importorskip("numba")
+    name, kwargs, nll, draw_z, draw_y = CASES[case]
+    rng = np.random.default_rng(7)
+    n = 64
+    columns, y = draw_z(rng, n), draw_y(rng, n)
+    full = symlik.compile(name, target="grad_hess", hessian_form="full", backend=backend, **kwargs)
+    diag = symlik.compile(name, target="grad_hess", backend=backend, **kwargs)
+    G, H = _autograd(nll, columns, y)
+    g, h = full(*columns, y)
+    gd, hd = diag(*columns, y)
+    P = len(columns)
+    if P == 1:
+        G, H = G[:, 0], H[:, 0, 0]
+        np.testing.assert_allclose(hd, H, rtol=1e-9, atol=1e-12)
+    else:
+        np.testing.assert_allclose(hd, np.diagonal(H, axis1=-2, axis2=-1), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(g, G, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gd, G, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(h, H, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["poisson-log", "bernoulli-logit", "normal-mu-log-sigma", "gamma-log-mu-softplus-k"])
+def test_grad_hess_finite_at_extreme_margins(case):
+    """Past where a naive form overflows, the kernel stays finite wherever the true value is."""
+    name, kwargs, nll, draw_z, draw_y = CASES[case]
+    edges = {"poisson-log": [-700.0, -50.0, 50.0, 300.0], "bernoulli-logit": [-1000.0, -50.0, 50.0, 1000.0],
+             "normal-mu-log-sigma": [-300.0, -20.0, 20.0, 300.0], "gamma-log-mu-softplus-k": [-30.0, -5.0, 5.0, 30.0]}[case]
+    k = symlik.compile(name, target="grad_hess", hessian_form="full", **kwargs)
+    rng = np.random.default_rng(3)
+    values = np.array(edges)
+    P = len(k.inputs) - 1 - (1 if "fixed" not in kwargs and name == "student_t" else 0)
+    P = len(k.derivation.predicted_inputs)
+    grid = np.stack(np.meshgrid(*([values] * P), indexing="ij"), -1).reshape(-1, P)
+    columns = [grid[:, j] for j in range(P)]
+    y = draw_y(rng, len(grid))
+    g, h = k(*columns, y)
+    G, H = _autograd(nll, columns, y)
+    if P == 1:
+        G, H = G[:, 0], H[:, 0, 0]
+    finite = np.isfinite(G)
+    assert np.all(np.isfinite(g[finite]))
+    np.testing.assert_allclose(g[finite], G[finite], rtol=1e-9, atol=1e-300)
+    finite = np.isfinite(H)
+    np.testing.assert_allclose(h[finite], H[finite], rtol=1e-9, atol=1e-300)
+
+
+# sklearn._loss's hand-written Cython (half deviances): HalfPoissonLoss is exp(z) - y z, our
+# NLL less log y!; HalfGammaLoss is z + y e^-z, the gamma NLL with shape k = 1 less log y;
+# HalfBinomialLoss is the Bernoulli NLL in logits. Their gradient and Hessian equal ours
+# (the "half" is the deviance's factor 1/2: the NLLs themselves carry no 2).
+SKLEARN = [
+    ("HalfPoissonLoss", "poisson", dict(link="log"), lambda r, n: r.poisson(3.0, n).astype(float), [-700, -30, 0, 30, 700]),
+    ("HalfGammaLoss", "gamma", dict(link="log", fixed={"k": 1.0}), lambda r, n: r.gamma(2.0, 1.0, n), [-700, -30, 0, 30, 700]),
+    ("HalfBinomialLoss", "bernoulli", dict(link="logit"), lambda r, n: (r.random(n) < 0.4).astype(float), [-1000, -40, 0, 40, 1000]),
+]
+
+
+@pytest.mark.parametrize("loss_name, name, kwargs, draw_y, edges", SKLEARN)
+def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges):
+    loss_module = pytest.importorskip("sklearn._loss.loss")
+    loss = getattr(loss_module, loss_name)()
+    rng = np.random.default_rng(11)
+    z = np.concatenate([rng.normal(0, 3, 200), np.repeat(np.array(edges, dtype=float), 4)])
+    y = draw_y(rng, z.size)
+    w = rng.uniform(0.1, 2.0, z.size)
+    k = symlik.compile(name, target="grad_hess", **kwargs)
+    g, h = k(z, y, weight=w)
+    G, H = loss.gradient_hessian(y_true=y, raw_prediction=z, sample_weight=w)
+    finite = np.isfinite(G) & np.isfinite(H)
+    assert finite.sum() > 200
+    np.testing.assert_allclose(g[finite], G[finite], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(h[finite], H[finite], rtol=1e-12, atol=1e-300)
+
+
+def test_fisher_hessian_of_normal_mean_and_log_scale_is_the_closed_form():
+    """I(mu, log sigma) = diag(1 / sigma^2, 2): the textbook Fisher information."""
+    k = symlik.compile("normal", predict=("mu", "sigma"), link={"sigma": "log"}, target="grad_hess",
+                       hessian="fisher", hessian_form="full")
+    rng = np.random.default_rng(0)
+    mu, log_sigma, y = rng.normal(size=20), rng.normal(size=20), rng.normal(size=20)
+    _, h = k(mu, log_sigma, y)
+    expected = np.zeros((20, 2, 2))
+    expected[:, 0, 0] = np.exp(-2 * log_sigma)
+    expected[:, 1, 1] = 2.0
+    np.testing.assert_allclose(h, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_student_t_exact_hessian_goes_negative_the_fisher_and_clipped_do_not():
+    """Student-t's NLL is not convex in mu: far from the centre the exact Hessian is negative,
+    (nu + 1)(r^2 - nu s^2)/(nu s^2 + r^2)^2 < 0 for r^2 > nu s^2. The Fisher information,
+    (nu + 1) / ((nu + 3) s^2), and the clipped Hessian never are."""
+    kwargs = dict(predict=("mu", "sigma"), link={"sigma": "log"}, fixed={"nu": 4.0}, target="grad_hess")
+    mu = np.array([0.0, 0.0, 0.0])
+    log_sigma = np.zeros(3)
+    y = np.array([0.5, 3.0, 10.0])
+    _, exact = symlik.compile("student_t", **kwargs)(mu, log_sigma, y)
+    nu, r = 4.0, y - mu
+    np.testing.assert_allclose(exact[:, 0], (nu + 1) * (nu - r**2) / (nu + r**2) ** 2, rtol=1e-12)
+    assert exact[1, 0] < 0 and exact[2, 0] < 0
+    _, clipped = symlik.compile("student_t", hessian="exact_clipped", **kwargs)(mu, log_sigma, y)
+    np.testing.assert_array_equal(clipped[:, 0], np.maximum(exact[:, 0], 0))
+    _, fisher = symlik.compile("student_t", hessian="fisher", **kwargs)(mu, log_sigma, y)
+    np.testing.assert_allclose(fisher[:, 0], (nu + 1) / (nu + 3), rtol=1e-12)
+    np.testing.assert_allclose(fisher[:, 1], 2 * nu / (nu + 3), rtol=1e-12)
+
+
+def test_weights_multiply_gradient_and_hessian():
+    k = symlik.compile("poisson", link="log", target="grad_hess")
+    z, y, w = np.array([0.3, -1.0]), np.array([2.0, 0.0]), np.array([0.5, 3.0])
+    g, h = k(z, y)
+    gw, hw = k(z, y, weight=w)
+    np.testing.assert_allclose(gw, (np.exp(z) - y) * w)
+    np.testing.assert_allclose(hw, np.exp(z) * w)
+    np.testing.assert_allclose(g, np.exp(z) - y)
+
+
+def test_grad_hess_bad_options_raise():
+    with pytest.raises(UnknownNameError, match="hessian"):
+        symlik.compile("poisson", link="log", target="grad_hess", hessian="newton")
+    with pytest.raises(UnknownNameError, match="hessian_form"):
+        symlik.compile("poisson", link="log", target="grad_hess", hessian_form="lower")
+    with pytest.raises(NotSupportedError, match="reduction must be 'none'"):
+        symlik.compile("poisson", link="log", target="grad_hess", reduction="mean")
+    with pytest.raises(NotSupportedError, match="apply to target 'grad_hess'"):
+        symlik.compile("poisson", link="log", target="loss", hessian="fisher")
+    with pytest.raises(NotSupportedError, match="event distributions"):
+        symlik.compile("categorical", link="softmax", target="grad_hess")
+
+
+# ---- per-parameter links ------------------------------------------------------------------------
+
+
+def test_link_per_parameter_names_inputs_and_matches_scipy():
+    d = symlik.derive("gamma", predict=("mu", "k"), link={"mu": "log", "k": "softplus"})
+    assert d.inputs == ("log_mu", "softplus_inv_k", "y")
+    assert d.link == {"mu": "log", "k": "softplus"}
+    titles = [s.title for s in d.steps]
+    assert "Apply the log link to mu" in titles and "Apply the softplus link to k" in titles
+    k = symlik.compile(d, target="nll", reduction="none")
+    rng = np.random.default_rng(1)
+    z_mu, z_k, y = rng.normal(size=50), rng.normal(size=50), rng.gamma(2.0, 1.0, 50)
+    mu, shape = np.exp(z_mu), np.logaddexp(0, z_k)
+    np.testing.assert_allclose(k(z_mu, z_k, y), -st.gamma.logpdf(y, shape, scale=mu / shape), rtol=1e-10)
+
+
+def test_link_dict_with_one_default_link_is_the_string_link():
+    assert symlik.derive("poisson", link={"rate": "log"}) is symlik.derive("poisson", link="log")
+    assert symlik.derive("normal", predict=("mu", "sigma"), link={"mu": "identity", "sigma": "log"}).link == "log"
+    assert symlik.derive("poisson", link={"rate": "identity"}).link is None
+
+
+def test_softplus_link_matches_a_closed_form():
+    k = symlik.compile("poisson", link="softplus", target="nll", reduction="none")
+    assert k.inputs == ("softplus_inv_rate", "y")
+    z = np.array([-20.0, -1.0, 0.0, 2.0, 40.0])
+    y = np.array([0.0, 1.0, 2.0, 3.0, 30.0])
+    rate = np.log1p(np.exp(z))
+    np.testing.assert_allclose(k(z, y), -st.poisson.logpmf(y, rate), rtol=1e-12)
+
+
+def test_link_dict_errors_name_the_parameter():
+    with pytest.raises(SymlikError, match="'sigma', which is not predicted"):
+        symlik.derive("normal", link={"sigma": "log"})
+    with pytest.raises(NotSupportedError, match="maps onto"):
+        symlik.derive("normal", predict=("mu", "sigma"), link={"mu": "log"})
+    with pytest.raises(SymlikError, match="link must be a link name or a dict"):
+        symlik.derive("normal", link=3)
