@@ -161,7 +161,7 @@ RECOVERY = [
     # model, truth as functions of x0, a sampler of y given the true parameters, the parameters from margins
     ("normal", dict(predict=("mu", "sigma"), link={"sigma": "log"}),
      lambda x: (1.0 + x, 0.5 * np.exp(0.3 * x)), lambda r, p: r.normal(p[0], p[1]), lambda m: (m[:, 0], np.exp(m[:, 1]))),
-    ("student_t", dict(predict=("mu", "sigma"), link={"sigma": "log"}, fixed={"nu": 5.0}, hessian="fisher"),
+    ("student_t", dict(predict=("mu", "sigma"), link={"sigma": "log"}, fixed={"nu": 5.0}, hessian="exact_clipped"),
      lambda x: (1.0 + x, 0.5 * np.exp(0.3 * x)), lambda r, p: p[0] + p[1] * r.standard_t(5.0, p[0].size),
      lambda m: (m[:, 0], np.exp(m[:, 1]))),
     ("gamma", dict(predict=("mu", "k"), link={"mu": "log", "k": "log"}),
