@@ -190,5 +190,9 @@ def test_distributional_boosting_recovers_parameters(name, kwargs, truth, sample
     dgrid = xgb.DMatrix(grid, base_margin=np.tile(obj.base_margin(y)[:1], (9, 1)))
     fitted = params_of(booster.predict(dgrid, output_margin=True).reshape(9, -1))
     expected = truth(grid[:, 0])
+    # Within sampling error: 300 rounds of depth-2 trees on 20,000 draws fit each parameter at a
+    # point to about 10% (a gamma shape k = 3 varied 2.6 to 3.6 across the grid in one run); the
+    # average over the grid is held to 5%.
     for f, e in zip(fitted, expected):
-        np.testing.assert_allclose(f, e, rtol=0.15, atol=0.05)
+        np.testing.assert_allclose(f, e, rtol=0.2, atol=0.05)
+        assert abs(np.mean(f) - np.mean(e)) <= 0.05 * np.mean(np.abs(e)) + 0.02
