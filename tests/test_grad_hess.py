@@ -311,3 +311,13 @@ def test_link_dict_errors_name_the_parameter():
         symlik.derive("normal", predict=("mu", "sigma"), link={"mu": "log"})
     with pytest.raises(SymlikError, match="link must be a link name or a dict"):
         symlik.derive("normal", link=3)
+
+
+def test_normal_grad_hess_where_mean_and_label_are_large_and_close():
+    """(y - mu) is formed before it is scaled: expanded, mu^2 - 2 mu y + y^2 at mu = 1e8 loses every digit."""
+    k = symlik.compile("normal", predict=("mu", "sigma"), link={"sigma": "log"}, target="grad_hess")
+    mu, log_sigma, y = np.array([1e8, -3e7]), np.array([0.0, np.log(2.0)]), np.array([1e8 + 1, -3e7 - 0.5])
+    g, h = k(mu, log_sigma, y)
+    r, var = y - mu, np.exp(2 * log_sigma)
+    np.testing.assert_allclose(g, np.column_stack([-r / var, 1 - r**2 / var]), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(h, np.column_stack([1 / var, 2 * r**2 / var]), rtol=1e-14)

@@ -101,6 +101,20 @@ def _off_the_kink(e):
     return e.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.S.Zero)
 
 
+def _gathered(expr):
+    """The NLL with each exponential's coefficient factored: a link's substitution expands
+    e^(-2 z) (y - mu)^2 / 2 into three terms, whose derivatives cancel where y and mu are large
+    and close; factored, (y - mu) is formed first. Exactly equal; unchanged where SymPy cannot."""
+    exps = sorted(expr.atoms(sp.exp), key=sp.default_sort_key)
+    if not exps:
+        return expr
+    try:
+        parts = sp.collect(sp.expand(expr), exps, evaluate=False)
+        return sp.Add(*(key * sp.factor(value) for key, value in parts.items()))
+    except (sp.PolynomialError, NotImplementedError):  # pragma: no cover - SymPy gave up
+        return expr
+
+
 def _grad_hess(d, hessian, hessian_form):
     """Rows [gradient; Hessian diagonal] (2 x P) or [gradient; Hessian] ((1 + P) x P) of the NLL
     in the predicted inputs: what a gradient-boosting objective returns for each observation."""
@@ -113,7 +127,7 @@ def _grad_hess(d, hessian, hessian_form):
     names = d.predicted_inputs
     P = len(names)
     # Differentiated from the stable form: its derivatives are again stable forms (sigmoid, digamma, ...).
-    stable = stabilize(d.nll)
+    stable = stabilize(_gathered(d.nll))
     grads = [tidy(stabilize(_off_the_kink(gradient(stable, d, n)))) for n in names]
     if hessian == "fisher":
         info = information(d)
