@@ -37,6 +37,9 @@ _LAZY = {
     "implied_density": ("symlik.analysis.implied", "implied_density"),
     "compile_information": ("symlik.compiler", "compile_information"),  # compile(d, target=...), numpy by default
     "vae_document": ("symlik.derivation.vae", "vae_document"),
+    # Modules: symlik.xgboost.objective(...) without importing symlik.xgboost first.
+    "xgboost": ("symlik.xgboost", None),
+    "lightgbm": ("symlik.lightgbm", None),
 }
 
 # One module per training framework, loaded on first use (``symlik.torch.Loss``,
@@ -58,7 +61,7 @@ def get(name: str, **options):
 def __getattr__(name: str):
     if name in _LAZY:
         module, attr = _LAZY[name]
-        value = getattr(import_module(module), attr)
+        value = import_module(module) if attr is None else getattr(import_module(module), attr)
         globals()[name] = value
         return value
     if name in _FRAMEWORKS:

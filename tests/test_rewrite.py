@@ -89,6 +89,12 @@ def compiled(expr, names):
     return ns["f"]
 
 
+def _at_400_digits(f):
+    """An oracle whose exact formula cancels (sigmoid(z) - 1 at z = 700) keeps its digits this way."""
+    with mpmath.workdps(400):
+        return +f()
+
+
 # (rule name, exact expression, expected stable function class, argument names,
 #  extreme inputs, mpmath oracle on the exact formula)
 CASES = [
@@ -102,6 +108,9 @@ CASES = [
      lambda z: -mpmath.log(1 + mpmath.exp(z))),
     ("one_minus_sigmoid", 1 - Sigmoid(z), Sigmoid, ("z",), [(-1000.0,), (0.0,), (40.0,), (1000.0,)],
      lambda z: 1 - 1 / (1 + mpmath.exp(-z))),
+    ("sigmoid_minus_label", Sigmoid(z) - sp.Symbol("y"), Sigmoid, ("z", "y"),
+     [(50.0, 1.0), (-50.0, 0.0), (700.0, 1.0), (-700.0, 0.0), (0.0, 1.0), (3.0, 0.25)],
+     lambda z, y: _at_400_digits(lambda: 1 / (1 + mpmath.exp(-z)) - y)),
     ("logaddexp", sp.log(sp.exp(a) + sp.exp(b)), logaddexp, ("a", "b"), [(1000.0, 999.0), (-1000.0, -1001.0)],
      lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
     ("xlogy", a * sp.log(p), XLogY, ("a", "p"), [(0.0, 0.0), (2.0, 1e-300), (1e-300, 0.5)],

@@ -54,14 +54,14 @@ def _wrt(d):
 
 
 def _link_parameters(d) -> dict:
-    """{z symbol: (theta symbol, g^-1(z))} for the predicted input behind a link."""
-    if not d.link:
-        return {}
+    """{z symbol: (theta symbol, g^-1(z))} for each predicted input behind a link."""
     spec = d.spec
-    name = spec.link_param(d.link)
-    link = spec.link(d.link, name)
-    z = d.symbols[link.input_name(name)]
-    return {z: (spec.symbol(name), link.inverse(z))}
+    out = {}
+    for name, link_name in d.links.items():
+        link = spec.link(link_name, name)
+        z = d.symbols[link.input_name(name)]
+        out[z] = (spec.symbol(name), link.inverse(z))
+    return out
 
 
 def density_in_inputs(d) -> sp.Expr:
@@ -287,7 +287,7 @@ def information_steps(d) -> list:
         lhs = sp.Eq(form("fisher", theta), form("expected_neg_hessian", theta), evaluate=False)
     steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs))
     params = info.parameters
-    if params:
+    if len(params) == 1:
         rewritten = in_parameters(d, _shown(info.fisher))
         if rewritten is not None:
             (z, (param, inverse)), = params.items()

@@ -15,7 +15,8 @@ from __future__ import annotations
 from symlik.core.errors import NotSupportedError, UnknownNameError
 from symlik.core.reductions import REDUCTIONS
 from symlik.compiler import cache, registry
-from symlik.compiler.targets import INFORMATION_TARGETS, SCALAR_TARGETS, TARGETS
+from symlik.compiler.grad_hess import GradHessKernel
+from symlik.compiler.targets import HESSIAN_FORMS, HESSIANS, INFORMATION_TARGETS, SCALAR_TARGETS, TARGETS
 
 BACKENDS = tuple(registry.BACKENDS)
 
@@ -26,13 +27,15 @@ def compile(
     spec,
     target: str = "loss",
     backend: str = "numpy",
-    reduction: str = "mean",
+    reduction: str | None = None,
     *,
     fixed: dict | None = None,
     predict=None,
-    link: str | None = None,
+    link: str | dict | None = None,
     options: dict | None = None,
     validate: bool = True,
+    hessian: str = "exact",
+    hessian_form: str = "diagonal",
     **loss_options,
 ):
     """Compile a derivation into an array kernel.
@@ -40,18 +43,25 @@ def compile(
     Parameters
     ----------
     spec : str, Distribution or Derivation
-    target : {"loss", "nll", "grad", "score", "hessian", "fisher"}
+    target : {"loss", "nll", "grad", "score", "hessian", "fisher", "grad_hess"}
         ``"loss"`` is the canonical loss (``d.loss.expr``); ``"nll"`` the exact NLL;
         ``"grad"`` the loss's per-observation gradient in the predicted inputs
         (``[..., P]``); ``"score"`` (``[..., P]``), ``"hessian"`` and ``"fisher"``
         (``[..., P, P]``) the score, Hessian and Fisher information of one observation
         (scalar distributions). With one predicted input the trailing axes are dropped.
+        ``"grad_hess"`` gives, per observation, the NLL's gradient and Hessian in the
+        predicted inputs (the link's pre-activations), as a gradient-boosting objective
+        needs them: the kernel returns ``(grad, hess)``, ``[..., P]`` each (the Hessian's
+        diagonal) or ``[..., P]`` and ``[..., P, P]`` with ``hessian_form="full"``.
         See ``symlik.compiler.targets``.
     backend : {"numpy", "fused", "torch", "jax", "cupy"}
         ``"fused"`` is one multithreaded pass over memory (numba); ``"torch"`` and
         ``"jax"`` are differentiable; ``"cupy"`` runs one generated CUDA kernel.
     reduction : {"mean", "sum", "none"}
-        Over observations, like torch's losses.
+        Over observations, like torch's losses. Default ``"mean"``; ``"none"`` (the only
+        one) for ``grad_hess``.
+    link : str or dict, optional
+        A link name, or one per predicted parameter: ``{"mu": "identity", "sigma": "log"}``.
     fixed : dict, optional
         Values for parameters that are neither predicted nor passed at call time.
     validate : bool
@@ -63,11 +73,27 @@ def compile(
         They are derived symbolically (see ``kernel.derivation.steps``); see
         ``symlik.compiler.options``. Per-sample weights are given at call time:
         ``kernel(..., weight=w)``.
+    hessian : {"exact", "fisher", "exact_clipped"}
+        ``grad_hess`` only: the exact Hessian, the expected one (the Fisher information,
+        never negative) or the exact one with its diagonal clipped at 0.
+    hessian_form : {"diagonal", "full"}
+        ``grad_hess`` only: the Hessian's diagonal, or the whole P x P matrix.
     """
     if target not in TARGETS:
         raise UnknownNameError("target", target, TARGETS)
+    if reduction is None:
+        reduction = "none" if target == "grad_hess" else "mean"
     if reduction not in REDUCTIONS:
         raise UnknownNameError("reduction", reduction, REDUCTIONS)
+    if target == "grad_hess":
+        if reduction != "none":
+            raise NotSupportedError(f"target 'grad_hess' is per observation: reduction must be 'none', not {reduction!r}")
+        if hessian not in HESSIANS:
+            raise UnknownNameError("hessian", hessian, HESSIANS)
+        if hessian_form not in HESSIAN_FORMS:
+            raise UnknownNameError("hessian_form", hessian_form, HESSIAN_FORMS)
+    elif (hessian, hessian_form) != ("exact", "diagonal"):
+        raise NotSupportedError(f"hessian and hessian_form apply to target 'grad_hess', not to {target!r}")
     if backend not in registry.BACKENDS:
         raise UnknownNameError("backend", backend, BACKENDS)
     if loss_options and target not in SCALAR_TARGETS:
@@ -83,21 +109,27 @@ def compile(
     chosen.require()  # a missing optional library says so before any derivation work
     arguments = dict(target=target, backend=backend, reduction=reduction, fixed=fixed or None,
                      predict=predict, link=link, options=options or None)
-    request = cache.request_of(spec, **arguments)
+    hessians = dict(hessian=hessian, hessian_form=hessian_form) if target == "grad_hess" else {}
+    request = cache.request_of(spec, **arguments, **hessians)
     key = cache.key_of(request) if request is not None else None
     hit = cache.load(key) if key is not None else None
     if hit is not None:
         source, meta = hit
-        return chosen.load(source, meta, validate=validate, request=request)
+        return _wrapped(chosen.load(source, meta, validate=validate, request=request), hessians)
 
     plan = registry.module("plan").make_plan(
-        spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options
+        spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options, **hessians
     )
     source = chosen.generate(plan)
     meta = plan.meta(backend)
     if key is not None:
         cache.store(key, source, meta)
-    return chosen.load(source, meta, validate=validate, request=request, derivation=plan.derivation)
+    return _wrapped(chosen.load(source, meta, validate=validate, request=request, derivation=plan.derivation), hessians)
+
+
+def _wrapped(kernel, hessians: dict):
+    """A grad_hess kernel returns (grad, hess); every other kernel is returned as it is."""
+    return GradHessKernel(kernel, **hessians) if hessians else kernel
 
 
 def compile_information(d, target: str = "fisher", *, backend: str = "numpy", reduction: str = "mean",

@@ -161,6 +161,12 @@ def _digamma(x):
     return _special().psi(x)
 
 
+def _trigamma(x):
+    # psi'(x), the second derivative of log Gamma (Hessians in a shape parameter): SciPy's
+    # polygamma, exact where 1/x^2 + 1/x dominates and finite for every x > 0.
+    return _special().polygamma(1, x)
+
+
 # log Gamma(x) - ((x - 1/2) log x - x + log(2 pi)/2) ~ sum_k B_2k / (2k (2k - 1) x^(2k-1)), x >= 10.
 _STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156)
 
@@ -524,6 +530,7 @@ NAMESPACE = {
     "_softmax": _softmax,
     "_xdivy": _xdivy,
     "_digamma": _digamma,
+    "_trigamma": _trigamma,
     "_betaln": _betaln,
     "_logcosh": _logcosh,
     "_log_binomial": _log_binomial,
@@ -570,6 +577,7 @@ PRINTED_AS = {
     "LogGamma": "_gammaln",
     "loggamma": "_gammaln",
     "digamma": "_digamma",
+    "trigamma": "_trigamma",
     "LogBeta": "_betaln",
     "LogBinomial": "_log_binomial",
     "LogGammaDiff": "_lgamma_diff",

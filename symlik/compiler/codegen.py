@@ -201,9 +201,9 @@ class SymlikNumPyPrinter(NumPyPrinter):
     # --- special functions: vectorised runtime helpers (the ``helpers`` table) ----
     def _print_polygamma(self, expr):
         n, x = expr.args
-        if n != 0:
+        if n not in (0, 1):
             raise NotSupportedError(f"the {self.backend} backend has no polygamma of order {n}")
-        return self._helper_call("digamma", (x,))
+        return self._helper_call("digamma" if n == 0 else "trigamma", (x,))
 
     def _helper_call(self, function: str, args) -> str:
         helper = self.helpers.get(function)

@@ -26,7 +26,7 @@ from symlik.derivation.gradient import gradient, tidy
 from symlik.rewrite.rules import stabilize
 from symlik.compiler import checks
 from symlik.compiler.codegen import gather_targets
-from symlik.compiler.targets import INFORMATION_TARGETS, SCALAR_TARGETS, TARGETS
+from symlik.compiler.targets import HESSIAN_FORMS, HESSIANS, INFORMATION_TARGETS, SCALAR_TARGETS, TARGETS
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,53 @@ def _off_the_kink(e):
     return e.replace(lambda a: isinstance(a, sp.DiracDelta), lambda a: sp.S.Zero)
 
 
-def _value(d, target):
+def _gathered(expr):
+    """The NLL with each exponential's coefficient factored: a link's substitution expands
+    e^(-2 z) (y - mu)^2 / 2 into three terms, whose derivatives cancel where y and mu are large
+    and close; factored, (y - mu) is formed first. Exactly equal; unchanged where SymPy cannot."""
+    exps = sorted(expr.atoms(sp.exp), key=sp.default_sort_key)
+    if not exps:
+        return expr
+    try:
+        parts = sp.collect(sp.expand(expr), exps, evaluate=False)
+        return sp.Add(*(key * sp.factor(value) for key, value in parts.items()))
+    except (sp.PolynomialError, NotImplementedError):  # pragma: no cover - SymPy gave up
+        return expr
+
+
+def _grad_hess(d, hessian, hessian_form):
+    """Rows [gradient; Hessian diagonal] (2 x P) or [gradient; Hessian] ((1 + P) x P) of the NLL
+    in the predicted inputs: what a gradient-boosting objective returns for each observation."""
+    if d.spec.is_event:
+        raise NotSupportedError(f"target 'grad_hess' of event distributions ({d.spec.label}) is not compiled yet")
+    if hessian not in HESSIANS:
+        raise UnknownNameError("hessian", hessian, HESSIANS)
+    if hessian_form not in HESSIAN_FORMS:
+        raise UnknownNameError("hessian_form", hessian_form, HESSIAN_FORMS)
+    names = d.predicted_inputs
+    P = len(names)
+    # Differentiated from the stable form: its derivatives are again stable forms (sigmoid, digamma, ...).
+    stable = stabilize(_gathered(d.nll))
+    grads = [tidy(stabilize(_off_the_kink(gradient(stable, d, n)))) for n in names]
+    if hessian == "fisher":
+        info = information(d)
+        if info.fisher is None:
+            raise NotSupportedError(f"the Fisher information of {d.spec.label} has no closed form to compile")
+        hess = [[stabilize(_off_the_kink(info.fisher[i, j])) for j in range(P)] for i in range(P)]
+    else:
+        hess = [[tidy(stabilize(_off_the_kink(gradient(grads[i], d, names[j])))) for j in range(P)] for i in range(P)]
+        if hessian == "exact_clipped":
+            for i in range(P):
+                hess[i][i] = sp.Max(hess[i][i], 0)
+    rows = [grads, [hess[i][i] for i in range(P)]] if hessian_form == "diagonal" else [grads, *hess]
+    matrix = sp.ImmutableMatrix(rows)
+    return matrix, matrix, matrix.shape
+
+
+def _value(d, target, hessian="exact", hessian_form="diagonal"):
     """(exact value, stabilized value, shape) of ``target`` per observation."""
+    if target == "grad_hess":
+        return _grad_hess(d, hessian, hessian_form)
     if target in SCALAR_TARGETS:
         expr = d.loss.expr if target == "loss" else d.nll
         return expr, stabilize(expr), ()
@@ -145,11 +190,12 @@ def _names_in(value) -> set:
     return names
 
 
-def make_plan(spec, *, target, reduction, fixed=None, predict=None, link=None, options=None) -> Plan:
+def make_plan(spec, *, target, reduction, fixed=None, predict=None, link=None, options=None,
+              hessian="exact", hessian_form="diagonal") -> Plan:
     if target not in TARGETS:
         raise UnknownNameError("target", target, TARGETS)
     d = spec if isinstance(spec, Derivation) else derive(spec, predict=predict, link=link, options=options)
-    expr, dense, shape = _value(d, target)
+    expr, dense, shape = _value(d, target, hessian, hessian_form)
 
     fixed = dict(fixed or {})
     for name, value in fixed.items():

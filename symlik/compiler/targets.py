@@ -13,6 +13,9 @@ grad        the loss's gradient in the predicted inputs           ``[..., P]``
 score       d log p / d theta                                     ``[..., P]``
 hessian     d^2 log p / d theta d theta^T                         ``[..., P, P]``
 fisher      E_y[-Hessian], the Fisher information                 ``[..., P, P]``
+grad_hess   the NLL's gradient and Hessian in the predicted       ``[..., 2, P]`` or
+            inputs (for gradient boosting; ``hessian=``:          ``[..., 1 + P, P]``
+            exact, fisher or exact_clipped)
 ==========  ====================================================  ===============
 
 P is the number of predicted inputs; with one (P = 1) the trailing axes are
@@ -23,4 +26,11 @@ dropped, so a score, Hessian or Fisher information is ``[...]`` like a loss.
 SCALAR_TARGETS = ("loss", "nll")
 # Per-observation vectors and matrices over the predicted inputs (scalar distributions only).
 INFORMATION_TARGETS = ("score", "hessian", "fisher")
-TARGETS = (*SCALAR_TARGETS, "grad", *INFORMATION_TARGETS)
+TARGETS = (*SCALAR_TARGETS, "grad", *INFORMATION_TARGETS, "grad_hess")
+
+# grad_hess: which second derivative, and whether its diagonal or the whole matrix.
+#   exact          d^2 NLL / dz dz^T, as derived
+#   fisher         E_y[d^2 NLL / dz dz^T], the expected Hessian (Fisher information): never negative
+#   exact_clipped  the exact Hessian with its diagonal clipped at 0 (what XGBoost does to negative Hessians)
+HESSIANS = ("exact", "fisher", "exact_clipped")
+HESSIAN_FORMS = ("diagonal", "full")

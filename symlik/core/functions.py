@@ -185,6 +185,11 @@ class XDivY(sp.Function):
     def _eval_rewrite_as_basic(self, x, yv, **kwargs):
         return x / yv
 
+    def fdiff(self, argindex=1):
+        # Second derivatives (Hessians) keep the convention: 0 where x = 0, as x / y itself is.
+        x, yv = self.args
+        return XDivY(1, yv) if argindex == 1 else -XDivY(x, yv**2)
+
     def _latex(self, printer):
         return r"\frac{%s}{%s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
 

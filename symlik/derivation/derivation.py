@@ -19,7 +19,7 @@ from symlik.derivation import options as loss_options
 class Derivation(Presentable):
     spec: Any
     predict: tuple[str, ...]
-    link: str | None
+    link: str | dict | None  # a link name, or {parameter: link name} when each has its own
     nll: sp.Expr  # exact per-observation -log p, in the kernel's inputs
     loss: Any  # losses.matcher.Loss
     scale: sp.Expr
@@ -41,6 +41,22 @@ class Derivation(Presentable):
     @property
     def y(self) -> sp.Expr:
         return self.symbols["y"]
+
+    @property
+    def links(self) -> dict:
+        """{predicted parameter: link name} for every non-identity link, in predict order."""
+        if self.link is None:
+            return {}
+        if isinstance(self.link, dict):
+            return dict(self.link)
+        return {self.spec.link_param(self.link): self.link}
+
+    @property
+    def link_label(self) -> str | None:
+        """The link as text: ``log``, or ``sigma: log, k: softplus`` when each parameter has its own."""
+        if isinstance(self.link, dict):
+            return ", ".join(f"{p}: {name}" for p, name in self.link.items())
+        return self.link
 
     @property
     def predicted_inputs(self) -> tuple[str, ...]:
@@ -69,7 +85,9 @@ class Derivation(Presentable):
         parts += [f"{k}-{v}".replace("_", "-") for k, v in self.spec.chosen.items() if v != self.spec.options[k][0]]
         if tuple(self.predict) != tuple(self.spec.predict):
             parts.append("-".join(self.predict))
-        if self.link:
+        if isinstance(self.link, dict):
+            parts += [f"{p}-{name}" for p, name in self.link.items()]
+        elif self.link:
             parts.append(self.link)
         return "-".join(parts).replace("_", "-")
 
@@ -108,5 +126,5 @@ class Derivation(Presentable):
 
     def __repr__(self) -> str:
         name = self.loss.name or "its own NLL"
-        link = f", link={self.link!r}" if self.link else ""
+        link = f", link={self.link!r}" if self.link else ""  # a dict shows itself
         return f"<Derivation {self.spec.label} predict={self.predict}{link}: {name}, scale={self.scale}>"

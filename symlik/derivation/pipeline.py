@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from collections.abc import Mapping
+
 from symlik.core.algebra import expand_logs, log_of, split_sum
 from symlik.core.errors import SymlikError
 from symlik.derivation import passes
@@ -49,7 +51,7 @@ def _check_predict(spec: Distribution, predict) -> tuple[str, ...]:
     return predict
 
 
-def derive(spec, predict=None, link: str | None = None, *, options: dict | None = None) -> Derivation:
+def derive(spec, predict=None, link=None, *, options: dict | None = None) -> Derivation:
     """Derive the NLL of ``spec`` for i.i.d. data and identify the loss.
 
     Parameters
@@ -58,30 +60,79 @@ def derive(spec, predict=None, link: str | None = None, *, options: dict | None 
         A catalog name (``symlik.names()``) or a ``Distribution`` (e.g. from ``symlik.custom``).
     predict : tuple of str, optional
         The parameters the network predicts, in positional order; default the spec's ``predict``.
-    link : str, optional
-        ``"logit"``, ``"softmax"`` or ``"log"``: the network outputs the pre-activation.
+    link : str or dict, optional
+        ``"logit"``, ``"softmax"``, ``"log"`` or ``"softplus"``: the network outputs the
+        pre-activation of the first predicted parameter the link fits. A dict gives one link
+        per predicted parameter, e.g. ``{"mu": "identity", "sigma": "log"}``; the kernel's
+        inputs are then named after each link (``mu``, ``log_sigma``).
     options : dict, optional
         Distribution options, e.g. ``{"sigma": "per_dim"}`` for ``diag_normal``.
     """
     spec = _resolve(spec, options)
     predict = _check_predict(spec, predict)
-    link = None if link in (None, "identity") else link
-    if link is not None and not isinstance(link, str):
-        raise SymlikError(f"link must be a string; got {type(link).__name__}")
+    link = _check_link(spec, predict, link)
     return _derive_cached(spec, predict, link)
+
+
+def _check_link(spec: Distribution, predict: tuple[str, ...], link):
+    """The link in its one canonical form: None, a link name (one link, on the parameter it
+    applies to by default) or a dict {parameter: link name} of the non-identity links."""
+    if link is None or link == "identity":
+        return None
+    if isinstance(link, str):
+        return link
+    if not isinstance(link, Mapping):
+        raise SymlikError(f"link must be a link name or a dict {{parameter: link name}}; got {type(link).__name__}")
+    chosen = {}
+    for param, name in link.items():
+        if param not in predict:
+            raise SymlikError(f"link names parameter {param!r}, which is not predicted (predict={predict})")
+        if not isinstance(name, str):
+            raise SymlikError(f"link of {param} must be a link name; got {type(name).__name__}")
+        spec.link(name, param)  # raises when the link is unknown, not accepted or does not fit
+        if name != "identity":
+            chosen[param] = name
+    chosen = {p: chosen[p] for p in predict if p in chosen}  # in predict order: one cache key per meaning
+    if not chosen:
+        return None
+    if len(chosen) == 1:
+        (param, name), = chosen.items()
+        if _default_param(spec, name) == param:  # what link=name means already
+            return name
+    return chosen
+
+
+def _default_param(spec: Distribution, name: str):
+    try:
+        return spec.link_param(name)
+    except SymlikError:
+        return None
+
+
+def link_map(spec: Distribution, predict: tuple[str, ...], link) -> dict:
+    """{parameter: Link} for a canonical link (``_check_link``), in predict order."""
+    if link is None:
+        return {}
+    if isinstance(link, str):
+        param = spec.link_param(link)
+        if param not in predict:
+            raise SymlikError(f"link {link!r} applies to {param}, which is not predicted (predict={predict})")
+        return {param: spec.link(link, param)}
+    return {param: spec.link(name, param) for param, name in link.items()}
 
 
 _CACHE: dict = {}
 
 
 def _derive_cached(spec, predict, link):
-    key = (type(spec), spec.name, tuple(sorted(spec.chosen.items())), predict, link, id(spec) if getattr(spec, 'custom', False) else 0)
+    link_key = tuple(link.items()) if isinstance(link, dict) else link
+    key = (type(spec), spec.name, tuple(sorted(spec.chosen.items())), predict, link_key, id(spec) if getattr(spec, 'custom', False) else 0)
     if key not in _CACHE:
         _CACHE[key] = _derive(spec, predict, link)
     return _CACHE[key]
 
 
-def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None) -> Derivation:
+def _derive(spec: Distribution, predict: tuple[str, ...], link_name) -> Derivation:
     context = prepare(spec, predict, link_name)
     return Derivation(
         spec=spec,
@@ -98,7 +149,7 @@ def _derive(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
     )
 
 
-def prepare(spec: Distribution, predict: tuple[str, ...], link_name: str | None) -> Context:
+def prepare(spec: Distribution, predict: tuple[str, ...], link_name) -> Context:
     """The NLL, the proven loss and the link applied: everything the passes write steps about."""
     k = spec.index if spec.is_event else None
     y = spec.y
@@ -118,19 +169,15 @@ def prepare(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
     if match is None:
         match = matcher.own_nll(nll_theta, predicted, k)
 
-    # The link: the network outputs z, theta = g^-1(z).
+    # The links: the network outputs z, theta = g^-1(z), one link per parameter.
+    links = link_map(spec, predict, link_name)
     symbols = {}
-    link_param = None
-    link = None
-    if link_name is not None:
-        link_param = spec.link_param(link_name)
-        if link_param not in predict:
-            raise SymlikError(f"link {link_name!r} applies to {link_param}, which is not predicted (predict={predict})")
-        link = spec.link(link_name, link_param)
     nll, loss_expr = nll_theta, match.loss.expr
     input_names = []
+    stages = []
     for p in predict:
-        if p == link_param:
+        if p in links:
+            link = links[p]
             zname = link.input_name(p)
             if spec.param(p).event:
                 zbase = sp.IndexedBase(zname, real=True)
@@ -141,6 +188,7 @@ def prepare(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
             nll = apply_link(nll, theta[p], link, zbase, k, spec.K if spec.is_event else None)
             loss_expr = apply_link(loss_expr, theta[p], link, zbase, k, spec.K if spec.is_event else None)
             input_names.append(zname)
+            stages.append((p, link, loss_expr))
         else:
             symbols[p] = theta[p]
             input_names.append(p)
@@ -149,5 +197,5 @@ def prepare(spec: Distribution, predict: tuple[str, ...], link_name: str | None)
     for p in others:
         symbols[p] = theta[p]
     inputs = (*input_names, "y", *others)
-    return Context(spec, predict, theta, nll_theta, match, link, link_param, loss_expr, symbols,
+    return Context(spec, predict, theta, nll_theta, match, tuple(stages), loss_expr, symbols,
                    tuple(input_names), nll, inputs)

@@ -52,6 +52,9 @@ class Link:
     axis_label: Callable[[str], str] = lambda param: "pre-activation"  # noqa: E731
     edge_values: dict | None = None  # {"float64" | "float32": extreme z values} for assert_loss_matches
     grid_values: Callable | None = None  # dtype -> extreme z values (rows for event links), accuracy grid
+    # Any parameter whose constraint it fits may take it (link={"sigma": "log"}), not only the
+    # parameters whose distribution lists it in ``links`` (those are also shown by `derive --all`).
+    per_parameter: bool = False
 
     def latex_inverse(self) -> str:
         return self.display
@@ -162,6 +165,42 @@ log = Link(
     },
     # exp overflows past 709 in float64 and 88 in float32
     grid_values=lambda dtype: [-_big(dtype), -30.0, -1.0, 0.0, 1.0, 30.0, 700.0 if dtype == np.float64 else 80.0],
+    per_parameter=True,
+)
+
+
+def _softplus_array(z):
+    # log(1 + e^z) as logaddexp(0, z): no overflow for large z, no rounding to 0 of e^z for small z
+    return np.logaddexp(0.0, z)
+
+
+def _inverse_softplus_array(theta):
+    # z = log(e^theta - 1) = theta + log(1 - e^-theta): expm1 keeps it exact for small theta
+    theta = np.asarray(theta, dtype=float)
+    return theta + np.log(-np.expm1(-theta))
+
+
+softplus = Link(
+    "softplus",
+    C.positive,
+    lambda p: f"softplus_inv_{p}",
+    forward=lambda theta: sp.log(sp.exp(theta) - 1),
+    inverse=lambda z: Softplus(z),
+    display=r"\log\left(1 + e^{z}\right)",
+    # no log_inverse: log softplus(z) has no simpler form; the kernels keep softplus(z) itself
+    description="theta = softplus(z) = log(1 + e^z); grows linearly, unlike exp, so large z cannot overflow",
+    numeric_forward=_inverse_softplus_array,
+    numeric_inverse=_softplus_array,
+    precise_inverse=lambda z: mpmath.log1p(mpmath.exp(z)),
+    spread=2.0,
+    moderate=5.0,
+    axis_label=lambda param: "softplus pre-activation",
+    edge_values={
+        "float64": (0.0, 1.0, -1.0, 10.0, -10.0, 30.0, -30.0, 300.0, 1e6),
+        "float32": (0.0, 1.0, -1.0, 10.0, -10.0, 30.0, 1e4),
+    },
+    grid_values=lambda dtype: [-30.0, -1.0, 0.0, 1.0, 30.0, 1e6 if dtype == np.float64 else 1e4],
+    per_parameter=True,
 )
 
 
@@ -197,7 +236,7 @@ softmax = Link(
     ],
 )
 
-LINKS = {l.name: l for l in (identity, logit, log, softmax)}
+LINKS = {l.name: l for l in (identity, logit, log, softplus, softmax)}
 
 
 def get(name: str | None) -> Link:

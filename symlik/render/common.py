@@ -14,8 +14,10 @@ RELATION_LATEX = {"=": "=", "≈": r"\approx", "≥": r"\geq", "≤": r"\leq"}
 def display_names(d, expr) -> dict:
     """Symbol -> LaTeX, where this derivation shows a symbol its own way: a link's input
     (logits, log_lam) is written z. Every other name comes from the notation table."""
-    link_inputs = {n for n in d.predicted_inputs if n not in d.predict}
-    return {s: "z" for s in expr.atoms(sp.Symbol) if s.name in link_inputs}
+    shown = {z: p for z, p in zip(d.predicted_inputs, d.predict) if z != p}
+    if len(shown) > 1:  # a link per parameter: z_mu, z_sigma tell the network's outputs apart
+        return {s: r"z_{%s}" % d.spec.latex_name(shown[s.name]) for s in expr.atoms(sp.Symbol) if s.name in shown}
+    return {s: "z" for s in expr.atoms(sp.Symbol) if s.name in shown}
 
 
 def latex(d, expr) -> str:
@@ -37,7 +39,7 @@ def summary_rows(d) -> list[tuple[str, str]]:
     rows = [
         ("distribution", d.spec.label),
         ("predict", ", ".join(d.predict)),
-        ("link", d.link or "identity"),
+        ("link", d.link_label or "identity"),
         ("loss", _loss_name(d)),
         ("scale", sp.sstr(d.scale)),
         ("offset", sp.sstr(d.offset)),

@@ -49,7 +49,7 @@ def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
 
 
 def render(d, budget: float = DEFAULT_BUDGET) -> str:
-    lines = [f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link or 'identity'}"]
+    lines = [f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link_label or 'identity'}"]
     for number, step in enumerate(d.steps, 1):
         reason = r"\textbf{%d. %s.} %s" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True), lambda e: display_names(d, e)))
         if number == 1:  # before the environment: an \intertext on its first row leaves a blank line

@@ -32,7 +32,7 @@ def formula(d, step) -> str:
 
 def render(d) -> str:
     loss = d.loss.name or "no familiar loss (its own NLL)"
-    out = [f"# {d.spec.title}: {', '.join(d.predict)}" + (f" with the {d.link} link" if d.link else ""), ""]
+    out = [f"# {d.spec.title}: {', '.join(d.predict)}" + (f" with the {d.link_label} link" if d.link else ""), ""]
     out.append(f"**Loss:** `{loss}`  ")
     out.append("")
     out.append("| | |")

@@ -23,7 +23,7 @@ def _pretty(expr) -> str:
 
 
 def render(d) -> str:
-    out = [f"{d.spec.title}: predict {', '.join(d.predict)}" + (f", link {d.link}" if d.link else "")]
+    out = [f"{d.spec.title}: predict {', '.join(d.predict)}" + (f", link {d.link_label}" if d.link else "")]
     out.append("=" * len(out[0]))
     for key, value in summary_rows(d):
         out.append(f"{key:>12}: {value}")

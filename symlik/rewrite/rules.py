@@ -155,6 +155,38 @@ one_minus_sigmoid_opt = Rewrite(
 )
 
 
+def _sigmoid_minus_label(e):
+    """z when e is sigmoid(z) - y (y the observed label), else None."""
+    if not isinstance(e, sp.Add) or len(e.args) != 2:
+        return None
+    sig = [t for t in e.args if isinstance(t, Sigmoid)]
+    label = [t for t in e.args if _is_negated_label(t)]
+    return sig[0].args[0] if len(sig) == 1 and len(label) == 1 else None
+
+
+def _is_negated_label(t) -> bool:
+    if not (isinstance(t, sp.Mul) and t.args[0] == -1 and len(t.args) == 2):
+        return False
+    y = t.args[1]
+    return (isinstance(y, sp.Symbol) and y.name == "y") or (isinstance(y, sp.Indexed) and str(y.base.label) == "y")
+
+
+def _label_split_sigmoid(e):
+    z = _sigmoid_minus_label(e)
+    y = -next(t for t in e.args if _is_negated_label(t))
+    return (1 - y) * Sigmoid(z) - y * Sigmoid(-z)
+
+
+sigmoid_minus_label_opt = Rewrite(
+    "sigmoid_minus_label",
+    lambda e: _sigmoid_minus_label(e) is not None,
+    _label_split_sigmoid,
+    "sigmoid(z) - y = (1 - y) sigmoid(z) - y sigmoid(-z): at y = 1 and z = 50 the left side rounds "
+    "to 0, the right keeps -e^-z (the logistic gradient; sklearn's HalfBinomialLoss does the same)",
+    priority=127,
+)
+
+
 def _is_logaddexp(e) -> bool:
     if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Add) or len(e.args[0].args) != 2:
         return False

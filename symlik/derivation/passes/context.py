@@ -25,13 +25,22 @@ class Context:
     theta: dict  # parameter name -> its symbol
     nll_theta: sp.Expr  # -log p per observation, in the parameters
     match: Any  # losses.matcher: the proven loss, scale, offset and slot order
-    link: Link | None
-    link_param: str | None  # the parameter the link applies to
+    # Each applied link, in predict order: (parameter, Link, the loss once it and those before it are applied).
+    link_stages: tuple[tuple[str, Link, sp.Expr], ...]
     loss_expr: sp.Expr  # the loss in the network's inputs (after the link)
     symbols: dict  # input name -> its symbol
     input_names: tuple[str, ...]  # the predicted inputs, in order
     nll: sp.Expr  # -log p per observation, in the network's inputs
     inputs: tuple[str, ...]  # every input of the kernel, in positional order
+
+    @property
+    def link(self) -> Link | None:
+        """The first applied link (the only one, unless each parameter has its own)."""
+        return self.link_stages[0][1] if self.link_stages else None
+
+    @property
+    def link_param(self) -> str | None:
+        return self.link_stages[0][0] if self.link_stages else None
 
     @property
     def k(self):

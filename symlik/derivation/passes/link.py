@@ -10,10 +10,11 @@ from symlik.core.step import Step, reason
 from symlik.derivation.passes.context import Context
 
 
-def link_reason(c: Context) -> tuple:
+def link_reason(c: Context, param: str | None = None, link=None) -> tuple:
     """The network's output, the link's inverse and the identities of this link only,
     each written from the link's own forms (log sigmoid(z) = -softplus(-z), ...)."""
-    link, theta = c.link, sp.Symbol(c.link_param)
+    param, link = (c.link_param, c.link) if link is None else (param, link)
+    theta = sp.Symbol(param)
     z = sp.Symbol("z", real=True)
     if link.event:  # softmax over the event axis
         zbase, k, K = sp.IndexedBase("z", real=True), sp.Symbol("k", integer=True), sp.Symbol("K", integer=True)
@@ -32,7 +33,7 @@ def link_reason(c: Context) -> tuple:
         inverse = link.inverse(z)
     joined = reason(*(part for n, identity in enumerate(identities) for part in ((" and ",) if n else ()) + (identity,)))
     start = reason(
-        "The network outputs ", link.input_name(c.link_param), ", written ", z, ", and ",
+        "The network outputs ", link.input_name(param), ", written ", z, ", and ",
         sp.Eq(theta, inverse, evaluate=False),
     )
     if not identities:
@@ -42,13 +43,18 @@ def link_reason(c: Context) -> tuple:
     return reason(start, "; the logs simplify, ", joined, ", and never form the logarithm of a rounded probability.")
 
 
-def link(c: Context) -> Step | None:
-    """sum_i loss_i(z), with theta = g^-1(z) substituted (None without a link)."""
-    if c.link is None:
+def link(c: Context) -> Step | tuple[Step, ...] | None:
+    """sum_i loss_i(z), with theta = g^-1(z) substituted: a step per applied link (one Step for
+    one link, a tuple for several; None without a link)."""
+    if not c.link_stages:
         return None
-    return Step(
-        f"Apply the {c.link.name} link",
-        c.over_obs(c.obs(c.loss_expr)),
-        link_reason(c),
-        lhs=form("summed_losses", sp.Symbol("z", real=True)),
+    steps = tuple(
+        Step(
+            f"Apply the {link.name} link" + (f" to {param}" if len(c.link_stages) > 1 else ""),
+            c.over_obs(c.obs(loss_expr)),
+            link_reason(c, param, link),
+            lhs=form("summed_losses", sp.Symbol("z", real=True)),
+        )
+        for param, link, loss_expr in c.link_stages
     )
+    return steps[0] if len(steps) == 1 else steps

@@ -164,8 +164,8 @@ class Distribution:
 
     def _accepted_link(self, link_name: str) -> Link:
         link = links.get(link_name)
-        if link_name not in self.links:
-            accepted = ", ".join(self.links) or "none"
+        if link_name not in self.links and not link.per_parameter:
+            accepted = ", ".join(dict.fromkeys((*self.links, *(n for n, l in links.LINKS.items() if l.per_parameter)))) or "none"
             raise NotSupportedError(f"link {link_name!r} is not accepted by {self.name} (accepted links: {accepted})")
         return link
 

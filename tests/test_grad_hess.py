@@ -1,0 +1,323 @@
+"""target="grad_hess" and per-parameter links, against independent oracles: torch autograd
+(what XGBoostLSS uses), sklearn._loss's hand-written gradient_hessian, and closed forms."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.stats as st
+
+import symlik
+from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
+
+torch = pytest.importorskip("torch")
+
+# (name, compile arguments, torch NLL of (list of margin columns, y), draw of margins, draw of y)
+T = torch
+
+
+def _normal_nll(z, y):
+    mu, log_sigma = z
+    return log_sigma + (y - mu) ** 2 / (2 * T.exp(2 * log_sigma)) + 0.5 * np.log(2 * np.pi)
+
+
+def _gamma_nll(z, y):
+    mu, k = T.exp(z[0]), T.nn.functional.softplus(z[1])
+    return -T.distributions.Gamma(k, k / mu).log_prob(y)
+
+
+def _student_nll(z, y, nu=4.0):
+    return -T.distributions.StudentT(nu, z[0], T.exp(z[1])).log_prob(y)
+
+
+def _poisson_nll(z, y):
+    return -T.distributions.Poisson(T.exp(z[0])).log_prob(y)
+
+
+def _bernoulli_nll(z, y):
+    return -T.distributions.Bernoulli(logits=z[0]).log_prob(y)
+
+
+def _negbin_nll(z, y):
+    # symlik's negative binomial: n successes, success probability p = sigmoid(z_p); torch's
+    # NegativeBinomial counts successes before total_count failures with probs of a success,
+    # so its probs is 1 - p.
+    n, p = T.nn.functional.softplus(z[0]), T.sigmoid(z[1])
+    return -T.distributions.NegativeBinomial(n, probs=1 - p).log_prob(y)
+
+
+CASES = {
+    "normal-mu-log-sigma": (
+        "normal", dict(predict=("mu", "sigma"), link={"sigma": "log"}), _normal_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 1, n)], lambda r, n: r.normal(0, 3, n)),
+    "gamma-log-mu-softplus-k": (
+        "gamma", dict(predict=("mu", "k"), link={"mu": "log", "k": "softplus"}), _gamma_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 2, n)], lambda r, n: r.gamma(2.0, 1.0, n) + 1e-3),
+    "student-t-mu-log-sigma": (
+        "student_t", dict(predict=("mu", "sigma"), link={"sigma": "log"}, fixed={"nu": 4.0}), _student_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 1, n)], lambda r, n: r.standard_t(4.0, n)),
+    "poisson-log": (
+        "poisson", dict(link="log"), _poisson_nll, lambda r, n: [r.normal(0, 2, n)], lambda r, n: r.poisson(3.0, n).astype(float)),
+    "bernoulli-logit": (
+        "bernoulli", dict(link="logit"), _bernoulli_nll, lambda r, n: [r.normal(0, 4, n)], lambda r, n: (r.random(n) < 0.4).astype(float)),
+    "negative-binomial-softplus-n-logit-p": (
+        "negative_binomial", dict(predict=("n", "p"), link={"n": "softplus", "p": "logit"}), _negbin_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 2, n)], lambda r, n: r.poisson(4.0, n).astype(float)),
+}
+
+
+# Autograd's own float64 rounding (lgamma, polygamma, its chain of products) reaches a few 1e-9
+# in the shape parameters' Hessians, and 1e-7 in the negative binomial's n, where torch differences
+# two trigammas: test_negative_binomial_hessian_in_n_matches_mpmath checks symlik's to 1e-12 there.
+RTOLS = {"negative-binomial-softplus-n-logit-p": 1e-6}
+
+# The fused backend (numba) has no digamma/trigamma: the models with a shape parameter run on NumPy.
+FUSED = {"normal-mu-log-sigma", "student-t-mu-log-sigma", "poisson-log", "bernoulli-logit"}
+
+
+def _autograd(nll, columns, y):
+    """Per-observation gradient (n, P) and Hessian (n, P, P) by torch autograd, in float64."""
+    z = [T.tensor(c, dtype=T.float64, requires_grad=True) for c in columns]
+    yt = T.tensor(y, dtype=T.float64)
+    total = nll(z, yt).sum()
+    grads = T.autograd.grad(total, z, create_graph=True)
+    hess = [[T.autograd.grad(g.sum(), zj, retain_graph=True, allow_unused=True)[0] for zj in z] for g in grads]
+    P = len(z)
+    G = np.stack([g.detach().numpy() for g in grads], axis=-1)
+    H = np.stack([np.stack([(h if h is not None else T.zeros_like(z[0])).detach().numpy() for h in row], -1) for row in hess], -2)
+    return G, H.reshape(len(y), P, P)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_grad_hess_matches_torch_autograd(case, backend):
+    if backend == "fused":
+        pytest.importorskip("numba")
+        if case not in FUSED:
+            pytest.skip("the fused backend has no digamma or trigamma")
+    name, kwargs, nll, draw_z, draw_y = CASES[case]
+    rng = np.random.default_rng(7)
+    n = 64
+    columns, y = draw_z(rng, n), draw_y(rng, n)
+    full = symlik.compile(name, target="grad_hess", hessian_form="full", backend=backend, **kwargs)
+    diag = symlik.compile(name, target="grad_hess", backend=backend, **kwargs)
+    G, H = _autograd(nll, columns, y)
+    g, h = full(*columns, y)
+    gd, hd = diag(*columns, y)
+    P = len(columns)
+    RTOL = RTOLS.get(case, 1e-8)
+    if P == 1:
+        G, H = G[:, 0], H[:, 0, 0]
+        np.testing.assert_allclose(hd, H, rtol=RTOL, atol=1e-12)
+    else:
+        np.testing.assert_allclose(hd, np.diagonal(H, axis1=-2, axis2=-1), rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(g, G, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(gd, G, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(h, H, rtol=RTOL, atol=1e-12)
+
+
+def test_negative_binomial_hessian_in_n_matches_mpmath():
+    mpmath.mp.dps = 40
+    rng = np.random.default_rng(7)
+    a, b, y = rng.normal(0, 2, 12), rng.normal(0, 2, 12), rng.poisson(4.0, 12).astype(float)
+    k = symlik.compile("negative_binomial", predict=("n", "p"), link={"n": "softplus", "p": "logit"},
+                       target="grad_hess", hessian_form="full")
+    _, h = k(a, b, y)
+    for i in range(12):
+        yy, bb = mpmath.mpf(y[i]), mpmath.mpf(b[i])
+
+        def nll(t, yy=yy, bb=bb):
+            n, p = mpmath.log1p(mpmath.exp(t)), 1 / (1 + mpmath.exp(-bb))
+            return -(mpmath.loggamma(yy + n) - mpmath.loggamma(n) - mpmath.loggamma(yy + 1) + n * mpmath.log(p)
+                     + yy * mpmath.log(1 - p))
+
+        exact = mpmath.diff(nll, mpmath.mpf(a[i]), 2)
+        assert abs(h[i, 0, 0] - float(exact)) <= 1e-12 * abs(exact), (i, h[i, 0, 0], exact)
+
+
+def _mp_poisson(z, y):
+    r = mpmath.exp(z)
+    return [r - y], [r]
+
+
+def _mp_bernoulli(z, y):
+    p = 1 / (1 + mpmath.exp(-z))
+    return [p - y], [p * (1 - p)]
+
+
+def _mp_normal(mu, s, y):
+    w = mpmath.exp(-2 * s)
+    return [(mu - y) * w, 1 - (y - mu) ** 2 * w], [w, 2 * (y - mu) ** 2 * w]
+
+
+# Closed forms of gradient and Hessian diagonal, evaluated in mpmath at 50 digits.
+EXTREMES = [
+    ("poisson", dict(link="log"), _mp_poisson, [[-700.0, -50.0, 0.0, 50.0, 300.0]], [0.0, 3.0]),
+    ("bernoulli", dict(link="logit"), _mp_bernoulli, [[-1000.0, -50.0, 0.0, 50.0, 1000.0]], [0.0, 1.0]),
+    ("normal", dict(predict=("mu", "sigma"), link={"sigma": "log"}), _mp_normal,
+     [[-1e6, 0.0, 1e6], [-300.0, -20.0, 0.0, 20.0, 300.0]], [-1.0, 2.0]),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, closed, edges, labels", EXTREMES, ids=[e[0] for e in EXTREMES])
+def test_grad_hess_at_extreme_margins_matches_mpmath(name, kwargs, closed, edges, labels):
+    """Past where a naive form overflows, the kernel stays finite wherever the true value is,
+    and accurate: against the closed forms at 50 digits."""
+    mpmath.mp.dps = 50
+    grid = np.stack(np.meshgrid(*edges, labels, indexing="ij"), -1).reshape(-1, len(edges) + 1)
+    columns, y = [grid[:, j] for j in range(len(edges))], grid[:, -1]
+    g, h = symlik.compile(name, target="grad_hess", **kwargs)(*columns, y)
+    g, h = np.reshape(g, (len(y), -1)), np.reshape(h, (len(y), -1))
+    for i, row in enumerate(grid):
+        G, H = closed(*(mpmath.mpf(float(v)) for v in row))
+        for ours, exact in ((g[i], G), (h[i], H)):
+            for a, b in zip(ours, exact):
+                if abs(b) < 1.7e308:  # finite in float64: the kernel must be finite and close
+                    assert np.isfinite(a), (name, row, a, b)
+                    assert abs(a - float(b)) <= 1e-13 * abs(b) + 1e-300, (name, row, a, b)
+
+
+# sklearn._loss's hand-written Cython (half deviances): HalfPoissonLoss is exp(z) - y z, our
+# NLL less log y!; HalfGammaLoss is z + y e^-z, the gamma NLL with shape k = 1 less log y;
+# HalfBinomialLoss is the Bernoulli NLL in logits. Their gradient and Hessian equal ours
+# (the "half" is the deviance's factor 1/2: the NLLs themselves carry no 2).
+SKLEARN = [
+    ("HalfPoissonLoss", "poisson", dict(link="log"), lambda r, n: r.poisson(3.0, n).astype(float), [-700, -30, 0, 30, 700]),
+    ("HalfGammaLoss", "gamma", dict(link="log", fixed={"k": 1.0}), lambda r, n: r.gamma(2.0, 1.0, n), [-700, -30, 0, 30, 700]),
+    ("HalfBinomialLoss", "bernoulli", dict(link="logit"), lambda r, n: (r.random(n) < 0.4).astype(float), [-1000, -40, 0, 40, 1000]),
+]
+
+
+@pytest.mark.parametrize("loss_name, name, kwargs, draw_y, edges", SKLEARN)
+def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges):
+    loss_module = pytest.importorskip("sklearn._loss.loss")
+    loss = getattr(loss_module, loss_name)()
+    rng = np.random.default_rng(11)
+    z = np.concatenate([rng.normal(0, 3, 200), np.repeat(np.array(edges, dtype=float), 4)])
+    y = draw_y(rng, z.size)
+    w = rng.uniform(0.1, 2.0, z.size)
+    k = symlik.compile(name, target="grad_hess", **kwargs)
+    g, h = k(z, y, weight=w)
+    G, H = loss.gradient_hessian(y_true=y, raw_prediction=z, sample_weight=w)
+    finite = np.isfinite(G) & np.isfinite(H)
+    assert finite.sum() > 200
+    np.testing.assert_allclose(g[finite], G[finite], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(h[finite], H[finite], rtol=1e-12, atol=1e-300)
+
+
+def test_fisher_hessian_of_normal_mean_and_log_scale_is_the_closed_form():
+    """I(mu, log sigma) = diag(1 / sigma^2, 2): the textbook Fisher information."""
+    k = symlik.compile("normal", predict=("mu", "sigma"), link={"sigma": "log"}, target="grad_hess",
+                       hessian="fisher", hessian_form="full")
+    rng = np.random.default_rng(0)
+    mu, log_sigma, y = rng.normal(size=20), rng.normal(size=20), rng.normal(size=20)
+    _, h = k(mu, log_sigma, y)
+    expected = np.zeros((20, 2, 2))
+    expected[:, 0, 0] = np.exp(-2 * log_sigma)
+    expected[:, 1, 1] = 2.0
+    np.testing.assert_allclose(h, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_student_t_exact_hessian_goes_negative_the_clipped_does_not():
+    """Student-t's NLL is not convex in mu: far from the centre the exact Hessian is negative,
+    (nu + 1)(nu s^2 - r^2)/(nu s^2 + r^2)^2 < 0 for r^2 > nu s^2; the clipped one is max(H, 0)."""
+    kwargs = dict(predict=("mu", "sigma"), link={"sigma": "log"}, fixed={"nu": 4.0}, target="grad_hess")
+    mu = np.array([0.0, 0.0, 0.0])
+    log_sigma = np.zeros(3)
+    y = np.array([0.5, 3.0, 10.0])
+    _, exact = symlik.compile("student_t", **kwargs)(mu, log_sigma, y)
+    nu, r = 4.0, y - mu
+    np.testing.assert_allclose(exact[:, 0], (nu + 1) * (nu - r**2) / (nu + r**2) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(exact[:, 1], 2 * nu * (nu + 1) * r**2 / (nu + r**2) ** 2, rtol=1e-12)
+    assert exact[1, 0] < 0 and exact[2, 0] < 0
+    _, clipped = symlik.compile("student_t", hessian="exact_clipped", **kwargs)(mu, log_sigma, y)
+    np.testing.assert_array_equal(clipped, np.maximum(exact, 0))
+
+
+def test_fisher_hessian_of_gamma_mean_is_the_closed_form():
+    """The gamma NLL in log mu: exact Hessian k y / mu, Fisher information k (E[y] = mu)."""
+    kwargs = dict(link="log", fixed={"k": 2.5}, target="grad_hess")
+    z, y = np.array([-1.0, 0.0, 2.0]), np.array([0.3, 1.0, 20.0])
+    _, exact = symlik.compile("gamma", **kwargs)(z, y)
+    _, fisher = symlik.compile("gamma", hessian="fisher", **kwargs)(z, y)
+    np.testing.assert_allclose(exact, 2.5 * y * np.exp(-z), rtol=1e-12)
+    np.testing.assert_allclose(fisher, 2.5, rtol=1e-12)
+
+
+def test_fisher_hessian_without_a_closed_form_says_so():
+    with pytest.raises(NotSupportedError, match="Fisher information of student_t"):
+        symlik.compile("student_t", fixed={"sigma": 1.0, "nu": 4.0}, target="grad_hess", hessian="fisher")
+
+
+def test_weights_multiply_gradient_and_hessian():
+    k = symlik.compile("poisson", link="log", target="grad_hess")
+    z, y, w = np.array([0.3, -1.0]), np.array([2.0, 0.0]), np.array([0.5, 3.0])
+    g, h = k(z, y)
+    gw, hw = k(z, y, weight=w)
+    np.testing.assert_allclose(gw, (np.exp(z) - y) * w)
+    np.testing.assert_allclose(hw, np.exp(z) * w)
+    np.testing.assert_allclose(g, np.exp(z) - y)
+
+
+def test_grad_hess_bad_options_raise():
+    with pytest.raises(UnknownNameError, match="hessian"):
+        symlik.compile("poisson", link="log", target="grad_hess", hessian="newton")
+    with pytest.raises(UnknownNameError, match="hessian_form"):
+        symlik.compile("poisson", link="log", target="grad_hess", hessian_form="lower")
+    with pytest.raises(NotSupportedError, match="reduction must be 'none'"):
+        symlik.compile("poisson", link="log", target="grad_hess", reduction="mean")
+    with pytest.raises(NotSupportedError, match="apply to target 'grad_hess'"):
+        symlik.compile("poisson", link="log", target="loss", hessian="fisher")
+    with pytest.raises(NotSupportedError, match="event distributions"):
+        symlik.compile("categorical", link="softmax", target="grad_hess")
+
+
+# ---- per-parameter links ------------------------------------------------------------------------
+
+
+def test_link_per_parameter_names_inputs_and_matches_scipy():
+    d = symlik.derive("gamma", predict=("mu", "k"), link={"mu": "log", "k": "softplus"})
+    assert d.inputs == ("log_mu", "softplus_inv_k", "y")
+    assert d.link == {"mu": "log", "k": "softplus"}
+    titles = [s.title for s in d.steps]
+    assert "Apply the log link to mu" in titles and "Apply the softplus link to k" in titles
+    k = symlik.compile(d, target="nll", reduction="none")
+    rng = np.random.default_rng(1)
+    z_mu, z_k, y = rng.normal(size=50), rng.normal(size=50), rng.gamma(2.0, 1.0, 50)
+    mu, shape = np.exp(z_mu), np.logaddexp(0, z_k)
+    np.testing.assert_allclose(k(z_mu, z_k, y), -st.gamma.logpdf(y, shape, scale=mu / shape), rtol=1e-10)
+
+
+def test_link_dict_with_one_default_link_is_the_string_link():
+    assert symlik.derive("poisson", link={"rate": "log"}) is symlik.derive("poisson", link="log")
+    assert symlik.derive("normal", predict=("mu", "sigma"), link={"mu": "identity", "sigma": "log"}).link == "log"
+    assert symlik.derive("poisson", link={"rate": "identity"}).link is None
+
+
+def test_softplus_link_matches_a_closed_form():
+    k = symlik.compile("poisson", link="softplus", target="nll", reduction="none")
+    assert k.inputs == ("softplus_inv_rate", "y")
+    z = np.array([-20.0, -1.0, 0.0, 2.0, 40.0])
+    y = np.array([0.0, 1.0, 2.0, 3.0, 30.0])
+    rate = np.log1p(np.exp(z))
+    np.testing.assert_allclose(k(z, y), -st.poisson.logpmf(y, rate), rtol=1e-12)
+
+
+def test_link_dict_errors_name_the_parameter():
+    with pytest.raises(SymlikError, match="'sigma', which is not predicted"):
+        symlik.derive("normal", link={"sigma": "log"})
+    with pytest.raises(NotSupportedError, match="maps onto"):
+        symlik.derive("normal", predict=("mu", "sigma"), link={"mu": "log"})
+    with pytest.raises(SymlikError, match="link must be a link name or a dict"):
+        symlik.derive("normal", link=3)
+
+
+def test_normal_grad_hess_where_mean_and_label_are_large_and_close():
+    """(y - mu) is formed before it is scaled: expanded, mu^2 - 2 mu y + y^2 at mu = 1e8 loses every digit."""
+    k = symlik.compile("normal", predict=("mu", "sigma"), link={"sigma": "log"}, target="grad_hess")
+    mu, log_sigma, y = np.array([1e8, -3e7]), np.array([0.0, np.log(2.0)]), np.array([1e8 + 1, -3e7 - 0.5])
+    g, h = k(mu, log_sigma, y)
+    r, var = y - mu, np.exp(2 * log_sigma)
+    np.testing.assert_allclose(g, np.column_stack([-r / var, 1 - r**2 / var]), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(h, np.column_stack([1 / var, 2 * r**2 / var]), rtol=1e-14)

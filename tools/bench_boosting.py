@@ -1,0 +1,124 @@
+"""Benchmark: symlik's fused grad_hess kernels against sklearn._loss's gradient_hessian,
+and symlik's XGBoost objective against torch autograd (XGBoostLSS's method) per round.
+
+    python tools/bench_boosting.py [--n 10000000] [--repeat 7] [--threads 2] [--rounds-n 100000]
+
+The second table trains a normal (mu, log sigma) model with XGBoost twice on the same data,
+once with symlik's objective and once with an objective that gets gradient and Hessian from
+torch autograd as XGBoostLSS does (xgboostlss itself pins torch < 2.10, so it is not
+installed here; its objective is reproduced in ``_autograd_objective``), and reports the
+time per boosting round and the held-out mean NLL.
+
+Each row times one call computing the per-observation gradient and Hessian (float64, with
+sample weights) and reports the median and the minimum over the repeats, and the ratio of
+medians (symlik / sklearn: below 1 means symlik is faster). Outputs are preallocated for
+sklearn (gradient_out/hessian_out), as a boosting library would; symlik allocates its own.
+Timings on a shared machine are noisy: compare ratios from the same run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import symlik
+
+CASES = [
+    # name, symlik model, sklearn loss, label sampler
+    ("poisson (log)", dict(spec="poisson", link="log"), "HalfPoissonLoss", lambda r, n: r.poisson(2.0, n).astype(float)),
+    ("gamma (log, k=1)", dict(spec="gamma", link="log", fixed={"k": 1.0}), "HalfGammaLoss", lambda r, n: r.gamma(2.0, 1.0, n)),
+    ("binomial (logit)", dict(spec="bernoulli", link="logit"), "HalfBinomialLoss", lambda r, n: (r.random(n) < 0.3).astype(float)),
+    ("tweedie (log, p=1.5)", dict(spec="tweedie", link="log", fixed={"p": 1.5}), "HalfTweedieLossIdentity",
+     lambda r, n: r.gamma(2.0, 1.0, n)),
+]
+
+
+def _time(fn, repeat):
+    fn()  # warm: compile, caches
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds-n", type=int, default=100_000, help="observations for the per-round table (0: skip)")
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args(argv)
+    from sklearn._loss import loss as sk
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 1, args.n)
+    w = rng.uniform(0.5, 1.5, args.n)
+    print(f"n = {args.n:,}, float64, weighted; {args.repeat} repeats; sklearn n_threads={args.threads}")
+    print(f"{'model':24s} {'symlik fused (med/min s)':>26s} {'sklearn (med/min s)':>22s} {'ratio':>7s}")
+    for name, model, loss_name, draw in CASES:
+        if model["spec"] not in symlik.names():
+            print(f"{name:24s} skipped: {model['spec']} is not in the catalog")
+            continue
+        y = draw(rng, args.n)
+        spec = model.pop("spec")
+        kernel = symlik.compile(spec, target="grad_hess", backend="fused", validate=False, **model)
+        model["spec"] = spec
+        loss = getattr(sk, loss_name)(**({"power": 1.5} if "Tweedie" in loss_name else {}))
+        g_out, h_out = np.empty_like(z), np.empty_like(z)
+        ours = _time(lambda: kernel(z, y, weight=w), args.repeat)
+        theirs = _time(lambda: loss.gradient_hessian(y, z, sample_weight=w, gradient_out=g_out, hessian_out=h_out,
+                                                     n_threads=args.threads), args.repeat)
+        print(f"{name:24s} {ours[0]:12.4f} / {ours[1]:.4f} {theirs[0]:12.4f} / {theirs[1]:.4f} {ours[0] / theirs[0]:7.2f}")
+    if args.rounds_n:
+        per_round(args.rounds_n, args.rounds, min(args.repeat, 3))
+
+
+def _autograd_objective(n_params=2):
+    """XGBoostLSS's way: the NLL in torch, gradient and Hessian diagonal by autograd each round."""
+    import torch
+
+    def objective(predt, dtrain):
+        y = torch.tensor(dtrain.get_label(), dtype=torch.float64)
+        z = [torch.tensor(predt[:, j], dtype=torch.float64, requires_grad=True) for j in range(n_params)]
+        nll = -torch.distributions.Normal(z[0], torch.exp(z[1])).log_prob(y).sum()
+        grads = torch.autograd.grad(nll, z, create_graph=True)
+        hess = [torch.autograd.grad(g.sum(), zj, retain_graph=True)[0] for g, zj in zip(grads, z)]
+        return (np.stack([g.detach().numpy() for g in grads], 1), np.stack([h.detach().numpy() for h in hess], 1))
+
+    return objective
+
+
+def per_round(n, rounds, repeat):
+    import xgboost as xgb
+    import scipy.stats as st
+
+    import symlik.xgboost as sx
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(2 * n, 5))
+    y = rng.normal(1 + X[:, 0], 0.5 * np.exp(0.3 * X[:, 1]))
+    obj = sx.objective("normal", predict=("mu", "sigma"), link={"sigma": "log"}, backend="numpy")
+    margin = obj.base_margin(y[:n])
+    train = xgb.DMatrix(X[:n], y[:n], base_margin=margin)
+    test = xgb.DMatrix(X[n:], y[n:], base_margin=np.tile(margin[:1], (n, 1)))
+    params = {"tree_method": "hist", "max_depth": 3, "eta": 0.1, "nthread": 2, "seed": 0, **obj.params}
+    print(f"\nnormal (mu, log sigma), n = {n:,} train / {n:,} held out, {rounds} rounds, XGBoost nthread=2")
+    for name, objective in (("symlik", obj), ("torch autograd", _autograd_objective())):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            booster = xgb.train(params, train, rounds, obj=objective)
+            times.append((time.perf_counter() - t) / rounds)
+        m = booster.predict(test, output_margin=True)
+        nll = -np.mean(st.norm.logpdf(y[n:], m[:, 0], np.exp(m[:, 1])))
+        print(f"{name:16s} per round {1e3 * statistics.median(times):8.2f} ms (min {1e3 * min(times):.2f})  held-out NLL {nll:.5f}")
+
+
+if __name__ == "__main__":
+    main()
