@@ -13,6 +13,7 @@ E[g(y)] per distinct g, rather than of the whole expression at once.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import select
@@ -21,6 +22,8 @@ import time
 from dataclasses import dataclass
 
 import sympy as sp
+
+from symlik.core.errors import SymlikError
 
 # Seconds SymPy may spend on one integral or sum (env SYMLIK_SYMBOLIC_TIMEOUT overrides; 0 = no limit).
 DEFAULT_BUDGET = 20.0
@@ -32,10 +35,16 @@ _GAVE_UP = (NotImplementedError, ValueError, TypeError, AttributeError, Recursio
 
 
 def _budget_seconds() -> float:
-    try:
-        return float(os.environ.get("SYMLIK_SYMBOLIC_TIMEOUT", DEFAULT_BUDGET))
-    except ValueError:
+    text = os.environ.get("SYMLIK_SYMBOLIC_TIMEOUT")
+    if text is None or not text.strip():
         return DEFAULT_BUDGET
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:  # inf overflowed select(); nan skipped every check
+        raise SymlikError(f"SYMLIK_SYMBOLIC_TIMEOUT must be a finite number of seconds >= 0 (0 = no limit); got {text!r}")
+    return value
 
 
 def within_budget(fn, *args):

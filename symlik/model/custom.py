@@ -18,6 +18,7 @@ derivation shows that constant.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 
 import sympy as sp
@@ -47,9 +48,29 @@ SUPPORTS = {
 USER_CONSTRAINTS = ("real", "positive", "unit_interval", "positive_integer", "nonnegative_integer", "simplex")
 
 
-def _check_name(name, what) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
-        raise SymlikError(f"{what} must be a Python identifier; got {name!r}")
+# Names the generated kernels already use: the array modules of every backend's namespace, the
+# kernel functions themselves, and Python's builtins. A parameter with one of these names would
+# shadow it in the generated code (a parameter called np breaks every NumPy kernel).
+GENERATED_CODE_NAMES = frozenset(
+    {"np", "numpy", "torch", "jax", "jnp", "cp", "cupy", "da", "dask", "numba", "math", "scipy", "special",
+     "mpmath", "dense", "index", "chunk"}
+) | frozenset(dir(builtins))
+
+
+def _check_name(name, what, *, in_code: bool = True) -> str:
+    """``name`` if it may be used; ``in_code``: it becomes a variable of the generated kernels."""
+    # ASCII only: Python folds identifiers by NFKC, so a fullwidth "ｍ" and "m" would be two
+    # parameters to symlik but one argument name in the generated code.
+    if not isinstance(name, str) or not name.isascii() or not name.isidentifier() or keyword.iskeyword(name):
+        raise SymlikError(f"{what} must be an ASCII Python identifier; got {name!r}")
+    if not in_code:
+        if name.startswith("__"):
+            raise SymlikError(f"{what} must not start with a double underscore; got {name!r}")
+        return name
+    if name.startswith("_"):
+        raise SymlikError(f"{what} must not start with an underscore (the generated code's helpers do); got {name!r}")
+    if name in GENERATED_CODE_NAMES:
+        raise SymlikError(f"{what} {name!r} is a name the generated code uses; choose another name")
     return name
 
 
@@ -243,7 +264,7 @@ def custom(
     >>> symlik.derive(spec).loss.name
     'mae'
     """
-    _check_name(name, "name")
+    _check_name(name, "name", in_code=False)
     if (density is None) == (log_density is None):
         raise SymlikError("give exactly one of density= or log_density=")
     what = "density" if density is not None else "log_density"
@@ -253,7 +274,7 @@ def custom(
     if isinstance(observed, sp.Symbol):
         observed_name = observed.name
     elif isinstance(observed, str):
-        observed_name = _check_name(observed, "observed")
+        observed_name = _check_name(observed, "observed", in_code=False)  # replaced by y before any code
     else:
         raise SymlikError(f"observed must be a name or a SymPy Symbol; got {observed!r}")
     declared = _declared(params, observed_name)
