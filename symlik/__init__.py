@@ -36,6 +36,8 @@ _LAZY = {
     "kl": ("symlik.analysis.divergence", "kl"),
     "compile_information": ("symlik.compiler", "compile_information"),  # compile(d, target=...), numpy by default
     "vae_document": ("symlik.derivation.vae", "vae_document"),
+    "time_budget": ("symlik.core.budget", "time_budget"),  # with symlik.time_budget(60): custom(...); derive(...)
+    "BudgetExceeded": ("symlik.core.budget", "BudgetExceeded"),
 }
 
 

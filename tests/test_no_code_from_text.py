@@ -59,10 +59,11 @@ BASE_CALLS = {
     "vae_document": (("bernoulli",), {}),
     "from_sympy_stats": ((), {}),  # needs a random variable: probed by its own test below
     "UnknownNameError": (("distribution", "normall", ("normal",)), {}),
+    "time_budget": ((1.0,), {}),
 }
 # Classes constructed internally, not from user values: their own methods are probed instead.
 NOT_USER_ENTRY = {"Derivation", "Step", "Kernel", "Loss", "Distribution", "Param", "ConstraintError",
-                  "NotSupportedError", "SymlikError", "ParseError", "DensityError"}
+                  "NotSupportedError", "SymlikError", "ParseError", "DensityError", "BudgetExceeded"}
 
 
 def _variants(value, text):

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
 
 import sympy as sp
 
-from symlik.core import expectation
+from symlik.core import budget, expectation
 from symlik.core.step import Step, reason
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.model import constraints as C
@@ -225,6 +226,7 @@ def custom(
     predict=None,
     normalize: bool = False,
     check: bool = True,
+    time_budget=None,
 ) -> Distribution:
     """A Distribution from a density (or log-density) given as SymPy or as a string.
 
@@ -255,6 +257,10 @@ def custom(
         Divide by the derived normaliser instead of requiring the density to integrate to 1.
     check : bool
         Check non-negativity and normalisation (default True).
+    time_budget : float, optional
+        Seconds that parsing and checking may take (default ``SYMLIK_TIME_BUDGET``, else 30;
+        0 = no limit). The check runs in a child process that is stopped at the budget; then
+        ``BudgetExceeded`` (a ``SymlikError``) names the stage that ran out.
 
     Examples
     --------
@@ -264,6 +270,11 @@ def custom(
     >>> symlik.derive(spec).loss.name
     'mae'
     """
+    with budget.time_budget(time_budget):
+        return _custom(name, density, observed, params, log_density, support, predict, normalize, check)
+
+
+def _custom(name, density, observed, params, log_density, support, predict, normalize, check) -> Distribution:
     _check_name(name, "name", in_code=False)
     if (density is None) == (log_density is None):
         raise SymlikError("give exactly one of density= or log_density=")
@@ -284,7 +295,8 @@ def custom(
     if isinstance(expr, str):
         user_obs = observed if isinstance(observed, sp.Symbol) else sp.Symbol(observed_name, real=True)
         user_params = {pname: sp.Symbol(pname, **c.assumptions) for _, pname, c in declared}
-        expr = parse_expression(expr, {observed_name: user_obs, **user_params}, what=what)
+        with budget.stage(f"parsing the {what}"):
+            expr = parse_expression(expr, {observed_name: user_obs, **user_params}, what=what)
         keys = {pname: user_params[pname] for _, pname, _ in declared}
     elif isinstance(expr, sp.Expr):
         if not isinstance(observed, sp.Symbol):
@@ -321,7 +333,9 @@ def custom(
     if check:
         domain = expectation.domain_of(spec)
         constraints = {spec.symbol(n): spec.param(n).constraint for n in names}
-        checked, normaliser = normalisation.check(dens, spec.y, domain, constraints, normalize=normalize, what=what)
+        with budget.stage(f"checking the {what} (non-negative, integrating to 1)"):
+            # in a child process, so that an integral that never ends can be stopped at the budget
+            checked, normaliser = _bounded(normalisation.check, dens, spec.y, domain, constraints, normalize, what)
         if normaliser is not None:
             spec.unnormalised = dens
             spec.normaliser = normaliser
@@ -388,6 +402,14 @@ def _custom_event(name, expr, what, observed, params, support, predict, normaliz
         _check_onehot(spec, canonical if what == "density" else sp.exp(canonical), what)
     _attach_event(spec, canonical, log_form=what == "log_density")
     return spec
+
+
+def _bounded(fn, *args):
+    """fn(*args) in a child process stopped at the time budget; here, without a budget or when
+    this process is such a child already."""
+    if math.isinf(budget.remaining()) or budget.stopped_from_outside():
+        return fn(*args)
+    return budget.run_in_child(fn, *args)
 
 
 def _predict(predict, names: tuple) -> tuple:

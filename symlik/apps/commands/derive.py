@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from symlik.apps import output_cache
+from symlik.core import budget
 from symlik.apps.commands import CommandError
 from symlik.apps.files import write_all_or_nothing
 from symlik.apps.tables import text_table
@@ -82,9 +83,22 @@ def write_all(args) -> None:
     print(f"\nwrote {len(files)} files to {out}/")
 
 
+def _produce(req: dict, use_cache: bool) -> str:
+    return output_cache.produce("derive", req, use_cache=use_cache)
+
+
 def run(args) -> int:
     if args.all:
         write_all(args)
-    else:
-        print(output_cache.produce("derive", request(args), use_cache=not args.no_cache), end="")
+        return 0
+    req = request(args)
+    if req["density"] is None:
+        print(_produce(req, not args.no_cache), end="")
+        return 0
+    # The user's own density: parse, check, derive, match and render under one time budget, in a
+    # child process that is stopped when it runs out (SymPy cannot be interrupted from inside).
+    with budget.time_budget():
+        with budget.stage("handling the density"):
+            text = budget.run_in_child(_produce, req, not args.no_cache)
+    print(text, end="")
     return 0
