@@ -13,7 +13,7 @@ from pathlib import Path
 from symlik.apps import output_cache
 from symlik.core import budget
 from symlik.apps.commands import CommandError
-from symlik.apps.files import write_all_or_nothing
+from symlik.apps.files import check_output_directory, write_all_or_nothing
 from symlik.apps.tables import text_table
 
 DEFAULT_OUT = Path("derivations")
@@ -76,6 +76,7 @@ def write_all(args) -> None:
     if args.name:
         raise CommandError("give a NAME or --all, not both")
     out = out_directory(args)
+    check_output_directory(out)  # before minutes of deriving
     outputs = output_cache.produce("derive --all", {}, use_cache=not args.no_cache)
     files = {out / name: text for name, text in outputs["files"].items()}
     write_all_or_nothing(files)
