@@ -88,7 +88,10 @@ def compile(
     hit = cache.load(key) if key is not None else None
     if hit is not None:
         source, meta = hit
-        return chosen.load(source, meta, validate=validate, request=request)
+        try:
+            return chosen.load(source, meta, validate=validate, request=request)
+        except Exception:  # noqa: BLE001 - an entry that does not load is discarded and rebuilt below
+            cache.forget(key)
 
     plan = registry.module("plan").make_plan(
         spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options

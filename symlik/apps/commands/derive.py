@@ -93,13 +93,15 @@ def run(args) -> int:
         write_all(args)
         return 0
     req = request(args)
+    use_cache = not args.no_cache
     if req["density"] is None:
-        print(_produce(req, not args.no_cache), end="")
-        return 0
-    # The user's own density: parse, check, derive, match and render under one time budget, in a
-    # child process that is stopped when it runs out (SymPy cannot be interrupted from inside).
-    with budget.time_budget():
-        with budget.stage("handling the density"):
-            text = budget.run_in_child(_produce, req, not args.no_cache)
+        text = _produce(req, use_cache)
+    elif use_cache and isinstance(cached := output_cache.load("derive", req), str):
+        text = cached  # a warm hit needs neither SymPy nor a child process
+    else:
+        # The user's own density: parse, check, derive, match and render under one time budget, in
+        # a child process that is stopped when it runs out (SymPy cannot be interrupted from inside).
+        with budget.time_budget(), budget.stage("handling the density"):
+            text = budget.run_in_child(_produce, req, use_cache)
     print(text, end="")
     return 0
