@@ -37,6 +37,8 @@ _LAZY = {
     "implied_density": ("symlik.analysis.implied", "implied_density"),
     "compile_information": ("symlik.compiler", "compile_information"),  # compile(d, target=...), numpy by default
     "vae_document": ("symlik.derivation.vae", "vae_document"),
+    "time_budget": ("symlik.core.budget", "time_budget"),  # with symlik.time_budget(60): custom(...); derive(...)
+    "BudgetExceeded": ("symlik.core.budget", "BudgetExceeded"),
     # Modules: symlik.xgboost.objective(...) without importing symlik.xgboost first.
     "xgboost": ("symlik.xgboost", None),
     "lightgbm": ("symlik.lightgbm", None),

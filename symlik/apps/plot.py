@@ -19,14 +19,13 @@ are built with the object-oriented API (no pyplot, no display needed).
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
+from symlik.apps.files import write_file
 from symlik.compiler import compile as compile_kernel
 from symlik.core.errors import SymlikError, UnknownNameError
 from symlik.core.functions import exact
@@ -377,14 +376,4 @@ def save(fig, path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise SymlikError(f"output must end in {', '.join(FORMATS)}; got {path.name!r}")
-    data = render(fig, path.suffix.lower()[1:])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:  # write beside the target, then rename: never a half-written figure
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return write_file(path, render(fig, path.suffix.lower()[1:]))  # beside the target, then renamed

@@ -115,7 +115,10 @@ def compile(
     hit = cache.load(key) if key is not None else None
     if hit is not None:
         source, meta = hit
-        return _wrapped(chosen.load(source, meta, validate=validate, request=request), hessians)
+        try:
+            return _wrapped(chosen.load(source, meta, validate=validate, request=request), hessians)
+        except Exception:  # noqa: BLE001 - an entry that does not load is discarded and rebuilt below
+            cache.forget(key)
 
     plan = registry.module("plan").make_plan(
         spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options, **hessians

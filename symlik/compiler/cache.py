@@ -21,9 +21,9 @@ import json
 import os
 from pathlib import Path
 
-from symlik.core.diskcache import code_hash, private_directory, read_json, write_json
+from symlik.core.diskcache import code_hash, digest, discard, private_directory, read_json, write_json
 
-FORMAT = 1  # bump when the entry layout changes
+FORMAT = 2  # bump when the entry layout changes (2: the entry holds a hash of its source)
 _memory: dict[str, tuple[str, dict]] = {}  # key -> (source, meta)
 
 
@@ -78,24 +78,51 @@ def directory() -> Path | None:
     return private_directory(f"kernels-{FORMAT}")
 
 
+def _entry_hash(key: str, source: str, meta: dict) -> str:
+    return digest(key, source, json.dumps(meta, sort_keys=True))
+
+
 def load(key: str) -> tuple[str, dict] | None:
+    """The (source, meta) stored under ``key``, or None. The source is executed by the caller, so
+    an entry is used only when it has the expected shape and its stored hash matches its key,
+    source and metadata; any other entry (corrupt, hand-edited, truncated) is discarded."""
     if key in _memory:
         return _memory[key]
     folder = directory()
     if folder is None:
         return None
-    entry = read_json(folder / f"{key}.json")
-    if not isinstance(entry, dict) or entry.get("key") != key:
+    path = folder / f"{key}.json"
+    entry = read_json(path)
+    if entry is None:
+        if path.exists():
+            discard(path)
+        return None
+    try:
+        usable = (isinstance(entry, dict) and entry.get("key") == key and isinstance(entry.get("source"), str)
+                  and isinstance(entry.get("meta"), dict)
+                  and entry.get("hash") == _entry_hash(key, entry["source"], entry["meta"]))
+    except (TypeError, ValueError, RecursionError):  # meta that json cannot dump back
+        usable = False
+    if not usable:
+        discard(path)
         return None
     _memory[key] = (entry["source"], entry["meta"])
     return _memory[key]
+
+
+def forget(key: str) -> None:
+    """Drop ``key`` from memory and disk: its entry could not be turned into a kernel."""
+    _memory.pop(key, None)
+    if (folder := directory()) is not None:
+        discard(folder / f"{key}.json")
 
 
 def store(key: str, source: str, meta: dict) -> None:
     _memory[key] = (source, meta)
     folder = directory()
     if folder is not None:
-        write_json(folder / f"{key}.json", {"key": key, "source": source, "meta": meta})
+        write_json(folder / f"{key}.json", {"key": key, "source": source, "meta": meta,
+                                            "hash": _entry_hash(key, source, meta)})
 
 
 def clear(memory: bool = True, disk: bool = False) -> None:

@@ -66,25 +66,44 @@ def _ours(info: os.stat_result) -> bool:
 
 
 def private_directory(name: str) -> Path | None:
-    """``base_directory()/name``, created 0700; None when it cannot be made or is not ours alone."""
+    """``base_directory()/name``, created 0700; None when it cannot be made or when it, or the
+    directory holding it, is not ours alone (whoever can write the parent can swap the folder)."""
     path = base_directory() / name
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
+        info, parent = os.lstat(path), os.stat(path.parent)
     except OSError:
         return None
-    return path if _ours(info) else None
+    return path if stat.S_ISDIR(info.st_mode) and _ours(info) and _ours(parent) else None
 
 
 def read_json(path: Path):
-    """The JSON value in ``path``, or None when it is missing, unreadable, corrupt or not ours."""
+    """The JSON value in ``path``, or None when it is missing, unreadable, corrupt, nested too
+    deeply for the parser, or not ours."""
     try:
         with open(path, encoding="utf-8") as fh:
-            if not _ours(os.fstat(fh.fileno())):
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode) or not _ours(info):
                 return None
             return json.load(fh)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # ValueError covers bad JSON and bad UTF-8
         return None
+
+
+def discard(path: Path) -> None:
+    """Remove a cache entry that cannot be used, so that it is rebuilt (never raises)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def digest(*parts: str) -> str:
+    """A hash of ``parts`` that an entry stores beside them and is checked against on reading."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(hashlib.sha256(part.encode("utf-8", "surrogatepass")).digest())
+    return h.hexdigest()
 
 
 def write_json(path: Path, value) -> bool:

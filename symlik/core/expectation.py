@@ -13,14 +13,14 @@ E[g(y)] per distinct g, rather than of the whole expression at once.
 
 from __future__ import annotations
 
+import math
 import os
-import pickle
-import select
-import signal
-import time
 from dataclasses import dataclass
 
 import sympy as sp
+
+from symlik.core import budget
+from symlik.core.errors import SymlikError
 
 # Seconds SymPy may spend on one integral or sum (env SYMLIK_SYMBOLIC_TIMEOUT overrides; 0 = no limit).
 DEFAULT_BUDGET = 20.0
@@ -32,62 +32,41 @@ _GAVE_UP = (NotImplementedError, ValueError, TypeError, AttributeError, Recursio
 
 
 def _budget_seconds() -> float:
-    try:
-        return float(os.environ.get("SYMLIK_SYMBOLIC_TIMEOUT", DEFAULT_BUDGET))
-    except ValueError:
+    text = os.environ.get("SYMLIK_SYMBOLIC_TIMEOUT")
+    if text is None or not text.strip():
         return DEFAULT_BUDGET
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:  # inf overflowed select(); nan skipped every check
+        raise SymlikError(f"SYMLIK_SYMBOLIC_TIMEOUT must be a finite number of seconds >= 0 (0 = no limit); got {text!r}")
+    return value
 
 
 def within_budget(fn, *args):
-    """fn(*args), run in a forked child that is killed after the time budget.
+    """fn(*args), run in a child process that is killed after the symbolic time limit.
 
     SymPy's integrate and summation cannot be interrupted and occasionally
-    take minutes (the logistic Fisher information, say). A forked child can
-    be killed; its result comes back pickled. Where fork is unavailable, or
-    the budget (env SYMLIK_SYMBOLIC_TIMEOUT, seconds; 0 = none) is off, fn
-    runs here. Returns None when time ran out; exceptions from fn come back as None too.
+    take minutes (the logistic Fisher information, say). A child process can
+    be killed; its result comes back pickled (``symlik.core.budget``: fork
+    where the platform has it, spawn elsewhere). The limit is
+    SYMLIK_SYMBOLIC_TIMEOUT seconds (0 = none: fn runs here) or what is left
+    of the enclosing time budget, whichever ends sooner; when the budget ran
+    out this raises ``BudgetExceeded``. Returns None when the symbolic limit
+    ran out; exceptions from fn come back as None too.
     """
-    budget = _budget_seconds()
-    if budget <= 0 or not hasattr(os, "fork"):
+    limit = _budget_seconds()
+    if limit <= 0 and math.isinf(budget.remaining()):
         return fn(*args)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, send, and leave without running any cleanup
-        try:
-            os.close(read_end)
-            try:
-                payload = pickle.dumps(("ok", fn(*args)))
-            except BaseException:  # noqa: BLE001 - any failure means "SymPy gave up"
-                payload = pickle.dumps(("failed", None))
-            with os.fdopen(write_end, "wb") as out:
-                out.write(payload)
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    deadline = time.monotonic() + budget
-    chunks, finished = [], False
     try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([read_end], [], [], remaining)[0]:
-                break
-            chunk = os.read(read_end, 1 << 16)
-            if not chunk:
-                finished = True
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_end)
-        if not finished:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:  # pragma: no cover - it finished just now
-                pass
-        os.waitpid(pid, 0)
-    if not finished or not chunks:
+        return budget.run_in_child(fn, *args, limit=limit if limit > 0 else math.inf)
+    except budget.BudgetExceeded:
+        raise
+    except budget.TimedOut:
         return None
-    status, value = pickle.loads(b"".join(chunks))
-    return value if status == "ok" else None
+    except Exception:  # noqa: BLE001 - any failure means "SymPy gave up"
+        return None
 
 
 def _definite_integral(expr, y, lo, hi):

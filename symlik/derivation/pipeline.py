@@ -8,11 +8,13 @@ passes of symlik.derivation.passes (likelihood -> log -> negate -> substitute
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+
 
 import sympy as sp
 
-from collections.abc import Mapping
-
+from symlik.core import budget
 from symlik.core.algebra import expand_logs, log_of, split_sum
 from symlik.core.errors import SymlikError
 from symlik.derivation import passes
@@ -128,12 +130,17 @@ def _derive_cached(spec, predict, link):
     link_key = tuple(link.items()) if isinstance(link, dict) else link
     key = (type(spec), spec.name, tuple(sorted(spec.chosen.items())), predict, link_key, id(spec) if getattr(spec, 'custom', False) else 0)
     if key not in _CACHE:
-        _CACHE[key] = _derive(spec, predict, link)
+        # A user's density may make SymPy crawl: its derivation runs under the time budget
+        # (checked between stages); the catalog's are known to finish.
+        with budget.time_budget() if getattr(spec, "custom", False) else contextlib.nullcontext():
+            _CACHE[key] = _derive(spec, predict, link)
     return _CACHE[key]
 
 
 def _derive(spec: Distribution, predict: tuple[str, ...], link_name) -> Derivation:
     context = prepare(spec, predict, link_name)
+    with budget.stage("writing the derivation's steps"):
+        steps = passes.run(context)
     return Derivation(
         spec=spec,
         predict=predict,
@@ -143,7 +150,7 @@ def _derive(spec: Distribution, predict: tuple[str, ...], link_name) -> Derivati
         scale=context.match.scale,
         offset=context.match.offset,
         inputs=context.inputs,
-        steps=passes.run(context),
+        steps=steps,
         symbols=context.symbols,
         nll_theta=context.nll_theta,
     )
@@ -158,16 +165,18 @@ def prepare(spec: Distribution, predict: tuple[str, ...], link_name) -> Context:
 
     # -log p, per observation, exact; expanded logs.
     density = spec.density_expr()
-    log_density = spec.log_density(y, **theta)
-    log_p = expand_logs(log_density) if log_density is not None else log_of(density)
-    nll_theta = split_sum(-log_p)
+    with budget.stage("deriving the negative log-likelihood"):
+        log_density = spec.log_density(y, **theta)
+        log_p = expand_logs(log_density) if log_density is not None else log_of(density)
+        nll_theta = split_sum(-log_p)
 
-    if spec.is_event:
-        match = matcher.identify_event(nll_theta, y, predicted, k, spec.K)
-    else:
-        match = matcher.identify_scalar(nll_theta, y, predicted)
-    if match is None:
-        match = matcher.own_nll(nll_theta, predicted, k)
+    with budget.stage("proving which loss the negative log-likelihood is"):
+        if spec.is_event:
+            match = matcher.identify_event(nll_theta, y, predicted, k, spec.K)
+        else:
+            match = matcher.identify_scalar(nll_theta, y, predicted)
+        if match is None:
+            match = matcher.own_nll(nll_theta, predicted, k)
 
     # The links: the network outputs z, theta = g^-1(z), one link per parameter.
     links = link_map(spec, predict, link_name)

@@ -18,11 +18,13 @@ derivation shows that constant.
 
 from __future__ import annotations
 
+import builtins
 import keyword
+import math
 
 import sympy as sp
 
-from symlik.core import expectation
+from symlik.core import budget, expectation
 from symlik.core.step import Step, reason
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.model import constraints as C
@@ -47,9 +49,29 @@ SUPPORTS = {
 USER_CONSTRAINTS = ("real", "positive", "unit_interval", "positive_integer", "nonnegative_integer", "simplex")
 
 
-def _check_name(name, what) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
-        raise SymlikError(f"{what} must be a Python identifier; got {name!r}")
+# Names the generated kernels already use: the array modules of every backend's namespace, the
+# kernel functions themselves, and Python's builtins. A parameter with one of these names would
+# shadow it in the generated code (a parameter called np breaks every NumPy kernel).
+GENERATED_CODE_NAMES = frozenset(
+    {"np", "numpy", "torch", "jax", "jnp", "cp", "cupy", "da", "dask", "numba", "math", "scipy", "special",
+     "mpmath", "dense", "index", "chunk"}
+) | frozenset(dir(builtins))
+
+
+def _check_name(name, what, *, in_code: bool = True) -> str:
+    """``name`` if it may be used; ``in_code``: it becomes a variable of the generated kernels."""
+    # ASCII only: Python folds identifiers by NFKC, so a fullwidth "ｍ" and "m" would be two
+    # parameters to symlik but one argument name in the generated code.
+    if not isinstance(name, str) or not name.isascii() or not name.isidentifier() or keyword.iskeyword(name):
+        raise SymlikError(f"{what} must be an ASCII Python identifier; got {name!r}")
+    if not in_code:
+        if name.startswith("__"):
+            raise SymlikError(f"{what} must not start with a double underscore; got {name!r}")
+        return name
+    if name.startswith("_"):
+        raise SymlikError(f"{what} must not start with an underscore (the generated code's helpers do); got {name!r}")
+    if name in GENERATED_CODE_NAMES:
+        raise SymlikError(f"{what} {name!r} is a name the generated code uses; choose another name")
     return name
 
 
@@ -204,6 +226,7 @@ def custom(
     predict=None,
     normalize: bool = False,
     check: bool = True,
+    time_budget=None,
 ) -> Distribution:
     """A Distribution from a density (or log-density) given as SymPy or as a string.
 
@@ -234,6 +257,10 @@ def custom(
         Divide by the derived normaliser instead of requiring the density to integrate to 1.
     check : bool
         Check non-negativity and normalisation (default True).
+    time_budget : float, optional
+        Seconds that parsing and checking may take (default ``SYMLIK_TIME_BUDGET``, else 30;
+        0 = no limit). The check runs in a child process that is stopped at the budget; then
+        ``BudgetExceeded`` (a ``SymlikError``) names the stage that ran out.
 
     Examples
     --------
@@ -243,7 +270,12 @@ def custom(
     >>> symlik.derive(spec).loss.name
     'mae'
     """
-    _check_name(name, "name")
+    with budget.time_budget(time_budget):
+        return _custom(name, density, observed, params, log_density, support, predict, normalize, check)
+
+
+def _custom(name, density, observed, params, log_density, support, predict, normalize, check) -> Distribution:
+    _check_name(name, "name", in_code=False)
     if (density is None) == (log_density is None):
         raise SymlikError("give exactly one of density= or log_density=")
     what = "density" if density is not None else "log_density"
@@ -253,7 +285,7 @@ def custom(
     if isinstance(observed, sp.Symbol):
         observed_name = observed.name
     elif isinstance(observed, str):
-        observed_name = _check_name(observed, "observed")
+        observed_name = _check_name(observed, "observed", in_code=False)  # replaced by y before any code
     else:
         raise SymlikError(f"observed must be a name or a SymPy Symbol; got {observed!r}")
     declared = _declared(params, observed_name)
@@ -263,7 +295,8 @@ def custom(
     if isinstance(expr, str):
         user_obs = observed if isinstance(observed, sp.Symbol) else sp.Symbol(observed_name, real=True)
         user_params = {pname: sp.Symbol(pname, **c.assumptions) for _, pname, c in declared}
-        expr = parse_expression(expr, {observed_name: user_obs, **user_params}, what=what)
+        with budget.stage(f"parsing the {what}"):
+            expr = parse_expression(expr, {observed_name: user_obs, **user_params}, what=what)
         keys = {pname: user_params[pname] for _, pname, _ in declared}
     elif isinstance(expr, sp.Expr):
         if not isinstance(observed, sp.Symbol):
@@ -300,7 +333,9 @@ def custom(
     if check:
         domain = expectation.domain_of(spec)
         constraints = {spec.symbol(n): spec.param(n).constraint for n in names}
-        checked, normaliser = normalisation.check(dens, spec.y, domain, constraints, normalize=normalize, what=what)
+        with budget.stage(f"checking the {what} (non-negative, integrating to 1)"):
+            # in a child process, so that an integral that never ends can be stopped at the budget
+            checked, normaliser = _bounded(normalisation.check, dens, spec.y, domain, constraints, normalize, what)
         if normaliser is not None:
             spec.unnormalised = dens
             spec.normaliser = normaliser
@@ -367,6 +402,14 @@ def _custom_event(name, expr, what, observed, params, support, predict, normaliz
         _check_onehot(spec, canonical if what == "density" else sp.exp(canonical), what)
     _attach_event(spec, canonical, log_form=what == "log_density")
     return spec
+
+
+def _bounded(fn, *args):
+    """fn(*args) in a child process stopped at the time budget; here, without a budget or when
+    this process is such a child already."""
+    if math.isinf(budget.remaining()) or budget.stopped_from_outside():
+        return fn(*args)
+    return budget.run_in_child(fn, *args)
 
 
 def _predict(predict, names: tuple) -> tuple:

@@ -189,7 +189,7 @@ def normaliser(expr, y, domain: E.Domain, params: dict, *, numeric_only: bool = 
     return Normaliser(None, numeric, "numeric")
 
 
-def check(expr, y, domain: E.Domain, params: dict, *, normalize: bool = False, what: str = "density"):
+def check(expr, y, domain: E.Domain, params: dict, normalize: bool = False, what: str = "density"):
     """Validate a density; returns (density, normaliser or None).
 
     With ``normalize=True`` the density is divided by its symbolic normaliser

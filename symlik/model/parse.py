@@ -18,6 +18,7 @@ capped while walking it, literals are short, and any number built from them
 from __future__ import annotations
 
 import ast
+import warnings
 from typing import Mapping
 
 import sympy as sp
@@ -113,9 +114,16 @@ class _Walker:
         return self.checked(method(node, depth + 1), node)
 
     def checked(self, value: sp.Expr, node: ast.AST) -> sp.Expr:
-        """Refuse exact numbers that grew huge (they would make SymPy crawl later)."""
-        if isinstance(value, sp.Rational) and max(int(value.p).bit_length(), int(value.q).bit_length()) > MAX_NUMBER_BITS:
+        """Refuse exact numbers that grew huge anywhere in the value (they would make SymPy crawl
+        later), and values that are undefined (nan) or infinite without a sign (zoo): SymPy would
+        compare them later and fail with a TypeError far from the formula."""
+        numbers = [value] if isinstance(value, sp.Rational) else value.atoms(sp.Rational)
+        if any(_bits(n) > MAX_NUMBER_BITS for n in numbers):
             raise self.fail(f"the number {_token(self.text, node)!r} is too large", node)
+        if value.has(sp.nan):
+            raise self.fail(f"{_token(self.text, node)!r} is undefined (not a number)", node)
+        if value.has(sp.zoo):
+            raise self.fail(f"{_token(self.text, node)!r} is infinite (as log(0) or 1/0 is)", node)
         return value
 
     # -- leaves ------------------------------------------------------------
@@ -182,10 +190,11 @@ class _Walker:
         return self.power(left, right, node)
 
     def power(self, base: sp.Expr, exponent: sp.Expr, node: ast.AST) -> sp.Expr:
-        # Check the size *before* SymPy evaluates 9**9**9 exactly.
-        if isinstance(base, sp.Rational) and isinstance(exponent, sp.Rational) and abs(base) != 1 and base != 0:
-            bits = max(int(base.p).bit_length(), int(base.q).bit_length())
-            if abs(exponent) * bits > MAX_NUMBER_BITS:
+        # Check the size *before* SymPy evaluates 9**9**9 exactly. A numeric power distributes over
+        # a product's numeric factors ((3*y)**n = 3**n * y**n, sqrt(3)**n = 3**(n/2)), so each
+        # such factor of the base counts, not only a Rational base.
+        if isinstance(exponent, sp.Rational) and abs(exponent) > 1:
+            if _coefficient_bits(base) * abs(exponent) > MAX_NUMBER_BITS:
                 raise self.fail(f"the number {_token(self.text, node)!r} is too large", node)
         if base == 0 and isinstance(exponent, sp.Number) and exponent.is_negative:
             raise self.fail(f"division by zero in {_token(self.text, node)!r}", node)
@@ -218,7 +227,27 @@ class _Walker:
         args = [self.walk(a, depth) for a in node.args]
         if exact and any(isinstance(a, sp.Number) and abs(a) > MAX_COMBINATORIAL_ARG for a in args):
             raise self.fail(f"{name} of a number larger than {MAX_COMBINATORIAL_ARG} is not allowed", node)
-        return constructor(*args)
+        try:
+            return constructor(*args)
+        except (TypeError, ValueError, ArithmeticError, RecursionError):  # SymPy could not evaluate it
+            raise self.fail(f"{_token(self.text, node)!r} cannot be evaluated", node) from None
+
+
+def _bits(number: sp.Rational) -> int:
+    return max(int(number.p).bit_length(), int(number.q).bit_length())
+
+
+def _coefficient_bits(base: sp.Expr) -> int:
+    """Bits of the exact numbers that a numeric power of ``base`` would raise: its numeric
+    factors, and the numeric bases of its factors (sqrt(3) = 3**(1/2) counts 3, scaled by 1/2)."""
+    bits = 0
+    for factor in sp.Mul.make_args(base):
+        if isinstance(factor, sp.Rational) and abs(factor) != 1 and factor != 0:
+            bits += _bits(factor)
+        elif isinstance(factor, sp.Pow) and isinstance(factor.base, sp.Rational) and isinstance(factor.exp, sp.Rational):
+            if abs(factor.base) != 1 and factor.base != 0:
+                bits += max(1, int(_bits(factor.base) * abs(factor.exp)))
+    return bits
 
 
 def _bracket_depth(text: str) -> int:
@@ -259,7 +288,9 @@ def parse_expression(text, names: Mapping[str, sp.Basic], *, what: str = "formul
     if _bracket_depth(text) > MAX_DEPTH:
         raise ParseError(f"{what}: brackets are nested more than {MAX_DEPTH} levels deep")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # "1if y else 0" warns before the refusal; the error says enough
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         col = f" at column {exc.offset}" if exc.offset else ""
         raise ParseError(f"{what} is not a valid formula: {exc.msg}{col}") from None

@@ -134,7 +134,7 @@ def from_sympy_stats(rv, *, name: str | None = None, params: dict | None = None,
     given = dict(params or {})
     unknown = set(given) - {s.name for s in symbols}
     if unknown:
-        raise SymlikError(f"params names {', '.join(sorted(unknown))} are not parameters of {rv}")
+        raise SymlikError(f"params names {', '.join(sorted(map(str, unknown)))} are not parameters of {rv}")
     constraints = _constraints(dist, symbols, given)
     ordered = {s: constraints[s] for s in sorted(symbols, key=lambda s: _order(dist, s))}
     default_name = type(dist).__name__.removesuffix("Distribution").lower() or "sympy_stats"

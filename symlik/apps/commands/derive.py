@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from symlik.apps import output_cache
+from symlik.core import budget
 from symlik.apps.commands import CommandError
-from symlik.apps.files import write_all_or_nothing
+from symlik.apps.files import check_output_directory, write_all_or_nothing
 from symlik.apps.tables import text_table
 
 DEFAULT_OUT = Path("derivations")
@@ -75,6 +76,7 @@ def write_all(args) -> None:
     if args.name:
         raise CommandError("give a NAME or --all, not both")
     out = out_directory(args)
+    check_output_directory(out)  # before minutes of deriving
     outputs = output_cache.produce("derive --all", {}, use_cache=not args.no_cache)
     files = {out / name: text for name, text in outputs["files"].items()}
     write_all_or_nothing(files)
@@ -82,9 +84,24 @@ def write_all(args) -> None:
     print(f"\nwrote {len(files)} files to {out}/")
 
 
+def _produce(req: dict, use_cache: bool) -> str:
+    return output_cache.produce("derive", req, use_cache=use_cache)
+
+
 def run(args) -> int:
     if args.all:
         write_all(args)
+        return 0
+    req = request(args)
+    use_cache = not args.no_cache
+    if req["density"] is None:
+        text = _produce(req, use_cache)
+    elif use_cache and isinstance(cached := output_cache.load("derive", req), str):
+        text = cached  # a warm hit needs neither SymPy nor a child process
     else:
-        print(output_cache.produce("derive", request(args), use_cache=not args.no_cache), end="")
+        # The user's own density: parse, check, derive, match and render under one time budget, in
+        # a child process that is stopped when it runs out (SymPy cannot be interrupted from inside).
+        with budget.time_budget(), budget.stage("handling the density"):
+            text = budget.run_in_child(_produce, req, use_cache)
+    print(text, end="")
     return 0

@@ -7,12 +7,14 @@ from pathlib import Path
 from symlik.apps import plot
 from symlik.apps.commands import CommandError
 from symlik.apps.commands.derive import option_pairs
+from symlik.apps.files import check_output_file
 from symlik.derivation import derive
 
 
 def _check_figure_path(path: Path) -> None:
     if path.suffix.lower() not in plot.FORMATS:
         raise CommandError(f"-o must end in {', '.join(plot.FORMATS)}; got {str(path)!r}")
+    check_output_file(path)
 
 
 def run(args) -> int:
