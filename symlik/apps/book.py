@@ -29,7 +29,6 @@ from symlik.apps import plot
 from symlik.compiler import compile as compile_kernel
 from symlik.core.errors import SymlikError
 from symlik.derivation.gradient import loss_gradient
-from symlik.losses.templates import SCALAR_TEMPLATES
 from symlik.render.breaking import (
     DEFAULT_BUDGET,
     broken,
@@ -46,7 +45,7 @@ MASTER = "symlik.tex"
 BOOK_DIR = "book"
 FIGURE_DIR = "figures"
 # Residual losses in the comparison figure, where the catalog has them.
-COMPARE = ("mse", "mae", "huber", "log_cosh", "cauchy")
+COMPARE = ("mse", "mae", "huber_loss", "log_cosh", "cauchy")  # the losses the heavy-tails text discusses
 
 PREAMBLE = r"""\documentclass[10pt,a4paper,openany]{book}
 \usepackage[T1]{fontenc}
@@ -302,9 +301,9 @@ def _join(blocks) -> str:
 
 
 def _compare_names():
-    residual = [t.name for t in SCALAR_TEMPLATES if t.slots and t.slots[0] == "mean" and not t.inner]
-    chosen = [n for n in COMPARE if n in residual]
-    return chosen if len(chosen) >= 2 else residual
+    """The residual losses of the heavy-tails figure: those of COMPARE that are residual losses."""
+    residual = plot.residual_loss_names()
+    return [n for n in COMPARE if n in residual]
 
 
 def intro_tex(derivations) -> str:
@@ -334,7 +333,7 @@ def intro_tex(derivations) -> str:
         r"The residual losses of the catalog (%s) against the residual $r = y - \mu$, and their influence "
         r"$\psi(r) = \partial\ell/\partial r$: how hard one observation pulls on the prediction. The squared error "
         r"pulls in proportion to the residual, so one outlier can drag the fit anywhere; a bounded or "
-        r"redescending $\psi$ (absolute error, log-cosh, Cauchy) caps that pull." % escape(", ".join(names))
+        r"redescending $\psi$ (absolute error, Huber, log-cosh, Cauchy) caps that pull." % escape(", ".join(names))
     )
     out.append(r"\symlikfigure{compare}{Residual losses and their influence functions.}")
     return _join(out)

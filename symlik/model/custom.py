@@ -282,6 +282,7 @@ def custom(
     if unknown:
         raise SymlikError(f"the {what} uses undeclared symbol(s) {', '.join(sorted(map(str, unknown)))}")
     names = tuple(pname for _, pname, _ in declared)
+    support_given = support is not None
     support = _support(support, names)
     if not expr.has(user_obs) and not any(isinstance(b, str) for b in (support.lower, support.upper)):
         raise SymlikError(f"the {what} does not depend on the observed value {observed_name}")
@@ -300,7 +301,12 @@ def custom(
     if check:
         domain = expectation.domain_of(spec)
         constraints = {spec.symbol(n): spec.param(n).constraint for n in names}
-        checked, normaliser = normalisation.check(dens, spec.y, domain, constraints, normalize=normalize, what=what)
+        try:
+            checked, normaliser = normalisation.check(dens, spec.y, domain, constraints, normalize=normalize, what=what)
+        except normalisation.DensityError as exc:
+            if not support_given:  # the user may not know what the support defaulted to
+                raise normalisation.DensityError(f"{exc}. {DEFAULT_SUPPORT_NOTE}") from None
+            raise
         if normaliser is not None:
             spec.unnormalised = dens
             spec.normaliser = normaliser
@@ -310,6 +316,12 @@ def custom(
     _attach(spec, canonical, log_form=density is None)
     return spec
 
+
+# Said when a density without a given support fails its check: the default may be why.
+DEFAULT_SUPPORT_NOTE = (
+    "No support was given, so it is the real line (-oo, oo); give the support of y with "
+    "support=... (e.g. 'positive', 'nonnegative_integer' or Interval(0, oo))"
+)
 
 EVENT_SUPPORTS = {"onehot": C.Support("onehot")}
 

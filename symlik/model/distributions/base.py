@@ -57,6 +57,8 @@ class Distribution:
             if value not in allowed:
                 raise SymlikError(f"option {key} of {self.name} must be one of {', '.join(allowed)}; got {value!r}")
             chosen[key] = value
+        if options and not self.options:
+            raise SymlikError(f"{self.name} takes no options; got {next(iter(options))!r}")
         if options:
             raise UnknownNameError(f"option of {self.name}", next(iter(options)), self.options)
         self.chosen = chosen
