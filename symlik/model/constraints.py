@@ -20,6 +20,7 @@ A kernel stores the checks of its inputs as JSON (``describe``/``from_descriptio
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -298,6 +299,9 @@ class Support:
     upper: float | str | None = None
     open_lower: bool = False
     open_upper: bool = False
+    # A circular support (angles): y may be any real, the density repeats with this period, and
+    # it integrates to 1 over one period [-period/2, period/2), the interval the analyses use.
+    period: float | None = None
 
     @property
     def discrete(self) -> bool:
@@ -316,6 +320,9 @@ class Support:
             return "R^D"
         if self.kind == "counts_vector":
             return "count vector summing to n"
+        if self.period is not None:
+            half = "pi" if self.period == 2 * math.pi else f"{self.period / 2:g}"
+            return f"circle [-{half}, {half})"
         lo = "-inf" if self.lower is None else str(self.lower)
         hi = "inf" if self.upper is None else str(self.upper)
         if self.kind == "discrete":
@@ -326,4 +333,5 @@ class Support:
 
 
 reals = Support("continuous")
+circle = Support("continuous", period=2 * math.pi)  # angles in radians
 positive_reals = Support("continuous", 0, None, open_lower=True)

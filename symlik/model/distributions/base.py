@@ -195,6 +195,11 @@ class Distribution:
         return f"<Distribution {self.label}: params={self.param_names}, support={self.support.describe()}>"
 
     # ---- scipy oracle (tests) ----------------------------------------------
+    def known_expectations(self, y, **params) -> dict:
+        """{g(y): E[g(y)]} from the literature, for expectations SymPy cannot integrate (von Mises'
+        E[cos(y - mu)] = I1(kappa)/I0(kappa)); the analyses use them, and tests check them numerically."""
+        return {}
+
     def scipy_logpdf(self, y, **params):  # pragma: no cover - overridden where an oracle exists
         """log p(y | params) computed by scipy.stats, an independent oracle."""
         raise NotImplementedError
