@@ -18,7 +18,8 @@ from pathlib import Path
 import sympy as sp
 
 from symlik.analysis.divergence import catalog_pairs
-from symlik.apps.book import FIGURE_DIR, MASTER, book_figures, book_sources, build_pdf, master_tex
+from symlik.apps.book import (FIGURE_DIR, MASTER, book_figures, book_sources, build_pdf, derivations_master_tex,
+                              grouped, master_tex)
 from symlik.apps.catalog import all_derivations, combinations
 from symlik.apps.files import write_all_or_nothing
 from symlik.derivation import derive
@@ -179,8 +180,7 @@ def all_outputs(request: dict | None = None, workers: int | None = None) -> dict
             index_tex.append(piece["index_tex"])
     files["index.md"] = "\n".join(index_md) + "\n"
     files["index.tex"] = "\n".join(index_tex) + "\n"
-    chapters = list(dict.fromkeys(piece["chapter"] for piece in pieces["catalog"]))  # in catalog order
-    files[MASTER] = master_tex(chapters)
+    files[MASTER] = derivations_master_tex()  # compiles alone: it inputs only what is written here
     rows = [list(SUMMARY_HEADER)] + [list(piece["row"]) for piece in pieces["catalog"]]
     return {"files": files, "rows": rows}
 
@@ -194,7 +194,9 @@ def derive_all_files(out: Path, workers: int | None = None) -> tuple[dict[Path, 
 def build_book(out: Path) -> Path:
     """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``."""
     derivations = list(all_derivations())
-    write_all_or_nothing({out / rel: text for rel, text in book_sources(derivations).items()})
+    sources = {out / rel: text for rel, text in book_sources(derivations).items()}
+    sources[out / MASTER] = master_tex(list(grouped(derivations)))  # the book's master, with its chapters
+    write_all_or_nothing(sources)
     (out / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
     book_figures(derivations, out / FIGURE_DIR)
     pdf, _ = build_pdf(out)
