@@ -26,6 +26,7 @@ from pathlib import Path
 import sympy as sp
 
 from symlik.apps import plot
+from symlik.apps.progress import progress
 from symlik.compiler import compile as compile_kernel
 from symlik.core.errors import SymlikError
 from symlik.derivation.gradient import loss_gradient
@@ -375,9 +376,12 @@ def book_sources(derivations) -> dict[str, str]:
 def book_figures(derivations, directory) -> None:
     """Draw every figure of the book into ``directory`` (PDF, vector)."""
     directory = Path(directory)
-    for d in derivations:
-        plot.save(plot.loss_figure(d), directory / f"{d.slug}.pdf")
-    plot.save(plot.compare_figure(_compare_names()), directory / "compare.pdf")
+    with progress("book figures", len(derivations) + 1) as report:
+        for d in derivations:
+            plot.save(plot.loss_figure(d), directory / f"{d.slug}.pdf")
+            report.advance(d.slug)
+        plot.save(plot.compare_figure(_compare_names()), directory / "compare.pdf")
+        report.advance("compare")
 
 
 def pdflatex_errors(log: str) -> list[str]:
@@ -402,11 +406,13 @@ def build_pdf(out, runs: int = 2):
         raise SymlikError("pdflatex not found: install texlive-latex-base, texlive-latex-recommended and lmodern")
     with tempfile.TemporaryDirectory(prefix="symlik-pdf-") as tmp:
         env = {**os.environ, "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}  # reproducible PDF dates
-        for _ in range(runs):
-            r = subprocess.run(
-                [exe, "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={tmp}", MASTER],
-                cwd=out, capture_output=True, text=True, env=env, errors="replace",
-            )
+        with progress("pdflatex", runs) as report:
+            for run in range(runs):
+                r = subprocess.run(
+                    [exe, "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={tmp}", MASTER],
+                    cwd=out, capture_output=True, text=True, env=env, errors="replace",
+                )
+                report.advance(f"pass {run + 1}")
         log = (Path(tmp) / "symlik.log").read_text(encoding="latin-1") if (Path(tmp) / "symlik.log").exists() else r.stdout
         (out / "symlik.log").write_text(log, encoding="utf-8")
         errors = pdflatex_errors(log)

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import sympy as sp
@@ -22,6 +22,7 @@ from symlik.apps.book import (FIGURE_DIR, MASTER, book_figures, book_sources, bu
                               grouped, master_tex)
 from symlik.apps.catalog import all_derivations, combinations
 from symlik.apps.files import write_all_or_nothing
+from symlik.apps.progress import progress
 from symlik.derivation import derive
 from symlik.derivation.vae import DECODERS, vae_document
 from symlik.model.distributions import names
@@ -145,13 +146,32 @@ def _start_method() -> str:
     return "spawn"
 
 
+def _unit_name(unit: list[tuple]) -> str:
+    section, _, arguments = unit[0]
+    if section == "documents":
+        return "KL divergences and the VAE"
+    name, predict, link = arguments[:3]
+    return " ".join([name, *(predict or ()), *([link] if link else [])])
+
+
 def render_units(units: list[list[tuple]], workers: int | None = None) -> list[tuple]:
-    """Every (section, position, piece) of ``units``; in ``workers`` processes (default: one per core)."""
+    """Every (section, position, piece) of ``units``; in ``workers`` processes (default: one per core).
+    Each finished unit is reported on stderr (symlik.apps.progress)."""
     workers = min(workers or _usable_cores(), len(units))
-    if workers <= 1:
-        return [piece for unit in units for piece in render_unit(unit)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
-        return [piece for pieces in pool.map(render_unit, units) for piece in pieces]
+    done: dict[int, list[tuple]] = {}
+    with progress("derive --all", len(units)) as report:
+        if workers <= 1:
+            for i, unit in enumerate(units):
+                done[i] = render_unit(unit)
+                report.advance(_unit_name(unit))
+        else:
+            context = multiprocessing.get_context(_start_method())
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(render_unit, unit): i for i, unit in enumerate(units)}
+                for future in as_completed(futures):
+                    done[futures[future]] = future.result()
+                    report.advance(_unit_name(units[futures[future]]))
+    return [piece for i in range(len(units)) for piece in done[i]]
 
 
 def all_outputs(request: dict | None = None, workers: int | None = None) -> dict:
