@@ -373,14 +373,23 @@ def book_sources(derivations) -> dict[str, str]:
     return files
 
 
+def draw_loss_figure(d, directory) -> None:
+    """The figure of one derivation, ``directory/<slug>.pdf`` (vector)."""
+    plot.save(plot.loss_figure(d), Path(directory) / f"{d.slug}.pdf")
+
+
+def draw_compare_figure(directory) -> None:
+    """The heavy-tails figure, ``directory/compare.pdf``."""
+    plot.save(plot.compare_figure(_compare_names()), Path(directory) / "compare.pdf")
+
+
 def book_figures(derivations, directory) -> None:
-    """Draw every figure of the book into ``directory`` (PDF, vector)."""
-    directory = Path(directory)
+    """Draw every figure of the book into ``directory`` (PDF, vector), in this process."""
     with progress("book figures", len(derivations) + 1) as report:
         for d in derivations:
-            plot.save(plot.loss_figure(d), directory / f"{d.slug}.pdf")
+            draw_loss_figure(d, directory)
             report.advance(d.slug)
-        plot.save(plot.compare_figure(_compare_names()), directory / "compare.pdf")
+        draw_compare_figure(directory)
         report.advance("compare")
 
 

@@ -8,6 +8,8 @@ index come out in the same order, byte for byte, whatever the number of workers.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import os
 import sys
@@ -18,11 +20,14 @@ from pathlib import Path
 import sympy as sp
 
 from symlik.analysis.divergence import catalog_pairs
-from symlik.apps.book import (FIGURE_DIR, MASTER, book_figures, book_sources, build_pdf, derivations_master_tex,
-                              grouped, master_tex)
+import symlik
+from symlik.apps import output_cache
+from symlik.apps.book import (FIGURE_DIR, MASTER, book_sources, build_pdf, derivations_master_tex, draw_compare_figure,
+                              draw_loss_figure, grouped, master_tex)
 from symlik.apps.catalog import all_derivations, combinations
 from symlik.apps.files import write_all_or_nothing
 from symlik.apps.progress import progress
+from symlik.core import diskcache
 from symlik.derivation import derive
 from symlik.derivation.vae import DECODERS, vae_document
 from symlik.model.distributions import names
@@ -211,13 +216,84 @@ def derive_all_files(out: Path, workers: int | None = None) -> tuple[dict[Path, 
     return {out / name: text for name, text in outputs["files"].items()}, outputs["rows"]
 
 
-def build_book(out: Path) -> Path:
-    """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``."""
+def book_outputs(request: dict | None = None) -> dict:
+    """What the book writes besides its figures, as text (so the output cache can keep it):
+    {"sources": {relative path: text} with the master, "figures": {slug: combination}}."""
     derivations = list(all_derivations())
-    sources = {out / rel: text for rel, text in book_sources(derivations).items()}
-    sources[out / MASTER] = master_tex(list(grouped(derivations)))  # the book's master, with its chapters
-    write_all_or_nothing(sources)
-    (out / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
-    book_figures(derivations, out / FIGURE_DIR)
-    pdf, _ = build_pdf(out)
+    sources = book_sources(derivations)
+    sources[MASTER] = master_tex(list(grouped(derivations)))  # the book's master, with its chapters
+    combos = {d.slug: [name, list(predict or ()), link, dict(options or {})]
+              for d, (name, predict, link, options) in zip(derivations, combinations())}
+    return {"sources": sources, "figures": combos}
+
+
+# A figure (or the PDF) is redrawn only when what it is made from has changed: its key is symlik's
+# code hash with the figure's name (the PDF's, a hash of every file pdflatex reads). The keys of
+# what is in ``out`` are kept in a stamp file beside it.
+STAMPS = ".symlik-book.json"
+
+
+def _stamps(out: Path) -> dict:
+    try:
+        return json.loads((out / STAMPS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _figure_key(name: str) -> str:
+    return diskcache.key_of({"figure": name, "code": diskcache.code_hash(), "version": symlik.__version__})
+
+
+def _pdf_key(out: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted([*out.glob("*.tex"), *(out / "book").glob("*.tex"), *(out / FIGURE_DIR).glob("*.pdf")]):
+        h.update(str(path.relative_to(out)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _draw(job: tuple) -> str:
+    """One figure, in a worker: ``job`` is (slug or "compare", combination or None, directory)."""
+    slug, combo, directory = job
+    if combo is None:
+        draw_compare_figure(Path(directory))
+    else:
+        name, predict, link, options = combo
+        draw_loss_figure(derive(name, predict=tuple(predict) or None, link=link, options=options or None), Path(directory))
+    return slug
+
+
+def _draw_all(jobs: list[tuple], workers: int | None = None) -> None:
+    workers = min(workers or _usable_cores(), len(jobs))
+    with progress("book figures", len(jobs)) as report:
+        if workers <= 1:
+            for job in jobs:
+                report.advance(_draw(job))
+            return
+        context = multiprocessing.get_context(_start_method())
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for future in as_completed([pool.submit(_draw, job) for job in jobs]):
+                report.advance(future.result())
+
+
+def build_book(out: Path, use_cache: bool = True) -> Path:
+    """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``. Chapters come
+    from the output cache when symlik has not changed; figures whose key is unchanged are kept;
+    pdflatex runs only when a file it reads has changed (or the PDF is missing)."""
+    outputs = output_cache.produce("book", {}, use_cache=use_cache)
+    write_all_or_nothing({out / rel: text for rel, text in outputs["sources"].items()})
+    directory = out / FIGURE_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    stamps = _stamps(out) if use_cache else {}
+    figures = {**{slug: combo for slug, combo in outputs["figures"].items()}, "compare": None}
+    jobs = [(slug, combo, str(directory)) for slug, combo in figures.items()
+            if stamps.get(slug) != _figure_key(slug) or not (directory / f"{slug}.pdf").exists()]
+    if jobs:
+        _draw_all(jobs)
+    stamps.update({slug: _figure_key(slug) for slug in figures})
+    pdf = out / "symlik.pdf"
+    key = _pdf_key(out)
+    if stamps.get(MASTER) != key or not pdf.exists():
+        pdf, _ = build_pdf(out)
+        stamps[MASTER] = key
+    (out / STAMPS).write_text(json.dumps(stamps, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     return pdf
