@@ -51,3 +51,9 @@ def test_the_text_renderer_prints_no_latex(name, predict):
     text = symlik.derive(name, predict=predict).to_text()
     assert "argmin over μ" in text
     assert "\\" not in text and "_{" not in text
+
+
+def test_laplace_chance_loss_does_not_mix_indices():
+    text = symlik.derive("laplace").explained().to_text()
+    chance = text[text.index("The chance-level loss"):]
+    assert "median(y) - y[j]" in chance and "y[i]" not in chance

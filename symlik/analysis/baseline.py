@@ -40,14 +40,21 @@ class SampleQuantile(sp.Function):
 
     nargs = 2
 
+    @property
+    def sample(self):
+        """The data as plain text shows them: y (all of y_1..y_n), not y[i], whose index would
+        clash with the index of a sum around it (median(y[i]) - y[j])."""
+        data = self.args[0]
+        return data.base.label if isinstance(data, sp.Indexed) else data
+
     def _sympystr(self, printer):
-        data, q = self.args
+        q = self.args[1]
         if q == sp.Rational(1, 2):
-            return f"median({printer._print(data)})"
-        return f"quantile({printer._print(data)}, {printer._print(q)})"
+            return f"median({printer._print(self.sample)})"
+        return f"quantile({printer._print(self.sample)}, {printer._print(q)})"
 
     def _pretty(self, printer):
-        data, q = self.args
+        data, q = self.sample, self.args[1]
         if q == sp.Rational(1, 2):
             return printer._print(sp.Function("median")(data))
         return printer._print(sp.Function("quantile")(data, q))
