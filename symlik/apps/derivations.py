@@ -22,9 +22,9 @@ import sympy as sp
 from symlik.analysis.divergence import catalog_pairs
 import symlik
 from symlik.apps import output_cache
-from symlik.apps.book import (FIGURE_DIR, MASTER, book_sources, build_pdf, derivations_master_tex, draw_compare_figure,
-                              draw_loss_figure, grouped, master_tex)
-from symlik.apps.catalog import all_derivations, combinations
+from symlik.apps.book import (BOOK_DIR, FIGURE_DIR, MASTER, build_pdf, catalog_row_tex, chapter_tex,
+                              derivations_master_tex, draw_compare_figure, draw_loss_figure, intro_tex, master_tex)
+from symlik.apps.catalog import combinations
 from symlik.apps.files import write_all_or_nothing
 from symlik.apps.progress import progress
 from symlik.core import diskcache
@@ -216,15 +216,42 @@ def derive_all_files(out: Path, workers: int | None = None) -> tuple[dict[Path, 
     return {out / name: text for name, text in outputs["files"].items()}, outputs["rows"]
 
 
-def book_outputs(request: dict | None = None) -> dict:
+def _chapter(job: tuple) -> dict:
+    """One chapter of the book, in a worker: ``job`` is (distribution name, its combinations)."""
+    name, combos = job
+    ds = [derive(n, predict=predict, link=link, options=options or None) for n, predict, link, options in combos]
+    return {"name": name, "text": chapter_tex(name, ds), "rows": [catalog_row_tex(d) for d in ds],
+            "figures": {d.slug: [n, list(predict or ()), link, dict(options or {})]
+                        for d, (n, predict, link, options) in zip(ds, combos)}}
+
+
+def book_outputs(request: dict | None = None, workers: int | None = None) -> dict:
     """What the book writes besides its figures, as text (so the output cache can keep it):
-    {"sources": {relative path: text} with the master, "figures": {slug: combination}}."""
-    derivations = list(all_derivations())
-    sources = book_sources(derivations)
-    sources[MASTER] = master_tex(list(grouped(derivations)))  # the book's master, with its chapters
-    combos = {d.slug: [name, list(predict or ()), link, dict(options or {})]
-              for d, (name, predict, link, options) in zip(derivations, combinations())}
-    return {"sources": sources, "figures": combos}
+    {"sources": {relative path: text} with the master, "figures": {slug: combination}}.
+    The chapters are written in parallel, one distribution per task."""
+    by_name: dict[str, list] = {}
+    for combo in combinations():
+        by_name.setdefault(combo[0], []).append(combo)
+    jobs = list(by_name.items())
+    workers = min(workers or _usable_cores(), len(jobs))
+    done: dict[str, dict] = {}
+    with progress("book chapters", len(jobs)) as report:
+        if workers <= 1:
+            for job in jobs:
+                done[job[0]] = _chapter(job)
+                report.advance(job[0])
+        else:
+            context = multiprocessing.get_context(_start_method())
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for future in as_completed([pool.submit(_chapter, job) for job in jobs]):
+                    chapter = future.result()
+                    done[chapter["name"]] = chapter
+                    report.advance(chapter["name"])
+    chapters = [done[name] for name in by_name]  # in catalog order, whatever finished first
+    sources = {f"{BOOK_DIR}/intro.tex": intro_tex([row for c in chapters for row in c["rows"]])}
+    sources.update({f"{BOOK_DIR}/{c['name']}.tex": c["text"] for c in chapters})
+    sources[MASTER] = master_tex(list(by_name))  # the book's master, with its chapters
+    return {"sources": sources, "figures": {slug: combo for c in chapters for slug, combo in c["figures"].items()}}
 
 
 # A figure (or the PDF) is redrawn only when what it is made from has changed: its key is symlik's
