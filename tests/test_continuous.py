@@ -242,7 +242,7 @@ def test_von_mises_normaliser_and_gamma_functions_render():
     d = symlik.derive("von_mises")
     assert r"I_{0}\left(\kappa\right)" in d.to_latex()
     assert "I₀(κ)" in d.to_text()
-    steps = d.to_text().split("1. The i.i.d.")[1].split("Proven identity")[0]
+    steps = d.to_text().split("1. The likelihood of independent observations")[1].split("Proven identity")[0]
     assert "besseli" not in steps  # the steps read I₀(κ); the summary lines stay SymPy syntax
     t = symlik.derive("student_t").to_latex()
     assert r"\log{\left(\Gamma\left(\frac{\nu}{2}\right) \right)}" in t

@@ -140,7 +140,7 @@ def test_steps_follow_the_textbook_argument():
     d = symlik.derive("normal")
     titles = [s.title for s in d.steps]
     assert titles[:6] == [
-        "The i.i.d. likelihood",
+        "The likelihood of independent observations",
         "Take the logarithm",
         "Negate",
         "Substitute the normal density",

@@ -85,7 +85,9 @@ def test_substitute():
 
 def test_expand():
     c = _context(*NORMAL)
-    why = r"The log of a product is the sum of the logs, and $\log e^{u} = u$; this is the log-likelihood."
+    # the density has a product, a square root and an exponential: each rule is named
+    why = (r"The log of a product is the sum of the logs, $\log a^{b} = b \log a$, and $\log e^{u} = u$; "
+           r"this is the log-likelihood.")
     # log N(y | mu, sigma) = -log(2 pi sigma^2)/2 - (y - mu)^2 / (2 sigma^2)
     line = (r"\log \mathcal{L}(\mu) &= \sum_{i=1}^{n} \left(- \frac{\log{\left(2 \pi \sigma^{2} \right)}}{2} "
             r"- \frac{\left(- {\mu}_{i} + {y}_{i}\right)^{2}}{2 \sigma^{2}}\right)")

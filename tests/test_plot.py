@@ -91,3 +91,33 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("symlik: error:") and err.count("\n") == 1 and message in err
     assert not list(tmp_path.iterdir())
+
+
+def test_compare_draws_the_robust_losses_against_closed_forms():
+    """log_cosh, cauchy and huber (from docs/getting-started.md) are residual losses; other slots at 1."""
+    r = np.linspace(-3, 3, 61)
+    curves = plot.residual_curves(["log_cosh", "cauchy", "huber_loss[delta=1.5]"], r)
+    np.testing.assert_allclose(curves["log_cosh"][0], np.log(np.cosh(r)), atol=1e-12)
+    np.testing.assert_allclose(curves["log_cosh"][1], np.tanh(r), atol=1e-12)
+    np.testing.assert_allclose(curves["cauchy"][0], np.log1p(r**2), atol=1e-12)
+    np.testing.assert_allclose(curves["cauchy"][1], 2 * r / (1 + r**2), atol=1e-12)
+    huber, psi = curves["huber_loss (delta=1.5)"]
+    np.testing.assert_allclose(huber, np.where(abs(r) <= 1.5, r**2 / 2, 1.5 * (abs(r) - 0.75)), atol=1e-12)
+    np.testing.assert_allclose(psi, np.clip(r, -1.5, 1.5), atol=1e-12)
+
+
+def test_residual_losses_are_exactly_the_losses_of_y_minus_mu():
+    names = set(plot.residual_loss_names())
+    assert {"mse", "mae", "huber_loss", "log_cosh", "cauchy", "student_t"} <= names
+    # a deviance is a loss of y and mu, not of y - mu; BCE's slot is a probability
+    assert not names & {"gamma_deviance", "inverse_gaussian_deviance", "binary_cross_entropy", "poisson_nll"}
+
+
+def test_the_books_heavy_tails_figure_draws_what_its_text_discusses():
+    from symlik.apps import book
+
+    names = book._compare_names()
+    assert {"mse", "mae", "log_cosh", "cauchy"} <= set(names)
+    text = book.intro_tex([])
+    for shown in ("log-cosh", "Cauchy"):
+        assert shown in text

@@ -40,14 +40,21 @@ class SampleQuantile(sp.Function):
 
     nargs = 2
 
+    @property
+    def sample(self):
+        """The data as plain text shows them: y (all of y_1..y_n), not y[i], whose index would
+        clash with the index of a sum around it (median(y[i]) - y[j])."""
+        data = self.args[0]
+        return data.base.label if isinstance(data, sp.Indexed) else data
+
     def _sympystr(self, printer):
-        data, q = self.args
+        q = self.args[1]
         if q == sp.Rational(1, 2):
-            return f"median({printer._print(data)})"
-        return f"quantile({printer._print(data)}, {printer._print(q)})"
+            return f"median({printer._print(self.sample)})"
+        return f"quantile({printer._print(self.sample)}, {printer._print(q)})"
 
     def _pretty(self, printer):
-        data, q = self.args
+        data, q = self.sample, self.args[1]
         if q == sp.Rational(1, 2):
             return printer._print(sp.Function("median")(data))
         return printer._print(sp.Function("quantile")(data, q))
@@ -149,6 +156,11 @@ def optimal_constant(d) -> OptimalConstant:
                 values = {d.predict[0]: value}
                 return OptimalConstant(values, _inputs(d, values), shown, why, "quantile", {"q": q}, d)
 
+    if len(thetas) == 1:
+        circular = _circular_mean(d, grads[0], y, thetas[0], shown)
+        if circular is not None:
+            return circular
+
     sums, eqs = {}, []
     for grad in grads:
         eq = sp.S.Zero
@@ -184,6 +196,29 @@ def optimal_constant(d) -> OptimalConstant:
         note += "."
     why = reason("Setting the summed score to zero and solving: ", *_described(spec, values), ".", note)
     return OptimalConstant(values, _inputs(d, values), shown, why, "solved", derivation=d)
+
+
+def _circular_mean(d, grad, y, theta, shown):
+    """The best constant when the score is a sin(theta) + b cos(theta), a and b sums over the data
+    (a circular location: von Mises). The summed score a sin + b cos = R sin(theta - m) vanishes at
+    m and at m + pi; its derivative a cos + b sin is R > 0 only at m = atan2(-b, a), the minimum."""
+    if not grad.has(sp.sin, sp.cos):
+        return None
+    parts = moments(sp.expand(sp.expand_trig(grad)), theta)
+    a, b = parts.pop(sp.sin(theta), None), parts.pop(sp.cos(theta), None)
+    if a is None or b is None or parts or a.has(theta) or b.has(theta):
+        return None
+    # a positive factor common to a and b (kappa) does not move the angle
+    factor = sp.Mul(*(f for f in sp.Mul.make_args(sp.factor_terms(a)) if not f.has(y) and f.is_positive))
+    sine, cosine = (_over_data(sp.simplify(v / factor), y, d.spec) for v in (-b, a))
+    value = sp.atan2(sine, cosine)
+    values = {d.predict[0]: value}
+    why = reason(
+        "The summed score is ", sp.Eq(sp.Symbol("a") * sp.sin(theta) + sp.Symbol("b") * sp.cos(theta), 0),
+        " with a and b sums over the data; it vanishes at two angles a half-turn apart, and the NLL is least at ",
+        sp.Eq(theta, value), ": the circular mean, the direction of the mean resultant vector.",
+    )
+    return OptimalConstant(values, _inputs(d, values), shown, why, "solved", {"circular": True}, d)
 
 
 def _described(spec, values) -> list:

@@ -162,15 +162,27 @@ def information(d) -> Information:
     return result
 
 
+def _known(term, y, known: dict):
+    """E[term] when term is c * g(y) with E[g(y)] known from the distribution, else None."""
+    for g, value in known.items():
+        coefficient = sp.simplify(term / g)
+        if not coefficient.has(y):
+            return coefficient * value
+    return None
+
+
 def _expected(matrix, d, moments) -> sp.Matrix | None:
     y = d.y
     domain = E.domain_of(d.spec)
     density = density_in_inputs(d)
+    known = {} if d.link else d.spec.known_expectations(y, **{p.name: d.spec.symbol(p.name) for p in d.spec.params})
     entries = {}
     for i in range(matrix.rows):
         for j in range(i, matrix.cols):
             term = exact(matrix[i, j]) if matrix[i, j].has(y) else matrix[i, j]
-            value = E.expectation(term, y, density, domain, cache=moments) if term.has(y) else term
+            value = _known(term, y, known) if term.has(y) else None
+            if value is None:
+                value = E.expectation(term, y, density, domain, cache=moments) if term.has(y) else term
             if value is None:
                 return None
             entries[i, j] = entries[j, i] = _tidy(value)

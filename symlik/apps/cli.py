@@ -5,7 +5,7 @@
     symlik derive --density "exp(-abs(y - m)/b)/(2*b)" --param m:real --param b:positive [--predict m] [--support ...]
     symlik derive --all [--out derivations/] [--format pdf]
     symlik plot NAME [--predict mu sigma] [--link logit] [-o loss.png|svg|pdf]
-    symlik plot --compare mse mae log_cosh cauchy [-o compare.svg]
+    symlik plot --compare mse mae huber_loss log_cosh cauchy [-o compare.svg]
     symlik implied LOSS [--inner tau=0.3] [--format latex|markdown|text]
     symlik implied --formula "abs(y - m)/b" --param m:real --param b:positive [--predict m] [--support real]
     symlik bench [--n N] [--dtype float64 float32] [--loss mse ...] [--backend numpy fused ...] [--json]
@@ -46,8 +46,21 @@ def _positive_int(text):
     return value
 
 
+# Shown by `symlik --help`; tests/test_documented_commands.py runs each line.
+EXAMPLES = """examples:
+  symlik list
+  symlik derive normal --predict mu sigma --format latex
+  symlik derive bernoulli --link logit --explain
+  symlik derive --density "exp(-abs(y - m)/b)/(2*b)" --param m:real --param b:positive --predict m
+  symlik plot bernoulli --link logit -o bce.svg
+  symlik plot --compare mse mae huber_loss log_cosh cauchy -o robust.png
+  symlik derive --all --out derivations
+"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="symlik", description="Turn a probability model into a loss function, and show the work.")
+    p = _Parser(prog="symlik", description="Turn a probability model into a loss function, and show the work.",
+                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="list the catalog")
     d = sub.add_parser("derive", help="derive, identify and render a loss")
@@ -70,7 +83,8 @@ def parser() -> argparse.ArgumentParser:
                    help="derive afresh: neither read nor write the cache of derivations (also SYMLIK_NO_CACHE=1)")
     pl = sub.add_parser("plot", help="plot a loss and its gradient (needs matplotlib)")
     pl.add_argument("name", nargs="?", help="catalog name (see `symlik list`)")
-    pl.add_argument("--compare", nargs="+", metavar="LOSS", help="residual losses to compare, e.g. mse mae cauchy")
+    pl.add_argument("--compare", nargs="+", metavar="LOSS", help="residual losses to compare, e.g. mse mae huber_loss log_cosh cauchy (options in brackets: "
+                    "huber_loss[delta=2])")
     pl.add_argument("--predict", nargs="+", metavar="PARAM", help="parameters the network predicts")
     pl.add_argument("--link", help="link function: logit, softmax or log")
     pl.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="distribution option")

@@ -8,19 +8,26 @@ index come out in the same order, byte for byte, whatever the number of workers.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import sympy as sp
 
 from symlik.analysis.divergence import catalog_pairs
-from symlik.apps.book import FIGURE_DIR, MASTER, book_figures, book_sources, build_pdf, master_tex
-from symlik.apps.catalog import all_derivations, combinations
+import symlik
+from symlik.apps import output_cache
+from symlik.apps.book import (BOOK_DIR, FIGURE_DIR, MASTER, build_pdf, catalog_row_tex, chapter_tex,
+                              derivations_master_tex, draw_compare_figure, draw_loss_figure, intro_tex, master_tex)
+from symlik.apps.catalog import combinations
 from symlik.apps.files import write_all_or_nothing
+from symlik.apps.progress import progress
+from symlik.core import diskcache
 from symlik.derivation import derive
 from symlik.derivation.vae import DECODERS, vae_document
 from symlik.model.distributions import names
@@ -144,13 +151,32 @@ def _start_method() -> str:
     return "spawn"
 
 
+def _unit_name(unit: list[tuple]) -> str:
+    section, _, arguments = unit[0]
+    if section == "documents":
+        return "KL divergences and the VAE"
+    name, predict, link = arguments[:3]
+    return " ".join([name, *(predict or ()), *([link] if link else [])])
+
+
 def render_units(units: list[list[tuple]], workers: int | None = None) -> list[tuple]:
-    """Every (section, position, piece) of ``units``; in ``workers`` processes (default: one per core)."""
+    """Every (section, position, piece) of ``units``; in ``workers`` processes (default: one per core).
+    Each finished unit is reported on stderr (symlik.apps.progress)."""
     workers = min(workers or _usable_cores(), len(units))
-    if workers <= 1:
-        return [piece for unit in units for piece in render_unit(unit)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_start_method())) as pool:
-        return [piece for pieces in pool.map(render_unit, units) for piece in pieces]
+    done: dict[int, list[tuple]] = {}
+    with progress("derive --all", len(units)) as report:
+        if workers <= 1:
+            for i, unit in enumerate(units):
+                done[i] = render_unit(unit)
+                report.advance(_unit_name(unit))
+        else:
+            context = multiprocessing.get_context(_start_method())
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(render_unit, unit): i for i, unit in enumerate(units)}
+                for future in as_completed(futures):
+                    done[futures[future]] = future.result()
+                    report.advance(_unit_name(units[futures[future]]))
+    return [piece for i in range(len(units)) for piece in done[i]]
 
 
 def all_outputs(request: dict | None = None, workers: int | None = None) -> dict:
@@ -179,8 +205,7 @@ def all_outputs(request: dict | None = None, workers: int | None = None) -> dict
             index_tex.append(piece["index_tex"])
     files["index.md"] = "\n".join(index_md) + "\n"
     files["index.tex"] = "\n".join(index_tex) + "\n"
-    chapters = list(dict.fromkeys(piece["chapter"] for piece in pieces["catalog"]))  # in catalog order
-    files[MASTER] = master_tex(chapters)
+    files[MASTER] = derivations_master_tex()  # compiles alone: it inputs only what is written here
     rows = [list(SUMMARY_HEADER)] + [list(piece["row"]) for piece in pieces["catalog"]]
     return {"files": files, "rows": rows}
 
@@ -191,11 +216,111 @@ def derive_all_files(out: Path, workers: int | None = None) -> tuple[dict[Path, 
     return {out / name: text for name, text in outputs["files"].items()}, outputs["rows"]
 
 
-def build_book(out: Path) -> Path:
-    """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``."""
-    derivations = list(all_derivations())
-    write_all_or_nothing({out / rel: text for rel, text in book_sources(derivations).items()})
-    (out / FIGURE_DIR).mkdir(parents=True, exist_ok=True)
-    book_figures(derivations, out / FIGURE_DIR)
-    pdf, _ = build_pdf(out)
+def _chapter(job: tuple) -> dict:
+    """One chapter of the book, in a worker: ``job`` is (distribution name, its combinations)."""
+    name, combos = job
+    ds = [derive(n, predict=predict, link=link, options=options or None) for n, predict, link, options in combos]
+    return {"name": name, "text": chapter_tex(name, ds), "rows": [catalog_row_tex(d) for d in ds],
+            "figures": {d.slug: [n, list(predict or ()), link, dict(options or {})]
+                        for d, (n, predict, link, options) in zip(ds, combos)}}
+
+
+def book_outputs(request: dict | None = None, workers: int | None = None) -> dict:
+    """What the book writes besides its figures, as text (so the output cache can keep it):
+    {"sources": {relative path: text} with the master, "figures": {slug: combination}}.
+    The chapters are written in parallel, one distribution per task."""
+    by_name: dict[str, list] = {}
+    for combo in combinations():
+        by_name.setdefault(combo[0], []).append(combo)
+    jobs = list(by_name.items())
+    workers = min(workers or _usable_cores(), len(jobs))
+    done: dict[str, dict] = {}
+    with progress("book chapters", len(jobs)) as report:
+        if workers <= 1:
+            for job in jobs:
+                done[job[0]] = _chapter(job)
+                report.advance(job[0])
+        else:
+            context = multiprocessing.get_context(_start_method())
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for future in as_completed([pool.submit(_chapter, job) for job in jobs]):
+                    chapter = future.result()
+                    done[chapter["name"]] = chapter
+                    report.advance(chapter["name"])
+    chapters = [done[name] for name in by_name]  # in catalog order, whatever finished first
+    sources = {f"{BOOK_DIR}/intro.tex": intro_tex([row for c in chapters for row in c["rows"]])}
+    sources.update({f"{BOOK_DIR}/{c['name']}.tex": c["text"] for c in chapters})
+    sources[MASTER] = master_tex(list(by_name))  # the book's master, with its chapters
+    return {"sources": sources, "figures": {slug: combo for c in chapters for slug, combo in c["figures"].items()}}
+
+
+# A figure (or the PDF) is redrawn only when what it is made from has changed: its key is symlik's
+# code hash with the figure's name (the PDF's, a hash of every file pdflatex reads). The keys of
+# what is in ``out`` are kept in a stamp file beside it.
+STAMPS = ".symlik-book.json"
+
+
+def _stamps(out: Path) -> dict:
+    try:
+        return json.loads((out / STAMPS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _figure_key(name: str) -> str:
+    return diskcache.key_of({"figure": name, "code": diskcache.code_hash(), "version": symlik.__version__})
+
+
+def _pdf_key(out: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted([*out.glob("*.tex"), *(out / "book").glob("*.tex"), *(out / FIGURE_DIR).glob("*.pdf")]):
+        h.update(str(path.relative_to(out)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _draw(job: tuple) -> str:
+    """One figure, in a worker: ``job`` is (slug or "compare", combination or None, directory)."""
+    slug, combo, directory = job
+    if combo is None:
+        draw_compare_figure(Path(directory))
+    else:
+        name, predict, link, options = combo
+        draw_loss_figure(derive(name, predict=tuple(predict) or None, link=link, options=options or None), Path(directory))
+    return slug
+
+
+def _draw_all(jobs: list[tuple], workers: int | None = None) -> None:
+    workers = min(workers or _usable_cores(), len(jobs))
+    with progress("book figures", len(jobs)) as report:
+        if workers <= 1:
+            for job in jobs:
+                report.advance(_draw(job))
+            return
+        context = multiprocessing.get_context(_start_method())
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for future in as_completed([pool.submit(_draw, job) for job in jobs]):
+                report.advance(future.result())
+
+
+def build_book(out: Path, use_cache: bool = True) -> Path:
+    """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``. Chapters come
+    from the output cache when symlik has not changed; figures whose key is unchanged are kept;
+    pdflatex runs only when a file it reads has changed (or the PDF is missing)."""
+    outputs = output_cache.produce("book", {}, use_cache=use_cache)
+    write_all_or_nothing({out / rel: text for rel, text in outputs["sources"].items()})
+    directory = out / FIGURE_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    stamps = _stamps(out) if use_cache else {}
+    figures = {**{slug: combo for slug, combo in outputs["figures"].items()}, "compare": None}
+    jobs = [(slug, combo, str(directory)) for slug, combo in figures.items()
+            if stamps.get(slug) != _figure_key(slug) or not (directory / f"{slug}.pdf").exists()]
+    if jobs:
+        _draw_all(jobs)
+    stamps.update({slug: _figure_key(slug) for slug in figures})
+    pdf = out / "symlik.pdf"
+    key = _pdf_key(out)
+    if stamps.get(MASTER) != key or not pdf.exists():
+        pdf, _ = build_pdf(out)
+        stamps[MASTER] = key
+    (out / STAMPS).write_text(json.dumps(stamps, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     return pdf

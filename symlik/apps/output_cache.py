@@ -31,6 +31,7 @@ PRODUCERS = {
     "list": ("symlik.apps.catalog", "catalog_listing"),
     "derive": ("symlik.apps.rendering", "render_request"),
     "derive --all": ("symlik.apps.derivations", "all_outputs"),
+    "book": ("symlik.apps.derivations", "book_outputs"),
 }
 
 

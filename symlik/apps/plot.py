@@ -282,13 +282,37 @@ def _clip(ax):
         ax.set_ylim(min(lo, 0) - 0.05 * span, hi + 0.15 * span)
 
 
+def _is_residual_loss(t) -> bool:
+    """A scalar template whose loss depends on y and its first predicted slot only through
+    the residual y - mu (checked symbolically: substituting y = mu + r leaves no mu)."""
+    if t.event or not t.slots:
+        return False
+    y, mu, r = sp.symbols("y mu r", real=True)
+    extra = [sp.Integer(1)] * (len(t.slots) - 1)
+    inner = {k: sp.Integer(1) for k in t.inner}
+    try:
+        expr = exact(t.build(y, mu, *extra, **inner))
+    except (TypeError, ValueError):
+        return False
+    return not sp.simplify(expr.subs(y, mu + r)).has(mu)
+
+
+def residual_loss_names() -> tuple[str, ...]:
+    """The names of the residual losses ``--compare`` accepts (mse, mae, huber_loss, log_cosh, cauchy, ...)."""
+    return tuple(dict.fromkeys(t.name for t in SCALAR_TEMPLATES if _is_residual_loss(t)))
+
+
+# A user types the short names the docs use; each maps to a template name.
+RESIDUAL_ALIASES = {"huber": "huber_loss", "l1": "mae", "l2": "mse", "logcosh": "log_cosh", "lorentzian": "cauchy"}
+
+
 def _residual_template(name: str):
-    """A scalar template whose first slot is a mean (a loss of the residual), by name."""
+    """A scalar template that is a loss of the residual y - mu, by name (or a documented alias)."""
+    name = RESIDUAL_ALIASES.get(name, name)
     for t in SCALAR_TEMPLATES:
-        if t.name == name and t.slots and t.slots[0] == "mean":
+        if t.name == name and _is_residual_loss(t):
             return t
-    known = sorted({t.name for t in SCALAR_TEMPLATES if t.slots and t.slots[0] == "mean"})
-    raise UnknownNameError("residual loss", name, known)
+    raise UnknownNameError("residual loss", name, residual_loss_names())
 
 
 def parse_compare_name(text: str) -> tuple[str, dict[str, float]]:

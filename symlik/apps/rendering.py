@@ -6,18 +6,42 @@ the output cache can key it) and returns the text.
 
 from __future__ import annotations
 
+from symlik.core.errors import SymlikError
 from symlik.derivation import derive
 from symlik.model.custom import custom, support_from_text
+
+
+# What custom()'s messages call its keyword arguments, and the flag a CLI user types instead.
+CLI_WORDS = (
+    ("pass normalize=True", "pass --normalize"),
+    ("normalize=True", "--normalize"),
+    ("support=... (e.g. 'positive', 'nonnegative_integer' or Interval(0, oo))",
+     "--support (e.g. positive, nonnegative_integer or '[0, inf)')"),
+    ("check=True", "the check"),
+)
+
+
+def in_cli_words(message: str) -> str:
+    """A message of the Python API, with keyword arguments named as the CLI's flags."""
+    for api, flag in CLI_WORDS:
+        message = message.replace(api, flag)
+    return message
 
 
 def custom_spec(density: dict, predict):
     """A Distribution from --density / --log-density text and --param NAME:CONSTRAINT pairs."""
     params = dict(density["params"])
     support = support_from_text(density["support"], params) if density["support"] else None
-    return custom(
-        "custom", density=density["density"], log_density=density["log_density"], observed=density["observed"],
-        params=params, support=support, predict=predict, normalize=density["normalize"],
-    )
+    try:
+        return custom(
+            "custom", density=density["density"], log_density=density["log_density"], observed=density["observed"],
+            params=params, support=support, predict=predict, normalize=density["normalize"],
+        )
+    except SymlikError as exc:
+        message = in_cli_words(str(exc))
+        if message == str(exc):
+            raise
+        raise SymlikError(message) from None
 
 
 def render_request(request: dict) -> str:

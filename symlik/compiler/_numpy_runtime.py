@@ -519,8 +519,16 @@ def _stack(entries, shape, *arrays):
     return out
 
 
+def _branches(select):
+    """Evaluate a printed Piecewise (np.select over every branch) without the floating-point
+    warnings of the branches it does not take (a division by zero where another branch is chosen)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return select()
+
+
 NAMESPACE = {
     "np": np,
+    "_branches": _branches,
     "_stack": _stack,
     "_logsumexp": _logsumexp,
     "_logsumexp_minus": _logsumexp_minus,

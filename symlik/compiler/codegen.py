@@ -299,6 +299,13 @@ class SymlikNumPyPrinter(NumPyPrinter):
         dd = self._dd_argument(expr.args[0])
         return f"_dd_sin({dd})" if dd else f"{self._module_format('numpy.sin')}({self._print(expr.args[0])})"
 
+    def _print_Piecewise(self, expr):
+        # np.select evaluates every branch on every element: beta/(mu - y) is computed where
+        # mu == y too, though the 0 branch is taken there. Its divide-by-zero is not the result's,
+        # so the branches are evaluated with those warnings off (_branches, in the runtime).
+        select = super()._print_Piecewise(expr)
+        return f"_branches(lambda: {select})" if self.short_module == "np" else select
+
     def _print_Max(self, expr):
         out = self._print(expr.args[0])
         for a in expr.args[1:]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape as escape_html
+
 from typing import Any
 
 import numpy as np
@@ -367,6 +369,20 @@ class Kernel:
         return (
             f"**symlik kernel** `{self.label}` ({self.target}, backend `{self.backend}`, "
             f"reduction `{self.reduction}`)\n\ninputs: `{', '.join(self.inputs)}`\n\n$${call} = {formula}$$\n"
+        )
+
+
+    def _repr_html_(self) -> str:
+        """Jupyter front ends that show HTML but not Markdown: the same facts, the formula as LaTeX
+        in \\[ \\] (typeset where the front end has MathJax or KaTeX)."""
+        markdown = self._repr_markdown_()
+        formula = markdown[markdown.index("$$") + 2 : markdown.rindex("$$")]
+        rows = (("target", self.target), ("backend", self.backend), ("reduction", self.reduction),
+                ("inputs", ", ".join(self.inputs)))
+        table = "".join(f"<tr><th>{k}</th><td><code>{escape_html(str(v))}</code></td></tr>" for k, v in rows)
+        return (
+            f'<div class="symlik-kernel"><b>symlik kernel</b> <code>{escape_html(self.label)}</code>'
+            f"<table>{table}</table><div>\\[{escape_html(formula)}\\]</div></div>"
         )
 
 

@@ -99,6 +99,9 @@ def domain_of(spec) -> Domain:
             return spec.symbol(b)
         return sp.nsimplify(b) if isinstance(b, float) else sp.sympify(b, strict=True)  # a number, never text (a name is handled above)
 
+    if getattr(s, "period", None):  # a circular support: one period, centred on 0
+        half = sp.nsimplify(s.period / 2, [sp.pi])
+        return Domain(s.kind, -half, half)
     return Domain(s.kind, bound(s.lower, -sp.oo), bound(s.upper, sp.oo))
 
 

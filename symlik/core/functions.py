@@ -122,10 +122,17 @@ class ArgMin(sp.Function):
 
     def _sympystr(self, printer):
         body, *over = self.args
-        return "argmin_{%s} %s" % (", ".join(printer._print(o) for o in over), printer._print(body))
+        return "argmin over %s of %s" % (", ".join(printer._print(o) for o in over), printer._print(body))
 
     def _pretty(self, printer):
-        return _pretty_text(sp.sstr(self), printer)
+        # Plain words, not LaTeX's argmin_{...}: "argmin over mu of MSE(y, mu)".
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        body, *over = self.args
+        words = prettyForm("argmin over ")
+        for i, o in enumerate(over):
+            words = prettyForm(*words.right(", " if i else "", printer._print(o)))
+        return prettyForm(*words.right(" of ", printer._print(body)))
 
 
 def _pretty_text(text, printer):

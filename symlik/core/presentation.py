@@ -40,6 +40,13 @@ class Presentable:
         """Jupyter: the whole derivation, reasons and math, as Markdown with $$ math."""
         return self.to_markdown()
 
+    def _repr_html_(self) -> str:
+        """Jupyter front ends that show HTML but not LaTeX or Markdown: headings, reasons, and the
+        math as LaTeX in \\[ \\] (typeset where the front end has MathJax or KaTeX)."""
+        from symlik.render import present
+
+        return present(self, "html")
+
 
 def reason_text(why, derivation=None) -> str:
     """A reason in plain text, its math named as in ``derivation``'s steps (an OptimalConstant's

@@ -209,7 +209,8 @@ def check_options(d: Derivation, options: dict) -> dict:
             )
         if kind not in option.losses:
             here = ", ".join(supported(d)) or "none besides reduction and call-time weight"
-            what = f"{d.loss.name or 'its own NLL'} ({d.spec.label}, predict {', '.join(d.predict)}, link {d.link})"
+            link = f", link {d.link}" if d.link else ", no link"
+            what = f"{d.loss.name or 'its own NLL'} ({d.spec.label}, predict {', '.join(d.predict)}{link})"
             raise NotSupportedError(
                 f"option {name} applies to {' and '.join(option.losses)}, not to {what}; its options: {here}"
             )

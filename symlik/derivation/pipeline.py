@@ -54,7 +54,7 @@ def _check_predict(spec: Distribution, predict) -> tuple[str, ...]:
 
 
 def derive(spec, predict=None, link=None, *, options: dict | None = None) -> Derivation:
-    """Derive the NLL of ``spec`` for i.i.d. data and identify the loss.
+    """Derive the NLL of ``spec`` for independent observations and identify the loss.
 
     Parameters
     ----------

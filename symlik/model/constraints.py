@@ -20,6 +20,7 @@ A kernel stores the checks of its inputs as JSON (``describe``/``from_descriptio
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -306,6 +307,9 @@ class Support:
     def closed_if(self, side: str) -> tuple:
         """The (param, value) pairs under which y may equal the open ``side`` ("lower"/"upper") bound."""
         return tuple(tuple(pair) for pair in (self.lower_closed_if if side == "lower" else self.upper_closed_if))
+    # A circular support (angles): y may be any real, the density repeats with this period, and
+    # it integrates to 1 over one period [-period/2, period/2), the interval the analyses use.
+    period: float | None = None
 
     @property
     def discrete(self) -> bool:
@@ -324,6 +328,9 @@ class Support:
             return "R^D"
         if self.kind == "counts_vector":
             return "count vector summing to n"
+        if self.period is not None:
+            half = "pi" if self.period == 2 * math.pi else f"{self.period / 2:g}"
+            return f"circle [-{half}, {half})"
         lo = "-inf" if self.lower is None else str(self.lower)
         hi = "inf" if self.upper is None else str(self.upper)
         if self.kind == "discrete":
@@ -339,4 +346,5 @@ class Support:
 
 
 reals = Support("continuous")
+circle = Support("continuous", period=2 * math.pi)  # angles in radians
 positive_reals = Support("continuous", 0, None, open_lower=True)

@@ -315,6 +315,7 @@ def _custom(name, density, observed, params, log_density, support, predict, norm
     if unknown:
         raise SymlikError(f"the {what} uses undeclared symbol(s) {', '.join(sorted(map(str, unknown)))}")
     names = tuple(pname for _, pname, _ in declared)
+    support_given = support is not None
     support = _support(support, names)
     if not expr.has(user_obs) and not any(isinstance(b, str) for b in (support.lower, support.upper)):
         raise SymlikError(f"the {what} does not depend on the observed value {observed_name}")
@@ -335,7 +336,12 @@ def _custom(name, density, observed, params, log_density, support, predict, norm
         constraints = {spec.symbol(n): spec.param(n).constraint for n in names}
         with budget.stage(f"checking the {what} (non-negative, integrating to 1)"):
             # in a child process, so that an integral that never ends can be stopped at the budget
-            checked, normaliser = _bounded(normalisation.check, dens, spec.y, domain, constraints, normalize, what)
+            try:
+                checked, normaliser = _bounded(normalisation.check, dens, spec.y, domain, constraints, normalize, what)
+            except normalisation.DensityError as exc:
+                if not support_given:  # the user may not know what the support defaulted to
+                    raise normalisation.DensityError(f"{exc}. {DEFAULT_SUPPORT_NOTE}") from None
+                raise
         if normaliser is not None:
             spec.unnormalised = dens
             spec.normaliser = normaliser
@@ -345,6 +351,12 @@ def _custom(name, density, observed, params, log_density, support, predict, norm
     _attach(spec, canonical, log_form=density is None)
     return spec
 
+
+# Said when a density without a given support fails its check: the default may be why.
+DEFAULT_SUPPORT_NOTE = (
+    "No support was given, so it is the real line (-oo, oo); give the support of y with "
+    "support=... (e.g. 'positive', 'nonnegative_integer' or Interval(0, oo))"
+)
 
 EVENT_SUPPORTS = {"onehot": C.Support("onehot")}
 

@@ -8,5 +8,5 @@ from symlik.apps.derivations import build_book
 
 def run(args) -> int:
     derive.write_all(args)
-    print(f"wrote {build_book(derive.out_directory(args))}")
+    print(f"wrote {build_book(derive.out_directory(args), use_cache=not args.no_cache)}")
     return 0

@@ -28,14 +28,31 @@ def substitute(c: Context) -> tuple[Step, ...]:
 
 def expand(c: Context) -> Step:
     """log of a product -> sum of logs; log e^u -> u: the log-likelihood, term by term."""
-    u = sp.Symbol("u")
     return Step(
         "Expand the logarithm",
         c.over_obs(c.obs(display_tidy(-c.nll_theta, c.k, c.K))),
-        reason(
-            "The log of a product is the sum of the logs, and ",
-            sp.Eq(form("log_of", sp.exp(u)), u, evaluate=False),
-            "; this is the log-likelihood.",
-        ),
+        reason(*_expansion_rules(c.spec.density_expr()), "; this is the log-likelihood."),
         lhs=form("log_of", form("likelihood", *c.predicted)),
     )
+
+
+def _expansion_rules(density) -> list:
+    """The rules of the logarithm the expansion uses, each only where the density has its form."""
+    a, b, u = sp.symbols("a b u")
+    rules = []
+    if density.has(sp.Product) or any(isinstance(f, (sp.Mul, sp.Pow)) for f in sp.preorder_traversal(density)):
+        rules.append(["the log of a product is the sum of the logs"])
+    if any(isinstance(f, sp.Pow) and not f.exp.is_Integer and f.base is not sp.E for f in sp.preorder_traversal(density)):
+        rules.append([sp.Eq(form("log_of", a**b), b * form("log_of", a), evaluate=False)])
+    if density.has(sp.exp):
+        rules.append([sp.Eq(form("log_of", sp.exp(u)), u, evaluate=False)])
+    if not rules:
+        return ["Take the logarithm of the density"]
+    out = []
+    for i, rule in enumerate(rules):
+        out += ([", and " if i == len(rules) - 1 else ", "] if i else []) + rule
+    if isinstance(out[0], str):
+        out[0] = out[0][0].upper() + out[0][1:]
+    else:
+        out.insert(0, "Expand with ")
+    return out

@@ -1,4 +1,4 @@
-"""The first three passes: the i.i.d. likelihood, its logarithm, and its negation."""
+"""The first three passes: the likelihood of independent observations, its logarithm, and its negation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from symlik.derivation.passes.context import Context
 def likelihood(c: Context) -> Step:
     """L(theta) = prod_i p(y_i | theta_i): independent observations multiply."""
     return Step(
-        "The i.i.d. likelihood",
+        # Each observation has its own prediction theta_i: independent, not identically distributed.
+        "The likelihood of independent observations",
         sp.Product(c.density_i, (OBS, 1, c.n_obs)),
         reason("Given the predictions, the ", c.n_obs, " observations are independent, so their joint density is a product."),
         lhs=form("likelihood", *c.predicted),

@@ -24,9 +24,15 @@ def separate(c: Context) -> Step:
     return Step(
         "Separate the terms",
         shown_sum(c.offset_total, weighted),
-        reason("The first term does not depend on the predictions; only the second changes as they change."),
+        _separation_reason(c.offset_total),
         lhs=form("nll_of", *c.predicted),
     )
+
+
+def _separation_reason(offset_total):
+    if offset_total == 0:  # Bernoulli, categorical-softmax: one term, and it is the loss
+        return reason("No term is free of the predictions: the whole NLL is the loss, scaled.")
+    return reason("The first term does not depend on the predictions; only the second changes as they change.")
 
 
 def inner_symbol(name: str) -> sp.Symbol:

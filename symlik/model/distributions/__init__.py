@@ -40,8 +40,34 @@ def _class(name: str):
     return found[0]
 
 
+# Names a user may know a distribution by, suggested when they type them (never accepted
+# silently: the catalog has one name for each distribution).
+ALIASES = {
+    "gaussian": "normal",
+    "gauss": "normal",
+    "bce": "bernoulli",
+    "logistic_regression": "bernoulli",
+    "ce": "categorical",
+    "cross_entropy": "categorical",
+    "softmax": "categorical",
+    "multinoulli": "categorical",
+    "mse": "normal",
+    "mae": "laplace",
+    "l1": "laplace",
+    "l2": "normal",
+    "log_normal": "lognormal",
+    "student": "student_t",
+    "t": "student_t",
+    "lorentzian": "cauchy",
+    "circular_normal": "von_mises",
+    "vonmises": "von_mises",
+    "wald": "inverse_gaussian",
+    "negbin": "negative_binomial",
+}
+
+
 def get(name: str, **options):
     """The distribution called ``name`` (with ``options``, e.g. ``sigma="per_dim"``)."""
     if not isinstance(name, str) or name not in names():
-        raise UnknownNameError("distribution", name, names())
+        raise UnknownNameError("distribution", name, names(), ALIASES)
     return _class(name)(**options)

@@ -57,6 +57,8 @@ class Distribution:
             if value not in allowed:
                 raise SymlikError(f"option {key} of {self.name} must be one of {', '.join(allowed)}; got {value!r}")
             chosen[key] = value
+        if options and not self.options:
+            raise SymlikError(f"{self.name} takes no options; got {next(iter(options))!r}")
         if options:
             raise UnknownNameError(f"option of {self.name}", next(iter(options)), self.options)
         self.chosen = chosen
@@ -195,6 +197,11 @@ class Distribution:
         return f"<Distribution {self.label}: params={self.param_names}, support={self.support.describe()}>"
 
     # ---- scipy oracle (tests) ----------------------------------------------
+    def known_expectations(self, y, **params) -> dict:
+        """{g(y): E[g(y)]} from the literature, for expectations SymPy cannot integrate (von Mises'
+        E[cos(y - mu)] = I1(kappa)/I0(kappa)); the analyses use them, and tests check them numerically."""
+        return {}
+
     def scipy_logpdf(self, y, **params):  # pragma: no cover - overridden where an oracle exists
         """log p(y | params) computed by scipy.stats, an independent oracle."""
         raise NotImplementedError

@@ -28,7 +28,7 @@ class VonMises(Distribution):
         Param("mu", C.real, doc="mean direction in radians (scipy loc)"),
         Param("kappa", C.positive, doc="concentration (scipy kappa)"),
     )
-    support = C.reals
+    support = C.circle  # any angle is valid; the density integrates to 1 over one period
     predict = ("mu",)
     variants = ({"predict": ("mu", "kappa")},)
     references = (
@@ -38,6 +38,11 @@ class VonMises(Distribution):
 
     def density(self, y, mu, kappa):
         return sp.exp(kappa * sp.cos(y - mu)) / (2 * sp.pi * sp.besseli(0, kappa))
+
+    def known_expectations(self, y, mu, kappa):
+        # Mardia & Jupp (2000), eq. 3.5.27: the mean resultant length is A(kappa) = I1(kappa)/I0(kappa);
+        # the density is symmetric about mu, so the sine moment vanishes.
+        return {sp.cos(y - mu): sp.besseli(1, kappa) / sp.besseli(0, kappa), sp.sin(y - mu): sp.S.Zero}
 
     def scipy_logpdf(self, y, mu, kappa):
         from scipy import stats
