@@ -217,4 +217,4 @@ def test_generated_loop_is_one_pass_with_a_float64_accumulator():
     src = k.loop_source()
     assert "acc = 0.0" in src and "_block_sum" in src
     assert "np.empty(_BLOCK, _F)" in src  # the only buffer: one L1-sized block, not a full-size temporary
-    assert "_log1p(_exp(-abs(v_logits)))" in src and "max(v_logits, _F(0.0))" in src  # the stable softplus
+    assert "_softplus(v_logits)" in src and "_softplus(-v_logits)" in src  # the stable softplus, each weighted exactly

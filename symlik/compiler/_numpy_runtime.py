@@ -40,8 +40,17 @@ def _logsumexp(z):
 def _logsumexp_minus(z, zy):
     # (max - z_y) + log sum exp(z - max): for the argmax class the first term is exactly 0.
     m = np.max(z, axis=-1, keepdims=True)
+    if np.any(m == np.inf):
+        # A row with +inf logits: its limit is log(number of +inf entries) when z_y is one of
+        # them (softmax spreads evenly over them), +inf otherwise. The row as 0 (at +inf) and
+        # -inf (elsewhere) gives exactly that, where inf - inf would be nan.
+        top = m == np.inf
+        z = np.where(top, np.where(z == np.inf, 0.0, -np.inf), z)
+        zy = np.where(top[..., 0], np.where(zy == np.inf, 0.0, -np.inf), zy)
+        m = np.where(top, 0.0, m)
     m = np.where(np.isfinite(m), m, 0)
-    return (m[..., 0] - zy) + np.log(np.sum(np.exp(z - m), axis=-1))
+    with np.errstate(divide="ignore"):  # a row of -inf only: log 0 = -inf, the limit
+        return (m[..., 0] - zy) + np.log(np.sum(np.exp(z - m), axis=-1))
 
 
 def _x_times(log_fn, x, y):
@@ -59,6 +68,14 @@ def _x_times(log_fn, x, y):
         log_fn(y, out=out, where=mask)
     out *= x
     return out if shape else out[()]
+
+
+def _xmul(x, v):
+    # x v with 0 v = 0 even where v is infinite: a zero weight on an infinite logit costs nothing
+    # (the limit), where 0 * inf is nan.
+    with np.errstate(invalid="ignore"):
+        product = np.multiply(x, v)
+    return np.where(np.asarray(x) == 0, np.zeros((), product.dtype), product)
 
 
 def _xlogy(x, y):
@@ -498,6 +515,7 @@ NAMESPACE = {
     "_dd_neg": _dd_neg,
     "_dd_add": _dd_add,
     "_x_exp": _x_exp,
+    "_xmul": _xmul,
     "_event": _event,
     "_safe_ratio": _safe_ratio,
     "_erf": _erf,
@@ -513,6 +531,7 @@ PRINTED_AS = {
     "Sigmoid": "_sigmoid",
     "XLog1PY": "_xlog1py",
     "XExp": "_x_exp",
+    "XMul": "_xmul",
     "XDivY": "_xdivy",
     "LogGamma": "_gammaln",
     "loggamma": "_gammaln",
