@@ -172,10 +172,13 @@ def mpmath_lse(row):
 def test_broadcasting_scalars_and_integer_labels():
     rng = np.random.default_rng(5)
     mu = rng.normal(size=(4, 6))
-    y = rng.normal(size=(6,))  # broadcasts over rows
+    y = rng.normal(size=(4, 6))
     k = symlik.compile("normal", target="nll", backend="fused", reduction="none")
     got = k(mu, y, 2.0)  # sigma as a scalar
     assert got.shape == (4, 6)
+    np.testing.assert_allclose(k(mu, y, np.full(6, 2.0)), got, rtol=1e-15)  # a parameter broadcasts to the rows
+    with pytest.raises(symlik.SymlikError, match="do not match"):
+        k(mu, y[0], 2.0)  # a target never broadcasts against the predictions (torch's rule)
     np.testing.assert_allclose(got, -__import__("scipy").stats.norm.logpdf(y, mu, 2.0), rtol=1e-13)
     kb = symlik.compile("bernoulli", link="logit", backend="fused")
     z = rng.normal(size=9)
@@ -214,4 +217,4 @@ def test_generated_loop_is_one_pass_with_a_float64_accumulator():
     src = k.loop_source()
     assert "acc = 0.0" in src and "_block_sum" in src
     assert "np.empty(_BLOCK, _F)" in src  # the only buffer: one L1-sized block, not a full-size temporary
-    assert "_log1p(_exp(-abs(v_logits)))" in src and "max(v_logits, _F(0.0))" in src  # the stable softplus
+    assert "_softplus(v_logits)" in src and "_softplus(-v_logits)" in src  # the stable softplus, each weighted exactly

@@ -24,7 +24,7 @@ def test_unknown_name_suggests_close_names():
         ("bernoulli", {}, (np.array([0.5]), np.array([2])), r"y must lie in the support"),
         ("categorical", {}, (np.full((2, 3), 1 / 3), np.array([0, 3])), r"y must be a class index in \[0, C\)"),
         ("categorical", {}, (np.full((2, 3), 0.5), np.array([0, 1])), r"p must be nonnegative and sum to 1"),
-        ("normal", {}, (np.zeros(3), np.zeros(4)), r"shapes must broadcast"),
+        ("normal", {}, (np.zeros(3), np.zeros(4)), r"mu of shape \(3,\) and y of shape \(4,\) do not match"),
         ("diag_normal", {}, (np.zeros((2, 3)), np.zeros((2, 4))), r"event sizes"),
     ],
 )

@@ -22,6 +22,7 @@ def _layout(kernel, bound: dict):
     if kernel.index_targets and y is not None:
         ref = next(arrays[n] for n in kernel.event_inputs if n != "y" and n in arrays)
         use_index = np.dtype(y.dtype).kind in "iub" and y.ndim == ref.ndim - 1
+    kernel._check_shapes(arrays, use_index)  # on the whole arrays, before any block is built
     event = {n for n in kernel.event_inputs if n in arrays and not (n == "y" and use_index)}
     obs_ndim = max((a.ndim - (n in event)) for n, a in arrays.items())
     obs = "abcdefghijklmnop"[:obs_ndim]

@@ -170,24 +170,32 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     for i, x in enumerate(form["lse"]):
         w(f"{body}top{i} = _F(_row_max({x}_b, j, C))")
         w(f"{body}m{i} = top{i} if abs(top{i}) < _INF else _F(0.0)  # an all -inf row: every exp(z - 0) is 0")
+        # A row with +inf logits: each +inf counts exp(0) = 1 and every other entry 0, so the
+        # row's limit is log(number of +inf entries) - z_y with z_y as 0 (at +inf) or -inf.
+        # (Only where the form gathers z_y from the same row; a dense form keeps logsumexp = +inf.)
+        w(f"{body}pinf{i} = top{i} == _INF" + ("" if x in form["gathers"] else " and False"))
     if nt:
         w(f"{body}for k in range(C):")
         used = set(form["event_names"])
         for n in sorted(used):
             w(f"{body}    v_{n}_k = _F({n}_b[j, k])")
         for i, x in enumerate(form["lse"]):
-            w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i})")
+            w(f"{body}    ebuf[{i}, k] = (_F(1.0) if v_{x}_k == _INF else _F(0.0)) if pinf{i} else _exp(v_{x}_k - m{i})")
         for t, s in enumerate(form["sums"]):
             w(f"{body}    ebuf[{len(form['lse']) + t}, k] = {s}")
         for i, x in enumerate(form["lse"]):
             w(f"{body}ebuf[{i}, _first_equal({x}_b, j, C, top{i})] = _F(0.0)  # one maximal entry's exp(0) = 1 left out")
             w(f"{body}s{i} = _F(_block_sum(ebuf[{i}], C))")
-            w(f"{body}s{i} = _F(_INF) if top{i} == _INF else (_F(-1.0) if top{i} == -_INF else s{i})")
+            w(f"{body}s{i} = _F(-1.0) if top{i} == -_INF else (_F(_INF) if (top{i} == _INF and not pinf{i}) else s{i})")
         for t in range(len(form["sums"])):
             w(f"{body}t_sum{t} = _F(_block_sum(ebuf[{len(form['lse']) + t}], C))")
     for g in form["gathers"]:
         w(f"{body}yi = y_b[j]")
         w(f"{body}v_{g}__at_y = _F({g}_b[j, yi]) if (yi >= 0 and yi < C) else _F(_NAN)  # never read out of bounds")
+        if g in form["lse"]:
+            i = form["lse"].index(g)
+            w(f"{body}if pinf{i}:")
+            w(f"{body}    v_{g}__at_y = _F(0.0) if v_{g}__at_y == _INF else _F(-_INF)")
     if mode == "sum":
         w(f"{body}rbuf[j] = {form['row']}")
         w("        acc += _block_sum(rbuf, nb)")

@@ -42,11 +42,23 @@ def _logsumexp_minus(z, zy):
     # first term is exactly 0, and log1p keeps the digits that log(1 + 9e-14) would round away
     # (logits [30, 0, -30] with the first class true: 9.4e-14, not 30 + log(1 + ...) - 30).
     m = np.max(z, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
+    if np.any(m == np.inf):
+        # A row with +inf logits: its limit is log(number of +inf entries) when z_y is one of
+        # them (softmax spreads evenly over them), +inf otherwise. The row as 0 (at +inf) and
+        # -inf (elsewhere) gives exactly that, where inf - inf would be nan.
+        top = m == np.inf
+        z = np.where(top, np.where(z == np.inf, 0.0, -np.inf), z)
+        zy = np.where(top[..., 0], np.where(zy == np.inf, 0.0, -np.inf), zy)
+        m = np.where(top, 0.0, m)
+    finite = np.isfinite(m)
+    m = np.where(finite, m, 0)
     e = np.exp(z - m)
     top = np.argmax(z, axis=-1)[..., None]
-    np.put_along_axis(e, top, 0, axis=-1)
-    return (m[..., 0] - zy) + np.log1p(np.sum(e, axis=-1))
+    # the argmax term is exactly 1 (taken out, for log1p) unless the row is all -inf
+    np.put_along_axis(e, top, np.where(finite, 0.0, np.take_along_axis(e, top, axis=-1)), axis=-1)
+    rest = np.sum(e, axis=-1)
+    with np.errstate(divide="ignore"):  # a row of -inf only: log 0 = -inf, the limit
+        return (m[..., 0] - zy) + np.where(finite[..., 0], np.log1p(rest), np.log(rest))
 
 
 def _x_times(log_fn, x, y):
@@ -64,6 +76,14 @@ def _x_times(log_fn, x, y):
         log_fn(y, out=out, where=mask)
     out *= x
     return out if shape else out[()]
+
+
+def _xmul(x, v):
+    # x v with 0 v = 0 even where v is infinite: a zero weight on an infinite logit costs nothing
+    # (the limit), where 0 * inf is nan.
+    with np.errstate(invalid="ignore"):
+        product = np.multiply(x, v)
+    return np.where(np.asarray(x) == 0, np.zeros((), product.dtype), product)
 
 
 def _xlogy(x, y):
@@ -561,6 +581,7 @@ NAMESPACE = {
     "_dd_neg": _dd_neg,
     "_dd_add": _dd_add,
     "_x_exp": _x_exp,
+    "_xmul": _xmul,
     "_event": _event,
     "_safe_ratio": _safe_ratio,
     "_erf": _erf,
@@ -581,6 +602,7 @@ PRINTED_AS = {
     "Sigmoid": "_sigmoid",
     "XLog1PY": "_xlog1py",
     "XExp": "_x_exp",
+    "XMul": "_xmul",
     "XDivY": "_xdivy",
     "LogGamma": "_gammaln",
     "loggamma": "_gammaln",

@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from symlik.core.errors import SymlikError
 from symlik.model.constraints import Constraint, Support
 
 PRE_ACTIVATION_RULE = "be real (a pre-activation; nan is not allowed)"
@@ -122,3 +123,87 @@ def _counts_vector_violations(y, total):
         with np.errstate(invalid="ignore"):
             bad |= (y.sum(axis=-1) != np.asarray(total))[..., None]
     return bad
+
+
+# -- shapes ---------------------------------------------------------------------------
+SAME_SHAPE_RULE = "predictions and targets must have the same observation shape (or be a single value), as in torch"
+INDEX_SHAPE_RULE = "a class-index target has the logits' shape without the class (last) axis, as in torch"
+PARAMETER_SHAPE_RULE = "a parameter may broadcast to the observations' shape but never enlarge it"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapeRoles:
+    """Which inputs define the observations (the predictions and the target) and which
+    only broadcast to them (the other parameters), and which carry an event axis.
+    Built once per kernel, so that a call only compares tuples."""
+
+    defining: tuple[str, ...]
+    parameters: tuple[str, ...]
+    event: frozenset
+
+    def observation_shape(self, shapes: dict, use_index: bool) -> tuple:
+        """The observations' shape; raises SymlikError naming both shapes (as passed) and the rule."""
+        event = self.event - {"y"} if use_index else self.event
+        size = None  # the event size C, from the first defining event input
+        obs = None
+        first = None
+        for n in self.defining:
+            s = shapes.get(n)
+            if s is None:
+                continue
+            if n in event:
+                if not s:
+                    raise SymlikError(f"{n} must have the event on its last axis; got a scalar")
+                if size is None:
+                    size, size_of = s[-1], n
+                elif s[-1] != size:
+                    raise SymlikError(
+                        f"event sizes (last axis) must match; got {size_of}: {size} (shape {shapes[size_of]}), "
+                        f"{n}: {s[-1]} (shape {s})"
+                    )
+                o = s[:-1]
+            else:
+                o = s
+            if not o:
+                continue  # one value for every observation (a constant prediction): it never enlarges
+            if obs is None:
+                obs, first = o, n
+            elif o != obs:
+                raise SymlikError(self._mismatch(first, n, shapes, use_index))
+        for n in self.parameters:
+            s = shapes.get(n)
+            if s is None:
+                continue
+            if n in event:
+                if not s:
+                    raise SymlikError(f"{n} must have the event on its last axis; got a scalar")
+                if size is not None and s[-1] not in (size, 1):
+                    raise SymlikError(f"event sizes (last axis) must match; got {size_of}: {size}, {n}: {s[-1]}")
+                o = s[:-1]
+            else:
+                o = s
+            if obs is None:  # no array prediction or target: the parameters set the shape
+                continue
+            try:
+                fits = np.broadcast_shapes(o, obs) == obs
+            except ValueError:
+                fits = False
+            if not fits:
+                raise SymlikError(
+                    f"{n} of shape {s} does not fit the observations' shape {obs} "
+                    f"(from {first} of shape {shapes[first]}): {PARAMETER_SHAPE_RULE}"
+                )
+        return obs if obs is not None else ()
+
+    def _mismatch(self, a: str, b: str, shapes: dict, use_index: bool) -> str:
+        rule = INDEX_SHAPE_RULE if use_index and "y" in (a, b) else SAME_SHAPE_RULE
+        return f"{a} of shape {shapes[a]} and {b} of shape {shapes[b]} do not match: {rule} (no broadcasting between them)"
+
+
+def class_index_dtype_error(y_shape: tuple, y_dtype, ref: str, ref_shape: tuple) -> SymlikError:
+    """Float labels shaped like class indices: say that indices must be integers."""
+    return SymlikError(
+        f"y of shape {y_shape} has the shape of class indices ({ref}'s {ref_shape} without the class axis) "
+        f"but dtype {y_dtype}: class indices must be integers (pass y.astype(int), or probability "
+        f"vectors of shape {ref_shape})"
+    )

@@ -187,8 +187,9 @@ class CupyKernel(LibraryKernel):
         import cupy
 
         use_index = self._use_index(arrays)
-        if self.validate and not entry:  # (once for a vector or matrix target: at its first entry)
+        if not entry:  # (once for a vector or matrix target: at its first entry)
             self._check_shapes(arrays, use_index)
+        if self.validate and not entry:
             self._validate({n: self._to_numpy(a) for n, a in arrays.items()}, use_index)
         form = self._forms[f"entry{entry}" if entry is not None else "index" if use_index else "dense"]
         event = set(form["event_names"])

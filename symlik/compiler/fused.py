@@ -37,8 +37,8 @@ class FusedKernel(Kernel):
 
     def _run(self, arrays: dict, mode: str):
         use_index = self._use_index(arrays)
+        self._check_shapes(arrays, use_index)
         if self.validate:
-            self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
         if not self.shape:
             return self._run_form(self._forms["index" if use_index else "dense"], arrays, mode, use_index)

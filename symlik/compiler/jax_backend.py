@@ -30,8 +30,19 @@ def _namespace():
     def _logsumexp_minus(z, zy):
         # (max - z_y) + log sum exp(z - max); the max is a constant for jax.grad.
         m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+        # A row with +inf logits: log(number of +inf entries) when z_y is one, +inf otherwise
+        # (the row as 0 at +inf and -inf elsewhere), where inf - inf would be nan. (No branch: jit.)
+        top = m == jnp.inf
+        z = jnp.where(top, jnp.where(z == jnp.inf, 0.0, -jnp.inf), z)
+        zy = jnp.where(top[..., 0], jnp.where(zy == jnp.inf, 0.0, -jnp.inf), zy)
+        m = jnp.where(top, 0.0, m)
         m = jnp.where(jnp.isfinite(m), m, 0.0)
         return (m[..., 0] - zy) + jnp.log(jnp.sum(jnp.exp(z - m), axis=-1))
+
+    def _xmul(x, v):
+        # x v with 0 v = 0 for infinite v too; jax.grad sends 0 into the unselected product.
+        product = x * v
+        return jnp.where(x == 0, jnp.zeros_like(product), product)
 
     def _event(a):
         return a[..., None] if a.ndim else a
@@ -60,6 +71,7 @@ def _namespace():
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
         "_xlogy": jax.scipy.special.xlogy,
+        "_xmul": _xmul,
         "_xlog1py": jax.scipy.special.xlog1py,
         "_sigmoid": jax.nn.sigmoid,
         "_gammaln": jax.scipy.special.gammaln,

@@ -11,6 +11,7 @@ import numpy as np
 import symlik.compiler
 from symlik.core.errors import ConstraintError, NotSupportedError, SymlikError
 from symlik.compiler import checks, registry
+from symlik.compiler.checks import INDEX_SHAPE_RULE, ShapeRoles, class_index_dtype_error
 from symlik.compiler._dask import lazy_call, lazy_elementwise
 
 
@@ -66,6 +67,7 @@ class Kernel:
         loss_name: str | None = None,
         expr_text: str = "",
         request: dict | None = None,
+        predicted: tuple[str, ...] = (),
     ) -> None:
         self._functions = functions
         self.source = source
@@ -86,6 +88,15 @@ class Kernel:
         self.shape = tuple(shape)  # per-observation shape of the value
         self.formula = formula
         self._grad = None  # the gradient functions, generated on first use (compiler/grad.py)
+        if not predicted and "y" in inputs:  # (a kernel built by hand: the inputs before y are predicted)
+            predicted = inputs[: inputs.index("y")]
+        self.predicted = tuple(predicted)
+        defining = (*self.predicted, "y") if "y" in inputs else self.predicted
+        self._shape_roles = ShapeRoles(
+            defining=defining,
+            parameters=tuple(n for n in (*inputs, *self.fixed) if n not in defining),
+            event=frozenset(event_inputs),
+        )
 
     # -- calling ---------------------------------------------------------------
     def _bind(self, args, kwargs) -> dict:
@@ -153,8 +164,8 @@ class Kernel:
         """Bind, convert and check the inputs: (arrays, use_index, dtype)."""
         arrays = self._arrays(self._bind(args, kwargs))
         use_index = self._use_index(arrays)
+        self._check_shapes(arrays, use_index)
         if self.validate:
-            self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
         return arrays, use_index, self._result_dtype(arrays, use_index)
 
@@ -173,29 +184,27 @@ class Kernel:
                 where = f" at index {idx}" if idx else ""
                 raise ConstraintError(f"{name} must {rule} (got {value!r}{where})")
 
-    def _check_shapes(self, arrays: dict, use_index: bool) -> None:
-        event = [n for n in self.event_inputs if n in arrays and not (n == "y" and use_index)]
-        if event:
-            sizes = {n: arrays[n].shape[-1] if arrays[n].ndim else None for n in event}
-            for n, sz in sizes.items():
-                if sz is None:
-                    raise SymlikError(f"{n} must have the event on its last axis; got a scalar")
-            if len(set(sizes.values())) > 1:
-                desc = ", ".join(f"{n}: {s}" for n, s in sizes.items())
-                raise SymlikError(f"event sizes (last axis) must match; got {desc}")
-        obs_shapes = {}
-        for n, a in arrays.items():
-            if n in event:
-                obs_shapes[n] = a.shape[:-1]
-            elif n == "y" and use_index:
-                obs_shapes[n] = a.shape
-            else:
-                obs_shapes[n] = a.shape
-        try:
-            np.broadcast_shapes(*obs_shapes.values())
-        except ValueError:
-            desc = ", ".join(f"{n}: {s}" for n, s in obs_shapes.items())
-            raise SymlikError(f"input shapes must broadcast; got {desc}") from None
+    def _check_shapes(self, arrays: dict, use_index: bool) -> tuple:
+        """The observations' shape, by torch's rules (``checks.ShapeRoles``); raises on a mismatch.
+        Shapes are checked whether or not ``validate`` is set: a mismatch is never a value question."""
+        shapes = {n: tuple(a.shape) for n, a in arrays.items()}
+        if self.index_targets and not use_index:
+            self._explain_class_indices(arrays, shapes)
+        return self._shape_roles.observation_shape(shapes, use_index)
+
+    def _explain_class_indices(self, arrays: dict, shapes: dict) -> None:
+        """Targets that look like class indices but are not taken as such: say why."""
+        ref = next((n for n in self.event_inputs if n != "y" and n in shapes), None)
+        y = shapes.get("y")
+        if ref is None or y is None:
+            return
+        if len(y) == len(shapes[ref]) - 1 and y == shapes[ref][:-1]:
+            raise class_index_dtype_error(y, arrays["y"].dtype, ref, shapes[ref])
+        if y and shapes[ref] and y != shapes[ref]:
+            raise SymlikError(
+                f"{ref} of shape {shapes[ref]} and y of shape {y} do not match: {INDEX_SHAPE_RULE}, "
+                f"here {shapes[ref][:-1]} (or probability vectors of shape {shapes[ref]})"
+            )
 
     def _use_index(self, arrays: dict) -> bool:
         if not self.index_targets:
@@ -233,8 +242,8 @@ class Kernel:
     def _elementwise_arrays(self, arrays: dict):
         """Per-observation values of already-bound ``arrays``."""
         use_index = self._use_index(arrays)
+        self._check_shapes(arrays, use_index)
         if self.validate:
-            self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
         fn = self._functions["index" if use_index else "dense"]
         with np.errstate(over="ignore", under="ignore"):
@@ -310,6 +319,7 @@ class Kernel:
             loss_name=meta["loss_name"],
             expr_text=meta.get("expr_text", ""),
             shape=tuple(meta.get("shape", ())),
+            predicted=tuple(meta.get("predicted", ())),
             request=request,
             **extra,
         )

@@ -150,8 +150,8 @@ class OptionKernel(Kernel):
                     f"ignore_index={ignore_index} needs class-index targets; probability targets support only a "
                     "negative ignore_index (which has no effect), as in torch"
                 )
+        self._check_shapes(arrays, use_index)
         if self.validate:
-            self._check_shapes(arrays, use_index)
             self._validate(arrays, use_index)
         return arrays, use_index, ignored
 

@@ -26,8 +26,22 @@ def _namespace():
         # (max - z_y) + log sum exp(z - max): exact 0 + log(1 + tiny) for a confident
         # right answer. The max is a constant for autograd (its terms cancel exactly).
         m = torch.amax(z, dim=-1, keepdim=True).detach()
+        top = m == torch.inf
+        if bool(top.any()):
+            # A row with +inf logits: log(number of +inf entries) when z_y is one, +inf otherwise
+            # (the row as 0 at +inf and -inf elsewhere), where inf - inf would be nan.
+            zero, minf = torch.zeros((), dtype=z.dtype, device=z.device), torch.full((), -torch.inf, dtype=z.dtype, device=z.device)
+            z = torch.where(top, torch.where(z == torch.inf, zero, minf), z)
+            zy = torch.where(top[..., 0], torch.where(zy == torch.inf, zero, minf), zy)
+            m = torch.where(top, zero, m)
         m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
         return (m[..., 0] - zy) + torch.log(torch.sum(torch.exp(z - m), dim=-1))
+
+    def _xmul(x, v):
+        # x v with 0 v = 0 for infinite v too (a zero weight on an infinite logit is the limit 0).
+        # Autograd sends a zero gradient into the product where x == 0, and its derivative in v is x.
+        product = x * v
+        return torch.where(x == 0, torch.zeros_like(product), product)
 
     def _event(a):
         return a[..., None] if a.ndim else a
@@ -56,6 +70,7 @@ def _namespace():
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
         "_xlogy": torch.special.xlogy,
+        "_xmul": _xmul,
         "_xlog1py": torch.special.xlog1py,
         "_sigmoid": torch.sigmoid,
         "_gammaln": torch.special.gammaln,

@@ -57,8 +57,8 @@ class LibraryKernel(Kernel):
 
     def _elementwise_arrays(self, arrays: dict):
         use_index = self._use_index(arrays)
+        self._check_shapes(arrays, use_index)  # static shapes: checked under jax.jit too
         if self.validate and all(self._concrete(a) for a in arrays.values()):
-            self._check_shapes(arrays, use_index)
             self._validate({n: self._to_numpy(a) for n, a in arrays.items()}, use_index)
         fn = self._functions["index" if use_index else "dense"]
         return fn(**{n: arrays[n] for n in self.inputs}, **{n: arrays[n] for n in self.fixed})

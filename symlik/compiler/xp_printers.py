@@ -19,14 +19,14 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus
+from symlik.core.functions import LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus, XMul
 from symlik.compiler import codegen
 from symlik.compiler.codegen import SymlikNumPyPrinter
 
 
 # The stable functions these printers write with the library's own routines (the rest are
 # lowered by symlik.core.functions.basic before printing).
-LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e, LogNdtr, LogErfc)
+LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e, LogNdtr, LogErfc, XMul)
 
 
 def _helpers(*functions, **more) -> dict:
@@ -39,7 +39,7 @@ def _helpers(*functions, **more) -> dict:
 # jax_backend._namespace); every other stable function is lowered by
 # symlik.core.functions.basic before printing, and one that reaches the printer anyway
 # raises NotSupportedError naming the library.
-_LIBRARY_HELPERS = ("Sigmoid", "XLog1PY", "LogGamma", "loggamma", "erf")
+_LIBRARY_HELPERS = ("Sigmoid", "XLog1PY", "XMul", "LogGamma", "loggamma", "erf")
 
 
 class _LibraryPrinter(SymlikNumPyPrinter):

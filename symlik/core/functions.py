@@ -248,6 +248,29 @@ class LogGamma(sp.Function):
         return r"\log \Gamma\left(%s\right)" % printer._print(self.args[0])
 
 
+class XMul(sp.Function):
+    """x v with 0 v = 0 for every v, infinite included: a term whose weight (a target, a
+    probability) is exactly 0 contributes nothing, the limit of the weighted term, where the
+    plain product 0 * inf is nan (a logit of -inf in a class the target gives weight 0)."""
+
+    nargs = 2
+
+    def _eval_rewrite_as_exact(self, x, v, **kwargs):
+        return x * v
+
+    def _eval_rewrite_as_basic(self, x, v, **kwargs):
+        return sp.Piecewise((sp.S.Zero, sp.Eq(x, 0)), (x * v, True))
+
+    def fdiff(self, argindex=1):
+        x, v = self.args
+        return v if argindex == 1 else x
+
+    def _latex(self, printer):
+        x, v = self.args
+        prec = sp.printing.precedence.PRECEDENCE["Mul"]
+        return r"%s %s" % (printer.parenthesize(x, prec), printer.parenthesize(v, prec))
+
+
 class XExp(sp.Function):
     """XExp(u, x1, x2, ...) = x1 x2 ... e^u, finite wherever the product is: e^u may
     overflow (and x1 x2 underflow) while the whole product does not."""
@@ -829,7 +852,7 @@ class NegLogNegBinomialLogit(sp.Function):
 
 
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
-REWRITE_FUNCTIONS = (XDivY, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogErfc, LogNdtr, Log1mExp, LogExpm1, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit)
+REWRITE_FUNCTIONS = (XDivY, XMul, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogErfc, LogNdtr, Log1mExp, LogExpm1, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit)
 
 
 def exact(expr: sp.Expr) -> sp.Expr:

@@ -50,6 +50,7 @@ from symlik.core.functions import (
     Softplus,
     XExp,
     XLog1PY,
+    XMul,
     XLogY,
     exact,
 )
@@ -351,6 +352,87 @@ log_softmax_opt = Rewrite(
     lambda e: (lambda z, k, K: z[k] - LogSumExp(z, K))(*_log_softmax_parts(e)),
     "softmax underflows to 0 for a logit 745 below the max and its log is -inf; z_k - logsumexp(z) is exact",
     priority=140,
+)
+
+# ---------------------------------------------------------------------------
+# Exact at infinite logits: a weight of exactly 0 times an infinite value is 0
+# ---------------------------------------------------------------------------
+
+
+def _softplus_minus_weighted(e):
+    """(z, w) when e is softplus(z) - w z (a BCE with logits: w the target, free of z), else None."""
+    if not isinstance(e, sp.Add):
+        return None
+    for sp_term in (t for t in e.args if isinstance(t, Softplus)):
+        z = sp_term.args[0]
+        rest = e - sp_term
+        w = sp.expand(-rest / z)
+        if w.free_symbols and not w.has(z) and not (rest + w * z).expand():
+            return z, w
+    return None
+
+
+def _bce_exact_at_infinity(e):
+    z, w = _softplus_minus_weighted(e)
+    # softplus(z) - w z = w softplus(-z) + (1 - w) softplus(z): no inf - inf at z = +-inf, and each
+    # term weighted by XMul, so a weight of 0 on an infinite softplus is 0 (the limit). Smooth, so
+    # its derivative is sigmoid(z) - w everywhere (a split at max(z, 0) has a kink at 0).
+    return XMul(w, Softplus(-z)) + XMul(1 - w, Softplus(z))
+
+
+bce_logits_opt = Rewrite(
+    "bce_logits",
+    lambda e: _softplus_minus_weighted(e) is not None,
+    _bce_exact_at_infinity,
+    "softplus(z) - y z is inf - inf = nan at z = +inf (and 0 * -inf at z = -inf, y = 0); the limit is 0 "
+    "(y = 1) or inf (y = 0): y softplus(-z) + (1 - y) softplus(z), each weight exact at 0, gives it",
+    priority=180,
+)
+
+
+def _sigmoid_pair(e):
+    """e with sigmoid(-z) written 1 - sigmoid(z), when that shortens it (the gradient of the BCE
+    form above, -y sigmoid(-z) + (1 - y) sigmoid(z), is sigmoid(z) - y), else None."""
+    if not isinstance(e, sp.Add):
+        return None
+    for s_ in e.atoms(Sigmoid):
+        z = -s_.args[0]
+        if s_.args[0].could_extract_minus_sign() and Sigmoid(z) in e.atoms(Sigmoid):
+            shorter = sp.expand(e.subs(s_, 1 - Sigmoid(z)))
+            if sp.count_ops(shorter) < sp.count_ops(e):
+                return shorter
+    return None
+
+
+sigmoid_pair_opt = Rewrite(
+    "sigmoid_pair",
+    lambda e: _sigmoid_pair(e) is not None,
+    _sigmoid_pair,
+    "-y sigmoid(-z) + (1 - y) sigmoid(z) rounds twice; it is sigmoid(z) - y, exact at z = +-inf too",
+    priority=165,
+)
+
+
+def _weighted_event_sum(e):
+    """(w, z) when e is the event sum of w[k] z[k] with w a nonnegative weight (a target), else None."""
+    if not (isinstance(e, sp.Sum) and isinstance(e.function, sp.Mul) and len(e.function.args) == 2):
+        return None
+    a, b = e.function.args
+    if not (isinstance(a, sp.Indexed) and isinstance(b, sp.Indexed)):
+        return None
+    if a.is_nonnegative and not b.is_nonnegative:
+        return a, b
+    if b.is_nonnegative and not a.is_nonnegative:
+        return b, a
+    return None
+
+
+zero_weight_sum_opt = Rewrite(
+    "zero_weight_sum",
+    lambda e: _weighted_event_sum(e) is not None,
+    lambda e: sp.Sum(XMul(*_weighted_event_sum(e)), *e.limits),
+    "sum_k y_k z_k is 0 * -inf = nan where a class the target weighs 0 has logit -inf; that term's limit is 0",
+    priority=185,
 )
 
 # ---------------------------------------------------------------------------
@@ -891,7 +973,7 @@ log_split_opt = Rewrite(
 # The rules, in increasing priority. Order matters, and each rule's priority says where it goes:
 #   100s  logs of sigmoids and sums of exponentials name their function (log(1 + e^z) must become
 #         softplus before log1p sees it: log1p(e^z) overflows); logs of normal tails (log Phi, log erfc)
-#         and of 1 - e^x, e^x - 1 likewise;
+#         and of 1 - e^x, e^x - 1 likewise; then 0 * inf = 0 for zero weights;
 #   200s  log-gamma, log-beta and log-binomial forms, then the Poisson saddle point (240);
 #   300s  log cosh, log I0 (log_i0_cos after log_i0);
 #   400s  products with a log (xlogy) or an exp;        500s  powers of an exact base, then powm1;

@@ -1,0 +1,105 @@
+"""Exact at +-inf: the limit where one exists, on every backend and in the gradients.
+
+Oracles: the limits worked by hand (BCE with logits: softplus(z) - y z -> 0 at z = +inf, y = 1;
+-> inf at z = +inf, y = 0; -> 0 at z = -inf, y = 0), optax's safe_softmax_cross_entropy for the
+probability-target cross-entropy with a -inf logit where the target is 0 (log 2), and torch
+where it agrees.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import symlik
+
+INF = np.inf
+BCE_Z = np.array([INF, INF, -INF, -INF, 3.0])
+BCE_Y = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
+BCE_WANT = np.array([0.0, INF, 0.0, INF, math.log1p(math.exp(-3.0))])  # by hand
+CE_Z = np.array([[-INF, 0.0, 0.0], [-INF, 0.0, 0.0], [-INF, 1.0, -2.0]])
+CE_Y = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+CE_WANT = np.array([math.log(2.0), INF, math.log1p(math.exp(-3.0))])  # by hand
+IDX_Z = np.array([[-INF, 0.0, 0.0], [-INF, 0.0, 0.0], [INF, 0.0, 0.0], [INF, INF, 0.0], [INF, 0.0, 0.0]])
+IDX_Y = np.array([1, 0, 0, 1, 2])
+IDX_WANT = np.array([math.log(2.0), INF, 0.0, math.log(2.0), INF])  # softmax's limit: even over the +inf entries
+
+
+def _backends():
+    out = ["numpy"]
+    for backend, module in (("fused", "numba"), ("torch", "torch"), ("jax", "jax")):
+        try:
+            __import__(module)
+            out.append(backend)
+        except ImportError:
+            pass
+    return out
+
+
+def _to(backend, a):
+    if backend == "torch":
+        import torch
+
+        return torch.as_tensor(a)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        return jnp.asarray(a)
+    return a
+
+
+@pytest.mark.parametrize("backend", _backends())
+@pytest.mark.parametrize(
+    "spec,link,z,y,want",
+    [
+        ("bernoulli", "logit", BCE_Z, BCE_Y, BCE_WANT),
+        ("categorical", "softmax", CE_Z, CE_Y, CE_WANT),
+        ("categorical", "softmax", IDX_Z, IDX_Y, IDX_WANT),
+    ],
+    ids=["bce_logits", "ce_probability_targets", "ce_class_indices"],
+)
+def test_limits_at_infinite_logits(backend, spec, link, z, y, want):
+    k = symlik.compile(spec, link=link, reduction="none", backend=backend)
+    with np.errstate(all="raise"):  # no warning either: the value is computed exactly
+        got = np.asarray(k(_to(backend, z), _to(backend, y)))
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+
+
+def test_optax_safe_softmax_cross_entropy_agrees():
+    optax = pytest.importorskip("optax")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    want = float(optax.safe_softmax_cross_entropy(np.array([-INF, 0.0, 0.0]), np.array([0.0, 0.5, 0.5])))
+    assert want == pytest.approx(math.log(2.0), rel=1e-15)
+    k = symlik.compile("categorical", link="softmax", reduction="none")
+    assert float(k(np.array([-INF, 0.0, 0.0]), np.array([0.0, 0.5, 0.5]))) == pytest.approx(want, rel=1e-15)
+
+
+def test_gradients_are_exact_at_infinite_logits():
+    # d/dz (softplus(z) - y z) = sigmoid(z) - y: 0 at (+inf, 1), 1 at (+inf, 0), 0 at (-inf, 0), -1 at (-inf, 1).
+    z, y = BCE_Z[:4], BCE_Y[:4]
+    want = np.array([0.0, 1.0, 0.0, -1.0])
+    k = symlik.compile("bernoulli", link="logit", reduction="sum")
+    with np.errstate(all="raise"):
+        (g,) = k.grad(z, y)
+    np.testing.assert_array_equal(g, want)
+    torch = pytest.importorskip("torch")
+    kt = symlik.compile("bernoulli", link="logit", reduction="sum", backend="torch")
+    zt = torch.tensor(z, requires_grad=True)
+    kt(zt, torch.tensor(y)).backward()
+    np.testing.assert_array_equal(zt.grad.numpy(), want)
+    # cross-entropy with a -inf logit the target weighs 0: d/dz = softmax(z) - y, 0 at the -inf class
+    kc = symlik.compile("categorical", link="softmax", reduction="sum", backend="torch")
+    zc = torch.tensor([[-INF, 0.0, 0.0]], requires_grad=True)
+    kc(zc, torch.tensor([[0.0, 0.5, 0.5]])).backward()
+    np.testing.assert_allclose(zc.grad.numpy(), [[0.0, 0.0, 0.0]], atol=1e-15)
+
+
+def test_validation_accepts_infinite_logits_and_rejects_nan_naming_the_input():
+    k = symlik.compile("bernoulli", link="logit")
+    assert k(np.array([INF, -INF]), np.array([1.0, 0.0])) == 0.0
+    with pytest.raises(symlik.SymlikError, match=r"logits must be real .*nan is not allowed.*at index \(1,\)"):
+        k(np.array([0.0, np.nan]), np.array([1.0, 0.0]))
