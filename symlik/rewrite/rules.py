@@ -390,29 +390,6 @@ bce_logits_opt = Rewrite(
 )
 
 
-def _sigmoid_pair(e):
-    """e with sigmoid(-z) written 1 - sigmoid(z), when that shortens it (the gradient of the BCE
-    form above, -y sigmoid(-z) + (1 - y) sigmoid(z), is sigmoid(z) - y), else None."""
-    if not isinstance(e, sp.Add):
-        return None
-    for s_ in e.atoms(Sigmoid):
-        z = -s_.args[0]
-        if s_.args[0].could_extract_minus_sign() and Sigmoid(z) in e.atoms(Sigmoid):
-            shorter = sp.expand(e.subs(s_, 1 - Sigmoid(z)))
-            if sp.count_ops(shorter) < sp.count_ops(e):
-                return shorter
-    return None
-
-
-sigmoid_pair_opt = Rewrite(
-    "sigmoid_pair",
-    lambda e: _sigmoid_pair(e) is not None,
-    _sigmoid_pair,
-    "-y sigmoid(-z) + (1 - y) sigmoid(z) rounds twice; it is sigmoid(z) - y, exact at z = +-inf too",
-    priority=165,
-)
-
-
 def _weighted_event_sum(e):
     """(w, z) when e is the event sum of w[k] z[k] with w a nonnegative weight (a target), else None."""
     if not (isinstance(e, sp.Sum) and isinstance(e.function, sp.Mul) and len(e.function.args) == 2):
