@@ -12,12 +12,15 @@ some kernels call, scipy.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 from symlik.apps.accuracy.measure import RTOL, measure
-from symlik.apps.catalog import all_derivations
+from symlik.apps.catalog import all_derivations, combinations
+from symlik.derivation.pipeline import derive
 
 DOC = "docs/accuracy.md"
 # The second table: densities a user writes for symlik.custom (custom.py), measured the same way.
@@ -25,20 +28,44 @@ USER_HEADING = "## User-written densities"
 HEADER = "| derivation | kernel | points (f64 / f32) | worst f64 | kappa there | where (f64) | worst f32 | kappa there | where (f32) | nan/inf | within bounds |"
 
 
-def measure_all(slugs=None, progress=None, derivations=None):
-    """Results for every derivation (or those whose slug is in ``slugs``), both dtypes."""
+def _measure_one(d) -> list:
+    by_kernel = {}
+    for dtype in (np.float64, np.float32):
+        for r in measure(d, dtype):
+            by_kernel.setdefault(r.kernel, {})[r.dtype] = r
+    return [(d.slug, kernel, pair.get("float64"), pair.get("float32")) for kernel, pair in by_kernel.items()]
+
+
+def _measure_combination(combination) -> list:
+    """The rows of one catalog combination, derived afresh (in a worker process)."""
+    name, predict, link, options = combination
+    return _measure_one(derive(name, predict=predict, link=link, options=options or None))
+
+
+def measure_all(slugs=None, progress=None, derivations=None, jobs: int = 1):
+    """Results for every derivation (or those whose slug is in ``slugs``), both dtypes.
+
+    With ``jobs`` > 1 the catalog's combinations are measured in that many processes (started
+    by spawn: a forked copy of a process that runs JAX's threads may deadlock); the rows come
+    back in the catalog's order either way."""
+    if derivations is None and jobs > 1:
+        chosen = list(combinations())
+        if slugs is not None:  # a slug is known only once derived
+            chosen = [c for c, d in zip(chosen, all_derivations()) if d.slug in slugs]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            rows = []
+            for combination, part in zip(chosen, pool.map(_measure_combination, chosen)):
+                if progress:
+                    progress(part[0][0] if part else combination[0])
+                rows += part
+            return rows
     rows = []
     for d in all_derivations() if derivations is None else derivations:
         if slugs is not None and d.slug not in slugs:
             continue
         if progress:
             progress(d.slug)
-        by_kernel = {}
-        for dtype in (np.float64, np.float32):
-            for r in measure(d, dtype):
-                by_kernel.setdefault(r.kernel, {})[r.dtype] = r
-        for kernel, pair in by_kernel.items():
-            rows.append((d.slug, kernel, pair.get("float64"), pair.get("float32")))
+        rows += _measure_one(d)
     return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -15,9 +16,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path(DOC), help=f"where the table goes (default {DOC})")
     p.add_argument("--check", action="store_true", help="compare with the file instead of writing it; exit 1 if stale")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes measuring the catalog (default: one per core)")
     args = p.parse_args(argv)
     progress = None if args.quiet else (lambda slug: print(f"measuring {slug}", file=sys.stderr))
-    text = render(measure_all(progress=progress), measure_all(progress=progress, derivations=user_derivations()))
+    text = render(measure_all(progress=progress, jobs=args.jobs), measure_all(progress=progress, derivations=user_derivations()))
     if args.check:
         old = parse(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
         new = parse(text)
