@@ -79,6 +79,10 @@ class Constraint:
         """Every value valid here is valid for ``other`` (a link fits a parameter this way)."""
         return self == other
 
+    def closure(self) -> Constraint:
+        """The set with its edges added (a link's range (0, inf) has closure [0, inf))."""
+        return self
+
     def excludes(self, value: sp.Expr) -> bool:
         """SymPy proves that the symbolic ``value`` breaks the constraint (a best constant out of range)."""
         return False
@@ -190,6 +194,9 @@ class Interval(Constraint):
         if self.upper is not None and not self.open_upper and value == self.upper:
             return -1
         return 0
+
+    def closure(self) -> Constraint:
+        return dataclasses.replace(self, open_lower=False, open_upper=False)
 
     def within(self, other: Constraint) -> bool:
         if not isinstance(other, Interval) or (other.integer and not self.integer):
