@@ -510,21 +510,19 @@ class BesselI1I0Ratio(sp.Function):
         return r"\frac{I_{1}\left(%s\right)}{I_{0}\left(%s\right)}" % (x, x)
 
 
-def tweedie_log_base_mp(y, phi, p, dps: int = 40):
-    """log c_p(y, phi) in mpmath at ``dps`` digits, by summing the Dunn-Smyth series term by term.
+def tweedie_log_series_mp(y, phi, p, dps: int = 40):
+    """log a(y, phi) = log((1/y) sum_{j>=1} W_j), y > 0, in mpmath at ``dps`` digits, term by term.
 
-    For 1 < p < 2 the Tweedie density is c_p(y, phi) exp(-d(y, mu) / (2 phi)); c_p(0, phi) = 1
-    (the point mass), and for y > 0 c_p = a(y, phi) exp(-y^(2-p) / ((p-1)(2-p) phi)) with
-    a = (1/y) sum_{j>=1} W_j, log W_j = j log z - log j! - log Gamma(alpha j), alpha = (2-p)/(p-1),
-    z = y^alpha (p-1)^-alpha phi^-(1+alpha) / (2-p) (Dunn and Smyth 2005, eq. 4). The terms are
-    log-concave in j: the sum walks out from the mode until each side falls 100 nats below it.
+    The Dunn-Smyth series of the Tweedie density for 1 < p < 2 in its exponential-dispersion form
+    a(y, phi) exp((y theta - kappa) / phi): log W_j = j log z - log j! - log Gamma(alpha j),
+    alpha = (2-p)/(p-1), z = y^alpha (p-1)^-alpha phi^-(1+alpha) / (2-p) (Dunn and Smyth 2005,
+    eq. 4). The terms are log-concave in j: the sum walks out from the mode
+    y^(2-p) / (phi (2-p)) until each side falls 100 nats below it.
     """
     import mpmath
 
     with mpmath.workdps(dps):
         y, phi, p = mpmath.mpf(y), mpmath.mpf(phi), mpmath.mpf(p)
-        if y == 0:
-            return mpmath.mpf(0)
         alpha = (2 - p) / (p - 1)
         log_z = alpha * mpmath.log(y) - alpha * mpmath.log(p - 1) - (1 + alpha) * mpmath.log(phi) - mpmath.log(2 - p)
 
@@ -543,7 +541,23 @@ def tweedie_log_base_mp(y, phi, p, dps: int = 40):
                 if term < -100 and (direction < 0 or j > j_mode):
                     break
                 j += direction
-        return top + mpmath.log(total) - mpmath.log(y) - y ** (2 - p) / ((p - 1) * (2 - p) * phi)
+        return top + mpmath.log(total) - mpmath.log(y)
+
+
+def tweedie_log_base_mp(y, phi, p, dps: int = 40):
+    """log c_p(y, phi) in mpmath: 0 at y = 0; log a(y, phi) - y^(2-p) / ((p-1)(2-p) phi) above.
+
+    The Tweedie density (1 < p < 2) is c_p(y, phi) exp(-d(y, mu) / (2 phi)) with d the unit
+    deviance; c_p(0, phi) = 1 (the point mass), and the y-only part of the deviance moves
+    a(y, phi) (``tweedie_log_series_mp``) to c_p.
+    """
+    import mpmath
+
+    with mpmath.workdps(dps):
+        y, phi, p = mpmath.mpf(y), mpmath.mpf(phi), mpmath.mpf(p)
+        if y == 0:
+            return mpmath.mpf(0)
+        return tweedie_log_series_mp(y, phi, p, dps) - y ** (2 - p) / ((p - 1) * (2 - p) * phi)
 
 
 class TweedieLogBase(sp.Function):
