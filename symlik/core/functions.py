@@ -578,7 +578,13 @@ class TweedieLogBase(sp.Function):
         return sp.Float(tweedie_log_base_mp(*(sp.Float(a, prec) for a in self.args), dps=prec // 3 + 10), prec)
 
     @staticmethod
-    def _imp_(y, phi, p):  # lambdify(modules="mpmath") calls this (the accuracy oracle)
+    def _imp_(y, phi, p):
+        """What lambdify calls: mpmath numbers for mpmath (the accuracy oracle), element by element
+        for NumPy arrays (a test's closed form), never the kernels' routine."""
+        import numpy as np
+
+        if any(isinstance(a, np.ndarray) for a in (y, phi, p)):
+            return np.vectorize(lambda *a: float(tweedie_log_base_mp(*a)), otypes=[float])(y, phi, p)
         return tweedie_log_base_mp(y, phi, p)
 
     def _eval_is_real(self):
@@ -603,9 +609,10 @@ class TweedieBase(sp.Function):
 
     @staticmethod
     def _imp_(y, phi, p):
-        import mpmath
+        import numpy as np
 
-        return mpmath.exp(tweedie_log_base_mp(y, phi, p))
+        log_c = TweedieLogBase._imp_(y, phi, p)
+        return np.exp(log_c) if isinstance(log_c, np.ndarray) else log_c.context.exp(log_c)
 
     def _eval_is_positive(self):
         return True
