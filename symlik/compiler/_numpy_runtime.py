@@ -301,7 +301,7 @@ def _stirling_correction(x):
     xs = np.where(small, x, 15.0)
     direct = s.gammaln(xs) - ((xs - 0.5) * np.log(xs) - xs + 0.5 * math.log(2 * math.pi))
     xl = np.where(small, 15.0, x)
-    r = 1 / (xl * xl)
+    r = (1 / xl) ** 2  # not 1 / xl^2: xl^2 overflows past 1e154
     series = (1 / 12 - r * (1 / 360 - r * (1 / 1260 - r * (1 / 1680 - r / 1188)))) / xl
     return np.where(small, direct, series)
 
