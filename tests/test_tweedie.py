@@ -21,7 +21,10 @@ from symlik.compiler._numpy_runtime import _tweedie_log_base
 from symlik.core.functions import tweedie_log_base_mp
 from symlik.losses.continuous import tweedie_deviance
 
-sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+def _sklearn_metrics():
+    """scikit-learn's metrics, the reference values (symlik[sklearn]); the test skips without it."""
+    return pytest.importorskip("sklearn.metrics")
 
 rng = np.random.default_rng(14)
 Y = np.concatenate([[0.0, 0.0], rng.gamma(1.5, 2.0, 40)])
@@ -51,6 +54,7 @@ def test_the_quasi_likelihood_step_is_the_integral():
 
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 def test_loss_kernel_is_sklearn_mean_tweedie_deviance_at_p_1_5(reduction):
+    sklearn_metrics = _sklearn_metrics()
     k = symlik.compile("tweedie", reduction=reduction)
     got = k(MU, Y, power=1.5)
     if reduction == "mean":
@@ -61,6 +65,7 @@ def test_loss_kernel_is_sklearn_mean_tweedie_deviance_at_p_1_5(reduction):
 
 
 def test_log_link_kernel_is_sklearn_on_exp_z():
+    sklearn_metrics = _sklearn_metrics()
     k = symlik.compile("tweedie", link="log")
     z = np.log(MU)
     np.testing.assert_allclose(k(z, Y, power=1.3), sklearn_metrics.mean_tweedie_deviance(Y, MU, power=1.3), rtol=1e-12)
@@ -69,6 +74,7 @@ def test_log_link_kernel_is_sklearn_on_exp_z():
 @pytest.mark.parametrize("power", [0, 1, 2, 3], ids=["normal", "poisson", "gamma", "inverse_gaussian"])
 def test_template_at_the_special_powers_is_sklearn(power):
     """At p = 0 and 3 the template's value; at p = 1 and 2 its limit (the formula divides by 1 - p, 2 - p)."""
+    sklearn_metrics = _sklearn_metrics()
     y, mu, p = sp.symbols("y mu p", positive=True)
     expr = tweedie_deviance.expr(y, mu, power=p)
     special = sp.limit(expr, p, power) if power in (1, 2) else expr.subs(p, power)
