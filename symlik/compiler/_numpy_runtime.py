@@ -290,20 +290,17 @@ _TWEEDIE_NODES = 128
 _TWEEDIE_ROWS = 4096  # observations per block: the block's (rows, nodes) arrays stay small
 
 
-def _stirling_correction(x):
-    """log Gamma(x) - ((x - 1/2) log x - x + log(2 pi)/2), for x > 0: small (1/(12 x) for large x).
-
-    From log Gamma directly below 15, where the two are of moderate size; the asymptotic series
-    (five terms, the sixth below 2.2e-16 there) above, where subtracting them would cancel.
-    """
-    s = _special()
+def _stirling_correction_anywhere(x):
+    """log Gamma(x) - ((x - 1/2) log x - x + log(2 pi)/2) for every x > 0 (``_stirling_correction``
+    is the series, for x >= 10): from log Gamma directly below 15, where the two are of moderate
+    size, and the series above, where subtracting them would cancel."""
+    x = np.asarray(x, dtype=np.float64)
+    out = _stirling_correction(np.maximum(x, 15.0))
     small = x < 15
-    xs = np.where(small, x, 15.0)
-    direct = s.gammaln(xs) - ((xs - 0.5) * np.log(xs) - xs + 0.5 * math.log(2 * math.pi))
-    xl = np.where(small, 15.0, x)
-    r = (1 / xl) ** 2  # not 1 / xl^2: xl^2 overflows past 1e154
-    series = (1 / 12 - r * (1 / 360 - r * (1 / 1260 - r * (1 / 1680 - r / 1188)))) / xl
-    return np.where(small, direct, series)
+    if small.any():
+        xs = x[small]
+        out[small] = _special().gammaln(xs) - ((xs - 0.5) * np.log(xs) - xs + 0.5 * math.log(2 * math.pi))
+    return out
 
 
 def _tweedie_log_base(y, phi, p):
@@ -338,7 +335,8 @@ def _tweedie_log_base(y, phi, p):
         lo = np.maximum(1.0, np.floor(mode - width))
         count = np.ceil(mode + width) - lo + 1
         step = np.where(count <= _TWEEDIE_NODES, 1.0, (count - 1) / (_TWEEDIE_NODES - 1))
-        j = lo[:, None] + step[:, None] * k
+        columns = int(min(_TWEEDIE_NODES, count.max()))  # no more nodes than this block's widest window
+        j = lo[:, None] + step[:, None] * k[:columns]
         J, log_J = mode[:, None], log_mode[:, None]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             u = (j - J) / J
@@ -347,8 +345,8 @@ def _tweedie_log_base(y, phi, p):
             # away from it as J - j + j (log j - log J), with log J never formed from an underflowed J
             Jh = np.where(near, J * ((1 + u) * np.log1p(np.where(near, u, 0)) - u), J - j + j * (np.log(j) - log_J))
         a = alpha[:, None]
-        log_w = -(1 + a) * Jh - _stirling_correction(j) - _stirling_correction(a * j) + np.log(step)[:, None]
-        log_w = np.where(k < count[:, None], log_w, -np.inf)
+        log_w = -(1 + a) * Jh - _stirling_correction_anywhere(j) - _stirling_correction_anywhere(a * j) + np.log(step)[:, None]
+        log_w = np.where(k[:columns] < count[:, None], log_w, -np.inf)
         top = np.max(log_w, axis=1)
         log_sum = top + np.log(np.sum(np.exp(log_w - top[:, None]), axis=1))
         result[block] = log_sum + 0.5 * np.log(alpha) - math.log(2 * math.pi) - log_y
