@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import sympy as sp
 from sympy.codegen.numpy_nodes import logaddexp
-from harness import kernel_args, random_inputs
+from harness import kernel_args, random_inputs, term_magnitude
 from scipy import special
 
 import symlik
 from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle, converged, derivative
 from symlik.compiler.grad import build
-from symlik.core.functions import Sigmoid, Softmax, exact
+from symlik.core.functions import Sigmoid, Softmax
 from symlik.model import links
 
 mpmath.mp.dps = 50
@@ -105,16 +105,8 @@ def test_grad_matches_mpmath_finite_differences(derivation, target):
 
 
 def _term_magnitude(d, target, args, reduction):
-    """The sum of the absolute values of the terms the kernel adds (per observation, then reduced):
-    two orders of the same sum differ by rounding of these, not of the result, where the terms
-    cancel (a Tweedie deviance near mu = y). 0 where the terms cannot be evaluated here (event sums)."""
-    expr = exact(d.nll if target == "nll" else d.loss.expr)
-    if expr.has(sp.Sum, sp.Indexed):
-        return 0.0
-    symbols = [d.symbols[n] for n in d.inputs if n in args]
-    terms = [sp.lambdify(symbols, sp.Abs(t), ["scipy", "numpy"]) for t in sp.Add.make_args(expr)]
-    values = [np.broadcast_to(np.asarray(t(*(args[n] for n in d.inputs if n in args)), float), np.shape(args["y"])) for t in terms]
-    total = np.sum(values, axis=0)
+    """The terms' magnitude (harness.term_magnitude), reduced as the kernel reduces."""
+    total = term_magnitude(d, target, args)
     return {"none": total, "sum": np.sum(total), "mean": np.mean(total)}[reduction]
 
 
