@@ -88,3 +88,27 @@ def assert_nll_matches_scipy(d, backend="numpy", *, rtol=1e-12, to_array=None, t
         args = {n: to_array(v) for n, v in args.items()}
     got = to_numpy(k(**args))
     np.testing.assert_allclose(got, scipy_nll(d, inputs, y), rtol=rtol, atol=rtol)
+
+
+def term_magnitude(d, target, values):
+    """Per observation, the sum of the absolute values of the terms the kernel for ``target``
+    ("nll" or "loss") adds, at the kernel inputs ``values``: two orders of the same sum, or a
+    sum and its exact value, differ by rounding of these, not of the result, where the terms
+    cancel (a Tweedie deviance near mu = y, or near p = 1). 0 where the terms cannot be evaluated
+    here (sums over an event axis)."""
+    import sympy as sp
+
+    from symlik.core.functions import exact
+
+    expr = exact(d.nll if target == "nll" else d.loss.expr)
+    if expr.has(sp.Sum, sp.Indexed):
+        return 0.0
+    names = [n for n in d.inputs if n in values]
+    symbols = [d.symbols[n] for n in names]
+    shape = np.shape(values["y"])
+    total = np.zeros(shape)
+    for term in sp.Add.make_args(expr):
+        f = sp.lambdify(symbols, sp.Abs(term), ["scipy", "numpy"])
+        with np.errstate(all="ignore"):
+            total = total + np.broadcast_to(np.asarray(f(*(values[n] for n in names)), float), shape)
+    return total

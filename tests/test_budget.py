@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+import sympy as sp
 
 import symlik
 from symlik.core import budget
@@ -72,3 +73,30 @@ def test_cli_density_stops_at_the_budget_in_one_line(tmp_path):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "time budget of 12 s ran out while checking the density" in lines[0], r.stderr
+
+
+# Matching this NLL against every template makes SymPy expand a polynomial of high degree:
+# minutes of simplification inside one call, which nothing can interrupt from inside.
+SLOW_MATCH = "exp(-(y-m)**2/2 - ((y-m)**3 + m**5*y**7)**16/(1+m**2)**9)"
+
+
+def test_derive_of_a_custom_density_is_stopped_at_the_budget_under_spawn(spawn, monkeypatch):
+    monkeypatch.setenv("SYMLIK_TIME_BUDGET", "4")
+    spec = symlik.custom("slow_match", density=SLOW_MATCH, params={"m": "real"}, check=False)
+    started = time.monotonic()
+    with pytest.raises(symlik.BudgetExceeded, match="ran out while proving which loss") as info:
+        symlik.derive(spec)
+    assert "\n" not in str(info.value) and "4 s" in str(info.value)
+    assert time.monotonic() - started < 60  # killed at the budget, not left to finish its minutes
+
+
+def test_derive_of_a_custom_density_in_a_child_returns_the_same_derivation(spawn):
+    # The oracle is the Laplace density's known identity: -log p = (1/b) |y - m| + log(2b).
+    spec = symlik.custom("lap_child", density="exp(-abs(y - m)/b)/(2*b)", params={"m": "real", "b": "positive"},
+                         time_budget=120)
+    d = symlik.derive(spec)
+    assert d.spec is spec and d.loss.name == "mae"
+    y, m, b = spec.y, spec.symbol("m"), spec.symbol("b")
+    assert sp.simplify(d.scale - 1 / b) == 0 and sp.simplify(d.offset - sp.log(2 * b)) == 0
+    assert sp.simplify(d.nll - (sp.Abs(y - m) / b + sp.log(2 * b))) == 0
+    assert "Identify the loss: mean absolute error" in d.to_text()

@@ -257,7 +257,7 @@ P3 = np.full((2, 3), 1 / 3)
     [
         ("poisson", (np.array([1.0]), np.array([2.5])), r"y must lie in the support \{0, \.\.\., inf\}"),
         ("poisson", (np.array([1.0]), np.array([-1])), r"y must lie in the support"),
-        ("poisson", (np.array([0.0]), np.array([1])), r"rate must be > 0"),
+        ("poisson", (np.array([-1.0]), np.array([1])), r"rate must be >= 0"),  # rate = 0 is allowed (issue 14)
         ("poisson", (np.array([1.0, 2.0]), np.array([1, 2, 3])), r"rate of shape \(2,\) and y of shape \(3,\) do not match"),
         ("binomial", (np.array([1.2]), np.array([1]), np.array([3])), r"p must lie in \[0, 1\]"),
         ("binomial", (np.array([0.2]), np.array([4]), np.array([3])), r"y must lie in the support \{0, \.\.\., n\}"),

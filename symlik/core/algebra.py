@@ -363,14 +363,30 @@ def _resolve(expr, v, s):
     return expr
 
 
+def _on_integers(v: sp.Expr) -> bool:
+    """v takes only integer values (a polynomial with integer coefficients in integer symbols),
+    so v = 0 is a set of positive probability, not of measure zero."""
+    return bool(v.free_symbols) and all(s.is_integer for s in v.free_symbols) and v.is_integer is True
+
+
+def _solve_integer_zero(v: sp.Expr) -> dict | None:
+    """{s: value} that makes v = 0, for v linear in one of its symbols (y - 2 -> {y: 2}); else None."""
+    for s in sorted(v.free_symbols, key=str):
+        poly = sp.Poly(v, s)
+        if poly.degree() == 1 and not poly.coeffs()[0].free_symbols:
+            return {s: sp.solve(v, s)[0]}
+    return None
+
+
 def cases(exprs, _depth=0) -> list[tuple[sp.Expr, ...]] | None:
     """Split piecewise-smooth expressions into smooth cases.
 
     Every switch (Abs, sign, Heaviside, Max, Min, a Piecewise condition) is
     decided by the sign of a switching function v. The innermost switch is
-    split first, v > 0 and v < 0, and each side again until no switch is
+    split first, v > 0 and v < 0 (and v = 0 too when v is integer-valued: a count
+    equal to 0 is not a null set), and each side again until no switch is
     left (so |r| <= delta, once |r| is decided, splits on r - delta). A claim
-    true in every case is true wherever no v is 0: almost everywhere. Cases
+    true in every case is true wherever no real-valued v is 0: almost everywhere. Cases
     are not checked for consistency, which can only make a claim harder to
     prove. None when a switch is of a kind this cannot decide or the split
     goes deeper than MAX_SWITCHES.
@@ -385,6 +401,16 @@ def cases(exprs, _depth=0) -> list[tuple[sp.Expr, ...]] | None:
     if point is None:  # a constant decides it: SymPy would have, so give up
         return None
     out = []
+    if _on_integers(point[0]):
+        # v = 0 is not "almost nowhere" when v is an integer quantity (a count y = 0 has
+        # positive probability): that case is a case of its own, v solved for and substituted.
+        at_zero = _solve_integer_zero(point[0])
+        if at_zero is None:
+            return None
+        sub = cases([e.xreplace(at_zero) for e in exprs], _depth + 1)
+        if sub is None:
+            return None
+        out += sub
     for s in (1, -1):
         try:
             sub = cases([_resolve(e, point[0], s) for e in exprs], _depth + 1)

@@ -851,6 +851,122 @@ class NegLogNegBinomialLogit(sp.Function):
         return printer._print(self.rewrite("exact"))
 
 
+def tweedie_log_series_mp(y, phi, p, dps: int = 40):
+    """log a(y, phi) = log((1/y) sum_{j>=1} W_j), y > 0, in mpmath at ``dps`` digits, term by term.
+
+    The Dunn-Smyth series of the Tweedie density for 1 < p < 2 in its exponential-dispersion form
+    a(y, phi) exp((y theta - kappa) / phi): log W_j = j log z - log j! - log Gamma(alpha j),
+    alpha = (2-p)/(p-1), z = y^alpha (p-1)^-alpha phi^-(1+alpha) / (2-p) (Dunn and Smyth 2005,
+    eq. 4). The terms are log-concave in j: the sum walks out from the mode
+    y^(2-p) / (phi (2-p)) until each side falls 100 nats below it.
+    """
+    import mpmath
+
+    with mpmath.workdps(dps):
+        y, phi, p = mpmath.mpf(y), mpmath.mpf(phi), mpmath.mpf(p)
+        alpha = (2 - p) / (p - 1)
+        log_z = alpha * mpmath.log(y) - alpha * mpmath.log(p - 1) - (1 + alpha) * mpmath.log(phi) - mpmath.log(2 - p)
+
+        def log_w(j):
+            return j * log_z - mpmath.loggamma(j + 1) - mpmath.loggamma(alpha * j)
+
+        j_mode = y ** (2 - p) / (phi * (2 - p))
+        start = max(1, int(mpmath.floor(j_mode)))
+        top = log_w(start)
+        total = mpmath.mpf(1)
+        for direction in (1, -1):
+            j = start + direction
+            while j >= 1:
+                term = log_w(j) - top
+                total += mpmath.exp(term)
+                if term < -100 and (direction < 0 or j > j_mode):
+                    break
+                j += direction
+        return top + mpmath.log(total) - mpmath.log(y)
+
+
+def tweedie_log_base_mp(y, phi, p, dps: int = 40):
+    """log c_p(y, phi) in mpmath: 0 at y = 0; log a(y, phi) - y^(2-p) / ((p-1)(2-p) phi) above.
+
+    The Tweedie density (1 < p < 2) is c_p(y, phi) exp(-d(y, mu) / (2 phi)) with d the unit
+    deviance; c_p(0, phi) = 1 (the point mass), and the y-only part of the deviance moves
+    a(y, phi) (``tweedie_log_series_mp``) to c_p.
+    """
+    import mpmath
+
+    with mpmath.workdps(dps):
+        y, phi, p = mpmath.mpf(y), mpmath.mpf(phi), mpmath.mpf(p)
+        if y == 0:
+            return mpmath.mpf(0)
+        return tweedie_log_series_mp(y, phi, p, dps) - y ** (2 - p) / ((p - 1) * (2 - p) * phi)
+
+
+class TweedieLogBase(sp.Function):
+    """log c_p(y, phi): the part of the Tweedie log-density (1 < p < 2) free of the mean.
+
+    0 at y = 0 (the point mass e^-lambda is all in the deviance term); for y > 0 the
+    Dunn-Smyth series, which has no closed form: the NumPy runtime sums it in logs
+    around its largest term (``_tweedie_log_base``), mpmath term by term
+    (``tweedie_log_base_mp``, also the evalf and lambdify form). A backend without
+    a routine for it says so (NotSupportedError).
+    """
+
+    nargs = 3
+
+    def _eval_evalf(self, prec):
+        if not all(a.is_number for a in self.args):
+            return None
+        return sp.Float(tweedie_log_base_mp(*(sp.Float(a, prec) for a in self.args), dps=prec // 3 + 10), prec)
+
+    @staticmethod
+    def _imp_(y, phi, p):
+        """What lambdify calls: mpmath numbers for mpmath (the accuracy oracle), element by element
+        for NumPy arrays (a test's closed form), never the kernels' routine."""
+        import numpy as np
+
+        if any(isinstance(a, np.ndarray) for a in (y, phi, p)):
+            return np.vectorize(lambda *a: float(tweedie_log_base_mp(*a)), otypes=[float])(y, phi, p)
+        return tweedie_log_base_mp(y, phi, p)
+
+    def _eval_is_real(self):
+        return True
+
+    def _latex(self, printer):
+        y, phi, p = (printer._print(a) for a in self.args)
+        return r"\log c_{%s}\left(%s, %s\right)" % (p, y, phi)
+
+    def _sympystr(self, printer):
+        y, phi, p = (printer._print(a) for a in self.args)
+        return "log c_%s(%s, %s)" % (p, y, phi)
+
+
+class TweedieBase(sp.Function):
+    """c_p(y, phi) = exp(TweedieLogBase(y, phi, p)), for the density as it is written (display)."""
+
+    nargs = 3
+
+    def _eval_evalf(self, prec):
+        return sp.exp(TweedieLogBase(*self.args))._eval_evalf(prec)
+
+    @staticmethod
+    def _imp_(y, phi, p):
+        import numpy as np
+
+        log_c = TweedieLogBase._imp_(y, phi, p)
+        return np.exp(log_c) if isinstance(log_c, np.ndarray) else log_c.context.exp(log_c)
+
+    def _eval_is_positive(self):
+        return True
+
+    def _latex(self, printer):
+        y, phi, p = (printer._print(a) for a in self.args)
+        return r"c_{%s}\left(%s, %s\right)" % (p, y, phi)
+
+    def _sympystr(self, printer):
+        y, phi, p = (printer._print(a) for a in self.args)
+        return "c_%s(%s, %s)" % (p, y, phi)
+
+
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
 REWRITE_FUNCTIONS = (XDivY, XMul, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogErfc, LogNdtr, Log1mExp, LogExpm1, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit)
 

@@ -62,6 +62,7 @@ SYMBOLS: dict[str, Display] = {
     # distribution parameters
     "lam": Display(r"\lambda", "λ"),
     "rate": Display(r"\lambda", "λ"),
+    "power": Display("p", "p"),  # the Tweedie variance power (sklearn's name for it)
     # parameters that loss options add (see derivation/options.py)
     "class_weight": Display(r"\alpha", "α"),
     "pos_weight": Display("w_{+}", "w₊"),

@@ -32,7 +32,8 @@ def apply_link(expr, theta, link, zbase, k, K):
         lambda e: isinstance(e, Softplus) and e.args[0].could_extract_minus_sign(),
         lambda e: Softplus(-e.args[0]) + e.args[0],
     )
-    return sp.expand(expr)
+    # exp(a + b) stays whole (power_exp=False): e^((2-p) z) is not split into e^(2z) / e^(p z), which overflow apart
+    return sp.expand(expr, power_exp=False)
 
 
 def observation(expr, names):

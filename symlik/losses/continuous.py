@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symlik.core.algebra import is_zero
+from symlik.core.algebra import clearly_nonzero, has_switch, is_zero
 from symlik.losses.templates import Template
 
 # The residual r = y - theta, on one side of 0 (r > 0), for profiles.
@@ -263,8 +263,43 @@ cosine = Template(
     doc="1 - cos(y - mu)",
 )
 
+
+
+def _tweedie_power(nll, y, predicted):
+    """The power p from the slope: a Tweedie deviance has d nll / d mu = A (mu - y) mu^-p,
+    zero at mu = y, so p = -mu d/dmu log(slope / (mu - y)). Powers 1 and 2 are left to the
+    Poisson NLL and the gamma deviance (the general formula divides by 1 - p and 2 - p)."""
+    if len(predicted) != 1 or predicted[0].is_positive is not True:
+        return None
+    mu = predicted[0]
+    slope = sp.diff(nll, mu)
+    if slope == 0 or has_switch(slope) or clearly_nonzero(slope.subs(mu, y)):
+        return None
+    power = sp.simplify(-mu * sp.diff(sp.expand_log(sp.log(slope / (mu - y)), force=True), mu))
+    if power.has(mu, y) or power in (1, 2):
+        return None
+    return power
+
+
+def _tweedie_deviance(y, mu, power):
+    return 2 * (y ** (2 - power) / ((1 - power) * (2 - power)) - y * mu ** (1 - power) / (1 - power) + mu ** (2 - power) / (2 - power))
+
+
+tweedie_deviance = Template(
+    "tweedie_deviance",
+    "Tweedie deviance",
+    ("mean",),
+    _tweedie_deviance,
+    "TweedieDeviance",
+    inner=("power",),
+    calibrate=_calibrated("power", _tweedie_power),
+    torch="(no built-in; sklearn.metrics.mean_tweedie_deviance(power=p))",
+    doc="2 (y^(2-p) / ((1-p)(2-p)) - y mu^(1-p) / (1-p) + mu^(2-p) / (2-p))",
+)
+
 # Cheap, parameter-free templates first; cauchy before student_t (a Cauchy
-# NLL fits both, with nu = 1, and the narrower name is the better one).
+# NLL fits both, with nu = 1, and the narrower name is the better one); the Tweedie
+# deviance last: at p = 0 and 3 it is MSE and the inverse Gaussian deviance, named first.
 SCALAR: tuple[Template, ...] = (
     mse_log,
     gamma_deviance,
@@ -275,4 +310,5 @@ SCALAR: tuple[Template, ...] = (
     student_t,
     log_cosh,
     lp,
+    tweedie_deviance,
 )

@@ -147,6 +147,8 @@ def _prove(nll, template_expr, predicted, y_like) -> tuple[sp.Expr, sp.Expr] | N
     if any(clearly_nonzero(d) for d in slopes) or not all(is_zero(d) for d in slopes):
         return None
     offset, evaluated = _constant_form(offset, predicted, y_like)
+    if not free_of(offset, predicted):  # the contract: an offset written without the predictions
+        return None
     # True by construction, or (when evaluated at a point) by the zero derivative just proven.
     if not evaluated and not is_zero(nll - (scale * template_expr + offset)):  # pragma: no cover
         return None

@@ -80,6 +80,10 @@ class Constraint:
         """Every value valid here is valid for ``other`` (a link fits a parameter this way)."""
         return self == other
 
+    def closure(self) -> Constraint:
+        """The set with its edges added (a link's range (0, inf) has closure [0, inf))."""
+        return self
+
     def excludes(self, value: sp.Expr) -> bool:
         """SymPy proves that the symbolic ``value`` breaks the constraint (a best constant out of range)."""
         return False
@@ -192,6 +196,9 @@ class Interval(Constraint):
             return -1
         return 0
 
+    def closure(self) -> Constraint:
+        return dataclasses.replace(self, open_lower=False, open_upper=False)
+
     def within(self, other: Constraint) -> bool:
         if not isinstance(other, Interval) or (other.integer and not self.integer):
             return False
@@ -258,7 +265,10 @@ positive = Interval(
     "positive", "be > 0", {"positive": True}, typical=1.0, several=(0.5, 1.0, 2.0), samples=(0.7, 1.6, 3.1),
     plot_range=(0.05, 4.0, 400), lower=0.0, open_lower=True,
 )
-nonnegative = Interval("nonnegative", "be >= 0", {"nonnegative": True}, lower=0.0)
+nonnegative = Interval(
+    "nonnegative", "be >= 0", {"nonnegative": True}, typical=1.0, several=(0.5, 1.0, 2.0), samples=(0.7, 1.6, 3.1),
+    plot_range=(0.05, 4.0, 400), lower=0.0,
+)
 unit_interval = Interval(
     "unit_interval", "lie in [0, 1]", {"nonnegative": True}, typical=0.3, several=(0.2, 0.5, 0.8),
     samples=(0.3, 0.65, 0.9), plot_range=(0.005, 0.995, 399), lower=0.0, upper=1.0,

@@ -34,7 +34,7 @@ from symlik.model import constraints as C
 @dataclass(frozen=True)
 class Link:
     name: str
-    domain: C.Constraint  # the constraint of the parameters this link maps onto
+    domain: C.Constraint  # the range of the inverse: the values a parameter takes through this link
     input_name: Callable[[str], str]  # parameter name -> the kernel input's name ("logits", "log_rate")
     forward: Callable  # theta -> z (SymPy); for event links z_k up to a constant shared by all k
     inverse: Callable  # z -> theta (for event links: (z_base, k, K) -> theta_k)
@@ -60,8 +60,11 @@ class Link:
         return self.display
 
     def fits(self, constraint: C.Constraint) -> bool:
-        """The link maps onto every value a parameter with this constraint may take."""
-        return constraint.within(self.domain)
+        """The link fits a parameter when every value it gives is valid (its range lies within the
+        constraint) and it reaches every valid value but the edges (the range's closure holds the
+        constraint): log's (0, inf) fits a rate > 0 and a rate >= 0, whose 0 is reached as z -> -inf,
+        but not a probability in [0, 1]."""
+        return self.domain.within(constraint) and constraint.within(self.domain.closure())
 
     def draw(self, rng, shape) -> np.ndarray:
         """Random pre-activations (their spread keeps theta away from the edges)."""
@@ -119,7 +122,7 @@ identity = Link(
 
 logit = Link(
     "logit",
-    C.unit_interval,
+    C.open_unit_interval,  # sigmoid's range: 0 and 1 are reached only in the limit
     lambda p: "logits",
     forward=lambda theta: sp.log(theta / (1 - theta)),
     inverse=lambda z: Sigmoid(z),

@@ -22,7 +22,8 @@ class Poisson(Distribution):
 
     name = "poisson"
     title = "Poisson"
-    params = (Param("rate", C.positive, doc="mean number of events (scipy mu)"),)
+    # rate = 0 is allowed: all mass on y = 0 (scipy: poisson.logpmf(0, 0) = 0, logpmf(1, 0) = -inf)
+    params = (Param("rate", C.nonnegative, doc="mean number of events (scipy mu); 0 puts all mass on y = 0"),)
     support = C.Support("discrete", 0, None)
     predict = ("rate",)
     links = ("log",)

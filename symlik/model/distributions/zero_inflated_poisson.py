@@ -36,6 +36,7 @@ class ZeroInflatedPoisson(Distribution):
     support = C.Support("discrete", 0, None)
     predict = ("pi", "rate")
     links = ("logit", "log")
+    variants = ({"predict": ("rate",)},)  # its own NLL: zero inflation is not a Poisson NLL plus a constant
     references = (
         "D. Lambert, Zero-inflated Poisson regression, with an application to defects in manufacturing, "
         "Technometrics 34 (1992) 1-14.",
