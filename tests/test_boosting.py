@@ -58,7 +58,7 @@ XGB = [
     ("count:poisson", "poisson", dict(spec="poisson", link="log"), {}),
     # reg:gamma is the gamma NLL with shape 1 (grad 1 - y e^-z, hess y e^-z)
     ("reg:gamma", "gamma", dict(spec="gamma", link="log", fixed={"k": 1.0}), {}),
-    ("reg:tweedie", "tweedie", dict(spec="tweedie", link="log", fixed={"p": 1.5}), {"tweedie_variance_power": 1.5}),
+    ("reg:tweedie", "tweedie", dict(spec="tweedie", link="log", fixed={"power": 1.5, "phi": 1.0}), {"tweedie_variance_power": 1.5}),
 ]
 
 
@@ -110,7 +110,7 @@ LGB = [
     # poisson's Hessian is exp(z + poisson_max_delta_step), which must be > 0: 1e-12 is exp(z) to 1e-12
     ("poisson", "poisson", dict(spec="poisson", link="log"), {"poisson_max_delta_step": 1e-12}),
     ("gamma", "gamma", dict(spec="gamma", link="log", fixed={"k": 1.0}), {}),
-    ("tweedie", "tweedie", dict(spec="tweedie", link="log", fixed={"p": 1.5}), {"tweedie_variance_power": 1.5}),
+    ("tweedie", "tweedie", dict(spec="tweedie", link="log", fixed={"power": 1.5, "phi": 1.0}), {"tweedie_variance_power": 1.5}),
 ]
 
 

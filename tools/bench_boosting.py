@@ -31,7 +31,7 @@ CASES = [
     ("poisson (log)", dict(spec="poisson", link="log"), "HalfPoissonLoss", lambda r, n: r.poisson(2.0, n).astype(float)),
     ("gamma (log, k=1)", dict(spec="gamma", link="log", fixed={"k": 1.0}), "HalfGammaLoss", lambda r, n: r.gamma(2.0, 1.0, n)),
     ("binomial (logit)", dict(spec="bernoulli", link="logit"), "HalfBinomialLoss", lambda r, n: (r.random(n) < 0.3).astype(float)),
-    ("tweedie (log, p=1.5)", dict(spec="tweedie", link="log", fixed={"p": 1.5}), "HalfTweedieLossIdentity",
+    ("tweedie (log, p=1.5)", dict(spec="tweedie", link="log", fixed={"power": 1.5, "phi": 1.0}), "HalfTweedieLossIdentity",
      lambda r, n: r.gamma(2.0, 1.0, n)),
 ]
 
