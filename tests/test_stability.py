@@ -162,7 +162,7 @@ def _gamma_nll_exact(y, mu, k):
 # which left 3e-8 relative (k = 1e8, y = mu = 1000) and 8e-7 (y = mu = 1e8); a small k and ordinary points too.
 _GAMMA_POINTS = np.array([
     (1e3, 1e3, 1e8), (1e8, 1e8, 1e8), (1e6, 1e6 + 1, 1e3), (1.0, 1.0, 1e-8), (3.0, 1.5, 0.5), (0.5, 2.0, 15.3),
-    (1e-300, 1e300, 2.0), (7.0, 7.0, 1e12),
+    (1e-300, 1e300, 2.0), (7.0, 7.0, 1e12), (1e-8, 1e8, 1.0), (3e8, 1e8, 1e8),
 ])
 
 

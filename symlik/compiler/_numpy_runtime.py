@@ -865,12 +865,14 @@ def _expm1mx(t):
 
 def _gamma_deviance(y, mu):
     """y/mu - 1 - log(y/mu) >= 0: -log1pmx(r) with r = (y - mu)/mu (exact near y = mu) where
-    0 < y < 2 mu, else the plain form, with log y - log mu where y/mu over- or underflows."""
+    |r| < 1/2, else the plain form, with log y - log mu where y/mu over- or underflows."""
     dtype = _float_dtype(y, mu)
     y, mu = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(mu, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = (y - mu) / mu
-        near = (r > -1) & (r < 1)
+        # |r| < 1/2: y - mu is exact (Sterbenz) and log1pmx has all its digits; beyond, r near -1
+        # (y << mu) would leave log1p(r) one rounding of 1 + r, and the plain form cancels little.
+        near = np.abs(r) < 0.5
         near_value = -_log1pmx(np.where(near, r, 0))
         ratio = y / mu
         normal = (ratio >= np.finfo(np.float64).tiny) & np.isfinite(ratio)

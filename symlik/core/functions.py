@@ -922,7 +922,7 @@ class GammaDevianceLog(sp.Function):
         y, z = self.args
         if argindex == 1:
             return sp.exp(-z) - 1 / y
-        return -expm1(sp.log(y) - z)  # 1 - y e^-z, exact near y = e^z
+        return 1 - XExp(-z, y)  # XExp: y e^-z stays finite where e^-z alone overflows
 
     def _latex(self, printer):
         y, z = (printer._print(a) for a in self.args)
@@ -978,7 +978,7 @@ class NegLogGammaLog(sp.Function):
         if argindex == 1:
             return k * sp.exp(-z) - (k - 1) / y
         if argindex == 2:
-            return -k * expm1(sp.log(y) - z)  # k - k y e^-z, exact near y = e^z
+            return k - XExp(-z, y, k)  # not k expm1(log y - z): that overflows (float32) where k y e^-z does not
         return GammaDevianceLog(y, z) + DigammaMinusLog(k)
 
     def _latex(self, printer):
