@@ -151,3 +151,47 @@ def test_negative_binomial_nll_at_its_mean(link):
         want = np.array([exact(*v) for v in zip(y, n, prob)])
     got = symlik.compile("negative_binomial", target="nll", link=link, reduction="none")(arg, y, n)
     assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))
+
+
+def _gamma_nll_exact(y, mu, k):
+    y, mu, k = (mpmath.mpf(float(v)) for v in (y, mu, k))
+    return k * y / mu - k * mpmath.log(k / mu) - (k - 1) * mpmath.log(y) + mpmath.loggamma(k)
+
+
+# y = mu at large magnitude and large shape k: the plain NLL subtracts terms of 1.8e9 (k = 1e8),
+# which left 3e-8 relative (k = 1e8, y = mu = 1000) and 8e-7 (y = mu = 1e8); a small k and ordinary points too.
+_GAMMA_POINTS = np.array([
+    (1e3, 1e3, 1e8), (1e8, 1e8, 1e8), (1e6, 1e6 + 1, 1e3), (1.0, 1.0, 1e-8), (3.0, 1.5, 0.5), (0.5, 2.0, 15.3),
+    (1e-300, 1e300, 2.0), (7.0, 7.0, 1e12), (1e-8, 1e8, 1.0), (3e8, 1e8, 1e8),
+])
+
+
+@pytest.mark.parametrize("link", [None, "log"])
+def test_gamma_nll_where_the_mean_equals_a_large_target(link):
+    y, mu, k = _GAMMA_POINTS.T
+    arg = mu if link is None else np.log(mu)
+    mean = mu if link is None else np.exp(arg)  # the mean the kernel sees, exactly
+    with mpmath.workdps(60):
+        want = np.array([float(_gamma_nll_exact(*v)) for v in zip(y, mean, k)])
+    got = symlik.compile("gamma", target="nll", predict=("mu", "k"), link=link, reduction="none")(arg, k, y)
+    assert np.all(np.abs(got - want) <= 1e-14 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))
+
+
+def test_gamma_shape_gradient_where_the_mean_equals_the_target():
+    # d nll / d k = (y/mu - 1 - log(y/mu)) + psi(k) - log k: psi(k) - log k is -1/(2k) from terms of size log k.
+    y, mu, k = _GAMMA_POINTS.T
+    with mpmath.workdps(60):
+        want = np.array([float(mpmath.mpf(a) / b - 1 - mpmath.log(mpmath.mpf(a) / b) + mpmath.digamma(c) - mpmath.log(c))
+                         for a, b, c in zip(y, mu, k)])
+    got = symlik.compile("gamma", target="grad", predict=("mu", "k"), reduction="none")(mu, k, y)[:, 1]
+    assert np.all(np.abs(got - want) <= 1e-14 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))
+
+
+def test_gamma_deviance_near_its_zero():
+    # 2 (y/mu - 1 - log(y/mu)) ~ (y/mu - 1)^2: the plain form subtracts terms of size log mu.
+    mu = np.array([1e3, 1e8, 1e8, 1.0, 1e300, 2.0])
+    y = np.array([1e3 * (1 + 1e-6), 1e8 + 1, 1e8 * 3, 1.0 - 1e-12, 1e-300, 0.5])
+    with mpmath.workdps(60):
+        want = np.array([float(2 * (mpmath.mpf(a) / b - 1 - mpmath.log(mpmath.mpf(a) / b))) for a, b in zip(y, mu)])
+    got = symlik.compile("gamma", target="loss", reduction="none")(mu, y)
+    assert np.all(np.abs(got - want) <= 1e-14 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))

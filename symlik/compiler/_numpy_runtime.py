@@ -703,6 +703,11 @@ PRINTED_AS = {
     "NegLogNegBinomial": "_neg_log_neg_binomial",
     "NegLogNegBinomialLogit": "_neg_log_neg_binomial_logit",
     "TweedieLogBase": "_tweedie_log_base",
+    "DigammaMinusLog": "_digamma_minus_log",
+    "GammaDeviance": "_gamma_deviance",
+    "GammaDevianceLog": "_gamma_deviance_log",
+    "NegLogGamma": "_neg_log_gamma",
+    "NegLogGammaLog": "_neg_log_gamma_log",
     "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
 }
 
@@ -913,3 +918,102 @@ def _neg_log_neg_binomial_logit(y, n, z):
 
 NAMESPACE["_neg_log_neg_binomial"] = _neg_log_neg_binomial
 NAMESPACE["_neg_log_neg_binomial_logit"] = _neg_log_neg_binomial_logit
+
+
+# --- The gamma NLL as a deviance plus a Stirling term --------------------------
+# -log Gamma(y; k, mu) = k (y/mu - 1 - log(y/mu)) + stirlerr(k) - log(k / (2 pi))/2 + log y
+# (log Gamma(k) = stirlerr(k) + (k - 1/2) log k - k + log(2 pi)/2). The deviance is >= 0 and
+# small near y = mu; the plain form subtracts terms of 1.8e9 there at k = 1e8.
+
+
+def _expm1mx(t):
+    """e^t - 1 - t >= 0, a series below |t| = 0.5 (t^2/2 + t^3/6 + ...: expm1(t) - t cancels there)."""
+    small = np.abs(t) < 0.5
+    ts = np.where(small, t, 0)
+    term = ts * ts / 2
+    series = term
+    for j in range(3, 24):  # 0.5^23 / 23! < 1e-29 of the leading t^2/2
+        term = term * ts / j
+        series = series + term
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(small, series, np.expm1(t) - t)
+
+
+def _gamma_deviance(y, mu):
+    """y/mu - 1 - log(y/mu) >= 0: -log1pmx(r) with r = (y - mu)/mu (exact near y = mu) where
+    |r| < 1/2, else the plain form, with log y - log mu where y/mu over- or underflows."""
+    dtype = _float_dtype(y, mu)
+    y, mu = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(mu, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = (y - mu) / mu
+        # |r| < 1/2: y - mu is exact (Sterbenz) and log1pmx has all its digits; beyond, r near -1
+        # (y << mu) would leave log1p(r) one rounding of 1 + r, and the plain form cancels little.
+        near = np.abs(r) < 0.5
+        near_value = -_log1pmx(np.where(near, r, 0))
+        ratio = y / mu
+        normal = (ratio >= np.finfo(np.float64).tiny) & np.isfinite(ratio)
+        log_ratio = np.where(normal, np.log(np.where(normal, ratio, 1)), np.log(y) - np.log(mu))
+        far = ratio - 1 - log_ratio
+    return np.where(near, near_value, far).astype(dtype, copy=False)
+
+
+def _gamma_deviance_log(y, z):
+    """y e^-z - 1 - log y + z = e^t - 1 - t with t = log y - z: no e^-z to overflow."""
+    dtype = _float_dtype(y, z)
+    y, z = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(z, dtype=np.float64))
+    with np.errstate(divide="ignore"):
+        t = np.log(y) - z
+    return _expm1mx(t).astype(dtype, copy=False)
+
+
+def _digamma_minus_log(k):
+    """psi(k) - log k: the asymptotic series -1/(2k) - sum_j c_j k^-2j from k = 10 (the two
+    terms of size log k cancel to -1/(2k) there), SciPy's psi(k) - log k below (at most ~20x)."""
+    dtype = _float_dtype(k)
+    k = np.asarray(k, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        large = k >= 10
+        ks = np.where(large, k, 10)
+        inv2 = 1 / (ks * ks)
+        series = np.zeros(k.shape)
+        for c in reversed(_PSI_ASYMPTOTIC):  # Horner in 1/k^2
+            series = series * inv2 + c
+        asymptotic = -0.5 / ks - series * inv2
+        small = np.where(large, 1, k)
+        direct = _digamma(small) - np.log(small)
+    return np.where(large, asymptotic, direct).astype(dtype, copy=False)
+
+
+def _gamma_stirling_part(y, k):
+    """stirlerr(k) - log(k / (2 pi))/2 + log y: log Gamma(k) - (k - 1/2) log k + k + log y."""
+    return _stirlerr(k) - 0.5 * np.log(k / (2 * np.pi)) + np.log(y)
+
+
+def _neg_log_gamma(y, mu, k):
+    dtype = _float_dtype(y, mu, k)
+    y, mu, k = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (y, mu, k)))
+    positive = y > 0
+    ys = np.where(positive, y, 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        value = k * _gamma_deviance(ys, mu) + _gamma_stirling_part(ys, k)
+        # y = 0 (in the support only at k = 1): the plain form, exact there (0 log 0 = 0).
+        at_zero = k * np.log(mu) - k * np.log(k) + _xlogy(1 - k, y) + _gammaln(k)
+    return np.where(positive, value, at_zero).astype(dtype, copy=False)
+
+
+def _neg_log_gamma_log(y, z, k):
+    dtype = _float_dtype(y, z, k)
+    y, z, k = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (y, z, k)))
+    positive = y > 0
+    ys = np.where(positive, y, 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        value = k * _gamma_deviance_log(ys, z) + _gamma_stirling_part(ys, k)
+        at_zero = k * z - k * np.log(k) + _xlogy(1 - k, y) + _gammaln(k)
+    return np.where(positive, value, at_zero).astype(dtype, copy=False)
+
+
+NAMESPACE["_digamma_minus_log"] = _digamma_minus_log
+NAMESPACE["_gamma_deviance"] = _gamma_deviance
+NAMESPACE["_gamma_deviance_log"] = _gamma_deviance_log
+NAMESPACE["_neg_log_gamma"] = _neg_log_gamma
+NAMESPACE["_neg_log_gamma_log"] = _neg_log_gamma_log

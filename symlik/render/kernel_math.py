@@ -171,8 +171,29 @@ CALL_RULES.update(
         "dd_abs": lambda a: _call("abs", a),
         "dd_pow": lambda base, e, log_base: ast.BinOp(left=base, op=ast.Pow(), right=e),
         "dd_logabs": lambda a: _call("log", _call("abs", a)),
+        "gamma_deviance": lambda y, mu: _gamma_deviance(_div(y, mu), _sub(_call("log", y), _call("log", mu))),
+        "gamma_deviance_log": lambda y, z: _gamma_deviance(_mul(y, _call("exp", ast.UnaryOp(op=ast.USub(), operand=z))), _sub(_call("log", y), z)),
+        "neg_log_gamma": lambda y, mu, k: _neg_log_gamma(_div(y, mu), _call("log", mu), y, k),
+        "neg_log_gamma_log": lambda y, z, k: _neg_log_gamma(_mul(y, _call("exp", ast.UnaryOp(op=ast.USub(), operand=z))), z, y, k),
     }
 )
+
+
+def _div(a, b) -> ast.BinOp:
+    return ast.BinOp(left=a, op=ast.Div(), right=b)
+
+
+def _gamma_deviance(ratio, log_ratio):
+    # y/mu - 1 - log(y/mu)
+    return _sub(_sub(ratio, _const(1)), log_ratio)
+
+
+def _neg_log_gamma(ratio, log_mu, y, k):
+    # k y/mu + k log mu - k log k - (k - 1) log y + log Gamma(k)
+    plain = _add(_mul(k, ratio), _mul(k, log_mu))
+    plain = _sub(plain, _mul(k, _call("log", k)))
+    plain = _sub(plain, _mul(_sub(k, _const(1)), _call("log", y)))
+    return _add(plain, _lgamma(k))
 
 # Module constants shown by their mathematical name.
 CONSTANTS = {"pi": "pi", "e": "e", "inf": "infty"}
