@@ -64,16 +64,17 @@ def test_every_kernel_reads_as_math(derivation):
 
 def test_golden_bce_with_logits():
     tex = kernel_latex(symlik.compile("bernoulli", link="logit"))["dense"]
+    # y softplus(-z) + (1 - y) softplus(z): each weight exact at 0, so z = +-inf gives the limit.
     assert tex == (
-        r"\ell(z, y) = \max \mathopen{}\left( z, 0 \mathclose{}\right) - z y + \log \mathopen{}\left( 1 + "
-        r"\exp \mathopen{}\left( -\mathopen{}\left| z \mathclose{}\right| \mathclose{}\right) \mathclose{}\right)"
+        r"\ell(z, y) = y \cdot \log \mathopen{}\left( 1 + \exp \mathopen{}\left( -z \mathclose{}\right) \mathclose{}\right)"
+        r" + \mathopen{}\left( 1 - y \mathclose{}\right) \log \mathopen{}\left( 1 + \exp z \mathclose{}\right)"
     )
 
 
 def test_golden_cross_entropy_with_class_indices():
     shown = kernel_latex(symlik.compile("categorical", link="softmax"))
     assert shown["index"] == r"\ell(z, y) = \log \sum_{j = 0}^{C - 1} \mathopen{}\left({\exp z_{j}}\mathclose{}\right) - z_{y}"
-    assert shown["dense"].endswith(r"- \sum_{k = 0}^{C - 1} \mathopen{}\left({z_{k} y_{k}}\mathclose{}\right)")
+    assert shown["dense"].endswith(r"- \sum_{k = 0}^{C - 1} \mathopen{}\left({y_{k} z_{k}}\mathclose{}\right)")
 
 
 def test_golden_gaussian_nll():

@@ -154,6 +154,11 @@ def _product(factors):
 CALL_RULES.update(
     {
         "x_exp": lambda u, *factors: _mul(_product(list(factors)), _call("exp", u)),
+        "log1mexp": lambda x: _call("log", _sub(_const(1), _call("exp", x))),
+        "log_expm1": lambda x: _call("log", _sub(_call("exp", x), _const(1))),
+        "xmul": _mul,  # x v with 0 v = 0 at v = +-inf: the product, where it is defined
+        # _branches(lambda: select) only silences the warnings of branches not taken: the select itself
+        "branches": lambda thunk: thunk.body if isinstance(thunk, ast.Lambda) else thunk,
         "log1p_positive": lambda x, log_x: _log1p(x),
         "log_binomial": lambda n, k: _sub(_sub(_lgamma(_add(n, _const(1))), _lgamma(_add(k, _const(1)))),
                                           _lgamma(_add(_sub(n, k), _const(1)))),
