@@ -191,8 +191,8 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     # --- stable special functions -----------------------------------------
     def _print_Softplus(self, expr):
-        # log(1 + e^z) without overflow, in vectorised ufuncs (see _numpy_runtime._softplus).
-        return f"_softplus({self._print(expr.args[0])})"
+        # logaddexp(0, z) = log(1 + e^z) without overflow, in one ufunc pass.
+        return f"{self._module_format('numpy.logaddexp')}(0, {self._print(expr.args[0])})"
 
     def _print_LogSumExp(self, expr):
         out = f"_logsumexp({self._print(expr.args[0])})"
