@@ -33,8 +33,15 @@ the derivative of the stable form, after common-subexpression elimination)
 come from one generated function, and backward only scales the stored
 gradient by the incoming one. With ``reduction="none"`` the gradient depends on
 the incoming per-observation gradient, so backward calls the gradient with it
-as the observations' weight. The call is a ``torch.library`` custom operator
-with a shape-only ("fake") implementation, so ``torch.compile`` (fullgraph
+as the observations' weight. In eager mode the call is a plain
+``torch.autograd.Function`` (a custom operator's dispatch costs tens of
+microseconds a call); with ``validate=False`` and the usual inputs (CPU tensors
+of one float dtype, shaped as torch's losses take them, no ``weight``) it hands
+the tensors' memory to the generated function as ``.numpy()`` views, with no
+binding, promotion or shape rules to run, and anything else takes the kernel's
+general path, which converts, checks and raises. Under ``torch.compile``
+(``torch.compiler.is_compiling()``) the call is a ``torch.library`` custom
+operator with a shape-only ("fake") implementation, so the compiler (fullgraph
 included) keeps it as one opaque node instead of tracing NumPy. On other
 devices the torch backend's kernel runs on the device and torch's autograd
 differentiates it (a loss with torch-style options, which compile for NumPy
@@ -46,6 +53,7 @@ loaded only when ``symlik.torch`` is first used, so it imports torch at the top.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -315,7 +323,7 @@ class _FastPath:
             self._gradients = symlik.compiler.grad.build(self.kernel).value_and_grad
         with np.errstate(over="ignore", under="ignore"):
             value, grads = self._gradients[mode](**call)
-        n = 1 if self.reduction != "mean" else max(int(np.prod(obs)), 1)
+        n = 1 if self.reduction != "mean" else max(math.prod(obs), 1)
         out = []
         for name, g in zip(self.names, grads):
             a = call[name]
