@@ -33,8 +33,15 @@ the derivative of the stable form, after common-subexpression elimination)
 come from one generated function, and backward only scales the stored
 gradient by the incoming one. With ``reduction="none"`` the gradient depends on
 the incoming per-observation gradient, so backward calls the gradient with it
-as the observations' weight. The call is a ``torch.library`` custom operator
-with a shape-only ("fake") implementation, so ``torch.compile`` (fullgraph
+as the observations' weight. In eager mode the call is a plain
+``torch.autograd.Function`` (a custom operator's dispatch costs tens of
+microseconds a call); with ``validate=False`` and the usual inputs (CPU tensors
+of one float dtype, shaped as torch's losses take them, no ``weight``) it hands
+the tensors' memory to the generated function as ``.numpy()`` views, with no
+binding, promotion or shape rules to run, and anything else takes the kernel's
+general path, which converts, checks and raises. Under ``torch.compile``
+(``torch.compiler.is_compiling()``) the call is a ``torch.library`` custom
+operator with a shape-only ("fake") implementation, so the compiler (fullgraph
 included) keeps it as one opaque node instead of tracing NumPy. On other
 devices the torch backend's kernel runs on the device and torch's autograd
 differentiates it (a loss with torch-style options, which compile for NumPy
@@ -46,12 +53,16 @@ loaded only when ``symlik.torch`` is first used, so it imports torch at the top.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 import symlik.compiler
+import symlik.compiler.grad
+import symlik.compiler.kernel
+from symlik.compiler.kernel import reduce_observations
 from symlik.core.errors import NotSupportedError, SymlikError
 
 __all__ = ["Loss"]
@@ -205,6 +216,140 @@ def _backward_elementwise(ctx, grad_output):
 elementwise_op.register_autograd(_backward_elementwise, setup_context=_setup_elementwise)
 
 
+# -- eager mode: a plain autograd.Function ----------------------------------------------------
+class _EagerValueAndGrad(torch.autograd.Function):
+    """Outside ``torch.compile``: the forward pass computes the value and symlik's gradient in one
+    call (``compute``), and backward scales the stored gradient by the incoming one. A plain
+    Function dispatches in a few microseconds, where a custom operator's dispatch (schema checks,
+    pytree flattening) costs tens; the custom operators are kept for ``torch.compile``."""
+
+    @staticmethod
+    def forward(ctx, compute, event_flags, *tensors):
+        value, grads = compute()
+        ctx.grads = grads  # intermediates, not inputs or outputs: kept on ctx, not save_for_backward
+        ctx.event_flags = event_flags
+        ctx.n_inputs = len(tensors)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        if grad_output.ndim:  # reduction="none": per-observation gradients times the incoming ones
+            scaled = [g * (grad_output[..., None] if event else grad_output) for g, event in zip(ctx.grads, ctx.event_flags)]
+        else:
+            # Not in place: backward may run again on the same graph (retain_graph=True).
+            scaled = [g * grad_output for g in ctx.grads]
+        return None, None, *scaled, *([None] * (ctx.n_inputs - len(scaled)))
+
+
+class _EagerElementwise(torch.autograd.Function):
+    """``reduction="none"`` where the fast path does not apply (broadcast inputs, a weight, torch-style
+    options): backward is the gradient of sum_i g_i w_i loss_i, the incoming gradient as the weight."""
+
+    @staticmethod
+    def forward(ctx, kernel, count, weight, *tensors):
+        arrays = [_numpy(t) for t in tensors]
+        ctx.kernel, ctx.count, ctx.arrays = kernel, count, arrays
+        ctx.weight = weight
+        return _tensor(kernel.elementwise(*arrays, weight=None if weight is None else _numpy(weight)), tensors[0])
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        w = grad_output if ctx.weight is None else grad_output * ctx.weight
+        grads = ctx.kernel.grad(*ctx.arrays, weight=_numpy(w))
+        like = grad_output
+        return None, None, None, *(_tensor(g, like) for g in grads), *([None] * (len(ctx.arrays) - ctx.count))
+
+
+class _FastPath:
+    """Everything a call needs that does not depend on the call, worked out once per Loss; and
+    the call itself for the common case (CPU tensors of one float dtype, the shapes torch's losses
+    take, no weight, values unchecked): the tensors' memory is handed to the generated NumPy
+    function as views, with no binding, dtype promotion or shape rules to run.
+
+    ``arrays`` returns None wherever that case does not hold, and the Loss takes the kernel's
+    general path (which converts, checks and raises)."""
+
+    def __init__(self, kernel, predicted: tuple) -> None:
+        self.kernel = kernel
+        self.names = kernel.inputs
+        self.count = len(predicted)
+        self.event = tuple(n in kernel.event_inputs for n in self.names)
+        self.event_flags = self.event[: self.count]
+        self.y_at = self.names.index("y") if "y" in self.names else None
+        self.reduction = kernel.reduction
+        # Fixed values given as Python numbers are weak, as the kernel takes them: they take the
+        # arrays' dtype. Anything else (an array) goes the general way.
+        plain = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in kernel.fixed.values())
+        self.enabled = plain and not kernel.validate and type(kernel) is symlik.compiler.kernel.Kernel
+        self.fixed = {dt: {n: dt.type(v) for n, v in kernel.fixed.items()} for dt in (np.dtype(np.float32), np.dtype(np.float64))}
+        self._gradients = None
+
+    def arrays(self, tensors):
+        """(keyword arguments of the generated function, mode, observation shape, dtype), or None."""
+        first = tensors[0]
+        dtype = first.dtype
+        if dtype not in _FLOATS or first.device.type != "cpu":
+            return None
+        event = self.event
+        shape = first.shape
+        obs = shape[:-1] if event[0] else shape
+        mode = "dense"
+        call = {}
+        for i, (name, t) in enumerate(zip(self.names, tensors)):
+            if t.device.type != "cpu" or t.layout is not torch.strided:
+                return None
+            s = t.shape
+            if t.dtype != dtype:
+                # Class indices: the logits' shape less the class axis (torch's rule).
+                if i != self.y_at or not self.kernel.index_targets or t.dtype not in _INDEX or s != obs:
+                    return None
+                mode = "index"
+            elif (s[:-1] if event[i] else s) != obs or (event[i] and s[-1] != shape[-1]):
+                return None
+            call[name] = t.detach().numpy()
+        np_dtype = call[self.names[0]].dtype
+        call.update(self.fixed[np_dtype])
+        return call, mode, tuple(obs), np_dtype
+
+    def value(self, prepared) -> torch.Tensor:
+        call, mode, obs, dtype = prepared
+        with np.errstate(over="ignore", under="ignore"):
+            out = symlik.compiler.grad.value_functions(self.kernel)[mode](**call)
+        return torch.from_numpy(self._reduced(out, obs, dtype))
+
+    def value_and_grad(self, prepared):
+        call, mode, obs, dtype = prepared
+        if self._gradients is None:
+            self._gradients = symlik.compiler.grad.build(self.kernel).value_and_grad
+        with np.errstate(over="ignore", under="ignore"):
+            value, grads = self._gradients[mode](**call)
+        n = 1 if self.reduction != "mean" else max(math.prod(obs), 1)
+        out = []
+        for name, g in zip(self.names, grads):
+            a = call[name]
+            g = np.asarray(g, dtype=dtype)
+            if g.shape != a.shape:  # a gradient that is constant in some input: one value per element
+                g = np.broadcast_to(g, a.shape)
+            if n != 1:
+                g = g / n  # a Python int: the division stays in the input's dtype
+            elif not g.flags.writeable:
+                g = g.copy()  # torch.from_numpy needs a writeable array
+            out.append(torch.from_numpy(g))
+        return torch.from_numpy(self._reduced(value, obs, dtype)), out
+
+    def _reduced(self, out, obs, dtype):
+        out = np.asarray(out, dtype=dtype)
+        if out.shape != obs:
+            out = np.broadcast_to(out, obs)
+        if self.reduction == "none":
+            return out if out.flags.writeable else out.copy()
+        return np.asarray(reduce_observations(out, self.reduction))
+
+
+_FLOATS = (torch.float32, torch.float64)
+_INDEX = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
 # -- the module ---------------------------------------------------------------------------------
 class Loss(torch.nn.Module):
     """A symlik loss as an ``nn.Module``; see the module's docstring for the torch losses it replaces.
@@ -245,6 +390,8 @@ class Loss(torch.nn.Module):
         self.predicted = tuple(self.kernel.derivation.predicted_inputs)
         self._key = _register(_Registered(self.kernel, self.predicted), self._description(spec))
         self._device_kernel = None
+        self._fast = _FastPath(self.kernel, self.predicted)
+        self._plain = not self.loss_options  # torch-style options compile for NumPy only
 
     def _description(self, spec):
         """A text that identifies this Loss's kernel, or None where text cannot (a Distribution
@@ -295,12 +442,55 @@ class Loss(torch.nn.Module):
             tensors.append(value)
         return tensors
 
+    def _tensors(self, args, kwargs) -> list[torch.Tensor]:
+        """The inputs as tensors, in the kernel's order; positional tensors (the usual call) skip
+        the general binding."""
+        names = self.kernel.inputs
+        if kwargs or len(args) != len(names) or not all(isinstance(a, torch.Tensor) for a in args):
+            return self._bind(args, kwargs)
+        for name, t in zip(names[len(self.predicted):], args[len(self.predicted):]):
+            if t.requires_grad:
+                return self._bind(args, kwargs)  # which raises, naming the input
+        return list(args)
+
     def forward(self, *args, weight=None, **kwargs) -> torch.Tensor:
-        tensors = self._bind(args, kwargs)
+        tensors = self._tensors(args, kwargs)
         if weight is not None and not isinstance(weight, torch.Tensor):
             weight = torch.as_tensor(weight, dtype=tensors[0].dtype, device=tensors[0].device)
-        if tensors[0].device.type != "cpu" and not self.loss_options:
+        if tensors[0].device.type != "cpu" and self._plain:
             return self._on_device(tensors, weight)
+        if torch.compiler.is_compiling():
+            return self._compiled(tensors, weight)
+        count = len(self.predicted)
+        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors[:count])
+        fast = self._fast
+        prepared = fast.arrays(tensors) if fast.enabled and weight is None else None
+        if prepared is not None:
+            if not need_grad:
+                return fast.value(prepared)
+            return _EagerValueAndGrad.apply(lambda: fast.value_and_grad(prepared), fast.event_flags, *tensors[:count])
+        if self.reduction == "none":
+            if need_grad:
+                return _EagerElementwise.apply(self.kernel, count, weight, *tensors)
+            return self._elementwise(tensors, weight)
+        if not need_grad:
+            kernel, arrays, w = _call_inputs(self._key, tensors, weight)
+            return _tensor(kernel(*arrays, weight=w), tensors[0])
+
+        def general():
+            kernel, arrays, w = _call_inputs(self._key, tensors, weight)
+            value, grads = kernel.value_and_grad(*arrays, weight=w)
+            like = tensors[0]
+            return _tensor(value, like), [_tensor(g, like) for g in grads]
+
+        return _EagerValueAndGrad.apply(general, fast.event_flags, *tensors[:count])
+
+    def _elementwise(self, tensors, weight):
+        kernel, arrays, w = _call_inputs(self._key, tensors, weight)
+        return _tensor(kernel.elementwise(*arrays, weight=w), tensors[0])
+
+    def _compiled(self, tensors, weight):
+        """Under ``torch.compile``: the custom operators, which the compiler keeps as opaque nodes."""
         if self.reduction == "none":
             return elementwise_op(self._key, tensors, weight)
         if torch.is_grad_enabled() and any(t.requires_grad for t in tensors[: len(self.predicted)]):

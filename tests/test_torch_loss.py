@@ -57,13 +57,14 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("validate", [True, False])  # False: the fast path (views into the generated function)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_values_and_gradients_match_torch(name, reduction):
+def test_values_and_gradients_match_torch(name, reduction, validate):
     args, kwargs, torch_loss = CASES[name]
     gen = torch.Generator().manual_seed(1)
     preds, rest = _inputs(name, gen)
-    ours = symlik.torch.Loss(*args, reduction=reduction, **kwargs)(*preds, *rest)
+    ours = symlik.torch.Loss(*args, reduction=reduction, validate=validate, **kwargs)(*preds, *rest)
     theirs = torch_loss(reduction)(*preds, *rest)
     assert ours.shape == theirs.shape and ours.dtype == D
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-14)
@@ -227,3 +228,81 @@ def test_works_under_torch_compile_aot_eager():
 def test_works_under_torch_compile_inductor():
     torch._dynamo.reset()
     _compiled_step_matches_eager("inductor")
+
+
+# -- the eager path (a plain autograd.Function) and its fast path -------------------------------
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fast_path_falls_back_where_it_does_not_apply(reduction, dtype):
+    """Inputs the fast path does not take (a broadcast parameter, integer counts, a weight,
+    keywords) give torch's values and gradients through the general path."""
+    gen = torch.Generator().manual_seed(8)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == D else dict(rtol=2e-6, atol=1e-6)
+    mu = torch.randn(N, generator=gen, dtype=dtype).requires_grad_()
+    sigma = torch.tensor(1.5, dtype=dtype).requires_grad_()  # one sigma for every observation (0-d)
+    y = torch.randn(N, generator=gen, dtype=dtype)
+    gauss = symlik.torch.Loss("normal", predict=("mu", "sigma"), reduction=reduction, validate=False)
+    ours, theirs = gauss(mu, sigma, y), nn.GaussianNLLLoss(eps=1e-300, reduction=reduction)(mu, y, (sigma * sigma).expand(N))
+    torch.testing.assert_close(ours, theirs, **tol)
+    cot = torch.rand(theirs.shape, generator=gen, dtype=dtype)
+    for a, b in zip(torch.autograd.grad(ours, (mu, sigma), cot), torch.autograd.grad(theirs, (mu, sigma), cot)):
+        torch.testing.assert_close(a, b, **tol)
+
+    z = torch.randn(N, generator=gen, dtype=dtype).requires_grad_()
+    counts = torch.poisson(2 * torch.ones(N), generator=gen).to(torch.int64)  # integer counts
+    poisson = symlik.torch.Loss("poisson", link="log", reduction=reduction, validate=False)
+    for ours, theirs in ((poisson(z, counts), F.poisson_nll_loss(z, counts.to(dtype), reduction=reduction)),
+                         (poisson(log_rate=z, y=counts.to(dtype)), F.poisson_nll_loss(z, counts.to(dtype), reduction=reduction))):
+        torch.testing.assert_close(ours, theirs, **tol)
+        torch.testing.assert_close(torch.autograd.grad(ours.sum(), z)[0], torch.autograd.grad(theirs.sum(), z)[0], **tol)
+
+    labels = (torch.rand(N, generator=gen) < 0.5).to(dtype)
+    w = torch.rand(N, generator=gen, dtype=dtype)
+    bce = symlik.torch.Loss("bernoulli", link="logit", reduction=reduction, validate=False)
+    ours, theirs = bce(z, labels, weight=w), F.binary_cross_entropy_with_logits(z, labels, weight=w, reduction=reduction)
+    torch.testing.assert_close(ours, theirs, **tol)
+    torch.testing.assert_close(torch.autograd.grad(ours.sum(), z)[0], torch.autograd.grad(theirs.sum(), z)[0], **tol)
+
+
+def test_fast_path_still_raises_on_mismatched_shapes():
+    """No shape rule is skipped: a (n, 1) output against (n,) labels raises, as torch's loss does."""
+    z = torch.zeros(4, 1, dtype=D, requires_grad=True)
+    y = torch.zeros(4, dtype=D)
+    with pytest.raises(ValueError):
+        F.binary_cross_entropy_with_logits(z, y)
+    with pytest.raises(symlik.SymlikError, match="shape"):
+        symlik.torch.Loss("bernoulli", link="logit", validate=False)(z, y)
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_backward_twice_on_a_retained_graph(validate):
+    """The stored gradient is not scaled in place: a second backward gives the same gradient."""
+    gen = torch.Generator().manual_seed(9)
+    (z,), (y,) = _inputs("ce", gen)
+    value = symlik.torch.Loss("categorical", link="softmax", validate=validate)(z, y)
+    first = torch.autograd.grad(2 * value, z, retain_graph=True)[0]
+    second = torch.autograd.grad(2 * value, z)[0]
+    torch.testing.assert_close(second, first, rtol=0, atol=0)
+    torch.testing.assert_close(first, torch.autograd.grad(2 * F.cross_entropy(z, y), z)[0], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("name", ["ce", "bce", "gauss", "poisson", "mse"])
+def test_eager_function_and_compiled_operator_agree(name, reduction, validate):
+    """Eager calls go through an autograd.Function, compiled ones through the custom operators:
+    both give torch's values and gradients (and so each other's)."""
+    torch._dynamo.reset()
+    args, kwargs, torch_loss = CASES[name]
+    gen = torch.Generator().manual_seed(10)
+    preds, rest = _inputs(name, gen)
+    loss = symlik.torch.Loss(*args, reduction=reduction, validate=validate, **kwargs)
+    compiled = torch.compile(lambda *a: loss(*a), backend="aot_eager", fullgraph=True)
+    eager_value, compiled_value = loss(*preds, *rest), compiled(*preds, *rest)
+    theirs = torch_loss(reduction)(*preds, *rest)
+    cot = torch.rand(theirs.shape, generator=gen, dtype=D)
+    g_theirs = torch.autograd.grad(theirs, preds, cot)
+    for value in (eager_value, compiled_value):
+        torch.testing.assert_close(value, theirs, rtol=1e-12, atol=1e-14)
+        for a, b in zip(torch.autograd.grad(value, preds, cot), g_theirs):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)

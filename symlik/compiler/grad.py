@@ -193,6 +193,13 @@ def build(kernel) -> GradFunctions:
     return kernel._grad
 
 
+def value_functions(kernel) -> dict:
+    """The generated per-observation value functions of a NumPy kernel ("dense", and "index"
+    for class-index targets), for a caller that binds, converts and checks its inputs itself
+    (``symlik.torch.Loss`` on its fast path); called with the inputs and fixed values by name."""
+    return kernel._functions
+
+
 def _sum_to_shape(g, shape):
     """Sum a broadcast gradient back to the shape of its input (as autograd does)."""
     if g.shape == tuple(shape):
