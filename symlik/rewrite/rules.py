@@ -645,7 +645,7 @@ def _poisson_terms(add):
         if not (y.is_nonnegative and y.is_integer is not False):
             continue
         for rate in terms:
-            if rate is lg or not rate.is_positive or rate.has(LogGamma):
+            if rate is lg or not rate.is_nonnegative or rate.has(LogGamma):  # a rate of 0 is allowed
                 continue
             log_rate = sp.expand_log(sp.log(rate))
             middle = sp.expand(-y * log_rate)
