@@ -230,15 +230,20 @@ SKLEARN = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
 @pytest.mark.parametrize("loss_name, name, kwargs, draw_y, edges", SKLEARN)
-def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges):
+def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges, backend):
     loss_module = pytest.importorskip("sklearn._loss.loss")
+    if backend == "fused":
+        pytest.importorskip("numba")
     loss = getattr(loss_module, loss_name)()
     rng = np.random.default_rng(11)
     z = np.concatenate([rng.normal(0, 3, 200), np.repeat(np.array(edges, dtype=float), 4)])
     y = draw_y(rng, z.size)
     w = rng.uniform(0.1, 2.0, z.size)
-    k = symlik.compile(name, target="grad_hess", **kwargs)
+    k = symlik.compile(name, target="grad_hess", backend=backend, **kwargs)
+    if backend == "fused":  # gradient and Hessian in one pass, the weight multiplied in as they are written
+        assert k.kernel.entries(z, y, weight=w) is not None
     g, h = k(z, y, weight=w)
     G, H = loss.gradient_hessian(y_true=y, raw_prediction=z, sample_weight=w)
     finite = np.isfinite(G) & np.isfinite(H)
