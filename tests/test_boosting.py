@@ -170,11 +170,25 @@ RECOVERY = [
     ("negative_binomial", dict(predict=("n", "p"), link={"n": "log", "p": "logit"}),
      lambda x: (2.0 + 0 * x, 1 / (1 + np.exp(-(0.5 * x)))), lambda r, p: r.negative_binomial(p[0], p[1]).astype(float),
      lambda m: (np.exp(m[:, 0]), 1 / (1 + np.exp(-m[:, 1])))),
+    # beta regression (Ferrari and Cribari-Neto): mean mu through the logit, precision phi through the log.
+    # Pointwise within 20%, but the precision averages 10% high over the grid (11.2 against 10.1 in
+    # one run): the trees' fit of mu to noise shrinks the residuals, which reads as precision.
+    pytest.param("beta_mean_precision", dict(predict=("mu", "phi"), link={"mu": "logit", "phi": "log"}),
+                 lambda x: (1 / (1 + np.exp(-(0.5 + x))), 10.0 * np.exp(0.3 * x)),
+                 lambda r, p: r.beta(p[0] * p[1], (1 - p[0]) * p[1]),
+                 lambda m: (1 / (1 + np.exp(-m[:, 0])), np.exp(m[:, 1])),
+                 marks=pytest.mark.xfail(strict=True, reason="precision averages 10% high after 300 rounds")),
+    # a structural zero with probability pi (logit), else a Poisson count with mean rate (log)
+    ("zero_inflated_poisson", dict(predict=("pi", "rate"), link={"pi": "logit", "rate": "log"}),
+     lambda x: (1 / (1 + np.exp(-(-0.8 + x))), np.exp(1.0 + 0.5 * x)),
+     lambda r, p: np.where(r.random(p[0].size) < p[0], 0.0, r.poisson(p[1])).astype(float),
+     lambda m: (1 / (1 + np.exp(-m[:, 0])), np.exp(m[:, 1]))),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, kwargs, truth, sample, params_of", RECOVERY, ids=[c[0] for c in RECOVERY])
+@pytest.mark.parametrize("name, kwargs, truth, sample, params_of", RECOVERY,
+                         ids=[(c.values if hasattr(c, "values") else c)[0] for c in RECOVERY])
 def test_distributional_boosting_recovers_parameters(name, kwargs, truth, sample, params_of):
     rng = np.random.default_rng(5)
     n = 20000

@@ -47,6 +47,19 @@ def _negbin_nll(z, y):
     return -T.distributions.NegativeBinomial(n, probs=1 - p).log_prob(y)
 
 
+def _beta_nll(z, y):
+    mu, phi = T.sigmoid(z[0]), T.exp(z[1])
+    return -T.distributions.Beta(mu * phi, (1 - mu) * phi).log_prob(y)
+
+
+def _zip_nll(z, y):
+    # torch has no zero-inflated Poisson: the mixture written out, pi = sigmoid(z_pi)
+    log_pi, log_1m_pi, rate = T.nn.functional.logsigmoid(z[0]), T.nn.functional.logsigmoid(-z[0]), T.exp(z[1])
+    zero = T.logaddexp(log_pi, log_1m_pi - rate)
+    positive = log_1m_pi + T.distributions.Poisson(rate).log_prob(y)
+    return -T.where(y == 0, zero, positive)
+
+
 CASES = {
     "normal-mu-log-sigma": (
         "normal", dict(predict=("mu", "sigma"), link={"sigma": "log"}), _normal_nll,
@@ -64,13 +77,22 @@ CASES = {
     "negative-binomial-softplus-n-logit-p": (
         "negative_binomial", dict(predict=("n", "p"), link={"n": "softplus", "p": "logit"}), _negbin_nll,
         lambda r, n: [r.normal(0, 2, n), r.normal(0, 2, n)], lambda r, n: r.poisson(4.0, n).astype(float)),
+    "beta-mean-precision-logit-mu-log-phi": (
+        "beta_mean_precision", dict(predict=("mu", "phi"), link={"mu": "logit", "phi": "log"}), _beta_nll,
+        lambda r, n: [r.normal(0, 1.5, n), r.normal(1, 1, n)], lambda r, n: r.beta(2.0, 3.0, n)),
+    "zero-inflated-poisson-logit-pi-log-rate": (
+        "zero_inflated_poisson", dict(predict=("pi", "rate"), link={"pi": "logit", "rate": "log"}), _zip_nll,
+        lambda r, n: [r.normal(0, 2, n), r.normal(0, 1.5, n)],
+        lambda r, n: np.where(r.random(n) < 0.3, 0.0, r.poisson(3.0, n)).astype(float)),
 }
 
 
 # Autograd's own float64 rounding (lgamma, polygamma, its chain of products) reaches a few 1e-9
 # in the shape parameters' Hessians, and 1e-7 in the negative binomial's n, where torch differences
 # two trigammas: test_negative_binomial_hessian_in_n_matches_mpmath checks symlik's to 1e-12 there.
-RTOLS = {"negative-binomial-softplus-n-logit-p": 1e-6}
+# Likewise in the beta's log phi, where torch's phi^2 (trigamma(a) mu^2 + ...) loses 3e-8:
+# test_beta_hessian_in_log_precision_matches_mpmath checks symlik's to 1e-12.
+RTOLS = {"negative-binomial-softplus-n-logit-p": 1e-6, "beta-mean-precision-logit-mu-log-phi": 1e-6}
 
 # The fused backend (numba) has no digamma/trigamma: the models with a shape parameter run on NumPy.
 FUSED = {"normal-mu-log-sigma", "student-t-mu-log-sigma", "poisson-log", "bernoulli-logit"}
@@ -136,6 +158,25 @@ def test_negative_binomial_hessian_in_n_matches_mpmath():
         assert abs(h[i, 0, 0] - float(exact)) <= 1e-12 * abs(exact), (i, h[i, 0, 0], exact)
 
 
+def test_beta_hessian_in_log_precision_matches_mpmath():
+    mpmath.mp.dps = 40
+    rng = np.random.default_rng(7)
+    a, b, y = rng.normal(0, 1.5, 12), rng.normal(1, 1, 12), rng.beta(2.0, 3.0, 12)
+    k = symlik.compile("beta_mean_precision", predict=("mu", "phi"), link={"mu": "logit", "phi": "log"},
+                       target="grad_hess")
+    _, h = k(a, b, y)
+    for i in range(12):
+        yy, mu = mpmath.mpf(y[i]), 1 / (1 + mpmath.exp(-mpmath.mpf(a[i])))
+
+        def nll(t, yy=yy, mu=mu):
+            phi = mpmath.exp(t)
+            return -(mpmath.loggamma(phi) - mpmath.loggamma(mu * phi) - mpmath.loggamma((1 - mu) * phi)
+                     + (mu * phi - 1) * mpmath.log(yy) + ((1 - mu) * phi - 1) * mpmath.log(1 - yy))
+
+        exact = mpmath.diff(nll, mpmath.mpf(b[i]), 2)
+        assert abs(h[i, 1] - float(exact)) <= 1e-12 * abs(exact), (i, h[i, 1], exact)
+
+
 def _mp_poisson(z, y):
     r = mpmath.exp(z)
     return [r - y], [r]
@@ -189,15 +230,20 @@ SKLEARN = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
 @pytest.mark.parametrize("loss_name, name, kwargs, draw_y, edges", SKLEARN)
-def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges):
+def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges, backend):
     loss_module = pytest.importorskip("sklearn._loss.loss")
+    if backend == "fused":
+        pytest.importorskip("numba")
     loss = getattr(loss_module, loss_name)()
     rng = np.random.default_rng(11)
     z = np.concatenate([rng.normal(0, 3, 200), np.repeat(np.array(edges, dtype=float), 4)])
     y = draw_y(rng, z.size)
     w = rng.uniform(0.1, 2.0, z.size)
-    k = symlik.compile(name, target="grad_hess", **kwargs)
+    k = symlik.compile(name, target="grad_hess", backend=backend, **kwargs)
+    if backend == "fused":  # gradient and Hessian in one pass, the weight multiplied in as they are written
+        assert k.kernel.entries(z, y, weight=w) is not None
     g, h = k(z, y, weight=w)
     G, H = loss.gradient_hessian(y_true=y, raw_prediction=z, sample_weight=w)
     finite = np.isfinite(G) & np.isfinite(H)

@@ -207,6 +207,56 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     return "\n".join(L) + "\n"
 
 
+def entries_loop_source(forms: list, layouts: dict, weighted: bool) -> str:
+    """Source of ``chunk(lo, hi, C, out, [weight,] *inputs)`` writing every entry of a vector or
+    matrix target (grad_hess: gradient and Hessian) in one pass: ``out[e, i]`` is entry ``e`` of
+    observation ``i``, so each entry's values are contiguous (a boosting library takes them as
+    they are), and a weight multiplies each as it is written. Scalar forms only (no event axis):
+    each observation's inputs are read once for all entries."""
+    names = list(layouts)
+    L = []
+    w = L.append
+    w(f"def chunk(lo, hi, C, out, {'weight, ' if weighted else ''}{', '.join(names)}):")
+    w("    K_ = _F(C)")
+    row_names = sorted({n for f in forms for n in f["row_names"]})
+    for n in row_names:
+        if layouts.get(n) == "s":
+            w(f"    v_{n} = _F({n})")
+    w("    for b0 in range(lo, hi, _BLOCK):")
+    w("        nb = min(_BLOCK, hi - b0)")
+    for n in names:  # views of this block: non-negative indices, no wraparound checks (see loop_source)
+        if layouts[n] != "s":
+            w(f"        {n}_b = {n}[b0:b0 + nb]")
+    for e in range(len(forms)):
+        w(f"        out{e}_b = out[{e}, b0:b0 + nb]")
+    if weighted:
+        w("        weight_b = weight[b0:b0 + nb]")
+    w("        for j in range(nb):")
+    body = "            "
+    for n in row_names:
+        if layouts.get(n) == "a":
+            w(f"{body}v_{n} = _F({n}_b[j])")
+    for e, f in enumerate(forms):
+        w(f"{body}out{e}_b[j] = ({f['row']}) * _F(weight_b[j])" if weighted else f"{body}out{e}_b[j] = {f['row']}")
+    w("    return 0.0")
+    return "\n".join(L) + "\n"
+
+
+def entries_function(forms: list, layouts: dict, label: str, precision: str, weighted: bool):
+    """The jitted one-pass loop of ``entries_loop_source`` (compiled once per process)."""
+    key = ("entries", tuple(repr(sorted(f.items())) for f in forms), tuple(layouts.items()), precision, weighted)
+    fn = _compiled.get(key)
+    if fn is None:
+        with _lock:
+            fn = _compiled.get(key)
+            if fn is None:
+                source = entries_loop_source(forms, layouts, weighted)
+                ns = dict(NAMESPACES[precision])
+                exec(builtins.compile(source, f"<symlik fused kernel {label}>", "exec"), ns)  # noqa: S102 - generated here
+                fn = _compiled[key] = njit(error_model="numpy", nogil=True)(ns["chunk"])
+    return fn
+
+
 _compiled: dict = {}
 _lock = threading.Lock()
 _pool = None

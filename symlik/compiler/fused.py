@@ -94,6 +94,51 @@ class FusedKernel(Kernel):
             total = total / n_obs if n_obs else np.nan
         return dtype.type(total)
 
+    def entries(self, *args, weight=None, **kwargs):
+        """Every entry of a vector or matrix target in one pass, entry-major: ``[E, *obs]`` with
+        ``E = prod(shape)``, each entry contiguous, ``weight`` multiplied in as it is written.
+        None where one pass does not apply (a scalar target, an event axis, a weight of another
+        shape, dask or non-float inputs): the caller then takes ``elementwise``."""
+        forms = [self._forms.get(f"entry{i}") for i in range(int(np.prod(self.shape)))] if self.shape else []
+        if not forms or any(f is None or f["lse"] or f["sums"] or f["gathers"] or f["event_names"] for f in forms):
+            return None
+        bound = self._bind(args, kwargs)
+        if any(not isinstance(v, (np.ndarray, float, int, np.number)) for v in bound.values()):
+            return None
+        arrays = self._arrays(bound)
+        self._check_shapes(arrays, False)
+        if self.validate:
+            self._validate(arrays, False)
+        values = {n: arrays[n] for n in self._args}
+        obs_shape = np.broadcast_shapes(*(a.shape for a in values.values()))
+        if weight is not None:
+            weight = np.asarray(weight)
+            if weight.shape != obs_shape or weight.dtype.kind != "f":
+                return None
+        n_obs = int(np.prod(obs_shape))
+        floats = [a.dtype for a in values.values() if a.dtype.kind == "f"]
+        dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+        if dtype.itemsize < 4:
+            dtype = np.dtype(np.float32)
+        layouts, prepared = {}, []
+        for n, a in values.items():
+            if a.size == 1 and n_obs != 1:
+                layouts[n] = "s"
+                a = float(a.reshape(()))
+            else:
+                layouts[n] = "a"
+                a = np.ascontiguousarray(np.broadcast_to(a, obs_shape).reshape(n_obs))
+                if a.dtype == np.bool_:
+                    a = a.view(np.uint8)
+            prepared.append(a)
+        precision = "float32" if dtype == np.float32 else "float64"
+        fn = rt.entries_function(forms, layouts, self.label, precision, weight is not None)
+        out = np.empty((len(forms), n_obs), dtype=dtype)
+        head = (out,) if weight is None else (out, np.ascontiguousarray(weight.reshape(n_obs)))
+        parallel = n_obs >= rt.PARALLEL_MIN and rt.threads() > 1
+        rt.run(fn, n_obs, 1, (*head, *prepared), parallel)
+        return out.reshape((len(forms),) + obs_shape)
+
     def _elementwise_arrays(self, arrays: dict):
         return self._run(arrays, "none")
 

@@ -9,6 +9,8 @@ stays light.
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class GradHessKernel:
     """``kernel(z..., y, ..., weight=None) -> (grad, hess)``.
@@ -26,12 +28,27 @@ class GradHessKernel:
         self.n_outputs = kernel.shape[-1]
 
     def __call__(self, *args, weight=None, **kwargs):
+        one_pass = getattr(self.kernel, "entries", None)  # the fused backend: every entry in one pass
+        entries = None if one_pass is None else one_pass(*args, weight=weight, **kwargs)
+        if entries is not None:
+            return self._split_entries(entries)
         out = self.kernel.elementwise(*args, weight=weight, **kwargs)
         grad = out[..., 0, :]
         hess = out[..., 1, :] if self.hessian_form == "diagonal" else out[..., 1:, :]
         if self.n_outputs == 1:
             grad = grad[..., 0]
             hess = hess[..., 0] if self.hessian_form == "diagonal" else hess[..., 0, 0]
+        return grad, hess
+
+    def _split_entries(self, entries):
+        """[E, *obs] entry-major rows (gradient first) -> (grad, hess) with the entries on the
+        trailing axes; with one predicted input, two contiguous arrays and no copy."""
+        P = self.n_outputs
+        if P == 1:
+            return entries[0], entries[1]
+        moved = np.moveaxis(entries, 0, -1)
+        grad = moved[..., :P]
+        hess = moved[..., P:] if self.hessian_form == "diagonal" else moved[..., P:].reshape(moved.shape[:-1] + (P, P))
         return grad, hess
 
     # What a Kernel tells about itself: its inputs, source, derivation, backend, ...

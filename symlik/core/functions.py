@@ -454,6 +454,14 @@ class DigammaDiff(sp.Function):
     def _eval_rewrite_as_basic(self, x, h, **kwargs):
         return sp.polygamma(0, x + h) - sp.polygamma(0, x)
 
+    def fdiff(self, argindex=1):
+        # A second derivative of a log-beta (beta regression's Hessian): trigammas, which SymPy
+        # evaluates and every backend with polygamma computes.
+        x, h = self.args
+        if argindex == 1:
+            return sp.polygamma(1, x + h) - sp.polygamma(1, x)
+        return sp.polygamma(1, x + h)
+
     def _eval_is_real(self):
         return True
 
