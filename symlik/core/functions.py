@@ -7,6 +7,8 @@ to elementary functions, which is how identities involving them are proven.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
@@ -104,6 +106,10 @@ class XLogY(sp.Function):
 
 class LossSymbol(sp.Function):
     """A named loss applied to data, for display only: MSE(y, mu)."""
+
+    def __reduce_ex__(self, protocol):
+        # loss_symbol makes a class per name, where pickle cannot find it: it pickles as the call.
+        return loss_symbol, (type(self).__name__, *self.args)
 
     def _latex(self, printer):
         name = self.__class__.__name__
@@ -892,5 +898,10 @@ def basic(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:
 
 def loss_symbol(name: str, *args) -> sp.Expr:
     """A display-only loss call whose LaTeX name is ``name``."""
-    cls = type(name, (LossSymbol,), {})
-    return cls(*args)
+    return _loss_symbol_class(name)(*args)
+
+
+@lru_cache(maxsize=None)
+def _loss_symbol_class(name: str) -> type:
+    # one class per name, so that two calls of the same loss are the same expression
+    return type(name, (LossSymbol,), {})
