@@ -71,6 +71,11 @@ def derive(spec, predict=None, link=None, *, options: dict | None = None) -> Der
         inputs are then named after each link (``mu``, ``log_sigma``).
     options : dict, optional
         Distribution options, e.g. ``{"sigma": "per_dim"}`` for ``diag_normal``.
+
+    A custom density is derived under the time budget (``SYMLIK_TIME_BUDGET`` seconds, default
+    30; 0 = none; or an enclosing ``symlik.core.budget.time_budget``), in a child process that
+    is stopped when it runs out: then ``BudgetExceeded`` names the stage. The catalog's
+    distributions are derived here, with no limit.
     """
     spec = _resolve(spec, options)
     predict = _check_predict(spec, predict)
