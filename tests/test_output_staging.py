@@ -57,7 +57,7 @@ def old_book(tmp_path, monkeypatch):
     """A built book in tmp_path/out, then made recognisably old; the next intro differs, so
     pdflatex must run again."""
     out = tmp_path / "out"
-    _, outputs = _fake_book(monkeypatch)
+    _fake_book(monkeypatch)
     derivations.build_book(out, files={"normal.md": "old derivation\n"})
     for p in out.rglob("*"):
         if p.is_file() and p.name != derivations.STAMPS:

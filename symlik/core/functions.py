@@ -12,7 +12,6 @@ from functools import lru_cache
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
-
 # The summation index inside logsumexp/softmax: one fixed symbol, so that two
 # rewritten copies of the same logsumexp are the same expression and cancel.
 EVENT_J = sp.Symbol("j", integer=True, positive=True)
