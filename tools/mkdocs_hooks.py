@@ -7,18 +7,26 @@
   node_modules/katex (installed with `npm ci`; run here if missing), so the
   site renders math offline with no CDN. accuracy.md and benchmarks.md get a
   placeholder only when the docs do not have them.
+- on_startup, on_config, on_build_error, on_shutdown: `mkdocs build` and `gh-deploy` write
+  the site all or nothing. site_dir is checked before any work (a file, /proc/x or an
+  unwritable directory fails at once, in one line); the build goes to a staging directory
+  beside it (symlik.apps.files.staged_directory), swapped in only when the build succeeded
+  (strict mode's warnings included) and removed otherwise, Ctrl-C included. `mkdocs serve`
+  builds in place, into its own temporary directory.
 - on_page_markdown: fills the markers <!-- symlik:loss-table --> and
   <!-- symlik:quick-start --> (README's Quick start section, so the two stay one).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +53,39 @@ def _catalog():
     return _state["derivations"], _state["groups"]
 
 
+def on_startup(command, dirty):
+    _state["stage"] = command in ("build", "gh-deploy")
+    _state["dirty"] = dirty
+
+
+def _stage_site(config) -> None:
+    """Check site_dir, then point the build at a staging directory beside it (a copy of the old
+    site for a --dirty build, which updates it; empty otherwise, as mkdocs cleans it)."""
+    sys.path.insert(0, str(ROOT))
+    from symlik.apps.files import OutputError, check_output_directory, staged_directory
+
+    site_dir = Path(config["site_dir"])
+    try:
+        check_output_directory(site_dir, "site_dir")
+    except OutputError as exc:
+        raise PluginError(str(exc)) from None
+    stack = contextlib.ExitStack()
+    config["site_dir"] = str(stack.enter_context(staged_directory(site_dir, keep_old=_state.get("dirty", False))))
+    _state["staging"], _state["failed"] = stack, False
+
+
+def _end_staging(error: BaseException | None) -> None:
+    stack = _state.pop("staging", None)
+    if stack is not None:
+        if error is None:
+            stack.close()  # swap the staged site in
+        else:
+            stack.__exit__(type(error), error, error.__traceback__)  # remove it; the old site stays
+
+
 def on_config(config):
+    if _state.get("stage") and "staging" not in _state:
+        _stage_site(config)
     _, groups = _catalog()
     nav = config["nav"] or []
     for i, item in enumerate(nav):
@@ -99,3 +139,20 @@ def on_page_markdown(markdown, page, config, files):
     markdown = markdown.replace("<!-- symlik:loss-table -->", site.loss_table(derivations))
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     return markdown.replace("<!-- symlik:quick-start -->", site.readme_section(readme, "Quick start"))
+
+
+def on_build_error(error):
+    _state.pop("built", None)  # strict mode fails after post_build
+    _end_staging(error)
+
+
+def on_shutdown():
+    # A build that failed went through on_build_error; one still staged here either finished or
+    # was interrupted (Ctrl-C is no Exception, so mkdocs reports it to no hook): only
+    # on_post_build's mark tells them apart.
+    _end_staging(None if _state.pop("built", False) else KeyboardInterrupt())
+
+
+@event_priority(-100)  # after every plugin's post_build (search writes its index there)
+def on_post_build(config):
+    _state["built"] = True

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
+import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -25,9 +26,10 @@ from symlik.apps import output_cache
 from symlik.apps.book import (BOOK_DIR, FIGURE_DIR, MASTER, build_pdf, catalog_row_tex, chapter_tex,
                               derivations_master_tex, draw_compare_figure, draw_loss_figure, intro_tex, master_tex)
 from symlik.apps.catalog import combinations
-from symlik.apps.files import write_all_or_nothing
+from symlik.apps.files import check_output_directory, staged_directory, write_into
 from symlik.apps.progress import progress
 from symlik.core import diskcache
+from symlik.core.errors import SymlikError
 from symlik.derivation import derive
 from symlik.derivation.vae import DECODERS, vae_document
 from symlik.model.distributions import names
@@ -302,25 +304,48 @@ def _draw_all(jobs: list[tuple], workers: int | None = None) -> None:
                 report.advance(future.result())
 
 
-def build_book(out: Path, use_cache: bool = True) -> Path:
-    """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``. Chapters come
-    from the output cache when symlik has not changed; figures whose key is unchanged are kept;
-    pdflatex runs only when a file it reads has changed (or the PDF is missing)."""
+def build_book(out: Path, use_cache: bool = True, files: dict[str, str] | None = None) -> Path:
+    """The chapters and figures of the book, then pdflatex: ``out/symlik.pdf``, with ``files``
+    ({name: text}, derivations/) written beside them. Chapters come from the output cache when
+    symlik has not changed; figures whose key is unchanged are kept; pdflatex runs only when a
+    file it reads has changed (or the PDF is missing).
+
+    Everything is done in a staging copy of ``out`` that is swapped in at the end, so ``out`` is
+    fully old or fully new whatever fails (pdflatex, a figure, Ctrl-C); the copy keeps the old
+    figures, PDF and stamps, so what is unchanged is reused as when writing in place."""
+    out = Path(out)
+    check_output_directory(out)
     outputs = output_cache.produce("book", {}, use_cache=use_cache)
-    write_all_or_nothing({out / rel: text for rel, text in outputs["sources"].items()})
-    directory = out / FIGURE_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    stamps = _stamps(out) if use_cache else {}
-    figures = {**{slug: combo for slug, combo in outputs["figures"].items()}, "compare": None}
-    jobs = [(slug, combo, str(directory)) for slug, combo in figures.items()
-            if stamps.get(slug) != _figure_key(slug) or not (directory / f"{slug}.pdf").exists()]
-    if jobs:
-        _draw_all(jobs)
-    stamps.update({slug: _figure_key(slug) for slug in figures})
-    pdf = out / "symlik.pdf"
-    key = _pdf_key(out)
-    if stamps.get(MASTER) != key or not pdf.exists():
-        pdf, _ = build_pdf(out)
-        stamps[MASTER] = key
-    (out / STAMPS).write_text(json.dumps(stamps, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-    return pdf
+    with staged_directory(out) as stage:
+        # the book's master replaces the one of derivations/ (it inputs the chapters)
+        write_into(stage, {**(files or {}), **outputs["sources"]})
+        directory = stage / FIGURE_DIR
+        directory.mkdir(parents=True, exist_ok=True)
+        stamps = _stamps(stage) if use_cache else {}
+        figures = {**{slug: combo for slug, combo in outputs["figures"].items()}, "compare": None}
+        jobs = [(slug, combo, str(directory)) for slug, combo in figures.items()
+                if stamps.get(slug) != _figure_key(slug) or not (directory / f"{slug}.pdf").exists()]
+        if jobs:
+            _draw_all(jobs)
+        stamps.update({slug: _figure_key(slug) for slug in figures})
+        key = _pdf_key(stage)
+        if stamps.get(MASTER) != key or not (stage / "symlik.pdf").exists():
+            _typeset(stage, out)
+            stamps[MASTER] = key
+        write_into(stage, {STAMPS: json.dumps(stamps, sort_keys=True, indent=1) + "\n"})
+    return out / "symlik.pdf"
+
+
+def _typeset(stage: Path, out: Path) -> None:
+    """pdflatex in the staging directory. When it fails, the staging directory goes and ``out``
+    stays old: its log is kept in the temporary directory and the error names that copy."""
+    try:
+        build_pdf(stage)
+    except SymlikError as exc:
+        log = stage / "symlik.log"
+        if not log.exists():
+            raise
+        fd, kept = tempfile.mkstemp(prefix="symlik-pdflatex-", suffix=".log")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(log.read_bytes())
+        raise SymlikError(str(exc).replace(str(log), kept).replace(str(stage), str(out))) from None

@@ -6,12 +6,17 @@ files written over it), then swapped in with two renames; if the second rename f
 directory is renamed back. A single file is written beside its target and renamed over it.
 Files get the user's umask, like any file the user creates (mkstemp would make them 0600).
 
-``check_output_directory`` and ``check_output_file`` say in one line why an output path cannot
-be written, before any work is done.
+``staged_directory`` gives the staging directory itself to code that writes many files into
+it by other means (the book's figures and pdflatex, the site's MkDocs build) and swaps it in
+when that code finishes. ``check_output_directory`` and ``check_output_file`` say in one line
+why an output path cannot be written, before any work is done. An output directory that is, or
+contains, the current directory is refused: swapping it would leave this process and the
+user's shell in a deleted directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -49,9 +54,21 @@ def _probe_writable(directory: Path, what: str, shown: Path) -> None:
         raise OutputError(f"{what} {str(shown)!r} cannot be written: {exc.strerror or exc}") from None
 
 
+def _holds_cwd(directory: Path) -> bool:
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the current directory was deleted: nothing to strand
+        return False
+    directory = directory.resolve()
+    return cwd == directory or directory in cwd.parents
+
+
 def check_output_directory(out: Path, what: str = "--out") -> None:
     """Raise OutputError unless ``out`` can be (re)placed as a directory of outputs."""
     out = Path(out)
+    if _holds_cwd(out):
+        raise OutputError(f"{what} {str(out)!r} is (or contains) the current directory, which the output would "
+                          f"replace: give another directory, or run from outside it")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{what} {str(out)!r} is a file, not a directory")
     # Staging happens beside ``out``, so its parent (or the nearest existing ancestor) must be writable.
@@ -100,29 +117,49 @@ def write_all_or_nothing(files: dict[Path, str], root: Path | None = None) -> No
     if not files:
         return
     root = Path(root).absolute() if root is not None else _root(files)
-    if Path.cwd() == root or root in Path.cwd().parents:
-        # Renaming the working directory away would strand this process in the old one: write
-        # file by file instead (each file still whole).
-        for path, text in files.items():
-            write_file(Path(path), text.encode("utf-8"))
-        return
+    with staged_directory(root) as staging:
+        write_into(staging, {Path(path).absolute().relative_to(root): text for path, text in files.items()})
+
+
+def write_into(staging: Path, files: dict) -> None:
+    """Write ``files`` ({path relative to ``staging``: text}) into a staging directory; a failure is
+    one OutputError naming the file."""
+    try:
+        for rel, text in files.items():
+            target = Path(staging) / rel
+            if target.is_dir():
+                raise OutputError(f"cannot write {str(rel)!r}: a directory of that name is in the way")
+            target.unlink(missing_ok=True)  # a new file, never a write through a link the copy kept
+            _write(target, text.encode("utf-8"))
+    except OSError as exc:
+        raise OutputError(f"cannot write the output to {str(staging)!r}: {exc.strerror or exc}"
+                          + (f" ({exc.filename})" if exc.filename else "")) from None
+
+
+@contextlib.contextmanager
+def staged_directory(root: Path, keep_old: bool = True):
+    """Yield a staging directory beside ``root`` (a copy of it when ``keep_old`` and it exists,
+    else empty) and swap it in for ``root`` when the block ends; if the block raises (Ctrl-C
+    included) the staging directory is removed and ``root`` stays as it was.
+
+    The copy is a real copy, not hard links: code that writes into the staging directory (a
+    figure, pdflatex's log) may then rewrite a file in place without touching the old one."""
+    root = Path(root).absolute()
+    if _holds_cwd(root):
+        raise OutputError(f"{str(root)!r} is (or contains) the current directory: it cannot be swapped for a new one")
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.staging-"))
     try:
         try:
-            if root.is_dir():
+            if keep_old and root.is_dir():
                 shutil.copytree(root, staging, symlinks=True, dirs_exist_ok=True)
+            if root.is_dir():
                 shutil.copymode(root, staging)
             else:
                 os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it 0700
-            for path, text in files.items():
-                target = staging / Path(path).absolute().relative_to(root)
-                if target.is_dir():
-                    raise OutputError(f"cannot write {str(path)!r}: a directory of that name is in the way")
-                _write(target, text.encode("utf-8"))
         except OSError as exc:
-            raise OutputError(f"cannot write the output to {str(root)!r}: {exc.strerror or exc}"
-                              + (f" ({exc.filename})" if exc.filename else "")) from None
+            raise OutputError(f"cannot stage the output beside {str(root)!r}: {exc.strerror or exc}") from None
+        yield staging
         _swap(staging, root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

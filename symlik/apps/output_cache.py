@@ -8,7 +8,9 @@ symlik's source files, so an edited checkout never serves stale output.
 Entries hold text and JSON only, never pickles, in a private folder of the user
 cache directory (symlik.core.diskcache: an entry that is corrupt, or that
 someone else owns or could have written, is ignored). Only successful outputs
-are stored; errors are raised afresh every time.
+are stored; errors are raised afresh every time. An entry whose value does not have the shape
+its kind produces (SHAPES: valid JSON of the wrong shape, a file name that would leave the
+output directory) is discarded and computed again, never half used.
 
 ``--no-cache`` or ``SYMLIK_NO_CACHE=1`` bypasses the cache: nothing is read or written.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import os
 from importlib import import_module
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import symlik
 from symlik.core import diskcache
@@ -33,6 +35,47 @@ PRODUCERS = {
     "derive --all": ("symlik.apps.derivations", "all_outputs"),
     "book": ("symlik.apps.derivations", "book_outputs"),
 }
+
+
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _relative_name(name) -> bool:
+    """A file name the outputs may write: relative, below the output directory, no backslash."""
+    if not isinstance(name, str) or not name or "\\" in name or "\0" in name:
+        return False
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts and "." not in path.parts
+
+
+def _files(value) -> bool:
+    return isinstance(value, dict) and all(_relative_name(k) and _text(v) for k, v in value.items())
+
+
+def _all_outputs(value) -> bool:
+    rows = value.get("rows") if isinstance(value, dict) else None
+    return (isinstance(value, dict) and _files(value.get("files")) and isinstance(rows, list)
+            and all(isinstance(row, list) and all(_text(cell) for cell in row) for row in rows))
+
+
+def _combination(value) -> bool:
+    """[name, predict, link, options] of a catalog derivation, as the book keeps it."""
+    return (isinstance(value, list) and len(value) == 4 and _text(value[0])
+            and isinstance(value[1], list) and all(_text(p) for p in value[1])
+            and (value[2] is None or _text(value[2]))
+            and isinstance(value[3], dict) and all(_text(v) for v in value[3].values()))
+
+
+def _book_outputs(value) -> bool:
+    figures = value.get("figures") if isinstance(value, dict) else None
+    return (isinstance(value, dict) and _files(value.get("sources")) and isinstance(figures, dict)
+            and all(_relative_name(slug) and "/" not in slug and _combination(c) for slug, c in figures.items()))
+
+
+# The shape of each kind's value. Checked on every read, shallowly: a value nested deeper than
+# these shapes fails the check at once (the JSON parser itself refuses what would recurse too deep).
+SHAPES = {"list": _text, "derive": _text, "derive --all": _all_outputs, "book": _book_outputs}
 
 
 def bypassed() -> bool:
@@ -54,10 +97,13 @@ def load(kind: str, request: dict):
     if folder is None:
         return None
     key = key_of(kind, request)
-    entry = diskcache.read_json(folder / f"{key}.json")
-    if not isinstance(entry, dict) or entry.get("key") != key:
-        return None
-    return entry.get("value")
+    path = folder / f"{key}.json"
+    entry = diskcache.read_json(path)
+    if isinstance(entry, dict) and entry.get("key") == key and SHAPES[kind](entry.get("value")):
+        return entry["value"]
+    if path.exists():  # corrupt, of the wrong shape, or someone else's: computed again
+        diskcache.discard(path)
+    return None
 
 
 def store(kind: str, request: dict, value) -> None:

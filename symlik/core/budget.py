@@ -7,6 +7,10 @@ deadline where one stage ends and the next begins (``stage``). A child is starte
 where the platform has it (fast) and by ``spawn`` elsewhere (Windows, macOS' default);
 ``SYMLIK_START_METHOD=spawn`` forces spawn, which the tests use to check that path on Linux.
 
+``symlik.custom`` runs its normalisation check this way, ``symlik.derive`` of a custom density
+its whole derivation (the Derivation comes back through symlik.core.pickling), and the CLI the
+whole handling of ``--density``.
+
 The budget is ``SYMLIK_TIME_BUDGET`` seconds (default 30; 0 = no limit), or the ``seconds``
 given to ``time_budget``. When it runs out the user gets one line naming the stage:
 ``the time budget of 30 s ran out while checking that the density integrates to 1``.

@@ -7,9 +7,10 @@ to elementary functions, which is how identities involving them are proven.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
-
 
 # The summation index inside logsumexp/softmax: one fixed symbol, so that two
 # rewritten copies of the same logsumexp are the same expression and cancel.
@@ -104,6 +105,10 @@ class XLogY(sp.Function):
 
 class LossSymbol(sp.Function):
     """A named loss applied to data, for display only: MSE(y, mu)."""
+
+    def __reduce_ex__(self, protocol):
+        # loss_symbol makes a class per name, where pickle cannot find it: it pickles as the call.
+        return loss_symbol, (type(self).__name__, *self.args)
 
     def _latex(self, printer):
         name = self.__class__.__name__
@@ -1150,5 +1155,10 @@ def basic(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:
 
 def loss_symbol(name: str, *args) -> sp.Expr:
     """A display-only loss call whose LaTeX name is ``name``."""
-    cls = type(name, (LossSymbol,), {})
-    return cls(*args)
+    return _loss_symbol_class(name)(*args)
+
+
+@lru_cache(maxsize=None)
+def _loss_symbol_class(name: str) -> type:
+    # one class per name, so that two calls of the same loss are the same expression
+    return type(name, (LossSymbol,), {})

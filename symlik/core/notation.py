@@ -236,6 +236,11 @@ class FormBase(sp.Function):
 
     key: str = ""
 
+    def __reduce_ex__(self, protocol):
+        # Its class is made on demand (_form_class), where pickle cannot find it by name: it
+        # pickles as form(key, *args), which makes the class again in the other process.
+        return form, (self.key, *self.args)
+
 
 @lru_cache(maxsize=None)
 def _form_class(key: str) -> type:

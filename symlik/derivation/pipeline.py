@@ -9,12 +9,14 @@ passes of symlik.derivation.passes (likelihood -> log -> negate -> substitute
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 from collections.abc import Mapping
 
 
 import sympy as sp
 
-from symlik.core import budget
+from symlik.core import budget, pickling
 from symlik.core.algebra import expand_logs, log_of, split_sum
 from symlik.core.errors import SymlikError
 from symlik.derivation import passes
@@ -69,6 +71,11 @@ def derive(spec, predict=None, link=None, *, options: dict | None = None) -> Der
         inputs are then named after each link (``mu``, ``log_sigma``).
     options : dict, optional
         Distribution options, e.g. ``{"sigma": "per_dim"}`` for ``diag_normal``.
+
+    A custom density is derived under the time budget (``SYMLIK_TIME_BUDGET`` seconds, default
+    30; 0 = none; or an enclosing ``symlik.core.budget.time_budget``), in a child process that
+    is stopped when it runs out: then ``BudgetExceeded`` names the stage. The catalog's
+    distributions are derived here, with no limit.
     """
     spec = _resolve(spec, options)
     predict = _check_predict(spec, predict)
@@ -130,11 +137,26 @@ def _derive_cached(spec, predict, link):
     link_key = tuple(link.items()) if isinstance(link, dict) else link
     key = (type(spec), spec.name, tuple(sorted(spec.chosen.items())), predict, link_key, id(spec) if getattr(spec, 'custom', False) else 0)
     if key not in _CACHE:
-        # A user's density may make SymPy crawl: its derivation runs under the time budget
-        # (checked between stages); the catalog's are known to finish.
+        # A user's density may make SymPy crawl: its derivation runs under the time budget; the
+        # catalog's are known to finish.
         with budget.time_budget() if getattr(spec, "custom", False) else contextlib.nullcontext():
-            _CACHE[key] = _derive(spec, predict, link)
+            _CACHE[key] = _bounded_derive(spec, predict, link)
     return _CACHE[key]
+
+
+def _bounded_derive(spec, predict, link) -> Derivation:
+    """_derive, in a child process stopped at the budget when there is one: a simplify or an
+    integral that never ends cannot be interrupted from inside, only killed. The Derivation comes
+    back pickled by symlik.core.pickling (its steps exactly as derived), with the caller's spec."""
+    if math.isinf(budget.remaining()) or budget.stopped_from_outside():
+        return _derive(spec, predict, link)
+    derived = pickling.loads(budget.run_in_child(_derive_pickled, spec, predict, link))
+    return dataclasses.replace(derived, spec=spec)
+
+
+def _derive_pickled(spec, predict, link) -> bytes:
+    """In the child: the Derivation without its spec (the parent has it), pickled."""
+    return pickling.dumps(dataclasses.replace(_derive(spec, predict, link), spec=None))
 
 
 def _derive(spec: Distribution, predict: tuple[str, ...], link_name) -> Derivation:

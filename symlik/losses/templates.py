@@ -11,6 +11,7 @@ from the NLL through ``calibrate``; it never reads them off a name.
 from __future__ import annotations
 
 import importlib
+import pickle
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
@@ -49,6 +50,16 @@ class Template:
 
     def expr(self, y, *predicted, **inner) -> sp.Expr:
         return self.build(y, *predicted, **inner)
+
+    def __reduce__(self):
+        # build and calibrate are functions, lambdas among them: a template goes to another
+        # process (a Derivation from a time-bounded child) as its place in the registry, which
+        # every process collects alike.
+        for table in ("SCALAR_TEMPLATES", "EVENT_TEMPLATES"):
+            for i, template in enumerate(__getattr__(table)):
+                if template is self:
+                    return registered, (table, i)
+        raise pickle.PicklingError(f"the loss template {self.name!r} is not in the registry, so it cannot be pickled")
 
     def follows_torch(self, d) -> bool:
         """Derivation ``d``, whose loss is this template, is torch's form of it (its options apply)."""
@@ -144,6 +155,11 @@ def _collect():
         scalar += list(getattr(module, "SCALAR", ()))
         event += list(getattr(module, "EVENT", ()))
     return _refinements_first(scalar), _refinements_first(event)
+
+
+def registered(table: str, position: int) -> Template:
+    """The template at ``position`` of SCALAR_TEMPLATES or EVENT_TEMPLATES (how one is unpickled)."""
+    return __getattr__(table)[position]
 
 
 def torch_losses(option: str) -> tuple[str, ...]:

@@ -434,9 +434,29 @@ def _predict(predict, names: tuple) -> tuple:
 
 
 def _distribution(name: str, **attributes) -> Distribution:
-    """An instance of a new Distribution subclass named after the user's density."""
-    cls = type(f"Custom_{name}", (Distribution,), {"name": name, "title": name.replace("_", " "), "custom": True, **attributes})
+    """An instance of a new Distribution subclass named after the user's density.
+
+    The class exists nowhere pickle can look it up, so an instance pickles as the recipe that
+    made it (``_rebuild``): how derive sends a user's density to the child process that bounds
+    its time, under spawn too (symlik.core.budget)."""
+    cls = type(f"Custom_{name}", (Distribution,), {"name": name, "title": name.replace("_", " "), "custom": True,
+                                                   "__reduce__": _reduce, "_attributes": attributes, **attributes})
     return cls()
+
+
+def _reduce(spec):
+    # The density functions are closures (rebuilt by _attach from the attached expression); the
+    # rest of the instance's state (normaliser, unnormalised form) travels as it is.
+    state = {k: v for k, v in vars(spec).items() if k not in ("density", "log_density")}
+    return _rebuild, (spec.name, type(spec)._attributes, state)
+
+
+def _rebuild(name: str, attributes: dict, state: dict) -> Distribution:
+    spec = _distribution(name, **attributes)
+    vars(spec).update(state)
+    canonical, log_form, event = state["_attached"]
+    (_attach_event if event else _attach)(spec, canonical, log_form=log_form)
+    return spec
 
 
 def _check_onehot(spec, density, what) -> None:
@@ -463,6 +483,7 @@ def _check_onehot(spec, density, what) -> None:
 
 
 def _attach_event(spec, canonical, *, log_form: bool) -> None:
+    spec._attached = (canonical, log_form, True)  # what _rebuild needs
     def at(expr, y, theta):
         subs = {spec.symbol("y"): y} if y != spec.y else {}
         subs.update({spec.symbol(n): v for n, v in theta.items() if v != spec.symbol(n)})
@@ -477,6 +498,7 @@ def _attach_event(spec, canonical, *, log_form: bool) -> None:
 
 def _attach(spec, canonical, *, log_form: bool) -> None:
     """Give ``spec`` its density (and log-density) as functions of (y, **theta)."""
+    spec._attached = (canonical, log_form, False)  # what _rebuild needs
 
     def at(expr, y, theta):
         return expr.xreplace({spec.y: y, **{spec.symbol(n): v for n, v in theta.items()}})

@@ -1,4 +1,5 @@
-"""symlik derive --all --format pdf: derivations/ as usual, then the typeset book symlik.pdf."""
+"""symlik derive --all --format pdf: derivations/ as usual, then the typeset book symlik.pdf,
+all staged together: --out ends up fully old or fully new."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from symlik.apps.derivations import build_book
 
 
 def run(args) -> int:
-    derive.write_all(args)
-    print(f"wrote {build_book(derive.out_directory(args), use_cache=not args.no_cache)}")
+    outputs = derive.all_outputs(args)  # checks --out first
+    pdf = build_book(derive.out_directory(args), use_cache=not args.no_cache, files=outputs["files"])
+    derive.report(args, outputs)
+    print(f"wrote {pdf}")
     return 0

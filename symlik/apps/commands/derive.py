@@ -71,17 +71,25 @@ def out_directory(args) -> Path:
     return args.out or DEFAULT_OUT
 
 
-def write_all(args) -> None:
-    """`symlik derive --all`: every file of derivations/ written to --out, and the summary printed."""
+def all_outputs(args) -> dict:
+    """`symlik derive --all`'s {"files": {name: text}, "rows": summary}, after --out is checked."""
     if args.name:
         raise CommandError("give a NAME or --all, not both")
-    out = out_directory(args)
-    check_output_directory(out)  # before minutes of deriving
-    outputs = output_cache.produce("derive --all", {}, use_cache=not args.no_cache)
-    files = {out / name: text for name, text in outputs["files"].items()}
-    write_all_or_nothing(files)
+    check_output_directory(out_directory(args))  # before minutes of deriving
+    return output_cache.produce("derive --all", {}, use_cache=not args.no_cache)
+
+
+def report(args, outputs: dict) -> None:
     print(text_table(outputs["rows"]))
-    print(f"\nwrote {len(files)} files to {out}/")
+    print(f"\nwrote {len(outputs['files'])} files to {out_directory(args)}/")
+
+
+def write_all(args) -> None:
+    """`symlik derive --all`: every file of derivations/ written to --out, and the summary printed."""
+    outputs = all_outputs(args)
+    out = out_directory(args)
+    write_all_or_nothing({out / name: text for name, text in outputs["files"].items()}, root=out)
+    report(args, outputs)
 
 
 def _produce(req: dict, use_cache: bool) -> str:
