@@ -57,6 +57,47 @@ def build(description: dict) -> dict:
     return out
 
 
+def element_test(desc: dict) -> str | None:
+    """Source of a scalar expression, over ``{x}`` (one value of the input; ``C`` the event size
+    where it is a class index), that is true where the value passes the check described by
+    ``desc`` (``describe``'s output), or None where the check is not element by element (a row
+    sum, a bound read from another parameter). The fused backend evaluates it in the pass that
+    computes the loss, so that validation reads memory once; on a hit, ``Kernel._validate``
+    builds the report. Each test rejects exactly what the NumPy check rejects.
+
+    Written as conditions that hold: each comparison is false at nan, so nan fails without a
+    test of its own, and the loop ands every input's conditions and negates once per value."""
+    kind = desc["check"]
+    if kind == "pre_activation":
+        ok = ["({x} == {x})"]
+    elif kind == "class_index":
+        ok = ["({x} >= 0)", "({x} < C)"]
+    elif kind == "constraint" and desc.get("type") in ("Interval", "IntegerInterval"):
+        ok = ["(abs({x}) < _INF)", *_bounds_hold(desc["lower"], desc["upper"], desc["open_lower"], desc["open_upper"])]
+        if desc["type"] == "IntegerInterval":
+            ok.append("({x} == np.floor({x}))")
+    elif kind == "support" and desc["kind"] in ("continuous", "discrete"):
+        if isinstance(desc["lower"], str) or isinstance(desc["upper"], str):
+            return None  # bounded by a parameter (binomial's n): NumPy reads both arrays
+        if (desc["open_lower"] and desc["lower_closed_if"]) or (desc["open_upper"] and desc["upper_closed_if"]):
+            return None  # an open bound allowed where parameters take given values: NumPy reads them
+        # discrete: floor(nan) != nan rejects nan; +-inf passes, as in support_check
+        ok = ["({x} == np.floor({x}))" if desc["kind"] == "discrete" else "(abs({x}) < _INF)"]
+        ok += _bounds_hold(desc["lower"], desc["upper"], desc["open_lower"], desc["open_upper"])
+    else:
+        return None
+    return "(" + " & ".join(ok) + ")"
+
+
+def _bounds_hold(lower, upper, open_lower, open_upper) -> list:
+    terms = []
+    if lower is not None:
+        terms.append(f"({{x}} > {float(lower)!r})" if open_lower else f"({{x}} >= {float(lower)!r})")
+    if upper is not None:
+        terms.append(f"({{x}} < {float(upper)!r})" if open_upper else f"({{x}} <= {float(upper)!r})")
+    return terms
+
+
 def _finite_or_inf(a, arrays):
     return np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
 

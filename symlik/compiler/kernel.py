@@ -68,12 +68,14 @@ class Kernel:
         expr_text: str = "",
         request: dict | None = None,
         predicted: tuple[str, ...] = (),
+        check_descriptions: dict | None = None,
     ) -> None:
         self._functions = functions
         self.source = source
         self.inputs = inputs
         self.fixed = dict(fixed)
         self._checks = checks  # input name -> (Constraint or callable, description)
+        self._check_descriptions = check_descriptions or {}  # checks.describe()'s output (a backend may compile them)
         self.reduction = reduction
         self.backend = backend
         self.target = target
@@ -169,9 +171,13 @@ class Kernel:
             self._validate(arrays, use_index)
         return arrays, use_index, self._result_dtype(arrays, use_index)
 
-    def _validate(self, arrays: dict, use_index: bool) -> None:
+    def _validate(self, arrays: dict, use_index: bool, skip=()) -> None:
+        """Raise ConstraintError at the first value (in index order) that breaks its input's check;
+        inputs in ``skip`` are checked elsewhere (the fused backend checks them inside its pass)."""
         # Parameters first: y's support may be bounded by one (binomial's n), which must be valid itself.
         for name, a in sorted(arrays.items(), key=lambda item: item[0] == "y"):
+            if name in skip:
+                continue
             check = self._checks.get("y_index" if (name == "y" and use_index) else name)
             if check is None:
                 continue
@@ -307,6 +313,7 @@ class Kernel:
             inputs=tuple(meta["inputs"]),
             fixed=meta["fixed"],
             checks=checks.build(meta["checks"]),
+            check_descriptions=meta["checks"],
             reduction=meta["reduction"],
             backend=meta["backend"],
             target=meta["target"],
