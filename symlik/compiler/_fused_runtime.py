@@ -129,13 +129,15 @@ def loop_source(form: dict, layouts: dict, mode: str, tests: dict | None = None)
     """Source of ``chunk(lo, hi, C, [out,] *inputs)``: the loss over observations [lo, hi).
 
     ``layouts``: input name -> "a" (one value per observation, 1-D), "s" (a
-    scalar), "e" (event array, 2-D rows x C) or "i" (class indices, 1-D ints).
+    scalar), "e" (event array, 2-D rows x C), "i" (class indices, 1-D ints) or
+    "b" (a broadcast view, 2-D: the observations' leading axes x the last axis,
+    with zero strides where the input repeats: read in place, never copied).
     ``mode``: "sum" returns the float64 sum; "none" writes ``out``.
     ``tests``: input name -> a scalar expression over ``{x}`` that is true where a value
     passes the input's check (``checks.element_test``), evaluated in the same pass.
     Returns ``(sum or 0.0, whether any value broke its check)``.
     """
-    tests = {n: t for n, t in (tests or {}).items() if layouts.get(n) in ("a", "e", "i")}
+    tests = {n: t for n, t in (tests or {}).items() if layouts.get(n) in ("a", "e", "i", "b")}
     names = list(layouts)
     sig = ", ".join(names)
     out_arg = "out, " if mode == "none" else ""
@@ -156,20 +158,41 @@ def loop_source(form: dict, layouts: dict, mode: str, tests: dict | None = None)
     # Validation in the pass: one flag, or-ed per value (no branch, so the loop stays vectorised);
     # the caller builds the report (first offending index, argument, rule) only when it is set.
     w("    bad_ = False")
+    if "b" in layouts.values():
+        w("    cols_ = max(%s.shape[1], 1)" % next(n for n in names if layouts[n] == "b"))
+        for n in names:
+            if layouts[n] == "b":
+                w(f"    bbuf_{n} = np.empty(_BLOCK, {n}.dtype)")
     w("    for b0 in range(lo, hi, _BLOCK):")
     w("        nb = min(_BLOCK, hi - b0)")
     # Views of this block, indexed by the loop counter j: numba then knows every
     # index is >= 0 and drops its negative-index wraparound, which would cost
     # more than the arithmetic of a cheap loss (2.5x on float32 mse).
     for n in names:
-        if layouts[n] != "s":
+        if layouts[n] != "s" and layouts[n] != "b":
             w(f"        {n}_b = {n}[b0:b0 + nb]")
     if mode == "none":
         w("        out_b = out[b0:b0 + nb]")
+    broadcast = [n for n in names if layouts[n] == "b"]
+    if broadcast:
+        # A broadcast view's values for this block, gathered into an L1 buffer by a short scalar
+        # loop (every view has the same (rows, cols) shape): the loss loop below then reads it
+        # as contiguous memory and stays vectorised, and no full-size copy is ever made.
+        w("        row_ = b0 // cols_")
+        w("        col_ = b0 - row_ * cols_")
+        w("        for j in range(nb):")
+        for n in broadcast:
+            w(f"            bbuf_{n}[j] = {n}[row_, col_]")
+        w("            col_ += 1")
+        w("            if col_ == cols_:")
+        w("                col_ = 0")
+        w("                row_ += 1")
+        for n in broadcast:
+            w(f"        {n}_b = bbuf_{n}[:nb]")
     w("        for j in range(nb):")
     body = "            "
     for n in form["row_names"]:
-        if layouts.get(n) == "a":
+        if layouts.get(n) in ("a", "b"):
             w(f"{body}v_{n} = _F({n}_b[j])")
     # LogSumExp = m + log1p(s) with s the sum of exp(z - m) over all but one
     # maximal entry: log1p keeps the digits of a tiny s (a confident right answer

@@ -9,6 +9,7 @@ runs. Imports only NumPy and the constraint dataclasses.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 
@@ -96,6 +97,67 @@ def _bounds_hold(lower, upper, open_lower, open_upper) -> list:
     if upper is not None:
         terms.append(f"({{x}} < {float(upper)!r})" if open_upper else f"({{x}} <= {float(upper)!r})")
     return terms
+
+
+def hint(desc: dict | None, value, backend: str = "numpy") -> str:
+    """A pointer to the option that accepts a value its check refused, or "": a BCE label
+    of 0.5 (``soft_targets=True``), a negative class index such as -100 (``ignore_index``).
+    The loss options compile for the NumPy backend, so another backend's hint names it."""
+    if desc is None or np.ndim(value) != 0:
+        return ""
+    v = float(value)
+    kind = desc["check"]
+    where = "" if backend == "numpy" else ", backend='numpy'"
+    if kind == "support" and desc["kind"] == "discrete" and (desc["lower"], desc["upper"]) == (0, 1) and 0 < v < 1:
+        return f"; for probabilities as targets, compile with soft_targets=True{where} (torch's BCE with soft labels)"
+    if kind == "class_index" and v < 0 and v == int(v):
+        return f"; to leave out targets equal to {int(v)}, compile with ignore_index={int(v)}{where} (as torch's cross_entropy)"
+    return ""
+
+
+def refuse_foreign_array(name: str, value) -> None:
+    """A NumPy kernel given a torch tensor or a masked array: a one-line SymlikError that says
+    what to do, instead of torch's RuntimeError or a silently ignored mask."""
+    module = type(value).__module__
+    if module.startswith("torch"):
+        raise SymlikError(
+            f"{name} is a torch tensor, but this kernel is NumPy's: compile with backend='torch' "
+            "(or use symlik.torch.Loss) to keep tensors and autograd"
+        )
+    if isinstance(value, np.ma.MaskedArray):
+        raise SymlikError(
+            f"{name} is a masked array, whose mask symlik would not honour: pass only the unmasked "
+            "entries, or a weight of 0 where masked (ignore_index for class labels)"
+        )
+
+
+def refuse_oversized(shape: tuple, itemsize: int, what: str) -> None:
+    """Refuse, before allocating, an array of ``shape`` larger than the memory available now
+    (Linux and macOS report it; elsewhere nothing is refused)."""
+    size = int(np.prod(shape, dtype=np.float64)) * itemsize
+    available = available_memory()
+    if available is not None and size > available:
+        raise SymlikError(
+            f"{what} of shape {tuple(shape)} would need {size / 2**30:.3g} GiB, more than the "
+            f"{available / 2**30:.3g} GiB of memory available; use reduction='mean' or 'sum' with "
+            "backend='fused' (no full-size array), or smaller batches"
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable, which counts reclaimable cache),
+    else the physical memory; None where the system says neither."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _finite_or_inf(a, arrays):

@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from symlik.compiler import _fused_runtime as rt
+from symlik.compiler import checks
 from symlik.compiler.checks import element_test
 from symlik.compiler.kernel import Kernel
 
@@ -52,7 +53,9 @@ class FusedKernel(Kernel):
 
     def _run(self, arrays: dict, mode: str):
         use_index = self._use_index(arrays)
-        self._check_shapes(arrays, use_index)
+        obs = self._check_shapes(arrays, use_index)
+        if mode == "none":  # a reduced loss allocates nothing of full size
+            self._refuse_oversized(arrays, use_index, obs + self.shape, "the per-observation values")
         tests = self._tests[use_index] if self.validate else {}
         if not self.shape:
             out, tested, bad = self._run_form(self._forms["index" if use_index else "dense"], arrays, mode, use_index, tests)
@@ -83,11 +86,17 @@ class FusedKernel(Kernel):
         C = next((values[n].shape[-1] for n in event), 1)
         n_obs = int(np.prod(obs_shape))
         floats = [a.dtype for a in values.values() if a.dtype.kind == "f"]
-        dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
-        if dtype.itemsize < 4:
-            dtype = np.dtype(np.float32)
+        result_dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+        # numba has no float16: half-precision inputs are read as float32 (a float16 copy is
+        # half the size of the float32 one), computed in float32, and the result returned in float16.
+        dtype = np.dtype(np.float32) if result_dtype.itemsize < 4 else result_dtype
         layouts, prepared = {}, []
+        cols = obs_shape[-1] if obs_shape else 1
         for n, a in values.items():
+            if a.dtype == np.float16:
+                a = a.astype(np.float32)  # the input as given, before any broadcast: no full-size copy
+            elif a.dtype == np.bool_:
+                a = a.view(np.uint8)
             if n in event:
                 layouts[n] = "e"
                 a = np.broadcast_to(a, obs_shape + (C,)).reshape(n_obs, C)
@@ -97,15 +106,22 @@ class FusedKernel(Kernel):
             elif a.size == 1 and n_obs != 1:
                 layouts[n] = "s"
                 a = float(a.reshape(()))
-            else:
+            elif a.shape == obs_shape and a.flags.c_contiguous:
                 layouts[n] = "a"
-                # A view when the input already has the full shape; broadcasting a
-                # smaller array costs one copy (the only full-size temporary).
-                a = np.broadcast_to(a, obs_shape).reshape(n_obs)
-            if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
+                a = a.reshape(n_obs)  # a view
+            else:
+                # Smaller than the observations (a per-row sigma of shape (n, 1)) or a broadcast
+                # view: read in place as (leading axes, last axis) with zero strides where it
+                # repeats. Only a layout that this cannot express is copied, and only if it fits.
+                try:
+                    layouts[n] = "b"
+                    a = np.reshape(np.broadcast_to(a, obs_shape), (n_obs // cols if cols else 0, cols), copy=False)
+                except ValueError:
+                    checks.refuse_oversized(obs_shape, a.dtype.itemsize, f"a copy of {n} broadcast")
+                    layouts[n] = "a"
+                    a = np.ascontiguousarray(np.broadcast_to(a, obs_shape)).reshape(n_obs)
+            if isinstance(a, np.ndarray) and layouts[n] != "b" and not a.flags.c_contiguous:
                 a = np.ascontiguousarray(a)
-            if isinstance(a, np.ndarray) and a.dtype == np.bool_:
-                a = a.view(np.uint8)
             prepared.append(a)
         work = n_obs * (C if event else 1)
         parallel = work >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
@@ -116,11 +132,11 @@ class FusedKernel(Kernel):
         if mode == "none":
             out = np.empty(n_obs, dtype=dtype)
             _, bad = rt.run(fn, n_obs, C, (out, *prepared), parallel)
-            return out.reshape(obs_shape), set(tests), bad
+            return out.reshape(obs_shape).astype(result_dtype, copy=False), set(tests), bad
         total, bad = rt.run(fn, n_obs, C, tuple(prepared), parallel)
         if self.reduction == "mean":
             total = total / n_obs if n_obs else np.nan
-        return dtype.type(total), set(tests), bad
+        return result_dtype.type(total), set(tests), bad
 
     def _elementwise_arrays(self, arrays: dict):
         return self._run(arrays, "none")
