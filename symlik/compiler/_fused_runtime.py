@@ -125,13 +125,19 @@ NAMESPACES = {
 }
 
 
-def loop_source(form: dict, layouts: dict, mode: str) -> str:
+def loop_source(form: dict, layouts: dict, mode: str, tests: dict | None = None) -> str:
     """Source of ``chunk(lo, hi, C, [out,] *inputs)``: the loss over observations [lo, hi).
 
     ``layouts``: input name -> "a" (one value per observation, 1-D), "s" (a
-    scalar), "e" (event array, 2-D rows x C) or "i" (class indices, 1-D ints).
+    scalar), "e" (event array, 2-D rows x C), "i" (class indices, 1-D ints) or
+    "b" (a broadcast view, 2-D: the observations' leading axes x the last axis,
+    with zero strides where the input repeats: read in place, never copied).
     ``mode``: "sum" returns the float64 sum; "none" writes ``out``.
+    ``tests``: input name -> a scalar expression over ``{x}`` that is true where a value
+    passes the input's check (``checks.element_test``), evaluated in the same pass.
+    Returns ``(sum or 0.0, whether any value broke its check)``.
     """
+    tests = {n: t for n, t in (tests or {}).items() if layouts.get(n) in ("a", "e", "i", "b")}
     names = list(layouts)
     sig = ", ".join(names)
     out_arg = "out, " if mode == "none" else ""
@@ -149,20 +155,44 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
     if mode == "sum":
         w("    rbuf = np.empty(_BLOCK, _F)  # the working precision: float32 loops stay 8 lanes wide")
         w("    acc = 0.0")
+    # Validation in the pass: one flag, or-ed per value (no branch, so the loop stays vectorised);
+    # the caller builds the report (first offending index, argument, rule) only when it is set.
+    w("    bad_ = False")
+    if "b" in layouts.values():
+        w("    cols_ = max(%s.shape[1], 1)" % next(n for n in names if layouts[n] == "b"))
+        for n in names:
+            if layouts[n] == "b":
+                w(f"    bbuf_{n} = np.empty(_BLOCK, {n}.dtype)")
     w("    for b0 in range(lo, hi, _BLOCK):")
     w("        nb = min(_BLOCK, hi - b0)")
     # Views of this block, indexed by the loop counter j: numba then knows every
     # index is >= 0 and drops its negative-index wraparound, which would cost
     # more than the arithmetic of a cheap loss (2.5x on float32 mse).
     for n in names:
-        if layouts[n] != "s":
+        if layouts[n] != "s" and layouts[n] != "b":
             w(f"        {n}_b = {n}[b0:b0 + nb]")
     if mode == "none":
         w("        out_b = out[b0:b0 + nb]")
+    broadcast = [n for n in names if layouts[n] == "b"]
+    if broadcast:
+        # A broadcast view's values for this block, gathered into an L1 buffer by a short scalar
+        # loop (every view has the same (rows, cols) shape): the loss loop below then reads it
+        # as contiguous memory and stays vectorised, and no full-size copy is ever made.
+        w("        row_ = b0 // cols_")
+        w("        col_ = b0 - row_ * cols_")
+        w("        for j in range(nb):")
+        for n in broadcast:
+            w(f"            bbuf_{n}[j] = {n}[row_, col_]")
+        w("            col_ += 1")
+        w("            if col_ == cols_:")
+        w("                col_ = 0")
+        w("                row_ += 1")
+        for n in broadcast:
+            w(f"        {n}_b = bbuf_{n}[:nb]")
     w("        for j in range(nb):")
     body = "            "
     for n in form["row_names"]:
-        if layouts.get(n) == "a":
+        if layouts.get(n) in ("a", "b"):
             w(f"{body}v_{n} = _F({n}_b[j])")
     # LogSumExp = m + log1p(s) with s the sum of exp(z - m) over all but one
     # maximal entry: log1p keeps the digits of a tiny s (a confident right answer
@@ -196,13 +226,20 @@ def loop_source(form: dict, layouts: dict, mode: str) -> str:
             i = form["lse"].index(g)
             w(f"{body}if pinf{i}:")
             w(f"{body}    v_{g}__at_y = _F(0.0) if v_{g}__at_y == _INF else _F(-_INF)")
+    per_value = [t.format(x=f"{n}_b[j]") for n, t in tests.items() if layouts[n] != "e"]
+    if per_value:  # one negation per observation, whatever the number of inputs
+        w(f"{body}bad_ |= not (" + " & ".join(per_value) + ")")
+    for n, t in tests.items():
+        if layouts[n] == "e":
+            w(f"{body}for k in range(C):")
+            w(f"{body}    bad_ |= not " + t.format(x=f"{n}_b[j, k]"))
     if mode == "sum":
         w(f"{body}rbuf[j] = {form['row']}")
         w("        acc += _block_sum(rbuf, nb)")
-        w("    return acc")
+        w("    return acc, bad_")
     else:
         w(f"{body}out_b[j] = {form['row']}")
-        w("    return 0.0")
+        w("    return 0.0, bad_")
     del event
     return "\n".join(L) + "\n"
 
@@ -262,17 +299,17 @@ _lock = threading.Lock()
 _pool = None
 
 
-def function(form: dict, layouts: dict, mode: str, label: str, precision: str = "float64"):
+def function(form: dict, layouts: dict, mode: str, label: str, precision: str = "float64", tests: dict | None = None):
     """The jitted loop ``chunk(lo, hi, C, [out,] *inputs)`` for this form, layout, mode and
     working precision (compiled once per process; it releases the GIL, so threads run
     chunks side by side)."""
-    key = (repr(sorted(form.items())), tuple(layouts.items()), mode, precision)
+    key = (repr(sorted(form.items())), tuple(layouts.items()), mode, precision, repr(sorted((tests or {}).items())))
     fn = _compiled.get(key)
     if fn is None:
         with _lock:
             fn = _compiled.get(key)
             if fn is None:
-                source = loop_source(form, layouts, mode)
+                source = loop_source(form, layouts, mode, tests)
                 ns = dict(NAMESPACES[precision])
                 exec(builtins.compile(source, f"<symlik fused kernel {label}>", "exec"), ns)  # noqa: S102 - generated here
                 fn = _compiled[key] = njit(error_model="numpy", nogil=True)(ns["chunk"])
@@ -283,8 +320,9 @@ def threads() -> int:
     return numba.config.NUMBA_NUM_THREADS
 
 
-def run(fn, n: int, C: int, args: tuple, parallel: bool) -> float:
-    """fn over rows [0, n): in one call, or split over a thread per core (GIL released)."""
+def run(fn, n: int, C: int, args: tuple, parallel: bool) -> tuple:
+    """fn over rows [0, n): in one call, or split over a thread per core (GIL released).
+    Returns (the float64 sum, whether any value broke its check)."""
     if not parallel:
         return fn(0, n, C, *args)
     global _pool
@@ -295,7 +333,9 @@ def run(fn, n: int, C: int, args: tuple, parallel: bool) -> float:
     t = threads()
     bounds = [n * i // t for i in range(t + 1)]
     futures = [_pool.submit(fn, bounds[i], bounds[i + 1], C, *args) for i in range(1, t)]
-    total = fn(bounds[0], bounds[1], C, *args)  # this thread takes the first chunk
+    total, bad = fn(bounds[0], bounds[1], C, *args)  # this thread takes the first chunk
     for f in futures:  # added in a fixed order: the same inputs give the same bits
-        total += f.result()
-    return total
+        part, part_bad = f.result()
+        total += part
+        bad = bad or part_bad
+    return total, bad

@@ -9,6 +9,7 @@ runs. Imports only NumPy and the constraint dataclasses.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 
@@ -55,6 +56,108 @@ def build(description: dict) -> dict:
         else:  # pragma: no cover - descriptions are written by describe()
             raise ValueError(f"unknown check kind {kind!r}")
     return out
+
+
+def element_test(desc: dict) -> str | None:
+    """Source of a scalar expression, over ``{x}`` (one value of the input; ``C`` the event size
+    where it is a class index), that is true where the value passes the check described by
+    ``desc`` (``describe``'s output), or None where the check is not element by element (a row
+    sum, a bound read from another parameter). The fused backend evaluates it in the pass that
+    computes the loss, so that validation reads memory once; on a hit, ``Kernel._validate``
+    builds the report. Each test rejects exactly what the NumPy check rejects.
+
+    Written as conditions that hold: each comparison is false at nan, so nan fails without a
+    test of its own, and the loop ands every input's conditions and negates once per value."""
+    kind = desc["check"]
+    if kind == "pre_activation":
+        ok = ["({x} == {x})"]
+    elif kind == "class_index":
+        ok = ["({x} >= 0)", "({x} < C)"]
+    elif kind == "constraint" and desc.get("type") in ("Interval", "IntegerInterval"):
+        ok = ["(abs({x}) < _INF)", *_bounds_hold(desc["lower"], desc["upper"], desc["open_lower"], desc["open_upper"])]
+        if desc["type"] == "IntegerInterval":
+            ok.append("({x} == np.floor({x}))")
+    elif kind == "support" and desc["kind"] in ("continuous", "discrete"):
+        if isinstance(desc["lower"], str) or isinstance(desc["upper"], str):
+            return None  # bounded by a parameter (binomial's n): NumPy reads both arrays
+        if (desc["open_lower"] and desc["lower_closed_if"]) or (desc["open_upper"] and desc["upper_closed_if"]):
+            return None  # an open bound allowed where parameters take given values: NumPy reads them
+        # discrete: floor(nan) != nan rejects nan; +-inf passes, as in support_check
+        ok = ["({x} == np.floor({x}))" if desc["kind"] == "discrete" else "(abs({x}) < _INF)"]
+        ok += _bounds_hold(desc["lower"], desc["upper"], desc["open_lower"], desc["open_upper"])
+    else:
+        return None
+    return "(" + " & ".join(ok) + ")"
+
+
+def _bounds_hold(lower, upper, open_lower, open_upper) -> list:
+    terms = []
+    if lower is not None:
+        terms.append(f"({{x}} > {float(lower)!r})" if open_lower else f"({{x}} >= {float(lower)!r})")
+    if upper is not None:
+        terms.append(f"({{x}} < {float(upper)!r})" if open_upper else f"({{x}} <= {float(upper)!r})")
+    return terms
+
+
+def hint(desc: dict | None, value, backend: str = "numpy") -> str:
+    """A pointer to the option that accepts a value its check refused, or "": a BCE label
+    of 0.5 (``soft_targets=True``), a negative class index such as -100 (``ignore_index``).
+    The loss options compile for the NumPy backend, so another backend's hint names it."""
+    if desc is None or np.ndim(value) != 0:
+        return ""
+    v = float(value)
+    kind = desc["check"]
+    where = "" if backend == "numpy" else ", backend='numpy'"
+    if kind == "support" and desc["kind"] == "discrete" and (desc["lower"], desc["upper"]) == (0, 1) and 0 < v < 1:
+        return f"; for probabilities as targets, compile with soft_targets=True{where} (torch's BCE with soft labels)"
+    if kind == "class_index" and v < 0 and v == int(v):
+        return f"; to leave out targets equal to {int(v)}, compile with ignore_index={int(v)}{where} (as torch's cross_entropy)"
+    return ""
+
+
+def refuse_foreign_array(name: str, value) -> None:
+    """A NumPy kernel given a torch tensor or a masked array: a one-line SymlikError that says
+    what to do, instead of torch's RuntimeError or a silently ignored mask."""
+    module = type(value).__module__
+    if module.startswith("torch"):
+        raise SymlikError(
+            f"{name} is a torch tensor, but this kernel is NumPy's: compile with backend='torch' "
+            "(or use symlik.torch.Loss) to keep tensors and autograd"
+        )
+    if isinstance(value, np.ma.MaskedArray):
+        raise SymlikError(
+            f"{name} is a masked array, whose mask symlik would not honour: pass only the unmasked "
+            "entries, or a weight of 0 where masked (ignore_index for class labels)"
+        )
+
+
+def refuse_oversized(shape: tuple, itemsize: int, what: str) -> None:
+    """Refuse, before allocating, an array of ``shape`` larger than the memory available now
+    (Linux and macOS report it; elsewhere nothing is refused)."""
+    size = int(np.prod(shape, dtype=np.float64)) * itemsize
+    available = available_memory()
+    if available is not None and size > available:
+        raise SymlikError(
+            f"{what} of shape {tuple(shape)} would need {size / 2**30:.3g} GiB, more than the "
+            f"{available / 2**30:.3g} GiB of memory available; use reduction='mean' or 'sum' with "
+            "backend='fused' (no full-size array), or smaller batches"
+        )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable, which counts reclaimable cache),
+    else the physical memory; None where the system says neither."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _finite_or_inf(a, arrays):

@@ -183,6 +183,11 @@ class CupyKernel(LibraryKernel):
 
         return cupy.asnumpy(a)
 
+    def _xp(self):
+        import cupy
+
+        return cupy
+
     def _launch(self, arrays: dict, op: str, entry: int | None = None):
         import cupy
 
@@ -190,7 +195,7 @@ class CupyKernel(LibraryKernel):
         if not entry:  # (once for a vector or matrix target: at its first entry)
             self._check_shapes(arrays, use_index)
         if self.validate and not entry:
-            self._validate({n: self._to_numpy(a) for n, a in arrays.items()}, use_index)
+            self._validate_on_device(arrays, use_index)
         form = self._forms[f"entry{entry}" if entry is not None else "index" if use_index else "dense"]
         event = set(form["event_names"])
         values = {n: arrays[n] for n in self._args}

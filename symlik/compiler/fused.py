@@ -13,6 +13,8 @@ import json
 import numpy as np
 
 from symlik.compiler import _fused_runtime as rt
+from symlik.compiler import checks
+from symlik.compiler.checks import element_test
 from symlik.compiler.kernel import Kernel
 
 
@@ -28,26 +30,54 @@ class FusedKernel(Kernel):
         spec = json.loads(self.source)
         self._args = tuple(spec["args"])
         self._forms = spec["forms"]
+        # Checks the loop can make value by value, per input: {input: test source} for dense
+        # targets and for class-index targets (y is then checked as an index).
+        self._tests = {
+            use_index: {
+                n: t
+                for n in self._args
+                if (t := self._element_test("y_index" if (n == "y" and use_index) else n)) is not None
+            }
+            for use_index in (False, True)
+        }
+
+    def _element_test(self, check_name: str):
+        desc = self._check_descriptions.get(check_name)
+        return None if desc is None else element_test(desc)
 
     def loop_source(self, form: str = "dense") -> str:
         """The generated loop for all-array inputs (what ``source`` describes)."""
         f = self._forms[form]
         layouts = {n: ("e" if n in f["event_names"] else "i" if (n == "y" and f["gathers"]) else "a") for n in self._args}
-        return rt.loop_source(f, layouts, "sum")
+        return rt.loop_source(f, layouts, "sum", self._tests[form == "index"] if self.validate else {})
 
     def _run(self, arrays: dict, mode: str):
         use_index = self._use_index(arrays)
-        self._check_shapes(arrays, use_index)
-        if self.validate:
-            self._validate(arrays, use_index)
+        obs = self._check_shapes(arrays, use_index)
+        if mode == "none":  # a reduced loss allocates nothing of full size
+            self._refuse_oversized(arrays, use_index, obs + self.shape, "the per-observation values")
+        tests = self._tests[use_index] if self.validate else {}
         if not self.shape:
-            return self._run_form(self._forms["index" if use_index else "dense"], arrays, mode, use_index)
-        # A vector or matrix per observation: one pass per entry, stacked on the last axes.
-        values = [self._run_form(self._forms[f"entry{i}"], arrays, mode, use_index) for i in range(int(np.prod(self.shape)))]
-        out = np.stack(values, axis=-1)
-        return out.reshape(out.shape[:-1] + self.shape)
+            out, tested, bad = self._run_form(self._forms["index" if use_index else "dense"], arrays, mode, use_index, tests)
+        else:
+            # A vector or matrix per observation: one pass per entry, stacked on the last axes
+            # (the first pass checks the values).
+            values, tested, bad = [], set(), False
+            for i in range(int(np.prod(self.shape))):
+                value, tested, bad = self._run_form(self._forms[f"entry{i}"], arrays, mode, use_index, tests if i == 0 else {})
+                values.append(value)
+                tests = tests if i else {}
+            out = np.stack(values, axis=-1)
+            out = out.reshape(out.shape[:-1] + self.shape)
+        if self.validate:
+            # The checks the pass could not make (row sums, scalars, inputs the loss does not read)
+            # in NumPy; after a hit in the pass, every check again, for the report: the first
+            # offending index, the argument and its rule, as the NumPy backend words them.
+            self._validate(arrays, use_index, skip=() if bad else tested)
+        return out
 
-    def _run_form(self, form: dict, arrays: dict, mode: str, use_index: bool):
+    def _run_form(self, form: dict, arrays: dict, mode: str, use_index: bool, tests: dict):
+        """(the value, the inputs whose checks ran in the pass, whether one of them failed)."""
         event = set(form["event_names"]) | set(form.get("gathers", ()))  # a gathered input is a row, too
         values = {n: arrays[n] for n in self._args}
         obs_shape = np.broadcast_shapes(
@@ -56,11 +86,17 @@ class FusedKernel(Kernel):
         C = next((values[n].shape[-1] for n in event), 1)
         n_obs = int(np.prod(obs_shape))
         floats = [a.dtype for a in values.values() if a.dtype.kind == "f"]
-        dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
-        if dtype.itemsize < 4:
-            dtype = np.dtype(np.float32)
+        result_dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+        # numba has no float16: half-precision inputs are read as float32 (a float16 copy is
+        # half the size of the float32 one), computed in float32, and the result returned in float16.
+        dtype = np.dtype(np.float32) if result_dtype.itemsize < 4 else result_dtype
         layouts, prepared = {}, []
+        cols = obs_shape[-1] if obs_shape else 1
         for n, a in values.items():
+            if a.dtype == np.float16:
+                a = a.astype(np.float32)  # the input as given, before any broadcast: no full-size copy
+            elif a.dtype == np.bool_:
+                a = a.view(np.uint8)
             if n in event:
                 layouts[n] = "e"
                 a = np.broadcast_to(a, obs_shape + (C,)).reshape(n_obs, C)
@@ -70,29 +106,37 @@ class FusedKernel(Kernel):
             elif a.size == 1 and n_obs != 1:
                 layouts[n] = "s"
                 a = float(a.reshape(()))
-            else:
+            elif a.shape == obs_shape and a.flags.c_contiguous:
                 layouts[n] = "a"
-                # A view when the input already has the full shape; broadcasting a
-                # smaller array costs one copy (the only full-size temporary).
-                a = np.broadcast_to(a, obs_shape).reshape(n_obs)
-            if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
+                a = a.reshape(n_obs)  # a view
+            else:
+                # Smaller than the observations (a per-row sigma of shape (n, 1)) or a broadcast
+                # view: read in place as (leading axes, last axis) with zero strides where it
+                # repeats. Only a layout that this cannot express is copied, and only if it fits.
+                try:
+                    layouts[n] = "b"
+                    a = np.reshape(np.broadcast_to(a, obs_shape), (n_obs // cols if cols else 0, cols), copy=False)
+                except ValueError:
+                    checks.refuse_oversized(obs_shape, a.dtype.itemsize, f"a copy of {n} broadcast")
+                    layouts[n] = "a"
+                    a = np.ascontiguousarray(np.broadcast_to(a, obs_shape)).reshape(n_obs)
+            if isinstance(a, np.ndarray) and layouts[n] != "b" and not a.flags.c_contiguous:
                 a = np.ascontiguousarray(a)
-            if isinstance(a, np.ndarray) and a.dtype == np.bool_:
-                a = a.view(np.uint8)
             prepared.append(a)
         work = n_obs * (C if event else 1)
         parallel = work >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
         # float32 inputs are computed in float32 (as NumPy and torch do), summed in float64.
         precision = "float32" if dtype == np.float32 else "float64"
-        fn = rt.function(form, layouts, mode, self.label, precision)
+        tests = {n: t for n, t in tests.items() if layouts[n] != "s"}  # a scalar costs nothing in NumPy
+        fn = rt.function(form, layouts, mode, self.label, precision, tests)
         if mode == "none":
             out = np.empty(n_obs, dtype=dtype)
-            rt.run(fn, n_obs, C, (out, *prepared), parallel)
-            return out.reshape(obs_shape)
-        total = rt.run(fn, n_obs, C, tuple(prepared), parallel)
+            _, bad = rt.run(fn, n_obs, C, (out, *prepared), parallel)
+            return out.reshape(obs_shape).astype(result_dtype, copy=False), set(tests), bad
+        total, bad = rt.run(fn, n_obs, C, tuple(prepared), parallel)
         if self.reduction == "mean":
             total = total / n_obs if n_obs else np.nan
-        return dtype.type(total)
+        return result_dtype.type(total), set(tests), bad
 
     def entries(self, *args, weight=None, **kwargs):
         """Every entry of a vector or matrix target in one pass, entry-major: ``[E, *obs]`` with

@@ -102,6 +102,11 @@ class JaxKernel(LibraryKernel):
 
         return a.astype(ref.dtype if ref is not None else jnp.result_type(float))
 
+    def _xp(self):
+        import jax.numpy as jnp
+
+        return jnp
+
     def _concrete(self, a) -> bool:
         import jax
 

@@ -68,12 +68,14 @@ class Kernel:
         expr_text: str = "",
         request: dict | None = None,
         predicted: tuple[str, ...] = (),
+        check_descriptions: dict | None = None,
     ) -> None:
         self._functions = functions
         self.source = source
         self.inputs = inputs
         self.fixed = dict(fixed)
         self._checks = checks  # input name -> (Constraint or callable, description)
+        self._check_descriptions = check_descriptions or {}  # checks.describe()'s output (a backend may compile them)
         self.reduction = reduction
         self.backend = backend
         self.target = target
@@ -130,6 +132,7 @@ class Kernel:
         given = {**bound, **self.fixed}
         raw = {}
         for name, value in given.items():
+            checks.refuse_foreign_array(name, value)
             a = np.asarray(value)
             if a.dtype.kind not in "biuf":
                 raise SymlikError(f"{name} must be a real numeric array; got dtype {a.dtype}")
@@ -169,9 +172,13 @@ class Kernel:
             self._validate(arrays, use_index)
         return arrays, use_index, self._result_dtype(arrays, use_index)
 
-    def _validate(self, arrays: dict, use_index: bool) -> None:
+    def _validate(self, arrays: dict, use_index: bool, skip=()) -> None:
+        """Raise ConstraintError at the first value (in index order) that breaks its input's check;
+        inputs in ``skip`` are checked elsewhere (the fused backend checks them inside its pass)."""
         # Parameters first: y's support may be bounded by one (binomial's n), which must be valid itself.
         for name, a in sorted(arrays.items(), key=lambda item: item[0] == "y"):
+            if name in skip:
+                continue
             check = self._checks.get("y_index" if (name == "y" and use_index) else name)
             if check is None:
                 continue
@@ -182,7 +189,8 @@ class Kernel:
                 value = a[idx] if a.ndim and idx and len(idx) == a.ndim else a
                 rule = check[1]
                 where = f" at index {idx}" if idx else ""
-                raise ConstraintError(f"{name} must {rule} (got {value!r}{where})")
+                hint = checks.hint(self._check_descriptions.get("y_index" if (name == "y" and use_index) else name), value, self.backend)
+                raise ConstraintError(f"{name} must {rule} (got {value!r}{where}){hint}")
 
     def _check_shapes(self, arrays: dict, use_index: bool) -> tuple:
         """The observations' shape, by torch's rules (``checks.ShapeRoles``); raises on a mismatch.
@@ -191,6 +199,13 @@ class Kernel:
         if self.index_targets and not use_index:
             self._explain_class_indices(arrays, shapes)
         return self._shape_roles.observation_shape(shapes, use_index)
+
+    def _refuse_oversized(self, arrays: dict, use_index: bool, obs: tuple, what: str) -> None:
+        """Refuse in one line, before allocating, values (or the NumPy backend's temporaries, as
+        large as the event rows) that would not fit in memory: a broadcast view costs nothing
+        to pass but its full size to compute."""
+        C = max((arrays[n].shape[-1] for n in self.event_inputs if n in arrays and arrays[n].ndim), default=1)
+        checks.refuse_oversized(tuple(obs) + ((C,) if C > 1 else ()), self._result_dtype(arrays, use_index).itemsize, what)
 
     def _explain_class_indices(self, arrays: dict, shapes: dict) -> None:
         """Targets that look like class indices but are not taken as such: say why."""
@@ -242,7 +257,8 @@ class Kernel:
     def _elementwise_arrays(self, arrays: dict):
         """Per-observation values of already-bound ``arrays``."""
         use_index = self._use_index(arrays)
-        self._check_shapes(arrays, use_index)
+        obs = self._check_shapes(arrays, use_index)
+        self._refuse_oversized(arrays, use_index, obs, "the per-observation values")
         if self.validate:
             self._validate(arrays, use_index)
         fn = self._functions["index" if use_index else "dense"]
@@ -307,6 +323,7 @@ class Kernel:
             inputs=tuple(meta["inputs"]),
             fixed=meta["fixed"],
             checks=checks.build(meta["checks"]),
+            check_descriptions=meta["checks"],
             reduction=meta["reduction"],
             backend=meta["backend"],
             target=meta["target"],

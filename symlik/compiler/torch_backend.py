@@ -115,3 +115,8 @@ class TorchKernel(LibraryKernel):
 
     def _to_numpy(self, a):
         return a.detach().cpu().numpy()
+
+    def _xp(self):
+        import torch
+
+        return torch
