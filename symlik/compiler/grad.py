@@ -144,6 +144,12 @@ def _body(exprs, names, printer, k, event_size, first_event, gathers, with_cse, 
 
 
 def _function(fname, args, body, returns):
+    if any("_branches(" in b for b in body):
+        # A piecewise gradient: common subexpressions are hoisted out of the branches (pi**-1 of
+        # a zero-inflated model's y = 0 branch), so they are evaluated where that branch is not
+        # taken too (pi = 0, y > 0); their warnings are those of branches not taken, as in
+        # _branches itself. The values taken are unaffected.
+        body = ['with np.errstate(divide="ignore", invalid="ignore", over="ignore"):', *(f"    {b}" for b in body)]
     lines = [f"def {fname}({', '.join(args)}):", *(f"    {b}" for b in body), f"    return {returns}"]
     return "\n".join(lines) + "\n"
 
