@@ -142,12 +142,18 @@ def test_grad_matches_torch_autograd(derivation):
     # Gamma-family functions as log-gamma (torch has lgamma, not gamma or beta).
     expr = sp.expand_log(expr.rewrite(sp.gamma), force=True)
     expr = expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma), lambda e: sp.loggamma(e.args[0].args[0]))
-    # A numeric root (sqrt 2 inside a skew-normal's erf) as a float: the torch printer writes torch.sqrt(2) of an int.
-    expr = expr.replace(lambda e: e.is_Pow and e.is_number and not e.is_Rational, lambda e: sp.Float(e.evalf(30), 30))
-    # 1 + erf(u) as erfc(-u), the same number without the cancellation that costs torch's erf digits in the tail.
+    # A numeric root or log (sqrt 2 inside a skew-normal's erf, a Tobit's log pi) as a float: the torch
+    # printer writes torch.sqrt(2) and torch.log(3.14), which torch refuses for a Python number.
     expr = expr.replace(
-        lambda e: e.is_Add and len(e.args) == 2 and sp.S.One in e.args and any(isinstance(a, sp.erf) for a in e.args),
-        lambda e: sp.Function("torch_erfc")(-next(a for a in e.args if isinstance(a, sp.erf)).args[0]),
+        lambda e: (e.is_Pow or isinstance(e, sp.log)) and e.is_number and not e.is_Rational,
+        lambda e: sp.Float(e.evalf(30), 30),
+    )
+    # 1 + erf(u) as erfc(-u), the same number without the cancellation that costs torch's erf digits in the tail.
+    # (k + k erf(u), a normal CDF written by hand, too.) torch.where would also carry a -inf from log(0) of the
+    # branch not taken into the gradient as nan.
+    expr = expr.replace(
+        lambda e: _k_plus_k_erf(e) is not None,
+        lambda e: _k_plus_k_erf(e)[0] * sp.Function("torch_erfc")(-_k_plus_k_erf(e)[1]),
     )
     # logaddexp (zero-inflated densities) as its definition, which SymPy's torch printer knows.
     expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
@@ -175,6 +181,17 @@ def test_grad_matches_torch_autograd(derivation):
     rtol = 1e-8 if _has_erf_difference(expr) else 1e-10
     for n, g in zip(predicted, k.grad(**args)):
         np.testing.assert_allclose(g, tensors[n].grad.numpy(), rtol=rtol, atol=1e-14)
+
+
+def _k_plus_k_erf(e):
+    """(k, u) when ``e`` is k + k erf(u) for a number k; else None."""
+    if not e.is_Add or len(e.args) != 2:
+        return None
+    const, other = sorted(e.args, key=lambda a: not a.is_number)
+    k, f = other.as_coeff_Mul()
+    if isinstance(f, sp.erf) and const.is_number and k == const:
+        return k, f.args[0]
+    return None
 
 
 def _has_erf_difference(expr):
