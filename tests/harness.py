@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from symlik.model import links
-from symlik.testing.inputs import draw, draw_target, order_bounds
+from symlik.testing.inputs import draw, draw_target
 
 
 def draw_param(constraint, rng, shape):
@@ -23,13 +23,12 @@ def random_inputs(spec, rng, n=64, event_size=5):
         if not p.event and spec.is_event and not p.constraint.integer:
             shape = ()  # a shared scalar, e.g. diag_normal's sigma (a count, multinomial's n, is per observation)
         params[p.name] = draw_param(p.constraint, rng, shape)
-    params = order_bounds(spec.support, params)
     y = draw_y(spec, rng, n, event_size, params)
     return params, y
 
 
 def draw_y(spec, rng, n, event_size, params):
-    return draw_target(spec.support, rng, n, event_size, params, bounds=spec.support_bounds(params))
+    return draw_target(spec.support, rng, n, event_size, params)
 
 
 def kernel_args(kernel, params, y):

@@ -36,18 +36,10 @@ def interval_extremes(lower, upper, key: str) -> list:
     return [lower + (upper - lower) * v for v in UNIT[key]]
 
 
-def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: bool = False, bounds=None):
+def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: bool = False):
     """n random observations in ``support``; a bound named after a parameter is read from ``params``.
-    One-hot supports give class indices when ``index``. ``bounds`` (lower, upper arrays, +-inf where
-    unbounded: ``Distribution.support_bounds``) narrows a continuous support that moves with the parameters."""
+    One-hot supports give class indices when ``index``."""
     s = support
-    if bounds is not None:
-        lo, hi = (np.broadcast_to(np.asarray(b, float), (n,)) for b in bounds)
-        width = np.where(np.isfinite(lo) & np.isfinite(hi), hi - np.where(np.isfinite(lo), lo, 0.0), 0.0)
-        inside = np.where(np.isfinite(lo), lo, 0.0) + width * rng.uniform(0.01, 0.99, n)
-        above, below = lo + rng.lognormal(0.0, 0.7, n), hi - rng.lognormal(0.0, 0.7, n)
-        both, low = np.isfinite(lo) & np.isfinite(hi), np.isfinite(lo)
-        return np.select([both, low, np.isfinite(hi)], [inside, above, below], rng.normal(0.0, 2.0, n))
     if s.kind == "onehot":
         idx = rng.integers(0, event_size, n)
         return idx if index else np.eye(event_size)[idx]
@@ -63,7 +55,7 @@ def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: b
         lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
         hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
         return np.floor(rng.uniform(lo, np.asarray(hi) + 1, n)).clip(lo, hi)
-    lo, hi = (params[b] if isinstance(b, str) else b for b in (s.lower, s.upper))
+    lo, hi = (params[b] if isinstance(b, str) else b for b in (s.lower, s.upper))  # a Tobit's bound c
     if lo is None and hi is None:
         return rng.normal(0.0, 2.0, n)
     if hi is None:
@@ -71,18 +63,6 @@ def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: b
     if lo is None:
         return hi - rng.lognormal(0.0, 0.7, n)
     return lo + (np.asarray(hi) - lo) * rng.uniform(0.01, 0.99, n)
-
-
-def order_bounds(support, params: dict) -> dict:
-    """``params`` with the two parameters that bound the support (a truncated normal's a and b),
-    when both do, in order: each pair drawn the wrong way round is swapped, a tie is widened by 1."""
-    lower, upper = support.lower, support.upper
-    if not (isinstance(lower, str) and isinstance(upper, str)) or lower not in params or upper not in params:
-        return params
-    lo, hi = np.broadcast_arrays(np.asarray(params[lower], float), np.asarray(params[upper], float))
-    out = dict(params)
-    out[lower], out[upper] = np.minimum(lo, hi), np.maximum(lo, hi) + (lo == hi)
-    return out
 
 
 class Inputs:
@@ -122,15 +102,13 @@ class Inputs:
                 continue
             shape = (n, self.C) if self._event(name) else ((1,) if self._shared_scalar(name) else (n,))
             out[name] = draw(self._kind(name), rng, shape)
-        out = order_bounds(self.d.spec.support, out)
         out["y"] = self._draw_y(rng, n, out)
         return self._cast(out)
 
     def _draw_y(self, rng, n, params):
         if getattr(self.kernel, "options", {}).get("soft_targets"):
             return rng.uniform(0, 1, n)
-        spec = self.d.spec
-        return draw_target(spec.support, rng, n, self.C, params, index=self.index_targets, bounds=spec.support_bounds(params))
+        return draw_target(self.d.spec.support, rng, n, self.C, params, index=self.index_targets)
 
     # -- extremes ----------------------------------------------------------------
     def _extremes(self, name):

@@ -135,12 +135,6 @@ class Distribution:
         """Optional: log p directly, when it is clearer than log(density)."""
         return None
 
-    def support_bounds(self, params: dict):
-        """(lower, upper) of y at numeric ``params`` (arrays, -inf/inf where unbounded) when the support
-        moves with the parameters in a way ``support`` cannot name (the GEV's y > mu - sigma/xi); None
-        when ``support`` says it all. Tests and the accuracy grid draw targets inside these bounds."""
-        return None
-
     def density_steps(self) -> tuple:
         """Optional derivation steps shown after the density is substituted (e.g. a
         normaliser worked out by integration): ``Step``s (symlik.core.step), data like every step."""
