@@ -136,6 +136,8 @@ def test_value_and_grad_is_value_plus_grad(derivation):
 
 def test_grad_matches_torch_autograd(derivation):
     torch = pytest.importorskip("torch")
+    from sympy.printing.pytorch import TorchPrinter
+
     d = derivation
     rng = np.random.default_rng(21)
     inputs, y = _inputs(d, rng)
@@ -148,10 +150,26 @@ def test_grad_matches_torch_autograd(derivation):
     # Gamma-family functions as log-gamma (torch has lgamma, not gamma or beta).
     expr = sp.expand_log(expr.rewrite(sp.gamma), force=True)
     expr = expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma), lambda e: sp.loggamma(e.args[0].args[0]))
+    # A numeric root or log (sqrt 2 inside a skew-normal's erf, a Tobit's log pi) as a float: the torch
+    # printer writes torch.sqrt(2) and torch.log(3.14), which torch refuses for a Python number.
+    expr = expr.replace(
+        lambda e: (e.is_Pow or isinstance(e, sp.log)) and e.is_number and not e.is_Rational,
+        lambda e: sp.Float(e.evalf(30), 30),
+    )
+    # 1 + erf(u) as erfc(-u), the same number without the cancellation that costs torch's erf digits in the tail.
+    # (k + k erf(u), a normal CDF written by hand, too.) torch.where would also carry a -inf from log(0) of the
+    # branch not taken into the gradient as nan.
+    expr = expr.replace(
+        lambda e: _k_plus_k_erf(e) is not None,
+        lambda e: _k_plus_k_erf(e)[0] * sp.Function("torch_erfc")(-_k_plus_k_erf(e)[1]),
+    )
     # logaddexp (zero-inflated densities) as its definition, which SymPy's torch printer knows.
     expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
     try:
-        fn = sp.lambdify(flat, expr, modules="torch")
+        # The torch printer does not know erfc: torch_erfc is printed by name (strict off) and bound to torch's.
+        erfc = sp.Function("torch_erfc")
+        printer = TorchPrinter({"strict": False}) if expr.has(erfc) else TorchPrinter()
+        fn = sp.lambdify(flat, expr, modules=[{"torch_erfc": torch.special.erfc}, "torch"], printer=printer)
     except Exception as exc:  # pragma: no cover - a function SymPy cannot print for torch
         pytest.skip(f"no torch translation: {exc}")
     predicted = [n for n in d.predicted_inputs if n in k.inputs]
@@ -168,6 +186,17 @@ def test_grad_matches_torch_autograd(derivation):
     loss.backward()
     for n, g in zip(predicted, k.grad(**args)):
         np.testing.assert_allclose(g, tensors[n].grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def _k_plus_k_erf(e):
+    """(k, u) when ``e`` is k + k erf(u) for a number k; else None."""
+    if not e.is_Add or len(e.args) != 2:
+        return None
+    const, other = sorted(e.args, key=lambda a: not a.is_number)
+    k, f = other.as_coeff_Mul()
+    if isinstance(f, sp.erf) and const.is_number and k == const:
+        return k, f.args[0]
+    return None
 
 
 def test_torch_reference_losses_agree():

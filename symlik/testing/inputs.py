@@ -55,11 +55,14 @@ def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: b
         lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
         hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
         return np.floor(rng.uniform(lo, np.asarray(hi) + 1, n)).clip(lo, hi)
-    if s.lower is None and s.upper is None:
+    lo, hi = (params[b] if isinstance(b, str) else b for b in (s.lower, s.upper))  # a Tobit's bound c
+    if lo is None and hi is None:
         return rng.normal(0.0, 2.0, n)
-    if s.upper is None:
-        return s.lower + rng.lognormal(0.0, 0.7, n)
-    return s.lower + (s.upper - s.lower) * rng.uniform(0.01, 0.99, n)
+    if hi is None:
+        return lo + rng.lognormal(0.0, 0.7, n)
+    if lo is None:
+        return hi - rng.lognormal(0.0, 0.7, n)
+    return lo + (np.asarray(hi) - lo) * rng.uniform(0.01, 0.99, n)
 
 
 class Inputs:
