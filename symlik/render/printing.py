@@ -19,6 +19,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.str import StrPrinter
 
+from symlik.core.functions import LogSumExp
 from symlik.core.notation import FORMS, SEPARATORS, TERMS, symbol_display
 from symlik.render.functions_latex import FunctionsLatex
 
@@ -28,6 +29,53 @@ def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
     separator = SEPARATORS.get(key, (", ", ", "))[1 if text else 0]
     tail_separator = "," if text else ", "
     return template.format(*printed, args=separator.join(printed), tail=tail_separator.join(printed[1:]))
+
+
+def _positive_first(terms) -> list:
+    """A sum's terms as a textbook writes them: those without a leading minus first, in their
+    own order, so y - mu rather than -mu + y, and 1 - p rather than -p + 1."""
+    return sorted(terms, key=lambda t: t.could_extract_minus_sign())
+
+
+def _log_sum_exp_last(factors) -> list:
+    """A product's factors with log sum_j e^(z_j) last: printed first, the sum that follows
+    it (sum_k y_k) would read as part of its argument, the log of a product."""
+    return sorted(factors, key=lambda f: isinstance(f, LogSumExp))
+
+
+def textbook_order(expr):
+    """``expr`` rebuilt unevaluated in the order a textbook writes it (see _positive_first and
+    _log_sum_exp_last); printed with ``order="none"``, which keeps the order of the arguments.
+    Exactly equal to ``expr``: only the order of the terms and factors changes."""
+    if not isinstance(expr, sp.Basic) or expr.is_Atom or not expr.args:
+        return expr
+    args = [textbook_order(a) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return sp.Add(*_positive_first(args), evaluate=False)
+    if isinstance(expr, sp.Mul):
+        return sp.Mul(*_log_sum_exp_last(args), evaluate=False)
+    if all(a is b for a, b in zip(args, expr.args)):
+        return expr
+    try:
+        return expr.func(*args)
+    except (TypeError, ValueError):  # a class that cannot be rebuilt from its arguments keeps its order
+        return expr
+
+
+def _with_text_names(expr):
+    """The plain symbols of ``expr`` renamed as the notation table writes them in text (lam -> λ,
+    p -> θ), for SymPy's pretty printer, which knows only the symbols' own names."""
+    renamed = {}
+    for s in expr.atoms(sp.Symbol):
+        shown = symbol_display(s.name) if type(s) is sp.Symbol else None
+        if shown is not None:
+            renamed[s] = sp.Symbol(shown.text, **s.assumptions0)
+    return expr.xreplace(renamed) if renamed else expr
+
+
+def pretty(expr) -> str:
+    """Unicode 2-D text of ``expr`` (SymPy's pretty printer), in textbook order and with the notation's names."""
+    return sp.pretty(textbook_order(_with_text_names(expr)), use_unicode=True, wrap_line=False, order="none")
 
 
 class NotationLatexPrinter(FunctionsLatex, LatexPrinter):
@@ -96,12 +144,12 @@ class NotationTextPrinter(StrPrinter):
 
 def latex(expr, names: dict | None = None) -> str:
     """Display LaTeX of ``expr`` (``names``: symbol -> LaTeX, over the notation table)."""
-    return NotationLatexPrinter(dict(symbol_names=dict(names or {}), order="none")).doprint(expr)
+    return NotationLatexPrinter(dict(symbol_names=dict(names or {}), order="none")).doprint(textbook_order(expr))
 
 
 def text(expr) -> str:
     """Plain text of ``expr``, with the notation's names."""
-    return NotationTextPrinter().doprint(expr)
+    return NotationTextPrinter(dict(order="none")).doprint(textbook_order(expr))
 
 
 def inline_latex(expr, names: dict | None = None) -> str:
@@ -117,7 +165,7 @@ def inline_latex(expr, names: dict | None = None) -> str:
         base = printer._print(label)
         flat[e] = sp.Symbol("_".join([label.name, *map(str, e.indices)]), real=True)
         names[flat[e]] = "{%s}_{%s}" % (base, ",".join(sp.latex(i) for i in e.indices))  # {p_{p}}_{k}
-    return _breakable(printer.doprint(expr.xreplace(flat)))
+    return _breakable(printer.doprint(textbook_order(expr.xreplace(flat))))
 
 
 _SIZED = re.compile(r"\\(?:left|right)(?=[()|\[\]])")
