@@ -103,8 +103,9 @@ def textbook_fraction(g, n_obs):
                 top[j], sign = -f, 1
                 break
     coeff = c_n / c_d
-    top = [f.xreplace(back) for f in top]
-    bottom = [f.xreplace(back) for f in bottom]
+    # single quantities before the differences: n theta (1 - theta), not n (1 - theta) theta
+    top = sorted((f.xreplace(back) for f in top), key=lambda f: f.has(sp.Add))
+    bottom = sorted((f.xreplace(back) for f in bottom), key=lambda f: f.has(sp.Add))
     numerator = sp.Mul(*([coeff.p] if coeff.p != 1 or not top else []), *top, evaluate=False)
     denominator = sp.Mul(*([coeff.q] if coeff.q != 1 else []), n_obs, *bottom, evaluate=False)
     fraction = sp.Mul(numerator, sp.Pow(denominator, -1, evaluate=False), evaluate=False)
