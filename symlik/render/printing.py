@@ -16,6 +16,8 @@ import re
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.str import StrPrinter
 
@@ -54,6 +56,8 @@ def textbook_order(expr):
         return sp.Add(*_positive_first(args), evaluate=False)
     if isinstance(expr, sp.Mul):
         return sp.Mul(*_log_sum_exp_last(args), evaluate=False)
+    if isinstance(expr, sp.Pow):  # unevaluated: SymPy's cache would hand back an equal power in another order
+        return sp.Pow(*args, evaluate=False)
     if all(a is b for a, b in zip(args, expr.args)):
         return expr
     try:
@@ -62,20 +66,24 @@ def textbook_order(expr):
         return expr
 
 
-def _with_text_names(expr):
-    """The plain symbols of ``expr`` renamed as the notation table writes them in text (lam -> λ,
-    p -> θ), for SymPy's pretty printer, which knows only the symbols' own names."""
-    renamed = {}
-    for s in expr.atoms(sp.Symbol):
-        shown = symbol_display(s.name) if type(s) is sp.Symbol else None
-        if shown is not None:
-            renamed[s] = sp.Symbol(shown.text, **s.assumptions0)
-    return expr.xreplace(renamed) if renamed else expr
+class NotationPrettyPrinter(PrettyPrinter):
+    """SymPy's 2-D text printer with the notation table's names for plain symbols (lam -> λ,
+    p -> θ); renaming in the printer, not in the expression, keeps a textbook order intact."""
+
+    def _print_Symbol(self, expr, bold_name=False):
+        shown = symbol_display(expr.name)
+        return super()._print_Symbol(sp.Symbol(shown.text) if shown is not None else expr, bold_name)
+
+    def _print_Indexed(self, expr):  # p[i] -> θ[i]; SymPy's own falls back to str()
+        label = symbol_display(expr.base.label.name)
+        name = label.text if label is not None else expr.base.label.name
+        return prettyForm("%s[%s]" % (name, ", ".join(str(i) for i in expr.indices)))
 
 
 def pretty(expr) -> str:
-    """Unicode 2-D text of ``expr`` (SymPy's pretty printer), in textbook order and with the notation's names."""
-    return sp.pretty(textbook_order(_with_text_names(expr)), use_unicode=True, wrap_line=False, order="none")
+    """Unicode 2-D text of ``expr``, in textbook order and with the notation's names."""
+    printer = NotationPrettyPrinter(dict(use_unicode=True, wrap_line=False, order="none"))
+    return printer.doprint(textbook_order(expr))
 
 
 class NotationLatexPrinter(FunctionsLatex, LatexPrinter):
