@@ -7,7 +7,6 @@ A ``Document`` is a title, an introduction, summary rows and ordered
 
 from __future__ import annotations
 
-import sympy as sp
 
 from symlik.core.document import Document
 from symlik.render import printing
