@@ -54,7 +54,7 @@ def test_the_rescaled_target_is_y_over_n(name):
     d = symlik.derive(name)
     assert d.loss.inner == {"total": d.symbols["n"]}
     # Shown per observation: the loss of y_i / n_i, weighted by n_i.
-    assert r"\operatorname{%s}\left(\frac{{y}_{i}}{{n}_{i}}, {p}_{i}\right) {n}_{i}" % d.loss.template.latex_name in d.to_latex()
+    assert r"\operatorname{%s}\left(\frac{{y}_{i}}{{n}_{i}}, {\theta}_{i}\right) {n}_{i}" % d.loss.template.latex_name in d.to_latex()
 
 
 def test_binomial_loss_is_bce_on_the_frequency():

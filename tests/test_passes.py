@@ -47,9 +47,9 @@ BINOMIAL = ("binomial",)
     "case, line",
     [
         (NORMAL, r"\mathcal{L}(\mu) &= \prod_{i=1}^{n} p\left({y}_{i} \mid {\mu}_{i}, \sigma\right)"),
-        (LOGIT, r"\mathcal{L}(p) &= \prod_{i=1}^{n} p\left({y}_{i} \mid {p}_{i}\right)"),
+        (LOGIT, r"\mathcal{L}(\theta) &= \prod_{i=1}^{n} p\left({y}_{i} \mid {\theta}_{i}\right)"),
         # the binomial has its own n (trials), so the observations are counted by N; n_i is data
-        (BINOMIAL, r"\mathcal{L}(p) &= \prod_{i=1}^{N} p\left({y}_{i} \mid {n}_{i}, {p}_{i}\right)"),
+        (BINOMIAL, r"\mathcal{L}(\theta) &= \prod_{i=1}^{N} p\left({y}_{i} \mid {n}_{i}, {\theta}_{i}\right)"),
     ],
 )
 def test_likelihood(case, line):
@@ -69,7 +69,7 @@ def test_log_likelihood():
 def test_negate():
     c = _context(*SOFTMAX)
     why = "Training minimises, so negate: the negative log-likelihood is the quantity to minimise."
-    line = r"\operatorname{NLL}(p) &= - \sum_{i=1}^{n} \log{\left(p\left({y}_{i} \mid {p}_{i}\right) \right)}"
+    line = r"\operatorname{NLL}(\theta) &= - \sum_{i=1}^{n} \log{\left(p\left({y}_{i} \mid {\theta}_{i}\right) \right)}"
     assert rendered(c, negate(c)) == (why, line)
 
 
@@ -77,8 +77,8 @@ def test_substitute():
     c = _context(*LOGIT)
     (step,) = substitute(c)
     # p(y | p) = p^y (1 - p)^(1 - y)
-    line = r"\operatorname{NLL}(p) &= - \sum_{i=1}^{n} \log{\left(\left(1 - {p}_{i}\right)^{1 - {y}_{i}} {p}_{i}^{{y}_{i}} \right)}"
-    assert rendered(c, step) == (r"Write out $p(y \mid p)$ for the bernoulli distribution.", line)
+    line = r"\operatorname{NLL}(\theta) &= - \sum_{i=1}^{n} \log{\left(\left(1 - {\theta}_{i}\right)^{1 - {y}_{i}} {\theta}_{i}^{{y}_{i}} \right)}"
+    assert rendered(c, step) == (r"Write out $p(y \mid \theta)$ for the bernoulli distribution, its parameter p written $\theta$.", line)
     (step,) = substitute(_context(*NORMAL))
     assert rendered(c, step)[0] == r"Write out $p(y \mid \mu, \sigma)$ for the normal distribution."
 
@@ -90,7 +90,7 @@ def test_expand():
            r"this is the log-likelihood.")
     # log N(y | mu, sigma) = -log(2 pi sigma^2)/2 - (y - mu)^2 / (2 sigma^2)
     line = (r"\log \mathcal{L}(\mu) &= \sum_{i=1}^{n} \left(- \frac{\log{\left(2 \pi \sigma^{2} \right)}}{2} "
-            r"- \frac{\left(- {\mu}_{i} + {y}_{i}\right)^{2}}{2 \sigma^{2}}\right)")
+            r"- \frac{\left({y}_{i} - {\mu}_{i}\right)^{2}}{2 \sigma^{2}}\right)")
     assert rendered(c, expand(c)) == (why, line)
 
 
@@ -99,7 +99,7 @@ def test_separate():
     why = "The first term does not depend on the predictions; only the second changes as they change."
     # n log(2 pi sigma^2)/2, free of mu, plus (1 / (2 sigma^2)) sum_i (y_i - mu_i)^2
     line = (r"\operatorname{NLL}(\mu) &= \frac{n \log{\left(2 \pi \sigma^{2} \right)}}{2} "
-            r"+ \frac{\sum_{i=1}^{n} \left(- {\mu}_{i} + {y}_{i}\right)^{2}}{2 \sigma^{2}}")
+            r"+ \frac{\sum_{i=1}^{n} \left({y}_{i} - {\mu}_{i}\right)^{2}}{2 \sigma^{2}}")
     assert rendered(c, separate(c)) == (why, line)
 
 
@@ -122,22 +122,22 @@ def test_identify_bernoulli_is_bce_with_scale_one():
     c = _context(*LOGIT)
     (step,) = identify(c)
     why = (r"With $\operatorname{BCE}$ the mean over the observations of "
-           r"$- {y}_{i} \log({p}_{i}) - (1 - {y}_{i}) \log(1 - {p}_{i})$: "
+           r"$- {y}_{i} \log({\theta}_{i}) - (1 - {y}_{i}) \log(1 - {\theta}_{i})$: "
            r"$\operatorname{NLL} = n \cdot \text{scale} \cdot \operatorname{BCE} + \text{constant}$, "
            r"with $\text{scale} = 1 > 0$ " + PROVEN)
-    assert rendered(c, step) == (why, r"\operatorname{NLL}(p) &= n \operatorname{BCE}\left({y}_{i}, {p}_{i}\right)")
+    assert rendered(c, step) == (why, r"\operatorname{NLL}(\theta) &= n \operatorname{BCE}\left({y}_{i}, {\theta}_{i}\right)")
 
 
 def test_identify_binomial_is_bce_on_y_over_n_weighted_by_n():
     c = _context(*BINOMIAL)
     (step,) = identify(c)
     why = (r"With $\operatorname{BCE}_{i}$ the loss of observation $i$, "
-           r"$- (1 - \frac{{y}_{i}}{\mathrm{total}}) \log(1 - {p}_{i}) - \frac{{y}_{i} \log({p}_{i})}{\mathrm{total}}$: "
+           r"$- (1 - \frac{{y}_{i}}{\mathrm{total}}) \log(1 - {\theta}_{i}) - \frac{{y}_{i} \log({\theta}_{i})}{\mathrm{total}}$: "
            r"$\operatorname{NLL} = \sum_{i} \text{scale}_{i} \, \operatorname{BCE}_{i} + \text{constant}$, "
            r"each observation weighted by $\text{scale}_{i} = {n}_{i} > 0$ " + PROVEN
            + r" The template's inner parameter ($\mathrm{total} = n$) was solved from the NLL itself, then proven.")
-    line = (r"\operatorname{NLL}(p) &= \sum_{i=1}^{N} - \log{\left({\binom{{n}_{i}}{{y}_{i}}} \right)} "
-            r"+ \sum_{i=1}^{N} \operatorname{BCE}\left(\frac{{y}_{i}}{{n}_{i}}, {p}_{i}\right) {n}_{i}")
+    line = (r"\operatorname{NLL}(\theta) &= \sum_{i=1}^{N} - \log{\left({\binom{{n}_{i}}{{y}_{i}}} \right)} "
+            r"+ \sum_{i=1}^{N} \operatorname{BCE}\left(\frac{{y}_{i}}{{n}_{i}}, {\theta}_{i}\right) {n}_{i}")
     assert rendered(c, step) == (why, line)
 
 
@@ -145,25 +145,25 @@ def test_minimiser():
     c = _context(*SOFTMAX)
     why = ("A positive scale and an additive constant do not move the minimiser: the sum, the mean "
            "and the negative log-likelihood share the same argmin.")
-    line = (r"\operatorname*{arg\,min}_{p} \operatorname{NLL} &= "
-            r"\operatorname*{arg\,min}_{p} \operatorname{CE}\left({y}_{i}, {p}_{i}\right)")
+    line = (r"\operatorname*{arg\,min}_{\theta} \operatorname{NLL} &= "
+            r"\operatorname*{arg\,min}_{\theta} \operatorname{CE}\left({y}_{i}, {\theta}_{i}\right)")
     assert rendered(c, minimiser(c)) == (why, line)
 
 
 def test_link_logit():
     c = _context(*LOGIT)
     # p = sigma(z); log sigma(z) = -log(1 + e^-z), log(1 - sigma(z)) = -log(1 + e^z)
-    why = (r"The network outputs logits, written $z$, and $p = \sigma(z)$; the logs simplify, "
+    why = (r"The network outputs logits, written $z$, and $\theta = \sigma(z)$; the logs simplify, "
            r"$\log \sigma(z) = - \log(1 + e^{- z})$ and $\log(1 - \sigma(z)) = - \log(1 + e^{z})$, "
            "and never form the logarithm of a rounded probability.")
-    line = r"\sum_i \ell_i(z) &= \sum_{i=1}^{n} \left(- {z}_{i} {y}_{i} + \log\left(1 + e^{{z}_{i}}\right)\right)"
+    line = r"\sum_i \ell_i(z) &= \sum_{i=1}^{n} \left(\log\left(1 + e^{{z}_{i}}\right) - {z}_{i} {y}_{i}\right)"
     assert rendered(c, link(c)) == (why, line)
 
 
 def test_link_softmax():
     c = _context(*SOFTMAX)
-    why = (r"The network outputs logits, written $z$, and $p = \operatorname{softmax}(z)$; the logs simplify, "
-           r"$\log \operatorname{softmax}(z)_{k} = {z}_{k} - \log \sum_{j=1}^{K} e^{z_{j}}$, "
+    why = (r"The network outputs logits, written $z$, and $\theta = \operatorname{softmax}(z)$; the logs simplify, "
+           r"$\log \operatorname{softmax}(z)_{k} = {z}_{k} - \log \sum_{j=1}^{C} e^{z_{j}}$, "
            "and never form the logarithm of a rounded probability.")
     assert rendered(c, link(c))[0] == why
 
@@ -186,9 +186,9 @@ GRADIENT_WHY = ("Only observation $i$'s term depends on its own prediction, so t
         # d/dz_k CE(y, softmax(z)) = softmax(z)_k - y_k
         (SOFTMAX, r"\frac{\partial \operatorname{CE}}{\partial z_{i, k}} &= "
                   r"\frac{\operatorname{softmax}\left({z}_{i}\right)_{k} - {y}_{i,k}}{n}"),
-        # d/dp BCE(y/n, p) = (n p - y) / (n p (1 - p)), over N observations
-        (BINOMIAL, r"\frac{\partial \operatorname{BCE}}{\partial p_{i}} &= \frac{\frac{1}{-1 + {p}_{i}} \frac{1}{{p}_{i}} "
-                   r"\frac{1}{{n}_{i}} \left({y}_{i} - {p}_{i} {n}_{i}\right)}{N}"),
+        # d/dp BCE(y/n, p) = (n p - y) / (n p (1 - p)), over N observations (p written theta)
+        (BINOMIAL, r"\frac{\partial \operatorname{BCE}}{\partial \theta_{i}} &= "
+                   r"\frac{{\theta}_{i} {n}_{i} - {y}_{i}}{N {\theta}_{i} {n}_{i} \left(1 - {\theta}_{i}\right)}"),
     ],
 )
 def test_gradient(case, line):

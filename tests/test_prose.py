@@ -57,3 +57,76 @@ def test_laplace_chance_loss_does_not_mix_indices():
     text = symlik.derive("laplace").explained().to_text()
     chance = text[text.index("The chance-level loss"):]
     assert "median(y) - y[j]" in chance and "y[i]" not in chance
+
+
+def _gradient_line(d):
+    """The right-hand side of the (one) gradient step, as LaTeX."""
+    latex = d.to_latex()
+    line = next(x for x in latex.splitlines() if x.startswith(r"\frac{\partial"))
+    return line.split("&= ", 1)[1].removesuffix(r" \\")
+
+
+# Each written by hand from the textbook derivative of the loss, over the n observations of the mean:
+# BCE: d/dp [-y log p - (1 - y) log(1 - p)] = (p - y) / (p (1 - p));  MSE: d/dmu (y - mu)^2 = 2 (mu - y);
+# Poisson: d/dlam (lam - y log lam) = (lam - y) / lam;  gamma deviance 2 (y/mu - log(y/mu) - 1): 2 (mu - y) / mu^2;
+# CE with softmax: d/dz_k (LSE(z) - sum_k y_k z_k) = softmax(z)_k - y_k.  (p is written theta, as in Murphy.)
+@pytest.mark.parametrize("name, link, expected", [
+    ("bernoulli", None, r"\frac{{\theta}_{i} - {y}_{i}}{n {\theta}_{i} \left(1 - {\theta}_{i}\right)}"),
+    ("normal", None, r"\frac{2 \left({\mu}_{i} - {y}_{i}\right)}{n}"),
+    ("poisson", None, r"\frac{{\lambda}_{i} - {y}_{i}}{n {\lambda}_{i}}"),
+    ("gamma", None, r"\frac{2 \left({\mu}_{i} - {y}_{i}\right)}{n {\mu}_{i}^{2}}"),
+    ("categorical", "softmax", r"\frac{\operatorname{softmax}\left({z}_{i}\right)_{k} - {y}_{i,k}}{n}"),
+])
+def test_gradients_are_in_textbook_form(name, link, expected):
+    assert _gradient_line(symlik.derive(name, link=link)) == expected
+
+
+def test_bernoulli_gradient_in_text_is_one_fraction():
+    text = symlik.derive("bernoulli").to_text()
+    text = text[text.index("The gradient with respect to p"):text.index("Proven identity")]
+    assert "θ[i] - y[i]" in text and "n⋅θ[i]⋅(1 - θ[i])" in text
+    assert "-1 + " not in text
+
+
+@pytest.mark.parametrize("render", ["to_latex", "to_markdown"])
+def test_differences_print_target_first(render):
+    out = getattr(symlik.derive("normal"), render)()
+    assert r"\left({y}_{i} - {\mu}_{i}\right)^{2}" in out
+    assert r"- {\mu}_{i} + {y}_{i}" not in out
+
+
+def test_differences_print_target_first_in_text():
+    text = symlik.derive("normal").to_text()
+    assert "(y[i] - mu[i])" in text and "-mu[i] + y[i]" not in text
+
+
+def test_normal_offset_is_one_log():
+    d = symlik.derive("normal")
+    assert r"\frac{\log{\left(2 \pi \sigma^{2} \right)}}{2}" in d.to_markdown().split("## Proven identity")[1]
+    assert "offset: log(2*pi*sigma**2)/2" in d.to_text()
+    assert "log(2)/2" not in d.to_text()
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "binomial", "categorical", "geometric"])
+def test_the_density_and_the_probability_parameter_have_different_letters(name):
+    latex = symlik.derive(name).to_latex()
+    assert r"\mid {\theta}_{i}" in latex or r"{\theta}_{i}\right)" in latex
+    assert r"{p}_{i}" not in latex and r"\mid p" not in latex
+    assert r"p\left({y}_{i} \mid" in latex  # the density keeps its p
+
+
+def test_bernoulli_fisher_names_theta_not_p():
+    text = symlik.derive("bernoulli").explained().to_text()
+    assert "I(θ) = E[-d2 log p / d θ^2]" in text
+    assert "d p^2" not in text
+
+
+def test_categorical_softmax_uses_one_letter_for_the_classes():
+    latex = symlik.derive("categorical", link="softmax").to_latex()
+    assert r"^{C}" in latex and r"^{K}" not in latex
+
+
+def test_categorical_softmax_log_sum_exp_does_not_swallow_the_sum_after_it():
+    latex = symlik.derive("categorical", link="softmax").to_latex()
+    assert r"\left(\sum_{k=1}^{C} {y}_{i,k}\right) \log \sum_{j=1}^{C} e^{z_{i, j}}" in latex
+    assert r"e^{z_{i, j}} \sum_{k" not in latex

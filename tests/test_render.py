@@ -148,7 +148,7 @@ def test_sympy_latex_in_a_reason_reads_as_plain_text():
     assert prose_text(inline(sp.log(1 + (y - mu) ** 2 / gamma**2))) == "log(1 + (y - μ)^2/γ^2)"
     assert prose_text(inline((y_i - mu_i) ** 2)) == "(y_i - μ_i)^2"  # not (-μ_i + y_i)^2
     assert prose_text(inline(sp.Sum(y_i, (i, 1, sp.Symbol("n"))) / sp.Symbol("n"))) == "(Σ_(i=1)^n y_i)/n"
-    assert prose_text(inline(sp.log(sp.cosh(z)) - z)) == "-z + log(cosh(z))"
+    assert prose_text(inline(sp.log(sp.cosh(z)) - z)) == "log(cosh(z)) - z"  # positive terms first
     k, C = sp.Symbol("k", integer=True, positive=True), sp.Symbol("C", integer=True, positive=True)
     double = sp.Sum(sp.IndexedBase("y")[i, k], (i, 1, sp.Symbol("n")), (k, 1, C))  # SymPy writes \substack
     assert prose_text(inline(double)) == "Σ_(1 ≤ i ≤ n, 1 ≤ k ≤ C) y_(i,k)"

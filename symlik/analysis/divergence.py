@@ -571,8 +571,10 @@ def _tidy_event(expr, k, K):
 # The rendered derivation.
 # ---------------------------------------------------------------------------
 
-# The names the reasons use: p and q for the two distributions, y the observation, k its component.
-P, Q, Y, K = sp.symbols("p q y k")
+# The names the reasons use: p and q for the two distributions (p a term: a symbol named p is a
+# probability parameter, written theta), y the observation, k its component.
+Q, Y, K = sp.symbols("q y k")
+P = term("density")
 
 
 def kl_document(result: KL, slug: str | None = None):

@@ -392,7 +392,7 @@ def _verdict(name, loss, y, predicted, inner, support, unnormalised, Z, shown, h
             "Read the loss as a negative log-density",
             sp.exp(-sp.Function("ell")(y, *theta_args)) / sp.Function("Z")(*theta_args),
             reason(
-                "If the loss were ", term("neg_log_p"), " for a density ", sp.Symbol("p"), ", then ", sp.Symbol("p"),
+                "If the loss were ", term("neg_log_p"), " for a density ", term("density"), ", then ", term("density"),
                 " would be ", sp.exp(-ell), " divided by its normaliser ", Zf, ", the ",
                 "sum" if support.discrete or support.kind == "onehot" else "integral", " of ", sp.exp(-ell),
                 f" over the support of the target, {support.describe()}.",

@@ -61,6 +61,9 @@ class Display:
 SYMBOLS: dict[str, Display] = {
     # distribution parameters
     "lam": Display(r"\lambda", "λ"),
+    # a probability parameter (Bernoulli, binomial, categorical, ...) is written theta, as Murphy
+    # writes Ber(y | theta): p is the density, p(y | theta), and -d2 log p / d theta^2 is unambiguous
+    "p": Display(r"\theta", "θ"),
     "rate": Display(r"\lambda", "λ"),
     "power": Display("p", "p"),  # the Tweedie variance power (sklearn's name for it)
     # parameters that loss options add (see derivation/options.py)
@@ -95,6 +98,7 @@ TERMS: dict[str, Display] = {
     # the loss derivation (derivation/passes)
     "nll": Display(r"\operatorname{NLL}", "NLL"),
     "neg_log_p": Display(r"-\log p", "-log p"),
+    "density": Display("p", "p"),  # the density itself, apart from a parameter named p (written theta)
     "scale": Display(r"\text{scale}", "scale"),
     "loss": Display(r"\text{loss}", "loss"),
     "offset": Display(r"\text{offset}", "offset"),
@@ -135,12 +139,12 @@ TERMS: dict[str, Display] = {
     "bernoulli_decoder": Display(r"p(x \mid z) = \prod_{k} \operatorname{Bernoulli}(x_{k} \mid \sigma(\ell_{k}))", "p(x | z) = prod_k Bernoulli(x_k | sigma(ell_k))"),
     "gaussian_decoder_constant": Display(r"\frac{D}{2} \log(2 \pi \sigma_{x}^{2})", "D/2 log(2 pi sigma_x^2)"),
     # Loss options (derivation/options.py)
-    "smoothed_expectation": Display(r"-\mathbb{E}_{c \sim q_{i}} \log p_{ic}", "-E_(c ~ q_i) log p_ic"),
-    "class_weighted_term": Display(r"\alpha_{y_{i}} (-\log p_{i, y_{i}})", "alpha_(y_i) (-log p_(i, y_i))"),
+    "smoothed_expectation": Display(r"-\mathbb{E}_{c \sim q_{i}} \log \theta_{ic}", "-E_(c ~ q_i) log θ_ic"),
+    "class_weighted_term": Display(r"\alpha_{y_{i}} (-\log \theta_{i, y_{i}})", "alpha_(y_i) (-log θ_(i, y_i))"),
     "log_softmax": Display(r"\log \operatorname{softmax}(z)_{k} = z_{k} - \log \sum_{j} e^{z_{j}}", "log softmax(z)_k = z_k - log sum_j e^(z_j)"),
     "stable_cross_entropy": Display(r"A (\log \sum_{j} e^{z_{j}} - x)", "A (log sum_j e^(z_j) - x)"),
     "class_mass": Display(r"A = \sum_{k} c_{k}", "A = sum_k c_k"),
-    "soft_target_cross_entropy": Display(r"H(\operatorname{Bernoulli}(y), \operatorname{Bernoulli}(p))", "H(Bernoulli(y), Bernoulli(p))"),
+    "soft_target_cross_entropy": Display(r"H(\operatorname{Bernoulli}(y), \operatorname{Bernoulli}(\theta))", "H(Bernoulli(y), Bernoulli(θ))"),
     "log_sigmoid": Display(r"\log \sigma(z)", "log sigma(z)"),
     "log_one_minus_sigmoid": Display(r"\log(1 - \sigma(z))", "log(1 - sigma(z))"),
     "log_factorial_zero_one": Display(r"\log 0! = \log 1! = 0", "log 0! = log 1! = 0"),

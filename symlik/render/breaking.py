@@ -187,7 +187,8 @@ def _split(expr, print_, budget, whole) -> list[str]:
         if isinstance(rest, sp.Sum) and coeff != 1:
             return _attach(print_(coeff) + " ", _split_or_whole(rest, print_, budget))
         factors = [f for f in expr.args if isinstance(f, sp.Add)]
-        if len(factors) == 1:
+        # a fraction (a gradient in textbook form) stays whole: dividing out its sum would evaluate it
+        if len(factors) == 1 and sp.fraction(expr, exact=True)[1] == 1:
             other = expr / factors[0]
             head = "- " if other == -1 else ("" if other == 1 else print_(other) + " ")
             return _wrapped(head + r"\biggl(", factors[0], r"\biggr)", print_, budget)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symlik.core.algebra import tidy_logs
 from symlik.core.step import Step
 from symlik.render import printing
 
@@ -35,6 +36,12 @@ def lhs_text(step: Step) -> str:
     return "" if step.lhs is None else printing.text(step.lhs)
 
 
+def shown_offset(d) -> sp.Expr:
+    """The offset as a reader expects it: rational multiples of logs under one log,
+    log(sigma) + log(2)/2 + log(pi)/2 -> log(2*pi*sigma**2)/2 (exactly equal)."""
+    return tidy_logs(d.offset)
+
+
 def summary_rows(d) -> list[tuple[str, str]]:
     rows = [
         ("distribution", d.spec.label),
@@ -42,7 +49,7 @@ def summary_rows(d) -> list[tuple[str, str]]:
         ("link", d.link_label or "identity"),
         ("loss", _loss_name(d)),
         ("scale", sp.sstr(d.scale)),
-        ("offset", sp.sstr(d.offset)),
+        ("offset", sp.sstr(shown_offset(d))),
         ("inputs", ", ".join(d.inputs)),
     ]
     return rows
@@ -63,10 +70,10 @@ def _plus(text: str) -> str:
 
 def identity_text(d) -> str:
     """The proven identity in plain text, per observation."""
-    scale = sp.sstr(d.scale)
+    scale = printing.text(d.scale)
     if isinstance(d.scale, sp.Add):
         scale = f"({scale})"
-    return f"-log p = {scale} * ({sp.sstr(d.loss.expr)}){_plus(sp.sstr(d.offset))}"
+    return f"-log p = {scale} * ({printing.text(d.loss.expr)}){_plus(printing.text(shown_offset(d)))}"
 
 def _scale_latex(d) -> str:
     scale = latex(d, d.scale)
@@ -88,7 +95,7 @@ def identity_parts(d, pieces_of) -> list[str]:
         parts[0] = r"%s \cdot \biggl(%s" % (_scale_latex(d), parts[0])
         parts[-1] = parts[-1] + r"\biggr)"
     if d.offset != 0:
-        offset = pieces_of(d.offset)
+        offset = pieces_of(shown_offset(d))
         first = offset[0]
         offset[0] = first if first.lstrip().startswith("-") else "+ " + first
         parts += offset

@@ -7,7 +7,6 @@ A ``Document`` is a title, an introduction, summary rows and ordered
 
 from __future__ import annotations
 
-import sympy as sp
 
 from symlik.core.document import Document
 from symlik.render import printing
@@ -73,7 +72,7 @@ def render_text(doc: Document) -> str:
         lhs = lhs_text(step)
         if lhs:
             lhs = f"{lhs} {step.relation}"
-        body = sp.pretty(step.expr, use_unicode=True, wrap_line=False).splitlines()
+        body = printing.pretty(step.expr).splitlines()
         pad = " " * (len(lhs) + 4)
         mid = len(body) // 2
         out += [("   " + lhs + " " if j == mid else pad) + line for j, line in enumerate(body)]

@@ -16,9 +16,12 @@ import re
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.str import StrPrinter
 
+from symlik.core.functions import LogSumExp
 from symlik.core.notation import FORMS, SEPARATORS, TERMS, symbol_display
 from symlik.render.functions_latex import FunctionsLatex
 
@@ -28,6 +31,59 @@ def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
     separator = SEPARATORS.get(key, (", ", ", "))[1 if text else 0]
     tail_separator = "," if text else ", "
     return template.format(*printed, args=separator.join(printed), tail=tail_separator.join(printed[1:]))
+
+
+def _positive_first(terms) -> list:
+    """A sum's terms as a textbook writes them: those without a leading minus first, in their
+    own order, so y - mu rather than -mu + y, and 1 - p rather than -p + 1."""
+    return sorted(terms, key=lambda t: t.could_extract_minus_sign())
+
+
+def _log_sum_exp_last(factors) -> list:
+    """A product's factors with log sum_j e^(z_j) last: printed first, the sum that follows
+    it (sum_k y_k) would read as part of its argument, the log of a product."""
+    return sorted(factors, key=lambda f: isinstance(f, LogSumExp))
+
+
+def textbook_order(expr):
+    """``expr`` rebuilt unevaluated in the order a textbook writes it (see _positive_first and
+    _log_sum_exp_last); printed with ``order="none"``, which keeps the order of the arguments.
+    Exactly equal to ``expr``: only the order of the terms and factors changes."""
+    if not isinstance(expr, sp.Basic) or expr.is_Atom or not expr.args:
+        return expr
+    args = [textbook_order(a) for a in expr.args]
+    if isinstance(expr, sp.Add):
+        return sp.Add(*_positive_first(args), evaluate=False)
+    if isinstance(expr, sp.Mul):
+        return sp.Mul(*_log_sum_exp_last(args), evaluate=False)
+    if isinstance(expr, sp.Pow):  # unevaluated: SymPy's cache would hand back an equal power in another order
+        return sp.Pow(*args, evaluate=False)
+    if all(a is b for a, b in zip(args, expr.args)):
+        return expr
+    try:
+        return expr.func(*args)
+    except (TypeError, ValueError):  # a class that cannot be rebuilt from its arguments keeps its order
+        return expr
+
+
+class NotationPrettyPrinter(PrettyPrinter):
+    """SymPy's 2-D text printer with the notation table's names for plain symbols (lam -> λ,
+    p -> θ); renaming in the printer, not in the expression, keeps a textbook order intact."""
+
+    def _print_Symbol(self, expr, bold_name=False):
+        shown = symbol_display(expr.name)
+        return super()._print_Symbol(sp.Symbol(shown.text) if shown is not None else expr, bold_name)
+
+    def _print_Indexed(self, expr):  # p[i] -> θ[i]; SymPy's own falls back to str()
+        label = symbol_display(expr.base.label.name)
+        name = label.text if label is not None else expr.base.label.name
+        return prettyForm("%s[%s]" % (name, ", ".join(str(i) for i in expr.indices)))
+
+
+def pretty(expr) -> str:
+    """Unicode 2-D text of ``expr``, in textbook order and with the notation's names."""
+    printer = NotationPrettyPrinter(dict(use_unicode=True, wrap_line=False, order="none"))
+    return printer.doprint(textbook_order(expr))
 
 
 class NotationLatexPrinter(FunctionsLatex, LatexPrinter):
@@ -96,12 +152,12 @@ class NotationTextPrinter(StrPrinter):
 
 def latex(expr, names: dict | None = None) -> str:
     """Display LaTeX of ``expr`` (``names``: symbol -> LaTeX, over the notation table)."""
-    return NotationLatexPrinter(dict(symbol_names=dict(names or {}), order="none")).doprint(expr)
+    return NotationLatexPrinter(dict(symbol_names=dict(names or {}), order="none")).doprint(textbook_order(expr))
 
 
 def text(expr) -> str:
     """Plain text of ``expr``, with the notation's names."""
-    return NotationTextPrinter().doprint(expr)
+    return NotationTextPrinter(dict(order="none")).doprint(textbook_order(expr))
 
 
 def inline_latex(expr, names: dict | None = None) -> str:
@@ -117,7 +173,7 @@ def inline_latex(expr, names: dict | None = None) -> str:
         base = printer._print(label)
         flat[e] = sp.Symbol("_".join([label.name, *map(str, e.indices)]), real=True)
         names[flat[e]] = "{%s}_{%s}" % (base, ",".join(sp.latex(i) for i in e.indices))  # {p_{p}}_{k}
-    return _breakable(printer.doprint(expr.xreplace(flat)))
+    return _breakable(printer.doprint(textbook_order(expr.xreplace(flat))))
 
 
 _SIZED = re.compile(r"\\(?:left|right)(?=[()|\[\]])")

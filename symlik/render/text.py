@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symlik.render import printing
 from symlik.render.common import display_names, identity_text, lhs_text, summary_rows
 from symlik.render.prose import prose_text
 
@@ -19,7 +20,7 @@ def _as_named_functions(expr):
 
 
 def _pretty(expr) -> str:
-    return sp.pretty(_as_named_functions(expr), use_unicode=True, wrap_line=False)
+    return printing.pretty(_as_named_functions(expr))
 
 
 def render(d) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.functions import DensityOf
-from symlik.core.notation import form
+from symlik.core.notation import SYMBOLS, form
 from symlik.core.step import Step, reason
 from symlik.derivation.passes.context import Context, display_tidy
 
@@ -19,11 +19,23 @@ def substitute(c: Context) -> tuple[Step, ...]:
         reason(
             "Write out ",
             DensityOf(sp.Symbol("y"), *(sp.Symbol(p) for p in spec.param_names)),
-            f" for the {spec.title_in_sentence} distribution.",
+            f" for the {spec.title_in_sentence} distribution",
+            *_renamed(spec),
+            ".",
         ),
         lhs=form("nll_of", *c.predicted),
     )
     return (written, *spec.density_steps())
+
+
+def _renamed(spec) -> list:
+    """", its parameter p written θ": a parameter the notation table shows by another letter,
+    so that a reader can match the formulas to the API's names (the gradient's title)."""
+    out = []
+    for name in spec.param_names:
+        if name in SYMBOLS:
+            out += [", its parameter " if not out else " and ", f"{name} written ", sp.Symbol(name)]
+    return out
 
 
 def expand(c: Context) -> Step:

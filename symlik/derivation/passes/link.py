@@ -17,7 +17,8 @@ def link_reason(c: Context, param: str | None = None, link=None) -> tuple:
     theta = sp.Symbol(param)
     z = sp.Symbol("z", real=True)
     if link.event:  # softmax over the event axis
-        zbase, k, K = sp.IndexedBase("z", real=True), sp.Symbol("k", integer=True), sp.Symbol("K", integer=True)
+        # the event size is the distribution's own symbol (C classes), as in every other step
+        zbase, k, K = sp.IndexedBase("z", real=True), sp.Symbol("k", integer=True), c.spec.K
         identities = [sp.Eq(form("log_of", Softmax(zbase, K, k)), link.log_inverse(zbase, k, K), evaluate=False)]
         inverse = form("softmax_of", z)
         log_is_z = False

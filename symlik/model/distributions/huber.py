@@ -71,7 +71,7 @@ class Huber(Distribution):
                 "Normalise the density",
                 sp.Eq(integral, normaliser(delta), evaluate=False),
                 reason(
-                    sp.Symbol("p"), " is proportional to ", term("huber_unnormalised"), "; SymPy integrates the Gaussian "
+                    term("density"), " is proportional to ", term("huber_unnormalised"), "; SymPy integrates the Gaussian "
                     "core over ", term("huber_core"), " (an erf) and the two exponential tails beyond it (", term("huber_tails"), ").",
                 ),
                 form("normaliser_of", delta),
