@@ -60,6 +60,8 @@ BASE_CALLS = {
     "from_sympy_stats": ((), {}),  # needs a random variable: probed by its own test below
     "UnknownNameError": (("distribution", "normall", ("normal",)), {}),
     "time_budget": ((1.0,), {}),
+    "implied_density": (("abs(y - m)",), {"params": {"m": "real"}, "observed": "y", "predict": ("m",), "support": "real",
+                                   "inner": {}}),
 }
 # Classes constructed internally, not from user values: their own methods are probed instead.
 NOT_USER_ENTRY = {"Derivation", "Step", "Kernel", "Loss", "Distribution", "Param", "ConstraintError",

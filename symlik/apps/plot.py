@@ -75,7 +75,8 @@ def _y_values(spec, params):
         hi = (lo + 4) if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
         values = sorted({lo, round(lo + (hi - lo) / 2), hi}) if hi - lo > 1 else [lo, hi]
         return [float(v) for v in values]
-    lo, hi = s.lower, s.upper
+    # A bound named by a parameter (the Tobit's censoring point c) takes that parameter's value.
+    lo, hi = (params.get(b, b) if isinstance(b, str) else b for b in (s.lower, s.upper))
     if lo is None and hi is None:
         return [0.0]
     if hi is None:

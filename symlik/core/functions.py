@@ -705,7 +705,7 @@ class NegLogPoisson(sp.Function):
         return rate - y * sp.log(rate) + sp.log(sp.gamma(y + 1))
 
     def _eval_rewrite_as_basic(self, y, rate, **kwargs):
-        return rate - y * sp.log(rate) + LogGamma(y + 1)
+        return rate - XLogY(y, rate) + LogGamma(y + 1)  # xlogy: a rate of 0 at y = 0 costs 0, not nan
 
     def _eval_is_real(self):
         y, rate = self.args

@@ -155,6 +155,9 @@ CALL_RULES.update(
     {
         "x_exp": lambda u, *factors: _mul(_product(list(factors)), _call("exp", u)),
         "log1mexp": lambda x: _call("log", _sub(_const(1), _call("exp", x))),
+        "log_erfc": lambda x: _call("log", _call("erfc", x)),
+        # log Phi(x) = log(erfc(-x / sqrt 2) / 2)
+        "log_ndtr": lambda x: _call("log", _div(_call("erfc", _div(ast.UnaryOp(op=ast.USub(), operand=x), _call("sqrt", _const(2)))), _const(2))),
         "log_expm1": lambda x: _call("log", _sub(_call("exp", x), _const(1))),
         "xmul": _mul,  # x v with 0 v = 0 at v = +-inf: the product, where it is defined
         # _branches(lambda: select) only silences the warnings of branches not taken: the select itself
