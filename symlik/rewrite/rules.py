@@ -160,6 +160,29 @@ one_minus_sigmoid_opt = Rewrite(
 )
 
 
+def _scaled_one_minus_sigmoid(e):
+    """a sigmoid(-z) when e is a - a sigmoid(z) (a free of sigmoids), else None."""
+    if not (isinstance(e, sp.Add) and len(e.args) == 2):
+        return None
+    for a, b in (e.args, e.args[::-1]):
+        if a.has(Sigmoid):
+            continue
+        for s in b.atoms(Sigmoid):
+            if sp.expand(b + a * s) == 0:
+                return a * Sigmoid(-s.args[0])
+    return None
+
+
+scaled_one_minus_sigmoid_opt = Rewrite(
+    "scaled_one_minus_sigmoid",
+    lambda e: _scaled_one_minus_sigmoid(e) is not None,
+    _scaled_one_minus_sigmoid,
+    "phi - phi sigmoid(z) (the beta's b = (1 - mu) phi with mu = sigmoid(z)) keeps 8 digits at z = 17; "
+    "phi sigmoid(-z) keeps all of them",
+    priority=126,
+)
+
+
 def _sigmoid_minus_label(e):
     """z when e is sigmoid(z) - y (y the observed label), else None."""
     if not isinstance(e, sp.Add) or len(e.args) != 2:
