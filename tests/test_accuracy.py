@@ -29,7 +29,10 @@ CHEAP = ("bernoulli-logit", "categorical-softmax", "bernoulli")
 def test_table_covers_every_kernel_of_the_registry():
     from symlik.apps.catalog import all_derivations
 
-    want = {(d.slug, kernel) for d in all_derivations() for kernel in expected_kernels(d)}
+    from symlik.apps.accuracy import measured
+
+    # An entry whose oracle cannot run over the grid is listed, with where it is checked instead.
+    want = {(d.slug, kernel) for d in all_derivations() if measured(d.spec.name) for kernel in expected_kernels(d)}
     assert set(TABLE) == want, "run `python -m symlik.apps.accuracy`"
 
 

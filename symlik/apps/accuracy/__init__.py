@@ -28,6 +28,19 @@ USER_HEADING = "## User-written densities"
 HEADER = "| derivation | kernel | points (f64 / f32) | worst f64 | kappa there | where (f64) | worst f32 | kappa there | where (f32) | nan/inf | within bounds |"
 
 
+# Entries whose mpmath oracle cannot be run over the extreme grid in reasonable time, each with
+# where its accuracy is checked instead. The tweedie oracle sums the Dunn-Smyth series term by
+# term: at phi = 1e-8 and y = 1e8 that is about 1e16 terms.
+NOT_MEASURED = {
+    "tweedie": "tests/test_tweedie.py: the NLL against an mpmath series (40 digits) over p 1.01-1.99, "
+               "y 1e-6-1e3, phi 0.01-100 (worst 1.2e-14), the deviance against sklearn",
+}
+
+
+def measured(name: str) -> bool:
+    return name not in NOT_MEASURED
+
+
 def _measure_one(d) -> list:
     by_kernel = {}
     for dtype in (np.float64, np.float32):
@@ -49,9 +62,9 @@ def measure_all(slugs=None, progress=None, derivations=None, jobs: int = 1):
     by spawn: a forked copy of a process that runs JAX's threads may deadlock); the rows come
     back in the catalog's order either way."""
     if derivations is None and jobs > 1:
-        chosen = list(combinations())
+        chosen = [c for c in combinations() if measured(c[0])]
         if slugs is not None:  # a slug is known only once derived
-            chosen = [c for c, d in zip(chosen, all_derivations()) if d.slug in slugs]
+            chosen = [c for c in chosen if derive(c[0], predict=c[1], link=c[2], options=c[3] or None).slug in slugs]
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             rows = []
             for combination, part in zip(chosen, pool.map(_measure_combination, chosen)):
@@ -61,7 +74,7 @@ def measure_all(slugs=None, progress=None, derivations=None, jobs: int = 1):
             return rows
     rows = []
     for d in all_derivations() if derivations is None else derivations:
-        if slugs is not None and d.slug not in slugs:
+        if slugs is not None and d.slug not in slugs or not measured(d.spec.name):
             continue
         if progress:
             progress(d.slug)
@@ -195,4 +208,4 @@ def same_measurement(a, b) -> bool:
     return True
 
 
-__all__ = ["measure_all", "render", "render_user", "split", "USER_HEADING", "parse", "same_measurement", "expected_kernels", "DOC", "HEADER"]
+__all__ = ["measure_all", "measured", "NOT_MEASURED", "render", "render_user", "split", "USER_HEADING", "parse", "same_measurement", "expected_kernels", "DOC", "HEADER"]
