@@ -20,6 +20,7 @@ from typing import Callable
 
 import mpmath
 import sympy as sp
+from sympy.codegen.numpy_nodes import logaddexp
 
 from symlik.core.functions import exact
 from symlik.model import links
@@ -128,6 +129,8 @@ class Oracle:
     def _lambdify(self, expr, names):
         args = [f for n in names for f in self._flat_symbols(n, self._is_event(n))]
         concrete = self._concrete(expr, names)
+        # SymPy's codegen nodes (logaddexp in a zero-inflated loss) as the exact formulas they stand for
+        concrete = concrete.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
         fn = sp.lambdify(args, concrete, modules="mpmath")
         return fn, concrete
 
