@@ -211,3 +211,25 @@ def test_the_identify_reason_typesets_the_template_and_the_scale():
     assert "log(1 + (y_i - μ_i)^2/c)" in t and "(c = ν σ^2)" in t  # the template's inner c, then its value
     binomial = prose_text(_reason(symlik.derive("binomial"), "Identify the loss"))
     assert "scale_i = n_i > 0" in binomial
+
+
+def test_every_symlik_function_prints_a_power_of_itself():
+    # SymPy prints f(x)^k through f._latex(printer, exp=k); a Hessian squares XExp and others
+    import inspect
+
+    import sympy as sp
+
+    from symlik.core import functions
+
+    x = sp.Symbol("x", positive=True)
+    for cls in vars(functions).values():
+        if not (isinstance(cls, type) and issubclass(cls, sp.Function) and cls.__module__ == functions.__name__):
+            continue
+        if "_latex" not in cls.__dict__ or cls is functions.LossSymbol:
+            continue
+        params = inspect.signature(cls._latex).parameters
+        assert "exp" in params, cls.__name__
+        n = min(cls.nargs) if isinstance(cls.nargs, sp.FiniteSet) else 2  # (Naturals0: any count)
+        f = cls(*[x + i for i in range(max(int(n), 1))], evaluate=False)
+        text = sp.latex(f**3)
+        assert text.endswith("^{3}") and "exp" not in text, (cls.__name__, text)

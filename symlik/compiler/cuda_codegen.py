@@ -78,6 +78,29 @@ class CudaPrinter(ScalarPrinter):
     def _inf(self):
         return "SL_INF"
 
+    # -- conditionals: C's ternary and logical operators, not Python's `a if c else b`
+    def _print_Piecewise(self, expr):
+        *pairs, (last, cond) = expr.args
+        out = self._print(last) if cond == sp.true else f"(({self._print(cond)}) ? ({self._print(last)}) : SL_NAN)"
+        for value, c in reversed(pairs):
+            out = f"(({self._print(c)}) ? ({self._print(value)}) : ({out}))"
+        return f"({out})"
+
+    def _print_And(self, expr):
+        return "(" + " && ".join(f"({self._print(a)})" for a in expr.args) + ")"
+
+    def _print_Or(self, expr):
+        return "(" + " || ".join(f"({self._print(a)})" for a in expr.args) + ")"
+
+    def _print_Not(self, expr):
+        return f"(!({self._print(expr.args[0])}))"
+
+    def _print_BooleanTrue(self, expr):
+        return "1"
+
+    def _print_BooleanFalse(self, expr):
+        return "0"
+
     def _print_Derivative(self, expr):
         raise NotSupportedError(f"no closed-form derivative of {expr.expr.func.__name__} for the gradient kernel")
 

@@ -7,6 +7,7 @@ to elementary functions, which is how identities involving them are proven.
 
 from __future__ import annotations
 
+import inspect
 from functools import lru_cache
 
 import sympy as sp
@@ -1162,3 +1163,24 @@ def loss_symbol(name: str, *args) -> sp.Expr:
 def _loss_symbol_class(name: str) -> type:
     # one class per name, so that two calls of the same loss are the same expression
     return type(name, (LossSymbol,), {})
+
+
+def accepts_latex_power(cls: type) -> type:
+    """SymPy's LaTeX printer prints f(x)^k by calling ``f._latex(printer, exp=k)``; a
+    ``_latex`` written without ``exp`` would raise TypeError there (XExp(...)^2 in a Hessian).
+    Wrap it so the power is printed around the whole function."""
+    inner = cls.__dict__.get("_latex")
+    if inner is None or "exp" in inspect.signature(inner).parameters:
+        return cls
+
+    def _latex(self, printer, exp=None):
+        out = inner(self, printer)
+        return out if exp is None else r"\left(%s\right)^{%s}" % (out, exp)
+
+    cls._latex = _latex
+    return cls
+
+
+for _cls in list(globals().values()):
+    if isinstance(_cls, type) and issubclass(_cls, sp.Basic) and _cls.__module__ == __name__:
+        accepts_latex_power(_cls)

@@ -52,7 +52,7 @@ from symlik.losses import templates as T
 from symlik.model import constraints as C
 from symlik.model.distributions.base import Param
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
-from symlik.core.functions import LogSumExp, Softplus, exact
+from symlik.core.functions import LogSumExp, Softplus, accepts_latex_power, exact
 from symlik.core.step import Step, reason
 from symlik.core.notation import N_OBS, OBS, form, term
 from symlik.derivation.substitution import apply_link, observation
@@ -259,6 +259,7 @@ class Quotient(sp.Function):
         return "(%s)/(%s)" % (printer._print(self.args[0]), printer._print(self.args[1]))
 
 
+@accepts_latex_power
 class SafeRatio(sp.Function):
     """num / den, and 0 where den == 0 (a class weighted 0 then costs 0, not 0 * nan).
 
