@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import symlik.compiler
+from symlik.compiler.kernel import bind_inputs
 from symlik.core.errors import SymlikError
 
 __all__ = ["loss"]
@@ -115,7 +116,7 @@ def loss(spec, predict=None, link=None, reduction: str = "mean", *, target: str 
     call.defvjp(forward, backward)
 
     def bind(*args, weight=None, **kwargs):
-        bound = _bind(kernel.inputs, args, kwargs)
+        bound = bind_inputs(kernel.inputs, args, kwargs)
         inputs = [jnp.asarray(bound[n]) for n in kernel.inputs]
         floats = value_dtype(inputs)
         inputs = [x.astype(floats) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != floats and i < count
@@ -133,19 +134,3 @@ def loss(spec, predict=None, link=None, reduction: str = "mean", *, target: str 
     bind.predicted = predicted
     bind.__doc__ = f"symlik loss {kernel.label} ({target}, reduction {reduction!r}); inputs {', '.join(kernel.inputs)}"
     return bind
-
-
-def _bind(names, args, kwargs) -> dict:
-    if len(args) > len(names):
-        raise SymlikError(f"too many positional inputs: expected at most {len(names)} ({', '.join(names)}), got {len(args)}")
-    bound = dict(zip(names, args))
-    for key, value in kwargs.items():
-        if key not in names:
-            raise SymlikError(f"unexpected input {key!r}; inputs are {', '.join(names)}")
-        if key in bound:
-            raise SymlikError(f"input {key!r} given twice (by position and by keyword)")
-        bound[key] = value
-    missing = [n for n in names if n not in bound]
-    if missing:
-        raise SymlikError(f"missing input(s) {', '.join(missing)}; inputs are {', '.join(names)}")
-    return bound

@@ -62,7 +62,7 @@ import torch
 import symlik.compiler
 import symlik.compiler.grad
 import symlik.compiler.kernel
-from symlik.compiler.kernel import reduce_observations
+from symlik.compiler.kernel import bind_inputs, reduce_observations
 from symlik.core.errors import NotSupportedError, SymlikError
 
 __all__ = ["Loss"]
@@ -414,18 +414,7 @@ class Loss(torch.nn.Module):
 
     def _bind(self, args, kwargs) -> list[torch.Tensor]:
         names = self.kernel.inputs
-        if len(args) > len(names):
-            raise SymlikError(f"too many positional inputs: expected at most {len(names)} ({', '.join(names)}), got {len(args)}")
-        bound = dict(zip(names, args))
-        for key, value in kwargs.items():
-            if key not in names:
-                raise SymlikError(f"unexpected input {key!r}; inputs are {', '.join(names)}")
-            if key in bound:
-                raise SymlikError(f"input {key!r} given twice (by position and by keyword)")
-            bound[key] = value
-        missing = [n for n in names if n not in bound]
-        if missing:
-            raise SymlikError(f"missing input(s) {', '.join(missing)}; inputs are {', '.join(names)}")
+        bound = bind_inputs(names, args, kwargs)
         like = next((v for v in bound.values() if isinstance(v, torch.Tensor)), None)
         tensors = []
         for name in names:

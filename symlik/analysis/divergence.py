@@ -29,6 +29,7 @@ from symlik.core.document import Document
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import DensityOf
 from symlik.core.notation import form, term
+from symlik.core.presentation import ShownAsDocument
 from symlik.core.step import Step, reason
 from symlik.model.distributions import get, names
 from symlik.model.distributions.base import Distribution
@@ -72,7 +73,7 @@ class Expectation(sp.Function):
 
 
 @dataclass(frozen=True)
-class KL:
+class KL(ShownAsDocument):
     """KL(p || q): ``expr`` in the parameters ``p_params`` / ``q_params`` (name -> SymPy value)."""
 
     p: Distribution
@@ -93,15 +94,6 @@ class KL:
 
     def document(self, slug: str | None = None):
         return kl_document(self, slug)
-
-    def to_markdown(self) -> str:
-        return self.document().to_markdown()
-
-    def to_latex(self) -> str:
-        return self.document().to_latex()
-
-    def to_text(self) -> str:
-        return self.document().to_text()
 
     def __repr__(self) -> str:
         return f"<KL {self.p.label} || {self.q.label}: {sp.sstr(self.expr)}>"

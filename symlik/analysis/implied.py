@@ -40,6 +40,7 @@ from symlik.core.document import Document
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import DensityOf
 from symlik.core.notation import form, term
+from symlik.core.presentation import ShownAsDocument
 from symlik.core.step import Step, reason
 from symlik.losses import templates as T
 from symlik.losses.matcher import identify_scalar
@@ -65,7 +66,7 @@ SUPPORTS = {
 
 
 @dataclass(frozen=True)
-class ImpliedDensity:
+class ImpliedDensity(ShownAsDocument):
     """p(y | theta) = exp(-loss) / Z(theta) for a loss, with its normaliser and what follows.
 
     ``is_nll`` says whether Z is free of the predictions; then ``distribution`` names a
@@ -115,15 +116,6 @@ class ImpliedDensity:
             summary=tuple(summary),
             result=self.normaliser,
         )
-
-    def to_markdown(self) -> str:
-        return self.document().to_markdown()
-
-    def to_latex(self) -> str:
-        return self.document().to_latex()
-
-    def to_text(self) -> str:
-        return self.document().to_text()
 
     def __repr__(self) -> str:
         what = f"NLL of {self.distribution}" if self.distribution else ("NLL" if self.is_nll else "not an NLL")

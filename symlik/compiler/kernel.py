@@ -34,6 +34,26 @@ def apply_weight(values, weight, validate=True):
     return values * w.astype(values.dtype, copy=False) if values.dtype.kind == "f" else values * w
 
 
+
+def bind_inputs(names, args, kwargs, *, fixed=()) -> dict:
+    """Positional and keyword inputs of a call, by name, as Python binds a signature: too
+    many, unknown, doubled or missing inputs raise SymlikError naming them (shared by the
+    NumPy-family kernels, ``symlik.torch.Loss`` and ``symlik.jax.loss``)."""
+    if len(args) > len(names):
+        raise SymlikError(f"too many positional inputs: expected at most {len(names)} ({', '.join(names)}), got {len(args)}")
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            hint = " (it is fixed at compile time)" if key in fixed else ""
+            raise SymlikError(f"unexpected input {key!r}{hint}; inputs are {', '.join(names)}")
+        if key in bound:
+            raise SymlikError(f"input {key!r} given twice (by position and by keyword)")
+        bound[key] = value
+    missing = [n for n in names if n not in bound]
+    if missing:
+        raise SymlikError(f"missing input(s) {', '.join(missing)}; inputs are {', '.join(names)}")
+    return bound
+
 class Kernel:
     """A compiled target: a loss, an NLL, or a per-observation vector or matrix (``shape``).
 
@@ -102,22 +122,7 @@ class Kernel:
 
     # -- calling ---------------------------------------------------------------
     def _bind(self, args, kwargs) -> dict:
-        if len(args) > len(self.inputs):
-            raise SymlikError(
-                f"too many positional inputs: expected at most {len(self.inputs)} ({', '.join(self.inputs)}), got {len(args)}"
-            )
-        bound = dict(zip(self.inputs, args))
-        for key, value in kwargs.items():
-            if key not in self.inputs:
-                hint = " (it is fixed at compile time)" if key in self.fixed else ""
-                raise SymlikError(f"unexpected input {key!r}{hint}; inputs are {', '.join(self.inputs)}")
-            if key in bound:
-                raise SymlikError(f"input {key!r} given twice (by position and by keyword)")
-            bound[key] = value
-        missing = [n for n in self.inputs if n not in bound]
-        if missing:
-            raise SymlikError(f"missing input(s) {', '.join(missing)}; inputs are {', '.join(self.inputs)}")
-        return bound
+        return bind_inputs(self.inputs, args, kwargs, fixed=self.fixed)
 
     def _arrays(self, bound: dict) -> dict:
         """Every input as the array the generated code sees.

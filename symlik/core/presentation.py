@@ -48,6 +48,23 @@ class Presentable:
         return present(self, "html")
 
 
+
+class ShownAsDocument:
+    """Mixin: an object that builds a Document (``document()``: a KL divergence, an implied
+    density) is typeset, and shown in Jupyter, as that Document."""
+
+    def to_latex(self) -> str:
+        return self.document().to_latex()
+
+    def to_markdown(self) -> str:
+        return self.document().to_markdown()
+
+    def to_text(self) -> str:
+        return self.document().to_text()
+
+    def _repr_markdown_(self) -> str:
+        return self.document()._repr_markdown_()
+
 def reason_text(why, derivation=None) -> str:
     """A reason in plain text, its math named as in ``derivation``'s steps (an OptimalConstant's
     ``statement``): the renderer typesets it, imported when called, as above."""
