@@ -255,15 +255,11 @@ class ShapeRoles:
             if s is None:
                 continue
             if n in event:
-                if not s:
-                    raise SymlikError(f"{n} must have the event on its last axis; got a scalar")
+                _require_event_axis(n, s)
                 if size is None:
                     size, size_of = s[-1], n
                 elif s[-1] != size:
-                    raise SymlikError(
-                        f"event sizes (last axis) must match; got {size_of}: {size} (shape {shapes[size_of]}), "
-                        f"{n}: {s[-1]} (shape {s})"
-                    )
+                    raise _event_size_mismatch(size_of, shapes[size_of], n, s)
                 o = s[:-1]
             else:
                 o = s
@@ -278,10 +274,9 @@ class ShapeRoles:
             if s is None:
                 continue
             if n in event:
-                if not s:
-                    raise SymlikError(f"{n} must have the event on its last axis; got a scalar")
-                if size is not None and s[-1] not in (size, 1):
-                    raise SymlikError(f"event sizes (last axis) must match; got {size_of}: {size}, {n}: {s[-1]}")
+                _require_event_axis(n, s)
+                if size is not None and s[-1] not in (size, 1):  # (a parameter may broadcast over the event)
+                    raise _event_size_mismatch(size_of, shapes[size_of], n, s)
                 o = s[:-1]
             else:
                 o = s
@@ -302,6 +297,18 @@ class ShapeRoles:
         rule = INDEX_SHAPE_RULE if use_index and "y" in (a, b) else SAME_SHAPE_RULE
         return f"{a} of shape {shapes[a]} and {b} of shape {shapes[b]} do not match: {rule} (no broadcasting between them)"
 
+
+
+def _require_event_axis(name: str, shape: tuple) -> None:
+    if not shape:
+        raise SymlikError(f"{name} must have the event on its last axis; got a scalar")
+
+
+def _event_size_mismatch(first: str, first_shape: tuple, name: str, shape: tuple) -> SymlikError:
+    return SymlikError(
+        f"event sizes (last axis) must match; got {first}: {first_shape[-1]} (shape {first_shape}), "
+        f"{name}: {shape[-1]} (shape {shape})"
+    )
 
 def class_index_dtype_error(y_shape: tuple, y_dtype, ref: str, ref_shape: tuple) -> SymlikError:
     """Float labels shaped like class indices: say that indices must be integers."""
