@@ -145,53 +145,9 @@ OVER_BOUND = frozenset({
 })
 
 
-# Kernels of this stop's new entries that return nan/inf at some extreme grid point where the
-# truth is finite (issue 14/15: found by the first sweep of these entries, not fixed yet). The same
-# ratchet: a fixed kernel must leave the list, and no other kernel may join it.
-NONFINITE = frozenset({
-    ('beta-mean-precision-logit', 'd loss / d logits'),
-    ('beta-mean-precision-logit', 'd nll / d logits'),
-    ('beta-mean-precision-logit', 'loss'),
-    ('beta-mean-precision-logit', 'nll'),
-    ('beta-mean-precision-mu-phi-logit', 'd loss / d logits'),
-    ('beta-mean-precision-mu-phi-logit', 'd loss / d phi'),
-    ('beta-mean-precision-mu-phi-logit', 'd nll / d logits'),
-    ('beta-mean-precision-mu-phi-logit', 'd nll / d phi'),
-    ('beta-mean-precision-mu-phi-logit', 'loss'),
-    ('beta-mean-precision-mu-phi-logit', 'nll'),
-    ('hurdle-poisson-log', 'd loss / d pi'),
-    ('hurdle-poisson-log', 'd nll / d pi'),
-    ('student-t-mu-sigma-nu', 'd loss / d nu'),
-    ('student-t-mu-sigma-nu', 'd nll / d nu'),
-    ('weibull-k-lam', 'd loss / d k'),
-    ('weibull-k-lam', 'd nll / d k'),
-    ('zero-inflated-negative-binomial', 'd loss / d mu'),
-    ('zero-inflated-negative-binomial', 'd loss / d pi'),
-    ('zero-inflated-negative-binomial', 'd nll / d mu'),
-    ('zero-inflated-negative-binomial', 'd nll / d pi'),
-    ('zero-inflated-negative-binomial-log', 'd loss / d log_mu'),
-    ('zero-inflated-negative-binomial-log', 'd loss / d pi'),
-    ('zero-inflated-negative-binomial-log', 'd nll / d log_mu'),
-    ('zero-inflated-negative-binomial-log', 'd nll / d pi'),
-    ('zero-inflated-negative-binomial-log', 'loss'),
-    ('zero-inflated-negative-binomial-log', 'nll'),
-    ('zero-inflated-negative-binomial-pi-mu-n', 'd loss / d mu'),
-    ('zero-inflated-negative-binomial-pi-mu-n', 'd loss / d n'),
-    ('zero-inflated-negative-binomial-pi-mu-n', 'd loss / d pi'),
-    ('zero-inflated-negative-binomial-pi-mu-n', 'd nll / d mu'),
-    ('zero-inflated-negative-binomial-pi-mu-n', 'd nll / d n'),
-    ('zero-inflated-negative-binomial-pi-mu-n', 'd nll / d pi'),
-    ('zero-inflated-poisson', 'd loss / d pi'),
-    ('zero-inflated-poisson', 'd loss / d rate'),
-    ('zero-inflated-poisson', 'd nll / d pi'),
-    ('zero-inflated-poisson', 'd nll / d rate'),
-    ('zero-inflated-poisson-log', 'd loss / d log_rate'),
-    ('zero-inflated-poisson-log', 'd loss / d pi'),
-    ('zero-inflated-poisson-log', 'd nll / d log_rate'),
-    ('zero-inflated-poisson-log', 'd nll / d pi'),
-    ('zero-inflated-poisson-rate', 'd loss / d rate'),
-    ('zero-inflated-poisson-rate', 'd nll / d rate'),
-})
+# Kernels that return nan/inf at some grid point where the truth is finite: none (issue 15 emptied
+# the list; tests/test_finite_edges.py holds each former point). The same ratchet: no kernel may join it.
+NONFINITE = frozenset()
 
 
 def test_every_kernel_is_within_bounds_except_the_listed_gaps():
