@@ -215,6 +215,26 @@ CASES = [
     ("cosm1", 1 - sp.cos(x), cosm1, ("x",), [(1e-8,), (1e-3,), (2.0,)], lambda v: 1 - mpmath.cos(v)),
     ("log1p_negexp", log1p(-sp.exp(-pa)), Log1mExp, ("pa",), [(1e-20,), (1e-8,), (0.5,), (1.0,), (40.0,), (800.0,)],
      lambda v: mpmath.log(-mpmath.expm1(-v))),
+    # log(1 + e^x / c) = softplus(x - log c): e^800 overflows, the softplus of 1490 does not.
+    ("softplus_scaled", sp.log(1 + sp.exp(x) / pa), Softplus, ("x", "pa"),
+     [(1000.0, 1e-8), (800.0, 1e-300), (-3.0, 2.0), (5.0, 0.5)], lambda u, c: mpmath.log(1 + mpmath.exp(u) / c)),
+    # log Gamma(a sigmoid(z)) where sigmoid(-1000) underflows to 0: about 1000 - log a.
+    ("log_gamma_sigmoid", LogGamma(pa * Sigmoid(z)), Softplus, ("pa", "z"),
+     [(1.0, -1000.0), (1e-8, -1000.0), (1e8, -1000.0), (3.0, 1000.0), (7.0, 0.5), (1e8, 3.0)],
+     lambda a_, z_: mpmath.loggamma(a_ / (1 + mpmath.exp(-z_)))),
+    # x log(p/a) where p/a underflows: x (log p - log a), and 0 where x = 0.
+    ("xlogy_quotient", XLogY(a, p / pa), XMul, ("a", "p", "pa"),
+     [(1.0, 1e-300, 1e300), (0.0, 0.0, 2.0), (2.0, 3.0, 5.0), (1e-8, 1e300, 1e-300)],
+     lambda a_, p_, c_: 0 if a_ == 0 else a_ * mpmath.log(p_ / c_)),
+    # 1/(p (1 + e^x / p)) = 1/(p + e^x), finite at p = 0; 1/((1 - p)(1 + p e^(x - log(1 - p)))) at p = 1.
+    ("absorb_into_exp", 1 / (p * (1 + XExp(x, 1 / p))), sp.exp, ("p", "x"),
+     [(0.0, 1.0), (0.0, -700.0), (1e-300, 5.0), (2.0, -3.0)], lambda p_, u: 1 / (p_ + mpmath.exp(u))),
+    ("absorb_into_exp", 1 / ((1 - p) * (1 + XExp(x - log1p(-p), p))), XExp, ("p", "x"),
+     [(1.0, 2.0), (0.0, 3.0), (0.0, 1000.0), (0.5, 1.0)], lambda p_, u: 1 / (1 - p_ + p_ * mpmath.exp(u))),
+    # r^2 (c + 1) / (c^2 s^2 (1 + r^2 / (c s^2))) = (c + 1) r^2 / (c (c s^2 + r^2)): r^2/s^2 = 4e400 overflows.
+    ("inner_fraction", (a - x) ** 2 * (pa + 1) / (pa**2 * pb**2 * (1 + (a - x) ** 2 / (pa * pb**2))), sp.Pow,
+     ("a", "x", "pa", "pb"), [(1e100, -1e100, 1e-8, 1e-100), (1.0, 0.0, 1.0, 1.0), (3.0, 1.0, 1e8, 2.0)],
+     lambda a_, x_, c_, s_: (a_ - x_) ** 2 * (c_ + 1) / (c_**2 * s_**2 * (1 + (a_ - x_) ** 2 / (c_ * s_**2)))),
 ]
 
 

@@ -439,6 +439,12 @@ def _x_exp(u, *factors):
         for f in factors[1:]:
             x = x * f
         out = x * np.exp(u)
+        # A factor of exactly 0 makes the product 0 for every finite u, where 0 * e^1000 is nan
+        # (a zero-inflated model's pi e^rate at pi = 0, rate = 1000).
+        zero = np.zeros(np.shape(out), dtype=bool)
+        for f in factors:
+            zero = zero | (f == 0)
+        out = np.where(zero & (u < np.inf), np.zeros((), out.dtype), out)
         redo = (~np.isfinite(out) | (out == 0)) & np.isfinite(u)
         for f in factors:
             redo = redo & (f != 0) & np.isfinite(f)

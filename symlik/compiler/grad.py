@@ -19,7 +19,7 @@ import sympy as sp
 from sympy.codegen.scipy_nodes import cosm1
 
 from symlik.derivation.gradient import gradient, tidy
-from symlik.core.functions import LogSumExp, PowExactBase, Softplus
+from symlik.core.functions import Log1pPositive, LogSumExp, PowExactBase, Softplus
 from symlik.rewrite.rules import stabilize
 from symlik.compiler import _numpy_runtime
 from symlik.compiler.codegen import GATHER_SUFFIX, SymlikNumPyPrinter, gather_targets
@@ -92,7 +92,9 @@ def _body(exprs, names, printer, k, event_size, first_event, gathers, with_cse, 
             hidden[key] = e
             return key
 
-        exact_args = (PowExactBase, sp.cos, sp.sin, cosm1)  # their arguments are evaluated as double-doubles
+        # Their arguments are evaluated as double-doubles, or (Log1pPositive) read factor by factor
+        # as a sum of logs where the product overflows: a common subexpression would hide the factors.
+        exact_args = (PowExactBase, sp.cos, sp.sin, cosm1, Log1pPositive)
         exprs = [e.replace(lambda x: isinstance(x, exact_args), hide) for e in exprs]
         replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_t"), order="none")
         replacements = [(s_, r.xreplace(hidden)) for s_, r in replacements]

@@ -24,6 +24,7 @@ from sympy.codegen.rewriting import expm1_opt as _sympy_expm1_opt
 from sympy.codegen.rewriting import log1p_opt as _sympy_log1p_opt
 from sympy.codegen.rewriting import logaddexp_opt as _sympy_logaddexp_opt
 
+from symlik.derivation.gradient import tidy
 from symlik.core.functions import (
     GammaDeviance,
     GammaDevianceLog,
@@ -93,6 +94,31 @@ softplus_opt = Rewrite(
     lambda e: Softplus(_one_plus_exp(e.args[0])),
     "log(1 + e^z) overflows for z > 709; softplus(z) = max(z, 0) + log1p(e^-|z|) does not",
     priority=100,
+)
+
+
+def _scaled_exp(arg):
+    """(u, c) when arg is 1 + c e^u with c > 0 a product of positive factors (not 1), else None."""
+    if not (isinstance(arg, sp.Add) and len(arg.args) == 2 and sp.S.One in arg.args):
+        return None
+    other = next(t for t in arg.args if t != sp.S.One)
+    if not isinstance(other, sp.Mul):
+        return None
+    exps = [f for f in other.args if isinstance(f, sp.exp)]
+    if len(exps) != 1:
+        return None
+    c = sp.Mul(*(f for f in other.args if f is not exps[0]))
+    return (exps[0].args[0], c) if c.is_positive and c.free_symbols else None
+
+
+softplus_scaled_opt = Rewrite(
+    "softplus_scaled",
+    lambda e: isinstance(e, sp.log) and _scaled_exp(e.args[0]) is not None,
+    # log(1 + c e^u) = softplus(u + log c) for c > 0 (log c split over the factors of c)
+    lambda e: (lambda u, c: Softplus(u + sp.expand_log(sp.log(c))))(*_scaled_exp(e.args[0])),
+    "log(1 + e^z / n) overflows in e^z at z > 709 though it is about z - log n (the zero-inflated negative "
+    "binomial's log(1 + mu/n) with a log link at log mu = -1000, n = 1e-8); softplus(z - log n) does not",
+    priority=105,
 )
 
 
@@ -508,6 +534,33 @@ log_binomial_opt = Rewrite(
     lambda e: LogBinomial(*e.args[0].args),
     "C(n, k) overflows for n > 1029, and gammaln(n+1) - gammaln(k+1) - gammaln(n-k+1) cancels; betaln does not",
     priority=200,
+)
+
+
+def _scaled_sigmoid(x):
+    """(a, z) when x is a sigmoid(z) with a > 0 (a may be 1), else None."""
+    factors = sp.Mul.make_args(x)
+    sigmoids = [f for f in factors if isinstance(f, Sigmoid)]
+    if len(sigmoids) != 1:
+        return None
+    a = sp.Mul(*(f for f in factors if f is not sigmoids[0]))
+    return (a, sigmoids[0].args[0]) if a.is_positive else None
+
+
+def _shifted_log_gamma(e):
+    a, z = _scaled_sigmoid(e.args[0])
+    # log Gamma(x) = log Gamma(x + 1) - log x, with log x = log a - softplus(-z) formed in logs
+    return LogGamma(e.args[0] + 1) - sp.expand_log(sp.log(a)) + Softplus(-z)
+
+
+log_gamma_sigmoid_opt = Rewrite(
+    "log_gamma_sigmoid",
+    lambda e: isinstance(e, LogGamma) and _scaled_sigmoid(e.args[0]) is not None,
+    _shifted_log_gamma,
+    "log Gamma(phi sigmoid(z)) is log Gamma(0) = inf once sigmoid(z) underflows (z = -1000, the beta "
+    "regression's logit) though it is about -z - log phi; log Gamma(x + 1) - log phi + softplus(-z) "
+    "is finite, and its derivative x digamma(x + 1) - 1 has no 0 * inf",
+    priority=215,
 )
 
 
@@ -1016,6 +1069,83 @@ x_exp_opt = Rewrite(
 )
 
 
+def _quotient_log(e):
+    """log(q) as a sum of logs when e is XLogY(x, q), q a product of powers of inputs with a
+    division among them, else None."""
+    if not isinstance(e, XLogY):
+        return None
+    q = e.args[1]
+    factors = sp.Mul.make_args(q)
+    if len(factors) < 2 or not any(isinstance(f, sp.Pow) and f.exp.is_negative for f in factors):
+        return None
+    if not all(isinstance(f.base if isinstance(f, sp.Pow) else f, (sp.Symbol, sp.Indexed)) and f.is_nonnegative
+               for f in factors):
+        return None
+    return sp.Add(*(f.exp * sp.log(f.base) if isinstance(f, sp.Pow) else sp.log(f) for f in factors))
+
+
+xlogy_quotient_opt = Rewrite(
+    "xlogy_quotient",
+    lambda e: _quotient_log(e) is not None,
+    # x log(a/b) = x (log a - log b) for a >= 0, b > 0; XMul keeps 0 (-inf) = 0 where a = 0
+    lambda e: XMul(e.args[0], _quotient_log(e)),
+    "x log(y/lam) is x log(0) = -inf once y/lam underflows (1e-38/1e8 in float32: Weibull's gradient in k) "
+    "though log y - log lam is -106; the log of each input does not underflow",
+    priority=415,
+)
+
+
+def _absorbed(x, one_plus):
+    """x + x XExp(u, fs) with x cancelled inside when one_plus is 1 + XExp(u, fs) and XExp holds
+    1/x among its factors or -log x in its exponent, else None."""
+    if not (isinstance(one_plus, sp.Add) and len(one_plus.args) == 2 and sp.S.One in one_plus.args):
+        return None
+    xe = next(t for t in one_plus.args if t != sp.S.One)
+    if not isinstance(xe, XExp) or not x.free_symbols:
+        return None
+    u, *fs = xe.args
+    if 1 / x in fs:
+        fs.remove(1 / x)
+    else:
+        logs = {sp.log(x), log1p(x - 1)}
+        minus = [t for t in sp.Add.make_args(u) if -t in logs]
+        if not minus:
+            return None
+        u = u - minus[0]
+    return x + (XExp(u, *fs) if fs else sp.exp(u))
+
+
+def _absorb_parts(m):
+    """(x, 1 + XExp(...), exponent) for a product holding x^e and (1 + XExp(...))^e, else None."""
+    if not isinstance(m, sp.Mul):
+        return None
+    powers = [(f.base, f.exp) if isinstance(f, sp.Pow) else (f, sp.S.One) for f in m.args]
+    for base, e in powers:
+        if not (isinstance(base, sp.Add) and base.has(XExp)):
+            continue
+        for x, e2 in powers:
+            if x is not base and e2 == e and not x.is_number and _absorbed(x, base) is not None:
+                return x, base, e
+    return None
+
+
+def _absorb(m):
+    x, one_plus, e = _absorb_parts(m)
+    rest = [f for f in m.args if f not in (x**e, one_plus**e)]
+    return sp.Mul(*rest, _absorbed(x, one_plus) ** e)
+
+
+absorb_into_exp_opt = Rewrite(
+    "absorb_into_exp",
+    lambda e: _absorb_parts(e) is not None,
+    # x (1 + XExp(u, 1/x, ...)) = x + XExp(u, ...), and x (1 + XExp(u - log x, ...)) = x + XExp(u, ...), x > 0
+    _absorb,
+    "the derivative of logaddexp(log pi, b) in pi is 1/(pi (1 + e^b / pi)): 0 * inf = nan at pi = 0 (a "
+    "zero-inflated model with no inflation); 1/(pi + e^b) is its value there",
+    priority=425,
+)
+
+
 def _double_double_base(b) -> bool:
     """A base the backends can carry exactly: inputs, their differences, absolute values and quotients."""
     if isinstance(b, (sp.Symbol, sp.Indexed)) or b.is_number:
@@ -1057,6 +1187,33 @@ log_split_opt = Rewrite(
     "log(sigma^2) is log(0) = -inf once sigma^2 underflows (sigma < 1e-162, or 1e-23 in float32); "
     "2 log(sigma) is not, and neither overflows at sigma = 1e200",
     priority=600,
+)
+
+def _has_inner_fraction(e) -> bool:
+    """A rational product with a sum in its denominator that holds a fraction itself:
+    x / (b (1 + a / c))."""
+    if not isinstance(e, sp.Mul) or e.atoms(sp.Function) or e.has(sp.Sum):
+        return False
+    return any(
+        isinstance(f, sp.Pow) and f.exp.is_negative and isinstance(f.base, sp.Add)
+        and any(isinstance(g, sp.Pow) and g.exp.is_negative and not g.base.is_number for t in f.base.args for g in sp.Mul.make_args(t))
+        for f in e.args
+    )
+
+
+def _cleared(e):
+    out = tidy(e)  # factored with each difference of inputs held whole: (y - mu)^2 is never expanded
+    return e if any(_has_inner_fraction(m) for m in sp.preorder_traversal(out)) else out
+
+
+inner_fraction_opt = Rewrite(
+    "inner_fraction",
+    _has_inner_fraction,
+    _cleared,
+    "Student-t's r^2 (nu + 1) / (nu^2 sigma^2 (1 + r^2/(nu sigma^2))) is inf/inf = nan once r^2/sigma^2 overflows "
+    "(1e40 in float32 at r = 1e8, sigma = 1e-8); cleared, (nu + 1) r^2 / (nu (nu sigma^2 + r^2)) is a ratio of "
+    "sums of in-range terms",
+    priority=650,
 )
 
 # The rules, in increasing priority. Order matters, and each rule's priority says where it goes:

@@ -269,7 +269,16 @@ def derivative(f, values: dict, name: str, index, direction: int = 0):
         return f(v)
 
     x0 = values[name] if index is None else values[name][index]
-    return mpmath.diff(shifted, x0, direction=direction)
+    slope = mpmath.diff(shifted, x0, direction=direction)
+    if slope == 0:
+        # f(x + h) and f(x) rounded to the same number: f is so large (1e304: the hurdle's e^rate at
+        # log rate = 700) that a slope of 1e15 in another input is below its last digit, at every
+        # precision converged() tries. Again with as many more bits as f has above 1.
+        f0 = f(values)
+        if mpmath.isfinite(f0) and abs(f0) > 1:
+            with mpmath.extraprec(int(mpmath.mag(f0))):
+                slope = mpmath.diff(shifted, x0, direction=direction)
+    return slope
 
 
 def sensitivity(f, values: dict):
