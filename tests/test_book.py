@@ -64,6 +64,20 @@ def test_long_derivations_fit_the_page(tmp_path):
 
 
 @needs_pdflatex
+def test_piecewise_steps_and_wide_left_sides_fit_the_page(tmp_path):
+    """A gradient of a piecewise loss, -(cases)/N, ran 137pt into the margin (zero-inflated NB): its
+    cases now break inside. A continuation line starts after the widest left-hand side of the align,
+    not its own (the beta regression's ran 2.4pt over)."""
+    ds = [symlik.derive("zero_inflated_negative_binomial"),
+          symlik.derive("beta_mean_precision", predict=("mu", "phi"), link={"mu": "logit"})]
+    tex = "\n".join(d.to_latex() for d in ds)
+    assert r"\begin{aligned}[t]" in tex  # at least one case needed a second line
+    r, log = _pdflatex(tmp_path, tex)
+    assert r.returncode == 0 and not pdflatex_errors(log), r.stdout[-2000:]
+    assert not overfull_boxes(log), overfull_boxes(log)
+
+
+@needs_pdflatex
 def test_width_estimate_tracks_tex(tmp_path):
     """estimate_width is within a factor of the width TeX measures, for the pieces breaking relies on."""
     items = []

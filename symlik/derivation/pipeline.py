@@ -72,6 +72,8 @@ def derive(spec, predict=None, link=None, *, options: dict | None = None) -> Der
     options : dict, optional
         Distribution options, e.g. ``{"sigma": "per_dim"}`` for ``diag_normal``.
 
+    Notes
+    -----
     A custom density is derived under the time budget (``SYMLIK_TIME_BUDGET`` seconds, default
     30; 0 = none; or an enclosing ``symlik.core.budget.time_budget``), in a child process that
     is stopped when it runs out: then ``BudgetExceeded`` names the stage. The catalog's

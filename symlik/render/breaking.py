@@ -180,6 +180,20 @@ def _split(expr, print_, budget, whole) -> list[str]:
         body, *over = expr.args
         head = r"\operatorname*{arg\,min}_{%s} \biggl(" % ", ".join(print_(o) for o in over)
         return _wrapped(head, body, r"\biggr)", print_, budget)
+    if isinstance(expr, sp.Piecewise):
+        return [_broken_cases(expr, print_, budget)]
+    if isinstance(expr, sp.Sum) and isinstance(expr.function, sp.Piecewise):
+        head = _sum_prefix(print_, expr) + " "
+        return [head + _broken_cases(expr.function, print_, budget - estimate_width(head))]
+    cases = [f for f in _factors(expr) if isinstance(f, sp.Piecewise)] if isinstance(expr, sp.Mul) else []
+    if len(cases) == 1:
+        # c * (cases) / N (a gradient of a piecewise loss): the factor in front, the cases broken within
+        other = sp.Mul(*[f for f in _factors(expr) if f is not cases[0]])
+        if other == 1 or other == -1:
+            head = "" if other == 1 else "- "
+        else:
+            head = ("- " + print_(-other) if other.could_extract_minus_sign() else print_(other)) + " "
+        return [head + _broken_cases(cases[0], print_, budget - estimate_width(head))]
     if isinstance(expr, sp.Mul):
         coeff, rest = expr.as_independent(sp.Sum, as_Add=False)
         if coeff == -1 and rest != expr:
@@ -193,6 +207,27 @@ def _split(expr, print_, budget, whole) -> list[str]:
             head = "- " if other == -1 else ("" if other == 1 else print_(other) + " ")
             return _wrapped(head + r"\biggl(", factors[0], r"\biggr)", print_, budget)
     return [whole]
+
+
+def _factors(expr) -> list:
+    """The factors of a product, unevaluated products inside it opened."""
+    if isinstance(expr, sp.Mul):
+        return [f for a in expr.args for f in _factors(a)]
+    return [expr]
+
+
+def _broken_cases(pw: sp.Piecewise, print_, budget) -> str:
+    """A piecewise expression as cases whose too-wide values run over several lines (an aligned
+    block inside the case), so the whole stays within ``budget``: a cases block cannot be cut
+    between the lines of the surrounding align."""
+    rows = []
+    for value, cond in pw.args:
+        cond_tex = r"\text{otherwise}" if cond == sp.true else r"\text{for}\: " + print_(cond)
+        room = max(budget - estimate_width(cond_tex) - 3, 20)
+        lines = pack(pieces(value, print_, room), room)
+        body = lines[0] if len(lines) == 1 else r"\begin{aligned}[t]&" + r" \\ &\quad ".join(lines) + r"\end{aligned}"
+        rows.append(f"{body} & {cond_tex}")
+    return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
 
 
 def _wrapped(head: str, inner, tail: str, print_, budget) -> list[str]:

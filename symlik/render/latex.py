@@ -35,10 +35,17 @@ def aligned_lines(lhs: str, rhs_lines: list[str], relation: str = "=") -> list[s
     return out
 
 
-def step_lines(d, step, budget: float = DEFAULT_BUDGET) -> list[str]:
+def step_lines(d, step, budget: float = DEFAULT_BUDGET, column: float = 0.0) -> list[str]:
+    """``column``: the widest left-hand side of the align. Its continuation lines start after that
+    column, not after this step's own left-hand side, so they get only the rest of the budget."""
     lhs = lhs_latex(step, lambda e: display_names(d, e))
-    rhs = broken(step.expr, lambda e: latex(d, e), budget, first=estimate_width(lhs) + 2)
+    column = max(column, estimate_width(lhs))
+    rhs = broken(step.expr, lambda e: latex(d, e), budget - column, first=2)
     return aligned_lines(lhs, rhs, step.relation)
+
+
+def _lhs_column(d) -> float:
+    return max((estimate_width(lhs_latex(s, lambda e: display_names(d, e))) for s in d.steps), default=0.0)
 
 
 def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
@@ -50,13 +57,14 @@ def identity_lines(d, budget: float = DEFAULT_BUDGET) -> list[str]:
 
 def render(d, budget: float = DEFAULT_BUDGET) -> str:
     lines = [f"% symlik derivation: {d.spec.label}, predict={', '.join(d.predict)}, link={d.link_label or 'identity'}"]
+    column = _lhs_column(d)
     for number, step in enumerate(d.steps, 1):
         reason = r"\textbf{%d. %s.} %s" % (number, escape(step.title, True), prose_latex(step.why, lambda t: escape(t, True), lambda e: display_names(d, e)))
         if number == 1:  # before the environment: an \intertext on its first row leaves a blank line
             lines += [r"\noindent " + reason, r"\begin{align*}"]
         else:
             lines.append(r"\intertext{%s}" % reason)
-        lines += [line + r" \\" for line in step_lines(d, step, budget)]
+        lines += [line + r" \\" for line in step_lines(d, step, budget, column)]
     lines.append(r"\intertext{\textbf{Proven identity} (per observation).}")
     identity = identity_lines(d, budget)
     lines += [line + r" \\" for line in identity[:-1]] + identity[-1:]
