@@ -201,18 +201,29 @@ def _result_lines(d, lhs: str, value) -> str:
     else:
         items = [(None, value)]
     lines = []
+    scaled = []  # entries no line break can fit: each shrunk to the text width, on its own
     for key, v in items:
         v = getattr(v, "expr", v)
         left = lhs if key is None else r"%s_{%s}" % (lhs, latex(d, sp.Symbol(str(key))) if isinstance(key, str) else latex(d, key))
-        if isinstance(v, sp.MatrixBase):
+        if isinstance(v, sp.MatrixBase) and estimate_width(latex(d, v)) <= DEFAULT_BUDGET:
             lines += aligned_lines(left, [latex(d, v)])
+        elif isinstance(v, sp.MatrixBase):  # too wide for the page: each entry on its own, broken
+            symmetric = v.is_square and all(v[i, j] == v[j, i] for i in range(v.rows) for j in range(i))
+            for i in range(v.rows):
+                for j in range(i if symmetric else 0, v.cols):  # (a symmetric matrix's lower triangle repeats)
+                    name = r"%s_{%d%d}" % (left, i + 1, j + 1)
+                    rows = broken(v[i, j], lambda e: latex(d, e), first=estimate_width(name) + 2)
+                    if max(estimate_width(r) for r in rows) + estimate_width(name) > DEFAULT_BUDGET:
+                        scaled.append(r"\[\resizebox{\linewidth}{!}{$\displaystyle %s = %s$}\]" % (name, latex(d, v[i, j])))
+                    else:
+                        lines += aligned_lines(name, rows)
         elif isinstance(v, sp.Basic):
             lines += aligned_lines(left, broken(v, lambda e: latex(d, e), first=estimate_width(left) + 2))
         elif getattr(v, "reason", ""):  # an OptimalConstant: its statement, math typeset
             return prose_latex(v.reason, escape, lambda e: display_names(d, e))
         else:
             return escape(str(v))
-    return display(lines)
+    return "\n".join(([display(lines)] if lines else []) + scaled)
 
 
 def _offered_sections(d) -> list[str]:
