@@ -231,6 +231,15 @@ CASES = [
      [(0.0, 1.0), (0.0, -700.0), (1e-300, 5.0), (2.0, -3.0)], lambda p_, u: 1 / (p_ + mpmath.exp(u))),
     ("absorb_into_exp", 1 / ((1 - p) * (1 + XExp(x - log1p(-p), p))), XExp, ("p", "x"),
      [(1.0, 2.0), (0.0, 3.0), (0.0, 1000.0), (0.5, 1.0)], lambda p_, u: 1 / (1 - p_ + p_ * mpmath.exp(u))),
+    # log(p + (1 - p) e^-x), a zero-inflated model's zero: log(1 - 1e-16) at p = 1 - 2^-53 where the truth is -1e-46,
+    # and log(e^-1e-20) = 0 by logaddexp; log1p(-(1 - p)(1 - e^-x)) keeps both.
+    ("mixed_zero", logaddexp(sp.log(p), sp.log(1 - p) - pa), log1p, ("p", "pa"),
+     [(1 - 2.0**-53, 1e-30), (0.0, 1e-20), (0.5, 2.0), (1e-10, 3.0), (1.0, 5.0), (0.0, 800.0)],
+     lambda p_, x_: _at_400_digits(lambda: mpmath.log(p_ + (1 - p_) * mpmath.exp(-x_)))),
+    # The same under a logit link: pi = sigmoid(z), log pi = z - softplus(z), log(1 - pi) = -softplus(z).
+    ("mixed_zero", logaddexp(z - Softplus(z), -pa - Softplus(z)), log1p, ("z", "pa"),
+     [(40.0, 1e-30), (-40.0, 1e-20), (0.0, 2.0), (-30.0, 3.0), (700.0, 5.0)],
+     lambda z_, x_: _at_400_digits(lambda: (lambda s: mpmath.log(s + (1 - s) * mpmath.exp(-x_)))(1 / (1 + mpmath.exp(-z_))))),
     # r^2 (c + 1) / (c^2 s^2 (1 + r^2 / (c s^2))) = (c + 1) r^2 / (c (c s^2 + r^2)): r^2/s^2 = 4e400 overflows.
     ("inner_fraction", (a - x) ** 2 * (pa + 1) / (pa**2 * pb**2 * (1 + (a - x) ** 2 / (pa * pb**2))), sp.Pow,
      ("a", "x", "pa", "pb"), [(1e100, -1e100, 1e-8, 1e-100), (1.0, 0.0, 1.0, 1.0), (3.0, 1.0, 1e8, 2.0)],
@@ -385,3 +394,21 @@ def test_gamma_functions_differentiate_as_their_exact_forms(fn):
         got = exact(f.fdiff(i)).rewrite(sp.exp).subs(point).evalf(40)
         want = sp.diff(f.rewrite("exact"), a).subs(point).evalf(40)
         assert abs(got - want) < sp.Float("1e-30"), (fn.__name__, i, got, want)
+
+
+def test_a_negated_case_meets_the_rules_inside_it():
+    # A zero-inflated Poisson's NLL is -(cases of the log-density); its count case is a Poisson NLL plus
+    # -log(1 - pi) only once the sign is inside, and only then gets the saddle-point form.
+    y, rate = sp.Symbol("y", nonnegative=True, integer=True), sp.Symbol("rate", positive=True)
+    expr = -sp.Piecewise((sp.log(p), sp.Eq(y, 0)), (y * sp.log(rate) - rate - sp.log(sp.gamma(y + 1)) + sp.log(1 - p), True))
+    out = stabilize(expr)
+    assert isinstance(out, sp.Piecewise) and out.has(NegLogPoisson), out
+    count_case = out.args[1].expr
+    assert proven_equal(count_case, -expr.args[1].args[1].expr)
+    f = compiled(out, ("y", "rate", "p"))
+    got = float(f(np.float64(1e6), np.float64(1e6), np.float64(0.25)))
+    want = -(1e6 * mpmath.log(1e6) - 1e6 - mpmath.loggamma(1e6 + 1) + mpmath.log(0.75))
+    assert abs(got - want) <= 4e-15 * abs(want), (got, want)
+    # The textbook form, as the count case computed it before: terms of 1.3e7 cancel to 8.1.
+    naive = -(1e6 * np.log(1e6) - 1e6 - float(mpmath.loggamma(1e6 + 1)) + np.log(0.75))
+    assert abs(naive - want) > 1e-12 * abs(want)

@@ -181,6 +181,9 @@ CALL_RULES.update(
         "dd_logabs": lambda a: _call("log", _call("abs", a)),
         "gamma_deviance": lambda y, mu: _gamma_deviance(_div(y, mu), _sub(_call("log", y), _call("log", mu))),
         "gamma_deviance_log": lambda y, z: _gamma_deviance(_mul(y, _call("exp", ast.UnaryOp(op=ast.USub(), operand=z))), _sub(_call("log", y), z)),
+        # Loader's saddle-point forms (bd0, stirlerr) compute the textbook NLL without its cancellation
+        "neg_log_poisson": lambda y, rate: _add(_sub(rate, _mul(y, _call("log", rate))), _lgamma(_add(y, _const(1)))),
+        "neg_log_poisson_log": lambda y, z: _add(_sub(_call("exp", z), _mul(y, z)), _lgamma(_add(y, _const(1)))),
         "neg_log_gamma": lambda y, mu, k: _neg_log_gamma(_div(y, mu), _call("log", mu), y, k),
         "neg_log_gamma_log": lambda y, z, k: _neg_log_gamma(_mul(y, _call("exp", ast.UnaryOp(op=ast.USub(), operand=z))), z, y, k),
     }
