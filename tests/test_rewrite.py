@@ -160,6 +160,14 @@ CASES = [
      [(0.0, 1e7, 1e7), (-1.0986122886681098, 3e7, 1e7), (5.0, 0.0, 3.7)],
      lambda z_, k_, n_: n_ * mpmath.log(1 + mpmath.exp(-z_)) + k_ * mpmath.log(1 + mpmath.exp(z_))
      + mpmath.loggamma(n_) + mpmath.loggamma(k_ + 1) - mpmath.loggamma(n_ + k_)),
+    # The mean parametrisation (a zero-inflated NB's count case, with its -log(1 - pi) beside it): p = n/(n + mu)
+    # is never formed; z = log n - log mu goes to the logit form. At y = mu = 1e7 the terms of 1e7 cancel to 8.5.
+    ("neg_binomial_saddle", pa * sp.log(1 + pb / pa) + k * sp.log(1 + pa / pb) + LogGamma(pa) + LogGamma(k + 1)
+     - LogGamma(pa + k) - sp.log(1 - p),
+     NegLogNegBinomialLogit, ("pa", "pb", "k", "p"),
+     [(1e7, 1e7, 1e7, 0.0), (1e8, 1.0, 1.0, 0.5), (3.7, 2.0, 0.0, 0.25), (0.5, 1e6, 1e6, 1e-10)],
+     lambda n_, m_, k_, p_: n_ * mpmath.log(1 + m_ / n_) + k_ * mpmath.log(1 + n_ / m_) + mpmath.loggamma(n_)
+     + mpmath.loggamma(k_ + 1) - mpmath.loggamma(n_ + k_) - mpmath.log(1 - p_)),
     ("gamma_nll", pb * yv / pa - pb * sp.log(pb) + pb * sp.log(pa) - (pb - 1) * sp.log(yv) + LogGamma(pb), NegLogGamma,
      ("yv", "pa", "pb"),
      [(1000.0, 1000.0, 1e8), (1e8, 1e8, 1e8), (1.0, 1.0, 1e-8), (1e-300, 1e300, 2.0), (3.0, 1.5, 0.5), (0.5, 2.0, 15.3)],

@@ -895,9 +895,10 @@ def _neg_log_binomial_logit(y, n, z):
         # n p = n sigmoid(z) and n (1 - p) = n sigmoid(-z): neither rounds 1 - p.
         np_, nq = ns * _sigmoid(z), ns * _sigmoid(-z)
         middle = _binomial_saddle(ys, ns, np_, nq)
-        # Where n p or n q underflows (z = -1000), the prediction is far from y and nothing
-        # cancels: n softplus(z) - y z - log C(n, y) is exact there, and bd0(y, 0) is not finite.
-        direct = ns * np.logaddexp(0, z) - ys * z - _log_binomial(ns, ys)
+        # Where n p or n q underflows (z = -1000), the prediction is far from y and bd0(y, 0) is not
+        # finite: y softplus(-z) + (n - y) softplus(z) - log C(n, y), each term the size of the result
+        # (n softplus(z) - y z subtracts 1e11 from 1e11 to leave 1e4 at n = 1e8 + 10, y = 1e8, z = 1018).
+        direct = ys * np.logaddexp(0, -z) + (ns - ys) * np.logaddexp(0, z) - _log_binomial(ns, ys)
         tiny = np.finfo(np.float64).tiny
         middle = np.where((np_ >= tiny) & (nq >= tiny), middle, direct)
         ends = np.where(y == 0, n * np.logaddexp(0, z), n * np.logaddexp(0, -z))

@@ -848,9 +848,34 @@ binomial_saddle_opt = Rewrite(
 )
 
 
+def _same_logs(a, b) -> bool:
+    """a == b where the logs hold sums of fractions (log(1 + mu/n) = log(n + mu) - log n): each log's
+    argument over one denominator, then logs expanded (every argument here is positive)."""
+    d = exact(a) - exact(b)
+    d = d.replace(sp.log, lambda arg: sp.log(sp.together(arg)))
+    return sp.expand(sp.expand_log(d, force=True)) == 0
+
+
+def _mean_form_terms(rest, n, y):
+    """(z, the terms of the NB NLL, the other terms) when ``rest`` holds the mean parametrisation's
+    n log(1 + mu/n) + y log(1 + n/mu) (as log1p or softplus terms) beside other terms: that is
+    (n + y) softplus(z) - n z with z = log(n/mu) = logit p, so the logit saddle point applies and
+    1 - p = mu/(n + mu) is never rounded."""
+    terms = sp.Add.make_args(rest)
+    ratios = [g.args[0] for g in rest.atoms(Log1pPositive)]
+    ratios += [g.args[0] - 1 for g in rest.atoms(sp.log) if isinstance(g.args[0], sp.Add) and sp.S.One in g.args[0].args]
+    candidates = [-sp.expand_log(sp.log(r), force=True) for r in ratios] + [g.args[0] for g in rest.atoms(Softplus)]
+    for z in candidates:
+        mine = [t for t in terms if t.has(Log1pPositive, Softplus, sp.log) and t.free_symbols & z.free_symbols]
+        if mine and _same_logs(sp.Add(*mine), (n + y) * Softplus(z) - n * z):
+            return z, [t for t in terms if t not in mine]
+    return None
+
+
 def _neg_binomial_parts(add):
-    """(y, n, p or z, which) when ``add`` is exactly the negative-binomial NLL
-    log Gamma(n) + log Gamma(y + 1) - log Gamma(n + y) - n log p - y log(1 - p), or with p = sigmoid(z)."""
+    """(y, n, p or z, which, other terms) when ``add`` is the negative-binomial NLL
+    log Gamma(n) + log Gamma(y + 1) - log Gamma(n + y) - n log p - y log(1 - p), or with p = sigmoid(z),
+    exactly; or in the mean parametrisation p = n/(n + mu), beside other terms (a zero-inflated count)."""
     if not isinstance(add, sp.Add) or not add.has(LogGamma):
         return None
     plus = [t for t in add.args if isinstance(t, LogGamma)]
@@ -865,16 +890,19 @@ def _neg_binomial_parts(add):
                 rest = add - a - b - m
                 for p in {g.args[1] for g in rest.atoms(XLogY)}:
                     if _same(rest, -n * sp.log(p) - y * sp.log(1 - p)):
-                        return y, n, p, NegLogNegBinomial
+                        return y, n, p, NegLogNegBinomial, []
                 for z in {g.args[0] for g in rest.atoms(Softplus)}:
                     if _same(rest, (n + y) * Softplus(z) - n * z):
-                        return y, n, z, NegLogNegBinomialLogit
+                        return y, n, z, NegLogNegBinomialLogit, []
+                found = _mean_form_terms(rest, n, y)
+                if found is not None:
+                    return y, n, found[0], NegLogNegBinomialLogit, found[1]
     return None
 
 
 def _neg_binomial_saddle(add):
-    y, n, theta, fn = _neg_binomial_parts(add)
-    return fn(y, n, theta)
+    y, n, theta, fn, others = _neg_binomial_parts(add)
+    return sp.Add(fn(y, n, theta), *others)
 
 
 neg_binomial_saddle_opt = Rewrite(
