@@ -20,6 +20,7 @@ D = torch.distributions
 MODELS = {
     "normal": (lambda mu, sigma: D.Normal(mu, sigma), lambda mu, sigma: stats.norm(mu, sigma), lambda mu, sigma: [mu]),
     "laplace": (lambda mu, b: D.Laplace(mu, b), lambda mu, b: stats.laplace(mu, b), lambda mu, b: [mu]),
+    "cauchy": (lambda mu, gamma: D.Cauchy(mu, gamma), lambda mu, gamma: stats.cauchy(mu, gamma), lambda mu, gamma: [mu]),
     "gamma": (lambda mu, k: D.Gamma(k, k / mu), lambda mu, k: stats.gamma(k, scale=mu / k), lambda mu, k: []),
     "beta": (lambda a, b: D.Beta(a, b), lambda a, b: stats.beta(a, b), lambda a, b: []),
     "exponential": (lambda rate: D.Exponential(rate), lambda rate: stats.expon(scale=1 / rate), lambda rate: []),
@@ -37,6 +38,7 @@ MODELS = {
 POINTS = {
     "normal": [{"mu": 0.3, "sigma": 1.2}, {"mu": -1.1, "sigma": 0.6}, {"mu": 2.0, "sigma": 2.5}],
     "laplace": [{"mu": 0.3, "b": 1.2}, {"mu": -1.1, "b": 0.6}, {"mu": 2.0, "b": 2.5}],
+    "cauchy": [{"mu": 0.3, "gamma": 1.2}, {"mu": -1.1, "gamma": 0.6}, {"mu": 2.0, "gamma": 2.5}],
     "gamma": [{"mu": 1.5, "k": 2.0}, {"mu": 0.7, "k": 0.8}, {"mu": 3.0, "k": 5.0}],
     "beta": [{"a": 2.0, "b": 3.0}, {"a": 0.7, "b": 1.4}, {"a": 5.0, "b": 1.5}],
     "exponential": [{"rate": 1.3}, {"rate": 0.4}, {"rate": 2.5}],
@@ -54,7 +56,7 @@ FINITE = [
     ("laplace", "normal"), ("normal", "gumbel"), ("gumbel", "normal"), ("gumbel", "gumbel"), ("half_normal", "half_normal"),
     ("exponential", "gumbel"), ("exponential", "normal"), ("gamma", "normal"), ("gamma", "gumbel"), ("beta", "exponential"),
     ("beta", "gamma"), ("beta", "normal"), ("bernoulli", "poisson"), ("geometric", "geometric"), ("binomial", "binomial"),
-    ("lognormal", "lognormal"), ("normal", "normal"), ("exponential", "exponential"), ("poisson", "poisson"), ("bernoulli", "bernoulli"),
+    ("lognormal", "lognormal"), ("cauchy", "cauchy"), ("normal", "normal"), ("exponential", "exponential"), ("poisson", "poisson"), ("bernoulli", "bernoulli"),
 ]
 INFINITE = [
     ("normal", "exponential"), ("normal", "gamma"), ("normal", "beta"), ("laplace", "exponential"), ("laplace", "gamma"),
@@ -85,6 +87,10 @@ def _quadrature(p, q, p_point, q_point):
         mass = P.pmf(ys)
         keep = mass > 0
         return float(np.sum(mass[keep] * (P.logpmf(ys[keep]) - Q.logpmf(ys[keep]))))
+    if p == "cauchy":  # its tails hold 1e-17 of mass out to |y| = 1e16: integrate over the angle, y = mu + gamma tan t
+        y = lambda t: p_point["mu"] + p_point["gamma"] * math.tan(t)
+        f = lambda t: (P.logpdf(y(t)) - Q.logpdf(y(t))) / math.pi
+        return integrate.quad(f, -math.pi / 2, math.pi / 2, epsabs=1e-13, epsrel=1e-11, limit=200)[0]
     lo, hi = P.support()
     # scipy's log-densities underflow far out in the tails (laplace.logpdf(-800) is -inf), so the
     # integral runs over p's central 1 - 2e-17 of mass: the tails left out weigh less than 1e-15
@@ -125,6 +131,8 @@ def test_moment_rules_are_shown_as_steps():
     assert "differentiating under the integral" in text
     text = _kl("gumbel", "gumbel").to_text()
     assert "by substituting" in text
+    text = _kl("cauchy", "cauchy").to_text()
+    assert "by the Poisson kernel" in text and "harmonic in the upper half-plane" in text
 
 
 def _dirichlet_value(r, a, b):

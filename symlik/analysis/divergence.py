@@ -230,7 +230,9 @@ def _by_moments(p, p_vals, ratio, y, density, domain, moments, rules):
 def _moment(p, p_vals, g, y, density, domain, moments, rules, depth):
     if g in moments:
         return moments[g]
-    value = _by_score(p, p_vals, g, y, density, domain, moments, rules, depth) if depth < 2 else None
+    value = _by_poisson_kernel(g, y, density, domain, rules)
+    if value is None and depth < 2:
+        value = _by_score(p, p_vals, g, y, density, domain, moments, rules, depth)
     if value is None:
         value = _by_shift(p, p_vals, g, y, density, rules)
     if value is None:
@@ -242,6 +244,55 @@ def _moment(p, p_vals, g, y, density, domain, moments, rules, depth):
     if value is not None:
         moments[g] = sp.simplify(value)
     return moments.get(g)
+
+
+def _quadratic(expr, y):
+    """(leading coefficient, centre, half-width) when expr = A ((y - c)^2 + w^2) with A, w > 0, else None."""
+    expr = sp.expand(expr)
+    if not expr.is_polynomial(y) or sp.degree(expr, y) != 2:
+        return None
+    a2, a1, a0 = (sp.expand(expr).coeff(y, k) for k in (2, 1, 0))
+    centre = sp.simplify(-a1 / (2 * a2))
+    width = sp.sqrt(sp.factor(sp.simplify(a0 / a2 - centre**2)))
+    if not (a2.is_positive and width.is_positive):
+        return None
+    return a2, centre, sp.simplify(width)
+
+
+def _by_poisson_kernel(g, y, density, domain, rules):
+    """E[log((y - a)^2 + b^2)] under a Cauchy density on the real line, with b > 0.
+
+    The Cauchy density s / (pi ((y - m)^2 + s^2)) is the Poisson kernel of the upper half-plane at
+    m + i s: for h harmonic there (and growing no faster than log |y|), E[h(y)] = h(m + i s).
+    log((y - a)^2 + b^2) = 2 log |y - (a - i b)| is harmonic in the upper half-plane, a - i b lying
+    below it, so E[log((y - a)^2 + b^2)] = log((m - a)^2 + (s + b)^2): no integral is taken.
+    """
+    if not isinstance(g, sp.log) or domain.lower != -sp.oo or domain.upper != sp.oo:
+        return None
+    numer, denom = sp.fraction(sp.together(density))
+    kernel, inner = _quadratic(denom, y), _quadratic(g.args[0], y)
+    if kernel is None or inner is None or numer.has(y):
+        return None
+    lead, m, s = kernel
+    if sp.simplify(numer / lead - s / sp.pi) != 0:
+        return None
+    c, a, b = inner
+    value = sp.log(c) + sp.log((m - a) ** 2 + (s + b) ** 2)
+    rules.append(
+        Step(
+            f"The moment of {sp.sstr(g)}, by the Poisson kernel",
+            value,
+            reason(
+                "The density is ", sp.Eq(density, s / (sp.pi * ((y - m) ** 2 + s**2))), ", the Poisson kernel of the upper "
+                "half-plane at ", m + sp.I * s, ": for a function harmonic there, its expectation is its value at that point. ",
+                sp.Eq(g, sp.log(c) + sp.log((y - a) ** 2 + b**2), evaluate=False), ", and ", sp.log((y - a) ** 2 + b**2),
+                " is twice the log of the distance from ", y, " to ", a - sp.I * b, ", which lies below the real line: "
+                "harmonic in the upper half-plane. Its value at ", m + sp.I * s, " is the moment.",
+            ),
+            form("moment", g),
+        )
+    )
+    return value
 
 
 def _by_shift(p, p_vals, g, y, density, rules):
