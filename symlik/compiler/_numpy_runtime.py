@@ -569,6 +569,40 @@ def _log1p_positive(x, log_x):
     return out
 
 
+def _log_iv(nu, x):
+    # log I_nu(x) for x > 0. Where x^2/4 is small beside nu + 1 the ascending series
+    # I_nu(x) = (x/2)^nu / Gamma(nu + 1) * sum_k (x^2/4)^k / (k! (nu+1)_k) (DLMF 10.25.2) is taken
+    # in logs: ive itself underflows there for large nu (and log(ive) + x cancels near x = 0).
+    # Elsewhere log(ive(nu, x)) + x: ive = e^-x I_nu(x) stays finite where I_nu overflows (x > 713).
+    s = _special()
+    nu, x = np.broadcast_arrays(np.asarray(nu, dtype=float), np.asarray(x, dtype=float))
+    q = np.minimum(x * x / 4, 0.25 * (nu + 1))
+    term, series = np.ones_like(q), np.zeros_like(q)
+    for k in range(1, 25):  # q / (k (nu + k)) <= 1/4 / k: the 24th term is below 1e-40 of the first
+        term = term * q / (k * (nu + k))
+        series = series + term
+    with np.errstate(divide="ignore", invalid="ignore"):
+        small = nu * np.log(x / 2) - s.gammaln(nu + 1) + np.log1p(series)
+        large = np.log(s.ive(nu, x)) + x
+    return np.where(x * x / 4 <= 0.25 * (nu + 1), small, large)
+
+
+def _iv_ratio(nu, x):
+    # I_(nu+1)(x) / I_nu(x) for x > 0: the ratio of the scaled functions, except where
+    # ive(nu, x) underflows (small x, large nu), where Gauss's continued fraction
+    # x / (2(nu+1) + x^2 / (2(nu+2) + ...)) (DLMF 10.33.1), summed from the tail, converges in a few terms.
+    s = _special()
+    nu, x = np.broadcast_arrays(np.asarray(nu, dtype=float), np.asarray(x, dtype=float))
+    xs = np.minimum(x, 1.0)
+    tail = np.zeros_like(xs)
+    for k in range(30, 0, -1):
+        tail = xs * xs / (2 * (nu + k) + tail)
+    fraction = tail / xs
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        ratio = s.ive(nu + 1, x) / s.ive(nu, x)
+    return np.where(x <= 1.0, fraction, ratio)
+
+
 def _cosm1(x):
     # cos(x) - 1 = -2 sin(x/2)^2 keeps the digits that 1 - cos(x) cancels (x = 1e-8 gives 5e-17, not 0).
     s = np.sin(x / 2)
@@ -647,6 +681,8 @@ NAMESPACE = {
     "_log_i0": _log_i0,
     "_log_i0e": _log_i0e,
     "_i1_over_i0": _i1_over_i0,
+    "_log_iv": _log_iv,
+    "_iv_ratio": _iv_ratio,
     "_tweedie_log_base": _tweedie_log_base,
     "_onehot": _onehot,
     "_cosm1": _cosm1,
@@ -697,6 +733,8 @@ PRINTED_AS = {
     "LogBesselI0": "_log_i0",
     "LogBesselI0e": "_log_i0e",
     "BesselI1I0Ratio": "_i1_over_i0",
+    "LogBesselI": "_log_iv",
+    "BesselIRatio": "_iv_ratio",
     "LogNdtr": "_log_ndtr",
     "LogErfc": "_log_erfc",
     "Log1mExp": "_log1mexp",

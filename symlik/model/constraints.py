@@ -258,7 +258,27 @@ class Simplex(Constraint):
         return 1 if value == 0 else -1 if value == 1 else 0
 
 
-KINDS = {kind.__name__: kind for kind in (Interval, IntegerInterval, Simplex)}  # for from_description
+@dataclass(frozen=True)
+class UnitSphere(Constraint):
+    """Unit vectors over the last axis: finite entries whose Euclidean norm is 1 (within 1e-6)."""
+
+    event: ClassVar[bool] = True
+
+    def check(self, values) -> np.ndarray:
+        v = self._as_array(values)
+        bad = self._non_finite(v)
+        if v.ndim:
+            with np.errstate(invalid="ignore", over="ignore"):
+                row_bad = ~np.isclose(np.sqrt(np.sum(np.square(v, dtype=float), axis=-1)), 1.0, rtol=0, atol=1e-6)
+            bad = bad | row_bad[..., None]
+        return bad
+
+    def draw(self, rng, shape) -> np.ndarray:
+        v = rng.normal(size=shape)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+KINDS = {kind.__name__: kind for kind in (Interval, IntegerInterval, Simplex, UnitSphere)}  # for from_description
 
 real = Interval("real", "be a finite real number", {"real": True}, typical=0.0, samples=(0.3, -1.2, 2.1))
 positive = Interval(
@@ -286,11 +306,12 @@ nonnegative_integer = IntegerInterval(
     several=(0.0, 2.0, 5.0), samples=(0, 2, 5), lower=0,
 )
 simplex = Simplex("simplex", "be nonnegative and sum to 1 over the last axis", {"nonnegative": True})
+unit_sphere = UnitSphere("unit_sphere", "be a unit vector (Euclidean norm 1) over the last axis", {"real": True})
 
 CONSTRAINTS = {
     c.name: c
     for c in (real, positive, nonnegative, unit_interval, open_unit_interval, positive_integer, nonnegative_integer,
-              simplex)
+              simplex, unit_sphere)
 }
 
 
@@ -301,7 +322,7 @@ class Support:
     For 'continuous' and 'discrete', ``lower``/``upper`` bound the values
     (``None`` is unbounded; a bound given as a parameter name, e.g. ``"n"``,
     is read from that parameter). Vector supports ('onehot', 'simplex',
-    'reals_vector', 'counts_vector') put the event on the last axis.
+    'reals_vector', 'counts_vector', 'unit_sphere') put the event on the last axis.
     """
 
     kind: str
@@ -327,7 +348,7 @@ class Support:
 
     @property
     def event(self) -> bool:
-        return self.kind in ("onehot", "simplex", "reals_vector", "counts_vector")
+        return self.kind in ("onehot", "simplex", "reals_vector", "counts_vector", "unit_sphere")
 
     def describe(self) -> str:
         if self.kind == "onehot":
@@ -336,6 +357,8 @@ class Support:
             return "probability simplex"
         if self.kind == "reals_vector":
             return "R^D"
+        if self.kind == "unit_sphere":
+            return "unit sphere S^(D-1)"
         if self.kind == "counts_vector":
             return "count vector summing to n"
         if self.period is not None:

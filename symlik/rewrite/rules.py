@@ -28,6 +28,7 @@ from symlik.derivation.gradient import tidy
 from symlik.core.functions import (
     GammaDeviance,
     GammaDevianceLog,
+    LogBesselI,
     LogBesselI0,
     LogBesselI0e,
     LogBeta,
@@ -942,6 +943,17 @@ log_i0_opt = Rewrite(
     priority=310,
 )
 
+log_iv_opt = Rewrite(
+    "log_iv",
+    lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.besseli) and e.args[0].args[0] != 0
+    and e.args[0].args[1].is_positive,
+    lambda e: LogBesselI(*e.args[0].args),
+    "I_nu(kappa) overflows for kappa > 713 and underflows near 0 for large nu; log(ive(nu, kappa)) + kappa, "
+    "or the ascending series in logs near 0, does neither",
+    priority=315,
+)
+
+
 def _i0_cos_parts(add):
     """(kappa, u) when the Add holds log I0(kappa) and -kappa cos(u), else None."""
     if not isinstance(add, sp.Add):
@@ -1222,7 +1234,7 @@ inner_fraction_opt = Rewrite(
 #         and of 1 - e^x, e^x - 1 likewise; then 0 * inf = 0 for zero weights;
 #   200s  log-gamma, log-beta and log-binomial forms, then the Poisson saddle point (240), the gamma
 #         NLL and deviance (250, 255);
-#   300s  log cosh, log I0 (log_i0_cos after log_i0);
+#   300s  log cosh, log I0, log I_nu of any other order (log_i0_cos after log_i0);
 #   400s  products with a log (xlogy) or an exp;        500s  powers of an exact base, then powm1;
 #   600   splitting logs of products;                   700s  SymPy's log1p / expm1 / cosm1, last, on what is left,
 #         then log1p_negexp on what log1p made of log(1 - e^x).
