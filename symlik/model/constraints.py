@@ -76,6 +76,11 @@ class Constraint:
         """Valid values at and next to the edges, for the accuracy grid."""
         raise NotImplementedError
 
+    def extreme_rows(self, size: int, dtype) -> list | None:
+        """For a vector constraint with its own edges: valid rows of ``size`` entries at and next to
+        them, for the accuracy grid (None: the caller's simplex rows, or scalar values)."""
+        return None
+
     def within(self, other: Constraint) -> bool:
         """Every value valid here is valid for ``other`` (a link fits a parameter this way)."""
         return self == other
@@ -276,6 +281,14 @@ class UnitSphere(Constraint):
     def draw(self, rng, shape) -> np.ndarray:
         v = rng.normal(size=shape)
         return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    def extreme_rows(self, size: int, dtype) -> list:
+        # A pole and its antipode, the direction equally far from every axis, and a pole tilted
+        # by 1e-8 (1e-4 in float32), where 1 - mu . y is smallest but not 0.
+        tilt = 1e-8 if np.dtype(dtype) == np.float64 else 1e-4
+        pole, tilted = np.eye(size)[0], np.eye(size)[0] * np.cos(tilt)
+        tilted[-1] = np.sin(tilt)
+        return [pole, -pole, np.full(size, 1 / np.sqrt(size)), tilted]
 
 
 KINDS = {kind.__name__: kind for kind in (Interval, IntegerInterval, Simplex, UnitSphere)}  # for from_description
