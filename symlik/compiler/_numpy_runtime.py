@@ -575,6 +575,7 @@ def _log_iv(nu, x):
     # in logs: ive itself underflows there for large nu (and log(ive) + x cancels near x = 0).
     # Elsewhere log(ive(nu, x)) + x: ive = e^-x I_nu(x) stays finite where I_nu overflows (x > 713).
     s = _special()
+    dtype = _float_dtype(x)
     nu, x = np.broadcast_arrays(np.asarray(nu, dtype=float), np.asarray(x, dtype=float))
     q = np.minimum(x * x / 4, 0.25 * (nu + 1))
     term, series = np.ones_like(q), np.zeros_like(q)
@@ -584,7 +585,7 @@ def _log_iv(nu, x):
     with np.errstate(divide="ignore", invalid="ignore"):
         small = nu * np.log(x / 2) - s.gammaln(nu + 1) + np.log1p(series)
         large = np.log(s.ive(nu, x)) + x
-    return np.where(x * x / 4 <= 0.25 * (nu + 1), small, large)
+    return np.where(x * x / 4 <= 0.25 * (nu + 1), small, large).astype(dtype, copy=False)
 
 
 def _iv_ratio(nu, x):
@@ -592,6 +593,7 @@ def _iv_ratio(nu, x):
     # ive(nu, x) underflows (small x, large nu), where Gauss's continued fraction
     # x / (2(nu+1) + x^2 / (2(nu+2) + ...)) (DLMF 10.33.1), summed from the tail, converges in a few terms.
     s = _special()
+    dtype = _float_dtype(x)
     nu, x = np.broadcast_arrays(np.asarray(nu, dtype=float), np.asarray(x, dtype=float))
     xs = np.minimum(x, 1.0)
     tail = np.zeros_like(xs)
@@ -600,7 +602,13 @@ def _iv_ratio(nu, x):
     fraction = tail / xs
     with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
         ratio = s.ive(nu + 1, x) / s.ive(nu, x)
-    return np.where(x <= 1.0, fraction, ratio)
+    return np.where(x <= 1.0, fraction, ratio).astype(dtype, copy=False)
+
+
+def _float_dtype(x):
+    # float32 in, float32 out (computed in float64: scipy's ive has no float32 loop of its own)
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind == "f" else np.dtype(float)
 
 
 def _cosm1(x):
