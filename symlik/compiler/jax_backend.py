@@ -9,8 +9,11 @@ value checks run only on concrete arrays.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from symlik.compiler import _numpy_runtime
 from symlik.compiler.numpy_backend import exec_source
 from symlik.compiler.xp_kernel import LibraryKernel
 
@@ -63,8 +66,27 @@ def _namespace():
         out = jnp.stack([jnp.broadcast_to(v, obs) for v in values], axis=-1)
         return out.reshape(*obs, *shape)
 
+    def _host(routine, nu, x):
+        # log I_nu of any order: jax.scipy.special has i0e and i1e only, so NumPy's routine
+        # (scipy's ive, or the series near 0) runs on the host; nu (D/2 - 1, D from the shape) is a number.
+        x = jnp.asarray(x)
+        out = jax.ShapeDtypeStruct(x.shape, x.dtype)
+        return jax.pure_callback(lambda v: np.asarray(routine(nu, v), dtype=v.dtype), out, x, vmap_method="broadcast_all")
+
+    @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+    def _log_iv(nu, x):
+        return _host(_numpy_runtime._log_iv, nu, x)
+
+    @_log_iv.defjvp
+    def _log_iv_jvp(nu, primals, tangents):
+        (x,), (dx,) = primals, tangents
+        # d/dx log I_nu(x) = I_(nu+1)(x) / I_nu(x) + nu / x (DLMF 10.29.2)
+        return _log_iv(nu, x), dx * (_host(_numpy_runtime._iv_ratio, nu, x) + nu / x)
+
     return {
         "jax": jax,
+        "_log_iv": _log_iv,
+        "_iv_ratio": lambda nu, x: _host(_numpy_runtime._iv_ratio, nu, x),
         "_stack": _stack,
         "jnp": jnp,
         "_softplus": _softplus,

@@ -8,6 +8,7 @@ differentiates through it, so a symlik loss drops into a training loop.
 
 from __future__ import annotations
 
+from symlik.compiler import _numpy_runtime
 from symlik.compiler.numpy_backend import exec_source
 from symlik.compiler.xp_kernel import LibraryKernel
 
@@ -63,8 +64,30 @@ def _namespace():
         out = torch.stack([v.expand(obs) for v in values], dim=-1)
         return out.reshape(*obs, *shape)
 
+    class _LogIv(torch.autograd.Function):
+        # log I_nu(x) of any order: torch has i0e and i1e only, so the value is NumPy's routine
+        # (scipy's ive, or the series near 0) on the host, and the derivative
+        # I_(nu+1)/I_nu + nu/x (DLMF 10.29.2) comes from the same routines. nu is a number
+        # (D/2 - 1, D read from the shape), never a tensor.
+        @staticmethod
+        def forward(ctx, nu, x):
+            ctx.nu = nu
+            ctx.save_for_backward(x)
+            return _host(_numpy_runtime._log_iv, nu, x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return None, grad * (_host(_numpy_runtime._iv_ratio, ctx.nu, x) + ctx.nu / x)
+
+    def _host(routine, nu, x):
+        value = routine(nu, x.detach().cpu().numpy())
+        return torch.as_tensor(value, dtype=x.dtype, device=x.device)
+
     return {
         "torch": torch,
+        "_log_iv": _LogIv.apply,
+        "_iv_ratio": lambda nu, x: _host(_numpy_runtime._iv_ratio, nu, x),
         "_stack": _stack,
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
