@@ -110,6 +110,44 @@ def test_gradients_match_torch_autograd(D, hand_written):
     np.testing.assert_allclose(g_kappa, t_kappa.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("D", [2, 3, 5])
+def test_torch_kernel_and_its_autograd_match_numpy(D):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(20 + D)
+    mu, y = _pairs(rng, 7, D, spread=0.5)
+    kappa = np.array([1e-8, 1e-3, 0.7, 3.0, 40.0, 900.0, 1e4])
+    ref = -np.array([stats.vonmises_fisher(m, kk).logpdf(row) for m, row, kk in zip(mu, y, kappa)])
+    k = symlik.compile("von_mises_fisher", predict=("mu", "kappa"), target="nll", reduction="none", backend="torch")
+    t_kappa = torch.tensor(kappa, requires_grad=True)
+    value = k(torch.tensor(mu), t_kappa, torch.tensor(y))
+    np.testing.assert_allclose(value.detach().numpy(), ref, rtol=1e-12)
+    value.sum().backward()
+    # d nll / d kappa = I_(nu+1)(kappa) / I_nu(kappa) - mu.y, the ratio from mpmath
+    with mpmath.workdps(40):
+        ratio = [float(mpmath.besseli(D / 2, kk) / mpmath.besseli(D / 2 - 1, kk)) for kk in kappa]
+    np.testing.assert_allclose(t_kappa.grad.numpy(), np.array(ratio) - np.sum(mu * y, -1), rtol=1e-11, atol=1e-15)
+
+
+def test_jax_gradient_under_jit_matches_the_bessel_ratio():
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    enable_x64 = getattr(jax, "enable_x64", None)
+    if enable_x64 is None:  # older jax
+        from jax.experimental import enable_x64
+
+    rng = np.random.default_rng(30)
+    mu, y = _pairs(rng, 5, 3, spread=0.5)
+    kappa = np.array([1e-8, 0.5, 2.0, 50.0, 1e4])
+    with enable_x64():
+        k = symlik.compile("von_mises_fisher", predict=("mu", "kappa"), target="nll", reduction="sum", backend="jax")
+        grad = jax.jit(jax.grad(lambda kk: k(jnp.asarray(mu), kk, jnp.asarray(y))))(jnp.asarray(kappa))
+        # D = 3: I_(3/2) / I_(1/2) = coth(kappa) - 1/kappa (the Langevin function)
+        with mpmath.workdps(40):
+            langevin = [float(mpmath.coth(kk) - 1 / mpmath.mpf(kk)) for kk in kappa]
+        np.testing.assert_allclose(np.asarray(grad), np.array(langevin) - np.sum(mu * y, -1), rtol=1e-11, atol=1e-15)
+
+
 def test_fixed_kappa_is_the_cosine_similarity_loss():
     d = symlik.derive("von_mises_fisher")
     assert d.loss.name == "cosine_similarity"

@@ -73,19 +73,25 @@ def _namespace():
         out = jax.ShapeDtypeStruct(x.shape, x.dtype)
         return jax.pure_callback(lambda v: np.asarray(routine(nu, v), dtype=v.dtype), out, x, vmap_method="broadcast_all")
 
-    @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-    def _log_iv(nu, x):
-        return _host(_numpy_runtime._log_iv, nu, x)
+    def _on_host(routine, power):
+        # log I_nu(x) (power 0) and log(I_nu(x) / x^nu) (power 1), whose derivatives are
+        # I_(nu+1)/I_nu + (1 - power) nu/x (DLMF 10.29.2, 10.29.4)
+        @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+        def log_bessel(nu, x):
+            return _host(routine, nu, x)
 
-    @_log_iv.defjvp
-    def _log_iv_jvp(nu, primals, tangents):
-        (x,), (dx,) = primals, tangents
-        # d/dx log I_nu(x) = I_(nu+1)(x) / I_nu(x) + nu / x (DLMF 10.29.2)
-        return _log_iv(nu, x), dx * (_host(_numpy_runtime._iv_ratio, nu, x) + nu / x)
+        @log_bessel.defjvp
+        def _jvp(nu, primals, tangents):
+            (x,), (dx,) = primals, tangents
+            slope = _host(_numpy_runtime._iv_ratio, nu, x)
+            return log_bessel(nu, x), dx * (slope if power else slope + nu / x)
+
+        return log_bessel
 
     return {
         "jax": jax,
-        "_log_iv": _log_iv,
+        "_log_iv": _on_host(_numpy_runtime._log_iv, 0),
+        "_log_iv_over_power": _on_host(_numpy_runtime._log_iv_over_power, 1),
         "_iv_ratio": lambda nu, x: _host(_numpy_runtime._iv_ratio, nu, x),
         "_stack": _stack,
         "jnp": jnp,

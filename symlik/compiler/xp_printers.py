@@ -19,7 +19,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import BesselIRatio, LogBesselI, LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus, XMul
+from symlik.core.functions import BesselIRatio, LogBesselI, LogBesselIOverPower, LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus, XMul
 from symlik.compiler import codegen
 from symlik.compiler.codegen import SymlikNumPyPrinter
 
@@ -28,7 +28,7 @@ from symlik.compiler.codegen import SymlikNumPyPrinter
 # lowered by symlik.core.functions.basic before printing).
 LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e, LogNdtr, LogErfc, XMul)
 # ... and those that torch and JAX compute with NumPy's routine on the host (no library has I_nu of any order)
-HOST_KEEPS = (LogBesselI, BesselIRatio)
+HOST_KEEPS = (LogBesselI, LogBesselIOverPower, BesselIRatio)
 
 
 def _helpers(*functions, **more) -> dict:
@@ -150,6 +150,9 @@ class SymlikTorchPrinter(_LibraryPrinter):
     def _print_LogBesselI(self, expr):
         return "_log_iv(%s, %s)" % tuple(self._print(a) for a in expr.args)
 
+    def _print_LogBesselIOverPower(self, expr):
+        return "_log_iv_over_power(%s, %s)" % tuple(self._print(a) for a in expr.args)
+
     def _print_BesselIRatio(self, expr):
         return "_iv_ratio(%s, %s)" % tuple(self._print(a) for a in expr.args)
 
@@ -190,6 +193,7 @@ class SymlikJaxPrinter(_LibraryPrinter):
     }
 
     _print_LogBesselI = SymlikTorchPrinter._print_LogBesselI
+    _print_LogBesselIOverPower = SymlikTorchPrinter._print_LogBesselIOverPower
     _print_BesselIRatio = SymlikTorchPrinter._print_BesselIRatio
 
 

@@ -169,6 +169,7 @@ CALL_RULES.update(
         "log_i0": lambda x: _call("log", _call("i0", x)),
         "log_i0e": lambda x: _sub(_call("log", _call("i0", x)), _call("abs", x)),
         "log_iv": lambda nu, x: _call("log", _call("iv", nu, x)),
+        "log_iv_over_power": lambda nu, x: _sub(_call("log", _call("iv", nu, x)), _mul(nu, _call("log", x))),
         "iv_ratio": lambda nu, x: _div(_call("iv", _add(nu, _const(1)), x), _call("iv", nu, x)),
         "cosm1": lambda x: _sub(_call("cos", x), _const(1)),
         "dd_cosm1": lambda x: _sub(_call("cos", x), _const(1)),

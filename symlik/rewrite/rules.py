@@ -29,6 +29,7 @@ from symlik.core.functions import (
     GammaDeviance,
     GammaDevianceLog,
     LogBesselI,
+    LogBesselIOverPower,
     LogBesselI0,
     LogBesselI0e,
     LogBeta,
@@ -951,6 +952,38 @@ log_iv_opt = Rewrite(
     "I_nu(kappa) overflows for kappa > 713 and underflows near 0 for large nu; log(ive(nu, kappa)) + kappa, "
     "or the ascending series in logs near 0, does neither",
     priority=315,
+)
+
+
+def _iv_power_parts(add):
+    """(the LogBesselI term, the -nu log x term) when the Add holds both, else None."""
+    if not isinstance(add, sp.Add):
+        return None
+    for t in add.args:
+        if isinstance(t, LogBesselI):
+            nu, x = t.args
+            for other in add.args:
+                coeff = other.coeff(sp.log(x))
+                if other is not t and coeff != 0 and sp.expand(other - coeff * sp.log(x)) == 0 \
+                        and sp.expand(coeff + nu) == 0:
+                    return t, other
+    return None
+
+
+def _iv_power_value(add):
+    t_iv, t_log = _iv_power_parts(add)
+    rest = [t for t in add.args if t is not t_iv and t is not t_log]
+    return sp.Add(*rest, LogBesselIOverPower(*t_iv.args))
+
+
+log_iv_over_power_opt = Rewrite(
+    "log_iv_over_power",
+    lambda e: _iv_power_parts(e) is not None,
+    _iv_power_value,
+    "the von Mises-Fisher log I_nu(kappa) - nu log kappa cancels two terms of size nu |log kappa| (28 at "
+    "kappa = 1e-8) and its derivative nu/kappa against nu/kappa (5e7); log(I_nu(kappa)/kappa^nu) from its "
+    "series, with derivative I_(nu+1)/I_nu, does neither",
+    priority=316,
 )
 
 
