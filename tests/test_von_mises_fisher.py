@@ -13,7 +13,6 @@ import pytest
 import symlik
 
 stats = pytest.importorskip("scipy.stats")
-from scipy import special  # noqa: E402
 
 KAPPAS = [1e-8, 1e-3, 0.5, 1.0, 30.0, 1e3, 1e4]
 
@@ -168,7 +167,8 @@ def test_cosine_similarity_loss_matches_torch():
 
 
 def test_log_bessel_routines_keep_every_digit_from_tiny_to_huge_arguments():
-    from symlik.compiler._numpy_runtime import _iv_ratio, _log_iv  # the routines the kernels call
+    # the routines the kernels call
+    from symlik.compiler._numpy_runtime import _iv_ratio, _log_iv, _log_iv_over_power
 
     for nu in (-0.5, 0.0, 0.5, 1.5, 7.0, 60.0):
         for x in (1e-300, 1e-8, 0.3, 1.0, 2.9, 3.1, 30.0, 1e4, 1e6):
@@ -177,6 +177,9 @@ def test_log_bessel_routines_keep_every_digit_from_tiny_to_huge_arguments():
                 ratio = float(mpmath.besseli(nu + 1, x) / mpmath.besseli(nu, x))
             assert float(_log_iv(nu, x)) == pytest.approx(log_iv, rel=1e-13, abs=1e-300), (nu, x)
             assert float(_iv_ratio(nu, x)) == pytest.approx(ratio, rel=2e-13, abs=1e-300), (nu, x)
+            with mpmath.workdps(60):
+                over_power = float(mpmath.log(mpmath.besseli(nu, x)) - nu * mpmath.log(x))
+            assert float(_log_iv_over_power(nu, x)) == pytest.approx(over_power, rel=1e-13, abs=1e-15), (nu, x)
 
 
 def test_a_mean_direction_off_the_sphere_is_refused():

@@ -43,8 +43,10 @@ class VonMisesFisher(Distribution):
     variants = ({"predict": ("mu", "kappa")},)
     references = (
         "K. V. Mardia, P. E. Jupp, Directional Statistics (2000), sec. 9.3.2.",
-        "S. Kumar, Y. Tsvetkov, Von Mises-Fisher Loss for Training Sequence to Sequence Models "
-        "with Continuous Outputs, ICLR 2019.",
+        (
+            "S. Kumar, Y. Tsvetkov, Von Mises-Fisher Loss for Training Sequence to Sequence Models "
+            "with Continuous Outputs, ICLR 2019."
+        ),
     )
 
     def density(self, y, mu, kappa):
