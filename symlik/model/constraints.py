@@ -274,7 +274,8 @@ class UnitSphere(Constraint):
         bad = self._non_finite(v)
         if v.ndim:
             with np.errstate(invalid="ignore", over="ignore"):
-                row_bad = ~np.isclose(np.sqrt(np.sum(np.square(v, dtype=float), axis=-1)), 1.0, rtol=0, atol=1e-6)
+                # a non-finite entry is flagged above; its row's norm (inf or nan) is not compared
+                row_bad = np.abs(np.sqrt(np.einsum("...k,...k->...", v, v, dtype=float)) - 1.0) > 1e-6
             bad = bad | row_bad[..., None]
         return bad
 
