@@ -569,6 +569,8 @@ def _log1p_positive(x, log_x):
     return out
 
 
+# The Bessel routines compute in float64 (scipy's ive has no float32 loop of its own) and return
+# the dtype of their argument (_float_dtype, above): float32 in, float32 out.
 def _bessel_split(nu, x, small_where):
     """(nu, x) as float64 arrays of one shape, the mask of the entries ``small_where(nu, x)``
     picks, and an output array: each branch is computed only on its own entries (scipy's ive
@@ -638,12 +640,6 @@ def _iv_ratio(nu, x):
     with np.errstate(under="ignore"):
         out[~small] = s.ive(a + 1, b) / s.ive(a, b)
     return out.astype(dtype, copy=False)
-
-
-def _float_dtype(x):
-    # float32 in, float32 out (computed in float64: scipy's ive has no float32 loop of its own)
-    dtype = np.asarray(x).dtype
-    return dtype if dtype.kind == "f" else np.dtype(float)
 
 
 def _cosm1(x):
