@@ -18,10 +18,13 @@ def draw_param(constraint, rng, shape):
 def random_inputs(spec, rng, n=64, event_size=5):
     """{param name: array} and y, drawn to be valid for ``spec``."""
     params = {}
+    predictable = {name for variant in spec.variants for name in variant.get("predict", ())} | set(spec.predict)
     for p in spec.effective_params():
         shape = (n, event_size) if p.event else (n,)
-        if not p.event and spec.is_event and not p.constraint.integer:
-            shape = ()  # a shared scalar, e.g. diag_normal's sigma (a count, multinomial's n, is per observation)
+        if not p.event and spec.is_event and not p.constraint.integer and p.name not in predictable:
+            # a shared scalar, e.g. diag_normal's sigma (a count, multinomial's n, is per observation,
+            # and so is a scalar some variant predicts: von_mises_fisher's kappa)
+            shape = ()
         params[p.name] = draw_param(p.constraint, rng, shape)
     y = draw_y(spec, rng, n, event_size, params)
     return params, y

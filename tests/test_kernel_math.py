@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import special
 from harness import kernel_args, random_inputs
 
 import symlik
@@ -20,7 +21,8 @@ from symlik.render.kernel_math import kernel_latex, math_source, source_latex  #
 
 MATH = {"log": math.log, "exp": math.exp, "abs": abs, "max": max, "min": min, "sum": sum, "range": range,
         "gamma": math.gamma, "sqrt": math.sqrt, "cosh": math.cosh, "pi": math.pi,
-        "cos": math.cos, "sin": math.sin, "i0": lambda x: float(np.i0(x)), "erfc": math.erfc}
+        "cos": math.cos, "sin": math.sin, "i0": lambda x: float(np.i0(x)), "erfc": math.erfc,
+        "iv": lambda nu, x: float(special.iv(nu, x))}
 
 
 def _evaluate(text, fname, size_name, size, args):

@@ -63,9 +63,15 @@ def _simplex(k=EVENT_SIZE):
     return st.lists(st.floats(0.02, 1.0), min_size=k, max_size=k).map(lambda v: list(np.array(v) / np.sum(v)))
 
 
+def _sphere(k=EVENT_SIZE):
+    # a direction: components in [-1, 1], not all near 0, scaled to norm 1
+    vectors = st.lists(st.floats(-1.0, 1.0), min_size=k, max_size=k).filter(lambda v: np.linalg.norm(v) > 0.1)
+    return vectors.map(lambda v: list(np.array(v) / np.linalg.norm(v)))
+
+
 def _param(p):
     if p.constraint.event:
-        return _simplex()
+        return _sphere() if p.constraint.extreme_rows(EVENT_SIZE, float) is not None else _simplex()
     if p.event:
         return st.lists(_scalar(p.constraint), min_size=EVENT_SIZE, max_size=EVENT_SIZE)
     return _scalar(p.constraint)
@@ -87,6 +93,8 @@ def _y(draw, spec, params):
         return draw(_simplex())
     if s.kind == "reals_vector":
         return draw(st.lists(st.floats(-20, 20), min_size=EVENT_SIZE, max_size=EVENT_SIZE))
+    if s.kind == "unit_sphere":
+        return draw(_sphere())
     if s.kind == "counts_vector":
         n = int(params[s.upper]) if isinstance(s.upper, str) else draw(st.integers(0, 30))
         cuts = sorted(draw(st.lists(st.integers(0, n), min_size=EVENT_SIZE - 1, max_size=EVENT_SIZE - 1)))

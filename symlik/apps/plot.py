@@ -141,6 +141,19 @@ def event_axis(d, size: int = 3) -> Axis:
         for p in spec.param_names
         if p not in d.predict
     }
+    if s == "unit_sphere":  # y = e_1, and mu turns away from it by an angle in the plane of e_1, e_2
+        y[0] = 1.0
+
+        def to_input(theta):
+            mu = np.zeros((len(theta), size))
+            mu[:, 0], mu[:, 1] = np.cos(theta), np.sin(theta)
+            return mu
+        second = [p for p in d.predict[1:]]  # kappa predicted too: one curve per value of it
+        curves = (
+            [(f"{_math_name(p)} = {v:g}", {**fixed, p: v, "y": y}) for p in second[:1] for v in spec.param(p).constraint.several]
+            if second else [("", {**fixed, "y": y})]
+        )
+        return Axis(x, np.linspace(0.0, np.pi, 361), r"angle $\theta$ between $\mu$ and $y$ (radians)", to_input, curves)
     if s == "counts_vector":  # all of the total in the first component
         bound = spec.support.upper
         y[0] = fixed.get(bound, _typical(spec, bound)) if isinstance(bound, str) else (bound or 2.0)

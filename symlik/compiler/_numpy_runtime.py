@@ -569,6 +569,79 @@ def _log1p_positive(x, log_x):
     return out
 
 
+# The Bessel routines compute in float64 (scipy's ive has no float32 loop of its own) and return
+# the dtype of their argument (_float_dtype, above): float32 in, float32 out.
+def _bessel_split(nu, x, small_where):
+    """(nu, x) as float64 arrays of one shape, the mask of the entries ``small_where(nu, x)``
+    picks, and an output array: each branch is computed only on its own entries (scipy's ive
+    costs about 1 us a value, so computing both everywhere would double the kernel's time)."""
+    nu, x = np.broadcast_arrays(np.asarray(nu, dtype=float), np.asarray(x, dtype=float))
+    return nu, x, small_where(nu, x), np.empty(x.shape)
+
+
+def _near_zero(nu, x):
+    # x^2/4 <= (nu + 1)/4: the ascending series' ratio of terms is at most 1/(4k)
+    return x * x <= nu + 1
+
+
+def _ascending_series(nu, x):
+    # sum_k (x^2/4)^k / (k! (nu+1)_k) (DLMF 10.25.2), the factor of I_nu(x) after (x/2)^nu / Gamma(nu + 1),
+    # less its first term 1; where _near_zero holds its 24th term is below 1e-40 of the first.
+    q = x * x / 4
+    term, series = np.ones_like(q), np.zeros_like(q)
+    for k in range(1, 25):
+        term = term * q / (k * (nu + k))
+        series = series + term
+    return series
+
+
+def _log_iv(nu, x):
+    # log I_nu(x) for x > 0. Near 0 the ascending series, in logs: ive itself underflows there
+    # for large nu (and log(ive) + x cancels near x = 0). Elsewhere log(ive(nu, x)) + x:
+    # ive = e^-x I_nu(x) stays finite where I_nu overflows (x > 713).
+    s = _special()
+    dtype = _float_dtype(x)
+    nu, x, small, out = _bessel_split(nu, x, _near_zero)
+    a, b = nu[small], x[small]
+    out[small] = a * np.log(b / 2) - s.gammaln(a + 1) + np.log1p(_ascending_series(a, b))
+    a, b = nu[~small], x[~small]
+    out[~small] = np.log(s.ive(a, b)) + b
+    return out.astype(dtype, copy=False)
+
+
+def _log_iv_over_power(nu, x):
+    # log(I_nu(x) / x^nu) for x > 0: the series branch of _log_iv without its nu log x (which the
+    # caller's -nu log x would cancel: 28 against 28 at x = 1e-8, nu = 3/2); elsewhere
+    # log(ive(nu, x)) + x - nu log x, where nothing cancels that the rounding of x itself does not.
+    s = _special()
+    dtype = _float_dtype(x)
+    nu, x, small, out = _bessel_split(nu, x, _near_zero)
+    a, b = nu[small], x[small]
+    out[small] = -a * np.log(2.0) - s.gammaln(a + 1) + np.log1p(_ascending_series(a, b))
+    a, b = nu[~small], x[~small]
+    out[~small] = np.log(s.ive(a, b)) + b - a * np.log(b)
+    return out.astype(dtype, copy=False)
+
+
+def _iv_ratio(nu, x):
+    # I_(nu+1)(x) / I_nu(x) for x > 0: the ratio of the scaled functions, except for x <= 1,
+    # where ive(nu, x) may underflow (large nu) and Gauss's continued fraction
+    # x / (2(nu+1) + x^2 / (2(nu+2) + ...)) (DLMF 10.33.1), summed from the tail, converges in a few terms.
+    s = _special()
+    dtype = _float_dtype(x)
+    nu, x, small, out = _bessel_split(nu, x, lambda nu, x: x <= 1.0)
+    a, b = nu[small], x[small]
+    tail = np.zeros_like(b)
+    for k in range(30, 0, -1):
+        tail = b * b / (2 * (a + k) + tail)
+    with np.errstate(invalid="ignore"):
+        out[small] = tail / b
+    a, b = nu[~small], x[~small]
+    with np.errstate(under="ignore"):
+        out[~small] = s.ive(a + 1, b) / s.ive(a, b)
+    return out.astype(dtype, copy=False)
+
+
 def _cosm1(x):
     # cos(x) - 1 = -2 sin(x/2)^2 keeps the digits that 1 - cos(x) cancels (x = 1e-8 gives 5e-17, not 0).
     s = np.sin(x / 2)
@@ -647,6 +720,9 @@ NAMESPACE = {
     "_log_i0": _log_i0,
     "_log_i0e": _log_i0e,
     "_i1_over_i0": _i1_over_i0,
+    "_log_iv": _log_iv,
+    "_log_iv_over_power": _log_iv_over_power,
+    "_iv_ratio": _iv_ratio,
     "_tweedie_log_base": _tweedie_log_base,
     "_onehot": _onehot,
     "_cosm1": _cosm1,
@@ -697,6 +773,9 @@ PRINTED_AS = {
     "LogBesselI0": "_log_i0",
     "LogBesselI0e": "_log_i0e",
     "BesselI1I0Ratio": "_i1_over_i0",
+    "LogBesselI": "_log_iv",
+    "LogBesselIOverPower": "_log_iv_over_power",
+    "BesselIRatio": "_iv_ratio",
     "LogNdtr": "_log_ndtr",
     "LogErfc": "_log_erfc",
     "Log1mExp": "_log1mexp",

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from symlik.core.errors import SymlikError
-from symlik.model.constraints import Constraint, Support
+from symlik.model.constraints import Constraint, Support, unit_sphere
 
 PRE_ACTIVATION_RULE = "be real (a pre-activation; nan is not allowed)"
 CLASS_INDEX_RULE = "be a class index in [0, C) where C is the size of the last axis"
@@ -192,6 +192,8 @@ def support_check(s: Support):
                     bad |= ~np.isclose(y.sum(axis=-1), 1.0, rtol=1e-6, atol=1e-6)[..., None]
             elif s.kind == "reals_vector":
                 bad |= ~np.isfinite(y)
+            elif s.kind == "unit_sphere":
+                bad |= unit_sphere.check(y)
             elif s.kind == "counts_vector":
                 bad |= _counts_vector_violations(y, arrays.get(s.upper) if isinstance(s.upper, str) else s.upper)
         return bad
@@ -200,6 +202,7 @@ def support_check(s: Support):
         "onehot": "be one-hot or a probability vector over the last axis",
         "simplex": "lie on the probability simplex over the last axis",
         "reals_vector": "be finite",
+        "unit_sphere": unit_sphere.rule,
         "counts_vector": f"be nonnegative integer counts summing to {s.upper} over the last axis",
     }.get(s.kind, f"lie in the support {s.describe()}")
     return (check, rule)

@@ -335,7 +335,8 @@ class SymlikNumPyPrinter(NumPyPrinter):
     def _print_besseli(self, expr):
         order, x = expr.args
         if order != 0:
-            raise NotImplementedError(f"only the order-0 modified Bessel function compiles; got {expr}")
+            # other orders compile through LogBesselI (rewrite/rules.py), which NumPy's runtime has
+            raise NotSupportedError(f"only the order-0 modified Bessel function compiles here; got {expr}")
         return f"{self._module_format('numpy.i0')}({self._print(x)})"
 
 

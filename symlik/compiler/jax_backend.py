@@ -9,8 +9,11 @@ value checks run only on concrete arrays.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from symlik.compiler import _numpy_runtime
 from symlik.compiler.numpy_backend import exec_source
 from symlik.compiler.xp_kernel import LibraryKernel
 
@@ -63,8 +66,33 @@ def _namespace():
         out = jnp.stack([jnp.broadcast_to(v, obs) for v in values], axis=-1)
         return out.reshape(*obs, *shape)
 
+    def _host(routine, nu, x):
+        # log I_nu of any order: jax.scipy.special has i0e and i1e only, so NumPy's routine
+        # (scipy's ive, or the series near 0) runs on the host; nu (D/2 - 1, D from the shape) is a number.
+        x = jnp.asarray(x)
+        out = jax.ShapeDtypeStruct(x.shape, x.dtype)
+        return jax.pure_callback(lambda v: np.asarray(routine(nu, v), dtype=v.dtype), out, x, vmap_method="broadcast_all")
+
+    def _on_host(routine, power):
+        # log I_nu(x) (power 0) and log(I_nu(x) / x^nu) (power 1), whose derivatives are
+        # I_(nu+1)/I_nu + (1 - power) nu/x (DLMF 10.29.2, 10.29.4)
+        @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+        def log_bessel(nu, x):
+            return _host(routine, nu, x)
+
+        @log_bessel.defjvp
+        def _jvp(nu, primals, tangents):
+            (x,), (dx,) = primals, tangents
+            slope = _host(_numpy_runtime._iv_ratio, nu, x)
+            return log_bessel(nu, x), dx * (slope if power else slope + nu / x)
+
+        return log_bessel
+
     return {
         "jax": jax,
+        "_log_iv": _on_host(_numpy_runtime._log_iv, 0),
+        "_log_iv_over_power": _on_host(_numpy_runtime._log_iv_over_power, 1),
+        "_iv_ratio": lambda nu, x: _host(_numpy_runtime._iv_ratio, nu, x),
         "_stack": _stack,
         "jnp": jnp,
         "_softplus": _softplus,

@@ -8,6 +8,7 @@ differentiates through it, so a symlik loss drops into a training loop.
 
 from __future__ import annotations
 
+from symlik.compiler import _numpy_runtime
 from symlik.compiler.numpy_backend import exec_source
 from symlik.compiler.xp_kernel import LibraryKernel
 
@@ -63,8 +64,35 @@ def _namespace():
         out = torch.stack([v.expand(obs) for v in values], dim=-1)
         return out.reshape(*obs, *shape)
 
+    def _on_host(routine, power):
+        class LogBessel(torch.autograd.Function):
+            # log I_nu(x) of any order (power 0) and log(I_nu(x) / x^nu) (power 1): torch has i0e
+            # and i1e only, so the value is NumPy's routine (scipy's ive, or the series near 0) on
+            # the host, and so is the derivative I_(nu+1)/I_nu + (1 - power) nu/x (DLMF 10.29.2,
+            # 10.29.4). nu is a number (D/2 - 1, D read from the shape), never a tensor.
+            @staticmethod
+            def forward(ctx, nu, x):
+                ctx.nu = nu
+                ctx.save_for_backward(x)
+                return _host(routine, nu, x)
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                slope = _host(_numpy_runtime._iv_ratio, ctx.nu, x)
+                return None, grad * (slope if power else slope + ctx.nu / x)
+
+        return LogBessel.apply
+
+    def _host(routine, nu, x):
+        value = routine(nu, x.detach().cpu().numpy())
+        return torch.as_tensor(value, dtype=x.dtype, device=x.device)
+
     return {
         "torch": torch,
+        "_log_iv": _on_host(_numpy_runtime._log_iv, 0),
+        "_log_iv_over_power": _on_host(_numpy_runtime._log_iv_over_power, 1),
+        "_iv_ratio": lambda nu, x: _host(_numpy_runtime._iv_ratio, nu, x),
         "_stack": _stack,
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus, XMul
+from symlik.core.functions import BesselIRatio, LogBesselI, LogBesselIOverPower, LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus, XMul
 from symlik.compiler import codegen
 from symlik.compiler.codegen import SymlikNumPyPrinter
 
@@ -27,6 +27,8 @@ from symlik.compiler.codegen import SymlikNumPyPrinter
 # The stable functions these printers write with the library's own routines (the rest are
 # lowered by symlik.core.functions.basic before printing).
 LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e, LogNdtr, LogErfc, XMul)
+# ... and those that torch and JAX compute with NumPy's routine on the host (no library has I_nu of any order)
+HOST_KEEPS = (LogBesselI, LogBesselIOverPower, BesselIRatio)
 
 
 def _helpers(*functions, **more) -> dict:
@@ -145,6 +147,15 @@ class SymlikTorchPrinter(_LibraryPrinter):
     }
     missing = frozenset({"euler_gamma", "logaddexp2"})
 
+    def _print_LogBesselI(self, expr):
+        return "_log_iv(%s, %s)" % tuple(self._print(a) for a in expr.args)
+
+    def _print_LogBesselIOverPower(self, expr):
+        return "_log_iv_over_power(%s, %s)" % tuple(self._print(a) for a in expr.args)
+
+    def _print_BesselIRatio(self, expr):
+        return "_iv_ratio(%s, %s)" % tuple(self._print(a) for a in expr.args)
+
     def _print_Max(self, expr):
         # torch.maximum takes tensors only; clamp_min takes a number.
         nums = [a for a in expr.args if a.is_number]
@@ -181,12 +192,16 @@ class SymlikJaxPrinter(_LibraryPrinter):
                      "expit", "logit", "betaln", "log_ndtr")
     }
 
+    _print_LogBesselI = SymlikTorchPrinter._print_LogBesselI
+    _print_LogBesselIOverPower = SymlikTorchPrinter._print_LogBesselIOverPower
+    _print_BesselIRatio = SymlikTorchPrinter._print_BesselIRatio
+
 
 def generate_torch(plan) -> str:
     """The torch backend's source: the NumPy backend's, printed with torch's names."""
-    return codegen.generate(plan.lowered(keep=LIBRARY_KEEPS), SymlikTorchPrinter)
+    return codegen.generate(plan.lowered(keep=LIBRARY_KEEPS + HOST_KEEPS), SymlikTorchPrinter)
 
 
 def generate_jax(plan) -> str:
     """The JAX backend's source: the NumPy backend's, printed for jax.numpy."""
-    return codegen.generate(plan.lowered(keep=LIBRARY_KEEPS), SymlikJaxPrinter)
+    return codegen.generate(plan.lowered(keep=LIBRARY_KEEPS + HOST_KEEPS), SymlikJaxPrinter)

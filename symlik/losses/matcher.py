@@ -210,8 +210,9 @@ def identify_event(nll, y, predicted, k, K, templates=T.EVENT_TEMPLATES) -> Matc
     for template, order, inner, expr, scale, offset_k in _proven(templates, nll, y, predicted, target=summand):
         if any(scale.has(x) for x in indexed) or scale.has(k):
             continue
-        loss = sp.Sum(expr, (k, 1, K))
-        offset = (K * offset_k if not offset_k.has(k) else sp.Sum(offset_k, (k, 1, K))) + rest
+        constant = template.event_constant  # 1 in 1 - sum_k mu_k y_k: out of the offset, into the loss
+        loss = constant + sp.Sum(expr, (k, 1, K))
+        offset = (K * offset_k if not offset_k.has(k) else sp.Sum(offset_k, (k, 1, K))) + rest - scale * constant
         return Match(Loss(template.name, loss, template, dict(inner)), scale, offset, order=order)
     return None
 

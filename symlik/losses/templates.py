@@ -47,6 +47,9 @@ class Template:
     doc: str = ""
     extra: dict = field(default_factory=dict)
     torch_form: TorchForm | None = None  # the torch options this loss takes, and when
+    # An event loss that is a constant plus the sum over k (1 - sum_k mu_k y_k): the constant,
+    # outside the sum, so that the loss reads as written (the matcher moves it out of the offset).
+    event_constant: sp.Expr = sp.S.Zero
 
     def expr(self, y, *predicted, **inner) -> sp.Expr:
         return self.build(y, *predicted, **inner)
@@ -139,8 +142,20 @@ cross_entropy = Template(
     torch_form=TorchForm(("label_smoothing", "class_weight", "ignore_index"), plain=True, targets="onehot"),
 )
 
+cosine_similarity = Template(
+    "cosine_similarity",
+    "cosine-similarity loss 1 - mu . y of unit vectors",
+    ("mean direction",),
+    lambda y, mu: -mu * y,
+    "CosineSimilarityLoss",
+    event=True,
+    torch="1 - cosine_similarity(mu, y) (cosine_embedding_loss with target 1)",
+    doc="1 - sum_k mu_k y_k, for unit vectors mu and y",
+    event_constant=sp.S.One,
+)
+
 SEED_SCALAR: tuple[Template, ...] = (mse, mae, binary_cross_entropy, gaussian_nll)
-SEED_EVENT: tuple[Template, ...] = (mse_event, cross_entropy)
+SEED_EVENT: tuple[Template, ...] = (mse_event, cross_entropy, cosine_similarity)
 
 
 def _collect():

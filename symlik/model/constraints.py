@@ -76,6 +76,11 @@ class Constraint:
         """Valid values at and next to the edges, for the accuracy grid."""
         raise NotImplementedError
 
+    def extreme_rows(self, size: int, dtype) -> list | None:
+        """For a vector constraint with its own edges: valid rows of ``size`` entries at and next to
+        them, for the accuracy grid (None: the caller's simplex rows, or scalar values)."""
+        return None
+
     def within(self, other: Constraint) -> bool:
         """Every value valid here is valid for ``other`` (a link fits a parameter this way)."""
         return self == other
@@ -258,7 +263,36 @@ class Simplex(Constraint):
         return 1 if value == 0 else -1 if value == 1 else 0
 
 
-KINDS = {kind.__name__: kind for kind in (Interval, IntegerInterval, Simplex)}  # for from_description
+@dataclass(frozen=True)
+class UnitSphere(Constraint):
+    """Unit vectors over the last axis: finite entries whose Euclidean norm is 1 (within 1e-6)."""
+
+    event: ClassVar[bool] = True
+
+    def check(self, values) -> np.ndarray:
+        v = self._as_array(values)
+        bad = self._non_finite(v)
+        if v.ndim:
+            with np.errstate(invalid="ignore", over="ignore"):
+                # a non-finite entry is flagged above; its row's norm (inf or nan) is not compared
+                row_bad = np.abs(np.sqrt(np.einsum("...k,...k->...", v, v, dtype=float)) - 1.0) > 1e-6
+            bad = bad | row_bad[..., None]
+        return bad
+
+    def draw(self, rng, shape) -> np.ndarray:
+        v = rng.normal(size=shape)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    def extreme_rows(self, size: int, dtype) -> list:
+        # A pole and its antipode, the direction equally far from every axis, and a pole tilted
+        # by 1e-8 (1e-4 in float32), where 1 - mu . y is smallest but not 0.
+        tilt = 1e-8 if np.dtype(dtype) == np.float64 else 1e-4
+        pole, tilted = np.eye(size)[0], np.eye(size)[0] * np.cos(tilt)
+        tilted[-1] = np.sin(tilt)
+        return [pole, -pole, np.full(size, 1 / np.sqrt(size)), tilted]
+
+
+KINDS = {kind.__name__: kind for kind in (Interval, IntegerInterval, Simplex, UnitSphere)}  # for from_description
 
 real = Interval("real", "be a finite real number", {"real": True}, typical=0.0, samples=(0.3, -1.2, 2.1))
 positive = Interval(
@@ -286,11 +320,12 @@ nonnegative_integer = IntegerInterval(
     several=(0.0, 2.0, 5.0), samples=(0, 2, 5), lower=0,
 )
 simplex = Simplex("simplex", "be nonnegative and sum to 1 over the last axis", {"nonnegative": True})
+unit_sphere = UnitSphere("unit_sphere", "be a unit vector (Euclidean norm 1) over the last axis", {"real": True})
 
 CONSTRAINTS = {
     c.name: c
     for c in (real, positive, nonnegative, unit_interval, open_unit_interval, positive_integer, nonnegative_integer,
-              simplex)
+              simplex, unit_sphere)
 }
 
 
@@ -301,7 +336,7 @@ class Support:
     For 'continuous' and 'discrete', ``lower``/``upper`` bound the values
     (``None`` is unbounded; a bound given as a parameter name, e.g. ``"n"``,
     is read from that parameter). Vector supports ('onehot', 'simplex',
-    'reals_vector', 'counts_vector') put the event on the last axis.
+    'reals_vector', 'counts_vector', 'unit_sphere') put the event on the last axis.
     """
 
     kind: str
@@ -327,7 +362,7 @@ class Support:
 
     @property
     def event(self) -> bool:
-        return self.kind in ("onehot", "simplex", "reals_vector", "counts_vector")
+        return self.kind in ("onehot", "simplex", "reals_vector", "counts_vector", "unit_sphere")
 
     def describe(self) -> str:
         if self.kind == "onehot":
@@ -336,6 +371,8 @@ class Support:
             return "probability simplex"
         if self.kind == "reals_vector":
             return "R^D"
+        if self.kind == "unit_sphere":
+            return "unit sphere S^(D-1)"
         if self.kind == "counts_vector":
             return "count vector summing to n"
         if self.period is not None:

@@ -28,6 +28,8 @@ from symlik.derivation.gradient import tidy
 from symlik.core.functions import (
     GammaDeviance,
     GammaDevianceLog,
+    LogBesselI,
+    LogBesselIOverPower,
     LogBesselI0,
     LogBesselI0e,
     LogBeta,
@@ -1028,6 +1030,49 @@ log_i0_opt = Rewrite(
     priority=310,
 )
 
+log_iv_opt = Rewrite(
+    "log_iv",
+    lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.besseli) and e.args[0].args[0] != 0
+    and e.args[0].args[1].is_positive,
+    lambda e: LogBesselI(*e.args[0].args),
+    "I_nu(kappa) overflows for kappa > 713 and underflows near 0 for large nu; log(ive(nu, kappa)) + kappa, "
+    "or the ascending series in logs near 0, does neither",
+    priority=315,
+)
+
+
+def _iv_power_parts(add):
+    """(the LogBesselI term, the -nu log x term) when the Add holds both, else None."""
+    if not isinstance(add, sp.Add):
+        return None
+    for t in add.args:
+        if isinstance(t, LogBesselI):
+            nu, x = t.args
+            for other in add.args:
+                coeff = other.coeff(sp.log(x))
+                if other is not t and coeff != 0 and sp.expand(other - coeff * sp.log(x)) == 0 \
+                        and sp.expand(coeff + nu) == 0:
+                    return t, other
+    return None
+
+
+def _iv_power_value(add):
+    t_iv, t_log = _iv_power_parts(add)
+    rest = [t for t in add.args if t is not t_iv and t is not t_log]
+    return sp.Add(*rest, LogBesselIOverPower(*t_iv.args))
+
+
+log_iv_over_power_opt = Rewrite(
+    "log_iv_over_power",
+    lambda e: _iv_power_parts(e) is not None,
+    _iv_power_value,
+    "the von Mises-Fisher log I_nu(kappa) - nu log kappa cancels two terms of size nu |log kappa| (28 at "
+    "kappa = 1e-8) and its derivative nu/kappa against nu/kappa (5e7); log(I_nu(kappa)/kappa^nu) from its "
+    "series, with derivative I_(nu+1)/I_nu, does neither",
+    priority=316,
+)
+
+
 def _i0_cos_parts(add):
     """(kappa, u) when the Add holds log I0(kappa) and -kappa cos(u), else None."""
     if not isinstance(add, sp.Add):
@@ -1308,7 +1353,7 @@ inner_fraction_opt = Rewrite(
 #         and of 1 - e^x, e^x - 1 likewise; then 0 * inf = 0 for zero weights;
 #   200s  log-gamma, log-beta and log-binomial forms, then the Poisson saddle point (240), the gamma
 #         NLL and deviance (250, 255);
-#   300s  log cosh, log I0 (log_i0_cos after log_i0);
+#   300s  log cosh, log I0, log I_nu of any other order (log_i0_cos after log_i0);
 #   400s  products with a log (xlogy) or an exp;        500s  powers of an exact base, then powm1;
 #   600   splitting logs of products;                   700s  SymPy's log1p / expm1 / cosm1, last, on what is left,
 #         then log1p_negexp on what log1p made of log(1 - e^x).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from symlik.model import constraints as C
 from symlik.model import links
 
 # Extreme values of y and of interval parameters, per dtype (a link's pre-activations
@@ -47,6 +48,8 @@ def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: b
         return rng.dirichlet(np.ones(event_size), n)
     if s.kind == "reals_vector":
         return rng.normal(0.0, 2.0, (n, event_size))
+    if s.kind == "unit_sphere":
+        return C.unit_sphere.draw(rng, (n, event_size))
     if s.kind == "counts_vector":  # counts summing to the total parameter, drawn from the event parameter
         total = np.broadcast_to(params[s.upper], (n,)).astype(np.int64)
         probs = next(v for v in params.values() if np.ndim(v) == 2 and np.allclose(np.sum(v, -1), 1))
@@ -125,6 +128,9 @@ class Inputs:
                 rows.append(np.linspace(-big, big, self.C))
                 return rows
             return list(kind.edge_values[key])
+        rows = kind.extreme_rows(self.C, self.dtype) if kind.event else None
+        if rows is not None:
+            return rows
         if kind.event:  # the simplex: uniform, and all the mass on one end or the other
             tiny = 1e-15 if key == "float64" else 1e-6
             r = np.full(self.C, tiny)
@@ -151,6 +157,8 @@ class Inputs:
             return [float(lo), float(hi)]
         if s.kind == "continuous":
             return interval_extremes(s.lower, s.upper, key)
+        if s.kind == "unit_sphere":
+            return C.unit_sphere.extreme_rows(self.C, self.dtype)
         return []
 
     def grid(self, rng):

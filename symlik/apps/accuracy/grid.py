@@ -51,6 +51,8 @@ def y_values(spec, params: dict, dtype) -> list:
         return simplex_rows(dtype, open_=True)
     if s.kind == "reals_vector":
         return [[-1e8, 0.0, 1e8], [1e-8, -1e-8, 1.0], [0.0, 0.0, 0.0]]
+    if s.kind == "unit_sphere":
+        return [list(r) for r in C.unit_sphere.extreme_rows(EVENT_SIZE, dtype)]
     if s.kind == "counts_vector":
         n = _bound(s.upper, params)
         if n is None:
@@ -84,7 +86,8 @@ def input_values(d, name: str, dtype):
         return links.get(d.link).extremes(dtype)
     p = spec.param(name)
     if p.constraint.event:
-        return simplex_rows(dtype)
+        rows = p.constraint.extreme_rows(EVENT_SIZE, dtype)
+        return simplex_rows(dtype) if rows is None else [list(r) for r in rows]
     values = p.constraint.extremes(dtype)
     if p.event:
         # One vector per scale, plus a mixed one: every component at the extremes.

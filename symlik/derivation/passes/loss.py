@@ -48,10 +48,11 @@ def template_form(c: Context) -> sp.Expr:
     form_ = loss.template.build(c.spec.y, *(c.theta[c.predict[j]] for j in c.match.order), **inner)
     if c.k is None:
         return form_
-    size = loss.expr.limits[0][2]
+    size = next(iter(loss.expr.atoms(sp.Sum))).limits[0][2]
+    constant = loss.template.event_constant  # 1 - sum_k mu_k y_k: the constant stays outside the sum
     if form_.could_extract_minus_sign():  # -sum_k y_k log p_k, not sum_k -y_k log p_k
-        return -sp.Sum(-form_, (c.k, 1, size))
-    return sp.Sum(form_, (c.k, 1, size))
+        return sp.Add(constant, -sp.Sum(-form_, (c.k, 1, size)), evaluate=False) if constant else -sp.Sum(-form_, (c.k, 1, size))
+    return constant + sp.Sum(form_, (c.k, 1, size))
 
 
 def solved(loss) -> tuple:
