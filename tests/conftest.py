@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-# Tests never read or write the user's kernel cache.
-os.environ["SYMLIK_CACHE_DIR"] = tempfile.mkdtemp(prefix="symlik-test-cache-")
+# Tests never read or write the user's kernel cache. The workers of one pytest-xdist run share
+# theirs, so each catalog derivation (up to a minute for the GEV) is made once per run, not once
+# per worker; entries are written atomically, so a worker reads a whole entry or none.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+if _RUN.isalnum():
+    _shared = Path(tempfile.gettempdir()) / f"symlik-test-cache-{_RUN}"
+    _shared.mkdir(mode=0o700, exist_ok=True)
+    os.environ["SYMLIK_CACHE_DIR"] = str(_shared)
+else:
+    os.environ["SYMLIK_CACHE_DIR"] = tempfile.mkdtemp(prefix="symlik-test-cache-")
 
 from symlik.apps.catalog import combinations  # noqa: E402
 

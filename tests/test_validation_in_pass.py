@@ -8,6 +8,7 @@ NumPy backend, wherever the bad value sits (first chunk, last thread's
 chunk, a class index, a row of logits).
 """
 
+import json
 import math
 
 import numpy as np
@@ -34,7 +35,9 @@ def _descriptions():
         except symlik.SymlikError:  # pragma: no cover - every catalog entry compiles today
             continue
         for arg, desc in k._check_descriptions.items():
-            seen.setdefault(repr(sorted(desc.items())), (f"{name}-{arg}", desc))
+            # As JSON: a kernel read from the cache holds lists where a fresh one holds tuples, and
+            # pytest-xdist workers (sharing a cache) must collect the same tests.
+            seen.setdefault(json.dumps(desc, sort_keys=True), (f"{name}-{arg}", desc))
     return sorted(seen.values(), key=lambda item: item[0])
 
 

@@ -187,10 +187,24 @@ CALL_RULES.update(
         # Loader's saddle-point forms (bd0, stirlerr) compute the textbook NLL without its cancellation
         "neg_log_poisson": lambda y, rate: _add(_sub(rate, _mul(y, _call("log", rate))), _lgamma(_add(y, _const(1)))),
         "neg_log_poisson_log": lambda y, z: _add(_sub(_call("exp", z), _mul(y, z)), _lgamma(_add(y, _const(1)))),
+        # -log NB(y; n, p) and -log Bin(y; n, p), with p = sigmoid(z) in the logit forms
+        "neg_log_neg_binomial": lambda y, n, p: _sub(_neg_log_gamma_ratio(y, n), _add(_mul(n, _call("log", p)), _mul(y, _log1p(ast.UnaryOp(op=ast.USub(), operand=p))))),
+        "neg_log_neg_binomial_logit": lambda y, n, z: _add(_neg_log_gamma_ratio(y, n), _sub(_mul(_add(n, y), _log1p(_call("exp", z))), _mul(n, z))),
+        "neg_log_binomial": lambda y, n, p: _sub(_sub(ast.UnaryOp(op=ast.USub(), operand=_log_choose(n, y)), _mul(y, _call("log", p))), _mul(_sub(n, y), _log1p(ast.UnaryOp(op=ast.USub(), operand=p)))),
+        "neg_log_binomial_logit": lambda y, n, z: _sub(_sub(_mul(n, _log1p(_call("exp", z))), _mul(y, z)), _log_choose(n, y)),
         "neg_log_gamma": lambda y, mu, k: _neg_log_gamma(_div(y, mu), _call("log", mu), y, k),
         "neg_log_gamma_log": lambda y, z, k: _neg_log_gamma(_mul(y, _call("exp", ast.UnaryOp(op=ast.USub(), operand=z))), z, y, k),
     }
 )
+
+
+def _neg_log_gamma_ratio(y, n):
+    # log Gamma(n) + log y! - log Gamma(n + y): minus the log of the negative binomial's count coefficient
+    return _sub(_add(_lgamma(n), _lgamma(_add(y, _const(1)))), _lgamma(_add(n, y)))
+
+
+def _log_choose(n, k):
+    return _sub(_sub(_lgamma(_add(n, _const(1))), _lgamma(_add(k, _const(1)))), _lgamma(_add(_sub(n, k), _const(1))))
 
 
 def _div(a, b) -> ast.BinOp:
