@@ -26,6 +26,7 @@ USER_TABLE = parse(USER_PART)
 CHEAP = ("bernoulli-logit", "categorical-softmax", "bernoulli")
 
 
+@pytest.mark.slow  # derives the whole catalog: 15 s
 def test_table_covers_every_kernel_of_the_registry():
     from symlik.apps.catalog import all_derivations
 

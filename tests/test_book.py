@@ -55,6 +55,7 @@ def test_a_short_formula_stays_one_piece():
 
 
 @needs_pdflatex
+@pytest.mark.slow  # pdflatex on the longest derivations: 13 s
 def test_long_derivations_fit_the_page(tmp_path):
     """Without breaking, the Student-t steps run ~150pt into the margin; broken, TeX reports none."""
     body = "\n".join(_student_t(p).to_latex() for p in [("m",), ("m", "sigma"), ("m", "sigma", "nu")])

@@ -29,6 +29,7 @@ def test_list_prints_the_catalog():
         assert f"\n{name} " in r.stdout
 
 
+@pytest.mark.slow  # derives the whole catalog: about a minute
 def test_derive_all_writes_files_and_summary(tmp_path):
     r = run("derive", "--all", "--out", str(tmp_path / "out"))
     assert r.returncode == 0, r.stderr

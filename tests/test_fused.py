@@ -73,6 +73,7 @@ def test_float32_vector_math_within_about_one_ulp_of_the_true_value(name, numpy_
 from harness import assert_nll_matches_scipy  # noqa: E402
 
 
+@pytest.mark.slow  # numba compiles every catalog kernel: 5-30 s each
 def test_fused_nll_matches_scipy_for_every_catalog_entry(derivation):
     """Same oracle as the NumPy backend's conformance test: scipy.stats' logpdf."""
     assert_nll_matches_scipy(derivation, "fused", rtol=1e-12)
@@ -89,6 +90,7 @@ def _ce(logits, labels):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.slow  # numba compiles the six benchmark losses: 15 s per dtype
 def test_seed_losses_match_closed_forms(dtype, n=257):
     rng = np.random.default_rng(3)
     mu, y = rng.normal(size=n).astype(dtype), rng.normal(size=n).astype(dtype)

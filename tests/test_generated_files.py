@@ -2,11 +2,14 @@
 
 from pathlib import Path
 
+import pytest
+
 from symlik.apps.derivations import derive_all_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # derives the whole catalog afresh: about a minute
 def test_derivations_are_up_to_date():
     files, _ = derive_all_files(ROOT / "derivations")
     stale = [p.name for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text]

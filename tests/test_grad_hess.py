@@ -111,8 +111,14 @@ def _autograd(nll, columns, y):
     return G, H.reshape(len(y), P, P)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
-@pytest.mark.parametrize("case", sorted(CASES))
+# numba compiles the Student-t's fused gradient and Hessian in one loop: 2-3 minutes on 2 cores
+_HEAVY = {("student-t-mu-log-sigma", "fused")}
+
+
+@pytest.mark.parametrize(
+    "case,backend",
+    [pytest.param(c, b, marks=pytest.mark.slow if (c, b) in _HEAVY else ()) for c in sorted(CASES) for b in ("numpy", "fused")],
+)
 def test_grad_hess_matches_torch_autograd(case, backend):
     if backend == "fused":
         pytest.importorskip("numba")
@@ -291,6 +297,7 @@ def test_fisher_hessian_of_gamma_mean_is_the_closed_form():
     np.testing.assert_allclose(fisher, 2.5, rtol=1e-12)
 
 
+@pytest.mark.slow  # SymPy tries the Student-t expectation before giving up: 30 s
 def test_fisher_hessian_without_a_closed_form_says_so():
     with pytest.raises(NotSupportedError, match="Fisher information of student_t"):
         symlik.compile("student_t", fixed={"sigma": 1.0, "nu": 4.0}, target="grad_hess", hessian="fisher")

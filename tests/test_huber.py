@@ -55,6 +55,7 @@ def test_identified_as_huber_with_delta_solved_from_the_nll():
     assert "Smooth L1 is the same loss divided by delta" in titles
 
 
+@pytest.mark.slow  # the matcher proves a scaled Huber density: 13 s
 def test_a_scaled_huber_density_is_found_with_delta_times_scale():
     """A user's Huber on r/s (never named Huber): the matcher solves inner delta = c s, scale 1/s^2."""
     y, m = sp.symbols("y m", real=True)

@@ -131,6 +131,10 @@ def test_moment_rules_are_shown_as_steps():
     assert "differentiating under the integral" in text
     text = _kl("gumbel", "gumbel").to_text()
     assert "by substituting" in text
+
+
+@pytest.mark.slow  # SymPy simplifies the Cauchy moments: 35 s
+def test_the_cauchy_moments_come_from_the_poisson_kernel():
     text = _kl("cauchy", "cauchy").to_text()
     assert "by the Poisson kernel" in text and "harmonic in the upper half-plane" in text
 

@@ -63,6 +63,7 @@ def test_a_warm_run_prints_what_a_fresh_derivation_prints_without_sympy(cache_di
     assert warm == uncached
 
 
+@pytest.mark.slow  # five cold derivations in subprocesses: 14 s
 def test_the_request_decides_the_entry(cache_dir):
     """A warm cache never answers one request with another's output."""
     normal, _ = cli("derive", "normal")

@@ -112,6 +112,7 @@ def _beyond_the_catalog():
     return [*explained, *options, *documents()]
 
 
+@pytest.mark.slow  # derives the custom and KL documents: 25 s
 def test_every_reason_beyond_the_catalog_reads_as_plain_text():
     from symlik.core.document import Document
     from symlik.render import reason_text
@@ -124,6 +125,7 @@ def test_every_reason_beyond_the_catalog_reads_as_plain_text():
 
 
 @needs_pdflatex
+@pytest.mark.slow  # pdflatex on the documents beyond the catalog: 17 s
 def test_latex_beyond_the_catalog_compiles_and_fits(tmp_path):
     """The reasons' inline math is valid LaTeX, and long formulas in a reason break at the margin."""
     body = "\n".join(r"\section*{%d}" % n + "\n" + d.to_latex() for n, d in enumerate(_beyond_the_catalog()))
