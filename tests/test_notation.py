@@ -105,3 +105,16 @@ def test_a_step_is_data():
         Step("t", sp.Symbol("x"), reason("why"), r"\ell_i")
     with pytest.raises(TypeError):
         Step("t", sp.Symbol("x"), "a string reason with $x$")
+
+
+def test_a_function_argument_prints_in_textbook_order_whatever_sympy_cached():
+    # besseli evaluates its order into canonical form (-2 + D/2); rebuilt evaluated, the
+    # printed order then depended on what SymPy's cache held, and derivations/ differed
+    # between a fresh process and one that had built the same Bessel function before.
+    D, x = sp.symbols("D x", positive=True)
+    expr = sp.besseli(D / 2 - 2, x)
+    sp.core.cache.clear_cache()
+    fresh = latex(expr)
+    sp.besseli(sp.Add(-2, D / 2), x)  # the canonical object, now in the cache
+    assert latex(expr) == fresh
+    assert text(expr) == "besseli(D/2 - 2, x)"
