@@ -8,6 +8,7 @@ NumPy backend, wherever the bad value sits (first chunk, last thread's
 chunk, a class index, a row of logits).
 """
 
+import dataclasses
 import json
 import math
 
@@ -16,6 +17,7 @@ import pytest
 
 import symlik
 from symlik.compiler import checks
+from symlik.model.distributions import get as catalog_get
 
 pytest.importorskip("numba")
 
@@ -27,17 +29,24 @@ PROBES = np.array(
 
 
 def _descriptions():
-    """(id, description) of every check of every catalog entry, deduplicated."""
+    """(id, description) of every check the catalog's kernels can hold, deduplicated: each
+    parameter's constraint, each support, the class index and a pre-activation. Read from the
+    specs, as ``checks.describe`` builds them, rather than by compiling every entry: that
+    derived the whole catalog while pytest collected, in every xdist worker."""
     seen = {}
+
+    def add(label, desc):
+        # As JSON: equal descriptions with lists or tuples inside are one check.
+        seen.setdefault(json.dumps(desc, sort_keys=True), (label, desc))
+
+    add("logits", {"check": "pre_activation"})
     for name in symlik.names():
-        try:
-            k = symlik.compile(name, backend="numpy")
-        except symlik.SymlikError:  # pragma: no cover - every catalog entry compiles today
-            continue
-        for arg, desc in k._check_descriptions.items():
-            # As JSON: a kernel read from the cache holds lists where a fresh one holds tuples, and
-            # pytest-xdist workers (sharing a cache) must collect the same tests.
-            seen.setdefault(json.dumps(desc, sort_keys=True), (f"{name}-{arg}", desc))
+        spec = catalog_get(name)
+        for param in spec.effective_params():
+            add(f"{name}-{param.name}", {"check": "constraint", **param.constraint.describe()})
+        add(f"{name}-y", {"check": "support", **dataclasses.asdict(spec.support)})
+        if spec.support.kind == "onehot":
+            add(f"{name}-y_index", {"check": "class_index"})
     return sorted(seen.values(), key=lambda item: item[0])
 
 
@@ -59,6 +68,15 @@ def test_element_test_rejects_exactly_what_numpy_rejects(desc):
     with np.errstate(invalid="ignore"):
         numpy_bad = check(probes, arrays) if callable(check) else check.violations(probes)
     np.testing.assert_array_equal(~passes, numpy_bad)
+
+
+@pytest.mark.parametrize("name, options", [("normal", {}), ("bernoulli", {"link": "logit"}),
+                                           ("categorical", {"link": "softmax"}), ("von_mises_fisher", {})])
+def test_the_spec_read_descriptions_cover_a_compiled_kernels_checks(name, options):
+    listed = {json.dumps(d, sort_keys=True) for _, d in DESCRIPTIONS}
+    kernel = symlik.compile(name, backend="numpy", **options)
+    for arg, desc in kernel._check_descriptions.items():
+        assert json.dumps(desc, sort_keys=True) in listed, (name, arg)
 
 
 CASES = [
