@@ -146,6 +146,18 @@ def test_device_code_cross_entropy_values_and_gradient(tmp_path):
     np.testing.assert_allclose(grads(6, L, c)["logits"], t.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
+def test_device_code_dense_cross_entropy_at_plus_infinite_logits(tmp_path):
+    # softmax's limit at +inf logits: even over the +inf entries, 0 elsewhere (worked by hand)
+    rows, grads = _cpu_build(tmp_path, _source("categorical", link="softmax"), "dense")
+    inf = np.inf
+    L = np.array([[inf, 0.0, 0.0], [inf, inf, 0.0], [inf, 0.0, 0.0], [inf, inf, inf], [3.0, 1.0, 0.0]])
+    Y = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [0.2, 0.3, 0.5]])
+    finite = special.logsumexp(L[4]) - Y[4] @ L[4]
+    np.testing.assert_allclose(rows(3, L, Y), [0.0, np.log(2.0), inf, np.log(3.0), finite], rtol=1e-14, atol=0)
+    soft = np.array([[1.0, 0, 0], [0.5, 0.5, 0], [1.0, 0, 0], [1 / 3, 1 / 3, 1 / 3], special.softmax(L[4])])
+    np.testing.assert_allclose(grads(3, L, Y)["logits"], soft - Y, rtol=1e-14, atol=1e-15)
+
+
 def _mp_ce(row, label):
     import mpmath
 

@@ -17,9 +17,14 @@ INF = np.inf
 BCE_Z = np.array([INF, INF, -INF, -INF, 3.0])
 BCE_Y = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
 BCE_WANT = np.array([0.0, INF, 0.0, INF, math.log1p(math.exp(-3.0))])  # by hand
-CE_Z = np.array([[-INF, 0.0, 0.0], [-INF, 0.0, 0.0], [-INF, 1.0, -2.0]])
-CE_Y = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-CE_WANT = np.array([math.log(2.0), INF, math.log1p(math.exp(-3.0))])  # by hand
+# With +inf logits softmax's limit is even over the +inf entries and 0 elsewhere: the loss is
+# log(number of +inf entries) where the target lies on them, inf where it does not.
+CE_Z = np.array([[-INF, 0.0, 0.0], [-INF, 0.0, 0.0], [-INF, 1.0, -2.0],
+                 [INF, 0.0, 0.0], [INF, INF, 0.0], [INF, 0.0, 0.0], [INF, INF, INF], [INF, -INF, 2.0]])
+CE_Y = np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0],
+                 [1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+CE_WANT = np.array([math.log(2.0), INF, math.log1p(math.exp(-3.0)),
+                    0.0, math.log(2.0), INF, math.log(3.0), 0.0])  # by hand
 IDX_Z = np.array([[-INF, 0.0, 0.0], [-INF, 0.0, 0.0], [INF, 0.0, 0.0], [INF, INF, 0.0], [INF, 0.0, 0.0]])
 IDX_Y = np.array([1, 0, 0, 1, 2])
 IDX_WANT = np.array([math.log(2.0), INF, 0.0, math.log(2.0), INF])  # softmax's limit: even over the +inf entries
@@ -103,3 +108,83 @@ def test_validation_accepts_infinite_logits_and_rejects_nan_naming_the_input():
     assert k(np.array([INF, -INF]), np.array([1.0, 0.0])) == 0.0
     with pytest.raises(symlik.SymlikError, match=r"logits must be real .*nan is not allowed.*at index \(1,\)"):
         k(np.array([0.0, np.nan]), np.array([1.0, 0.0]))
+
+
+# The gradient's limit at +inf logits: softmax (even over the +inf entries) times sum(y), minus y.
+CE_GRAD_Z = np.array([[INF, 0.0, 0.0], [INF, INF, 0.0], [INF, 0.0, 0.0], [3.0, 1.0, 0.0]])
+CE_GRAD_Y = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5]])
+
+
+def _ce_grad_by_hand(z, y):
+    out = []
+    for row, target in zip(z, y):
+        if np.isposinf(row).any():
+            soft = np.isposinf(row) / np.isposinf(row).sum()
+        else:
+            e = np.exp(row - row.max())
+            soft = e / e.sum()
+        out.append(soft * target.sum() - target)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_dense_cross_entropy_gradient_at_plus_infinite_logits(backend):
+    want = _ce_grad_by_hand(CE_GRAD_Z, CE_GRAD_Y)
+    k = symlik.compile("categorical", link="softmax", reduction="sum", backend=backend)
+    if backend in ("numpy", "fused"):
+        with np.errstate(all="raise"):
+            (got,) = k.grad(CE_GRAD_Z, CE_GRAD_Y)
+            value, (got_vg,) = k.value_and_grad(CE_GRAD_Z, CE_GRAD_Y)
+        np.testing.assert_array_equal(got, got_vg)
+        assert value == INF  # the third row's loss
+    elif backend == "torch":
+        import torch
+
+        z = torch.tensor(CE_GRAD_Z, requires_grad=True)
+        k(z, torch.tensor(CE_GRAD_Y)).backward()
+        got = z.grad.numpy()
+    else:
+        import jax
+
+        got = np.asarray(jax.grad(lambda z: k(z, _to("jax", CE_GRAD_Y)))(_to("jax", CE_GRAD_Z)))
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+
+
+def test_the_limit_at_plus_infinity_is_the_value_at_the_largest_logits():
+    # Independent of the hand-worked limits: scipy's log_softmax at logits of 1e300 in place of
+    # +inf, where the loss has already reached its limit in float64.
+    special = pytest.importorskip("scipy.special")
+    rows = [i for i, z in enumerate(CE_Z) if np.isposinf(z).any() and np.isfinite(CE_WANT[i])]
+    z = np.where(np.isposinf(CE_Z[rows]), 1e300, CE_Z[rows])
+    y = CE_Y[rows]
+    with np.errstate(invalid="ignore"):
+        want = -np.sum(np.where(y > 0, y * special.log_softmax(z, axis=-1), 0.0), axis=-1)
+    got = symlik.compile("categorical", link="softmax", reduction="none")(CE_Z[rows], y)
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+
+
+def test_multinomial_with_logits_has_the_limit_too():
+    # n! / prod y! prod p^y with p the softmax's limit: the +inf class takes every count.
+    k = symlik.compile("multinomial", link="softmax", reduction="none")
+    z = np.array([[INF, 0.0, 0.0], [INF, INF, 0.0]])
+    y, n = np.array([[3.0, 0.0, 0.0], [1.0, 1.0, 0.0]]), np.array([3.0, 2.0])
+    want = np.array([0.0, -math.log(2 * 0.5 * 0.5)])  # p = (1, 0, 0); p = (1/2, 1/2, 0), 2!/(1! 1!)
+    with np.errstate(all="raise"):
+        np.testing.assert_allclose(k(z, y, n), want, rtol=1e-15, atol=1e-300)
+
+
+def test_only_a_kernel_invariant_to_a_shift_of_its_logits_is_pinned():
+    import sympy as sp
+
+    from symlik.compiler.shift import softmax_inputs
+    from symlik.core.functions import LogSumExp, XMul
+
+    z, y = sp.IndexedBase("logits"), sp.IndexedBase("y", nonnegative=True)
+    k, C = sp.symbols("k C", integer=True, positive=True)
+    ce = LogSumExp(z, C) * sp.Sum(y[k], (k, 1, C)) - sp.Sum(XMul(y[k], z[k]), (k, 1, C))
+    assert softmax_inputs(ce) == ("logits",)
+    assert softmax_inputs(2 * ce + sp.Sum(y[k], (k, 1, C))) == ("logits",)
+    # not invariant: the weights do not sum to the log-sum-exp's coefficient, or no softmax at all
+    assert softmax_inputs(LogSumExp(z, C) - sp.Sum(XMul(y[k], z[k]), (k, 1, C))) == ()
+    assert softmax_inputs(LogSumExp(z, C)) == ()
+    assert softmax_inputs(ce + z[1]) == ()

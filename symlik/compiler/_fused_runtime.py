@@ -202,15 +202,24 @@ def loop_source(form: dict, layouts: dict, mode: str, tests: dict | None = None)
         w(f"{body}m{i} = top{i} if abs(top{i}) < _INF else _F(0.0)  # an all -inf row: every exp(z - 0) is 0")
         # A row with +inf logits: each +inf counts exp(0) = 1 and every other entry 0, so the
         # row's limit is log(number of +inf entries) - z_y with z_y as 0 (at +inf) or -inf.
-        # (Only where the form gathers z_y from the same row; a dense form keeps logsumexp = +inf.)
-        w(f"{body}pinf{i} = top{i} == _INF" + ("" if x in form["gathers"] else " and False"))
+        # (Only where the form gathers z_y from the same row, or sees the row only through its
+        # softmax, "pinned" (symlik.compiler.shift); any other form keeps logsumexp = +inf.)
+        limit = x in form["gathers"] or x in form.get("pinned", ())
+        w(f"{body}pinf{i} = top{i} == _INF" + ("" if limit else " and False"))
     if nt:
         w(f"{body}for k in range(C):")
         used = set(form["event_names"])
         for n in sorted(used):
             w(f"{body}    v_{n}_k = _F({n}_b[j, k])")
         for i, x in enumerate(form["lse"]):
-            w(f"{body}    ebuf[{i}, k] = (_F(1.0) if v_{x}_k == _INF else _F(0.0)) if pinf{i} else _exp(v_{x}_k - m{i})")
+            if x in form.get("pinned", ()) and x in used:  # the row's limit: 0 at +inf, -inf elsewhere
+                w(f"{body}    if pinf{i}:")
+                w(f"{body}        v_{x}_k = _F(0.0) if v_{x}_k == _INF else _F(-_INF)")
+        for i, x in enumerate(form["lse"]):
+            if x in form.get("pinned", ()):  # pinned above: 0 or -inf, and m is 0 in such a row
+                w(f"{body}    ebuf[{i}, k] = _exp(v_{x}_k - m{i})")
+            else:
+                w(f"{body}    ebuf[{i}, k] = (_F(1.0) if v_{x}_k == _INF else _F(0.0)) if pinf{i} else _exp(v_{x}_k - m{i})")
         for t, s in enumerate(form["sums"]):
             w(f"{body}    ebuf[{len(form['lse']) + t}, k] = {s}")
         for i, x in enumerate(form["lse"]):

@@ -162,7 +162,20 @@ def _log_expm1(x):
         return np.where(x < 1, np.log(np.expm1(np.minimum(x, 1))), x + np.log1p(-np.exp(-x)))
 
 
+def _pin_infinite_rows(z):
+    """Each row of logits with a +inf entry as 0 at +inf and -inf elsewhere; other rows as they
+    are. Softmax's limit at such a row puts equal mass on the +inf entries and none elsewhere,
+    and so does softmax of the pinned row, where z - max would be inf - inf = nan. Only for a
+    kernel that sees the logits through their softmax (symlik.compiler.shift)."""
+    z = np.asarray(z)
+    top = np.max(z, axis=-1, keepdims=True) == np.inf
+    if not np.any(top):  # the common case costs one max and no copy
+        return z
+    return np.where(top, np.where(z == np.inf, 0.0, -np.inf), z)
+
+
 def _softmax(z):
+    z = _pin_infinite_rows(z)
     # exp(z - max) has every exponent <= 0: no overflow, and the row sum is >= 1.
     m = np.max(z, axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
@@ -709,6 +722,7 @@ NAMESPACE = {
     "_xlog1py": _xlog1py,
     "_sigmoid": _sigmoid,
     "_softmax": _softmax,
+    "_pin_infinite_rows": _pin_infinite_rows,
     "_xdivy": _xdivy,
     "_digamma": _digamma,
     "_trigamma": _trigamma,

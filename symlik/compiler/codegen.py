@@ -421,10 +421,13 @@ def gather_targets(expr: sp.Expr, y_base: sp.IndexedBase, k: sp.Symbol) -> sp.Ex
     return expr.replace(lambda e: isinstance(e, sp.Sum), one)
 
 
-def function_source(fname, expr, inputs, *, printer, event_size_from=None, gathers=()):
-    """Python source of ``def fname(*inputs): return <expr>`` (elementwise per observation)."""
+def function_source(fname, expr, inputs, *, printer, event_size_from=None, gathers=(), pinned=()):
+    """Python source of ``def fname(*inputs): return <expr>`` (elementwise per observation).
+    ``pinned``: logits the value sees only through their softmax (symlik.compiler.shift), whose
+    rows with +inf entries are pinned to their limit first."""
     body = printer.doprint(expr)
     lines = [f"def {fname}({', '.join(inputs)}):"]
+    lines += [f"    {name} = _pin_infinite_rows({name})" for name in pinned]
     if event_size_from is not None and printer.event_size is not None and expr.has(printer.event_size):
         lines.append(f"    {printer.event_size} = {event_size_from}.shape[-1]")
     for name in sorted(printer.used_event_arrays):
@@ -453,7 +456,8 @@ def generate(plan, printer_class=SymlikNumPyPrinter) -> str:
 
     if plan.broadcast:  # a vector, a matrix, or a number that must be one per observation
         return stacked_source("dense", plan.entries, plan.shape, plan.args, printer=printer())
-    source = function_source("dense", plan.dense, plan.args, printer=printer(), event_size_from=plan.first_event)
+    source = function_source("dense", plan.dense, plan.args, printer=printer(), event_size_from=plan.first_event,
+                             pinned=plan.softmax_inputs)
     if plan.index is not None:
         source += "\n\n" + function_source(
             "index", plan.index, plan.args, printer=printer(), event_size_from=plan.first_event,

@@ -154,13 +154,14 @@ def generate(plan) -> str:
     """The CuPy backend's source: JSON holding the C fragments of each form (``pieces``),
     which ``cupy_backend.kernel_source`` wraps into raw kernels. A vector or matrix target
     has one form per entry, ``entry0``, ``entry1``, ... row by row (and no gradient kernel)."""
+    pinned = list(plan.softmax_inputs)  # proven on the stable form, before lowering
     plan = plan.lowered()
     predicted = plan.predicted
     layout = dict(event_index=plan.event_index, event_size=plan.event_size)
     if plan.shape:
         forms = {f"entry{i}": pieces(e, **layout, predicted=()) for i, e in enumerate(plan.entries)}
     else:
-        forms = {"dense": pieces(plan.dense, **layout, predicted=predicted)}
+        forms = {"dense": {**pieces(plan.dense, **layout, predicted=predicted), "pinned": pinned}}
         if plan.index is not None:
             forms["index"] = pieces(plan.index, **layout, predicted=predicted)
     spec = {"args": list(plan.args), "predicted": list(predicted), "forms": forms}

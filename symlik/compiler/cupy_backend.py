@@ -48,6 +48,20 @@ def _params(layouts: dict, dtypes: dict) -> str:
     return ", ".join(out)
 
 
+def _event_loads(form: dict, indent: str) -> list[str]:
+    """Component k of each event input; a row of logits the value sees only through their
+    softmax ("pinned", symlik.compiler.shift) is read at its limit where its max is +inf:
+    0 at +inf, -inf elsewhere (m is then 0, and inf - inf never happens)."""
+    L = []
+    for n in form["event_names"]:
+        if n in form.get("pinned", ()) and n in form["lse"]:
+            i = form["lse"].index(n)
+            L.append(f"{indent}const double v_{n}_k = top{i} == SL_INF ? ({n}[r * C + k] == SL_INF ? 0.0 : -SL_INF) : (double){n}[r * C + k];")
+        else:
+            L.append(f"{indent}const double v_{n}_k = (double){n}[r * C + k];")
+    return L
+
+
 def _prelude(form: dict, layouts: dict) -> list[str]:
     """Loads, row terms and gathers for observation r (shared by value and gradient)."""
     L = ["    const double K_ = (double)C;"]
@@ -66,16 +80,18 @@ def _prelude(form: dict, layouts: dict) -> list[str]:
         L.append(f"    double t_sum{j} = 0.0;")
     if form["lse"] or form["sums"]:
         L.append("    for (int k = 0; k < C; ++k) {")
-        for n in form["event_names"]:
-            L.append(f"        const double v_{n}_k = (double){n}[r * C + k];")
+        L += _event_loads(form, "        ")
         for i, x in enumerate(form["lse"]):
             L.append(f"        if (v_{x}_k < m{i}) s{i} += exp(v_{x}_k - m{i}); else nmax{i} += 1;")
         for j, s in enumerate(form["sums"]):
             L.append(f"        t_sum{j} += {s};")
         L.append("    }")
-    for i in range(len(form["lse"])):
+    for i, x in enumerate(form["lse"]):
         L.append(f"    s{i} += (double)(nmax{i} - 1);")
-        L.append(f"    if (top{i} == SL_INF) s{i} = SL_INF;")
+        # A pinned row was read at its limit, so s is the number of +inf entries less one and
+        # log1p(s) the limit; any other row with a +inf entry has logsumexp +inf.
+        if x not in form.get("pinned", ()):
+            L.append(f"    if (top{i} == SL_INF) s{i} = SL_INF;")
         L.append(f"    const double L_row{i} = m{i} + log1p(s{i});")
     if form["gathers"]:
         L.append("    const long long yi = (long long)y[r];")
@@ -103,8 +119,7 @@ def device_source(form: dict, layouts: dict, dtypes: dict, out_dtype: str) -> st
                 S.append(f"    g_{name}[r] = ({out_t})(scale * ({g['direct']}));")
                 continue
             S.append("    for (int k = 0; k < C; ++k) {")
-            for n in form["event_names"]:
-                S.append(f"        const double v_{n}_k = (double){n}[r * C + k];")
+            S += _event_loads(form, "        ")
             parts = [f"({a}) * ({b})" for a, b in g["terms"]]
             if g["at_y"]:
                 parts.append(f"(k == yi ? ({g['at_y']}) : 0.0)")

@@ -187,9 +187,12 @@ def build(kernel) -> GradFunctions:
             return _Printer(event_index=k, event_size=K, scalar_arrays=observation_arrays, onehot_like=onehot_like)
 
         flags = [n in kernel.event_inputs for n in names]
-        body = _body(gexprs, gnames, printer(), k, K, plan.first_event, gathers, True, flags)
+        # logits seen only through their softmax: rows with +inf entries pinned to their limit
+        # (symlik.compiler.shift); the index form's _logsumexp_minus does its own
+        pins = [f"{n} = _pin_infinite_rows({n})" for n in plan.softmax_inputs] if mode == "dense" else []
+        body = pins + _body(gexprs, gnames, printer(), k, K, plan.first_event, gathers, True, flags)
         sources.append(_function(f"grad_{mode}", plan.args, body, gtuple))
-        body = _body([val, *gexprs], ["value", *gnames], printer(), k, K, plan.first_event, gathers, True, [False, *flags])
+        body = pins + _body([val, *gexprs], ["value", *gnames], printer(), k, K, plan.first_event, gathers, True, [False, *flags])
         sources.append(_function(f"value_and_grad_{mode}", plan.args, body, f"value, {gtuple}"))
     source = "\n\n".join(sources)
     namespace = dict(_numpy_runtime.NAMESPACE)

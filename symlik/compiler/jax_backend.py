@@ -30,6 +30,20 @@ def _namespace():
     def _logsumexp(z):
         return jax.nn.logsumexp(z, axis=-1)
 
+    @jax.custom_jvp
+    def _pin_infinite_rows(z):
+        # Rows with +inf logits as 0 at +inf and -inf elsewhere: softmax's limit there (see
+        # symlik.compiler._numpy_runtime._pin_infinite_rows). No branch: jit.
+        top = jnp.max(z, axis=-1, keepdims=True) == jnp.inf
+        return jnp.where(top, jnp.where(z == jnp.inf, 0.0, -jnp.inf), z)
+
+    @_pin_infinite_rows.defjvp
+    def _pin_jvp(primals, tangents):
+        # The pinned row is z minus its (infinite) max and the kernel is invariant to that
+        # shift: the tangent passes through unchanged.
+        (z,), (t,) = primals, tangents
+        return _pin_infinite_rows(z), t
+
     def _logsumexp_minus(z, zy):
         # (max - z_y) + log sum exp(z - max); the max is a constant for jax.grad.
         m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
@@ -98,6 +112,7 @@ def _namespace():
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
+        "_pin_infinite_rows": _pin_infinite_rows,
         "_xlogy": jax.scipy.special.xlogy,
         "_xmul": _xmul,
         "_xlog1py": jax.scipy.special.xlog1py,

@@ -14,6 +14,7 @@ Fisher information are a P-vector or a P x P matrix of expressions
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import sympy as sp
@@ -26,6 +27,7 @@ from symlik.derivation.gradient import gradient, tidy
 from symlik.rewrite.rules import stabilize
 from symlik.compiler import checks
 from symlik.compiler.codegen import gather_targets
+from symlik.compiler.shift import softmax_inputs
 from symlik.compiler.targets import HESSIAN_FORMS, HESSIANS, INFORMATION_TARGETS, SCALAR_TARGETS, TARGETS
 
 
@@ -59,6 +61,12 @@ class Plan:
         if isinstance(self.dense, sp.MatrixBase):
             return replace(self, dense=self.dense.applyfunc(lambda e: basic(e, keep)))
         return replace(self, dense=basic(self.dense, keep), index=None if self.index is None else basic(self.index, keep))
+
+    @cached_property
+    def softmax_inputs(self) -> tuple[str, ...]:
+        """The logits the stabilized value sees only through their softmax (proven by
+        symlik.compiler.shift): a backend pins their rows with +inf entries to the limit."""
+        return () if self.broadcast else softmax_inputs(self.dense)
 
     @property
     def entries(self) -> tuple:

@@ -297,12 +297,13 @@ def generate(plan) -> str:
     """The fused backend's source: JSON holding the printed per-element fragments of each
     form (``pieces``), which ``_fused_runtime`` wraps in loops. A vector or matrix target
     has one form per entry, ``entry0``, ``entry1``, ... row by row."""
+    pinned = list(plan.softmax_inputs)  # proven on the stable form, before lowering
     plan = plan.lowered()
     layout = dict(event_index=plan.event_index, event_size=plan.event_size)
     if plan.shape:
         forms = {f"entry{i}": pieces(e, **layout) for i, e in enumerate(plan.entries)}
     else:
-        forms = {"dense": pieces(plan.dense, **layout)}
+        forms = {"dense": {**pieces(plan.dense, **layout), "pinned": pinned}}
         if plan.index is not None:
             forms["index"] = pieces(plan.index, **layout)
     spec = {"args": list(plan.args), "forms": forms}

@@ -23,6 +23,30 @@ def _namespace():
     def _logsumexp(z):
         return torch.logsumexp(z, dim=-1)
 
+    class _PinRows(torch.autograd.Function):
+        # Rows with +inf logits as 0 at +inf and -inf elsewhere: softmax's limit there (see
+        # symlik.compiler._numpy_runtime._pin_infinite_rows), where inf - inf would be nan.
+        # The pinned row is z minus its (infinite) max, and the kernel is invariant to that
+        # shift, so the gradient passes through unchanged: softmax's limit minus the target.
+        @staticmethod
+        def forward(z, top):
+            zero, minf = torch.zeros((), dtype=z.dtype, device=z.device), torch.full((), -torch.inf, dtype=z.dtype, device=z.device)
+            return torch.where(top, torch.where(z == torch.inf, zero, minf), z)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            pass
+
+        @staticmethod
+        def backward(ctx, grad, *_):
+            return grad, None
+
+    def _pin_infinite_rows(z):
+        top = torch.amax(z, dim=-1, keepdim=True) == torch.inf
+        if not bool(top.any()):
+            return z
+        return _PinRows.apply(z, top)
+
     def _logsumexp_minus(z, zy):
         # (max - z_y) + log sum exp(z - max): exact 0 + log(1 + tiny) for a confident
         # right answer. The max is a constant for autograd (its terms cancel exactly).
@@ -97,6 +121,7 @@ def _namespace():
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
+        "_pin_infinite_rows": _pin_infinite_rows,
         "_xlogy": torch.special.xlogy,
         "_xmul": _xmul,
         "_xlog1py": torch.special.xlog1py,

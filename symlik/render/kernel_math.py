@@ -14,6 +14,7 @@ would print ``\\mathrm{np}.\\mathrm{log1p}``. So the source is first rewritten
     np.sum(e, axis=-1)     -> sum(e[k] for k in range(C))   (event arrays indexed by k)
     gammaln(x)             -> log(gamma(x))
     _gather(p, y)          -> p[y]
+    z = _pin_infinite_rows(z)  -> (dropped: it takes the formula's limit, the math is the same)
 
 Each rule is one entry of ``CALL_RULES``. An unknown helper is shown by its
 bare name as an operator (``\\operatorname{name}``), never with a module
@@ -268,6 +269,8 @@ class _MathRewriter(ast.NodeTransformer):
                     continue
                 if isinstance(value, ast.Call) and _dotted(value.func) in ("_event",):
                     continue  # sigma_e = _event(sigma): the same quantity inside the sum
+                if isinstance(value, ast.Call) and _dotted(value.func) in ("_pin_infinite_rows",):
+                    continue  # z = _pin_infinite_rows(z): the formula's limit at +inf logits, not other math
                 if isinstance(value, ast.Call) and _dotted(value.func) in ("_gather",):
                     array, index = value.args
                     self.gathered[target] = ast.Subscript(value=self.visit(array), slice=self.visit(index), ctx=ast.Load())
