@@ -168,9 +168,9 @@ def _pin_infinite_rows(z):
     and so does softmax of the pinned row, where z - max would be inf - inf = nan. Only for a
     kernel that sees the logits through their softmax (symlik.compiler.shift)."""
     z = np.asarray(z)
-    top = np.max(z, axis=-1, keepdims=True) == np.inf
-    if not np.any(top):  # the common case costs one max and no copy
+    if z.size == 0 or not np.max(z) == np.inf:  # the common case: one whole-array max (SIMD), no copy
         return z
+    top = np.max(z, axis=-1, keepdims=True) == np.inf
     return np.where(top, np.where(z == np.inf, 0.0, -np.inf), z)
 
 

@@ -42,10 +42,9 @@ def _namespace():
             return grad, None
 
     def _pin_infinite_rows(z):
-        top = torch.amax(z, dim=-1, keepdim=True) == torch.inf
-        if not bool(top.any()):
+        if z.numel() == 0 or not bool(torch.amax(z) == torch.inf):  # the common case: one whole-tensor max
             return z
-        return _PinRows.apply(z, top)
+        return _PinRows.apply(z, torch.amax(z, dim=-1, keepdim=True) == torch.inf)
 
     def _logsumexp_minus(z, zy):
         # (max - z_y) + log sum exp(z - max): exact 0 + log(1 + tiny) for a confident
