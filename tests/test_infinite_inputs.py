@@ -188,3 +188,41 @@ def test_only_a_kernel_invariant_to_a_shift_of_its_logits_is_pinned():
     assert softmax_inputs(LogSumExp(z, C) - sp.Sum(XMul(y[k], z[k]), (k, 1, C))) == ()
     assert softmax_inputs(LogSumExp(z, C)) == ()
     assert softmax_inputs(ce + z[1]) == ()
+
+
+@pytest.mark.parametrize("backend", _backends())
+@pytest.mark.parametrize("target", ["loss", "nll"])
+def test_negative_binomial_with_logits_at_infinite_logits(backend, target):
+    # p = sigmoid(z) is the chance of each of the n successes: at z = +inf no failure happens
+    # (y = 0 is certain: 0; y > 0 impossible: inf), at z = -inf no success does (inf). By hand.
+    z = np.array([INF, INF, -INF, -INF])
+    y = np.array([0.0, 3.0, 0.0, 2.0])
+    n = np.full(4, 5.0)
+    want = np.array([0.0, INF, INF, INF])
+    k = symlik.compile("negative_binomial", link="logit", reduction="none", target=target, backend=backend)
+    with np.errstate(all="raise"):
+        got = np.asarray(k(_to(backend, z), _to(backend, y), _to(backend, n)))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_hurdle_zero_with_a_certain_hurdle():
+    # y = 0 costs -log(1 - pi) = softplus(-z)... with pi = sigmoid(z) the chance of a zero: at
+    # z = +inf a zero is certain (0), at z = -inf impossible (inf). By hand.
+    k = symlik.compile("hurdle_poisson", link="logit", reduction="none")
+    z, y, rate = np.array([INF, -INF, 3.0]), np.zeros(3), np.ones(3)
+    with np.errstate(all="raise"):
+        got = k(logits=z, y=y, rate=rate)
+    np.testing.assert_allclose(got, [0.0, INF, math.log1p(math.exp(-3.0))], rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_binomial_nll_with_logits_at_infinite_logits(backend):
+    # p = sigmoid(z): at z = +inf every trial succeeds (y = n certain: 0; else inf), at z = -inf
+    # none does (y = 0 certain: 0; else inf). By hand.
+    z = np.array([INF, INF, -INF, -INF])
+    y = np.array([5.0, 3.0, 0.0, 2.0])
+    n = np.full(4, 5.0)
+    k = symlik.compile("binomial", link="logit", reduction="none", target="nll", backend=backend)
+    with np.errstate(all="raise"):
+        got = np.asarray(k(_to(backend, z), _to(backend, y), _to(backend, n)))
+    np.testing.assert_array_equal(got, [0.0, INF, 0.0, INF])

@@ -124,6 +124,11 @@ CASES = [
      lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
     ("bce_logits", Softplus(z) - p * z, XMul, ("z", "p"), [(40.0, 1.0), (-40.0, 0.0), (1000.0, 0.0), (-1000.0, 1.0), (2.0, 0.5)],
      lambda z, p: mpmath.log(1 + mpmath.exp(z)) - p * z),
+    # A negative binomial with logits: n softplus(-z) + y softplus(z). At z = 40, y = 0 the naive form
+    # is 200.0 - 200 = 0, the truth 5 log1p(e^-40) = 2.1e-17.
+    ("weighted_softplus", (pa + p) * Softplus(z) - pa * z, XMul, ("z", "pa", "p"),
+     [(40.0, 5.0, 0.0), (700.0, 1.0, 0.0), (-40.0, 5.0, 3.0), (2.0, 2.5, 1.5), (-700.0, 0.5, 0.0)],
+     lambda z, n_, y_: _at_400_digits(lambda: (n_ + y_) * mpmath.log(1 + mpmath.exp(z)) - n_ * z)),
     ("xlogy", a * sp.log(p), XLogY, ("a", "p"), [(0.0, 0.0), (2.0, 1e-300), (1e-300, 0.5)],
      lambda a, p: 0 if a == 0 else a * mpmath.log(p)),
     ("xlog1py", a * sp.log(1 - p), XLog1PY, ("a", "p"), [(0.0, 1.0), (1.0, 1e-20), (3.0, 1 - 1e-15)],

@@ -866,7 +866,9 @@ class NegLogBinomialLogit(sp.Function):
         return n * sp.log(1 + sp.exp(z)) - y * z - sp.log(sp.binomial(n, y))
 
     def _eval_rewrite_as_basic(self, y, n, z, **kwargs):
-        return n * Softplus(z) - y * z - LogBinomial(n, y)
+        # y softplus(-z) + (n - y) softplus(z), each weight exact at 0: n softplus(z) - y z is
+        # inf - inf = nan at z = +inf, y = n, where the limit is 0
+        return XMul(y, Softplus(-z)) + XMul(n - y, Softplus(z)) - LogBinomial(n, y)
 
     def _eval_is_real(self):
         return True if all(a.is_real for a in self.args) else None
@@ -877,7 +879,8 @@ class NegLogBinomialLogit(sp.Function):
             return sp.polygamma(0, y + 1) - sp.polygamma(0, n - y + 1) - z
         if argindex == 2:
             return Softplus(z) + sp.polygamma(0, n - y + 1) - sp.polygamma(0, n + 1)
-        return n * Sigmoid(z) - y
+        # = n sigmoid(z) - y, without its cancellation where y = n and z is large (1 - 1e-13)
+        return (n - y) * Sigmoid(z) - y * Sigmoid(-z)
 
     def _latex(self, printer):
         y, n, z = (printer._print(a) for a in self.args)
@@ -924,7 +927,9 @@ class NegLogNegBinomialLogit(sp.Function):
                 + sp.log(sp.gamma(y + 1)) - sp.log(sp.gamma(n + y)))
 
     def _eval_rewrite_as_basic(self, y, n, z, **kwargs):
-        return (n + y) * Softplus(z) - n * z + LogGamma(n) + LogGamma(y + 1) - LogGamma(n + y)
+        # n softplus(-z) + y softplus(z), y's weight exact at 0: (n + y) softplus(z) - n z is
+        # inf - inf = nan at z = +inf, where the limit is 0 (y = 0) or inf
+        return n * Softplus(-z) + XMul(y, Softplus(z)) + LogGamma(n) + LogGamma(y + 1) - LogGamma(n + y)
 
     def _eval_is_real(self):
         return True if all(a.is_real for a in self.args) else None
@@ -935,7 +940,8 @@ class NegLogNegBinomialLogit(sp.Function):
             return Softplus(z) + sp.polygamma(0, y + 1) - sp.polygamma(0, n + y)
         if argindex == 2:
             return Softplus(z) - z + sp.polygamma(0, n) - sp.polygamma(0, n + y)
-        return (n + y) * Sigmoid(z) - n
+        # = (n + y) sigmoid(z) - n, without its cancellation where z is large (n e^-30 is lost)
+        return y * Sigmoid(z) - n * Sigmoid(-z)
 
     def _latex(self, printer):
         return printer._print(self.rewrite("exact"))

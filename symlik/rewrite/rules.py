@@ -503,6 +503,48 @@ bce_logits_opt = Rewrite(
 )
 
 
+def _softplus_linear(e):
+    """(z, a, w, rest) when e = a softplus(z) - w z + rest with z a symbol (a logit), a, w and
+    rest free of z, and both w and a - w nonnegative (counts, a target), else None."""
+    if not isinstance(e, sp.Add):
+        return None
+    for term in sorted(e.atoms(Softplus), key=sp.default_sort_key):
+        z = term.args[0]
+        if not z.is_Symbol:
+            continue
+        x = sp.Dummy("softplus")
+        f = sp.expand(e.xreplace({term: x}))
+        a = f.diff(x)
+        g = sp.expand(f - a * x)
+        w = -g.diff(z)
+        rest = sp.expand(g + w * z)
+        if a.has(x, z) or w.has(x, z) or rest.has(z) or w == 0:
+            continue
+        if w.is_nonnegative and (a - w).is_nonnegative:
+            return z, a, w, rest
+    return None
+
+
+def _softplus_split(e):
+    z, a, w, rest = _softplus_linear(e)
+
+    def weighted(weight, value):  # a weight known to be positive (a count n) needs no XMul
+        return weight * value if (weight.is_positive or weight.is_zero) else XMul(weight, value)
+
+    # a softplus(z) - w z = w softplus(-z) + (a - w) softplus(z): each weight exact at 0
+    return weighted(w, Softplus(-z)) + weighted(sp.factor(a - w), Softplus(z)) + rest
+
+
+weighted_softplus_opt = Rewrite(
+    "weighted_softplus",
+    lambda e: _softplus_linear(e) is not None,
+    _softplus_split,
+    "(n + y) softplus(z) - n z (a negative binomial with logits) is inf - inf = nan at z = +inf and 0 * inf at "
+    "y = 0; n softplus(-z) + y softplus(z), each weight exact at 0, is its limit (0 at y = 0, inf at y > 0)",
+    priority=182,
+)
+
+
 def _weighted_event_sum(e):
     """(w, z) when e is the event sum of w[k] z[k] with w a nonnegative weight (a target), else None."""
     if not (isinstance(e, sp.Sum) and isinstance(e.function, sp.Mul) and len(e.function.args) == 2):
