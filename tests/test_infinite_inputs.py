@@ -226,3 +226,13 @@ def test_binomial_nll_with_logits_at_infinite_logits(backend):
     with np.errstate(all="raise"):
         got = np.asarray(k(_to(backend, z), _to(backend, y), _to(backend, n)))
     np.testing.assert_array_equal(got, [0.0, INF, 0.0, INF])
+
+
+def test_geometric_with_logits_at_infinite_logits():
+    # p = sigmoid(z) succeeds on each trial: at z = +inf the first trial succeeds (y = 1 certain:
+    # 0; y > 1 impossible: inf), at z = -inf none does (inf). By hand.
+    k = symlik.compile("geometric", link="logit", reduction="none")
+    z, y = np.array([INF, INF, -INF, 40.0]), np.array([1.0, 3.0, 1.0, 1.0])
+    with np.errstate(all="raise"):
+        got = k(z, y)
+    np.testing.assert_allclose(got, [0.0, INF, INF, math.log1p(math.exp(-40.0))], rtol=1e-15, atol=0)

@@ -109,6 +109,8 @@ class Distribution:
     def _y_assumptions(self) -> dict:
         s = self.support
         if s.kind in ("discrete", "onehot", "counts_vector"):
+            if (s.lower or 0) >= 1:  # a geometric's trials: y - 1 is then known to be a count too
+                return {"integer": True, "positive": True}
             return {"integer": True, "nonnegative": True} if (s.lower or 0) >= 0 else {"integer": True}
         if s.kind == "simplex":
             return {"nonnegative": True}
