@@ -115,3 +115,30 @@ def term_magnitude(d, target, values):
         with np.errstate(all="ignore"):
             total = total + np.broadcast_to(np.asarray(f(*(values[n] for n in names)), float), shape)
     return total
+
+
+def installed_backends() -> list[str]:
+    """numpy, and each array backend whose library is installed (fused needs numba)."""
+    out = ["numpy"]
+    for backend, module in (("fused", "numba"), ("torch", "torch"), ("jax", "jax")):
+        try:
+            __import__(module)
+            out.append(backend)
+        except ImportError:
+            pass
+    return out
+
+
+def as_backend_array(backend: str, a):
+    """``a`` as the array type ``backend`` takes (JAX in float64, to compare with oracles at 1e-12)."""
+    if backend == "torch":
+        import torch
+
+        return torch.as_tensor(a)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        return jnp.asarray(a)
+    return a

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import symlik
+from harness import as_backend_array, installed_backends
 
 INF = np.inf
 BCE_Z = np.array([INF, INF, -INF, -INF, 3.0])
@@ -30,29 +31,8 @@ IDX_Y = np.array([1, 0, 0, 1, 2])
 IDX_WANT = np.array([math.log(2.0), INF, 0.0, math.log(2.0), INF])  # softmax's limit: even over the +inf entries
 
 
-def _backends():
-    out = ["numpy"]
-    for backend, module in (("fused", "numba"), ("torch", "torch"), ("jax", "jax")):
-        try:
-            __import__(module)
-            out.append(backend)
-        except ImportError:
-            pass
-    return out
-
-
-def _to(backend, a):
-    if backend == "torch":
-        import torch
-
-        return torch.as_tensor(a)
-    if backend == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        jax.config.update("jax_enable_x64", True)
-        return jnp.asarray(a)
-    return a
+_backends = installed_backends
+_to = as_backend_array
 
 
 @pytest.mark.parametrize("backend", _backends())

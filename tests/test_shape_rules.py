@@ -6,38 +6,15 @@ import numpy as np
 import pytest
 
 import symlik
+from harness import as_backend_array, installed_backends
 
 RNG = np.random.default_rng(12)
 Z = RNG.normal(size=256)
 Y = (RNG.random(256) < 0.5).astype(float)
 
 
-def _backends():
-    out = ["numpy"]
-    for backend, module in (("fused", "numba"), ("torch", "torch"), ("jax", "jax")):
-        try:
-            __import__(module)
-            out.append(backend)
-        except ImportError:
-            pass
-    return out
-
-
-BACKENDS = _backends()
-
-
-def _as(backend, a):
-    if backend == "torch":
-        import torch
-
-        return torch.as_tensor(a)
-    if backend == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        jax.config.update("jax_enable_x64", True)  # float64, to compare with the oracles at 1e-12
-        return jnp.asarray(a)
-    return a
+BACKENDS = installed_backends()
+_as = as_backend_array
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
