@@ -116,3 +116,30 @@ def test_special_function_rewrites_keep_the_value():
     expected = (np.log1p(-x) + np.logaddexp(0, y) + special.gammaln(a) + special.betaln(a, b)
                 + x * np.log(b) + np.expm1(x))
     assert namespace["dense"](x, y, a, b) == pytest.approx(expected, rel=1e-12)
+
+
+SADDLE_SOURCE = """
+def dense(y, n, p, z, rate, mu, k):
+    return (_neg_log_poisson(y, rate), _neg_log_poisson_log(y, z), _neg_log_binomial(y, n, p),
+            _neg_log_binomial_logit(y, n, z), _neg_log_neg_binomial(y, n, p),
+            _neg_log_neg_binomial_logit(y, n, z), _neg_log_gamma(y, mu, k), _neg_log_gamma_log(y, z, k))
+"""
+
+
+def test_saddle_point_helpers_show_the_negative_log_densities():
+    # The runtime evaluates these NLLs in saddle-point form; the math shown must be the density's
+    # own -log p. Oracle: scipy.stats at the same parameters (p = sigmoid(z) for the logit forms,
+    # mu = e^z for the log forms; scipy's nbinom counts failures y with success chance p).
+    from scipy import stats
+
+    text = math_source(SADDLE_SOURCE)
+    assert "_neg_log" not in text and "saddle" not in text
+    namespace = dict(MATH)
+    exec(compile(text, "<math>", "exec"), namespace)
+    y, n, p, z, rate, mu, k = 3.0, 7.0, 0.3, 0.4, 2.5, 1.7, 2.2
+    s = 1 / (1 + math.exp(-z))
+    want = (-stats.poisson.logpmf(y, rate), -stats.poisson.logpmf(y, math.exp(z)), -stats.binom.logpmf(y, n, p),
+            -stats.binom.logpmf(y, n, s), -stats.nbinom.logpmf(y, n, p), -stats.nbinom.logpmf(y, n, s),
+            -stats.gamma.logpdf(y, k, scale=mu / k), -stats.gamma.logpdf(y, k, scale=math.exp(z) / k))
+    got = namespace["dense"](y, n, p, z, rate, mu, k)
+    np.testing.assert_allclose(got, want, rtol=1e-12)

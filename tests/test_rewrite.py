@@ -117,6 +117,10 @@ CASES = [
      lambda z: -mpmath.log(1 + mpmath.exp(z))),
     ("one_minus_sigmoid", 1 - Sigmoid(z), Sigmoid, ("z",), [(-1000.0,), (0.0,), (40.0,), (1000.0,)],
      lambda z: 1 - 1 / (1 + mpmath.exp(-z))),
+    # the beta's b = (1 - mu) phi with mu = sigmoid(z): phi - phi sigmoid(z) keeps 8 digits at z = 17
+    ("scaled_one_minus_sigmoid", pa - pa * Sigmoid(z), Sigmoid, ("z", "pa"),
+     [(17.0, 3.0), (40.0, 1e-8), (700.0, 1e8), (-30.0, 2.0), (0.0, 5.0)],
+     lambda z_, a_: _at_400_digits(lambda: a_ - a_ / (1 + mpmath.exp(-z_)))),
     ("sigmoid_minus_label", Sigmoid(z) - sp.Symbol("y"), Sigmoid, ("z", "y"),
      [(50.0, 1.0), (-50.0, 0.0), (700.0, 1.0), (-700.0, 0.0), (0.0, 1.0), (3.0, 0.25)],
      lambda z, y: _at_400_digits(lambda: 1 / (1 + mpmath.exp(-z)) - y)),
