@@ -89,6 +89,25 @@ def test_cross_entropy_sums_to_one_on_the_simplex():
     assert r.is_nll and r.normaliser == 1
 
 
+def test_cross_entropy_is_the_categorical():
+    # Named by proof: the categorical's NLL is identically the loss (plus log Z = 0). The density
+    # shown is checked against scipy.stats.multinomial with one trial on each one-hot target.
+    from scipy import stats
+
+    r = symlik.implied_density("cross_entropy")
+    assert r.distribution == "categorical" and r.distribution_params == {}
+    named = r.steps[-1]
+    assert named.title == "Name the distribution"
+    density = named.expr
+    (k, _, size), = density.limits
+    p = np.array([0.2, 0.5, 0.3])
+    for c in range(3):
+        onehot = np.eye(3)[c]
+        values = {r.y.base[i + 1]: onehot[i] for i in range(3)} | {r.predicted[0].base[i + 1]: p[i] for i in range(3)}
+        got = float(density.xreplace({size: 3}).doit().xreplace(values))
+        assert got == pytest.approx(stats.multinomial.pmf(onehot, 1, p), rel=1e-15)
+
+
 def _focal_by_hand(p, y, gamma, alpha=None):
     """Lin et al.'s focal loss, written from the paper: -alpha_t (1 - p_t)^gamma log p_t."""
     p_t = np.where(y == 1, p, 1 - p)

@@ -412,8 +412,11 @@ def _verdict(name, loss, y, predicted, inner, support, unnormalised, Z, shown, h
                 -sp.log(DensityOf(y, *theta_args)),
             )
         )
-        if index is None and len(predicted) == 1:
-            found = _name_distribution(loss, y, predicted[0], Z, support, template)
+        if len(predicted) == 1:
+            if index is None:
+                found = _name_distribution(loss, y, predicted[0], Z, support, template)
+            else:
+                found = _name_event_distribution(loss, y, predicted[0], Z, support)
             if found is not None:
                 steps.append(found[2])
     else:
@@ -479,6 +482,41 @@ def _candidates(support):
         if (spec.support.kind, spec.support.lower, spec.support.upper) != (support.kind, support.lower, support.upper):
             continue
         yield spec
+
+
+def _name_event_distribution(loss, y, theta, Z, support):
+    """(name, {}, Step) for the first catalog event distribution with one parameter, the
+    predicted vector, whose NLL is identically loss + log Z (cross-entropy: the categorical),
+    or None. Its target, parameter, event index and size are renamed to the loss's first."""
+    implied_nll = loss + sp.log(Z)
+    sums = [s for s in sp.preorder_traversal(implied_nll) if isinstance(s, sp.Sum)]
+    if not sums or not isinstance(theta, sp.Indexed) or not isinstance(y, sp.Indexed):
+        return None
+    k, _, size = sums[0].limits[0]
+    for n in names():
+        spec = get(n)
+        if not spec.is_event or spec.support.kind != support.kind or len(spec.effective_params()) != 1:
+            continue
+        own = spec.symbol(spec.predict[0])
+        if not isinstance(own, sp.Indexed):
+            continue
+        values = {p.name: spec.symbol(p.name) for p in spec.effective_params()}
+        log_p = spec.log_density(spec.y, **values)
+        nll = expand_logs(-(log_p if log_p is not None else sp.log(spec.density(spec.y, **values))))
+        renamed = {spec.y.base: y.base, own.base: theta.base, spec.index: k, spec.K: size}
+        if _identical(nll.xreplace(renamed), implied_nll, y, theta):
+            density = spec.density(spec.y, **values).xreplace(renamed)
+            step = Step(
+                "Name the distribution",
+                density,
+                reason(
+                    f"The NLL of {spec.title_in_sentence}, ", nll.xreplace(renamed), ", is identically the loss plus ",
+                    sp.log(Z), ", so the density is ", f"{spec.title_in_sentence}.",
+                ),
+                DensityOf(y, theta),
+            )
+            return spec.name, {}, step
+    return None
 
 
 def _name_distribution(loss, y, theta, Z, support, template):
