@@ -129,6 +129,7 @@ USER_OVER_BOUND = {
 }
 
 
+@pytest.mark.slow  # 26 s; the full sweep, test_table_is_current, is in the slow suite too
 def test_table_is_current_for_a_cheap_subset():
     fresh = parse(render(measure_all(slugs=set(CHEAP))))
     assert fresh and {s for s, _ in fresh} == set(CHEAP)

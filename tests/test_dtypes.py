@@ -25,6 +25,7 @@ def _f32_inputs(d, rng):
     return cast, np.asarray(y, dtype=np.float32)
 
 
+@pytest.mark.slow  # 53 s over the catalog; the fused and torch float32 paths have their own fast tests
 @pytest.mark.parametrize("target", ["nll", "loss"])
 def test_float32_in_float32_out(derivation, target):
     rng = np.random.default_rng(0)

@@ -111,6 +111,7 @@ def _term_magnitude(d, target, args, reduction):
     return {"none": total, "sum": np.sum(total), "mean": np.mean(total)}[reduction]
 
 
+@pytest.mark.slow  # 31 s over the catalog; grad alone is checked against mpmath and torch in the fast suite
 def test_value_and_grad_is_value_plus_grad(derivation):
     d = derivation
     rng = np.random.default_rng(5)

@@ -126,6 +126,7 @@ def test_kl_outside_the_support_is_infinite_as_in_torch(p, q):
     assert "mass where q has none" in r.to_text()
 
 
+@pytest.mark.slow  # 29 s: derives four KL documents whose integrals need the moment rules
 def test_moment_rules_are_shown_as_steps():
     text = _kl("gamma", "gamma").to_text()
     assert "differentiating under the integral" in text

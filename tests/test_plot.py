@@ -49,6 +49,7 @@ def test_compare_curves_are_the_templates():
     np.testing.assert_allclose(curves["mae"][1][r != 0], np.sign(r[r != 0]))  # psi of |r| is sign(r)
 
 
+@pytest.mark.slow  # 14 s over the catalog (matplotlib figures)
 def test_every_catalog_entry_draws(derivation):
     fig = plot.loss_figure(derivation)
     lines = [line for ax in fig.axes for line in ax.get_lines() if len(line.get_xdata()) > 2]

@@ -154,6 +154,7 @@ def test_scale_times_loss_plus_offset_is_the_nll(combo, data):
         assert abs(nll[i] - rhs) <= 1e-10 * size, (i, nll[i], rhs)
 
 
+@pytest.mark.slow  # 32 s: hypothesis over every catalog kernel
 @SETTINGS
 @given(data=st.data())
 def test_kernels_never_raise_and_stay_finite_on_valid_input(combo, data):
