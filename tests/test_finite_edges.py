@@ -99,3 +99,26 @@ def test_oracle_slope_survives_a_huge_value():
     with mpmath.workdps(60):
         want = 1 / (1 - pi)
     assert abs(got - want) <= mpmath.mpf(10) ** -40 * want
+
+
+@pytest.mark.parametrize("backend", ["fused", "torch", "jax"])
+def test_xexp_is_zero_at_a_zero_factor_on_the_other_backends(backend):
+    # The lowered XExp is 0 at a zero factor, as the NumPy runtime's. By hand: a gamma with k = 1
+    # is an exponential, NLL y/mu + log mu = -1000 at y = 0, log mu = -1000 (y e^-log_mu was 0 * inf).
+    pytest.importorskip({"fused": "numba"}.get(backend, backend))
+    from harness import as_backend_array
+
+    k = symlik.compile("gamma", link="log", target="nll", reduction="none", backend=backend)
+    args = {"log_mu": np.array([-1000.0, 0.5]), "y": np.array([0.0, 1.0]), "k": np.array([1.0, 2.0])}
+    got = np.asarray(k(**{n: as_backend_array(backend, v) for n, v in args.items()}))
+    want = symlik.compile("gamma", link="log", target="nll", reduction="none")(**args)
+    assert got[0] == -1000.0
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_zero_inflated_rate_gradient_at_pi_zero_on_the_fused_backend():
+    # d/d rate of -log(pi + (1 - pi) e^-rate) at pi = 0, y = 0 is 1 (by hand); pi e^rate was 0 * inf.
+    pytest.importorskip("numba")
+    k = symlik.compile("zero_inflated_poisson", target="grad_hess", backend="fused", reduction="none")
+    grad, hess = k(pi=np.array([0.0]), rate=np.array([1000.0]), y=np.array([0.0]))
+    assert grad[0, 1] == 1.0 and hess[0, 1] == 0.0

@@ -285,7 +285,13 @@ class XExp(sp.Function):
         return sp.Mul(*factors) * sp.exp(u)
 
     def _eval_rewrite_as_basic(self, u, *factors, **kwargs):
-        return sp.Mul(*factors) * sp.exp(u)
+        # A factor of exactly 0 makes the product 0, where 0 * e^1000 is nan (a zero-inflated
+        # model's pi e^rate at pi = 0): the NumPy runtime's _x_exp does the same
+        product = sp.Mul(*factors) * sp.exp(u)
+        maybe_zero = [f for f in factors if not f.is_nonzero]
+        if not maybe_zero:
+            return product
+        return sp.Piecewise((sp.S.Zero, sp.Or(*(sp.Eq(f, 0) for f in maybe_zero))), (product, True))
 
     def fdiff(self, argindex=1):
         u, *factors = self.args
