@@ -437,3 +437,12 @@ def test_a_negated_case_meets_the_rules_inside_it():
     # The textbook form, as the count case computed it before: terms of 1.3e7 cancel to 8.1.
     naive = -(1e6 * np.log(1e6) - 1e6 - float(mpmath.loggamma(1e6 + 1)) + np.log(0.75))
     assert abs(naive - want) > 1e-12 * abs(want)
+
+
+def test_a_softplus_of_minus_z_beside_other_terms_keeps_no_division_by_z():
+    # softplus(-z) - a once matched bce_logits with z = -logits and "weight" a/logits (w.has(-logits)
+    # is False): nan at logits = 0 in the negative binomial's grad_hess, whose boosting then diverged.
+    out = stabilize(Softplus(-z) - a)
+    assert not any(isinstance(f, sp.Pow) and f.exp.is_negative and f.base.has(z) for f in sp.preorder_traversal(out))
+    f = compiled(out, ("z", "a"))
+    assert float(f(np.float64(0.0), np.float64(0.25))) == pytest.approx(np.log(2.0) - 0.25, rel=1e-15)

@@ -480,7 +480,9 @@ def _softplus_minus_weighted(e):
         z = sp_term.args[0]
         rest = e - sp_term
         w = sp.expand(-rest / z)
-        if w.free_symbols and not w.has(z) and not (rest + w * z).expand():
+        # w free of z's symbols, not only of z: with z = -logits, rest / z divides by logits
+        # and w.has(-logits) is False (a weight of psi(n)/logits is nan at logits = 0)
+        if w.free_symbols and not w.has(*z.free_symbols) and not (rest + w * z).expand():
             return z, w
     return None
 
