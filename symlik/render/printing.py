@@ -60,12 +60,13 @@ def textbook_order(expr):
         return sp.Pow(*args, evaluate=False)
     if all(a is b for a, b in zip(args, expr.args)):
         return expr
-    try:
-        # unevaluated: evaluating would put the arguments back in canonical order, or not, as
-        # SymPy's cache decides (besseli(D/2 - 2, x) printed either way within one process)
-        return expr.func(*args, evaluate=False)
-    except TypeError:  # a class without ``evaluate`` (symlik's logaddexp)
-        pass
+    if isinstance(expr, sp.Function):
+        try:
+            # unevaluated: evaluating would put the arguments back in canonical order, or not, as
+            # SymPy's cache decides (besseli(D/2 - 2, x) printed either way within one process)
+            return expr.func(*args, evaluate=False)
+        except TypeError:  # a function without ``evaluate`` (symlik's logaddexp)
+            pass
     try:
         return expr.func(*args)
     except (TypeError, ValueError):  # a class that cannot be rebuilt from its arguments keeps its order
