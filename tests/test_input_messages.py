@@ -124,3 +124,20 @@ def test_fused_reads_broadcast_inputs_in_place():
     sigma[17, 0] = -1.0
     with pytest.raises(symlik.ConstraintError, match=r"sigma must be > 0.* at index \(17, 0\)"):
         symlik.compile("normal", target="nll", backend="fused")(mu, y, sigma)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"] if __import__("importlib").util.find_spec("numba") else ["numpy"])
+def test_class_indices_are_not_an_event_axis_in_the_memory_estimate(backend, monkeypatch):
+    # The estimate took the indices' last axis (the observations) for the classes: n class
+    # indices were priced as an (n, n) array, and 100,000 of them (74.5 GiB) were refused.
+    # Here the memory is 1 MiB: (20000, 3) float64 fits (0.46 MiB), (20000, 20000) would not.
+    import symlik.compiler.checks as checks
+
+    monkeypatch.setattr(checks, "available_memory", lambda: 2**20)
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(20000, 3)), rng.integers(0, 3, 20000)
+    got = symlik.compile("categorical", link="softmax", backend=backend, reduction="none")(z, y)
+    # scipy's log_softmax is the oracle (no confident rows here: its log(1 + tiny) is exact enough)
+    from scipy.special import log_softmax
+
+    np.testing.assert_allclose(got, -log_softmax(z, axis=-1)[np.arange(20000), y], rtol=1e-13)

@@ -209,7 +209,9 @@ class Kernel:
         """Refuse in one line, before allocating, values (or the NumPy backend's temporaries, as
         large as the event rows) that would not fit in memory: a broadcast view costs nothing
         to pass but its full size to compute."""
-        C = max((arrays[n].shape[-1] for n in self.event_inputs if n in arrays and arrays[n].ndim), default=1)
+        # class indices (use_index) have no event axis: their last axis is the observations'
+        event = [n for n in self.event_inputs if n in arrays and arrays[n].ndim and not (n == "y" and use_index)]
+        C = max((arrays[n].shape[-1] for n in event), default=1)
         checks.refuse_oversized(tuple(obs) + ((C,) if C > 1 else ()), self._result_dtype(arrays, use_index).itemsize, what)
 
     def _explain_class_indices(self, arrays: dict, shapes: dict) -> None:
