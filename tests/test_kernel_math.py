@@ -76,7 +76,11 @@ def test_golden_bce_with_logits():
 def test_golden_cross_entropy_with_class_indices():
     shown = kernel_latex(symlik.compile("categorical", link="softmax"))
     assert shown["index"] == r"\ell(z, y) = \log \sum_{j = 0}^{C - 1} \mathopen{}\left({\exp z_{j}}\mathclose{}\right) - z_{y}"
-    assert shown["dense"].endswith(r"- \sum_{k = 0}^{C - 1} \mathopen{}\left({y_{k} z_{k}}\mathclose{}\right)")
+    # a probability target: sum_k y_k (-log softmax(z)_k), a sum of terms >= 0 (no cancellation)
+    assert shown["dense"] == (
+        r"\ell(z, y) = \sum_{k = 0}^{C - 1} \mathopen{}\left({y_{k} \cdot \mathopen{}\left( \log \sum_{j = 0}^{C - 1}"
+        r" \mathopen{}\left({\exp z_{j}}\mathclose{}\right) - z_{k} \mathclose{}\right)}\mathclose{}\right)"
+    )
 
 
 def test_golden_gaussian_nll():

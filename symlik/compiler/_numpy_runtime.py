@@ -37,6 +37,42 @@ def _logsumexp(z):
     return (m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True)))[..., 0]
 
 
+def _shifted_and_rest(z):
+    """(d, rest) of a pinned row (_pin_infinite_rows): d = z - max, exactly 0 at each maximal
+    entry, and rest = sum(exp(d)) - 1 without the subtraction: the sum over d < 0 plus the
+    maximal entries beyond one (each exp(0) = 1 exactly). log1p(rest) keeps the digits of a
+    rest of 9e-14 that log(sum(exp(d))) rounds away; a row of -inf only gives rest = -1."""
+    m = np.max(z, axis=-1, keepdims=True)
+    if not np.isfinite(m).all():  # a row of -inf only (rows with +inf are pinned): d is -inf there
+        m = np.where(np.isfinite(m), m, 0.0)
+    d = z - m
+    e = np.exp(d)
+    top = d == 0
+    rest = np.sum(np.where(top, 0.0, e), axis=-1, keepdims=True) + (np.sum(top, axis=-1, keepdims=True) - 1)
+    return d, e, rest
+
+
+def _neg_log_softmax(z):
+    """-log softmax(z) over the last axis, entry by entry (a row with +inf entries pinned first):
+    log1p(rest) - (z_k - max). Categorical cross-entropy with a probability target is then
+    sum_k y_k (-log softmax(z)_k), a sum of terms >= 0 that cannot cancel, where
+    logsumexp(z) sum_k y_k - sum_k y_k z_k loses every digit of 9.4e-14 at logits [30, 0, -30]
+    with target [1, 0, 0]."""
+    d, _, rest = _shifted_and_rest(_pin_infinite_rows(z))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row of -inf only: nan, as logsumexp - z
+        return np.log1p(rest) - d
+
+
+def _scaled_softmax_minus(z, c, w):
+    """c softmax(z) - w over the last axis (a row with +inf entries pinned first), as
+    ((c e - w) - w rest) / (1 + rest) with e = exp(z - max): softmax is e / (1 + rest), and
+    at a maximal entry e = 1, so a confident right answer (c = w = 1) gives -rest / (1 + rest)
+    with every digit, not the rounding of 1/(1 + 9.4e-14) - 1."""
+    _, e, rest = _shifted_and_rest(_pin_infinite_rows(z))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row of -inf only: 0/0, as softmax
+        return (((e if isinstance(c, int) and c == 1 else c * e) - w) - w * rest) / (1 + rest)
+
+
 def _logsumexp_minus(z, zy):
     # (max - z_y) + log1p(sum of exp(z - max) over all but one argmax): for the argmax class the
     # first term is exactly 0, and log1p keeps the digits that log(1 + 9e-14) would round away
@@ -718,6 +754,8 @@ NAMESPACE = {
     "_stack": _stack,
     "_logsumexp": _logsumexp,
     "_logsumexp_minus": _logsumexp_minus,
+    "_neg_log_softmax": _neg_log_softmax,
+    "_scaled_softmax_minus": _scaled_softmax_minus,
     "_xlogy": _xlogy,
     "_xlog1py": _xlog1py,
     "_sigmoid": _sigmoid,

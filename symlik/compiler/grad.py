@@ -22,7 +22,7 @@ from symlik.derivation.gradient import gradient, tidy
 from symlik.core.functions import Log1pPositive, LogSumExp, PowExactBase, Softplus
 from symlik.rewrite.rules import stabilize
 from symlik.compiler import _numpy_runtime
-from symlik.compiler.codegen import GATHER_SUFFIX, SymlikNumPyPrinter, gather_targets
+from symlik.compiler.codegen import GATHER_SUFFIX, SymlikNumPyPrinter, gather_targets, softmax_minus_form
 from symlik.compiler.kernel import apply_weight, reduce_observations
 from symlik.compiler.plan import make_plan
 
@@ -82,6 +82,7 @@ def _common_factor(e):
 def _body(exprs, names, printer, k, event_size, first_event, gathers, with_cse, event_flags):
     """Lines of a function body that computes ``exprs`` into ``names``."""
     original = list(exprs)
+    exprs = [softmax_minus_form(e) for e in exprs]
     if with_cse:
         # A double-double base must reach the printer whole (its structure is how it is
         # evaluated exactly): hide such powers from the elimination, then put them back.

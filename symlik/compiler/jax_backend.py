@@ -44,17 +44,37 @@ def _namespace():
         (z,), (t,) = primals, tangents
         return _pin_infinite_rows(z), t
 
+    def _log_rest(z):
+        # (m, log1p(rest)) of rows without a +inf entry: m = z_t at the first argmax t, rest the
+        # sum of exp(z - m) over the other entries. logsumexp(z) = m + log1p(rest) holds for any
+        # fixed t, so jax.grad through the gathered m is exact, and log1p keeps the digits of a
+        # rest of 9e-14 that log(1 + rest) rounds away.
+        t = jnp.argmax(z, axis=-1, keepdims=True)
+        m = jnp.take_along_axis(z, t, axis=-1)
+        finite = jnp.isfinite(m)
+        m = jnp.where(finite, m, 0.0)
+        e = jnp.where(jnp.arange(z.shape[-1]) == t, 0.0, jnp.exp(z - m))
+        rest = jnp.sum(e, axis=-1, keepdims=True)
+        # a row of -inf only: log 0 = -inf (log's argument is 1 elsewhere: where() would send its
+        # nan derivative at 0 into every row)
+        return m, jnp.where(finite, jnp.log1p(rest), jnp.log(jnp.where(finite, 1.0, rest)))
+
+    def _neg_log_softmax(z):
+        # -log softmax(z) entry by entry, (m - z_k) + log1p(rest): a cross-entropy summed as
+        # y_k times these terms >= 0 does not cancel (see _numpy_runtime._neg_log_softmax).
+        z = _pin_infinite_rows(z)
+        m, log_rest = _log_rest(z)
+        return (m - z) + log_rest
+
     def _logsumexp_minus(z, zy):
-        # (max - z_y) + log sum exp(z - max); the max is a constant for jax.grad.
-        m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+        # (m - z_y) + log1p(rest): exactly 0 + log(1 + tiny) for a confident right answer.
         # A row with +inf logits: log(number of +inf entries) when z_y is one, +inf otherwise
         # (the row as 0 at +inf and -inf elsewhere), where inf - inf would be nan. (No branch: jit.)
-        top = m == jnp.inf
+        top = jnp.max(z, axis=-1, keepdims=True) == jnp.inf
         z = jnp.where(top, jnp.where(z == jnp.inf, 0.0, -jnp.inf), z)
         zy = jnp.where(top[..., 0], jnp.where(zy == jnp.inf, 0.0, -jnp.inf), zy)
-        m = jnp.where(top, 0.0, m)
-        m = jnp.where(jnp.isfinite(m), m, 0.0)
-        return (m[..., 0] - zy) + jnp.log(jnp.sum(jnp.exp(z - m), axis=-1))
+        m, log_rest = _log_rest(z)
+        return (m[..., 0] - zy) + log_rest[..., 0]
 
     def _xmul(x, v):
         # x v with 0 v = 0 for infinite v too; jax.grad sends 0 into the unselected product.
@@ -112,6 +132,7 @@ def _namespace():
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
+        "_neg_log_softmax": _neg_log_softmax,
         "_pin_infinite_rows": _pin_infinite_rows,
         "_xlogy": jax.scipy.special.xlogy,
         "_xmul": _xmul,

@@ -18,19 +18,38 @@ SymPy by the backend's runtime (so a cached kernel never needs SymPy).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import LogSumExp, Sigmoid, Softplus, XLogY
-from symlik.compiler.codegen import GAMMA_FAMILY, GATHER_SUFFIX, log_gamma_form
+from symlik.compiler.codegen import GAMMA_FAMILY, GATHER_SUFFIX, cross_entropy_terms, log_gamma_form
 
 
 class RowLSE(sp.Function):
     """Placeholder for the i-th row LogSumExp, m_i + log1p(s_i): m_i the row max, s_i the
     sum of exp(z - m_i) over every entry but one maximal one (computed by the runtime)."""
+
+    nargs = 1
+
+    def _eval_is_real(self):
+        return True
+
+
+class RowMax(sp.Function):
+    """Placeholder for m_i, the max of the i-th row LogSumExp's input (computed by the runtime
+    before the row sums, which may use it); RowMax(z_base) until ``lower`` numbers it."""
+
+    nargs = 1
+
+    def _eval_is_real(self):
+        return True
+
+
+class RowLog1pRest(sp.Function):
+    """Placeholder for log1p(s_i): RowLSE(i) - RowMax(i)."""
 
     nargs = 1
 
@@ -45,16 +64,30 @@ class Lowered:
     sums: tuple[sp.Expr, ...]  # summand of each row sum (Symbol t_sum{i}), in Indexed form
 
 
+def split_cross_entropy(expr: sp.Expr) -> sp.Expr:
+    """c (LogSumExp(z) sum_k w_k - sum_k w_k z_k) as c (sum_k w_k (m - z_k) + log1p(s) sum_k w_k),
+    with m and log1p(s) the row terms of LogSumExp(z) = m + log1p(s): two sums of terms >= 0,
+    where a confident right answer (m - z_y = 0) would otherwise cancel to 2 digits
+    (codegen.cross_entropy_terms). Before lowering, while the target's weights are still XMul."""
+    ce = cross_entropy_terms(expr)
+    if ce is None:
+        return expr
+    z = ce.zbase
+    return ce.summed(RowMax(z) - z[ce.k]) + ce.c * RowLog1pRest(z) * sp.Sum(ce.w, (ce.k, 1, ce.size)) + ce.rest
+
+
 def lower(expr: sp.Expr, event_index=None) -> Lowered:
     lse: list[str] = []
     sums: list[sp.Expr] = []
 
-    def take_lse(e):
-        base = e.args[0]
+    def row_index(base):
         name = str(base.label if isinstance(base, sp.IndexedBase) else base)
         if name not in lse:
             lse.append(name)
-        return RowLSE(lse.index(name))
+        return lse.index(name)
+
+    def take_lse(e):
+        return RowLSE(row_index(e.args[0]))
 
     def take_sum(s):
         (k, lo, hi) = s.limits[0]
@@ -76,6 +109,12 @@ def lower(expr: sp.Expr, event_index=None) -> Lowered:
     # Constant subexpressions (log 2, log pi) become numbers once, not a log per element.
     expr = expr.replace(
         lambda e: isinstance(e, sp.Function) and e.is_number and not e.has(sp.Indexed), lambda e: sp.Float(e.evalf(20), 17)
+    )
+    # RowMax(z) and RowLog1pRest(z) (split_cross_entropy) name the row term they belong to; numbered
+    # here, after constant folding (RowMax(0) would look like a number to it)
+    expr = expr.replace(
+        lambda e: isinstance(e, (RowMax, RowLog1pRest)) and isinstance(e.args[0], sp.IndexedBase),
+        lambda e: type(e)(row_index(e.args[0])),
     )
     row = expr.replace(lambda e: isinstance(e, LogSumExp), take_lse)
     row = row.replace(lambda e: isinstance(e, sp.Sum), take_sum)
@@ -140,6 +179,12 @@ class ScalarPrinter(PythonCodePrinter):
     def _print_RowLSE(self, expr):
         i = int(expr.args[0])
         return f"(m{i} + {self._call('log1p', f's{i}')})"
+
+    def _print_RowMax(self, expr):
+        return f"m{int(expr.args[0])}"
+
+    def _print_RowLog1pRest(self, expr):
+        return self._call("log1p", f"s{int(expr.args[0])}")
 
     # -- numbers --------------------------------------------------------------
     def _num(self, value) -> str:
@@ -298,6 +343,8 @@ def generate(plan) -> str:
     form (``pieces``), which ``_fused_runtime`` wraps in loops. A vector or matrix target
     has one form per entry, ``entry0``, ``entry1``, ... row by row."""
     pinned = list(plan.softmax_inputs)  # proven on the stable form, before lowering
+    if not plan.shape and plan.event_index is not None:
+        plan = replace(plan, dense=split_cross_entropy(plan.dense))
     plan = plan.lowered()
     layout = dict(event_index=plan.event_index, event_size=plan.event_size)
     if plan.shape:
@@ -312,4 +359,4 @@ def generate(plan) -> str:
     return json.dumps(spec, indent=1, sort_keys=True)
 
 
-__all__ = ["RowLSE", "Lowered", "lower", "ScalarPrinter", "table_printed", "pieces", "generate", "Sigmoid"]
+__all__ = ["RowLSE", "RowMax", "RowLog1pRest", "Lowered", "lower", "ScalarPrinter", "table_printed", "pieces", "generate", "Sigmoid"]

@@ -46,20 +46,40 @@ def _namespace():
             return z
         return _PinRows.apply(z, torch.amax(z, dim=-1, keepdim=True) == torch.inf)
 
+    def _log_rest(z):
+        # (m, log1p(rest)) of rows without a +inf entry: m = z_t at the first argmax t, rest the
+        # sum of exp(z - m) over the other entries. logsumexp(z) = m + log1p(rest) holds for any
+        # fixed t, so autograd through the gathered m is exact (amax would split a tie), and
+        # log1p keeps the digits of a rest of 9e-14 that log(1 + rest) rounds away.
+        t = torch.argmax(z, dim=-1, keepdim=True)
+        m = torch.gather(z, -1, t)
+        finite = torch.isfinite(m)
+        m = torch.where(finite, m, torch.zeros_like(m))
+        e = torch.exp(z - m)
+        e = torch.where(torch.arange(z.shape[-1], device=z.device) == t, torch.zeros_like(e), e)
+        rest = torch.sum(e, dim=-1, keepdim=True)
+        # a row of -inf only: log 0 = -inf (log's argument is 1 elsewhere: where() would send its
+        # nan derivative at 0 into every row)
+        return m, torch.where(finite, torch.log1p(rest), torch.log(torch.where(finite, torch.ones_like(rest), rest)))
+
+    def _neg_log_softmax(z):
+        # -log softmax(z) entry by entry, (m - z_k) + log1p(rest): a cross-entropy summed as
+        # y_k times these terms >= 0 does not cancel (see _numpy_runtime._neg_log_softmax).
+        z = _pin_infinite_rows(z)
+        m, log_rest = _log_rest(z)
+        return (m - z) + log_rest
+
     def _logsumexp_minus(z, zy):
-        # (max - z_y) + log sum exp(z - max): exact 0 + log(1 + tiny) for a confident
-        # right answer. The max is a constant for autograd (its terms cancel exactly).
-        m = torch.amax(z, dim=-1, keepdim=True).detach()
-        top = m == torch.inf
+        # (m - z_y) + log1p(rest): exactly 0 + log(1 + tiny) for a confident right answer.
+        top = torch.amax(z, dim=-1, keepdim=True) == torch.inf
         if bool(top.any()):
             # A row with +inf logits: log(number of +inf entries) when z_y is one, +inf otherwise
             # (the row as 0 at +inf and -inf elsewhere), where inf - inf would be nan.
             zero, minf = torch.zeros((), dtype=z.dtype, device=z.device), torch.full((), -torch.inf, dtype=z.dtype, device=z.device)
             z = torch.where(top, torch.where(z == torch.inf, zero, minf), z)
             zy = torch.where(top[..., 0], torch.where(zy == torch.inf, zero, minf), zy)
-            m = torch.where(top, zero, m)
-        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-        return (m[..., 0] - zy) + torch.log(torch.sum(torch.exp(z - m), dim=-1))
+        m, log_rest = _log_rest(z)
+        return (m[..., 0] - zy) + log_rest[..., 0]
 
     def _xmul(x, v):
         # x v with 0 v = 0 for infinite v too (a zero weight on an infinite logit is the limit 0).
@@ -120,6 +140,7 @@ def _namespace():
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
+        "_neg_log_softmax": _neg_log_softmax,
         "_pin_infinite_rows": _pin_infinite_rows,
         "_xlogy": torch.special.xlogy,
         "_xmul": _xmul,

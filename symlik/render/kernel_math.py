@@ -11,6 +11,7 @@ would print ``\\mathrm{np}.\\mathrm{log1p}``. So the source is first rewritten
     np.logaddexp(0, z)     -> log(1 + exp(z))
     _xlogy(a, b)           -> a * log(b)
     _logsumexp(z)          -> log(sum(exp(z[j]) for j in range(C)))
+    _neg_log_softmax(z)    -> log(sum(exp(z[j]) for j in range(C))) - z   (z[k] inside a sum)
     np.sum(e, axis=-1)     -> sum(e[k] for k in range(C))   (event arrays indexed by k)
     gammaln(x)             -> log(gamma(x))
     _gather(p, y)          -> p[y]
@@ -305,6 +306,8 @@ class _MathRewriter(ast.NodeTransformer):
             return self._logsumexp(args[0])
         if bare == "logsumexp_minus":
             return ast.BinOp(left=self._logsumexp(args[0]), op=ast.Sub(), right=args[1])
+        if bare == "neg_log_softmax":  # -log softmax(z)_k, entry by entry inside a sum over k
+            return ast.BinOp(left=self._logsumexp(args[0]), op=ast.Sub(), right=args[0])
         if bare in CALL_RULES:
             return CALL_RULES[bare](*args)
         return ast.Call(func=_name(bare), args=args, keywords=[])
