@@ -63,7 +63,6 @@ OVER_BOUND = frozenset({
     ('beta-mean-precision-mu-phi-logit', 'd nll / d phi'),
     ('beta-mean-precision-mu-phi-logit', 'loss'),
     ('beta-mean-precision-mu-phi-logit', 'nll'),
-    ('logistic', 'd nll / d mu'),
     ('negative-binomial-n-p', 'd loss / d n'),
     ('negative-binomial-n-p', 'd nll / d n'),
     ('negative-binomial-n-p', 'loss'),

@@ -124,6 +124,10 @@ CASES = [
     ("sigmoid_minus_label", Sigmoid(z) - sp.Symbol("y"), Sigmoid, ("z", "y"),
      [(50.0, 1.0), (-50.0, 0.0), (700.0, 1.0), (-700.0, 0.0), (0.0, 1.0), (3.0, 0.25)],
      lambda z, y: _at_400_digits(lambda: 1 / (1 + mpmath.exp(-z)) - y)),
+    # the logistic distribution's gradient in its location: 2 sigmoid(r) - 1 with r = (mu - y)/s tiny
+    ("twice_sigmoid_minus_one", 2 * Sigmoid(z) - 1, sp.tanh, ("z",),
+     [(1e-16,), (-1e-8,), (0.0,), (3.0,), (40.0,), (-1000.0,)],
+     lambda z_: _at_400_digits(lambda: 2 / (1 + mpmath.exp(-z_)) - 1)),
     ("logaddexp", sp.log(sp.exp(a) + sp.exp(b)), logaddexp, ("a", "b"), [(1000.0, 999.0), (-1000.0, -1001.0)],
      lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
     ("bce_logits", Softplus(z) - p * z, XMul, ("z", "p"), [(40.0, 1.0), (-40.0, 0.0), (1000.0, 0.0), (-1000.0, 1.0), (2.0, 0.5)],

@@ -260,6 +260,29 @@ sigmoid_minus_label_opt = Rewrite(
 )
 
 
+def _twice_sigmoid_minus_one(e):
+    """(b, z) when e is b - 2 b sigmoid(z) (2 sigmoid(z) - 1 with b = -1), b free of sigmoid, else None."""
+    if not isinstance(e, sp.Add) or len(e.args) != 2:
+        return None
+    for t, b in (e.args, e.args[::-1]):
+        sig = [f for f in sp.Mul.make_args(t) if isinstance(f, Sigmoid)]
+        if len(sig) == 1 and not b.has(Sigmoid):
+            a = t / sig[0]
+            if sp.expand(a + 2 * b) == 0:
+                return b, sig[0].args[0]
+    return None
+
+
+twice_sigmoid_minus_one_opt = Rewrite(
+    "twice_sigmoid_minus_one",
+    lambda e: _twice_sigmoid_minus_one(e) is not None,
+    lambda e: (lambda b, z: -b * sp.tanh(z / 2))(*_twice_sigmoid_minus_one(e)),
+    "2 sigmoid(z) - 1 = tanh(z/2): at z = 1e-16 the left side is 1 - 1 = 0, the right keeps 5e-17 (the "
+    "logistic distribution's gradient in its location, (y - mu)/s tiny)",
+    priority=128,
+)
+
+
 def _is_logaddexp(e) -> bool:
     if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Add) or len(e.args[0].args) != 2:
         return False
