@@ -238,6 +238,12 @@ class IntegerInterval(Interval):
         return [float(self.lower), float(self.lower + 1), 10.0, 1e6]
 
 
+def rows_off_the_simplex(v) -> np.ndarray:
+    """Rows of ``v`` whose sum over the last axis is not 1 within 2e-6 (a nan sum included):
+    np.isclose(sum, 1, rtol=1e-6, atol=1e-6), written out (np.isclose costs 20 us a call)."""
+    return ~(np.abs(v.sum(axis=-1) - 1.0) <= 2e-6)
+
+
 @dataclass(frozen=True)
 class Simplex(Constraint):
     """Probability vectors: nonnegative entries that sum to 1 over the last axis."""
@@ -249,8 +255,7 @@ class Simplex(Constraint):
         with np.errstate(invalid="ignore"):
             bad = self._non_finite(v) | ~(v >= 0)
             if v.ndim:
-                row_bad = ~np.isclose(v.sum(axis=-1), 1.0, rtol=1e-6, atol=1e-6)
-                bad |= row_bad[..., None]
+                bad |= rows_off_the_simplex(v)[..., None]
         return bad
 
     def draw(self, rng, shape) -> np.ndarray:
