@@ -73,3 +73,48 @@ def test_import_symlik_does_not_import_sympy():
     code = "import sys, symlik; symlik.names(); print(any(m in sys.modules for m in ('sympy', 'scipy', 'torch', 'cupy')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+# The shortcut that skips a check's entry-by-entry mask (two reductions, min and max) may only
+# say "valid" where the mask finds nothing: every constraint, on arrays at and beyond its edges.
+_EDGE_VALUES = [0.0, 1.0, -1.0, 0.5, 1e-300, -1e-300, 2.0, 1e308, -1e308, np.inf, -np.inf, np.nan, 3.0, 1 - 1e-16]
+
+
+@pytest.mark.parametrize("name", ["real", "positive", "nonnegative", "unit_interval", "open_unit_interval",
+                                  "positive_integer", "nonnegative_integer"])
+def test_the_quick_check_never_passes_what_the_full_check_refuses(name):
+    from symlik.model import constraints as C
+
+    constraint = getattr(C, name)
+    rng = np.random.default_rng(7)
+    seen = {True: 0, False: 0}
+    for _ in range(400):
+        values = rng.choice(_EDGE_VALUES, size=int(rng.integers(1, 5)))
+        with np.errstate(over="ignore"):  # 1e308 in float32 is inf: one more edge
+            as_float32 = values.astype(np.float32)
+        finite = values[np.isfinite(values) & (np.abs(values) < 1e18)]
+        for a in (values, as_float32, np.round(finite).astype(np.int64)):
+            if a.size == 0:
+                continue
+            quick = constraint.quick_ok(a)
+            seen[quick] += 1
+            if quick:
+                assert not np.any(constraint.violations(a)), (name, a)
+    assert seen[True] and seen[False]  # both answers were reached
+
+
+@pytest.mark.parametrize("support", ["reals", "positive_reals"])
+def test_the_quick_support_check_never_passes_what_the_full_check_refuses(support):
+    from symlik.compiler.checks import support_check
+    from symlik.model import constraints as C
+
+    check, _ = support_check(getattr(C, support))
+    rng = np.random.default_rng(8)
+    seen = {True: 0, False: 0}
+    for _ in range(400):
+        y = rng.choice(_EDGE_VALUES, size=int(rng.integers(1, 5)))
+        quick = check.quick_ok(y)
+        seen[quick] += 1
+        if quick:
+            assert not np.any(check(y, {})), (support, y)
+    assert seen[True] and seen[False]

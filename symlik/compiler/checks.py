@@ -9,12 +9,13 @@ runs. Imports only NumPy and the constraint dataclasses.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 import numpy as np
 
 from symlik.core.errors import SymlikError
-from symlik.model.constraints import Constraint, Support, rows_off_the_simplex, unit_sphere
+from symlik.model.constraints import Constraint, Support, rows_off_the_simplex, unit_sphere, within_bounds
 
 PRE_ACTIVATION_RULE = "be real (a pre-activation; nan is not allowed)"
 CLASS_INDEX_RULE = "be a class index in [0, C) where C is the size of the last axis"
@@ -138,7 +139,7 @@ NEVER_REFUSED = 2**24
 def refuse_oversized(shape: tuple, itemsize: int, what: str) -> None:
     """Refuse, before allocating, an array of ``shape`` larger than the memory available now
     (Linux and macOS report it; elsewhere nothing is refused)."""
-    size = int(np.prod(shape, dtype=np.float64)) * itemsize
+    size = math.prod(int(n) for n in shape) * itemsize  # Python integers: exact, and no NumPy call
     if size <= NEVER_REFUSED:  # reading the system's figure costs 35 us, a batch of 32 far less
         return
     available = available_memory()
@@ -204,6 +205,10 @@ def support_check(s: Support):
                 bad |= _counts_vector_violations(y, arrays.get(s.upper) if isinstance(s.upper, str) else s.upper)
         return bad
 
+    if s.kind == "continuous" and not isinstance(s.lower, str) and not isinstance(s.upper, str):
+        # finite and within numeric bounds, by min and max (an open edge whose density is finite
+        # fails here, and is then looked at entry by entry)
+        check.quick_ok = lambda y: within_bounds(y, s.lower, s.upper, s.open_lower, s.open_upper)
     rule = {
         "onehot": "be one-hot or a probability vector over the last axis",
         "simplex": "lie on the probability simplex over the last axis",
