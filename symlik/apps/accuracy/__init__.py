@@ -37,6 +37,11 @@ NOT_MEASURED = {
 }
 
 
+def not_measured_lines() -> list[str]:
+    """The entries left out of the grid, each with where its accuracy is checked instead."""
+    return [f"- Not measured over the grid: `{name}`, checked in {where}." for name, where in sorted(NOT_MEASURED.items())]
+
+
 def measured(name: str) -> bool:
     return name not in NOT_MEASURED
 
@@ -175,7 +180,7 @@ def render(rows, user_rows=()) -> str:
             w, slug, kernel, where = worst[dtype]
             lines.append(f"- Worst {dtype}: {w:.1e} ({slug}, {kernel}, at {where}).")
     all_ok = all((r is None or r.ok) for _, _, r64, r32 in rows for r in (r64, r32))
-    lines += [f"- Every kernel within bounds: {'yes' if all_ok else 'NO'}.", ""]
+    lines += [f"- Every kernel within bounds: {'yes' if all_ok else 'NO'}.", *not_measured_lines(), ""]
     text = "\n".join(lines + _table(rows)) + "\n"
     return text + render_user(user_rows) if user_rows else text
 
