@@ -53,7 +53,8 @@ def _shifted_and_rest(z):
     d = z - m
     e = np.exp(d)
     top = d == 0
-    rest = np.where(top, 0.0, e).sum(axis=-1, keepdims=True) + (top.sum(axis=-1, keepdims=True) - 1)
+    # the count in e's dtype: an int64 count would make a float32 row float64
+    rest = np.where(top, 0.0, e).sum(axis=-1, keepdims=True) + (top.sum(axis=-1, keepdims=True, dtype=e.dtype) - 1)
     return d, e, rest, clean
 
 
