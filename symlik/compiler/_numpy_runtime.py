@@ -5,6 +5,7 @@ on first use: they are vectorised ufuncs with float32 and float64 loops."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -38,7 +39,7 @@ def _logsumexp(z):
 
 
 def _shifted_and_rest(z):
-    """(d, e, rest, clean) of rows of logits: d = z - max, exactly 0 at each maximal entry,
+    """(m, d, e, rest, clean) of rows of logits: m the row max (0 for a row of -inf only), d = z - m, exactly 0 at each maximal entry,
     e = exp(d), and rest = sum(e) - 1 without the subtraction: the sum over d < 0 plus the
     maximal entries beyond one (each exp(0) = 1 exactly). log1p(rest) keeps the digits of a rest
     of 9e-14 that log(sum(e)) rounds away. A row with +inf entries is pinned to its limit
@@ -55,7 +56,12 @@ def _shifted_and_rest(z):
     top = d == 0
     # the count in e's dtype: an int64 count would make a float32 row float64
     rest = np.where(top, 0.0, e).sum(axis=-1, keepdims=True) + (top.sum(axis=-1, keepdims=True, dtype=e.dtype) - 1)
-    return d, e, rest, clean
+    return m, d, e, rest, clean
+
+
+def _quiet_unless(clean):
+    """No context where every row was finite; else silence a row of -inf only (its nan is the answer)."""
+    return contextlib.nullcontext() if clean else np.errstate(divide="ignore", invalid="ignore")
 
 
 def _neg_log_softmax(z):
@@ -64,10 +70,8 @@ def _neg_log_softmax(z):
     sum_k y_k (-log softmax(z)_k), a sum of terms >= 0 that cannot cancel, where
     logsumexp(z) sum_k y_k - sum_k y_k z_k loses every digit of 9.4e-14 at logits [30, 0, -30]
     with target [1, 0, 0]."""
-    d, _, rest, clean = _shifted_and_rest(z)
-    if clean:
-        return np.log1p(rest) - d
-    with np.errstate(divide="ignore", invalid="ignore"):  # a row of -inf only: nan, as logsumexp - z
+    _, d, _, rest, clean = _shifted_and_rest(z)
+    with _quiet_unless(clean):
         return np.log1p(rest) - d
 
 
@@ -76,11 +80,9 @@ def _scaled_softmax_minus(z, c, w):
     ((c e - w) - w rest) / (1 + rest) with e = exp(z - max): softmax is e / (1 + rest), and
     at a maximal entry e = 1, so a confident right answer (c = w = 1) gives -rest / (1 + rest)
     with every digit, not the rounding of 1/(1 + 9.4e-14) - 1."""
-    _, e, rest, clean = _shifted_and_rest(z)
+    _, _, e, rest, clean = _shifted_and_rest(z)
     scaled = e if isinstance(c, int) and c == 1 else c * e
-    if clean:
-        return ((scaled - w) - w * rest) / (1 + rest)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a row of -inf only: 0/0, as softmax
+    with _quiet_unless(clean):
         return ((scaled - w) - w * rest) / (1 + rest)
 
 
@@ -96,16 +98,9 @@ def _logsumexp_minus(z, zy):
         top = m == np.inf
         z = np.where(top, np.where(z == np.inf, 0.0, -np.inf), z)
         zy = np.where(top[..., 0], np.where(zy == np.inf, 0.0, -np.inf), zy)
-        m = np.where(top, 0.0, m)
-    finite = np.isfinite(m)
-    m = np.where(finite, m, 0)
-    e = np.exp(z - m)
-    top = np.argmax(z, axis=-1)[..., None]
-    # the argmax term is exactly 1 (taken out, for log1p) unless the row is all -inf
-    np.put_along_axis(e, top, np.where(finite, 0.0, np.take_along_axis(e, top, axis=-1)), axis=-1)
-    rest = np.sum(e, axis=-1)
-    with np.errstate(divide="ignore"):  # a row of -inf only: log 0 = -inf, the limit
-        return (m[..., 0] - zy) + np.where(finite[..., 0], np.log1p(rest), np.log(rest))
+    m, _, _, rest, clean = _shifted_and_rest(z)  # rows pinned above: a row of -inf only is left
+    with _quiet_unless(clean):
+        return (m[..., 0] - zy) + np.log1p(rest[..., 0])
 
 
 def _x_times(log_fn, x, y):
