@@ -23,8 +23,9 @@ import numpy as np
 import sympy as sp
 
 from symlik.analysis.information import _listed, _nicer_negated, tidy
+from symlik.analysis.moments import expectation_by_moments, log_density
 from symlik.core import expectation as E
-from symlik.core.algebra import expand_logs, log_of, split_sum, sum_parts
+from symlik.core.algebra import split_sum, sum_parts
 from symlik.core.document import Document
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import DensityOf
@@ -194,14 +195,9 @@ def kl(p, q, *, p_params: dict | None = None, q_params: dict | None = None, p_op
     raise NotSupportedError(f"KL over the support {p.support.describe()} is not derived yet")
 
 
-def _log_density(spec, y, values):
-    log = spec.log_density(y, **values)
-    return expand_logs(log) if log is not None else log_of(spec.density(y, **values))
-
-
 def _scalar(p, q, p_vals, q_vals) -> KL:
     y = p.y
-    ratio = sp.expand(_log_density(p, y, p_vals) - _log_density(q, y, q_vals))
+    ratio = sp.expand(log_density(p, y, p_vals) - log_density(q, y, q_vals))
     density = p.density(y, **p_vals)
     moments: dict = {}
     domain = E.domain_of(_bound(p, p_vals))
@@ -209,251 +205,10 @@ def _scalar(p, q, p_vals, q_vals) -> KL:
     rules: list = []
     if value is None:  # moment by moment, with the score identity where integration fails
         moments = {}
-        value = _by_moments(p, p_vals, ratio, y, density, domain, moments, rules)
+        value = expectation_by_moments(p, p_vals, ratio, y, density, domain, moments, rules)
     if value is None:
         raise NotSupportedError(f"SymPy cannot take the expectation for KL({p.name} || {q.name})")
     return KL(p, q, p_vals, q_vals, _tidy(value), ratio, moments, y, rules=tuple(rules))
-
-
-def _by_moments(p, p_vals, ratio, y, density, domain, moments, rules):
-    """E_p[ratio] one moment E_p[g(y)] at a time: each by the score identity (below) or, failing
-    that, by integration (or summation) over the support; None if some moment is out of reach."""
-    total = sp.S.Zero
-    for g, coeff in E.moments(ratio, y).items():
-        value = sp.S.One if g == 1 else _moment(p, p_vals, g, y, density, domain, moments, rules, depth=0)
-        if value is None:
-            return None
-        total += coeff * value
-    return sp.simplify(total)
-
-
-def _moment(p, p_vals, g, y, density, domain, moments, rules, depth):
-    if g in moments:
-        return moments[g]
-    value = _by_poisson_kernel(g, y, density, domain, rules)
-    if value is None and depth < 2:
-        value = _by_score(p, p_vals, g, y, density, domain, moments, rules, depth)
-    if value is None:
-        value = _by_shift(p, p_vals, g, y, density, rules)
-    if value is None:
-        value = _by_exponential_substitution(g, y, density, domain, rules)
-    if value is None:
-        value = _by_log_substitution(g, y, density, domain, rules)
-    if value is None:
-        value = E.total(g * density, y, domain)
-    if value is not None:
-        moments[g] = sp.simplify(value)
-    return moments.get(g)
-
-
-def _quadratic(expr, y):
-    """(leading coefficient, centre, half-width) when expr = A ((y - c)^2 + w^2) with A, w > 0, else None."""
-    expr = sp.expand(expr)
-    if not expr.is_polynomial(y) or sp.degree(expr, y) != 2:
-        return None
-    a2, a1, a0 = (sp.expand(expr).coeff(y, k) for k in (2, 1, 0))
-    centre = sp.simplify(-a1 / (2 * a2))
-    width = sp.sqrt(sp.factor(sp.simplify(a0 / a2 - centre**2)))
-    if not (a2.is_positive and width.is_positive):
-        return None
-    return a2, centre, sp.simplify(width)
-
-
-def _by_poisson_kernel(g, y, density, domain, rules):
-    """E[log((y - a)^2 + b^2)] under a Cauchy density on the real line, with b > 0.
-
-    The Cauchy density s / (pi ((y - m)^2 + s^2)) is the Poisson kernel of the upper half-plane at
-    m + i s: for h harmonic there (and growing no faster than log |y|), E[h(y)] = h(m + i s).
-    log((y - a)^2 + b^2) = 2 log |y - (a - i b)| is harmonic in the upper half-plane, a - i b lying
-    below it, so E[log((y - a)^2 + b^2)] = log((m - a)^2 + (s + b)^2): no integral is taken.
-    """
-    if not isinstance(g, sp.log) or domain.lower != -sp.oo or domain.upper != sp.oo:
-        return None
-    numer, denom = sp.fraction(sp.together(density))
-    kernel, inner = _quadratic(denom, y), _quadratic(g.args[0], y)
-    if kernel is None or inner is None or numer.has(y):
-        return None
-    lead, m, s = kernel
-    if sp.simplify(numer / lead - s / sp.pi) != 0:
-        return None
-    c, a, b = inner
-    value = sp.log(c) + sp.log((m - a) ** 2 + (s + b) ** 2)
-    rules.append(
-        Step(
-            f"The moment of {sp.sstr(g)}, by the Poisson kernel",
-            value,
-            reason(
-                "The density is ", sp.Eq(density, s / (sp.pi * ((y - m) ** 2 + s**2))), ", the Poisson kernel of the upper "
-                "half-plane at ", m + sp.I * s, ": for a function harmonic there, its expectation is its value at that point. ",
-                sp.Eq(g, sp.log(c) + sp.log((y - a) ** 2 + b**2), evaluate=False), ", and ", sp.log((y - a) ** 2 + b**2),
-                " is twice the log of the distance from ", y, " to ", a - sp.I * b, ", which lies below the real line: "
-                "harmonic in the upper half-plane. Its value at ", m + sp.I * s, " is the moment.",
-            ),
-            form("moment", g),
-        )
-    )
-    return value
-
-
-def _by_shift(p, p_vals, g, y, density, rules):
-    """E[g(y)] when g(y) p(y | theta) = c p(y | theta + j) with c free of y: the shifted density
-    integrates to 1 over the same support, so E[g] = c (for the beta, y p(y | a, b) =
-    a / (a + b) p(y | a + 1, b))."""
-    for name, theta in p_vals.items():
-        if not isinstance(theta, sp.Symbol) or name in (p.support.lower, p.support.upper):
-            continue
-        for j in (1, 2):
-            shifted = p.density(y, **{**p_vals, name: theta + j})
-            c = sp.simplify(sp.gammasimp(sp.powsimp(g * density / shifted, force=True)))
-            if c.has(y) or c == 0:
-                continue
-            rules.append(
-                Step(
-                    f"The moment of {sp.sstr(g)}, from a shifted density",
-                    c,
-                    reason(
-                        g, " times the density with ", theta, " is ", c, " times the density with ", sp.Eq(theta, theta + j),
-                        ", which also integrates to ", sp.S.One, " over the support.",
-                    ),
-                    form("moment", g),
-                )
-            )
-            return c
-    return None
-
-
-def _by_exponential_substitution(g, y, density, domain, rules):
-    """E[g(y)] over the real line for a density in exp(a y + c) (the Gumbel's double exponential):
-    substitute t = exp(a y + c), so y = (log t - c) / a and dy = dt / (|a| t) over t in (0, inf),
-    where the integrals are gamma functions and their derivatives (Gumbel moments)."""
-    if domain.discrete or domain.lower != -sp.oo or domain.upper != sp.oo:
-        return None
-    exps = density.atoms(sp.exp)
-    linear = {e for e in exps if e.args[0].has(y) and not sp.diff(e.args[0], y).has(y)}
-    inner = sorted((e for e in linear if any(o != e and o.has(e) for o in exps)), key=sp.default_sort_key)
-    t = sp.Symbol("t", positive=True)
-    for e in inner:
-        a = sp.diff(e.args[0], y)
-        c = sp.simplify(e.args[0] - a * y)
-        if a.is_positive is None and a.is_negative is None:
-            continue
-        back = (sp.log(t) - c) / a
-        integrand = sp.powsimp(sp.expand_power_exp(sp.expand((g * density).xreplace({y: back}) / (sp.Abs(a) * t))), force=True)
-        value = _euler_integral(integrand, t)
-        if value is None:
-            continue
-        value = sp.simplify(value)
-        rules.append(
-            Step(
-                f"The moment of {sp.sstr(g)}, by substituting t = {sp.sstr(e)}",
-                value,
-                reason(
-                    "Substitute ", sp.Eq(t, e), ": ", sp.Eq(y, back), " and the real line maps onto ", sp.Interval.open(0, sp.oo),
-                    ". Each term is then ", term("euler_integral_derivative"), ", Euler's integral ",
-                    term("euler_integral"), " differentiated n times in s under the integral sign.",
-                ),
-                form("moment", g),
-            )
-        )
-        return value
-    return None
-
-
-def _by_log_substitution(g, y, density, domain, rules):
-    """E[g(y)] over (0, inf) for a density in log y (the lognormal): substitute y = e^u, dy = e^u du,
-    which maps (0, inf) onto the real line and log y onto u."""
-    if domain.discrete or domain.lower != 0 or domain.upper != sp.oo or not density.has(sp.log(y)):
-        return None
-    u = sp.Symbol("u", real=True)
-    integrand = sp.expand_log(sp.powsimp((g * density).xreplace({y: sp.exp(u)}) * sp.exp(u), force=True), force=True)
-    value = E.integrate(sp.simplify(integrand), u, -sp.oo, sp.oo)
-    if value is None:
-        return None
-    rules.append(
-        Step(
-            f"The moment of {sp.sstr(g)}, by substituting y = exp(u)",
-            value,
-            reason(
-                "Substitute ", sp.Eq(y, sp.exp(u)), ": ", sp.Eq(sp.log(y), u), ", the element of length is ", sp.exp(u),
-                " du, and ", sp.Interval.open(0, sp.oo), " maps onto the real line.",
-            ),
-            form("moment", g),
-        )
-    )
-    return value
-
-
-def _euler_integral(integrand, t):
-    """The integral over t in (0, inf) of a sum of terms K t^s log(t)^n e^(-t): each is the n-th
-    derivative in s of Euler's integral Gamma(s + 1) = integral of t^s e^(-t) dt (differentiation
-    under the integral sign); None when a term is not of that form."""
-    s = sp.Dummy("s")
-    total = sp.S.Zero
-    def split_exp(e):  # exp(A + c log t) = t^c exp(A)
-        parts = sp.Add.make_args(sp.expand(e.args[0]))
-        logs = [x for x in parts if (x / sp.log(t)).is_number is not None and not (x / sp.log(t)).has(t)]
-        return sp.Mul(*(t ** (x / sp.log(t)) for x in logs)) * sp.exp(sp.Add(*(x for x in parts if x not in logs)))
-
-    expanded = sp.expand(sp.expand_log(integrand, force=True))
-    expanded = sp.expand(expanded.replace(lambda e: isinstance(e, sp.exp) and e.has(sp.log(t)), split_exp))
-    for item in sp.Add.make_args(expanded):
-        factors = sp.Mul.make_args(item)
-        n = sum(int(f.exp) if isinstance(f, sp.Pow) and f.base == sp.log(t) else 1 if f == sp.log(t) else 0 for f in factors)
-        rest = sp.powsimp(item / sp.log(t) ** n, force=True)
-        if rest.has(sp.log(t)):
-            return None
-        exponent = sp.simplify(t * sp.diff(sp.expand_log(sp.log(rest), force=True), t) + t)  # rest = K t^s e^(-t)
-        if exponent.has(t):
-            return None
-        K = sp.simplify(sp.powsimp(rest / (t**exponent * sp.exp(-t)), force=True))
-        if K.has(t):
-            return None
-        total += K * sp.diff(sp.gamma(s + 1), s, n).subs(s, exponent)
-    return sp.simplify(total)
-
-
-def _by_score(p, p_vals, g, y, density, domain, moments, rules, depth):
-    """E[g(y)] from the score identity E_p[d log p / d theta] = 0.
-
-    Differentiating the normalisation 1 = integral of p(y | theta) dy in a parameter theta under
-    the integral (the support does not move with theta) gives E_p[d log p / d theta] = 0. When
-    d log p / d theta = c g(y) + sum_h c_h h(y) with c free of y, E[g] = -sum_h c_h E[h] / c: for
-    the gamma, d log p / d k has log y, so E[log y] = psi(k) - log(k / mu) without integrating
-    log y y^(k-1) e^(-k y / mu); for the beta E[log y] = psi(a) - psi(a + b).
-    """
-    log_p = _log_density(p, y, p_vals)
-    for name, theta in p_vals.items():
-        if not isinstance(theta, sp.Symbol) or name in (p.support.lower, p.support.upper):
-            continue  # a parameter that moves the support cannot be differentiated under the integral
-        score = sp.expand(expand_logs(sp.diff(log_p, theta)))
-        parts = E.moments(score, y)
-        if g not in parts or parts[g].has(y):
-            continue
-        rest = sp.S.Zero
-        for h, c in parts.items():
-            if h == g:
-                continue
-            value = sp.S.One if h == 1 else _moment(p, p_vals, h, y, density, domain, moments, rules, depth + 1)
-            if value is None:
-                break
-            rest += c * value
-        else:
-            value = sp.simplify(-rest / parts[g])
-            rules.append(
-                Step(
-                    f"The moment of {sp.sstr(g)}, by differentiating under the integral",
-                    value,
-                    reason(
-                        "Differentiate ", term("density_integrates_to_one"), " in ", theta, " under the integral "
-                        "(the support does not depend on ", theta, "): ", sp.Eq(form("moment", form("partial", term("log_p"), theta)), 0),
-                        ". Here ", sp.Eq(form("partial", term("log_p"), theta), score), "; solve for ", form("moment", g),
-                        " with the moments already found.",
-                    ),
-                    form("moment", g),
-                )
-            )
-            return value
-    return None
 
 
 def _bound(spec, values):
@@ -476,7 +231,7 @@ def _onehot(p, q, p_vals, q_vals) -> KL:
     """One-hot y: E[y_k] = p(e_k); the log-ratio must be linear in y."""
     k, K = p.index, p.K
     y = p.y  # y[k]
-    ratio = split_sum(sp.expand(split_sum(_log_density(p, y, p_vals) - _log_density(q, y, q_vals))))
+    ratio = split_sum(sp.expand(split_sum(log_density(p, y, p_vals) - log_density(q, y, q_vals))))
     summand, rest = sum_parts(ratio, k)
     summand = sp.expand(summand)
     if sp.diff(summand, y, 2) != 0 or rest.has(y.base):
@@ -484,7 +239,7 @@ def _onehot(p, q, p_vals, q_vals) -> KL:
     slope = sp.simplify(sp.diff(summand, y))
     constant = sp.simplify(summand - slope * y)
     # E[y_k] = p(e_k): the log-density at the k-th unit vector, from its own linear form.
-    log_p = split_sum(sp.expand(split_sum(_log_density(p, y, p_vals))))
+    log_p = split_sum(sp.expand(split_sum(log_density(p, y, p_vals))))
     lp_summand, lp_rest = sum_parts(log_p, k)
     lp_slope = sp.simplify(sp.diff(sp.expand(lp_summand), y))
     lp_const = sp.simplify(sp.expand(lp_summand) - lp_slope * y)
@@ -504,8 +259,8 @@ def _simplex(p, q, p_vals, q_vals) -> KL:
     log y_k plus terms free of y."""
     k, K = p.index, p.K
     y = p.y  # y[k]
-    log_p = split_sum(sp.expand(split_sum(_log_density(p, y, p_vals))))
-    ratio = split_sum(sp.expand(split_sum(log_p - _log_density(q, y, q_vals))))
+    log_p = split_sum(sp.expand(split_sum(log_density(p, y, p_vals))))
+    ratio = split_sum(sp.expand(split_sum(log_p - log_density(q, y, q_vals))))
     summand, rest = sum_parts(ratio, k)
     mark = sp.Dummy("log_y")
     marked = sp.expand(summand).xreplace({sp.log(y): mark})
@@ -551,7 +306,7 @@ def _factorised(p, q, p_vals, q_vals) -> KL:
     dens = p.density(y, **p_vals)
     if not isinstance(dens, sp.Product) or dens.limits[0][0] != k:
         raise NotSupportedError(f"KL({p.name} || {q.name}): the density of p is not a product over components")
-    ratio = split_sum(sp.expand(split_sum(_log_density(p, y, p_vals) - _log_density(q, y, q_vals))))
+    ratio = split_sum(sp.expand(split_sum(log_density(p, y, p_vals) - log_density(q, y, q_vals))))
     summand, rest = sum_parts(ratio, k)
     if rest.has(y.base):
         raise NotSupportedError(f"KL({p.name} || {q.name}): the log-ratio does not split over components")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from symlik.analysis.moments import by_power_substitution, moment
 from symlik.core import expectation as E
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import DensityOf, exact
@@ -40,6 +41,7 @@ class Information:
     moments: dict = field(default_factory=dict)  # g(y) -> E[g(y)] used for the Fisher information
     parameters: dict = field(default_factory=dict)  # link input symbol -> (theta symbol, inverse-link expr)
     kinked: bool = False  # log p has a kink in the prediction: I computed as E[s s^T]
+    rules: tuple = ()  # Steps deriving moments by a rule (symlik.analysis.moments), shown before I
 
 
 def _scalar_only(d, what):
@@ -151,13 +153,14 @@ def information(d) -> Information:
     score = sp.Matrix([_tidy_derivative(sp.diff(log_p, t)) for t in wrt])
     hessian = sp.Matrix(len(wrt), len(wrt), lambda i, j: _tidy_derivative(sp.diff(log_p, wrt[i], wrt[j])))
     moments: dict = {}
+    rules: list = []
     kinked = log_p.has(*_KINKS)
     if kinked:  # I = E[s s^T]: equal to E[-H] for a smooth density, and right at a kink
         outer = sp.Matrix(len(wrt), len(wrt), lambda i, j: score[i] * score[j])
-        fisher = _expected(outer, d, moments)
+        fisher = _expected(outer, d, moments, rules)
     else:
-        fisher = _expected(-hessian, d, moments)
-    result = Information(wrt, score, hessian, fisher, moments, _link_parameters(d), kinked)
+        fisher = _expected(-hessian, d, moments, rules)
+    result = Information(wrt, score, hessian, fisher, moments, _link_parameters(d), kinked, tuple(rules))
     _CACHE[key] = (d, result)
     return result
 
@@ -171,22 +174,58 @@ def _known(term, y, known: dict):
     return None
 
 
-def _expected(matrix, d, moments) -> sp.Matrix | None:
+def _expected(matrix, d, moments, rules) -> sp.Matrix | None:
     y = d.y
     domain = E.domain_of(d.spec)
     density = density_in_inputs(d)
     known = {} if d.link else d.spec.known_expectations(y, **{p.name: d.spec.symbol(p.name) for p in d.spec.params})
     entries = {}
+    in_theta = dict(d.spec.known_expectations(y, **{name: d.spec.symbol(name) for name in d.spec.param_names}))
     for i in range(matrix.rows):
         for j in range(i, matrix.cols):
             term = exact(matrix[i, j]) if matrix[i, j].has(y) else matrix[i, j]
             value = _known(term, y, known) if term.has(y) else None
+            if value is None and term.has(y):
+                value = _by_moment_rules(term, d, domain, moments, rules, in_theta)
             if value is None:
                 value = E.expectation(term, y, density, domain, cache=moments) if term.has(y) else term
             if value is None:
                 return None
             entries[i, j] = entries[j, i] = _tidy(value)
     return sp.Matrix(matrix.rows, matrix.cols, lambda i, j: entries[i, j])
+
+
+def _by_moment_rules(term, d, domain, moments, rules, in_theta) -> sp.Expr | None:
+    """E[term] one moment E[g(y)] at a time, each by a rule of ``symlik.analysis.moments`` (the
+    score identity gives the beta's E[log y] = psi(a) - psi(a + b) without an integral), with
+    integration as those rules' last resort. ``in_theta`` (g(y) -> E[g(y)] in the parameters) is
+    shared between the entries of one matrix, so that each rule is applied and shown once. The moments are taken in the distribution's own
+    parameters and then written in the link's input (theta = g^-1(z)), since E[g(y)] does not
+    depend on how theta is predicted. When a g(y) involves a parameter (y - mu, say), only the
+    substitution t = C y^k is tried on the whole term; failing that (None), the caller integrates
+    the whole term at once, where location and scale can be pulled out."""
+    y, spec = d.y, d.spec
+    parts = E.moments(term, y)
+    if any(g.has(sp.DiracDelta) for g in parts):
+        return None
+    values = {name: spec.symbol(name) for name in spec.param_names}
+    if any(g.free_symbols - {y} for g in parts):
+        whole = by_power_substitution(term, y, density_in_inputs(d), domain, rules)
+        return None if whole is None else sp.simplify(whole)
+    values = {name: spec.symbol(name) for name in spec.param_names}
+    to_inputs = {theta: inverse for theta, inverse in _link_parameters(d).values()}
+    total = sp.S.Zero
+    for g, coefficient in parts.items():
+        if g == 1:
+            total += coefficient
+            continue
+        value = moment(spec, values, g, y, spec.density_expr(), domain, in_theta, rules, depth=0)
+        if value is None:
+            return None
+        value = sp.simplify(exact(value.xreplace(to_inputs)))  # in the Hessian's own (elementary) terms
+        moments[g] = value
+        total += coefficient * value
+    return sp.simplify(total)
 
 
 def score(d) -> sp.Matrix:
@@ -297,6 +336,7 @@ def information_steps(d) -> list:
     else:
         why = reason("The expected negative Hessian, ", model, f", by {measure}", moments_text)
         lhs = sp.Eq(form("fisher", theta), form("expected_neg_hessian", theta), evaluate=False)
+    steps += list(info.rules)  # the moments found without integrating, each by its rule
     steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs))
     params = info.parameters
     if len(params) == 1:

@@ -1046,6 +1046,9 @@ class TweedieBase(sp.Function):
     """c_p(y, phi) = exp(TweedieLogBase(y, phi, p)), for the density as it is written (display)."""
 
     nargs = 3
+    # An infinite series in y (Dunn and Smyth) that SymPy has no integration rule for: an
+    # integral over y of it is not attempted (symlik.core.expectation), rather than timed out.
+    no_closed_form_integral = True
 
     def _eval_evalf(self, prec):
         return sp.exp(TweedieLogBase(*self.args))._eval_evalf(prec)

@@ -1,0 +1,104 @@
+"""Fisher informations whose moments come from a rule (symlik.analysis.moments), not from
+SymPy's integrator: each against the expected squared score, E[s s^T], computed by mpmath
+quadrature of a hand-written log-density, with the score by mpmath's numerical derivative."""
+
+import mpmath
+import pytest
+import sympy as sp
+
+import symlik
+from symlik.analysis import information as info_module
+from symlik.core import expectation as E
+
+mpmath.mp.dps = 30
+
+
+def _beta_mean_precision(y, mu, phi):
+    a, b = mu * phi, (1 - mu) * phi
+    return mpmath.loggamma(phi) - mpmath.loggamma(a) - mpmath.loggamma(b) + (a - 1) * mpmath.log(y) + (b - 1) * mpmath.log(1 - y)
+
+
+def _weibull(y, k, lam):
+    return mpmath.log(k) - mpmath.log(lam) + (k - 1) * mpmath.log(y / lam) - (y / lam) ** k
+
+
+def _lognormal(y, mu, sigma):
+    return -mpmath.log(y) - mpmath.log(sigma) - mpmath.log(2 * mpmath.pi) / 2 - (mpmath.log(y) - mu) ** 2 / (2 * sigma**2)
+
+
+def _gamma(y, mu, k):  # shape k, mean mu
+    return k * mpmath.log(k / mu) - mpmath.loggamma(k) + (k - 1) * mpmath.log(y) - k * y / mu
+
+
+def _expected_outer_score(log_p, theta, support):
+    """E[s s^T] with s the gradient of log_p in theta, by quadrature over the support."""
+    n = len(theta)
+
+    def score(y, i):
+        return mpmath.diff(lambda t: log_p(y, *[t if j == i else v for j, v in enumerate(theta)]), theta[i])
+
+    def entry(i, j):
+        return mpmath.quad(lambda y: score(y, i) * score(y, j) * mpmath.exp(log_p(y, *theta)), support)
+
+    return [[entry(i, j) for j in range(n)] for i in range(n)]
+
+
+CASES = [
+    # name, predict, hand-written log-density, parameter values, support split for quadrature
+    ("beta_mean_precision", ("mu", "phi"), _beta_mean_precision, {"mu": 0.3, "phi": 7.0}, [0, 0.3, 1]),
+    ("weibull", ("k", "lam"), _weibull, {"k": 1.7, "lam": 2.5}, [0, 2.5, mpmath.inf]),
+    ("lognormal", ("mu", "sigma"), _lognormal, {"mu": 0.4, "sigma": 0.6}, [0, 1.5, mpmath.inf]),
+    ("gamma", ("mu", "k"), _gamma, {"mu": 2.0, "k": 3.5}, [0, 2.0, mpmath.inf]),
+]
+
+
+@pytest.mark.parametrize("name, predict, log_p, values, support", CASES, ids=[c[0] for c in CASES])
+def test_fisher_from_moment_rules_matches_quadrature(name, predict, log_p, values, support):
+    d = symlik.derive(name, predict=predict)
+    fisher = d.fisher()
+    at = {d.symbols[k]: v for k, v in values.items() if k in d.symbols}
+    want = _expected_outer_score(log_p, [values[p] for p in predict], support)
+    for i in range(len(predict)):
+        for j in range(len(predict)):
+            got = float(fisher[i, j].subs(at).evalf(30))
+            assert got == pytest.approx(float(want[i][j]), rel=1e-10, abs=1e-12), (name, i, j)
+
+
+def test_beta_regression_fisher_through_the_logit():
+    """With mu = sigmoid(z), I(z) = (dmu/dz)^2 I(mu): the score in z, by quadrature."""
+    d = symlik.derive("beta_mean_precision", link="logit")
+    (z_symbol,) = [d.symbols[n] for n in d.predicted_inputs]
+    phi, z = 6.0, -0.8
+    got = float(d.fisher()[0, 0].subs({z_symbol: z, d.symbols["phi"]: phi}).evalf(30))
+    want = _expected_outer_score(lambda y, t: _beta_mean_precision(y, 1 / (1 + mpmath.exp(-t)), phi), [z], [0, 0.5, 1])
+    assert got == pytest.approx(float(want[0][0]), rel=1e-10)
+
+
+def test_tweedie_fisher_is_one_over_phi_times_the_variance_function():
+    """GLM theory: I(mu) = 1 / (phi V(mu)) with V(mu) = mu^p (McCullagh and Nelder, 2.5)."""
+    d = symlik.derive("tweedie")
+    s = d.symbols
+    value = d.fisher()[0, 0].subs({s["mu"]: 1.7, s["phi"]: 0.8, s["power"]: 1.4})
+    assert float(value) == pytest.approx(1 / (0.8 * 1.7**1.4), rel=1e-14)
+
+
+def test_the_moment_rules_are_shown_in_the_derivation():
+    text = symlik.derive("weibull", predict=("k", "lam")).explained().to_markdown()
+    assert "by substituting t =" in text
+    text = symlik.derive("beta_mean_precision", predict=("mu", "phi")).explained().to_markdown()
+    assert "by differentiating under the integral" in text
+
+
+def test_integrals_sympy_has_no_rule_for_are_not_attempted(monkeypatch):
+    """The skew-normal's Fisher information needs E[y^k (phi(a y)/Phi(a y))^2] (no closed form): it
+    is reported as not derived, without spending the symbolic time budget on the integrator."""
+    def refuse(*args):
+        raise AssertionError("the integrator was started on an integrand out of its reach")
+
+    monkeypatch.setattr(E, "within_budget", refuse)
+    d = symlik.derive("skew_normal")
+    info_module._CACHE.clear()
+    assert info_module.information(d).fisher is None
+    y, a = sp.symbols("y a", real=True)
+    assert E.out_of_reach(sp.exp(-y**2) / (1 + sp.erf(a * y)), y)
+    assert not E.out_of_reach(sp.exp(-y**2) * (1 + sp.erf(a * y)), y)
