@@ -319,7 +319,9 @@ def information_steps(d) -> list:
         )
         return steps
     domain = E.domain_of(d.spec)
-    measure = "summing over the support" if domain.discrete else "integrating over the support"
+    measure = "by summing over the support" if domain.discrete else "by integrating over the support"
+    if info.rules:  # some moments came from the steps above, not from an integral or a sum
+        measure = "with the expectations found above"
     used = [sp.Eq(form("moment", g), v, evaluate=False) for g, v in info.moments.items() if g != 1]
     if used:
         moments_text = reason(" term by term; the moments used: ", *_listed(used), ".")
@@ -330,11 +332,11 @@ def information_steps(d) -> list:
     if info.kinked:
         why = reason(
             "The log-density has a kink in the prediction, where the Hessian hides a delta function, so the "
-            "information is taken as the expected squared score, ", model, f", by {measure}", moments_text,
+            "information is taken as the expected squared score, ", model, f", {measure}", moments_text,
         )
         lhs = sp.Eq(form("fisher", theta), form("expected_squared_score", theta), evaluate=False)
     else:
-        why = reason("The expected negative Hessian, ", model, f", by {measure}", moments_text)
+        why = reason("The expected negative Hessian, ", model, f", {measure}", moments_text)
         lhs = sp.Eq(form("fisher", theta), form("expected_neg_hessian", theta), evaluate=False)
     steps += list(info.rules)  # the moments found without integrating, each by its rule
     steps.append(Step("The Fisher information", _shown(info.fisher), why, lhs))

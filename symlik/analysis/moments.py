@@ -227,7 +227,7 @@ def by_power_substitution(g, y, density, domain, rules):
             continue
         rules.append(
             Step(
-                f"The moment of {sp.sstr(g)}, by substituting t = {sp.sstr(power)}",
+                "An expectation by a power substitution",
                 value,
                 reason(
                     "Substitute ", sp.Eq(t, power), ": ", sp.Eq(y, back), ", and ", sp.Interval.open(0, sp.oo),
@@ -299,6 +299,7 @@ def _by_score_system(p, p_vals, g, y, moments, rules):
         shown.append(sp.Eq(form("partial", term("log_p"), theta), score))
     if g not in unknowns or not equations:
         return None
+    discrete = p.support.kind == "discrete"
     solutions = sp.linsolve(equations, list(unknowns.values()))
     if not isinstance(solutions, sp.FiniteSet) or len(solutions) != 1:
         return None
@@ -308,15 +309,17 @@ def _by_score_system(p, p_vals, g, y, moments, rules):
         return None
     for h, value in found.items():
         moments.setdefault(h, value)
-    names = ", ".join(sp.sstr(h) for h in found)
     rules.append(
         Step(
-            f"The moments of {names}, by differentiating under the integral",
+            "The moments from the expected score" if len(found) > 1 else "A moment from the expected score",
             found[g] if len(found) == 1 else sp.Matrix([found[h] for h in found]),
             reason(
-                "Differentiate ", term("density_integrates_to_one"), " in each parameter under the integral (the "
-                "support does not depend on them): the expected score is zero. Here ", *_join(shown),
-                ", linear equations in the moments; solved for ", *_join([form("moment", h) for h in found]), ".",
+                "Differentiate ", term("density_sums_to_one" if discrete else "density_integrates_to_one"),
+                " in each parameter" if len(shown) > 1 else " in the parameter", "" if discrete else " under the integral",
+                " (the support does not depend on ", "them" if len(shown) > 1 else "it", "): the expected score is zero. Here ",
+                *_join(shown),
+                ", linear in the moments" if len(shown) > 1 else ", linear in the moment" if len(found) == 1 else "",
+                "; solved for ", *_join([form("moment", h) for h in found]), ".",
             ),
             form("moment", g) if len(found) == 1 else sp.Matrix([form("moment", h) for h in found]),
         )

@@ -123,6 +123,7 @@ TERMS: dict[str, Display] = {
     "euler_integral": Display(r"\Gamma(s + 1) = \int_{0}^{\infty} t^{s} e^{-t}\, dt", "Γ(s + 1) = ∫ t^s e^(-t) dt"),
     "euler_integral_derivative": Display(r"\int_{0}^{\infty} t^{s} (\log t)^{n} e^{-t}\, dt = \frac{d^{n}}{ds^{n}} \Gamma(s + 1)", "∫ t^s (log t)^n e^(-t) dt = d^n/ds^n Γ(s + 1)"),
     "density_integrates_to_one": Display(r"\int p(y \mid \theta)\, dy = 1", "∫ p(y | θ) dy = 1"),
+    "density_sums_to_one": Display(r"\sum_{y} p(y \mid \theta) = 1", "Σ_y p(y | θ) = 1"),
     # The VAE objective (derivation/vae.py): the quantities its steps show, the formulas its reasons quote
     "expected_log_decoder": Display(r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[\log p_{\theta}(x \mid z)\right]", "E_q[log p(x | z)]"),
     "expected_neg_log_decoder": Display(r"\mathbb{E}_{q_{\phi}(z \mid x)}\left[-\log p_{\theta}(x \mid z)\right]", "E_q[-log p(x | z)]"),
