@@ -30,6 +30,12 @@ def _gamma(y, mu, k):  # shape k, mean mu
     return k * mpmath.log(k / mu) - mpmath.loggamma(k) + (k - 1) * mpmath.log(y) - k * y / mu
 
 
+def _student_t(y, mu, sigma, nu):
+    z = (y - mu) / sigma
+    return (mpmath.loggamma((nu + 1) / 2) - mpmath.loggamma(nu / 2) - mpmath.log(mpmath.pi * nu) / 2 - mpmath.log(sigma)
+            - (nu + 1) / 2 * mpmath.log(1 + z**2 / nu))
+
+
 def _expected_outer_score(log_p, theta, support):
     """E[s s^T] with s the gradient of log_p in theta, by quadrature over the support."""
     n = len(theta)
@@ -49,6 +55,7 @@ CASES = [
     ("weibull", ("k", "lam"), _weibull, {"k": 1.7, "lam": 2.5}, [0, 2.5, mpmath.inf]),
     ("lognormal", ("mu", "sigma"), _lognormal, {"mu": 0.4, "sigma": 0.6}, [0, 1.5, mpmath.inf]),
     ("gamma", ("mu", "k"), _gamma, {"mu": 2.0, "k": 3.5}, [0, 2.0, mpmath.inf]),
+    ("student_t", ("mu", "sigma", "nu"), _student_t, {"mu": 0.3, "sigma": 1.4, "nu": 4.5}, [-mpmath.inf, 0.3, mpmath.inf]),
 ]
 
 
@@ -72,6 +79,18 @@ def test_beta_regression_fisher_through_the_logit():
     got = float(d.fisher()[0, 0].subs({z_symbol: z, d.symbols["phi"]: phi}).evalf(30))
     want = _expected_outer_score(lambda y, t: _beta_mean_precision(y, 1 / (1 + mpmath.exp(-t)), phi), [z], [0, 0.5, 1])
     assert got == pytest.approx(float(want[0][0]), rel=1e-10)
+
+
+def test_student_t_fisher_through_the_log_scale():
+    """The boosting parametrisation (mu, log sigma): I = (nu + 1)/((nu + 3) sigma^2) and 2 nu/(nu + 3)."""
+    d = symlik.derive("student_t", predict=("mu", "sigma"), link={"sigma": "log"})
+    mu, log_sigma, nu = 0.2, 0.4, 5.0
+    at = {d.symbols[n]: v for n, v in (("mu", mu), ("log_sigma", log_sigma), ("nu", nu)) if n in d.symbols}
+    got = [[float(d.fisher()[i, j].subs(at)) for j in range(2)] for i in range(2)]
+    want = _expected_outer_score(lambda y, m, t: _student_t(y, m, mpmath.exp(t), nu), [mu, log_sigma], [-mpmath.inf, mu, mpmath.inf])
+    for i in range(2):
+        for j in range(2):
+            assert got[i][j] == pytest.approx(float(want[i][j]), rel=1e-10, abs=1e-12)
 
 
 def test_tweedie_fisher_is_one_over_phi_times_the_variance_function():

@@ -122,3 +122,20 @@ def test_the_books_heavy_tails_figure_draws_what_its_text_discusses():
     text = book.intro_tex([])
     for shown in ("log-cosh", "Cauchy"):
         assert shown in text
+
+
+def test_hessian_figure_draws_the_exact_and_the_fisher_hessian():
+    """docs/boosting.md's figure: Student-t (nu = 4, mu = 0, sigma = 1) in mu and log sigma, against
+    the closed forms (nu + 1)(nu - r^2)/(nu + r^2)^2, 2 nu (nu + 1) r^2/(nu + r^2)^2 (exact) and
+    (nu + 1)/(nu + 3), 2 nu/(nu + 3) (Fisher)."""
+    nu = 4.0
+    fig = plot.hessian_figure(nu=nu)
+    (ax_mu, ax_log_sigma) = fig.axes
+    exact_mu, fisher_mu = ax_mu.get_lines()[:2]
+    exact_ls, fisher_ls = ax_log_sigma.get_lines()[:2]
+    r = exact_mu.get_xdata()
+    np.testing.assert_allclose(exact_mu.get_ydata(), (nu + 1) * (nu - r**2) / (nu + r**2) ** 2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(exact_ls.get_ydata(), 2 * nu * (nu + 1) * r**2 / (nu + r**2) ** 2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fisher_mu.get_ydata(), (nu + 1) / (nu + 3), rtol=1e-12)
+    np.testing.assert_allclose(fisher_ls.get_ydata(), 2 * nu / (nu + 3), rtol=1e-12)
+    assert plot.render(fig, "svg").startswith(b"<?xml")

@@ -119,6 +119,8 @@ def on_files(files, config):
         add(File.generated(config, f"{site.FIGURES}/{d.slug}.svg", content=plot.render(plot.loss_figure(d), "svg")))
     add(File.generated(config, f"{site.FIGURES}/compare.svg",
                        content=plot.render(plot.compare_figure(_compare_names()), "svg")))
+    # docs/boosting.md: the Student-t's exact and Fisher Hessians, from the grad_hess kernels
+    add(File.generated(config, f"{site.FIGURES}/student-t-hessian.svg", content=plot.render(plot.hessian_figure(), "svg")))
     katex = _katex()
     for rel in KATEX_FILES:
         add(File.generated(config, f"assets/katex/{rel}", abs_src_path=str(katex / rel)))

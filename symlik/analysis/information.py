@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from symlik.analysis.moments import by_power_substitution, moment
+from symlik.analysis.moments import by_beta_substitution, by_power_substitution, moment
 from symlik.core import expectation as E
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import DensityOf, exact
@@ -198,22 +198,33 @@ def _expected(matrix, d, moments, rules) -> sp.Matrix | None:
 def _by_moment_rules(term, d, domain, moments, rules, in_theta) -> sp.Expr | None:
     """E[term] one moment E[g(y)] at a time, each by a rule of ``symlik.analysis.moments`` (the
     score identity gives the beta's E[log y] = psi(a) - psi(a + b) without an integral), with
-    integration as those rules' last resort. ``in_theta`` (g(y) -> E[g(y)] in the parameters) is
-    shared between the entries of one matrix, so that each rule is applied and shown once. The moments are taken in the distribution's own
+    integration as those rules' last resort. The moments are taken in the distribution's own
     parameters and then written in the link's input (theta = g^-1(z)), since E[g(y)] does not
-    depend on how theta is predicted. When a g(y) involves a parameter (y - mu, say), only the
-    substitution t = C y^k is tried on the whole term; failing that (None), the caller integrates
-    the whole term at once, where location and scale can be pulled out."""
+    depend on how theta is predicted; ``in_theta`` (g(y) -> E[g(y)] in the parameters) is shared
+    between the entries of one matrix, so that each rule is applied and shown once.
+
+    When a g(y) involves a parameter (y - mu, say), the whole term is written in the parameters
+    and only the substitution t = C y^k and the Beta integrals are tried on it; failing that
+    (None), the caller integrates the whole term at once."""
     y, spec = d.y, d.spec
     parts = E.moments(term, y)
     if any(g.has(sp.DiracDelta) for g in parts):
         return None
     values = {name: spec.symbol(name) for name in spec.param_names}
-    if any(g.free_symbols - {y} for g in parts):
-        whole = by_power_substitution(term, y, density_in_inputs(d), domain, rules)
-        return None if whole is None else sp.simplify(whole)
-    values = {name: spec.symbol(name) for name in spec.param_names}
     to_inputs = {theta: inverse for theta, inverse in _link_parameters(d).values()}
+    if any(g.free_symbols - {y} for g in parts):
+        # in the parameters (sigma rather than e^z), where location and scale can be taken out
+        in_params = term
+        for theta, inverse in to_inputs.items():
+            in_params = in_params.subs(inverse, theta)
+        if in_params.has(*_link_parameters(d)):
+            return None
+        in_params = sp.factor(sp.cancel(in_params))  # (y - mu)^2 again, not y^2 - 2 mu y + mu^2
+        density = spec.density_expr()
+        whole = by_power_substitution(in_params, y, density, domain, rules)
+        if whole is None:
+            whole = by_beta_substitution(in_params, y, density, domain, rules)
+        return None if whole is None else sp.simplify(exact(whole.xreplace(to_inputs)))
     total = sp.S.Zero
     for g, coefficient in parts.items():
         if g == 1:

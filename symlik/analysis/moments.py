@@ -241,6 +241,79 @@ def by_power_substitution(g, y, density, domain, rules):
     return None
 
 
+def by_beta_substitution(g, y, density, domain, rules):
+    """E[g(y)] over the real line for an integrand that is, after location and scale are taken
+    out, a sum of terms K y^j (a + c y^2)^(-s) (the Student-t's (1 + y^2/nu)^(-(nu + 1)/2) with
+    its score's rational functions of y^2). Odd j integrate to zero by symmetry; for even
+    j = 2m, y = sqrt(a/c) tan(theta) turns each into the Beta integral
+    integral of y^(2m) (a + c y^2)^(-s) dy = a^(m + 1/2 - s) c^(-m - 1/2) B(m + 1/2, s - m - 1/2),
+    which converges when s - m - 1/2 > 0 (proven from the assumptions, else None).
+    SymPy's integrator leaves these as Meijer G functions at 1 that it cannot reduce."""
+    if domain.discrete or domain.lower != -sp.oo or domain.upper != sp.oo:
+        return None
+    integrand = g * density
+    standard = E.standardise(integrand, y, domain.lower, domain.upper)
+    factor, inner = standard if standard is not None else (sp.S.One, integrand)
+    quadratics = {b for b in (p.base for p in inner.atoms(sp.Pow)) if b.has(y) and b.is_polynomial(y) and sp.degree(b, y) == 2}
+    for q in sorted(quadratics, key=sp.default_sort_key):
+        c, b1, a = (sp.expand(q).coeff(y, k) for k in (2, 1, 0))
+        if b1 != 0 or not (a.is_positive and c.is_positive):
+            continue
+        total = _beta_integrals(inner, y, q, a, c)
+        if total is None:
+            continue
+        value = sp.simplify(sp.expand_func(factor * total))  # Gamma(x + 1) = x Gamma(x): the ratios cancel
+        title = "Expectations by Beta integrals"
+        if not any(step.title == title for step in rules):  # the rule once, with its general formula
+            K, j, s_, m_, u = sp.symbols("K j s m u")
+            integral = form("real_line_integral", K * y ** (2 * m_) * q ** (-s_))
+            formula = K * a ** (m_ + sp.S.Half - s_) * c ** (-m_ - sp.S.Half) * sp.beta(m_ + sp.S.Half, s_ - m_ - sp.S.Half)
+            rules.append(
+                Step(
+                    title,
+                    formula,
+                    reason(
+                        "After taking out location and scale, each term of the expectation is ", K * y**j * q ** (-s_),
+                        ": odd ", j, " integrate to zero by symmetry, and for ", sp.Eq(j, 2 * m_), " the substitution ",
+                        sp.Eq(y, sp.sqrt(a / c) * sp.tan(u)), " gives Euler's Beta integral ", term("beta_integral"), ".",
+                    ),
+                    integral,
+                )
+            )
+        return value
+    return None
+
+
+def _beta_integrals(integrand, y, q, a, c):
+    """The integral over the real line of ``integrand``, a sum of products of a polynomial in y
+    and powers of q (or of multiples of q), as a sum of Beta integrals; None when a factor has
+    another shape or a term's integral may diverge."""
+    total = sp.S.Zero
+    for item in sp.Add.make_args(integrand):
+        K, poly, exponent = sp.S.One, sp.S.One, sp.S.Zero
+        for f in sp.Mul.make_args(item):
+            base, e = f.as_base_exp()
+            if not f.has(y):
+                K *= f
+            elif f.is_polynomial(y):
+                poly *= f
+            elif not sp.simplify(base / q).has(y):
+                K *= sp.simplify(base / q) ** e  # (1 + y^2/nu)^e = (nu + y^2)^e nu^(-e)
+                exponent += e
+            else:
+                return None
+        s_ = -exponent
+        for (j,), coefficient in sp.Poly(sp.expand(poly), y).terms():
+            if (s_ - sp.Rational(j + 1, 2)).is_positive is not True:
+                return None  # |y|^j q^(-s) may not be integrable
+            if j % 2:
+                continue  # odd and integrable: zero by symmetry
+            m = j // 2
+            beta = sp.gamma(m + sp.S.Half) * sp.gamma(s_ - m - sp.S.Half) / sp.gamma(s_)
+            total += K * coefficient * a ** (m + sp.S.Half - s_) * c ** (-m - sp.S.Half) * beta
+    return total
+
+
 def _euler_integral(integrand, t):
     """The integral over t in (0, inf) of a sum of terms K t^s log(t)^n e^(-t): each is the n-th
     derivative in s of Euler's integral Gamma(s + 1) = integral of t^s e^(-t) dt (differentiation

@@ -31,6 +31,7 @@ from symlik.core.errors import SymlikError, UnknownNameError
 from symlik.core.functions import exact
 from symlik.losses.templates import SCALAR_TEMPLATES
 from symlik.model import links
+from symlik.model.distributions import get
 from symlik.model.distributions.base import LATEX_NAMES
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -395,6 +396,33 @@ def compare_figure(names, *, width: float = 7.5, height: float = 3.2):
         ax_psi.set_ylim(-1.6 * psis[-2], 1.6 * psis[-2])
     ax_loss.legend(frameon=False, fontsize="small")
     fig.suptitle("Residual losses and their influence: a bounded influence resists outliers", fontsize="medium")
+    return fig
+
+
+def hessian_figure(name: str = "student_t", nu: float = 4.0, *, width: float = 7.5, height: float = 3.0):
+    """Exact against expected (Fisher) Hessian of a location-scale NLL over the residual, both
+    from the compiled ``grad_hess`` kernels (mu and log sigma; sigma = 1): where the exact
+    curvature turns negative a boosting leaf would be pushed the wrong way, and the Fisher
+    information gives every observation the same positive curvature."""
+    Figure = _matplotlib()
+    r = np.linspace(-6, 6, 601)
+    inputs = {"mu": np.zeros_like(r), "log_sigma": np.zeros_like(r), "nu": nu, "y": r}
+    curves = {}
+    for hessian in ("exact", "fisher"):
+        kernel = compile_kernel(name, predict=("mu", "sigma"), link={"sigma": "log"}, target="grad_hess", hessian=hessian)
+        _, h = kernel(**{k: v for k, v in inputs.items() if k in kernel.inputs})
+        curves[hessian] = np.asarray(h)
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, column, label in zip(axes, (0, 1), (r"$\mu$", r"$\log \sigma$")):
+        ax.plot(r, curves["exact"][:, column], color=COLORS[0], label="exact Hessian")
+        ax.plot(r, curves["fisher"][:, column], color=COLORS[1], label="Fisher (expected) Hessian")
+        negative = curves["exact"][:, column] < 0
+        ax.fill_between(r, curves["exact"][:, column], 0, where=negative, color=COLORS[0], alpha=0.15, lw=0)
+        _style(ax, r"residual $r = y - \mu$ ($\sigma = 1$)", r"second derivative in %s" % label, r)
+    axes[0].legend(frameon=False, fontsize="small", loc="upper right")
+    title = get(name).title
+    fig.suptitle(rf"{title} ($\nu = {nu:g}$): the exact Hessian turns negative in the tails", fontsize="medium")
     return fig
 
 

@@ -147,7 +147,7 @@ def _inside(point, lo, hi) -> bool:
     return above and below
 
 
-def _standardise(expr, y, lo, hi):
+def standardise(expr, y, lo, hi):
     """Location-scale families: substitute y = m + s u so the integrand loses m and s.
 
     Over the whole real line an integrand that depends on y only through
@@ -163,6 +163,8 @@ def _standardise(expr, y, lo, hi):
     current, factor, changed = expr, sp.S.One, False
     for m in sorted((x for x in expr.free_symbols if x != y and x.is_real and not x.is_positive), key=str):
         shifted = current.xreplace({y: m + u})
+        if shifted.has(m):  # y^2 - 2 m y + m^2 + c: expanded, each polynomial in u loses m
+            shifted = shifted.replace(lambda e: isinstance(e, sp.Add) and e.has(u) and e.is_polynomial(u), sp.expand)
         if not shifted.has(m):
             current, changed = shifted.xreplace({u: y}), True
             break
@@ -180,7 +182,7 @@ def _standardise(expr, y, lo, hi):
 
 def integrate(expr, y, lo, hi) -> sp.Expr | None:
     """The definite integral of ``expr`` over (lo, hi), or None if SymPy cannot do it."""
-    standard = _standardise(expr, y, lo, hi)
+    standard = standardise(expr, y, lo, hi)
     if standard is not None:
         factor, inner = standard
         value = _integrate_split(inner, y, lo, hi)

@@ -120,6 +120,10 @@ TERMS: dict[str, Display] = {
     "log_ratio": Display(r"\log p(y) - \log q(y)", "log p(y) - log q(y)"),
     "mean_of_one_hot": Display(r"\mathbb{E}[y_{k}]", "E[y_k]"),
     "log_p": Display(r"\log p", "log p"),
+    "beta_integral": Display(
+        r"\int_{0}^{\infty} \frac{t^{2m}}{(1 + t^{2})^{s}}\, dt = \frac{1}{2} B\left(m + \frac{1}{2}, s - m - \frac{1}{2}\right)",
+        "∫₀^∞ t^(2m) (1 + t²)^(-s) dt = B(m + 1/2, s - m - 1/2)/2",
+    ),
     "euler_integral": Display(r"\Gamma(s + 1) = \int_{0}^{\infty} t^{s} e^{-t}\, dt", "Γ(s + 1) = ∫ t^s e^(-t) dt"),
     "euler_integral_derivative": Display(r"\int_{0}^{\infty} t^{s} (\log t)^{n} e^{-t}\, dt = \frac{d^{n}}{ds^{n}} \Gamma(s + 1)", "∫ t^s (log t)^n e^(-t) dt = d^n/ds^n Γ(s + 1)"),
     "density_integrates_to_one": Display(r"\int p(y \mid \theta)\, dy = 1", "∫ p(y | θ) dy = 1"),
@@ -172,6 +176,7 @@ FORMS: dict[str, Display] = {
     "sized_group": Display(r"\left({args}\right)", "({args})"),  # the same, with brackets sized to the contents
     "listed": Display("{args}", "{args}"),  # quantities a reason names together, no brackets
     "moment": Display(r"\mathbb{{E}}[{0}]", "E[{0}]"),  # a moment a reason lists, E[g(y)]
+    "real_line_integral": Display(r"\int_{{-\infty}}^{{\infty}} {0}\, dy", "∫ {0} dy over the real line"),
     "distributed": Display(r"{0} \sim {1}", "{0} ~ {1}"),  # y ~ p(y | theta): its density as {1}
     # the loss derivation (derivation/passes)
     "likelihood": Display(r"\mathcal{{L}}({args})", "L({args})"),

@@ -25,7 +25,7 @@ _SYMBOLS = {
     "cdot": "·", "times": "×", "to": "→", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠",
     "approx": "≈", "mid": "|", "in": "∈", "pm": "±", "ldots": "...", "dots": "...", "sim": "~", "|": "||", "odot": "⊙",
 }
-_FUNCTIONS = ("log", "exp", "sin", "cos", "tanh", "cosh", "max", "min", "arg")
+_FUNCTIONS = ("log", "exp", "sin", "cos", "tan", "tanh", "cosh", "max", "min", "arg")
 _DROPPED = ("left", "right", "middle", "big", "Big", "bigl", "bigr", ",", ":", ";", " ", "!", "quad", "displaystyle")
 _WRAPPERS = ("operatorname", "mathrm", "text", "mathbf", "boldsymbol", "mathcal", "mathbb", "substack")
 
