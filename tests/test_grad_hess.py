@@ -258,6 +258,25 @@ def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges, 
     np.testing.assert_allclose(h[finite], H[finite], rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_grad_hess_split_over_threads(weighted):
+    """Above the fused runtime's parallel threshold the rows are split over threads: the
+    values are the closed forms of the normal in (mu, log sigma), each row once. (The one-pass
+    loop returned a bare float there, which the threaded path could not unpack.)"""
+    pytest.importorskip("numba")
+    from symlik.compiler import _fused_runtime as rt
+
+    n = rt.PARALLEL_MIN + 3
+    rng = np.random.default_rng(4)
+    mu, log_sigma, y = rng.normal(size=n), rng.normal(0, 0.3, n), rng.normal(size=n)
+    w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    k = symlik.compile("normal", predict=("mu", "sigma"), link={"sigma": "log"}, target="grad_hess", backend="fused")
+    g, h = k(mu, log_sigma, y, weight=w if weighted else None)
+    s2, r = np.exp(2 * log_sigma), y - mu
+    np.testing.assert_allclose(g, w[:, None] * np.stack([-r / s2, 1 - r**2 / s2], 1), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h, w[:, None] * np.stack([1 / s2, 2 * r**2 / s2], 1), rtol=1e-12, atol=1e-14)
+
+
 def test_fisher_hessian_of_normal_mean_and_log_scale_is_the_closed_form():
     """I(mu, log sigma) = diag(1 / sigma^2, 2): the textbook Fisher information."""
     k = symlik.compile("normal", predict=("mu", "sigma"), link={"sigma": "log"}, target="grad_hess",

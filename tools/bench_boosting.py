@@ -2,12 +2,16 @@
 and symlik's XGBoost objective against torch autograd (XGBoostLSS's method) per round.
 
     python tools/bench_boosting.py [--n 10000000] [--repeat 7] [--threads 2] [--rounds-n 100000]
+    python tools/bench_boosting.py --n 0 --rounds-n 50000     # the per-round table only
 
-The second table trains a normal (mu, log sigma) model with XGBoost twice on the same data,
-once with symlik's objective and once with an objective that gets gradient and Hessian from
-torch autograd as XGBoostLSS does (xgboostlss itself pins torch < 2.10, so it is not
-installed here; its objective is reproduced in ``_autograd_objective``), and reports the
-time per boosting round and the held-out mean NLL.
+The second table trains a normal (mu, log sigma) model with XGBoost on the same data, with
+symlik's objective, with an objective that gets gradient and Hessian from torch autograd as
+XGBoostLSS does (``_autograd_objective``), and, where the ``xgboostlss`` package imports,
+with XGBoostLSS itself (``Gaussian(response_fn="exp")``, its own start values). It reports the
+time per boosting round (the whole ``train`` call over the rounds, start values included)
+and the held-out mean NLL. xgboostlss 0.6.1 pins torch < 2.10 and numpy < 2.4, so it lives in
+its own virtual environment: ``pip install --no-deps xgboostlss`` beside torch==2.13.0,
+pyro-ppl, numpy<2.4 and this checkout (``pip install -e .``) runs it with torch 2.13.
 
 Each row times one call computing the per-observation gradient and Hessian (float64, with
 sample weights) and reports the median and the minimum over the repeats, and the ratio of
@@ -57,11 +61,11 @@ def main(argv=None):
     from sklearn._loss import loss as sk
 
     rng = np.random.default_rng(0)
-    z = rng.normal(0, 1, args.n)
+    z = rng.normal(0, 1, args.n)  # --n 0: only the per-round table
     w = rng.uniform(0.5, 1.5, args.n)
     print(f"n = {args.n:,}, float64, weighted; {args.repeat} repeats; sklearn n_threads={args.threads}")
     print(f"{'model':24s} {'symlik fused (med/min s)':>26s} {'sklearn (med/min s)':>22s} {'ratio':>7s}")
-    for name, model, loss_name, draw in CASES:
+    for name, model, loss_name, draw in CASES if args.n else ():
         if model["spec"] not in symlik.names():
             print(f"{name:24s} skipped: {model['spec']} is not in the catalog")
             continue
@@ -103,12 +107,19 @@ def per_round(n, rounds, repeat):
     rng = np.random.default_rng(1)
     X = rng.uniform(-1, 1, size=(2 * n, 5))
     y = rng.normal(1 + X[:, 0], 0.5 * np.exp(0.3 * X[:, 1]))
-    obj = sx.objective("normal", predict=("mu", "sigma"), link={"sigma": "log"}, backend="numpy")
+    try:
+        import numba  # noqa: F401 - the fused backend's compiler
+
+        backend = "fused"
+    except ImportError:
+        backend = "numpy"
+    obj = sx.objective("normal", predict=("mu", "sigma"), link={"sigma": "log"}, backend=backend)
     margin = obj.base_margin(y[:n])
     train = xgb.DMatrix(X[:n], y[:n], base_margin=margin)
     test = xgb.DMatrix(X[n:], y[n:], base_margin=np.tile(margin[:1], (n, 1)))
     params = {"tree_method": "hist", "max_depth": 3, "eta": 0.1, "nthread": 2, "seed": 0, **obj.params}
-    print(f"\nnormal (mu, log sigma), n = {n:,} train / {n:,} held out, {rounds} rounds, XGBoost nthread=2")
+    print(f"\nnormal (mu, log sigma), n = {n:,} train / {n:,} held out, {rounds} rounds, XGBoost nthread=2, "
+          f"symlik's {backend} backend")
     for name, objective in (("symlik", obj), ("torch autograd", _autograd_objective())):
         times = []
         for _ in range(repeat):
@@ -118,6 +129,31 @@ def per_round(n, rounds, repeat):
         m = booster.predict(test, output_margin=True)
         nll = -np.mean(st.norm.logpdf(y[n:], m[:, 0], np.exp(m[:, 1])))
         print(f"{name:16s} per round {1e3 * statistics.median(times):8.2f} ms (min {1e3 * min(times):.2f})  held-out NLL {nll:.5f}")
+    try:
+        from xgboostlss.distributions.Gaussian import Gaussian
+        from xgboostlss.model import XGBoostLSS
+    except ImportError:
+        print("xgboostlss       not installed (see the module docstring)")
+        return
+    plain_train, plain_test = xgb.DMatrix(X[:n], y[:n]), xgb.DMatrix(X[n:], y[n:])
+    lss_params = {k: v for k, v in params.items() if k in ("tree_method", "max_depth", "eta", "nthread", "seed")}
+    times = []
+    for _ in range(repeat):
+        model = XGBoostLSS(Gaussian(stabilization="None", response_fn="exp", loss_fn="nll"))
+        t = time.perf_counter()
+        model.train(dict(lss_params), plain_train, num_boost_round=rounds, verbose_eval=False)
+        times.append((time.perf_counter() - t) / rounds)
+    fitted = model.predict(plain_test, pred_type="parameters")
+    nll = -np.mean(st.norm.logpdf(y[n:], fitted["loc"].to_numpy(), fitted["scale"].to_numpy()))
+    print(f"{'XGBoostLSS':16s} per round {1e3 * statistics.median(times):8.2f} ms (min {1e3 * min(times):.2f})  held-out NLL {nll:.5f}")
+    # The objectives alone (what the library computes each round; XGBoost's tree building is
+    # the same for both): one call on the margins of the trained models, the labels of train.
+    margins = booster.predict(train, output_margin=True)
+    lss_train = xgb.DMatrix(X[:n], y[:n], base_margin=np.tile(model.start_values, (n, 1)))
+    ours = _time(lambda: obj(margins, train), max(repeat, 5))
+    theirs = _time(lambda: model.dist.objective_fn(margins, lss_train), max(repeat, 5))
+    print(f"objective call: symlik {1e3 * ours[0]:.2f} ms, XGBoostLSS {1e3 * theirs[0]:.2f} ms (medians): "
+          f"{theirs[0] / ours[0]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -284,7 +284,7 @@ def entries_loop_source(forms: list, layouts: dict, weighted: bool) -> str:
             w(f"{body}v_{n} = _F({n}_b[j])")
     for e, f in enumerate(forms):
         w(f"{body}out{e}_b[j] = ({f['row']}) * _F(weight_b[j])" if weighted else f"{body}out{e}_b[j] = {f['row']}")
-    w("    return 0.0")
+    w("    return 0.0, False")  # run() takes (sum, whether a check broke); this loop has no in-pass checks
     return "\n".join(L) + "\n"
 
 
