@@ -121,6 +121,7 @@ def per_round(n, rounds, repeat):
     print(f"\nnormal (mu, log sigma), n = {n:,} train / {n:,} held out, {rounds} rounds, XGBoost nthread=2, "
           f"symlik's {backend} backend")
     for name, objective in (("symlik", obj), ("torch autograd", _autograd_objective())):
+        objective(np.asarray(margin, dtype=np.float64), train)  # warm: JIT compilation, caches
         times = []
         for _ in range(repeat):
             t = time.perf_counter()
