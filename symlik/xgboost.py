@@ -29,7 +29,9 @@ class XGBoostObjective:
         """The booster parameters this objective needs: one output per predicted parameter,
         and XGBoost's default metric off (it would judge the margin as a squared error)."""
         out = {"disable_default_eval_metric": 1}
-        if self.core.n_outputs > 1:
+        if self.core.classes:
+            out["num_class"] = self.core.n_outputs
+        elif self.core.n_outputs > 1:
             out["num_target"] = self.core.n_outputs
         return out
 
@@ -55,14 +57,18 @@ class XGBoostObjective:
         return getattr(self.core, name)
 
 
-def objective(spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy") -> XGBoostObjective:
+def objective(spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy",
+              num_class=None) -> XGBoostObjective:
     """The NLL of ``spec`` as an XGBoost objective.
 
     ``spec``, ``predict``, ``link`` (a name, or one per predicted parameter) and ``fixed``
     are ``symlik.compile``'s; ``hessian`` is ``"exact"``, ``"fisher"`` (the expected
     Hessian, never negative) or ``"exact_clipped"``; ``backend`` ``"numpy"`` or ``"fused"``.
+    A softmax head (``"categorical", link="softmax"``) needs ``num_class``; its labels are class
+    indices and ``hessian="softprob"`` is ``multi:softprob``'s surrogate 2 p (1 - p).
     """
-    return XGBoostObjective(BoostingObjective(spec, predict, link, hessian, fixed=fixed, backend=backend))
+    return XGBoostObjective(BoostingObjective(spec, predict, link, hessian, fixed=fixed, backend=backend,
+                                              num_class=num_class))
 
 
 __all__ = ["objective", "XGBoostObjective"]

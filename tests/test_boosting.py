@@ -212,3 +212,26 @@ def test_distributional_boosting_recovers_parameters(name, kwargs, truth, sample
     for f, e in zip(fitted, expected):
         np.testing.assert_allclose(f, e, rtol=0.2, atol=0.05)
         assert abs(np.mean(f) - np.mean(e)) <= 0.05 * np.mean(np.abs(e)) + 0.02
+
+
+def test_xgboost_reproduces_multi_softprob(data):
+    """A softmax head with XGBoost's surrogate Hessian 2 p (1 - p) reproduces multi:softprob."""
+    rng, X, eta = data
+    logits = np.stack([eta, -0.3 * X[:, 2], 0.4 * X[:, 3]], 1)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = (rng.random(N)[:, None] > np.cumsum(p, 1)).sum(1).astype(float)  # one draw per row
+    obj = symlik_xgboost.objective("categorical", link="softmax", hessian="softprob", num_class=3)
+    margin = obj.base_margin(y)
+    freq = np.bincount(y.astype(int), minlength=3) / N
+    np.testing.assert_allclose(np.exp(margin[0]) / np.exp(margin[0]).sum(), freq, rtol=1e-9)  # log class frequencies
+    params = {"tree_method": "hist", "max_depth": 3, "eta": 0.3, "nthread": 1, "seed": 0, "max_delta_step": 0.0,
+              "lambda": 1.0, "min_child_weight": 1e-3}
+    ours_data, theirs_data = xgb.DMatrix(X, y, base_margin=margin), xgb.DMatrix(X, y, base_margin=margin)
+    theirs = xgb.train({**params, "objective": "multi:softprob", "num_class": 3}, theirs_data, ROUNDS)
+    ours = xgb.train({**params, **obj.params}, ours_data, ROUNDS, obj=obj)
+    margins = ours.predict(ours_data, output_margin=True)
+    _close(theirs.predict(theirs_data, output_margin=True), margins)
+    from scipy.special import log_softmax
+
+    name, value = obj.metric(margins, ours_data)
+    assert name == "nll" and value == pytest.approx(-np.mean(log_softmax(margins, axis=1)[np.arange(N), y.astype(int)]), rel=1e-12)

@@ -354,8 +354,6 @@ def test_grad_hess_bad_options_raise():
         symlik.compile("poisson", link="log", target="grad_hess", reduction="mean")
     with pytest.raises(NotSupportedError, match="apply to target 'grad_hess'"):
         symlik.compile("poisson", link="log", target="loss", hessian="fisher")
-    with pytest.raises(NotSupportedError, match="event distributions"):
-        symlik.compile("categorical", link="softmax", target="grad_hess")
 
 
 # ---- per-parameter links ------------------------------------------------------------------------
@@ -406,3 +404,75 @@ def test_normal_grad_hess_where_mean_and_label_are_large_and_close():
     r, var = y - mu, np.exp(2 * log_sigma)
     np.testing.assert_allclose(g, np.column_stack([-r / var, 1 - r**2 / var]), rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(h, np.column_stack([1 / var, 2 * r**2 / var]), rtol=1e-14)
+
+
+# ---- softmax heads: the gradient and the Hessian's diagonal over the class axis ------------
+
+
+def _softmax(z):
+    from scipy.special import softmax
+
+    return softmax(z, axis=-1)
+
+
+def test_softmax_head_grad_hess_is_s_minus_y_and_s_one_minus_s():
+    """Categorical with link="softmax": d NLL / d z_k = s_k - y_k and d^2 NLL / d z_k^2 = s_k (1 - s_k)
+    (scipy's softmax is the oracle), for one-hot rows and class indices alike, weights multiplied in."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 3, (50, 4))
+    labels = rng.integers(0, 4, 50)
+    w = rng.uniform(0.5, 2.0, 50)
+    s = _softmax(z)
+    y = np.eye(4)[labels]
+    k = symlik.compile("categorical", link="softmax", target="grad_hess")
+    for target in (y, labels):
+        g, h = k(z, target, weight=w)
+        np.testing.assert_allclose(g, w[:, None] * (s - y), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(h, w[:, None] * s * (1 - s), rtol=1e-12, atol=1e-15)
+    _, fisher = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="fisher")(z, labels)
+    np.testing.assert_allclose(fisher, s * (1 - s), rtol=1e-12, atol=1e-15)  # free of y: the exact one
+
+
+def test_multinomial_head_grad_hess_scales_with_the_count():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(30, 3))
+    counts = rng.integers(0, 6, (30, 3)).astype(float)
+    n = counts.sum(1)
+    g, h = symlik.compile("multinomial", link="softmax", target="grad_hess")(z, counts, n)
+    s = _softmax(z)
+    np.testing.assert_allclose(g, n[:, None] * s - counts, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h, n[:, None] * s * (1 - s), rtol=1e-12, atol=1e-15)
+
+
+def test_softprob_is_xgboosts_multiclass_surrogate():
+    """XGBoost's multi:softprob (src/objective/multiclass_obj.cu): hess = max(2 p (1 - p) w, 1e-16)."""
+    z = np.array([[0.0, 1.0, -1.0], [40.0, 0.0, -40.0]])
+    labels = np.array([1, 0])
+    w = np.array([1.0, 2.0])
+    g, h = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="softprob")(z, labels, weight=w)
+    s = _softmax(z)
+    np.testing.assert_allclose(g, w[:, None] * (s - np.eye(3)[labels]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h, np.maximum(2 * s * (1 - s) * w[:, None], 1e-16), rtol=1e-12)
+    assert h.min() == 1e-16  # the confident row's last class: 2 p (1 - p) underflows below the floor
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(spec="categorical", link="softmax", hessian_form="full"), "diagonal"),
+    (dict(spec="categorical", link="softmax", backend="torch"), "backend 'numpy' only"),
+    (dict(spec="poisson", link="log", hessian="softprob"), "softmax heads only"),
+])
+def test_softmax_head_grad_hess_refuses_what_it_does_not_compile(kwargs, message):
+    spec = kwargs.pop("spec")
+    if kwargs.get("backend") == "torch":
+        pytest.importorskip("torch")
+    with pytest.raises(NotSupportedError, match=message):
+        symlik.compile(spec, target="grad_hess", **kwargs)
+
+
+def test_event_grad_hess_of_a_diagonal_normal_is_per_dimension():
+    """diag_normal's mean, per dimension: (mu - y)/sigma^2 and 1/sigma^2."""
+    mu = np.array([[0.0, 1.0], [2.0, 3.0]])
+    y = np.array([[1.0, 1.0], [1.0, -1.0]])
+    g, h = symlik.compile("diag_normal", target="grad_hess")(mu, y, 2.0)
+    np.testing.assert_allclose(g, (mu - y) / 4.0, rtol=1e-14)
+    np.testing.assert_allclose(h, np.full_like(mu, 0.25), rtol=1e-14)

@@ -32,13 +32,20 @@ class BoostingObjective:
         ``"fused"`` (numba) computes gradient and Hessian in one multithreaded pass.
     """
 
-    def __init__(self, spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy"):
+    def __init__(self, spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy", num_class=None):
         self.grad_hess_kernel = compile_kernel(spec, target="grad_hess", predict=predict, link=link, hessian=hessian,
                                                fixed=fixed, backend=backend)
         self.nll_kernel = compile_kernel(spec, target="nll", predict=predict, link=link, fixed=fixed, reduction="none")
         self.derivation = self.nll_kernel.derivation
         self.inputs = self.derivation.predicted_inputs  # one margin column each, in this order
-        self.n_outputs = len(self.inputs)
+        # A softmax head (categorical with link="softmax") keeps one margin column per class and
+        # takes class indices as labels, as XGBoost's multi:softprob does.
+        self.classes = self.derivation.spec.is_event
+        if self.classes and (num_class is None or int(num_class) < 2):
+            raise SymlikError(f"a softmax head needs num_class= (2 or more classes); got {num_class!r}")
+        if self.classes and len(self.inputs) != 1:
+            raise SymlikError("a softmax head takes its logits as the only predicted input")
+        self.n_outputs = int(num_class) if self.classes else len(self.inputs)
         self.fixed = dict(fixed or {})
         extra = [n for n in self.nll_kernel.inputs if n not in (*self.inputs, "y")]
         if extra:
@@ -46,8 +53,15 @@ class BoostingObjective:
 
     # -- the margin ----------------------------------------------------------------
     def columns(self, margin) -> list:
-        """The margin as one array per predicted input (``[n]`` or ``[n, P]`` -> P arrays of ``[n]``)."""
+        """The margin as one array per predicted input (``[n]`` or ``[n, P]`` -> P arrays of ``[n]``;
+        a softmax head's ``[n, K]`` logits stay one array)."""
         m = np.asarray(margin, dtype=np.float64)
+        if self.classes:
+            if m.ndim == 1 and m.size % self.n_outputs == 0:
+                m = m.reshape(-1, self.n_outputs)
+            if m.ndim != 2 or m.shape[1] != self.n_outputs:
+                raise SymlikError(f"margin must be [n, {self.n_outputs}] (one column per class); got shape {m.shape}")
+            return [m]
         if self.n_outputs == 1:
             if m.ndim == 2 and m.shape[1] == 1:
                 m = m[:, 0]
@@ -60,15 +74,25 @@ class BoostingObjective:
             raise SymlikError(f"margin must be [n, {self.n_outputs}] ({', '.join(self.inputs)}); got shape {m.shape}")
         return [m[:, j] for j in range(self.n_outputs)]
 
+    def labels(self, y) -> np.ndarray:
+        """Labels as the kernels take them: class indices (integers) for a softmax head."""
+        if not self.classes:
+            return np.asarray(y, dtype=np.float64)
+        y = np.asarray(y)
+        labels = y.astype(np.int64)
+        if np.any(labels != y):
+            raise SymlikError("labels of a softmax head must be class indices 0, 1, ..., num_class - 1")
+        return labels
+
     def grad_hess(self, margin, y, weight=None):
         """(grad, hess) of the (weighted) NLL in the margin, each shaped like the margin."""
-        grad, hess = self.grad_hess_kernel(*self.columns(margin), np.asarray(y, dtype=np.float64),
+        grad, hess = self.grad_hess_kernel(*self.columns(margin), self.labels(y),
                                            weight=None if weight is None or np.size(weight) == 0 else weight)
         return grad, hess
 
     def mean_nll(self, margin, y, weight=None) -> float:
         """The (weighted) mean NLL: the eval metric."""
-        values = self.nll_kernel(*self.columns(margin), np.asarray(y, dtype=np.float64))
+        values = self.nll_kernel(*self.columns(margin), self.labels(y))
         if weight is None or np.size(weight) == 0:
             return float(np.mean(values))
         w = np.asarray(weight, dtype=np.float64)
@@ -81,7 +105,8 @@ class BoostingObjective:
         NLL with its own gradient and Hessian."""
         y = np.asarray(y, dtype=np.float64)
         w = np.ones_like(y) if weight is None or np.size(weight) == 0 else np.asarray(weight, dtype=np.float64)
-        start = self._solved_constant(y, w)
+        # a softmax head starts from equal logits; Newton's steps reach the log class frequencies
+        start = None if self.classes else self._solved_constant(y, w)
         c = np.zeros(self.n_outputs) if start is None else start
         for _ in range(newton_steps):
             grad, hess = self.grad_hess(np.tile(c, (y.size, 1)) if self.n_outputs > 1 else np.full(y.size, c[0]), y, w)

@@ -73,9 +73,11 @@ def compile(
         They are derived symbolically (see ``kernel.derivation.steps``); see
         ``symlik.compiler.options``. Per-sample weights are given at call time:
         ``kernel(..., weight=w)``.
-    hessian : {"exact", "fisher", "exact_clipped"}
+    hessian : {"exact", "fisher", "exact_clipped", "softprob"}
         ``grad_hess`` only: the exact Hessian, the expected one (the Fisher information,
-        never negative) or the exact one with its diagonal clipped at 0.
+        never negative) or the exact one with its diagonal clipped at 0. For a softmax head
+        (categorical or multinomial, ``link="softmax"``) the Hessian is its diagonal over the
+        class axis, and ``"softprob"`` is XGBoost's ``multi:softprob`` surrogate 2 p (1 - p).
     hessian_form : {"diagonal", "full"}
         ``grad_hess`` only: the Hessian's diagonal, or the whole P x P matrix.
     """
@@ -120,14 +122,29 @@ def compile(
         except Exception:  # noqa: BLE001 - an entry that does not load is discarded and rebuilt below
             cache.forget(key)
 
-    plan = registry.module("plan").make_plan(
-        spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options, **hessians
-    )
+    plan_module = registry.module("plan")
+    try:
+        plan = plan_module.make_plan(
+            spec, target=target, reduction=reduction, fixed=fixed, predict=predict, link=link, options=options, **hessians
+        )
+    except plan_module.EventGradHess:
+        return _event_grad_hess(spec, backend, fixed, validate, predict, link, options, **hessians)
     source = chosen.generate(plan)
     meta = plan.meta(backend)
     if key is not None:
         cache.store(key, source, meta)
     return _wrapped(chosen.load(source, meta, validate=validate, request=request, derivation=plan.derivation), hessians)
+
+
+def _event_grad_hess(spec, backend, fixed, validate, predict, link, options, *, hessian, hessian_form):
+    """grad_hess of a softmax head: the gradient and the Hessian's diagonal over the class axis,
+    from the NLL kernel (``symlik.compiler.event_grad_hess``)."""
+    if hessian_form != "diagonal":
+        raise NotSupportedError("target 'grad_hess' of event distributions gives the Hessian's diagonal over the "
+                                "class axis only: hessian_form must be 'diagonal'")
+    nll = compile(spec, target="nll", backend=backend, reduction="none", fixed=fixed, predict=predict, link=link,
+                  options=options, validate=validate)
+    return registry.module("event_grad_hess").EventGradHessKernel(nll, hessian=hessian)
 
 
 def _wrapped(kernel, hessians: dict):

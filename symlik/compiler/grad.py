@@ -205,6 +205,40 @@ def build(kernel) -> GradFunctions:
     return kernel._grad
 
 
+def diagonal_hessian_functions(kernel) -> GradFunctions:
+    """Compile (once per kernel) the diagonal of the NLL's Hessian in each predicted input,
+    per observation: for an event input z (softmax logits) d^2 NLL / d z_k^2, the derivative of
+    the gradient's k-th component in z_k (``derivation.gradient``: d s_j / d z_k =
+    s_j (delta_jk - s_k), so s_k (1 - s_k) times the count). The functions are printed like
+    the gradient's, so ``run(..., fns=...)`` reduces and weighs them the same way."""
+    cached = getattr(kernel, "_hess_diag", None)
+    if cached is not None:
+        return cached
+    plan = _plan(kernel)
+    d = plan.derivation
+    k, K = plan.event_index, plan.event_size
+    exprs = {name: tidy(stabilize(gradient(gradient(plan.dense, d, name), d, name))) for name in plan.predicted}
+    names = [f"hess_{n}" for n in exprs]
+    htuple = "(" + "".join(f"{h}, " for h in names) + ")"
+    modes = {"dense": (list(exprs.values()), None)}
+    if plan.index is not None:
+        modes["index"] = ([stabilize(gather_targets(h, d.y.base, k)) for h in exprs.values()], plan.first_event)
+    sources = []
+    for mode, (hexprs, onehot_like) in modes.items():
+        gathers = [n for n in kernel.event_inputs if n != "y"] if mode == "index" else []
+        observation_arrays = (*plan.scalar_arrays, *(f"{n}{GATHER_SUFFIX}" for n in gathers))
+        printer = _Printer(event_index=k, event_size=K, scalar_arrays=observation_arrays, onehot_like=onehot_like)
+        flags = [n in kernel.event_inputs for n in exprs]
+        pins = [f"{n} = _pin_infinite_rows({n})" for n in plan.softmax_inputs] if mode == "dense" else []
+        body = pins + _body(hexprs, names, printer, k, K, plan.first_event, gathers, True, flags)
+        sources.append(_function(f"hess_{mode}", plan.args, body, htuple))
+    source = "\n\n".join(sources)
+    namespace = dict(_numpy_runtime.NAMESPACE)
+    exec(compile(source, f"<symlik Hessian diagonal {d.slug}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    kernel._hess_diag = GradFunctions({mode: namespace[f"hess_{mode}"] for mode in modes}, {}, exprs, source)
+    return kernel._hess_diag
+
+
 def value_functions(kernel) -> dict:
     """The generated per-observation value functions of a NumPy kernel ("dense", and "index"
     for class-index targets), for a caller that binds, converts and checks its inputs itself
@@ -222,8 +256,9 @@ def _sum_to_shape(g, shape):
     return out.reshape(shape)
 
 
-def run(kernel, args, kwargs, *, with_value: bool, weight=None):
-    fns = build(kernel)
+def run(kernel, args, kwargs, *, with_value: bool, weight=None, fns=None):
+    """The gradient (or ``fns``' expressions: ``diagonal_hessian_functions``), per input."""
+    fns = fns or build(kernel)
     arrays, use_index, dtype = kernel._prepare(args, kwargs)
     values = arrays
     mode = "index" if use_index else "dense"

@@ -123,11 +123,18 @@ def _gathered(expr):
         return expr
 
 
+class EventGradHess(NotSupportedError):
+    """The plan's grad_hess is over scalar inputs; an event distribution's is compiled apart."""
+
+
 def _grad_hess(d, hessian, hessian_form):
     """Rows [gradient; Hessian diagonal] (2 x P) or [gradient; Hessian] ((1 + P) x P) of the NLL
     in the predicted inputs: what a gradient-boosting objective returns for each observation."""
-    if d.spec.is_event:
-        raise NotSupportedError(f"target 'grad_hess' of event distributions ({d.spec.label}) is not compiled yet")
+    if d.spec.is_event:  # compile() builds these from the NLL kernel: symlik.compiler.event_grad_hess
+        raise EventGradHess(f"target 'grad_hess' of event distributions ({d.spec.label}) is compiled by event_grad_hess")
+    if hessian == "softprob":
+        raise NotSupportedError("hessian 'softprob' is XGBoost's multi-class surrogate 2 p (1 - p): softmax heads only "
+                                f"(categorical or multinomial with link='softmax'), not {d.spec.label}")
     if hessian not in HESSIANS:
         raise UnknownNameError("hessian", hessian, HESSIANS)
     if hessian_form not in HESSIAN_FORMS:

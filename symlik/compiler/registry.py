@@ -68,6 +68,7 @@ MODULES = {
     "grad": "symlik.compiler.grad",  # Kernel.grad: the generated gradient code
     "options": "symlik.compiler.options",  # torch-style loss options (derived symbolically)
     "derivation": "symlik.derivation",  # derive(), for a kernel that came from the cache
+    "event_grad_hess": "symlik.compiler.event_grad_hess",  # grad_hess of softmax heads
 }
 
 

@@ -20,7 +20,7 @@ def _event_atoms(expr, base):
     found = []
 
     def walk(e):
-        if isinstance(e, (sp.Sum, LogSumExp)) and e.has(base):
+        if isinstance(e, (sp.Sum, LogSumExp, Softmax)) and e.has(base):
             found.append(e)
             return
         for a in e.args:
@@ -36,6 +36,10 @@ def _d_event(expr, base, k, K):
         return sp.S.Zero
     if isinstance(expr, LogSumExp):
         return Softmax(base, expr.args[1], k) if expr.args[0] == base else sp.S.Zero
+    if isinstance(expr, Softmax):  # d s_j / d z_k = s_j (delta_jk - s_k): s_k (1 - s_k) on the diagonal
+        if expr.args[0] != base:
+            return sp.S.Zero
+        return expr * (sp.KroneckerDelta(expr.args[2], k) - Softmax(base, expr.args[1], k))
     if isinstance(expr, sp.Sum):
         (j, lo, hi), body = expr.limits[0], expr.function
         if len(expr.limits) != 1:
