@@ -16,13 +16,26 @@ from __future__ import annotations
 import numpy as np
 
 from symlik.boosting.objective import BoostingObjective
+from symlik.core.errors import SymlikError
 
 
 class XGBoostObjective:
     """``(predt, dtrain) -> (grad, hess)`` for ``xgboost.train(obj=...)``; see ``objective``."""
 
-    def __init__(self, core: BoostingObjective) -> None:
+    def __init__(self, core: BoostingObjective, censoring: dict | None = None) -> None:
         self.core = core
+        self.censoring = dict(censoring or {})  # parameter -> DMatrix float field, e.g. {"c": "label_lower_bound"}
+
+    def _rows(self, dmatrix) -> dict:
+        """The per-observation parameters, read from the DMatrix's fields (censoring bounds)."""
+        rows = {}
+        for name, field in self.censoring.items():
+            values = dmatrix.get_float_info(field)
+            if values.size != dmatrix.num_row():
+                raise SymlikError(f"censoring input {name} reads the DMatrix's {field}, which is not set "
+                                  f"(set_float_info({field!r}, ...))")
+            rows[name] = values
+        return rows
 
     @property
     def params(self) -> dict:
@@ -36,20 +49,24 @@ class XGBoostObjective:
         return out
 
     def __call__(self, predt, dtrain):
-        grad, hess = self.core.grad_hess(predt, dtrain.get_label(), dtrain.get_weight())
+        grad, hess = self.core.grad_hess(predt, dtrain.get_label(), dtrain.get_weight(), self._rows(dtrain))
         shape = np.shape(predt)
         return np.reshape(grad, shape), np.reshape(hess, shape)
 
     def base_margin(self, y, weight=None) -> np.ndarray:
         """The best constant margin for every observation (``[n]`` or ``[n, P]``), for
         ``DMatrix(base_margin=...)``; ``y`` may be a DMatrix (its label and weight)."""
+        rows = None
         if hasattr(y, "get_label"):
+            rows = self._rows(y)
             y, weight = y.get_label(), y.get_weight()
-        return self.core.init_margins(y, weight)
+        elif self.censoring:
+            raise SymlikError("with censoring inputs, pass the DMatrix to base_margin (its bounds are read from it)")
+        return self.core.init_margins(y, weight, rows)
 
     def metric(self, predt, dmatrix):
         """``custom_metric``: the (weighted) mean NLL, named ``nll``."""
-        return "nll", self.core.mean_nll(predt, dmatrix.get_label(), dmatrix.get_weight())
+        return "nll", self.core.mean_nll(predt, dmatrix.get_label(), dmatrix.get_weight(), self._rows(dmatrix))
 
     def __getattr__(self, name):
         if name == "core":
@@ -58,7 +75,7 @@ class XGBoostObjective:
 
 
 def objective(spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy",
-              num_class=None) -> XGBoostObjective:
+              num_class=None, censoring=None) -> XGBoostObjective:
     """The NLL of ``spec`` as an XGBoost objective.
 
     ``spec``, ``predict``, ``link`` (a name, or one per predicted parameter) and ``fixed``
@@ -66,9 +83,14 @@ def objective(spec, predict=None, link=None, hessian="exact", *, fixed=None, bac
     Hessian, never negative) or ``"exact_clipped"``; ``backend`` ``"numpy"`` or ``"fused"``.
     A softmax head (``"categorical", link="softmax"``) needs ``num_class``; its labels are class
     indices and ``hessian="softprob"`` is ``multi:softprob``'s surrogate 2 p (1 - p).
+    ``censoring`` maps a parameter given per observation to the DMatrix field that holds it,
+    as XGBoost keeps censoring bounds: ``{"c": "label_lower_bound"}`` for the Tobit model's
+    censoring point (``censored_normal``).
     """
-    return XGBoostObjective(BoostingObjective(spec, predict, link, hessian, fixed=fixed, backend=backend,
-                                              num_class=num_class))
+    censoring = dict(censoring or {})
+    core = BoostingObjective(spec, predict, link, hessian, fixed=fixed, backend=backend, num_class=num_class,
+                             rows=tuple(censoring))
+    return XGBoostObjective(core, censoring)
 
 
 __all__ = ["objective", "XGBoostObjective"]

@@ -235,3 +235,43 @@ def test_xgboost_reproduces_multi_softprob(data):
 
     name, value = obj.metric(margins, ours_data)
     assert name == "nll" and value == pytest.approx(-np.mean(log_softmax(margins, axis=1)[np.arange(N), y.astype(int)]), rel=1e-12)
+
+
+def test_censoring_bounds_come_from_the_dmatrix(data):
+    """The Tobit model's censoring point c, per observation, read from the DMatrix's
+    label_lower_bound: the same model as c fixed where c is one value, and the kernel's own
+    gradient and Hessian at each row's c where it varies."""
+    rng, X, eta = data
+    latent = eta + 0.7 * rng.normal(size=N)
+    model = dict(predict=("mu", "sigma"), link={"sigma": "log"})
+    params = {"tree_method": "hist", "max_depth": 3, "eta": 0.3, "nthread": 1, "seed": 0, "lambda": 1.0,
+              "min_child_weight": 1e-3}
+    c = np.zeros(N)
+    y = np.maximum(latent, c)
+    by_rows = symlik_xgboost.objective("censored_normal", censoring={"c": "label_lower_bound"}, **model)
+    by_fixed = symlik_xgboost.objective("censored_normal", fixed={"c": 0.0}, **model)
+    rows_data = xgb.DMatrix(X, y)
+    rows_data.set_float_info("label_lower_bound", c)
+    margin = by_rows.base_margin(rows_data)
+    # the same optimum; the fixed model starts Newton's steps from its solved constant, this one from 0
+    np.testing.assert_allclose(margin, by_fixed.base_margin(y), rtol=1e-7)
+    rows_data.set_base_margin(margin.ravel())
+    fixed_data = xgb.DMatrix(X, y, base_margin=margin)
+    ours = xgb.train({**params, **by_rows.params}, rows_data, ROUNDS, obj=by_rows)
+    theirs = xgb.train({**params, **by_fixed.params}, fixed_data, ROUNDS, obj=by_fixed)
+    np.testing.assert_array_equal(ours.predict(rows_data, output_margin=True), theirs.predict(fixed_data, output_margin=True))
+
+    c = rng.uniform(-1.0, 0.5, N)  # a bound per observation
+    y = np.maximum(latent, c)
+    varying = xgb.DMatrix(X, y)
+    varying.set_float_info("label_lower_bound", c)
+    predt = np.column_stack([eta, np.full(N, np.log(0.7))])
+    grad, hess = by_rows(predt, varying)
+    kernel = symlik.compile("censored_normal", target="grad_hess", **model)
+    # the DMatrix keeps labels and bounds in float32: the kernel at those values
+    want_g, want_h = kernel(predt[:, 0], predt[:, 1], varying.get_label().astype(np.float64),
+                            varying.get_float_info("label_lower_bound").astype(np.float64))
+    np.testing.assert_allclose(grad, want_g, rtol=1e-14)
+    np.testing.assert_allclose(hess, want_h, rtol=1e-14)
+    with pytest.raises(symlik.SymlikError, match="label_lower_bound"):
+        by_rows(predt, xgb.DMatrix(X, y))

@@ -32,7 +32,8 @@ class BoostingObjective:
         ``"fused"`` (numba) computes gradient and Hessian in one multithreaded pass.
     """
 
-    def __init__(self, spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy", num_class=None):
+    def __init__(self, spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy", num_class=None,
+                 rows=()):
         self.grad_hess_kernel = compile_kernel(spec, target="grad_hess", predict=predict, link=link, hessian=hessian,
                                                fixed=fixed, backend=backend)
         self.nll_kernel = compile_kernel(spec, target="nll", predict=predict, link=link, fixed=fixed, reduction="none")
@@ -47,7 +48,14 @@ class BoostingObjective:
             raise SymlikError("a softmax head takes its logits as the only predicted input")
         self.n_outputs = int(num_class) if self.classes else len(self.inputs)
         self.fixed = dict(fixed or {})
-        extra = [n for n in self.nll_kernel.inputs if n not in (*self.inputs, "y")]
+        # Parameters given per observation with the labels (a censoring bound c, read by the
+        # XGBoost adapter from the DMatrix's label_lower_bound): passed to every kernel call.
+        self.rows = tuple(rows)
+        unknown = [n for n in self.rows if n not in self.nll_kernel.inputs or n in (*self.inputs, "y")]
+        if unknown:
+            raise SymlikError(f"per-observation inputs must be parameters of {self.derivation.spec.label} that are "
+                              f"neither predicted nor the target; got {', '.join(unknown)}")
+        extra = [n for n in self.nll_kernel.inputs if n not in (*self.inputs, "y", *self.rows)]
         if extra:
             raise SymlikError(f"give every parameter that is neither predicted nor the target in fixed=; missing {', '.join(extra)}")
 
@@ -84,32 +92,40 @@ class BoostingObjective:
             raise SymlikError("labels of a softmax head must be class indices 0, 1, ..., num_class - 1")
         return labels
 
-    def grad_hess(self, margin, y, weight=None):
-        """(grad, hess) of the (weighted) NLL in the margin, each shaped like the margin."""
-        grad, hess = self.grad_hess_kernel(*self.columns(margin), self.labels(y),
+    def _row_values(self, rows) -> dict:
+        rows = dict(rows or {})
+        missing = [n for n in self.rows if n not in rows]
+        if missing:
+            raise SymlikError(f"per-observation input(s) {', '.join(missing)} not given")
+        return {n: np.asarray(rows[n], dtype=np.float64) for n in self.rows}
+
+    def grad_hess(self, margin, y, weight=None, rows=None):
+        """(grad, hess) of the (weighted) NLL in the margin, each shaped like the margin; ``rows``
+        gives the per-observation inputs ({name: [n]})."""
+        grad, hess = self.grad_hess_kernel(*self.columns(margin), self.labels(y), **self._row_values(rows),
                                            weight=None if weight is None or np.size(weight) == 0 else weight)
         return grad, hess
 
-    def mean_nll(self, margin, y, weight=None) -> float:
+    def mean_nll(self, margin, y, weight=None, rows=None) -> float:
         """The (weighted) mean NLL: the eval metric."""
-        values = self.nll_kernel(*self.columns(margin), self.labels(y))
+        values = self.nll_kernel(*self.columns(margin), self.labels(y), **self._row_values(rows))
         if weight is None or np.size(weight) == 0:
             return float(np.mean(values))
         w = np.asarray(weight, dtype=np.float64)
         return float(np.sum(w * values) / np.sum(w))
 
     # -- the initial margin --------------------------------------------------------------
-    def init_margin(self, y, weight=None, *, newton_steps: int = 50) -> np.ndarray:
+    def init_margin(self, y, weight=None, rows=None, *, newton_steps: int = 50) -> np.ndarray:
         """The best constant margin (``[P]``): ``Derivation.optimal_constant()`` evaluated on
         the data where SymPy solved it, then refined (or found) by Newton steps on the mean
         NLL with its own gradient and Hessian."""
         y = np.asarray(y, dtype=np.float64)
         w = np.ones_like(y) if weight is None or np.size(weight) == 0 else np.asarray(weight, dtype=np.float64)
         # a softmax head starts from equal logits; Newton's steps reach the log class frequencies
-        start = None if self.classes else self._solved_constant(y, w)
+        start = None if self.classes or self.rows else self._solved_constant(y, w)
         c = np.zeros(self.n_outputs) if start is None else start
         for _ in range(newton_steps):
-            grad, hess = self.grad_hess(np.tile(c, (y.size, 1)) if self.n_outputs > 1 else np.full(y.size, c[0]), y, w)
+            grad, hess = self.grad_hess(np.tile(c, (y.size, 1)) if self.n_outputs > 1 else np.full(y.size, c[0]), y, w, rows)
             g = np.atleast_1d(np.sum(grad, axis=0))
             h = np.maximum(np.atleast_1d(np.sum(hess, axis=0)), 1e-12 * np.sum(w))
             step = np.clip(g / h, -1.0, 1.0)  # damped: far from the optimum the Hessian can mislead
@@ -133,10 +149,10 @@ class BoostingObjective:
             values.append(value)
         return np.array(values)
 
-    def init_margins(self, y, weight=None) -> np.ndarray:
+    def init_margins(self, y, weight=None, rows=None) -> np.ndarray:
         """The initial margin repeated for every observation: ``[n]`` or ``[n, P]``, for
         XGBoost's ``base_margin`` and LightGBM's ``init_score``."""
-        c = self.init_margin(y, weight)
+        c = self.init_margin(y, weight, rows)
         n = np.size(y)
         return np.full(n, c[0]) if self.n_outputs == 1 else np.tile(c, (n, 1))
 
