@@ -233,6 +233,9 @@ SKLEARN = [
     ("HalfPoissonLoss", "poisson", dict(link="log"), lambda r, n: r.poisson(3.0, n).astype(float), [-700, -30, 0, 30, 700]),
     ("HalfGammaLoss", "gamma", dict(link="log", fixed={"k": 1.0}), lambda r, n: r.gamma(2.0, 1.0, n), [-700, -30, 0, 30, 700]),
     ("HalfBinomialLoss", "bernoulli", dict(link="logit"), lambda r, n: (r.random(n) < 0.4).astype(float), [-1000, -40, 0, 40, 1000]),
+    # sklearn's half Tweedie deviance in log mu: the NLL's gradient and Hessian with phi = 1
+    ("HalfTweedieLoss", "tweedie", dict(link="log", fixed={"phi": 1.0, "power": 1.5}),
+     lambda r, n: np.where(r.random(n) < 0.3, 0.0, r.gamma(2.0, 1.0, n)), [-300, -30, 0, 30, 300]),
 ]
 
 
@@ -242,7 +245,7 @@ def test_grad_hess_matches_sklearn_loss(loss_name, name, kwargs, draw_y, edges, 
     loss_module = pytest.importorskip("sklearn._loss.loss")
     if backend == "fused":
         pytest.importorskip("numba")
-    loss = getattr(loss_module, loss_name)()
+    loss = getattr(loss_module, loss_name)(**({"power": 1.5} if "Tweedie" in loss_name else {}))
     rng = np.random.default_rng(11)
     z = np.concatenate([rng.normal(0, 3, 200), np.repeat(np.array(edges, dtype=float), 4)])
     y = draw_y(rng, z.size)

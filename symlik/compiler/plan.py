@@ -113,12 +113,16 @@ def _gathered(expr):
     """The NLL with each exponential's coefficient factored: a link's substitution expands
     e^(-2 z) (y - mu)^2 / 2 into three terms, whose derivatives cancel where y and mu are large
     and close; factored, (y - mu) is formed first. Exactly equal; unchanged where SymPy cannot."""
-    exps = sorted(expr.atoms(sp.exp), key=sp.default_sort_key)
-    if not exps:
+    if not expr.atoms(sp.exp):
         return expr
     try:
-        parts = sp.collect(sp.expand(expr), exps, evaluate=False)
-        return sp.Add(*(key * sp.factor(value) for key, value in parts.items()))
+        expanded = sp.expand(expr)
+        # the exponentials of the expanded form (e^(a + b) is e^a e^b there): keyed by the
+        # original ones, nothing matched and every term was factored together, terms free of
+        # any exponential (the Tweedie's log c(y, phi)) included
+        exps = sorted(expanded.atoms(sp.exp), key=sp.default_sort_key)
+        parts = sp.collect(expanded, exps, evaluate=False)
+        return sp.Add(*(value if key == 1 else key * sp.factor(value) for key, value in parts.items()))
     except (sp.PolynomialError, NotImplementedError):  # pragma: no cover - SymPy gave up
         return expr
 
