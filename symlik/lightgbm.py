@@ -53,9 +53,12 @@ class LightGBMObjective:
         return getattr(self.core, name)
 
 
-def objective(spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy") -> LightGBMObjective:
-    """The NLL of ``spec`` as a LightGBM objective; arguments as ``symlik.xgboost.objective``."""
-    return LightGBMObjective(BoostingObjective(spec, predict, link, hessian, fixed=fixed, backend=backend))
+def objective(spec, predict=None, link=None, hessian="exact", *, fixed=None, backend="numpy",
+              num_class=None) -> LightGBMObjective:
+    """The NLL of ``spec`` as a LightGBM objective; arguments as ``symlik.xgboost.objective``. For a
+    softmax head, ``hessian="multiclass"`` is LightGBM's own surrogate K/(K - 1) p (1 - p)."""
+    return LightGBMObjective(BoostingObjective(spec, predict, link, hessian, fixed=fixed, backend=backend,
+                                               num_class=num_class))
 
 
 __all__ = ["objective", "LightGBMObjective"]

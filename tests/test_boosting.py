@@ -275,3 +275,19 @@ def test_censoring_bounds_come_from_the_dmatrix(data):
     np.testing.assert_allclose(hess, want_h, rtol=1e-14)
     with pytest.raises(symlik.SymlikError, match="label_lower_bound"):
         by_rows(predt, xgb.DMatrix(X, y))
+
+
+def test_lightgbm_reproduces_multiclass(data):
+    """A softmax head with LightGBM's own surrogate Hessian K/(K - 1) p (1 - p) reproduces its
+    built-in multiclass objective."""
+    rng, X, eta = data
+    logits = np.stack([eta, -0.3 * X[:, 2], 0.4 * X[:, 3]], 1)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = (rng.random(N)[:, None] > np.cumsum(p, 1)).sum(1).astype(float)
+    obj = symlik_lightgbm.objective("categorical", link="softmax", hessian="multiclass", num_class=3)
+    init = obj.init_score(y)
+    params = {"num_leaves": 8, "learning_rate": 0.3, "num_threads": 1, "deterministic": True, "verbose": -1,
+              "seed": 0, "min_data_in_leaf": 20, "min_sum_hessian_in_leaf": 1e-3}
+    theirs = lgb.train({**params, "objective": "multiclass", "num_class": 3}, lgb.Dataset(X, y, init_score=init), ROUNDS)
+    ours = lgb.train({**params, **obj.params, "objective": obj}, lgb.Dataset(X, y, init_score=init), ROUNDS)
+    _close(theirs.predict(X, raw_score=True) + init, ours.predict(X, raw_score=True) + init)

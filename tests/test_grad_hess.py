@@ -457,6 +457,8 @@ def test_softprob_is_xgboosts_multiclass_surrogate():
     np.testing.assert_allclose(g, w[:, None] * (s - np.eye(3)[labels]), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(h, np.maximum(2 * s * (1 - s) * w[:, None], 1e-16), rtol=1e-12)
     assert h.min() == 1e-16  # the confident row's last class: 2 p (1 - p) underflows below the floor
+    _, lightgbm = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="multiclass")(z, labels, weight=w)
+    np.testing.assert_allclose(lightgbm, 1.5 * s * (1 - s) * w[:, None], rtol=1e-12, atol=1e-16)  # K/(K - 1), K = 3
 
 
 @pytest.mark.parametrize("kwargs, message", [

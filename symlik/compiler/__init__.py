@@ -73,11 +73,12 @@ def compile(
         They are derived symbolically (see ``kernel.derivation.steps``); see
         ``symlik.compiler.options``. Per-sample weights are given at call time:
         ``kernel(..., weight=w)``.
-    hessian : {"exact", "fisher", "exact_clipped", "softprob"}
+    hessian : {"exact", "fisher", "exact_clipped", "softprob", "multiclass"}
         ``grad_hess`` only: the exact Hessian, the expected one (the Fisher information,
         never negative) or the exact one with its diagonal clipped at 0. For a softmax head
         (categorical or multinomial, ``link="softmax"``) the Hessian is its diagonal over the
-        class axis, and ``"softprob"`` is XGBoost's ``multi:softprob`` surrogate 2 p (1 - p).
+        class axis; ``"softprob"`` is XGBoost's ``multi:softprob`` surrogate 2 p (1 - p) and
+        ``"multiclass"`` LightGBM's, K/(K - 1) p (1 - p).
     hessian_form : {"diagonal", "full"}
         ``grad_hess`` only: the Hessian's diagonal, or the whole P x P matrix.
     """

@@ -15,7 +15,8 @@ symbolically (``derivation.gradient``) and printed as NumPy event kernels
   (the categorical and the multinomial: the softmax Hessian depends on the logits only);
 - ``"exact_clipped"``: max(exact, 0), the same values (the diagonal is never negative);
 - ``"softprob"``: XGBoost's ``multi:softprob`` surrogate, max(2 s_k (1 - s_k) w, 1e-16),
-  twice the diagonal, floored as XGBoost floors it.
+  twice the diagonal, floored as XGBoost floors it;
+- ``"multiclass"``: LightGBM's ``multiclass`` surrogate, K/(K - 1) s_k (1 - s_k) w for K classes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from symlik.compiler import grad
 from symlik.core.errors import NotSupportedError, UnknownNameError
 
-EVENT_HESSIANS = ("exact", "fisher", "exact_clipped", "softprob")
+EVENT_HESSIANS = ("exact", "fisher", "exact_clipped", "softprob", "multiclass")
 SOFTPROB_FLOOR = 1e-16  # XGBoost's multiclass objective: hess = max(2 p (1 - p) w, 1e-16)
 
 
@@ -58,6 +59,9 @@ class EventGradHessKernel:
         (h,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight, fns=fns)
         if self.hessian == "softprob":
             h = np.maximum(2 * h, SOFTPROB_FLOOR)
+        elif self.hessian == "multiclass":
+            K = h.shape[-1]
+            h = h * (K / (K - 1))
         elif self.hessian == "exact_clipped":
             h = np.maximum(h, 0)
         return g, h

@@ -136,9 +136,9 @@ def _grad_hess(d, hessian, hessian_form):
     in the predicted inputs: what a gradient-boosting objective returns for each observation."""
     if d.spec.is_event:  # compile() builds these from the NLL kernel: symlik.compiler.event_grad_hess
         raise EventGradHess(f"target 'grad_hess' of event distributions ({d.spec.label}) is compiled by event_grad_hess")
-    if hessian == "softprob":
-        raise NotSupportedError("hessian 'softprob' is XGBoost's multi-class surrogate 2 p (1 - p): softmax heads only "
-                                f"(categorical or multinomial with link='softmax'), not {d.spec.label}")
+    if hessian in ("softprob", "multiclass"):
+        raise NotSupportedError(f"hessian {hessian!r} is a multi-class surrogate (XGBoost's, LightGBM's): softmax heads "
+                                f"only (categorical or multinomial with link='softmax'), not {d.spec.label}")
     if hessian not in HESSIANS:
         raise UnknownNameError("hessian", hessian, HESSIANS)
     if hessian_form not in HESSIAN_FORMS:

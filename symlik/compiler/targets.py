@@ -32,5 +32,5 @@ TARGETS = (*SCALAR_TARGETS, "grad", *INFORMATION_TARGETS, "grad_hess")
 #   exact          d^2 NLL / dz dz^T, as derived
 #   fisher         E_y[d^2 NLL / dz dz^T], the expected Hessian (Fisher information): never negative
 #   exact_clipped  the exact Hessian with its diagonal clipped at 0 (what XGBoost does to negative Hessians)
-HESSIANS = ("exact", "fisher", "exact_clipped", "softprob")  # softprob: softmax heads only (event_grad_hess)
+HESSIANS = ("exact", "fisher", "exact_clipped", "softprob", "multiclass")  # the last two: softmax heads only
 HESSIAN_FORMS = ("diagonal", "full")
