@@ -29,6 +29,7 @@ from symlik.core.functions import (
     LogBeta,
     LogBinomial,
     LogCosh,
+    LogRatio,
     LogErfc,
     Log1mExp,
     LogExpm1,
@@ -269,6 +270,10 @@ CASES = [
     ("mixed_zero", logaddexp(z - Softplus(z), -pa - Softplus(z)), log1p, ("z", "pa"),
      [(40.0, 1e-30), (-40.0, 1e-20), (0.0, 2.0), (-30.0, 3.0), (700.0, 5.0)],
      lambda z_, x_: _at_400_digits(lambda: (lambda s: mpmath.log(s + (1 - s) * mpmath.exp(-x_)))(1 / (1 + mpmath.exp(-z_))))),
+    # k log(lam) + (1 - k) log y, the Weibull's: terms of 1.8e9 at k = 1e8 cancel to log y where y = lam.
+    ("log_pair", pa * sp.log(pb) + (1 - pa) * sp.log(p), sp.log, ("pa", "pb", "p"),
+     [(1e8, 3.7, 3.7), (1e8, 1e300, 1e300), (2.5, 1.5, 0.7), (1.0, 2.0, 0.0), (1e-8, 2.0, 3.0)],
+     lambda k_, l_, y_: k_ * mpmath.log(l_) + (0 if k_ == 1 else (1 - k_) * mpmath.log(y_))),
     # r^2 (c + 1) / (c^2 s^2 (1 + r^2 / (c s^2))) = (c + 1) r^2 / (c (c s^2 + r^2)): r^2/s^2 = 4e400 overflows.
     ("inner_fraction", (a - x) ** 2 * (pa + 1) / (pa**2 * pb**2 * (1 + (a - x) ** 2 / (pa * pb**2))), sp.Pow,
      ("a", "x", "pa", "pb"), [(1e100, -1e100, 1e-8, 1e-100), (1.0, 0.0, 1.0, 1.0), (3.0, 1.0, 1e8, 2.0)],
@@ -334,6 +339,39 @@ def test_naive_forms_fail_where_the_rules_do_not():
         truth = float(y - y * mpmath.log(y) + mpmath.loggamma(y + 1))
         naive = y - y * np.log(y) + gammaln(y + 1)
         assert abs(naive - truth) > 1e-11 * abs(truth)
+
+
+def test_log_pair_takes_the_log_of_the_quotient():
+    """k log(lam) + (1 - k) log y becomes (1 - k) log(y/lam) + log(lam), the log of the quotient
+    computed as such (LogRatio); the textbook form loses 7 digits at k = 1e8, y = lam."""
+    out = stabilize(pa * sp.log(pb) + (1 - pa) * sp.log(p))
+    assert out.has(LogRatio) and not out.has(sp.log(p))
+    k_, lam = 1e8, 3.7
+    naive = k_ * np.log(lam) - (k_ - 1) * np.log(lam)
+    assert abs(naive - np.log(lam)) > 1e-9 * np.log(lam)
+    f = compiled(out, ("pa", "pb", "p"))
+    assert float(f(np.float64(k_), np.float64(lam), np.float64(lam))) == np.log(lam)
+    # The price: at a tiny k the new form cancels log(y/lam) against log(lam), at most by the
+    # range of a double's log (about 700) times an ulp; the old one lost k ulps.
+    tiny_k = float(f(np.float64(1e-8), np.float64(1e-300), np.float64(3.0)))
+    truth = 1e-8 * mpmath.log(mpmath.mpf(1e-300)) + (1 - mpmath.mpf(1e-8)) * mpmath.log(3)
+    assert abs(tiny_k - truth) <= 700 * 2.3e-16 * abs(truth)
+    # where y/lam underflows, the difference of logs: (1 - k) log(1e-300/1e300) is finite
+    got = float(f(np.float64(2.0), np.float64(1e300), np.float64(1e-300)))
+    assert got == pytest.approx(float(2 * mpmath.log(1e300) - mpmath.log(1e-300)), rel=1e-15)
+
+
+@pytest.mark.parametrize("a_, b_", [(3.0, 7.0), (1e-300, 1e300), (0.0, 2.0)])
+def test_log_ratio_differentiates_and_evaluates_as_log_a_minus_log_b(a_, b_):
+    u, v = sp.symbols("u v", positive=True)
+    f = LogRatio(u, v)
+    assert sp.simplify(f.fdiff(1) - sp.diff(f.rewrite("exact"), u)) == 0
+    assert sp.simplify(f.fdiff(2) - sp.diff(f.rewrite("exact"), v)) == 0
+    from symlik.compiler._numpy_runtime import _log_ratio
+
+    want = -mpmath.inf if a_ == 0 else mpmath.log(mpmath.mpf(a_) / mpmath.mpf(b_))
+    got = float(_log_ratio(np.float64(a_), np.float64(b_)))
+    assert got == float(want) if a_ == 0 else got == pytest.approx(float(want), rel=1e-15)
 
 
 def test_logsumexp_and_log_softmax_over_the_event_axis():

@@ -197,6 +197,15 @@ def _log1mexp(x):
         return np.where(x > -0.6931471805599453, np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
 
+def _log_ratio(a, b):
+    # log(a/b): the log of the quotient (half an ulp of a/b), where log a - log b would keep
+    # each log's rounding; the difference of logs only where a/b under- or overflows
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        q = np.true_divide(a, b)
+        normal = (q >= np.finfo(np.result_type(q)).tiny) & np.isfinite(q)
+        return np.where(normal, np.log(np.where(normal, q, 1)), np.log(a) - np.log(b))
+
+
 def _log_expm1(x):
     # log(e^x - 1) for x > 0: e^x overflows at 709, so past x = 1 it is x + log1p(-e^-x);
     # below, expm1 keeps the digits of a tiny x that e^x - 1 cancels.
@@ -804,6 +813,7 @@ NAMESPACE = {
     "_log_ndtr": _log_ndtr,
     "_log_erfc": _log_erfc,
     "_log1mexp": _log1mexp,
+    "_log_ratio": _log_ratio,
     "_log_expm1": _log_expm1,
     "_gather": _gather,
 }
@@ -838,6 +848,7 @@ PRINTED_AS = {
     "LogErfc": "_log_erfc",
     "Log1mExp": "_log1mexp",
     "LogExpm1": "_log_expm1",
+    "LogRatio": "_log_ratio",
     "erfc": "_erfc",  # as erf: math.erfc is scalar-only
     "NegLogPoisson": "_neg_log_poisson",
     "NegLogPoissonLog": "_neg_log_poisson_log",

@@ -161,6 +161,7 @@ CALL_RULES.update(
         # log Phi(x) = log(erfc(-x / sqrt 2) / 2)
         "log_ndtr": lambda x: _call("log", _div(_call("erfc", _div(ast.UnaryOp(op=ast.USub(), operand=x), _call("sqrt", _const(2)))), _const(2))),
         "log_expm1": lambda x: _call("log", _sub(_call("exp", x), _const(1))),
+        "log_ratio": lambda a, b: _call("log", _div(a, b)),
         "xmul": _mul,  # x v with 0 v = 0 at v = +-inf: the product, where it is defined
         # _branches(lambda: select) only silences the warnings of branches not taken: the select itself
         "branches": lambda thunk: thunk.body if isinstance(thunk, ast.Lambda) else thunk,

@@ -38,6 +38,7 @@ from symlik.core.functions import (
     LogErfc,
     Log1mExp,
     LogExpm1,
+    LogRatio,
     LogGamma,
     LogNdtr,
     LogGammaDiff,
@@ -1282,11 +1283,62 @@ def _quotient_log(e):
     return sp.Add(*(f.exp * sp.log(f.base) if isinstance(f, sp.Pow) else sp.log(f) for f in factors))
 
 
+def _quotient_value(e):
+    """x log(a/b) as XMul(x, LogRatio(a, b)) for one quotient of two inputs (the log of the quotient
+    where it neither under- nor overflows), else as x times the sum of the factors' logs."""
+    factors = sp.Mul.make_args(e.args[1])
+    if len(factors) == 2:
+        num = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp.is_negative)]
+        den = [f for f in factors if isinstance(f, sp.Pow) and f.exp == -1]
+        if len(num) == 1 and len(den) == 1 and not isinstance(num[0], sp.Pow):
+            return XMul(e.args[0], LogRatio(num[0], den[0].base))
+    return XMul(e.args[0], _quotient_log(e))
+
+
+def _log_pair(e):
+    """c log(s) + XLogY(d, y) + rest as XLogY(d, y/s) + (c + d) log(s) + rest, when c + d is a
+    number and s > 0, else None: the Weibull's k log(lambda) + (1 - k) log y, whose two terms
+    of 1.8e9 at k = 1e8 cancel to about log y where y = lambda."""
+    if not isinstance(e, sp.Add):
+        return None
+    logs = [t for t in e.args if _scaled_log(t) is not None]
+    xlogys = [t for t in e.args if isinstance(t, XLogY)]
+    for t in logs:
+        c, s_ = _scaled_log(t)
+        for x in xlogys:
+            d, y = x.args
+            total = sp.expand(c + d)
+            if total.is_number and c.free_symbols and y != s_:
+                rest = sp.Add(*(u for u in e.args if u is not t and u is not x))
+                return XLogY(d, y / s_) + total * sp.log(s_) + rest
+    return None
+
+
+def _scaled_log(t):
+    """(c, s) when t = c log(s) with s a positive input and c not a number, else None."""
+    c, f = t.as_independent(sp.log, as_Add=False)
+    if isinstance(f, sp.log) and isinstance(f.args[0], (sp.Symbol, sp.Indexed)) and f.args[0].is_positive \
+            and not c.is_number:
+        return c, f.args[0]
+    return None
+
+
+log_pair_opt = Rewrite(
+    "log_pair",
+    lambda e: _log_pair(e) is not None,
+    # c log s + d log y = d log(y/s) + (c + d) log s: exactly equal for s > 0 (and y = 0 alike)
+    _log_pair,
+    "k log(lambda) - (k - 1) log y cancels 1.8e9 to log y at k = 1e8, y = lambda (relative error 2e-7 "
+    "in the Weibull NLL); (1 - k) log(y/lambda) is exactly 0 there and keeps the digits near it",
+    priority=412,
+)
+
+
 xlogy_quotient_opt = Rewrite(
     "xlogy_quotient",
     lambda e: _quotient_log(e) is not None,
     # x log(a/b) = x (log a - log b) for a >= 0, b > 0; XMul keeps 0 (-inf) = 0 where a = 0
-    lambda e: XMul(e.args[0], _quotient_log(e)),
+    _quotient_value,
     "x log(y/lam) is x log(0) = -inf once y/lam underflows (1e-38/1e8 in float32: Weibull's gradient in k) "
     "though log y - log lam is -106; the log of each input does not underflow",
     priority=415,
@@ -1369,10 +1421,24 @@ pow_exact_base_opt = Rewrite(
 
 _powm1 = FuncMinusOneOptim(PowExactBase, PowM1ExactBase)  # SymPy's f(x) - 1 machinery, our function
 
+def _powm1_form(e):
+    """e with a power of an exact base beside a number (x^k - 1), its common factor taken out
+    first (k - k x^k = k (1 - x^k), as the Weibull's gradient in lambda comes), else None."""
+    if not (isinstance(e, sp.Add) and e.has(PowExactBase)):
+        return None
+    if any(t.is_number for t in e.args):
+        return e
+    factored = sp.factor_terms(e)
+    inner = [f for f in sp.Mul.make_args(factored) if isinstance(f, sp.Add)]
+    if factored != e and len(inner) == 1 and inner[0].has(PowExactBase) and any(t.is_number for t in inner[0].args):
+        return factored
+    return None
+
+
 powm1_opt = Rewrite(
     "powm1",
-    lambda e: isinstance(e, sp.Add) and e.has(PowExactBase) and any(t.is_number for t in e.args),
-    lambda e: ReplaceOptim.__call__(_powm1, e),
+    lambda e: _powm1_form(e) is not None,
+    lambda e: ReplaceOptim.__call__(_powm1, _powm1_form(e)),
     "1 - (y/lam)^k is 1 - (1 - 7e-6) for k = 1e-8: five digits gone; expm1(k log(y/lam)) keeps them",
     priority=510,
 )
