@@ -10,9 +10,6 @@ import symlik
 from symlik.analysis import information as info_module
 from symlik.core import expectation as E
 
-mpmath.mp.dps = 30
-
-
 def _beta_mean_precision(y, mu, phi):
     a, b = mu * phi, (1 - mu) * phi
     return mpmath.loggamma(phi) - mpmath.loggamma(a) - mpmath.loggamma(b) + (a - 1) * mpmath.log(y) + (b - 1) * mpmath.log(1 - y)
@@ -37,7 +34,12 @@ def _student_t(y, mu, sigma, nu):
 
 
 def _expected_outer_score(log_p, theta, support):
-    """E[s s^T] with s the gradient of log_p in theta, by quadrature over the support."""
+    """E[s s^T] with s the gradient of log_p in theta, by quadrature over the support (30 digits)."""
+    with mpmath.workdps(30):
+        return _outer_score_quadrature(log_p, theta, support)
+
+
+def _outer_score_quadrature(log_p, theta, support):
     n = len(theta)
 
     def score(y, i):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from symlik.analysis.information import _listed, _nicer_negated, tidy
+from symlik.analysis.information import _nicer_negated, tidy
 from symlik.analysis.moments import expectation_by_moments, log_density
 from symlik.core import expectation as E
 from symlik.core.algebra import split_sum, sum_parts
@@ -31,7 +31,7 @@ from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 from symlik.core.functions import DensityOf
 from symlik.core.notation import form, term
 from symlik.core.presentation import ShownAsDocument
-from symlik.core.step import Step, reason
+from symlik.core.step import Step, listed, reason
 from symlik.model.distributions import get, names
 from symlik.model.distributions.base import Distribution
 
@@ -429,7 +429,7 @@ def kl_document(result: KL, slug: str | None = None):
             Step(
                 "Take the expectation",
                 result.expr,
-                reason("Here ", how, *(("; the moments used: ", *_listed(used), ".") if used else (".",))),
+                reason("Here ", how, *(("; the moments used: ", *listed(used), ".") if used else (".",))),
                 lhs,
             )
         )

@@ -27,7 +27,7 @@ from symlik.core import expectation as E
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import DensityOf, exact
 from symlik.core.notation import form
-from symlik.core.step import Step, reason
+from symlik.core.step import Step, listed, reason
 
 
 @dataclass(frozen=True)
@@ -225,12 +225,13 @@ def _by_moment_rules(term, d, domain, moments, rules, in_theta) -> sp.Expr | Non
         if whole is None:
             whole = by_beta_substitution(in_params, y, density, domain, rules)
         return None if whole is None else sp.simplify(exact(whole.xreplace(to_inputs)))
+    density = spec.density_expr()
     total = sp.S.Zero
     for g, coefficient in parts.items():
         if g == 1:
             total += coefficient
             continue
-        value = moment(spec, values, g, y, spec.density_expr(), domain, in_theta, rules, depth=0)
+        value = moment(spec, values, g, y, density, domain, in_theta, rules, depth=0)
         if value is None:
             return None
         value = sp.simplify(exact(value.xreplace(to_inputs)))  # in the Hessian's own (elementary) terms
@@ -281,14 +282,6 @@ def _prediction(d) -> sp.Symbol:
 _Z = sp.Symbol("z")
 
 
-def _listed(items) -> list:
-    """Items for a reason, separated by commas: [a, ", ", b, ", ", c]."""
-    out: list = []
-    for item in items:
-        out += [", ", item] if out else [item]
-    return out
-
-
 def _shown(matrix):
     return matrix[0, 0] if matrix.shape == (1, 1) else matrix
 
@@ -335,7 +328,7 @@ def information_steps(d) -> list:
         measure = "with the expectations found above"
     used = [sp.Eq(form("moment", g), v, evaluate=False) for g, v in info.moments.items() if g != 1]
     if used:
-        moments_text = reason(" term by term; the moments used: ", *_listed(used), ".")
+        moments_text = reason(" term by term; the moments used: ", *listed(used), ".")
     elif any(m.has(d.y) for m in info.hessian) or info.kinked:
         moments_text = reason(".")
     else:

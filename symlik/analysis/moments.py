@@ -22,7 +22,7 @@ import sympy as sp
 from symlik.core import expectation as E
 from symlik.core.algebra import expand_logs, log_of
 from symlik.core.notation import form, term
-from symlik.core.step import Step, reason
+from symlik.core.step import Step, listed, reason
 
 
 def log_density(spec, y, values):
@@ -163,18 +163,9 @@ def _by_exponential_substitution(g, y, density, domain, rules):
         if value is None:
             continue
         value = sp.simplify(value)
-        rules.append(
-            Step(
-                f"The moment of {sp.sstr(g)}, by substituting t = {sp.sstr(e)}",
-                value,
-                reason(
-                    "Substitute ", sp.Eq(t, e), ": ", sp.Eq(y, back), " and the real line maps onto ", sp.Interval.open(0, sp.oo),
-                    ". Each term is then ", term("euler_integral_derivative"), ", Euler's integral ",
-                    term("euler_integral"), " differentiated n times in s under the integral sign.",
-                ),
-                form("moment", g),
-            )
-        )
+        rules.append(_euler_step(f"The moment of {sp.sstr(g)}, by substituting t = {sp.sstr(e)}", g, value,
+                                 reason(sp.Eq(t, e), ": ", sp.Eq(y, back), " and the real line maps onto ",
+                                        sp.Interval.open(0, sp.oo), ".")))
         return value
     return None
 
@@ -225,18 +216,9 @@ def by_power_substitution(g, y, density, domain, rules):
         value = _euler_integral(integrand, t)
         if value is None:
             continue
-        rules.append(
-            Step(
-                "An expectation by a power substitution",
-                value,
-                reason(
-                    "Substitute ", sp.Eq(t, power), ": ", sp.Eq(y, back), ", and ", sp.Interval.open(0, sp.oo),
-                    " maps onto itself. Each term is then ", term("euler_integral_derivative"), ", Euler's integral ",
-                    term("euler_integral"), " differentiated n times in s under the integral sign.",
-                ),
-                form("moment", g),
-            )
-        )
+        rules.append(_euler_step("An expectation by a power substitution", g, value,
+                                 reason(sp.Eq(t, power), ": ", sp.Eq(y, back), ", and ", sp.Interval.open(0, sp.oo),
+                                        " maps onto itself.")))
         return value
     return None
 
@@ -312,6 +294,19 @@ def _beta_integrals(integrand, y, q, a, c):
             beta = sp.gamma(m + sp.S.Half) * sp.gamma(s_ - m - sp.S.Half) / sp.gamma(s_)
             total += K * coefficient * a ** (m + sp.S.Half - s_) * c ** (-m - sp.S.Half) * beta
     return total
+
+
+def _euler_step(title, g, value, substitution) -> Step:
+    """The step of a substitution that leaves Euler's integral and its derivatives in s."""
+    return Step(
+        title,
+        value,
+        reason(
+            "Substitute ", substitution, " Each term is then ", term("euler_integral_derivative"), ", Euler's integral ",
+            term("euler_integral"), " differentiated n times in s under the integral sign.",
+        ),
+        form("moment", g),
+    )
 
 
 def _euler_integral(integrand, t):
@@ -390,21 +385,14 @@ def _by_score_system(p, p_vals, g, y, moments, rules):
                 "Differentiate ", term("density_sums_to_one" if discrete else "density_integrates_to_one"),
                 " in each parameter" if len(shown) > 1 else " in the parameter", "" if discrete else " under the integral",
                 " (the support does not depend on ", "them" if len(shown) > 1 else "it", "): the expected score is zero. Here ",
-                *_join(shown),
+                *listed(shown),
                 ", linear in the moments" if len(shown) > 1 else ", linear in the moment" if len(found) == 1 else "",
-                "; solved for ", *_join([form("moment", h) for h in found]), ".",
+                "; solved for ", *listed([form("moment", h) for h in found]), ".",
             ),
             form("moment", g) if len(found) == 1 else sp.Matrix([form("moment", h) for h in found]),
         )
     )
     return found[g]
-
-
-def _join(items) -> list:
-    out: list = []
-    for item in items:
-        out += [", ", item] if out else [item]
-    return out
 
 
 def _by_score(p, p_vals, g, y, density, domain, moments, rules, depth):

@@ -47,16 +47,15 @@ class EventGradHessKernel:
         self.kernel = kernel
         self.hessian = hessian
         self.hessian_form = "diagonal"
-        fns = grad.diagonal_hessian_functions(kernel)
+        self._hessian_functions = grad.diagonal_hessian_functions(kernel)
         y = kernel.derivation.y.base
-        if hessian == "fisher" and any(e.has(y) for e in fns.expressions.values()):
+        if hessian == "fisher" and any(e.has(y) for e in self._hessian_functions.expressions.values()):
             raise NotSupportedError(f"the expected Hessian of {kernel.derivation.spec.label} depends on y; "
                                     "use hessian='exact'")
 
     def __call__(self, *args, weight=None, **kwargs):
         (g,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight)
-        fns = grad.diagonal_hessian_functions(self.kernel)
-        (h,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight, fns=fns)
+        (h,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight, fns=self._hessian_functions)
         if self.hessian == "softprob":
             h = np.maximum(2 * h, SOFTPROB_FLOOR)
         elif self.hessian == "multiclass":

@@ -37,6 +37,14 @@ class Math:
 Fragment = Union[str, Math]
 
 
+def listed(items) -> list:
+    """Items for a reason, separated by commas: [a, ", ", b, ", ", c]."""
+    out: list = []
+    for item in items:
+        out += [", ", item] if out else [item]
+    return out
+
+
 def reason(*parts) -> tuple:
     """A reason from fragments: strings stay prose, anything else becomes ``Math``; empty
     strings are dropped and neighbouring strings joined."""
