@@ -26,6 +26,9 @@ class Sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, z, **kwargs):
         return 1 / (1 + sp.exp(-z))
 
+    def _eval_evalf(self, prec):  # a number at a numeric point (the matcher's screening evaluates it)
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
     def _eval_is_positive(self):
         return self.args[0].is_real
 
@@ -49,6 +52,9 @@ class Softplus(sp.Function):
         return sp.log(1 + sp.exp(z))
 
     _eval_rewrite_as_log = _eval_rewrite_as_exp
+
+    def _eval_evalf(self, prec):  # a number at a numeric point (the matcher's screening evaluates it)
+        return self.rewrite(sp.exp)._eval_evalf(prec)
 
     def _eval_is_real(self):
         return self.args[0].is_real
