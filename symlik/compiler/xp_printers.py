@@ -108,7 +108,10 @@ class _LibraryPrinter(SymlikNumPyPrinter):
             z = softplus[0].args[0]
             rest = expr - softplus[0]
             weight = (-rest / z).cancel()
-            if rest != 0 and not weight.has(z) and (weight * z - (-rest)).expand() == 0:
+            # the weight must be free of z's symbols (a target y): rest / z with z in it divides by
+            # z, which is 0 where logaddexp's arguments tie (|a - b| = 0 gives 0/0 = nan)
+            shared = weight.free_symbols & z.free_symbols
+            if rest != 0 and not shared and not weight.has(z) and (weight * z - (-rest)).expand() == 0:
                 y = self._print(weight)
                 zs = self._print(z)
                 return f"(({y})*_softplus(-({zs})) + (1 - ({y}))*_softplus({zs}))"
