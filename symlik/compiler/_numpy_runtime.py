@@ -730,6 +730,13 @@ def _event(a):
     return a[..., None] if a.ndim else a
 
 
+def _components(*parts):
+    """An array over the event axis from its entries, one per position (a gradient in an event
+    input written out component by component: the multivariate normal's mu)."""
+    parts = np.broadcast_arrays(*(np.asarray(p) for p in parts))
+    return np.stack(parts, axis=-1)
+
+
 def _gather(a, index):
     """a[..., index] along the last axis, for class-index targets."""
     a = np.asarray(a)
@@ -767,6 +774,7 @@ NAMESPACE = {
     "np": np,
     "_branches": _branches,
     "_stack": _stack,
+    "_components": _components,
     "_logsumexp": _logsumexp,
     "_logsumexp_minus": _logsumexp_minus,
     "_neg_log_softmax": _neg_log_softmax,

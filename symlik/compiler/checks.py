@@ -257,6 +257,7 @@ class ShapeRoles:
     defining: tuple[str, ...]
     parameters: tuple[str, ...]
     event: frozenset
+    event_length: int | None = None  # the event size where the model fixes it (a D-dimensional normal)
 
     def observation_shape(self, shapes: dict, use_index: bool) -> tuple:
         """The observations' shape; raises SymlikError naming both shapes (as passed) and the rule."""
@@ -272,6 +273,9 @@ class ShapeRoles:
                 _require_event_axis(n, s)
                 if size is None:
                     size, size_of = s[-1], n
+                    if self.event_length is not None and size != self.event_length:
+                        raise SymlikError(f"{n} must have {self.event_length} entries on its last axis (the event); "
+                                          f"got shape {s}")
                 elif s[-1] != size:
                     raise _event_size_mismatch(size_of, shapes[size_of], n, s)
                 o = s[:-1]

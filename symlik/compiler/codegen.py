@@ -165,7 +165,20 @@ class SymlikNumPyPrinter(NumPyPrinter):
 
     # --- arrays ---------------------------------------------------------
     def _print_Indexed(self, expr):
+        if all(i.is_Integer for i in expr.indices):
+            # a component by position (a multivariate normal written out for a fixed D): x_i is
+            # the (i-1)-th entry of the event axis
+            return f"{self._print(expr.base.label)}[..., {', '.join(str(int(i) - 1) for i in expr.indices)}]"
         return self._print(expr.base.label)
+
+    def _print_Components(self, expr):
+        # its entries are one value per observation each, even inside an event-axis expression
+        outer, self._in_event = self._in_event, 0
+        try:
+            parts = [self._print(a) for a in expr.args]
+        finally:
+            self._in_event = outer
+        return f"_components({', '.join(parts)})"
 
     def _print_IndexedBase(self, expr):
         return self._print(expr.label)

@@ -91,6 +91,7 @@ class Kernel:
         request: dict | None = None,
         predicted: tuple[str, ...] = (),
         check_descriptions: dict | None = None,
+        event_length: int | None = None,
     ) -> None:
         self._functions = functions
         self.source = source
@@ -120,6 +121,7 @@ class Kernel:
             defining=defining,
             parameters=tuple(n for n in (*inputs, *self.fixed) if n not in defining),
             event=frozenset(event_inputs),
+            event_length=event_length,
         )
 
     # -- calling ---------------------------------------------------------------
@@ -358,6 +360,7 @@ class Kernel:
             expr_text=meta.get("expr_text", ""),
             shape=tuple(meta.get("shape", ())),
             predicted=tuple(meta.get("predicted", ())),
+            event_length=meta.get("event_length"),
             request=request,
             **extra,
         )

@@ -95,6 +95,7 @@ class Plan:
             "shape": list(self.shape),
             "formula": sp.latex(self.expr),
             "expr_text": sp.sstr(self.expr),
+            **({"event_length": d.spec.fixed_event_size} if getattr(d.spec, "fixed_event_size", None) else {}),
         }
 
 

@@ -236,7 +236,15 @@ def tidy_logs(expr: sp.Expr, group_by: sp.Symbol | None = None) -> sp.Expr:
 
 
 def free_of(expr: sp.Expr, things) -> bool:
-    return not any(expr.has(t) for t in things)
+    return not any(expr.has(t) or _has_position(expr, t) for t in things)
+
+
+def _has_position(expr: sp.Expr, thing) -> bool:
+    """Whether ``expr`` holds a component of the event ``thing`` (x_k) by position: x_1, x_2, ...
+    (an event written out entry by entry for a fixed size: the multivariate normal)."""
+    if not isinstance(thing, sp.Indexed) or all(i.is_Integer for i in thing.indices):
+        return False
+    return any(a.base == thing.base and all(i.is_Integer for i in a.indices) for a in expr.atoms(sp.Indexed))
 
 
 _INEQUALITIES = (sp.GreaterThan, sp.LessThan, sp.StrictGreaterThan, sp.StrictLessThan)

@@ -134,12 +134,20 @@ def _merge_exact_powers(expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Mul) and e.has(PowExactBase), one)
 
 
+# Multivariate factorisation grows fast with the number of symbols (the multivariate normal's
+# gradient in L_11 at D = 3 has 12: 13 s, and minutes for some hash seeds); the catalog's scalar
+# entries have at most FACTOR_MAX_SYMBOLS, above which the gradient is kept as differentiated.
+FACTOR_MAX_SYMBOLS = 8
+
+
 def _factored(expr) -> sp.Expr:
     """For a rational gradient, the smallest of: as is, SymPy's factor(), and factor() with
     every difference of inputs held as one symbol (so (mu - y)^2 is never expanded into
     mu^2 - 2 mu y + y^2, which cancels). The inverse Gaussian's gradient shrinks to
     2 (mu - y) / mu^3, with no mu^2 y to underflow; Student-t's to (nu + 1) r / (nu sigma^2 + r^2)."""
     if expr.atoms(sp.Function) or expr.has(sp.Sum) or not isinstance(expr, (sp.Add, sp.Mul, sp.Pow)):
+        return expr
+    if len(expr.free_symbols) > FACTOR_MAX_SYMBOLS:
         return expr
     candidates = [expr]
     try:
@@ -162,10 +170,24 @@ def tidy(expr) -> sp.Expr:
     return sp.factor_terms(_factored(_merge_exact_powers(_power_rule(sp.powsimp(expr)))))
 
 
+class Components(sp.Function):
+    """The array over the event axis whose i-th entry is args[i-1]: the gradient in an event input
+    that enters by position (x_1, x_2, ... for a fixed event size, not x_k), one derivative each."""
+
+
+def _positions(expr, base) -> list:
+    return sorted({a.indices[0] for a in expr.atoms(sp.Indexed) if a.base == base and a.indices[0].is_Integer})
+
+
 def gradient(expr, d, name) -> sp.Expr:
     """d expr / d (input ``name``) per observation; for an event input, its k-th component."""
     target = d.symbols[name]
     spec = d.spec
+    if isinstance(target, sp.Indexed) and _positions(expr, target.base):
+        # written out component by component (the multivariate normal at a fixed D): one
+        # derivative per position, gathered over the event axis
+        size = int(max(_positions(expr, target.base)))
+        return Components(*(tidy(sp.diff(expr, target.base[i])) for i in range(1, size + 1)))
     if isinstance(target, sp.Indexed):
         g = _d_event(expr, target.base, target.indices[0], spec.K)
     else:
@@ -184,4 +206,4 @@ def gradients(expr, d) -> dict:
     return {name: gradient(expr, d, name) for name in d.predicted_inputs}
 
 
-__all__ = ["gradient", "gradients", "loss_gradient", "support_facts", "apply_facts", "tidy"]
+__all__ = ["Components", "gradient", "gradients", "loss_gradient", "support_facts", "apply_facts", "tidy"]

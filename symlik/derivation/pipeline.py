@@ -218,8 +218,10 @@ def prepare(spec: Distribution, predict: tuple[str, ...], link_name) -> Context:
             else:
                 zbase = sp.Symbol(zname, real=True)
                 symbols[zname] = zbase
-            nll = apply_link(nll, theta[p], link, zbase, k, spec.K if spec.is_event else None)
-            loss_expr = apply_link(loss_expr, theta[p], link, zbase, k, spec.K if spec.is_event else None)
+            # (an event link, softmax, for an event parameter; a scalar one of an event model is a scalar's)
+            K = spec.K if spec.param(p).event else None
+            nll = apply_link(nll, theta[p], link, zbase, k, K)
+            loss_expr = apply_link(loss_expr, theta[p], link, zbase, k, K)
             input_names.append(zname)
             stages.append((p, link, loss_expr))
         else:

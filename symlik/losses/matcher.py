@@ -220,7 +220,7 @@ def identify_event(nll, y, predicted, k, K, templates=T.EVENT_TEMPLATES) -> Matc
 def own_nll(nll, predicted, k=None) -> Match:
     """No template fits: the loss is the NLL less the terms free of the predictions."""
     keep, drop = [], []
-    if k is not None:
+    if k is not None and nll.has(sp.Sum):  # (an event NLL written out component by component has none)
         summand, rest = sum_parts(nll, k)
         s_keep = [t for t in sp.Add.make_args(summand) if not free_of(t, predicted)]
         s_drop = [t for t in sp.Add.make_args(summand) if free_of(t, predicted)]

@@ -206,7 +206,36 @@ def _split(expr, print_, budget, whole) -> list[str]:
             other = expr / factors[0]
             head = "- " if other == -1 else ("" if other == 1 else print_(other) + " ")
             return _wrapped(head + r"\biggl(", factors[0], r"\biggr)", print_, budget)
+        # a textbook fraction N / d (a gradient over n) too wide for a line: 1/d in front, N broken
+        if len(expr.args) == 2 and isinstance(expr.args[1], sp.Pow) and expr.args[1].exp == -1 \
+                and isinstance(expr.args[0], (sp.Mul, sp.Add)):
+            head = r"\frac{1}{%s} \biggl(" % print_(expr.args[1].base)
+            return _wrapped(head, expr.args[0], r"\biggr)", print_, budget)
+        # c (a + b + ...)^n and c e^(a + b + ...) too wide for a line (the multivariate normal's
+        # squared whitened residuals, its density): c in front, the sum broken inside big brackets
+        opened = [f for f in expr.args if _opens(f)]
+        if len(opened) == 1:
+            f = opened[0]
+            other = sp.Mul(*(a for a in expr.args if a is not f))  # (expr / f would keep e^-A e^A)
+            head = "- " if other == -1 else ("" if other == 1 else print_(other) + " ")
+            if isinstance(f, sp.exp):
+                return _wrapped(head + r"\exp\biggl(", f.args[0], r"\biggr)", print_, budget)
+            return _wrapped(head + r"\biggl(", f.base, r"\biggr)^{%s}" % print_(f.exp), print_, budget)
+    if isinstance(expr, sp.log) and isinstance(expr.args[0], (sp.Mul, sp.Add)):
+        return _wrapped(r"\log\biggl(", expr.args[0], r"\biggr)", print_, budget)
+    if isinstance(expr, sp.Sum) and isinstance(expr.function, (sp.log, sp.Mul)):
+        head = _sum_prefix(print_, expr) + " "
+        inner = pieces(expr.function, print_, budget - estimate_width(head))
+        if len(inner) > 1:
+            return _attach(head, inner)
     return [whole]
+
+
+def _opens(f) -> bool:
+    """A factor whose sum can be broken inside big brackets: (a + b)^n (n a positive integer), e^(a + b)."""
+    if isinstance(f, sp.exp):
+        return isinstance(f.args[0], sp.Add)
+    return isinstance(f, sp.Pow) and isinstance(f.base, sp.Add) and f.exp.is_Integer and f.exp > 1
 
 
 def _factors(expr) -> list:

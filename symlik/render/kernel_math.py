@@ -289,6 +289,16 @@ class _MathRewriter(ast.NodeTransformer):
             return _name(node.id[:-2])
         return node
 
+    def visit_Subscript(self, node):
+        # x[..., i]: entry i of an event written out by position (the multivariate normal's y, mu);
+        # one observation's x is its event vector, so the entry is x[i]
+        s = node.slice
+        if (isinstance(s, ast.Tuple) and s.elts and isinstance(s.elts[0], ast.Constant) and s.elts[0].value is Ellipsis
+                and all(isinstance(e, ast.Constant) and isinstance(e.value, int) for e in s.elts[1:])):
+            index = s.elts[1] if len(s.elts) == 2 else ast.Tuple(elts=s.elts[1:], ctx=ast.Load())
+            return ast.Subscript(value=self.visit(node.value), slice=index, ctx=node.ctx)
+        return self.generic_visit(node)
+
     def visit_Attribute(self, node):
         dotted = _dotted(node)
         if dotted and "." in dotted and _bare(dotted) in CONSTANTS:
@@ -462,4 +472,6 @@ def kernel_latex(kernel) -> dict[str, str]:
     link_inputs = {n for n in d.predicted_inputs if n not in d.predict}
     rename = {n: "z" for n in link_inputs}
     rename.update({k: v for k, v in DISPLAY_NAMES.items() if k not in rename and k not in link_inputs})
+    # a parameter named with a subscript (the multivariate normal's L_21) as its distribution writes it
+    rename.update({n: d.spec.latex_name(n) for n in d.spec.param_names if "_" in n and n not in rename})
     return source_latex(kernel.source, event, size, rename)

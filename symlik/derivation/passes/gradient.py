@@ -6,6 +6,7 @@ import sympy as sp
 
 from symlik.core.notation import OBS, OperatorName, form
 from symlik.core.step import Step, reason
+from symlik.derivation.gradient import Components
 from symlik.derivation.gradient import gradient as gradient_of
 from symlik.derivation.gradient import tidy
 from symlik.derivation.passes.context import Context
@@ -141,6 +142,9 @@ def gradient(c: Context) -> tuple[Step, ...]:
     steps = []
     for name in c.input_names:
         g = gradient_of(c.loss_expr, inputs, name)
+        if isinstance(g, Components):  # an event written out by position: one step per component
+            steps += [_gradient_step(c, name, numerator, gi, (OBS, i)) for i, gi in enumerate(g.args, 1)]
+            continue
         indices = (OBS, c.spec.index) if isinstance(c.symbols[name], sp.Indexed) else (OBS,)
         steps.append(
             Step(
@@ -155,3 +159,17 @@ def gradient(c: Context) -> tuple[Step, ...]:
             )
         )
     return tuple(steps)
+
+
+def _gradient_step(c: Context, name: str, numerator, g, indices) -> Step:
+    """The step of one component of an event input's gradient (the multivariate normal's mu_1)."""
+    return Step(
+        f"The gradient with respect to {name}_{indices[-1]}",
+        over_n(c.obs(g), c.n_obs),
+        reason(
+            "Only observation ", OBS, "'s term depends on its own prediction, so the gradient of the mean "
+            "is that term's derivative over ", c.n_obs, "; the kernel's grad() computes it from the stable "
+            "form of the loss.",
+        ),
+        lhs=form("partial", numerator, form("sub", sp.Symbol(name), *indices)),
+    )
