@@ -249,3 +249,12 @@ def test_bad_input_names_the_argument_and_rule():
         symlik.derive("gaussian_mixture", options={"K": "5"})
     with pytest.raises(SymlikError, match=r"w3"):
         symlik.derive("gaussian_mixture", predict=("w3",))
+
+
+def test_fisher_information_is_declined_at_once_with_its_reason():
+    # E[-H] of a normal mixture is an integral with no closed form: declined before any derivative is simplified
+    from symlik.core.errors import NotSupportedError
+
+    d = symlik.derive("gaussian_mixture", options={"K": 4})
+    with pytest.raises(NotSupportedError, match=r"gaussian_mixture\[K=4\].*no closed form"):
+        d.fisher()

@@ -51,6 +51,14 @@ def _scalar_only(d, what):
         )
 
 
+def _closed_form_only(d):
+    # A spec may say why its expectation has no closed form (a mixture's E[-H] is an integral of
+    # ratios of sums of densities): declined at once, rather than simplifying P^2 derivatives first.
+    why = getattr(d.spec, "no_closed_form_information", "")
+    if why:
+        raise NotSupportedError(f"the score, Hessian and Fisher information of {d.spec.label} are not derived: {why}")
+
+
 def _wrt(d):
     return tuple(d.symbols[n] for n in d.predicted_inputs)
 
@@ -145,6 +153,7 @@ def information(d) -> Information:
     (or does not finish within ``symlik.core.expectation``'s time budget).
     """
     _scalar_only(d, "the score, Hessian and Fisher information")
+    _closed_form_only(d)
     key = id(d)
     if key in _CACHE and _CACHE[key][0] is d:
         return _CACHE[key][1]

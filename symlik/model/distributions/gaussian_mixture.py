@@ -55,6 +55,11 @@ class GaussianMixture(Distribution):
     params = tuple(Param(f"{g}{k}", c, doc=doc.format(k=k)) for k in (1, 2) for g, c, doc in _GROUPS)
     support = C.reals
     variants = ({"options": {"K": "3"}}, {"options": {"K": "4"}})
+    # read by symlik.analysis.information, which then declines instead of simplifying 3K x 3K derivatives
+    no_closed_form_information = (
+        "E[-H] over y is an integral of ratios of sums of normal densities, which has no closed form "
+        "(it is computed by numerical integration)"
+    )
     references = (
         "C. M. Bishop, Mixture density networks, Technical report NCRG/94/004, Aston University (1994).",
         "C. M. Bishop, Pattern Recognition and Machine Learning (2006), sec. 5.6 and 9.2.",
