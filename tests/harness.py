@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from symlik.model import links
-from symlik.testing.inputs import draw, draw_target
+from symlik.testing.inputs import draw, draw_target, order_bounds
 
 
 def draw_param(constraint, rng, shape):
@@ -17,6 +17,7 @@ def draw_param(constraint, rng, shape):
 
 def random_inputs(spec, rng, n=64, event_size=5):
     """{param name: array} and y, drawn to be valid for ``spec``."""
+    event_size = getattr(spec, "fixed_event_size", None) or event_size  # (a model that fixes D)
     params = {}
     predictable = {name for variant in spec.variants for name in variant.get("predict", ())} | set(spec.predict)
     for p in spec.effective_params():
@@ -26,12 +27,13 @@ def random_inputs(spec, rng, n=64, event_size=5):
             # and so is a scalar some variant predicts: von_mises_fisher's kappa)
             shape = ()
         params[p.name] = draw_param(p.constraint, rng, shape)
+    params = order_bounds(spec.support, params)
     y = draw_y(spec, rng, n, event_size, params)
     return params, y
 
 
 def draw_y(spec, rng, n, event_size, params):
-    return draw_target(spec.support, rng, n, event_size, params)
+    return draw_target(spec.support, rng, n, event_size, params, target_at=spec.target_at)
 
 
 def kernel_args(kernel, params, y):

@@ -1,6 +1,6 @@
-"""Issue 14, part C: the skew-normal and the censored (Tobit) normal, in their tails and at their
-edges. Oracles: scipy.stats (skewnorm, norm) and mpmath at 50 digits where scipy itself rounds
-away the answer."""
+"""Issue 14, part C: the skew-normal, truncated normal, GEV and censored (Tobit) normal, in their
+tails and at their edges. Oracles: scipy.stats (skewnorm, truncnorm, genextreme, norm) and mpmath at
+50 digits where scipy itself rounds away the answer."""
 
 from __future__ import annotations
 
@@ -41,6 +41,87 @@ def test_skew_normal_keeps_every_digit_deep_in_the_tilted_tail(alpha_z):
         z = mpmath.mpf(alpha_z / 2)
         want = -(mpmath.log(2) - z**2 / 2 - mpmath.log(mpmath.sqrt(2 * mpmath.pi)) + _mp_log_phi(2 * z))
     assert abs(got - float(want)) <= 1e-14 * abs(float(want))
+
+
+# ---------------------------------------------------------------------------
+# truncated normal
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [(-1.0, 1.0), (10.0, 11.0), (-11.0, -10.0), (40.0, 41.0), (-41.0, -40.0), (-3.0, 50.0), (-60.0, 60.0)],
+)
+def test_truncated_normal_mass_is_exact_in_both_tails(a, b):
+    y = np.array([a + (b - a) / 3])
+    got = _nll("truncated_normal")(np.zeros(1), y, np.ones(1), np.array([a]), np.array([b]))[0]
+    with mpmath.workdps(60):
+        mass = mpmath.ncdf(b) - mpmath.ncdf(a)  # no cancellation at 60 digits
+        want = -(-mpmath.mpf(y[0]) ** 2 / 2 - mpmath.log(mpmath.sqrt(2 * mpmath.pi)) - mpmath.log(mass))
+    assert abs(got - float(want)) <= 2e-14 * max(abs(float(want)), 1.0)
+
+
+@pytest.mark.parametrize("a, width", [(5.0, 1e-6), (-40.0, 1e-9), (0.3, 1e-3), (-3.0, 1e-12), (60.0, 1e-5)])
+def test_truncated_normal_keeps_its_digits_on_a_narrow_interval(a, width):
+    # log Phi(b) - log Phi(a) would cancel to log10(1/width) fewer digits: the midpoint series keeps them
+    b = a + width
+    y = np.array([a + width / 3])
+    got = _nll("truncated_normal")(np.zeros(1), y, np.ones(1), np.array([a]), np.array([b]))[0]
+    with mpmath.workdps(80):
+        lo, hi, yy = (mpmath.mpf(v) for v in (a, b, y[0]))  # the float bounds, exactly
+        mass = mpmath.quad(mpmath.npdf, [lo, hi])
+        want = yy**2 / 2 + mpmath.log(mpmath.sqrt(2 * mpmath.pi)) + mpmath.log(mass)
+    assert abs(got - float(want)) <= 1e-13 * max(abs(float(want)), 1.0)
+
+
+def test_truncated_normal_matches_scipy_truncnorm_with_standardised_bounds():
+    rng = np.random.default_rng(5)
+    mu, sigma = rng.normal(size=30), rng.lognormal(size=30)
+    a = rng.normal(0, 2, 30)
+    b = a + rng.lognormal(size=30)
+    y = a + (b - a) * rng.uniform(size=30)
+    k = _nll("truncated_normal", predict=("mu", "sigma"))
+    want = -stats.truncnorm.logpdf(y, (a - mu) / sigma, (b - mu) / sigma, loc=mu, scale=sigma)
+    np.testing.assert_allclose(k(mu, sigma, y, a, b), want, rtol=1e-11)
+
+
+def test_truncated_normal_rejects_a_target_outside_its_bounds():
+    with pytest.raises(symlik.SymlikError, match="y must lie in the support"):
+        _nll("truncated_normal")(np.zeros(1), np.array([2.0]), np.ones(1), np.array([-1.0]), np.array([1.0]))
+
+
+# ---------------------------------------------------------------------------
+# generalised extreme value
+# ---------------------------------------------------------------------------
+
+
+def test_gev_matches_scipy_genextreme_with_c_equal_minus_xi():
+    rng = np.random.default_rng(9)
+    mu, sigma, xi = rng.normal(size=40), rng.lognormal(size=40), rng.normal(0, 0.5, 40)
+    y = mu + sigma * rng.normal(size=40)
+    k = _nll("gev", predict=("mu", "sigma", "xi"))
+    want = -stats.genextreme.logpdf(y, -xi, loc=mu, scale=sigma)
+    np.testing.assert_allclose(k(mu, sigma, xi, y), want, rtol=1e-11)  # inf where y is outside the support
+
+
+def test_gev_at_and_near_xi_zero_is_the_gumbel():
+    y = np.array([-2.0, 0.5, 3.0])
+    k = _nll("gev", predict=("mu", "sigma", "xi"))
+    gumbel = -stats.gumbel_r.logpdf(y)
+    np.testing.assert_allclose(k(np.zeros(3), np.ones(3), np.zeros(3), y), gumbel, rtol=1e-15)
+    # xi = 1e-12: log1p(xi z) / xi keeps the Gumbel's digits (1 + xi z would round them away)
+    with mpmath.workdps(50):
+        xi = mpmath.mpf("1e-12")
+        want = [float(mpmath.log1p(xi * v) * (1 + 1 / xi) + mpmath.exp(-mpmath.log1p(xi * v) / xi)) for v in y]
+    np.testing.assert_allclose(k(np.zeros(3), np.ones(3), np.full(3, 1e-12), y), want, rtol=1e-13)
+
+
+def test_gev_outside_its_moving_support_is_infinitely_unlikely():
+    # xi = 0.5: y > mu - sigma/xi = -2; xi = -0.5: y < 2
+    k = _nll("gev", predict=("mu", "sigma", "xi"))
+    got = k(np.zeros(2), np.ones(2), np.array([0.5, -0.5]), np.array([-3.0, 3.0]))
+    assert np.all(got == np.inf)
+    assert np.all(stats.genextreme.logpdf([-3.0, 3.0], [-0.5, 0.5]) == -np.inf)
 
 
 # ---------------------------------------------------------------------------

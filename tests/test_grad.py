@@ -186,8 +186,11 @@ def test_grad_matches_torch_autograd(derivation):
     loss = fn(*cols)
     loss = torch.broadcast_to(loss, (len(y),)).mean() if loss.dim() == 0 else loss.mean()
     loss.backward()
+    # torch differentiates the exact form: a difference of two erf (a truncated normal's mass) cancels there,
+    # and costs torch's side a few digits (the kernel's own are checked against mpmath above).
+    rtol = 1e-8 if _has_erf_difference(expr) else 1e-10
     for n, g in zip(predicted, k.grad(**args)):
-        np.testing.assert_allclose(g, tensors[n].grad.numpy(), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(g, tensors[n].grad.numpy(), rtol=rtol, atol=1e-14)
 
 
 def _k_plus_k_erf(e):
@@ -199,6 +202,11 @@ def _k_plus_k_erf(e):
     if isinstance(f, sp.erf) and const.is_number and k == const:
         return k, f.args[0]
     return None
+
+
+def _has_erf_difference(expr):
+    return any(e.is_Add and sum(isinstance(a, sp.erf) or (a.is_Mul and a.has(sp.erf)) for a in e.args) >= 2
+               for e in sp.preorder_traversal(expr))
 
 
 def test_torch_reference_losses_agree():

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import symlik
 from symlik.model import links
 from symlik.apps.accuracy.oracle import EVENT_SIZE, Oracle
+from symlik.testing.inputs import order_bounds
 
 N = 3  # observations per example
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,6 +103,9 @@ def _y(draw, spec, params):
         return [float(edges[i + 1] - edges[i]) for i in range(EVENT_SIZE)]
     lo = params[s.lower] if isinstance(s.lower, str) else s.lower
     hi = params[s.upper] if isinstance(s.upper, str) else s.upper
+    moved = spec.target_at(params, draw(st.floats(-2, 3)))  # a support that moves with the parameters (the GEV's)
+    if moved is not None:
+        return float(moved)
     if s.kind == "discrete":
         lo = 0 if lo is None else int(lo)
         hi = lo + 60 if hi is None else int(hi)
@@ -120,7 +124,7 @@ def examples(draw, d):
     """N valid observations for ``d`` as {input name: array}."""
     rows = []
     for _ in range(N):
-        point = {n: draw(_input(d, n)) for n in d.inputs if n != "y"}
+        point = order_bounds(d.spec.support, {n: draw(_input(d, n)) for n in d.inputs if n != "y"})
         point["y"] = _y(draw, d.spec, point)
         rows.append(point)
     return {n: np.array([r[n] for r in rows], dtype=float) for n in d.inputs}

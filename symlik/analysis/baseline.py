@@ -116,6 +116,29 @@ def _valid(value, name, spec) -> bool:
     return value.is_real is not False
 
 
+# Function heads sp.solve can invert or clear when a score equation applies them to a prediction.
+_INVERTIBLE = (sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.atan)
+
+
+def _invertible(eqs, thetas) -> bool:
+    """True unless a score equation applies to a prediction a function outside _INVERTIBLE or
+    SymPy's Sigmoid-like compositions of them (symlik's stable functions rewrite to those)."""
+    for eq in eqs:
+        for f in eq.atoms(sp.Function, sp.Piecewise):
+            if not any(f.has(t) for t in thetas):
+                continue
+            if isinstance(f, sp.Piecewise):
+                return False
+            if isinstance(f, _INVERTIBLE):
+                continue
+            plain = f.rewrite(sp.exp)
+            plain = f.rewrite(sp.log) if plain == f else plain
+            inner = [g for g in plain.atoms(sp.Function) if any(g.has(t) for t in thetas)]
+            if plain == f or not all(isinstance(g, _INVERTIBLE) for g in inner):
+                return False
+    return True
+
+
 def _step_score(grad, y, theta):
     """For a kinked NLL: (A, B), the score for y above and below theta, if both are constants."""
     if not grad.has(sp.sign, sp.Heaviside, sp.Abs, sp.Piecewise):
@@ -172,7 +195,9 @@ def optimal_constant(d) -> OptimalConstant:
             eq += coeff * sums[g]
         eqs.append(eq)
     try:
-        solutions = sp.solve(eqs, thetas, dict=True)
+        # sp.solve on a score with a function it cannot invert (log Phi of a truncated normal's mass,
+        # a GEV's branches) searches for many minutes and finds nothing: it is not started then
+        solutions = sp.solve(eqs, thetas, dict=True) if _invertible(eqs, thetas) else []
     except (NotImplementedError, ValueError, TypeError):
         solutions = []
     back = {s: _over_data(g, y, spec) for g, s in sums.items() if g != 1}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symlik.core.algebra import clearly_nonzero, has_switch, is_zero
+from symlik.core.algebra import clearly_nonzero, clearly_varies, has_switch, is_zero
 from symlik.losses.templates import Template
 
 # The residual r = y - theta, on one side of 0 (r > 0), for profiles.
@@ -31,6 +31,8 @@ def _profile(nll, y, predicted):
     for r in (_R, -_R):
         f = nll.subs(y, theta + r)
         if f.has(theta):
+            if clearly_varies(f, [theta]):  # no simplification removes theta then (and simplify may take minutes)
+                return None
             f = sp.simplify(f)
             if f.has(theta):
                 return None
@@ -198,7 +200,10 @@ def _lp_beta(nll, y, predicted):
     """beta from the log-log slope: for f(r) = A r^beta + const (r > 0),
     f'(r) = A beta r^(beta - 1), so r d/dr log f'(r) = beta - 1."""
     sides = _profile(nll, y, predicted)
-    if sides is None:
+    if sides is None or sides[0].has(sp.Piecewise):
+        # A r^beta + const has no branches on r > 0 (an |r| or a Max has folded away there); a
+        # profile that keeps one (the GEV's support and series) is no power, and simplifying its
+        # log-slope took SymPy over 10 minutes
         return None
     slope = sp.diff(sides[0], _R)
     if slope == 0:

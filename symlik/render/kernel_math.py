@@ -313,6 +313,11 @@ class _MathRewriter(ast.NodeTransformer):
         args = [self.visit(a) for a in node.args]
         if bare == "sum" and "." in dotted:
             return self._event_sum(args[0])
+        for fn, op in (("logical_and", ast.And), ("logical_or", ast.Or)):  # a Piecewise's compound condition
+            if dotted.endswith(fn + ".reduce") and isinstance(args[0], (ast.Tuple, ast.List)):
+                return ast.BoolOp(op=op(), values=list(args[0].elts))
+            if bare == fn:
+                return ast.BoolOp(op=op(), values=args)
         if bare == "logsumexp":
             return self._logsumexp(args[0])
         if bare == "logsumexp_minus":

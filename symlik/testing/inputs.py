@@ -37,10 +37,15 @@ def interval_extremes(lower, upper, key: str) -> list:
     return [lower + (upper - lower) * v for v in UNIT[key]]
 
 
-def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: bool = False):
+def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: bool = False, target_at=None):
     """n random observations in ``support``; a bound named after a parameter is read from ``params``.
-    One-hot supports give class indices when ``index``."""
+    One-hot supports give class indices when ``index``. ``target_at`` (``Distribution.target_at``)
+    maps standard scores to targets for a support that moves with the parameters."""
     s = support
+    if target_at is not None:
+        moved = target_at(params, rng.uniform(-2.0, 3.0, n))
+        if moved is not None:
+            return moved
     if s.kind == "onehot":
         idx = rng.integers(0, event_size, n)
         return idx if index else np.eye(event_size)[idx]
@@ -58,7 +63,7 @@ def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: b
         lo = 0 if s.lower is None else (params[s.lower] if isinstance(s.lower, str) else s.lower)
         hi = 30 if s.upper is None else (params[s.upper] if isinstance(s.upper, str) else s.upper)
         return np.floor(rng.uniform(lo, np.asarray(hi) + 1, n)).clip(lo, hi)
-    lo, hi = (params[b] if isinstance(b, str) else b for b in (s.lower, s.upper))  # a Tobit's bound c
+    lo, hi = (params[b] if isinstance(b, str) else b for b in (s.lower, s.upper))
     if lo is None and hi is None:
         return rng.normal(0.0, 2.0, n)
     if hi is None:
@@ -68,6 +73,18 @@ def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: b
     return lo + (np.asarray(hi) - lo) * rng.uniform(0.01, 0.99, n)
 
 
+def order_bounds(support, params: dict) -> dict:
+    """``params`` with the two parameters that bound the support (a truncated normal's a and b),
+    when both do, in order: each pair drawn the wrong way round is swapped, a tie is widened by 1."""
+    lower, upper = support.lower, support.upper
+    if not (isinstance(lower, str) and isinstance(upper, str)) or lower not in params or upper not in params:
+        return params
+    lo, hi = np.broadcast_arrays(np.asarray(params[lower], float), np.asarray(params[upper], float))
+    out = dict(params)
+    out[lower], out[upper] = np.minimum(lo, hi), np.maximum(lo, hi) + (lo == hi)
+    return out
+
+
 class Inputs:
     """What a kernel takes, described once: names, kinds and shapes."""
 
@@ -75,7 +92,7 @@ class Inputs:
         self.kernel = kernel
         self.d = kernel.derivation
         self.dtype = np.dtype(dtype)
-        self.C = event_size
+        self.C = getattr(self.d.spec, "fixed_event_size", None) or event_size  # (a model that fixes D)
         self.link_inputs = {n for n in self.d.predicted_inputs if n not in self.d.predict}
         self.index_targets = bool(getattr(kernel, "index_targets", False))
 
@@ -105,13 +122,15 @@ class Inputs:
                 continue
             shape = (n, self.C) if self._event(name) else ((1,) if self._shared_scalar(name) else (n,))
             out[name] = draw(self._kind(name), rng, shape)
+        out = order_bounds(self.d.spec.support, out)
         out["y"] = self._draw_y(rng, n, out)
         return self._cast(out)
 
     def _draw_y(self, rng, n, params):
         if getattr(self.kernel, "options", {}).get("soft_targets"):
             return rng.uniform(0, 1, n)
-        return draw_target(self.d.spec.support, rng, n, self.C, params, index=self.index_targets)
+        spec = self.d.spec
+        return draw_target(spec.support, rng, n, self.C, params, index=self.index_targets, target_at=spec.target_at)
 
     # -- extremes ----------------------------------------------------------------
     def _extremes(self, name):

@@ -60,6 +60,9 @@ def y_values(spec, params: dict, dtype) -> list:
         third = float(n // 3)
         return [[n, 0.0, 0.0], [n - 1, 1.0, 0.0] if n >= 1 else [n, 0.0, 0.0], [third, third, n - 2 * third]]
     lo, hi = _bound(s.lower, params), _bound(s.upper, params)
+    moving = spec.support_bounds(params)  # a support that moves with the parameters (the GEV's)
+    if moving is not None:
+        lo, hi = (float(b) if np.isfinite(b) else None for b in moving)
     if s.kind == "discrete":
         lo = 0.0 if lo is None else lo
         if hi is None:
@@ -104,6 +107,8 @@ def grid(d, dtype, max_points: int = MAX_POINTS, seed: int = 0) -> list[dict]:
     points = []
     for combo in itertools.product(*choices):
         params = dict(zip(names, combo))
+        if not _bounds_in_order(d.spec.support, params):
+            continue  # a support between two parameters (a truncated normal's [a, b]) needs a < b
         for y in y_values(d.spec, params, dtype):
             points.append({**params, "y": y})
     if len(points) > max_points:
@@ -151,6 +156,13 @@ def cancellation_points(d, dtype, max_points: int = MAX_CANCELLATION_POINTS, see
         keep = np.sort(rng.choice(len(points), size=max_points, replace=False))
         points = [points[i] for i in keep]
     return points
+
+
+def _bounds_in_order(support, params: dict) -> bool:
+    lower, upper = support.lower, support.upper
+    if isinstance(lower, str) and isinstance(upper, str) and lower in params and upper in params:
+        return params[lower] < params[upper]
+    return True
 
 
 def as_arrays(points: list[dict], names, dtype) -> dict:

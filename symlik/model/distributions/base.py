@@ -139,6 +139,19 @@ class Distribution:
         """Optional: log p directly, when it is clearer than log(density)."""
         return None
 
+    def support_bounds(self, params: dict):
+        """(lower, upper) of y at numeric ``params`` (arrays, -inf/inf where unbounded) when the support
+        moves with the parameters in a way ``support`` cannot name (the GEV's y > mu - sigma/xi); None
+        when ``support`` says it all. The accuracy grid puts its extreme targets at these bounds."""
+        return None
+
+    def target_at(self, params: dict, score):
+        """Observations at moderate standard scores ``score`` (reals, about -2 to 3) for a support that
+        moves with the parameters, or None. Random test draws use it where a uniform draw inside
+        ``support_bounds`` would reach targets whose true NLL leaves the float range (a GEV target
+        just above mu - sigma/xi when xi is small: t^(-1/xi) = e^1400)."""
+        return None
+
     def density_steps(self) -> tuple:
         """Optional derivation steps shown after the density is substituted (e.g. a
         normaliser worked out by integration): ``Step``s (symlik.core.step), data like every step."""
