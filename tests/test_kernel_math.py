@@ -22,7 +22,7 @@ from symlik.render.kernel_math import kernel_latex, math_source, source_latex  #
 MATH = {"log": math.log, "exp": math.exp, "abs": abs, "max": max, "min": min, "sum": sum, "range": range,
         "gamma": math.gamma, "sqrt": math.sqrt, "cosh": math.cosh, "pi": math.pi,
         "cos": math.cos, "sin": math.sin, "i0": lambda x: float(np.i0(x)), "erfc": math.erfc,
-        "iv": lambda nu, x: float(special.iv(nu, x))}
+        "iv": lambda nu, x: float(special.iv(nu, x)), "infty": math.inf}  # np.inf reads as infty (a right-censored bound)
 
 
 def _evaluate(text, fname, size_name, size, args):

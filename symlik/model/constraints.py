@@ -249,6 +249,17 @@ class IntegerInterval(Interval):
         return [float(self.lower), float(self.lower + 1), 10.0, 1e6]
 
 
+@dataclass(frozen=True)
+class IntervalOrInfinity(Interval):
+    """An Interval that also admits +inf: the upper end of a censoring interval, inf where the time
+    is right-censored (XGBoost's label_upper_bound). Its symbol is extended-real, so that a
+    condition ``Eq(upper, oo)`` stays a condition instead of evaluating to False."""
+
+    def check(self, values) -> np.ndarray:
+        v = self._as_array(values)
+        return super().check(v) & ~(v == np.inf)
+
+
 def within_bounds(v: np.ndarray, lower, upper, open_lower: bool, open_upper: bool) -> bool:
     """Every entry of ``v`` finite and within the bounds (None: unbounded), told by its min and
     max; False where either is nan or infinite (the caller then looks entry by entry)."""
@@ -323,7 +334,7 @@ class UnitSphere(Constraint):
         return [pole, -pole, np.full(size, 1 / np.sqrt(size)), tilted]
 
 
-KINDS = {kind.__name__: kind for kind in (Interval, IntegerInterval, Simplex, UnitSphere)}  # for from_description
+KINDS = {kind.__name__: kind for kind in (Interval, IntegerInterval, IntervalOrInfinity, Simplex, UnitSphere)}  # for from_description
 
 real = Interval("real", "be a finite real number", {"real": True}, typical=0.0, samples=(0.3, -1.2, 2.1))
 positive = Interval(
@@ -349,6 +360,10 @@ positive_integer = IntegerInterval(
 nonnegative_integer = IntegerInterval(
     "nonnegative_integer", "be an integer >= 0", {"integer": True, "nonnegative": True}, typical=5.0,
     several=(0.0, 2.0, 5.0), samples=(0, 2, 5), lower=0,
+)
+positive_or_inf = IntervalOrInfinity(
+    "positive_or_inf", "be > 0 (inf for a right-censored time)", {"extended_real": True}, typical=2.0,
+    several=(1.0, 2.0, 4.0), samples=(0.7, 1.6, 3.1), plot_range=(0.05, 4.0, 400), lower=0.0, open_lower=True,
 )
 simplex = Simplex("simplex", "be nonnegative and sum to 1 over the last axis", {"nonnegative": True})
 unit_sphere = UnitSphere("unit_sphere", "be a unit vector (Euclidean norm 1) over the last axis", {"real": True})

@@ -1,0 +1,272 @@
+"""Accelerated failure time entries (weibull_aft, lognormal_aft, loglogistic_aft): XGBoost's survival:aft.
+
+Oracles, none of them symlik: scipy.stats' weibull_min / lognorm / fisk (logpdf for exact times,
+logsf / logcdf for censored ones, the difference of two cdfs for intervals), mpmath at 50 digits
+where float64 formulas fail (deep tails, intervals one ulp wide) and for the gradients there,
+and XGBoost's own aft-nloglik metric and survival:aft objective.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy import stats
+
+import symlik
+
+INF = math.inf
+# name -> (XGBoost's aft_loss_distribution, scipy's law of T at (mu, sigma), F(z) and f(z) in mpmath)
+MODELS = {
+    "weibull_aft": (
+        "extreme",
+        lambda mu, s: stats.weibull_min(c=1 / s, scale=np.exp(mu)),
+        lambda z: -mp.expm1(-mp.exp(z)),
+        lambda z: mp.exp(z - mp.exp(z)),
+    ),
+    "lognormal_aft": (
+        "normal",
+        lambda mu, s: stats.lognorm(s=s, scale=np.exp(mu)),
+        lambda z: mp.ncdf(z),
+        lambda z: mp.npdf(z),
+    ),
+    "loglogistic_aft": (
+        "logistic",
+        lambda mu, s: stats.fisk(c=1 / s, scale=np.exp(mu)),
+        lambda z: 1 / (1 + mp.exp(-z)),
+        lambda z: mp.exp(z) / (1 + mp.exp(z)) ** 2,
+    ),
+}
+NAMES = sorted(MODELS)
+
+
+def _nll(name, target="nll", **kw):
+    return symlik.compile(name, target=target, predict=("mu", "sigma"), reduction="none", **kw)
+
+
+def _mixed_rows(rng, n=40):
+    """y, upper for n rows: exact, right-censored, left-censored and interval, a quarter each."""
+    t = rng.lognormal(0.0, 0.8, n)
+    y, upper = t.copy(), t.copy()
+    kind = np.arange(n) % 4
+    upper[kind == 1] = INF
+    y[kind == 2] = 0.0
+    upper[kind == 3] = t[kind == 3] * rng.uniform(1.1, 3.0, (kind == 3).sum())
+    return y, upper, kind
+
+
+def _mp_nll(name, y, upper, mu, sigma):
+    """-log p at the working precision (callers set 50 digits) from the definitions: f(z)/(sigma t) for an exact time, F(zu) - F(zl) otherwise."""
+    _, _, F, f = MODELS[name]
+    y, mu, sigma = mp.mpf(y), mp.mpf(mu), mp.mpf(sigma)
+    zl = (mp.log(y) - mu) / sigma if y > 0 else -mp.inf
+    if upper == y:
+        return -mp.log(f(zl) / (sigma * y))
+    # 1 - F(z) without 1 - (a number next to 1): F(-z) for the two symmetric laws, e^{-e^z} for the extreme one
+    S = (lambda z: mp.exp(-mp.exp(z))) if name == "weibull_aft" else (lambda z: F(-z))
+    if upper == INF:
+        return -mp.log(S(zl))
+    zu = (mp.log(mp.mpf(upper)) - mu) / sigma
+    if zl > 0:  # above the median, where F is next to 1: the mass as a difference of survival functions
+        return -mp.log(S(zl) - S(zu))
+    if zu > 0:  # across it: 1 minus both tails, whose sum may be far below 50 digits
+        return -mp.log1p(-(F(zl) if y > 0 else 0) - S(zu))
+    return -mp.log(F(zu) - (F(zl) if y > 0 else 0))
+
+
+# ---------------------------------------------------------------------------
+# scipy.stats at moderate values, the four kinds of row mixed
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_kind_of_row_matches_scipy(name):
+    rng = np.random.default_rng(3)
+    y, upper, kind = _mixed_rows(rng)
+    mu, sigma = rng.normal(0.0, 0.5, y.size), rng.uniform(0.4, 1.6, y.size)
+    law = MODELS[name][1](mu, sigma)
+    with np.errstate(divide="ignore"):
+        want = -np.select(
+            [kind == 0, kind == 1, kind == 2],
+            [law.logpdf(y), law.logsf(y), law.logcdf(upper)],
+            np.log(law.cdf(upper) - law.cdf(y)),
+        )
+    got = _nll(name)(mu=mu, sigma=sigma, y=y, upper=upper)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_interval_from_zero_to_infinity_costs_nothing(name):
+    got = _nll(name)(mu=np.array([0.5, -3.0]), sigma=np.array([0.7, 2.0]), y=np.zeros(2), upper=np.full(2, INF))
+    assert np.array_equal(got, np.zeros(2))
+    grad = _nll(name, target="grad")(mu=np.array([0.5, -3.0]), sigma=np.array([0.7, 2.0]), y=np.zeros(2), upper=np.full(2, INF))
+    assert np.array_equal(np.asarray(grad), np.zeros_like(np.asarray(grad)))
+
+
+# ---------------------------------------------------------------------------
+# mpmath at 50 digits at the extremes
+# ---------------------------------------------------------------------------
+
+SIGMA = 0.5
+ULP = 2.0**-52
+
+
+def _extreme_rows():
+    """(y, upper) at mu = 0, sigma = 1/2: z = 2 log t, so t = e^(z/2) puts a bound at z."""
+    rows = []
+    for z in (-60.0, -8.0, 0.0, 8.0, 60.0):
+        t = math.exp(z * SIGMA)
+        rows += [(t, t), (t, INF), (0.0, t), (t, t * (1 + ULP)), (t, t * (1 + 1e-9)), (t, t * 1.5)]
+    # wide intervals across the median: the mass is within 1e-15 of 1, the NLL tiny
+    rows += [(math.exp(-20.0 * SIGMA), math.exp(20.0 * SIGMA)), (math.exp(-3.0 * SIGMA), math.exp(40.0 * SIGMA))]
+    return rows
+
+
+def _relative_errors(name):
+    rows = _extreme_rows()
+    y, upper = (np.array(c) for c in zip(*rows))
+    mu, sigma = np.zeros(y.size), np.full(y.size, SIGMA)
+    got = _nll(name)(mu=mu, sigma=sigma, y=y, upper=upper)
+    out = []
+    for g, (a, b) in zip(got, rows):
+        with mp.workdps(50):
+            want = _mp_nll(name, a, b, 0.0, SIGMA)
+        # where the Weibull's e^z passes float64's range the NLL is beyond it too
+        if abs(want) > 1e300:
+            assert g == INF
+            continue
+        out.append(float(abs(mp.mpf(g) - want) / max(abs(want), mp.mpf(1e-300))))
+    return np.array(out), rows
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_extremes_agree_with_mpmath(name):
+    errors, rows = _relative_errors(name)
+    worst = int(np.argmax(errors))
+    assert errors.max() < 1e-13, (rows[worst], errors.max())
+
+
+def _mp_grad(name, y, upper, mu, sigma):
+    with mp.workdps(50):
+        return [mp.diff(lambda m: _mp_nll(name, y, upper, m, sigma), mp.mpf(mu)),
+                mp.diff(lambda s: _mp_nll(name, y, upper, mu, s), mp.mpf(sigma))]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradients_are_finite_and_exact_for_every_kind_of_row(name):
+    # No branch sees another's infinite bound: the gradient holds no inf * 0 (nan) at upper = inf or y = 0.
+    rows = [(1.3, 1.3), (1.3, INF), (0.0, 1.3), (1.3, 2.9), (40.0, INF), (0.0, 1e-6), (2.0, 2.0 * (1 + 1e-9))]
+    y, upper = (np.array(c) for c in zip(*rows))
+    mu, sigma = np.full(y.size, 0.2), np.full(y.size, 0.7)
+    grad = np.asarray(_nll(name, target="grad")(mu=mu, sigma=sigma, y=y, upper=upper))
+    assert np.all(np.isfinite(grad))
+    for i, (a, b) in enumerate(rows):
+        want = _mp_grad(name, a, b, 0.2, 0.7)
+        np.testing.assert_allclose(grad[i], [float(w) for w in want], rtol=1e-7, err_msg=str(rows[i]))
+
+
+# ---------------------------------------------------------------------------
+# XGBoost's survival:aft
+# ---------------------------------------------------------------------------
+
+
+def _dmatrix(xgb, X, y, upper, margin=None):
+    d = xgb.DMatrix(X, label=y)
+    d.set_float_info("label_lower_bound", y)
+    d.set_float_info("label_upper_bound", upper)
+    if margin is not None:
+        d.set_base_margin(margin)
+    return d
+
+
+def _aft_params(name, sigma):
+    return {"objective": "survival:aft", "eval_metric": "aft-nloglik", "aft_loss_distribution": MODELS[name][0],
+            "aft_loss_distribution_scale": sigma}
+
+
+def _xgb_mean_nll(xgb, bst, params, d):
+    bst.set_param(params)  # after 0 rounds the metric has not yet read aft_loss_distribution_scale
+    return float(bst.eval(d).split(":")[1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("sigma", [0.5, 1.25])
+def test_mean_nll_matches_xgboost_aft_nloglik(name, sigma):
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(11)
+    y, upper, _ = _mixed_rows(rng, 80)
+    # float32 values, which XGBoost stores, so both sides see the same numbers
+    y, upper = y.astype(np.float32).astype(float), upper.astype(np.float32).astype(float)
+    eta = rng.normal(0.0, 0.4, y.size).astype(np.float32).astype(float)
+    d = _dmatrix(xgb, np.zeros((y.size, 1)), y, upper, eta)
+    params = _aft_params(name, sigma)
+    bst = xgb.train(params, d, num_boost_round=0)
+    want = _xgb_mean_nll(xgb, bst, params, d)
+    got = _nll(name)(mu=eta, sigma=np.full(y.size, sigma), y=y, upper=upper).mean()
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_boosting_with_the_symlik_objective_tracks_xgboost_survival_aft(name):
+    # XGBoost clips its Hessians to [1e-16, 15], symlik's exact_clipped only from below: close, not equal.
+    xgb = pytest.importorskip("xgboost")
+    from symlik import xgboost as symlik_xgboost
+
+    rng = np.random.default_rng(5)
+    n, sigma = 600, 0.75
+    X = rng.normal(size=(n, 3))
+    eta = 1.0 + 0.6 * X[:, 0] - 0.4 * X[:, 1]
+    t = np.exp(eta + sigma * rng.logistic(size=n)).astype(np.float32).astype(float)
+    y, upper = t.copy(), t.copy()
+    upper[::3] = INF  # a third right-censored at a time before the event
+    y[::3] = (t[::3] * rng.uniform(0.3, 1.0, n)[::3]).astype(np.float32)
+    train, test = slice(0, 400), slice(400, None)
+    obj = symlik_xgboost.objective(name, fixed={"sigma": sigma}, censoring={"upper": "label_upper_bound"},
+                                   hessian="exact_clipped")
+    margin0 = np.full(n, float(np.log(np.median(t))))
+    dtrain = _dmatrix(xgb, X[train], y[train], upper[train], margin0[train])
+    dtest = _dmatrix(xgb, X[test], y[test], upper[test], margin0[test])
+    params = _aft_params(name, sigma)
+    tree = {"max_depth": 3, "eta": 0.1, "min_child_weight": 0.0, "lambda": 1.0}
+    ours = xgb.train({**obj.params, **tree}, dtrain, 30, obj=obj)
+    theirs = xgb.train({**params, **tree}, dtrain, 30)
+    got = _nll(name)(mu=ours.predict(dtest, output_margin=True), sigma=np.full(n - 400, sigma), y=y[test], upper=upper[test]).mean()
+    want = _xgb_mean_nll(xgb, theirs, params, dtest)
+    start = _nll(name)(mu=margin0[test], sigma=np.full(n - 400, sigma), y=y[test], upper=upper[test]).mean()
+    assert got < start - 0.05  # it learned
+    assert got == pytest.approx(want, rel=0.05)
+
+
+# ---------------------------------------------------------------------------
+# inputs, and the derivation
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_bounds_are_refused_by_name(name):
+    k = _nll(name)
+    ok = dict(mu=np.zeros(1), sigma=np.ones(1))
+    with pytest.raises(symlik.SymlikError, match="y must lie in the support"):
+        k(**ok, y=np.array([2.0]), upper=np.array([1.0]))
+    with pytest.raises(symlik.SymlikError, match="upper must be > 0"):
+        k(**ok, y=np.array([0.0]), upper=np.array([-1.0]))
+    with pytest.raises(symlik.SymlikError, match="upper must"):
+        k(**ok, y=np.array([1.0]), upper=np.array([np.nan]))
+    with pytest.raises(symlik.SymlikError, match="y must"):
+        k(**ok, y=np.array([INF]), upper=np.array([INF]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_derivation_shows_four_kinds_of_observation(name):
+    d = symlik.derive(name)
+    assert d.loss.name is None
+    text = d.to_text()
+    assert "upper" in text and "oo" in text or "inf" in text
+    import sympy as sp
+
+    assert len(d.nll.atoms(sp.Piecewise)) >= 1
+    outer = max(d.nll.atoms(sp.Piecewise), key=lambda p: len(p.args))
+    assert len(outer.args) == 5  # exact, nothing known, right-censored, left-censored, interval
