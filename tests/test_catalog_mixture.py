@@ -19,6 +19,7 @@ torch = pytest.importorskip("torch")
 
 KS = (2, 3, 4)
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+FUSED = pytest.param("fused", marks=pytest.mark.slow)  # numba compiles each kernel: 5-30 s
 
 
 def _kernel(K, target="nll", backend="numpy"):
@@ -118,7 +119,7 @@ FAR = [  # (w, mu, sigma, y): y 1e3 standard deviations or more from every mean;
 ]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "fused"])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", FUSED])
 def test_far_tail_is_the_exact_large_finite_nll(backend):
     if backend == "fused":
         pytest.importorskip("numba")
@@ -143,7 +144,7 @@ LOGITS = [  # (w, mu, sigma, y): logits of +-1e3, whose exponentials overflow fl
 ]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "fused"])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", FUSED])
 def test_logits_of_a_thousand_stay_finite_and_accurate(backend):
     if backend == "fused":
         pytest.importorskip("numba")
@@ -155,7 +156,7 @@ def test_logits_of_a_thousand_stay_finite_and_accurate(backend):
         assert abs(got - want) <= 1e-14 * abs(want) + 4 * 1e3 * 2.0**-53, (backend, got, want)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "fused"])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", FUSED])
 def test_tied_logits_and_tied_components_are_not_nan(backend):
     # logaddexp(a, a): torch and JAX once divided by |a - b| here (0/0 = nan at all-zero logits)
     if backend == "fused":
@@ -194,7 +195,7 @@ def test_grad_matches_torch_autograd(K):
     np.testing.assert_allclose(got, _torch_grad(w, mu, sigma, y), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "fused"])
+@pytest.mark.parametrize("backend", ["numpy", "torch", FUSED])
 def test_grad_at_the_extremes_matches_torch_autograd(backend):
     if backend == "fused":
         pytest.importorskip("numba")

@@ -304,6 +304,10 @@ def _complement_logs(a, b) -> bool:
     log(1 - pi), or z - softplus(z) and -softplus(z) under a logit link). Proven by simplify."""
     if not (a.free_symbols and b.free_symbols):
         return False
+    # e^a = 1 - e^b: a and b are functions of the same symbols. Checked first, as simplify takes
+    # seconds on each pair of a mixture's component terms (w_k - log sigma_k - (y - mu_k)^2/(2 sigma_k^2))
+    if a.free_symbols != b.free_symbols:
+        return False
     total = (sp.exp(a) + sp.exp(b)).rewrite(sp.exp)  # Softplus(z) -> log(1 + e^z)
     return sp.simplify(total - 1) == 0
 
