@@ -17,7 +17,9 @@ def display_names(d, expr) -> dict:
     (logits, log_lam) is written z. Every other name comes from the notation table."""
     shown = {z: p for z, p in zip(d.predicted_inputs, d.predict) if z != p}
     # a parameter named with a subscript (the multivariate normal's L_21, log_L_11) as its distribution writes it
-    own = {s: d.spec.latex_name(s.name) for s in expr.atoms(sp.Symbol) if "_" in s.name and s.name in d.spec.param_names}
+    spec = getattr(d, "spec", None)  # (the passes' tests hand in only the predicted names)
+    own = {s: spec.latex_name(s.name) for s in expr.atoms(sp.Symbol)
+           if spec is not None and "_" in s.name and s.name in spec.param_names}
     if len(shown) > 1:  # a link per parameter: z_mu, z_sigma tell the network's outputs apart
         return {**own, **{s: r"z_{%s}" % d.spec.latex_name(shown[s.name]) for s in expr.atoms(sp.Symbol) if s.name in shown}}
     return {**own, **{s: "z" for s in expr.atoms(sp.Symbol) if s.name in shown}}
