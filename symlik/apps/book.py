@@ -330,9 +330,16 @@ def _compare_names():
     return [n for n in COMPARE if n in residual]
 
 
+ROW_PREDICT_AT_MOST = 6  # predicted parameters on one line of the intro's catalog table
+
+
 def catalog_row_tex(d) -> str:
     """The row of the intro's catalog table for one derivation."""
-    predict = ", ".join("$%s$" % d.spec.latex_name(p) for p in d.predict)
+    shown = ["$%s$" % d.spec.latex_name(p) for p in d.predict]
+    predict = ", ".join(shown)
+    if len(shown) > ROW_PREDICT_AT_MOST:  # a mixture's 3K outputs: lines of at most that many, or the row overflows
+        lines = [", ".join(shown[i : i + ROW_PREDICT_AT_MOST]) for i in range(0, len(shown), ROW_PREDICT_AT_MOST)]
+        predict = r"\begin{tabular}[t]{@{}l@{}}%s\end{tabular}" % r",\\".join(lines)
     loss = r"\texttt{%s}" % escape(d.loss.name) if d.loss.name else r"\emph{its own NLL}"
     return r"\hyperref[sec:%s]{\texttt{%s}} & %s & %s & %s & $%s$\\" % (
         d.slug, escape(d.spec.label), predict, escape(d.link or "--"), loss, latex(d, d.scale))

@@ -33,6 +33,12 @@ def _filled(template: str, printed: list[str], key: str, text: bool) -> str:
     return template.format(*printed, args=separator.join(printed), tail=tail_separator.join(printed[1:]))
 
 
+def _braced_before_subscript(template: str, printed: list[str]) -> list[str]:
+    """An argument that has a subscript already (w_{1}) and takes another in the template ({0}_{i})
+    is braced, {w_{1}}_{i}, as SymPy prints an indexed w1: w_{1}_{i} is TeX's double subscript error."""
+    return ["{%s}" % p if "_" in p and "{%d}_" % j in template else p for j, p in enumerate(printed)]
+
+
 def _positive_first(terms) -> list:
     """A sum's terms as a textbook writes them: those without a leading minus first, in their
     own order, so y - mu rather than -mu + y, and 1 - p rather than -p + 1."""
@@ -112,7 +118,7 @@ class NotationLatexPrinter(FunctionsLatex, LatexPrinter):
         return r"\operatorname{%s}" % expr.name
 
     def _print_FormBase(self, expr):
-        return _filled(FORMS[expr.key].latex, [self._print(a) for a in expr.args], expr.key, text=False)
+        return _filled(FORMS[expr.key].latex, _braced_before_subscript(FORMS[expr.key].latex, [self._print(a) for a in expr.args]), expr.key, text=False)
 
 
 class InlineLatexPrinter(NotationLatexPrinter):
