@@ -70,8 +70,6 @@ class MultivariateNormal(Distribution):
     (log L_ii, any real), log det L is their sum exactly, and 1/L_ii is e^(-log L_ii). (The generic
     per-parameter ``link={"L_11": "log", ...}`` gives the same NLL, but substitutes into the
     expanded quadratic form, which cancels where y and mu are large and close: use the option.)
-    The option compiles for the NumPy backend; on torch and JAX its nested x e^a products
-    (kept exact at x = 0) lower to conditions those printers cannot write yet.
 
     >>> import symlik
     >>> d = symlik.derive("multivariate_normal")
