@@ -179,8 +179,10 @@ def event_axis(d, size: int = 3) -> Axis:
             mu = np.zeros((len(r), size))
             mu[:, 0] = -r
             return mu
+        # other predicted scalars (the multivariate normal's factor entries) at a typical value
+        predicted = {p: _typical(spec, p) for p in d.predict if p != x and not spec.param(p).event}
         return Axis(x, np.linspace(-4, 4, 401), r"residual $r_1 = y_1 - \mu_1$ (other components 0)", to_input,
-                    [("", {**fixed, "y": np.zeros(size)})], y_is_residual=True)
+                    [("", {**fixed, **predicted, "y": np.zeros(size)})], y_is_residual=True)
 
     def to_input(v):
         a = np.full((len(v), size), 1.0)
