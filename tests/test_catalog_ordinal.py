@@ -220,5 +220,6 @@ def test_bad_inputs_and_options():
         nll(np.array([0.0]), np.array([0.5]), 0.0, 0.0)
     with pytest.raises(SymlikError, match="option K"):
         symlik.get("ordinal_logistic", K="6")
+    assert symlik.get("ordinal_logistic", K=4).param_names == ("eta", "theta1", "delta2", "delta3")
     with pytest.raises(SymlikError, match="delta3"):
         symlik.derive("ordinal_logistic", predict=("eta", "delta3"))  # K = 3 has one gap

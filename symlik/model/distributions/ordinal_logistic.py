@@ -43,7 +43,7 @@ class OrdinalLogistic(Distribution):
     params = (
         Param("eta", C.real, doc="latent location (the linear predictor)"),
         Param("theta1", C.real, doc="the first (lowest) threshold"),
-        Param("delta2", C.real, doc="log of the gap theta_2 - theta1"),
+        Param("delta2", C.real, doc="log of the gap between thresholds 1 and 2"),
     )
     support = C.Support("discrete", 0, 2)
     predict = ("eta",)
@@ -55,6 +55,8 @@ class OrdinalLogistic(Distribution):
     )
 
     def __init__(self, **options):
+        if type(options.get("K")) is int:  # K=4 means K="4": one spelling of each option value in the caches
+            options["K"] = str(options["K"])
         super().__init__(**options)
         # The number of classes fixes the support and the parameters: one instance attribute each.
         self.n_classes = int(self.chosen["K"])
@@ -62,7 +64,7 @@ class OrdinalLogistic(Distribution):
 
     def effective_params(self):
         gaps = tuple(
-            Param(f"delta{k}", C.real, doc=f"log of the gap theta_{k} - theta_{k - 1}") for k in range(2, self.n_classes)
+            Param(f"delta{k}", C.real, doc=f"log of the gap between thresholds {k - 1} and {k}") for k in range(2, self.n_classes)
         )
         return (*self.params[:2], *gaps)
 
