@@ -69,6 +69,19 @@ def converged(fn: Callable[[], mpmath.mpf], start: int = DIGITS + 10, limit: int
     return mpmath.nan  # never settled: treated as "no finite truth here"
 
 
+# symlik's stable functions where a density is written with them (an AFT's softplus, a log Phi),
+# each as the formula it names, in mpmath: the truth does not go through the stable forms
+_DEFINITIONS = {
+    "Softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
+    "Sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
+    "LogNdtr": lambda x: mpmath.log(mpmath.ncdf(x)),
+    "LogErfc": lambda x: mpmath.log(mpmath.erfc(x)),
+    "Log1mExp": lambda x: mpmath.log(1 - mpmath.exp(x)),
+    "LogExpm1": lambda x: mpmath.log(mpmath.exp(x) - 1),
+    "Log1pPositive": lambda x: mpmath.log(1 + x),
+}
+
+
 def _inverse_link(link: str | None):
     """theta = g^{-1}(z) in mpmath: the link's own mpmath form, written from its definition
     apart from the SymPy forms the kernels are compiled from."""
@@ -131,7 +144,7 @@ class Oracle:
         concrete = self._concrete(expr, names)
         # SymPy's codegen nodes (logaddexp in a zero-inflated loss) as the exact formulas they stand for
         concrete = concrete.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
-        fn = sp.lambdify(args, concrete, modules="mpmath")
+        fn = sp.lambdify(args, concrete, modules=[_DEFINITIONS, "mpmath"])
         return fn, concrete
 
     def _flatten(self, values: dict, names):
@@ -169,7 +182,7 @@ class Oracle:
         # log p with the logarithm distributed over products and powers (exactly: the
         # densities are positive): no exp(-1e24) to form and then take the log of.
         log_density = sp.expand_log(sp.log(dens), force=True)
-        return sp.lambdify(args, log_density, modules="mpmath"), log_density
+        return sp.lambdify(args, log_density, modules=[_DEFINITIONS, "mpmath"]), log_density
 
     def _theta(self, values: dict) -> dict:
         """Kernel inputs -> distribution parameters (undo the link)."""
