@@ -33,6 +33,10 @@ def _profile(nll, y, predicted):
         if f.has(theta):
             if clearly_varies(f, [theta]):  # no simplification removes theta then (and simplify may take minutes)
                 return None
+            if any(c.has(theta) for pw in f.atoms(sp.Piecewise) for _, c in pw.args):
+                # a branch chosen by theta itself, not by y - theta (a truncated normal's mass in
+                # (a - mu)/sigma): no location family, and simplify ran for minutes on it
+                return None
             f = sp.simplify(f)
             if f.has(theta):
                 return None
