@@ -48,3 +48,21 @@ def derivation(combo):
 
 
 needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+
+
+# Entries whose derivations take 4-20 s each (branches, K or D fixed per option): their catalog-wide
+# tests run in the slow suite, so that README's fast command stays under its 5 minutes on two cores.
+# Each keeps its own fast tests (tests/test_catalog_*.py) against scipy, torch, XGBoost and mpmath.
+HEAVY = frozenset({
+    "gev", "truncated_normal", "weibull_aft", "lognormal_aft", "loglogistic_aft",
+    "ordinal_logistic", "gaussian_mixture", "multivariate_normal",
+})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        combo = params.get("combo")
+        if isinstance(combo, tuple) and combo and combo[0] in HEAVY:
+            item.add_marker(pytest.mark.slow)
