@@ -1,6 +1,7 @@
 import numpy as np
 import sympy as sp
 
+from symlik.core.errors import SymlikError
 from symlik.model import constraints as C
 from symlik.model.distributions.base import Distribution, Param
 
@@ -111,7 +112,8 @@ class MultivariateNormal(Distribution):
         if name.startswith("L_") or name.startswith("log_L_"):  # L_21 -> L_{21}; log_L_11 -> \log L_{11}
             i, j = position(name)
             # braced, so that an observation's index can follow: {L_{21}}_{i}
-            return "{" + (r"\log " if name.startswith("log_") else "") + f"L_{{{i}{j}}}" + "}"
+            entry = sp.Symbol(f"L_{{{i}{j}}}")
+            return "{" + sp.latex(sp.log(entry) if name.startswith("log_") else entry) + "}"
         return super().latex_name(name)
 
     def effective_params(self):
@@ -151,8 +153,6 @@ class MultivariateNormal(Distribution):
         a = scale_tril
         D = a.shape[-1] if a.ndim else 0
         if a.ndim < 2 or a.shape[-2] != D or str(D) not in DIMENSIONS:
-            from symlik.core.errors import SymlikError
-
             raise SymlikError(f"scale_tril must have shape [..., D, D] with D in {', '.join(DIMENSIONS)}; got {tuple(a.shape)}")
         return {name: a[..., i - 1, j - 1] for name in tril_names(D) for i, j in [position(name)]}
 
