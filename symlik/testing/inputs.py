@@ -42,10 +42,10 @@ def draw_target(support, rng, n: int, event_size: int, params: dict, *, index: b
     One-hot supports give class indices when ``index``. ``target_at`` (``Distribution.target_at``)
     maps standard scores to targets for a support that moves with the parameters."""
     s = support
-    if target_at is not None:
-        moved = target_at(params, rng.uniform(-2.0, 3.0, n))
-        if moved is not None:
-            return moved
+    # probed first with no draw: an entry without a moving support consumes no random numbers here,
+    # so every other entry's draws stay as they were
+    if target_at is not None and target_at(params, np.zeros(1)) is not None:
+        return target_at(params, rng.uniform(-2.0, 3.0, n))
     if s.kind == "onehot":
         idx = rng.integers(0, event_size, n)
         return idx if index else np.eye(event_size)[idx]
