@@ -84,7 +84,9 @@ def test_derive_of_a_custom_density_is_stopped_at_the_budget_under_spawn(spawn, 
     monkeypatch.setenv("SYMLIK_TIME_BUDGET", "4")
     spec = symlik.custom("slow_match", density=SLOW_MATCH, params={"m": "real"}, check=False)
     started = time.monotonic()
-    with pytest.raises(symlik.BudgetExceeded, match="ran out while proving which loss") as info:
+    # the stage it stops in follows the matcher's speed (proving, or writing the steps once the
+    # profile check skips a simplify): what matters is one line, at the budget
+    with pytest.raises(symlik.BudgetExceeded, match="ran out while (proving which loss|writing the derivation's steps)") as info:
         symlik.derive(spec)
     assert "\n" not in str(info.value) and "4 s" in str(info.value)
     assert time.monotonic() - started < 60  # killed at the budget, not left to finish its minutes
