@@ -135,7 +135,9 @@ def cancellation_points(d, dtype, max_points: int = MAX_CANCELLATION_POINTS, see
         natural[n] = (param, spec.param(param).constraint.extremes(dtype))
     discrete = spec.support.kind == "discrete"
     points = []
-    for combo in itertools.product(*(vals for _, vals in natural.values())):
+    # Sampled like the edge grid where the product is large: a 4-component mixture's 12 scalar
+    # parameters have billions of combinations of extremes.
+    for combo in _combinations([vals for _, vals in natural.values()], max_points, seed):
         params = dict(zip(names, combo))
         predicted = [params[n] for n in names if n in d.predicted_inputs]
         targets = set()
