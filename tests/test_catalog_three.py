@@ -85,6 +85,16 @@ def test_truncated_normal_matches_scipy_truncnorm_with_standardised_bounds():
     np.testing.assert_allclose(k(mu, sigma, y, a, b), want, rtol=1e-11)
 
 
+def test_truncated_normal_takes_fixed_bounds_beside_per_row_means():
+    # The narrow-interval branch's condition is "(b - a)/sigma small AND ...": a scalar beside an
+    # array, which np.logical_and.reduce could not stack (it raised) and nested calls broadcast.
+    mu = np.linspace(-1, 1, 7)
+    k = symlik.compile("truncated_normal", target="nll", reduction="none")
+    got = np.asarray(k(mu=mu, sigma=1.5, a=-1.0, b=2.0, y=0.5), dtype=float)
+    want = -stats.truncnorm.logpdf(0.5, (-1.0 - mu) / 1.5, (2.0 - mu) / 1.5, loc=mu, scale=1.5)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_truncated_normal_rejects_a_target_outside_its_bounds():
     with pytest.raises(symlik.SymlikError, match="y must lie in the support"):
         _nll("truncated_normal")(np.zeros(1), np.array([2.0]), np.ones(1), np.array([-1.0]), np.array([1.0]))

@@ -124,6 +124,23 @@ class SymlikNumPyPrinter(NumPyPrinter):
     # Functions this backend lacks say so explicitly (NotSupportedError naming the backend).
     missing: frozenset = frozenset()
 
+    def _print_And(self, expr):
+        return self._binary_chain("numpy.logical_and", expr)
+
+    def _print_Or(self, expr):
+        return self._binary_chain("numpy.logical_or", expr)
+
+    def _binary_chain(self, fqn, expr):
+        # NumPy's printer writes np.logical_and.reduce((a, b, c)), which makes one array of its
+        # operands: a scalar condition beside an array one (a truncated normal's fixed bounds
+        # against per-row means) is a ragged tuple and raises. Nested binary calls broadcast, and
+        # torch's logical_and, no ufunc, has no reduce anyway.
+        fn = self._module_format(fqn)
+        out = self._print(expr.args[-1])
+        for arg in reversed(expr.args[:-1]):
+            out = f"{fn}({self._print(arg)}, {out})"
+        return out
+
     def __init__(self, event_index=None, event_size=None, scalar_arrays=(), settings=None):
         super().__init__(settings={"fully_qualified_modules": True, **(settings or {})})
         self.event_index = event_index

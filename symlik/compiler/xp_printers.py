@@ -59,21 +59,6 @@ class _LibraryPrinter(SymlikNumPyPrinter):
         )
         return super().doprint(expr, assign_to)
 
-    def _print_And(self, expr):
-        return self._binary_chain("numpy.logical_and", expr)
-
-    def _print_Or(self, expr):
-        return self._binary_chain("numpy.logical_or", expr)
-
-    def _binary_chain(self, fqn, expr):
-        # NumPy's printer writes np.logical_and.reduce((a, b, c)); torch's logical_and is no ufunc
-        # and has no reduce, so every library here gets nested binary calls
-        fn = self._module_format(fqn)
-        out = self._print(expr.args[-1])
-        for arg in reversed(expr.args[:-1]):
-            out = f"{fn}({self._print(arg)}, {out})"
-        return out
-
     def _module_format(self, fqn, register=True):
         for prefix in ("numpy.", "np."):
             if fqn.startswith(prefix):
