@@ -90,6 +90,35 @@ def _stable_helpers(exp, log, log1p, F):
     return {"_softplus": softplus, "_sigmoid": sigmoid, "_xlogy": xlogy, "_xlog1py": xlog1py}
 
 
+def _normal_tail_helpers(F):
+    """log erfc and log Phi as functions of their own, in float64 (then F), with the ranges of
+    core.functions' LogErfc and LogNdtr basic forms. Called, not inlined: written out inline,
+    an interval-censored log-normal's four log Phi are 80 nested branches, and numba's liveness
+    analysis over that many blocks took more than 20 GB."""
+    log_sqrt_pi, log_2, inv_sqrt_2 = 0.5723649429247001, 0.6931471805599453, 0.7071067811865476
+
+    @njit(error_model="numpy")
+    def log_erfc(x):
+        x = float(x)
+        if abs(x) < 0.5:  # erfc(x) is near 1: log1p(-erf x) keeps the digits log(erfc x) rounds away
+            return F(math.log1p(-math.erf(x)))
+        if x < 25.0:
+            return F(math.log(math.erfc(x)))
+        # erfc underflows past 26.5: -x^2 - log(x sqrt(pi)) + log1p of the asymptotic series
+        u = 1.0 / (x * x)
+        series = u * (-0.5 + u * (0.75 + u * (-1.875 + u * (6.5625 + u * (-29.53125 + u * 162.421875)))))
+        return F(-x * x - math.log(x) + math.log1p(series) - log_sqrt_pi)
+
+    @njit(error_model="numpy")
+    def log_ndtr(x):
+        x = float(x)
+        if x > -1.0:  # the upper tail as log1p(-Phi(-x)): log(Phi(x)) rounds to 0 past x = 8.3
+            return F(math.log1p(-0.5 * math.erfc(x * inv_sqrt_2)))
+        return F(float(log_erfc(-x * inv_sqrt_2)) - log_2)
+
+    return {"_log_erfc": log_erfc, "_log_ndtr": log_ndtr}
+
+
 def _libm(f, F):
     # No vector forms of these: libm, one element at a time (still one pass).
     return njit(inline="always", error_model="numpy")(lambda x: F(f(x)))
@@ -109,6 +138,7 @@ def _namespace(F, exp, log, log1p):
         "_log": log,
         "_log1p": log1p,
         **_stable_helpers(exp, log, log1p, F),
+        **_normal_tail_helpers(F),
     }
     for name, f in (("_expm1", math.expm1), ("_sqrt", math.sqrt), ("_lgamma", math.lgamma), ("_sin", math.sin),
                     ("_cos", math.cos), ("_tanh", math.tanh), ("_cosh", math.cosh), ("_atan", math.atan),

@@ -24,7 +24,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import LogSumExp, Sigmoid, Softplus, XLogY
+from symlik.core.functions import LogErfc, LogNdtr, LogSumExp, Sigmoid, Softplus, XLogY
 from symlik.compiler.codegen import GAMMA_FAMILY, GATHER_SUFFIX, cross_entropy_terms, log_gamma_form
 
 
@@ -123,6 +123,11 @@ def lower(expr: sp.Expr, event_index=None) -> Lowered:
     return Lowered(row=row, lse=tuple(lse), sums=tuple(sums))
 
 
+# Stable functions the fused runtime computes by a helper of its own (_fused_runtime's
+# _normal_tail_helpers), not lowered to nested branches in every kernel.
+RUNTIME_KEEPS = (LogNdtr, LogErfc)
+
+
 class ScalarPrinter(PythonCodePrinter):
     """Scalar arithmetic in plain Python syntax with symlik's stable helpers.
 
@@ -155,6 +160,9 @@ class ScalarPrinter(PythonCodePrinter):
         "Sigmoid": "_sigmoid",
         "XLogY": "_xlogy",
         "XLog1PY": "_xlog1py",
+        # the fused runtime's normal-tail functions (RUNTIME_KEEPS; CUDA lowers them instead)
+        "LogNdtr": "_log_ndtr",
+        "LogErfc": "_log_erfc",
     }
     # Functions a runtime lacks say so explicitly (see the CUDA printer).
     missing: frozenset = frozenset()
@@ -345,7 +353,7 @@ def generate(plan) -> str:
     pinned = list(plan.softmax_inputs)  # proven on the stable form, before lowering
     if not plan.shape and plan.event_index is not None:
         plan = replace(plan, dense=split_cross_entropy(plan.dense))
-    plan = plan.lowered()
+    plan = plan.lowered(keep=RUNTIME_KEEPS)
     layout = dict(event_index=plan.event_index, event_size=plan.event_size)
     if plan.shape:
         forms = {f"entry{i}": pieces(e, **layout) for i, e in enumerate(plan.entries)}
