@@ -15,7 +15,7 @@ from symlik.apps.book import overfull_boxes, pdflatex_errors
 from symlik.render.common import latex
 
 PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage{amsmath,amssymb}
+\usepackage{amsmath,amssymb,graphicx}
 \usepackage[a4paper,margin=2.5cm]{geometry}
 \begin{document}
 """

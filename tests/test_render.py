@@ -8,7 +8,7 @@ from conftest import needs_pdflatex
 import symlik
 
 PREAMBLE = r"""\documentclass{article}
-\usepackage{amsmath,amssymb}
+\usepackage{amsmath,amssymb,graphicx}
 \usepackage[margin=2cm]{geometry}
 \begin{document}
 """

@@ -39,7 +39,7 @@ from symlik.render.breaking import (
 )
 from symlik.render.common import display_names, latex
 from symlik.render.kernel_math import kernel_latex
-from symlik.render.latex import aligned_lines, escape
+from symlik.render.latex import aligned_lines, escape, fitted
 from symlik.render.prose import prose_latex
 
 MASTER = "symlik.tex"
@@ -113,7 +113,8 @@ def display(lines: list[str]) -> str:
 
 def expr_display(d, lhs: str, expr, budget: float = DEFAULT_BUDGET) -> str:
     first = estimate_width(lhs) + 2
-    return display(aligned_lines(lhs, broken(expr, lambda e: latex(d, e), budget, first=first)))
+    lines = broken(expr, lambda e: latex(d, e), budget, first=first)
+    return display(aligned_lines(lhs, [fitted(line, budget - first) for line in lines]))
 
 
 def tex_display(tex: str, budget: float = DEFAULT_BUDGET) -> str:
@@ -293,7 +294,7 @@ def chapter_tex(name: str, derivations) -> str:
     lhs = r"p(%s \mid %s)" % (latex(d0, y), theta)
     out.append(expr_display(d0, lhs, density))
     out.append(r"with $y$ in %s." % escape(_support_text(spec.support)))
-    out.append(r"\begin{center}\begin{tabular}{lll}\toprule parameter & constraint & meaning\\\midrule")
+    out.append(r"\begin{center}\begin{tabular}{llp{0.5\linewidth}}\toprule parameter & constraint & meaning\\\midrule")
     for p in spec.effective_params():
         out.append(r"$%s$ & %s & %s\\" % (spec.latex_name(p.name), escape(p.constraint.label), escape(p.doc)))
     out.append(r"\bottomrule\end{tabular}\end{center}")

@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 
 import sympy as sp
+from sympy.codegen.numpy_nodes import logaddexp
 
 from symlik.core.functions import ArgMin
+from symlik.render.functions_latex import logaddexp_terms
 
 # About the width of a formula that fits an A4 page with 2.5 cm margins at 10pt,
 # after the left-hand side; checked by compiling the book (no overfull boxes).
@@ -90,7 +92,15 @@ def estimate_width(tex: str) -> float:
             m = _COMMAND.match(tex, i)
             cmd = m.group(0)
             i = m.end()
-            if cmd in (r"\frac", r"\dfrac", r"\tfrac"):
+            if cmd == r"\begin":  # cases, aligned: the sum of the columns' widest cells
+                env, i = _argument(tex, i)
+                end = _matching_end(tex, i, env)
+                table = [_top_level_split(row, "&") for row in _top_level_split(tex[i:end], r"\\")]
+                columns = max(len(row) for row in table)
+                width += sum(max((estimate_width(row[c]) for row in table if c < len(row)), default=0) for c in range(columns))
+                width += 1.5 + columns - 1 if env == "cases" else 0  # the brace, the gap between the columns
+                i = end + len(r"\end{%s}" % env)
+            elif cmd in (r"\frac", r"\dfrac", r"\tfrac"):
                 num, i = _argument(tex, i)
                 den, i = _argument(tex, i)
                 width += max(estimate_width(num), estimate_width(den)) + 0.6
@@ -122,6 +132,34 @@ def estimate_width(tex: str) -> float:
             width += 1.0
         i += 1
     return width
+
+
+def _top_level_split(tex: str, sep: str) -> list[str]:
+    """``tex`` split at ``sep`` (``&`` or ``\\\\``) outside braces and nested environments."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(tex):
+        if tex.startswith(r"\begin{", i) or tex[i] == "{":
+            depth += 1
+        elif tex.startswith(r"\end{", i) or tex[i] == "}":
+            depth -= 1
+        if depth == 0 and tex.startswith(sep, i) and not (sep == "&" and tex[i - 1 : i] == "\\"):
+            parts.append(tex[start:i])
+            i += len(sep)
+            start = i
+            continue
+        i += 2 if tex[i] == "\\" and not tex.startswith(sep, i) and tex[i + 1 : i + 2] in "{}&\\" else 1
+    parts.append(tex[start:])
+    return parts
+
+
+def _matching_end(tex: str, i: int, env: str) -> int:
+    """The index of the ``\\end{env}`` closing the environment whose body starts at i."""
+    depth = 1
+    for m in re.finditer(r"\\(begin|end)\{%s\}" % re.escape(env), tex[i:]):
+        depth += 1 if m.group(1) == "begin" else -1
+        if depth == 0:
+            return i + m.start()
+    return len(tex)
 
 
 # ---------------------------------------------------------------------------
@@ -221,6 +259,9 @@ def _split(expr, print_, budget, whole) -> list[str]:
             if isinstance(f, sp.exp):
                 return _wrapped(head + r"\exp\biggl(", f.args[0], r"\biggr)", print_, budget)
             return _wrapped(head + r"\biggl(", f.base, r"\biggr)^{%s}" % print_(f.exp), print_, budget)
+    if isinstance(expr, logaddexp):  # log(e^a + e^b + ...): broken between the exponentials
+        terms = [r"e^{%s}" % print_(t) for t in logaddexp_terms(expr)]
+        return _attach(r"\log\biggl(", [terms[0]] + ["+ " + t for t in terms[1:]], r"\biggr)")
     if isinstance(expr, sp.log) and isinstance(expr.args[0], (sp.Mul, sp.Add)):
         return _wrapped(r"\log\biggl(", expr.args[0], r"\biggr)", print_, budget)
     if isinstance(expr, sp.Sum) and isinstance(expr.function, (sp.log, sp.Mul)):

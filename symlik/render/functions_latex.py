@@ -15,6 +15,14 @@ quantity with a fixed template belongs in the notation table (core/notation.py's
 from __future__ import annotations
 
 import sympy as sp
+from sympy.codegen.numpy_nodes import logaddexp
+
+
+def logaddexp_terms(expr) -> list:
+    """The exponents of a (nested) logaddexp: log(e^a + e^b + e^c) for logaddexp(logaddexp(a, b), c)."""
+    if isinstance(expr, logaddexp):
+        return [t for a in expr.args for t in logaddexp_terms(a)]
+    return [expr]
 
 
 class FunctionsLatex:
@@ -23,8 +31,14 @@ class FunctionsLatex:
     # -- display-only functions of the layers that derive ------------------------------
 
     def _print_logaddexp(self, expr):  # sympy.codegen's node (zero-inflated densities): log(e^a + e^b)
-        a, b = expr.args
-        return r"\log\left(e^{%s} + e^{%s}\right)" % (self._print(a), self._print(b))
+        # nested nodes (a mixture's log-sum-exp over K components) read as one sum, not K - 1 logs
+        return r"\log\left(%s\right)" % " + ".join(r"e^{%s}" % self._print(t) for t in logaddexp_terms(expr))
+
+    def _print_exp(self, expr):
+        # e^{log(e^a + e^b)}, left by differentiating a log-sum-exp, is the sum itself
+        if isinstance(expr.args[0], logaddexp):
+            return r"\left(%s\right)" % " + ".join(r"e^{%s}" % self._print(t) for t in logaddexp_terms(expr.args[0]))
+        return super()._print_exp(expr) if hasattr(super(), "_print_exp") else self._print_ExpBase(expr)
 
     def _print_Indicator(self, expr):  # derivation/options.py: 1[condition]
         return r"\mathbb{1}\left[%s\right]" % self._print(expr.args[0])

@@ -26,7 +26,7 @@ _SYMBOLS = {
     "approx": "≈", "mid": "|", "in": "∈", "pm": "±", "ldots": "...", "dots": "...", "sim": "~", "|": "||", "odot": "⊙",
 }
 _FUNCTIONS = ("log", "exp", "sin", "cos", "tan", "tanh", "cosh", "max", "min", "arg")
-_DROPPED = ("left", "right", "middle", "big", "Big", "bigl", "bigr", ",", ":", ";", " ", "!", "quad", "displaystyle")
+_DROPPED = ("allowbreak", "left", "right", "middle", "big", "Big", "bigl", "bigr", ",", ":", ";", " ", "!", "quad", "displaystyle")
 _WRAPPERS = ("operatorname", "mathrm", "text", "mathbf", "boldsymbol", "mathcal", "mathbb", "substack")
 
 
@@ -134,7 +134,13 @@ def _fragments(why, names_of):
 
 def prose_latex(why, escape, names_of=None) -> str:
     """LaTeX: ``escape`` the prose, keep the math as ``$...$``."""
-    return "".join(f"${piece}$" if is_math else escape(piece) for is_math, piece in _fragments(why, names_of))
+    return "".join(f"${_breakable(piece)}$" if is_math else escape(piece) for is_math, piece in _fragments(why, names_of))
+
+
+def _breakable(math: str) -> str:
+    """TeX breaks inline math only after a relation or an operator; a long list of parameters
+    (p(y | w_1, ..., sigma_4) of a 4-component mixture) may also break after a comma."""
+    return re.sub(r"(?<!\\), ", r",\\allowbreak ", math) if len(math) > 80 else math  # not a thin space "\, "
 
 
 def prose_text(why, names_of=None) -> str:
