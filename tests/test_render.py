@@ -35,6 +35,7 @@ def test_jupyter_repr():
     assert d._repr_latex_().startswith("$$")
 
 
+@pytest.mark.slow  # 20 s of pdflatex; the book's test (slow too) compiles every derivation as well
 @needs_pdflatex
 def test_all_latex_compiles(tmp_path):
     from symlik.apps.catalog import all_derivations
