@@ -331,7 +331,7 @@ def _compare_names():
     return [n for n in COMPARE if n in residual]
 
 
-ROW_PREDICT_AT_MOST = 6  # predicted parameters on one line of the intro's catalog table
+ROW_PREDICT_AT_MOST = 4  # predicted parameters on one line of the intro's catalog table
 
 
 def catalog_row_tex(d) -> str:
@@ -360,10 +360,11 @@ def intro_tex(derivations) -> str:
         r"and free of the target and the predictions, so the loss and the likelihood share their minimiser. "
         r"Every formula, table and figure here is generated from the registry by symlik; nothing is typed by hand.",
         r"\section*{The catalog}",
-        r"\begin{longtable}{lllll}\toprule distribution & predict & link & loss & scale\\\midrule\endhead",
+        # small type, narrower gaps: the widest cells of 45 rows (a mixture's outputs, the longest names) add up past the line
+        r"\begingroup\small\setlength{\tabcolsep}{3pt}\begin{longtable}{lllll}\toprule distribution & predict & link & loss & scale\\\midrule\endhead",
     ]
     out += [d if isinstance(d, str) else catalog_row_tex(d) for d in derivations]
-    out.append(r"\bottomrule\end{longtable}")
+    out.append(r"\bottomrule\end{longtable}\endgroup")
     names = _compare_names()
     out.append(r"\section*{Why heavy tails resist outliers}")
     out.append(
