@@ -32,13 +32,17 @@ class FunctionsLatex:
 
     def _print_logaddexp(self, expr):  # sympy.codegen's node (zero-inflated densities): log(e^a + e^b)
         # nested nodes (a mixture's log-sum-exp over K components) read as one sum, not K - 1 logs
-        return r"\log\left(%s\right)" % " + ".join(r"e^{%s}" % self._print(t) for t in logaddexp_terms(expr))
+        return r"\log%s" % self._exp_sum(expr)
 
     def _print_exp(self, expr):
         # e^{log(e^a + e^b)}, left by differentiating a log-sum-exp, is the sum itself
         if isinstance(expr.args[0], logaddexp):
-            return r"\left(%s\right)" % " + ".join(r"e^{%s}" % self._print(t) for t in logaddexp_terms(expr.args[0]))
-        return super()._print_exp(expr) if hasattr(super(), "_print_exp") else self._print_ExpBase(expr)
+            return self._exp_sum(expr.args[0])
+        return self._print_ExpBase(expr)
+
+    def _exp_sum(self, expr):
+        """(e^a + e^b + ...) for a (nested) logaddexp of a, b, ..."""
+        return r"\left(%s\right)" % " + ".join(r"e^{%s}" % self._print(t) for t in logaddexp_terms(expr))
 
     def _print_Indicator(self, expr):  # derivation/options.py: 1[condition]
         return r"\mathbb{1}\left[%s\right]" % self._print(expr.args[0])
