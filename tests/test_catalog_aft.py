@@ -167,6 +167,29 @@ def test_gradients_are_finite_and_exact_for_every_kind_of_row(name):
         np.testing.assert_allclose(grad[i], [float(w) for w in want], rtol=1e-7, err_msg=str(rows[i]))
 
 
+# (y, upper, mu, sigma): one-ulp intervals 1e8 and 1e16 scales above the mean. The two log Phi of
+# the bounds are -5e15 and -5e31 and differ by about 1.6 and 2.2e8: that difference was below their
+# rounding (at 1e16 the mass came out as 0 and the NLL as inf); it is now w m + log(phi/Phi) terms
+FAR_INTERVALS = [
+    (math.e, float(np.nextafter(math.e, INF)), 0.0, 1e-8),
+    (1.0, float(np.nextafter(1.0, INF)), -1e8, 1e-8),
+    (math.e, float(np.nextafter(math.e, INF)), 2.0, 1e-8),
+]
+
+
+def test_lognormal_interval_far_above_the_mean_keeps_its_digits():
+    y, upper, mu, sigma = (np.array(c) for c in zip(*FAR_INTERVALS))
+    nll = _nll("lognormal_aft")(mu=mu, sigma=sigma, y=y, upper=upper)
+    grad = np.asarray(_nll("lognormal_aft", target="grad")(mu=mu, sigma=sigma, y=y, upper=upper))
+    for i, (a, b, m, s) in enumerate(FAR_INTERVALS):
+        with mp.workdps(60):
+            want = _mp_nll("lognormal_aft", a, b, m, s)
+            want_grad = [mp.diff(lambda t: _mp_nll("lognormal_aft", a, b, t, s), mp.mpf(m)),
+                         mp.diff(lambda t: _mp_nll("lognormal_aft", a, b, m, t), mp.mpf(s))]
+        assert abs(nll[i] - want) <= 1e-13 * abs(want), (FAR_INTERVALS[i], nll[i], want)
+        np.testing.assert_allclose(grad[i], [float(w) for w in want_grad], rtol=1e-9, err_msg=str(FAR_INTERVALS[i]))
+
+
 # ---------------------------------------------------------------------------
 # XGBoost's survival:aft
 # ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 import symlik
+from harness import as_backend_array
 
 
 def _nll(name, **kwargs):
@@ -93,6 +94,49 @@ def test_truncated_normal_takes_fixed_bounds_beside_per_row_means():
     got = np.asarray(k(mu=mu, sigma=1.5, a=-1.0, b=2.0, y=0.5), dtype=float)
     want = -stats.truncnorm.logpdf(0.5, (-1.0 - mu) / 1.5, (2.0 - mu) / 1.5, loc=mu, scale=1.5)
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def _mp_truncated_normal_nll(y, mu, sigma, a, b):
+    """-log p from the definition, at the working precision (the callers' 60 digits: the bounds
+    below lie 1e16 scales away, and x^2 alone needs 32)."""
+    alpha, beta, z = (a - mu) / sigma, (b - mu) / sigma, (y - mu) / sigma
+    # the mass as the difference in the tail both bounds are nearer, so that 60 digits hold it
+    mass = mpmath.ncdf(-alpha) - mpmath.ncdf(-beta) if alpha > 0 else mpmath.ncdf(beta) - mpmath.ncdf(alpha)
+    return z**2 / 2 + mpmath.log(sigma) + mpmath.log(mpmath.sqrt(2 * mpmath.pi)) + mpmath.log(mass)
+
+
+# (mu, sigma, y, a, b): bounds 1e16 and 1e8 scales from the mean, on either side of it, and both
+# in one far tail (the mass term dominates each gradient: y is at a bound near the mean)
+FAR_BOUNDS = [
+    (-1e8, 1e-8, -1e8, -1e8, -1.0),
+    (1e8, 1e-8, 1e8, 1.0, 1e8),
+    (0.0, 1.0, 1e8, 1e8, 1e8 + 1.0),
+    (0.0, 1.0, -1e8 - 1.0, -1e8 - 1.0, -1e8),
+    (0.0, 1.0, 40.5, 40.0, 41.0),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow), "torch", "jax"])
+def test_truncated_normal_gradient_is_exact_with_a_bound_far_in_a_tail(backend):
+    # The gradient of log(Phi(beta) - Phi(alpha)) holds phi/Phi of each bound; written as
+    # e^{-x^2/2 - log Phi(x)} it was inf/inf = nan at x = 1e16, and it is now its own function
+    pytest.importorskip({"numpy": "numpy", "fused": "numba", "torch": "torch", "jax": "jax"}[backend])
+    mu, sigma, y, a, b = (np.array(c) for c in zip(*FAR_BOUNDS))
+    k = symlik.compile("truncated_normal", predict=("mu", "sigma"), target="grad", reduction="none", backend=backend)
+    arrays = {n: as_backend_array(backend, v) for n, v in dict(mu=mu, sigma=sigma, y=y, a=a, b=b).items()}
+    got = np.asarray(k(**arrays), dtype=float)
+    assert np.all(np.isfinite(got))
+    for row, point in zip(got, FAR_BOUNDS):
+        with mpmath.workdps(60):
+            m, s, yy, aa, bb = map(mpmath.mpf, point)
+            want = [mpmath.diff(lambda t: _mp_truncated_normal_nll(yy, t, s, aa, bb), m),
+                    mpmath.diff(lambda t: _mp_truncated_normal_nll(yy, m, t, aa, bb), s)]
+        # where y is 1e8 scales out, -z/sigma and phi/Phi cancel to 1e-8 (the truth): an input's
+        # own rounding moves that by its size, so the error is bounded by the terms' size as well
+        z = abs(point[2] - point[0]) / point[1]
+        scale = [(2 * z + 1) / point[1], (2 * z * z + 1) / point[1]]
+        for g, w, c in zip(row, want, scale):
+            assert abs(g - float(w)) <= 1e-9 * abs(float(w)) + 4e-16 * c, (point, g, w)
 
 
 def test_truncated_normal_rejects_a_target_outside_its_bounds():

@@ -15,7 +15,7 @@ import sympy as sp
 import symlik
 from symlik.compiler import _numpy_runtime
 from symlik.compiler.codegen import SymlikNumPyPrinter
-from symlik.core.functions import LogErfc, Log1mExp, LogExpm1, LogNdtr, basic
+from symlik.core.functions import InverseMills, LogErfc, Log1mExp, LogExpm1, LogNdtr, basic
 from symlik.rewrite.rules import stabilize
 
 mpmath.mp.dps = 50
@@ -100,6 +100,9 @@ LOWERED = [
     (LogErfc(x), [-30.0, -3.0, -1e-10, 1e-10, 0.3, 5.0, 24.0, 30.0, 1e3], lambda v: mpmath.log(mpmath.erfc(v))),
     (Log1mExp(x), [-1e-20, -1e-5, -0.5, -1.0, -40.0], lambda v: mpmath.log(-mpmath.expm1(v))),
     (LogExpm1(x), [1e-20, 1e-5, 0.5, 2.0, 40.0, 800.0], lambda v: mpmath.log(mpmath.expm1(v))),
+    # phi/Phi on both sides of the switch at -35 and where phi and Phi both underflow (about -x there)
+    (InverseMills(x), [-1e16, -1e8, -1e3, -60.0, -35.0001, -35.0, -34.999, -30.0, -5.0, -1.0, 0.0, 1.0, 5.0, 30.0],
+     lambda v: mpmath.npdf(v) / mpmath.ncdf(v)),
 ]
 
 
@@ -115,9 +118,28 @@ def test_routine_and_lowered_form_against_mpmath(expr, points, oracle):
             assert abs(got - want) <= 1e-13 * abs(want), (expr, v, got, mpmath.nstr(want, 17))
 
 
-@pytest.mark.parametrize("f", [LogNdtr, LogErfc, Log1mExp, LogExpm1])
+@pytest.mark.parametrize("f", [LogNdtr, LogErfc, Log1mExp, LogExpm1, InverseMills])
 def test_derivative_matches_the_exact_formula(f):
     v = sp.Rational(-3, 10) if f is Log1mExp else sp.Rational(7, 10)
     got = sp.N(f(x).diff(x).subs(x, v), 30)
     want = sp.N(f(x).rewrite("exact").diff(x).subs(x, v), 30)
     assert abs(got - want) < 1e-25
+
+
+@pytest.mark.parametrize("v", [-1e16, -1e8, -40.0])
+def test_derivative_of_log_phi_is_finite_where_phi_and_Phi_underflow(v):
+    # e^{-x^2/2 - log Phi(x)}, the form it replaced, subtracts two numbers of size x^2/2 whose
+    # difference is log(-x): at -1e16 that is below their rounding, and the exponent came out as inf
+    got = _lowered(LogNdtr(x).diff(x))(np.float64(v))
+    want = mpmath.npdf(v) / mpmath.ncdf(v)
+    assert abs(got - want) <= 1e-14 * want
+
+
+def test_lowering_keeps_a_kept_function_inside_a_lowered_one():
+    # A backend with its own log Phi (torch, JAX, the fused runtime) keeps it inside log(1 - e^x);
+    # SymPy's rewrite is deep, and lowered it to erfc forms that torch has no routine for
+    inner = LogNdtr(x) - LogNdtr(y)
+    out = basic(Log1mExp(inner), keep=(LogNdtr,))
+    assert not out.has(Log1mExp, sp.erfc, sp.erf) and out.has(LogNdtr)
+    want = mpmath.log(1 - mpmath.ncdf(-3) / mpmath.ncdf(-1))
+    assert abs(sp.N(out.subs({x: -3, y: -1}), 30) - want) < 1e-25

@@ -42,6 +42,7 @@ class Information:
     parameters: dict = field(default_factory=dict)  # link input symbol -> (theta symbol, inverse-link expr)
     kinked: bool = False  # log p has a kink in the prediction: I computed as E[s s^T]
     rules: tuple = ()  # Steps deriving moments by a rule (symlik.analysis.moments), shown before I
+    undefined: str = ""  # why the model itself gives no expectation to take, where it gives none
 
 
 def _scalar_only(d, what):
@@ -95,13 +96,32 @@ def _nicer_negated(base) -> bool:
     return bool(const) and const[0].is_negative
 
 
+def _simplify_branches(expr) -> sp.Expr:
+    """simplify, with each Piecewise's branches simplified and its conditions left as written.
+    SymPy's simplify of a Piecewise also simplifies every condition, proving each comparison
+    by ``equals``: on the five branches of a censored Weibull's Hessian that ran for minutes."""
+    if not expr.has(sp.Piecewise):
+        return sp.simplify(expr)
+    hidden: dict = {}
+
+    def hide(piecewise):
+        stand_in = sp.Dummy(real=True) if piecewise.is_real else sp.Dummy()
+        hidden[stand_in] = sp.Piecewise(*[(sp.simplify(value), condition) for value, condition in piecewise.args])
+        return stand_in
+
+    expr = sp.simplify(expr.replace(lambda e: isinstance(e, sp.Piecewise), hide))
+    while expr.has(*hidden):  # nested Piecewise come back one level at a time
+        expr = expr.xreplace(hidden)
+    return expr
+
+
 def tidy(expr, factor: bool = True) -> sp.Expr:
     """Simplify for display (exactly equal): write (1 - p) rather than -(p - 1).
 
     -1/(p (p - 1)) becomes 1/(p (1 - p)) and -(p - y)/... becomes (y - p)/...;
     every flip is counted in the sign, so the value never changes.
     """
-    expr = sp.simplify(expr)
+    expr = _simplify_branches(expr)
     if expr.has(sp.Sum, sp.Piecewise) or not expr.free_symbols:
         return expr
     if factor:
@@ -164,12 +184,17 @@ def information(d) -> Information:
     moments: dict = {}
     rules: list = []
     kinked = log_p.has(*_KINKS)
-    if kinked:  # I = E[s s^T]: equal to E[-H] for a smooth density, and right at a kink
+    # A censored observation's Fisher information is an expectation over the censoring too, which the
+    # model leaves unspecified: the spec says so, and no integral is started (each ran out a 20-s budget)
+    undefined = getattr(d.spec, "no_expected_information", "")
+    if undefined:
+        fisher = None
+    elif kinked:  # I = E[s s^T]: equal to E[-H] for a smooth density, and right at a kink
         outer = sp.Matrix(len(wrt), len(wrt), lambda i, j: score[i] * score[j])
         fisher = _expected(outer, d, moments, rules)
     else:
         fisher = _expected(-hessian, d, moments, rules)
-    result = Information(wrt, score, hessian, fisher, moments, _link_parameters(d), kinked, tuple(rules))
+    result = Information(wrt, score, hessian, fisher, moments, _link_parameters(d), kinked, tuple(rules), undefined)
     _CACHE[key] = (d, result)
     return result
 
@@ -259,6 +284,8 @@ def hessian(d) -> sp.Matrix:
 
 def fisher(d) -> sp.Matrix:
     info = information(d)
+    if info.undefined:
+        raise NotSupportedError(f"the Fisher information of {d.spec.label} is not derived: {info.undefined}")
     if info.fisher is None:
         raise NotSupportedError(f"SymPy cannot take the expectation over y for the Fisher information of {d.spec.label}")
     return info.fisher
@@ -323,7 +350,7 @@ def information_steps(d) -> list:
             Step(
                 "The Fisher information",
                 sp.S.NaN,
-                reason(
+                reason(f"The Fisher information is not derived: {info.undefined}.") if info.undefined else reason(
                     "SymPy could not take the expectation of the negative Hessian over ", d.y, ", so the Fisher "
                     "information is left undone here.",
                 ),

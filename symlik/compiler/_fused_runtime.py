@@ -91,11 +91,12 @@ def _stable_helpers(exp, log, log1p, F):
 
 
 def _normal_tail_helpers(F):
-    """log erfc and log Phi as functions of their own, in float64 (then F), with the ranges of
-    core.functions' LogErfc and LogNdtr basic forms. Called, not inlined: written out inline,
+    """log erfc, log Phi and phi/Phi as functions of their own, in float64 (then F), with the ranges of
+    core.functions' LogErfc, LogNdtr and InverseMills basic forms. Called, not inlined: written out inline,
     an interval-censored log-normal's four log Phi are 80 nested branches, and numba's liveness
     analysis over that many blocks took more than 20 GB."""
     log_sqrt_pi, log_2, inv_sqrt_2 = 0.5723649429247001, 0.6931471805599453, 0.7071067811865476
+    sqrt_2_over_pi = 0.7978845608028654
 
     @njit(error_model="numpy")
     def log_erfc(x):
@@ -116,7 +117,17 @@ def _normal_tail_helpers(F):
             return F(math.log1p(-0.5 * math.erfc(x * inv_sqrt_2)))
         return F(float(log_erfc(-x * inv_sqrt_2)) - log_2)
 
-    return {"_log_erfc": log_erfc, "_log_ndtr": log_ndtr}
+    @njit(error_model="numpy")
+    def inverse_mills(x):
+        x = float(x)
+        if x > -35.0:  # phi and Phi are normal numbers: their quotient (InverseMills' first range)
+            return F(sqrt_2_over_pi * math.exp(-0.5 * x * x) / math.erfc(-x * inv_sqrt_2))
+        # -x / (1 + sum_n (-1)^n (2n-1)!! / x^(2n)), seven terms: the series of the second range
+        u = 1.0 / (x * x)
+        series = u * (-1.0 + u * (3.0 + u * (-15.0 + u * (105.0 + u * (-945.0 + u * (10395.0 - u * 135135.0))))))
+        return F(-x / (1.0 + series))
+
+    return {"_log_erfc": log_erfc, "_log_ndtr": log_ndtr, "_inverse_mills": inverse_mills}
 
 
 def _libm(f, F):

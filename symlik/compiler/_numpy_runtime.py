@@ -176,6 +176,14 @@ def _log_ndtr(x):
     return _special().log_ndtr(x)
 
 
+def _inverse_mills(x):
+    # phi(x)/Phi(x) = sqrt(2/pi) / erfcx(-x/sqrt 2), with the scaled erfcx(t) = e^(t^2) erfc(t): finite
+    # where phi and Phi both underflow (x < -38, the ratio is about -x); erfcx overflows to inf for
+    # x > 37.6, where the ratio underflows to 0
+    with np.errstate(over="ignore"):
+        return 0.7978845608028654 / _special().erfcx(np.multiply(x, -0.7071067811865476))
+
+
 def _log_erfc(x):
     # log erfc(x) in three ranges, none cancelling: near 0, log1p(-erf x) (the value is
     # ~ -2x/sqrt(pi), which log(erfc x) would compute from a number next to 1); for x >= 1/2,
@@ -819,6 +827,7 @@ NAMESPACE = {
     "_erf": _erf,
     "_erfc": _erfc,
     "_log_ndtr": _log_ndtr,
+    "_inverse_mills": _inverse_mills,
     "_log_erfc": _log_erfc,
     "_log1mexp": _log1mexp,
     "_log_ratio": _log_ratio,
@@ -853,6 +862,7 @@ PRINTED_AS = {
     "LogBesselIOverPower": "_log_iv_over_power",
     "BesselIRatio": "_iv_ratio",
     "LogNdtr": "_log_ndtr",
+    "InverseMills": "_inverse_mills",
     "LogErfc": "_log_erfc",
     "Log1mExp": "_log1mexp",
     "LogExpm1": "_log_expm1",

@@ -53,7 +53,7 @@ class CudaPrinter(ScalarPrinter):
     }
     # CUDA's math library has no digamma/polygamma or zeta (CuPy has them only as
     # ufuncs, not as device functions).
-    missing = frozenset({"digamma", "polygamma", "zeta", "LogNdtr", "LogErfc"})  # (the last two: lowered first)
+    missing = frozenset({"digamma", "polygamma", "zeta", "LogNdtr", "LogErfc", "InverseMills"})  # (the last three: lowered first)
 
     def _print_Symbol(self, expr):
         if expr.name.startswith("L_row"):

@@ -24,7 +24,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import LogErfc, LogNdtr, LogSumExp, Sigmoid, Softplus, XLogY
+from symlik.core.functions import InverseMills, LogErfc, LogNdtr, LogSumExp, Sigmoid, Softplus, XLogY
 from symlik.compiler.codegen import GAMMA_FAMILY, GATHER_SUFFIX, cross_entropy_terms, log_gamma_form
 
 
@@ -125,7 +125,7 @@ def lower(expr: sp.Expr, event_index=None) -> Lowered:
 
 # Stable functions the fused runtime computes by a helper of its own (_fused_runtime's
 # _normal_tail_helpers), not lowered to nested branches in every kernel.
-RUNTIME_KEEPS = (LogNdtr, LogErfc)
+RUNTIME_KEEPS = (LogNdtr, LogErfc, InverseMills)
 
 
 class ScalarPrinter(PythonCodePrinter):
@@ -163,6 +163,7 @@ class ScalarPrinter(PythonCodePrinter):
         # the fused runtime's normal-tail functions (RUNTIME_KEEPS; CUDA lowers them instead)
         "LogNdtr": "_log_ndtr",
         "LogErfc": "_log_erfc",
+        "InverseMills": "_inverse_mills",
     }
     # Functions a runtime lacks say so explicitly (see the CUDA printer).
     missing: frozenset = frozenset()

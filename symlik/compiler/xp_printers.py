@@ -19,14 +19,14 @@ from __future__ import annotations
 import sympy as sp
 
 from symlik.core.errors import NotSupportedError
-from symlik.core.functions import BesselIRatio, LogBesselI, LogBesselIOverPower, LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, Softplus, XMul
+from symlik.core.functions import BesselIRatio, LogBesselI, LogBesselIOverPower, LogBesselI0, LogBesselI0e, LogErfc, LogNdtr, InverseMills, Softplus, XMul
 from symlik.compiler import codegen
 from symlik.compiler.codegen import SymlikNumPyPrinter
 
 
 # The stable functions these printers write with the library's own routines (the rest are
 # lowered by symlik.core.functions.basic before printing).
-LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e, LogNdtr, LogErfc, XMul)
+LIBRARY_KEEPS = (LogBesselI0, LogBesselI0e, LogNdtr, LogErfc, InverseMills, XMul)
 # ... and those that torch and JAX compute with NumPy's routine on the host (no library has I_nu of any order)
 HOST_KEEPS = (LogBesselI, LogBesselIOverPower, BesselIRatio)
 
@@ -102,6 +102,11 @@ class _LibraryPrinter(SymlikNumPyPrinter):
         x = self._print(-sp.sqrt(2) * expr.args[0])
         return f"({float(sp.log(2))!r} + {self._module_format('scipy.special.log_ndtr')}({x}))"
 
+    # phi(x)/Phi(x) by the library's scaled erfcx: finite where phi and Phi both underflow
+    def _print_InverseMills(self, expr):
+        t = self._print(-expr.args[0] / sp.sqrt(2))
+        return f"({float(sp.sqrt(2 / sp.pi))!r} / {self._module_format('scipy.special.erfcx')}({t}))"
+
     def _print_Add(self, expr, order=None):
         softplus = [t for t in expr.args if isinstance(t, Softplus)]
         if len(softplus) == 1:
@@ -139,6 +144,7 @@ class SymlikTorchPrinter(_LibraryPrinter):
         "erf": "torch.special.erf",
         "erfc": "torch.special.erfc",
         "log_ndtr": "torch.special.log_ndtr",
+        "erfcx": "torch.special.erfcx",
         "i0": "torch.special.i0",
         "i0e": "torch.special.i0e",
         "i1": "torch.special.i1",
@@ -192,7 +198,7 @@ class SymlikJaxPrinter(_LibraryPrinter):
     special = {
         name: f"jax.scipy.special.{name}"
         for name in ("gammaln", "digamma", "polygamma", "erf", "erfc", "i0", "i0e", "i1", "i1e", "xlogy", "xlog1py",
-                     "expit", "logit", "betaln", "log_ndtr")
+                     "expit", "logit", "betaln", "log_ndtr", "erfcx")
     }
 
     _print_LogBesselI = SymlikTorchPrinter._print_LogBesselI

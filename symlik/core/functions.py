@@ -690,9 +690,9 @@ class LogErfc(sp.Function):
         return self.args[0].is_real
 
     def fdiff(self, argindex=1):
-        x = self.args[0]
-        # -2/sqrt(pi) e^{-x^2} / erfc(x), as one exponent: the ratio of two underflowing numbers is ~ 2x.
-        return -2 / sp.sqrt(sp.pi) * sp.exp(-(x**2) - LogErfc(x))
+        # -2/sqrt(pi) e^{-x^2} / erfc(x) = -sqrt(2) phi(u)/Phi(u) at u = -sqrt(2) x: the ratio of two
+        # numbers that underflow past x = 26.5, by the function that keeps it (about 2x there)
+        return -_SQRT2 * InverseMills(-_SQRT2 * self.args[0])
 
     def _latex(self, printer):
         return r"\log \operatorname{erfc}\left(%s\right)" % printer._print(self.args[0])
@@ -725,12 +725,60 @@ class LogNdtr(sp.Function):
         return True if self.args[0].is_real else None
 
     def fdiff(self, argindex=1):
-        x = self.args[0]
-        # phi(x) / Phi(x) (the inverse Mills ratio), as one exponent: finite where both underflow.
-        return sp.exp(-(x**2) / 2 - LogNdtr(x)) / sp.sqrt(2 * sp.pi)
+        # phi(x) / Phi(x), by its own function: e^{-x^2/2 - log Phi(x)} subtracts two numbers
+        # of size x^2/2 to leave log(-x), and overflows to inf at x = -1e16
+        return InverseMills(self.args[0])
 
     def _latex(self, printer):
         return r"\log \Phi\left(%s\right)" % printer._print(self.args[0])
+
+
+def _mills_asymptotic(x, terms: int = 7):
+    """phi(x)/Phi(x) for x <= -35: -x / (1 + sum_n (-1)^n (2n-1)!! / x^(2n)), the asymptotic
+    series of Phi(x) x / phi(x) (Abramowitz and Stegun 26.2.12); its eighth term is below
+    4e-17 at x = -35."""
+    series, term = sp.S.Zero, sp.S.One
+    for n in range(1, terms + 1):
+        term = -term * (2 * n - 1) / x**2
+        series += term
+    return -x / (1 + series)
+
+
+class InverseMills(sp.Function):
+    """phi(x) / Phi(x), the inverse Mills ratio and the derivative of log Phi, finite for every x:
+    phi and Phi both underflow below x = -38 while the ratio is about -x. Libraries compute it as
+    sqrt(2/pi) / erfcx(-x/sqrt 2), with the scaled erfcx(t) = e^{t^2} erfc(t)."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi) / ((1 + sp.erf(x / _SQRT2)) / 2)
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        # Above -35 phi and Phi are normal numbers and their quotient loses only the rounding of
+        # x^2/2 in the exponent (below 7e-14); below, the asymptotic series, which never underflows.
+        return sp.Piecewise(
+            (sp.sqrt(2 / sp.pi) * sp.exp(-(x**2) / 2) / sp.erfc(-x / _SQRT2, evaluate=False), x > -35),
+            (_mills_asymptotic(x), True),
+        )
+
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
+
+    def fdiff(self, argindex=1):
+        # d/dx phi/Phi = -x phi/Phi - (phi/Phi)^2
+        m = InverseMills(self.args[0])
+        return -m * (self.args[0] + m)
+
+    def _latex(self, printer):
+        x = printer._print(self.args[0])
+        return r"\frac{\varphi\left(%s\right)}{\Phi\left(%s\right)}" % (x, x)
 
 
 class Log1mExp(sp.Function):
@@ -1242,7 +1290,7 @@ class NegLogGammaLog(sp.Function):
 
 
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
-REWRITE_FUNCTIONS = (XDivY, XMul, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogBesselI, LogBesselIOverPower, BesselIRatio, LogErfc, LogNdtr, Log1mExp, LogExpm1, LogRatio, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit, DigammaMinusLog, GammaDeviance, GammaDevianceLog, NegLogGamma, NegLogGammaLog)
+REWRITE_FUNCTIONS = (XDivY, XMul, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogBesselI, LogBesselIOverPower, BesselIRatio, LogErfc, LogNdtr, InverseMills, Log1mExp, LogExpm1, LogRatio, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit, DigammaMinusLog, GammaDeviance, GammaDevianceLog, NegLogGamma, NegLogGammaLog)
 
 
 def exact(expr: sp.Expr) -> sp.Expr:
@@ -1272,7 +1320,10 @@ def basic(expr: sp.Expr, keep: tuple = ()) -> sp.Expr:
         if isinstance(e, logaddexp):  # max + log(1 + e^-|a - b|)
             a, b = e.args
             return sp.Max(a, b) + Softplus(-sp.Abs(a - b))
-        return e.rewrite("basic")
+        # this function only: SymPy's rewrite is deep by default, and would lower a kept function
+        # inside it too (log Phi inside log(1 - e^x): the fused backend then inlined it, and torch,
+        # which prints log Phi by its own log_ndtr, met an erfc it has no routine for)
+        return e.rewrite("basic", deep=False)
 
     lowered = tuple(c for c in REWRITE_FUNCTIONS if c not in keep) + (cosm1, logaddexp)
     while expr.has(*lowered):

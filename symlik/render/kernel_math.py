@@ -160,6 +160,10 @@ CALL_RULES.update(
         "log_erfc": lambda x: _call("log", _call("erfc", x)),
         # log Phi(x) = log(erfc(-x / sqrt 2) / 2)
         "log_ndtr": lambda x: _call("log", _div(_call("erfc", _div(ast.UnaryOp(op=ast.USub(), operand=x), _call("sqrt", _const(2)))), _const(2))),
+        # phi(x)/Phi(x) = sqrt(2/pi) e^(-x^2/2) / erfc(-x / sqrt 2)
+        "inverse_mills": lambda x: _div(_mul(_call("sqrt", _div(_const(2), _name("pi"))),
+                                             _call("exp", _div(ast.UnaryOp(op=ast.USub(), operand=_mul(x, x)), _const(2)))),
+                                        _call("erfc", _div(ast.UnaryOp(op=ast.USub(), operand=x), _call("sqrt", _const(2))))),
         "log_expm1": lambda x: _call("log", _sub(_call("exp", x), _const(1))),
         "log_ratio": lambda a, b: _call("log", _div(a, b)),
         "xmul": _mul,  # x v with 0 v = 0 at v = +-inf: the product, where it is defined

@@ -34,6 +34,11 @@ class AcceleratedFailureTime(Distribution):
     support = C.Support("continuous", 0, "upper")
     predict = ("mu",)
     variants = ({"predict": ("mu", "sigma")},)
+    # read by symlik.analysis.information: the score and Hessian are derived, the expectation is not
+    no_expected_information = (
+        "a censored observation's expected information is an expectation over the censoring mechanism "
+        "as well, which the model leaves unspecified (each row brings its own interval)"
+    )
 
     def _pieces(self, y, mu, sigma, upper, *, stable: bool):
         zl = (sp.log(y) - mu) / sigma

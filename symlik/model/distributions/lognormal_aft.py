@@ -1,11 +1,9 @@
 import numpy as np
 import sympy as sp
 
-from symlik.core.functions import Log1mExp, LogNdtr
+from symlik.core.functions import LogNdtr
 from symlik.model.distributions._aft import AcceleratedFailureTime
-
-# Below this d (1 + |m|) an interval's normal mass is its midpoint density times its width, to 1e-16
-NARROW = sp.Rational(1, 1000)
+from symlik.model.distributions._normal_mass import log_normal_mass
 
 
 class LogNormalAFT(AcceleratedFailureTime):
@@ -23,12 +21,10 @@ class LogNormalAFT(AcceleratedFailureTime):
     T is log-normal with s = sigma and scale e^mu (scipy's lognorm). The observation is an
     interval [y, u] (XGBoost's label_lower_bound, label_upper_bound); y = 0 with u = inf has
     mass 1. The censored masses are computed by log Phi (scipy's log_ndtr), finite far into
-    either tail. The interval's log(Phi(z_u) - Phi(z_l)) is taken from the tail both bounds lie in,
-    log Phi(z_u) + log(1 - e^{log Phi(z_l) - log Phi(z_u)}) (and its mirror image), or across 0 as
-    log(1 - Phi(z_l) - Phi(-z_u)); on a narrow interval (d (1 + |m|) < 1e-3, d = z_u - z_l =
-    log1p((u - y)/y)/sigma, m the midpoint) the difference of two log Phi would cancel, and
-    the mass is phi(m) d (1 + (m^2 - 1) d^2/24), the midpoint rule with its first correction
-    (the next term is below 1e-16 there).
+    either tail. The interval's log(Phi(z_u) - Phi(z_l)) is truncated_normal's
+    (``_normal_mass.log_normal_mass``, with d = z_u - z_l = log1p((u - y)/y)/sigma): from the
+    tail both bounds lie in, through phi/Phi, so that nothing cancels at z = 1e16; across 0 as
+    log(1 - Phi(z_l) - Phi(-z_u)); on a narrow interval by the midpoint series of the integral.
 
     >>> import symlik
     >>> d = symlik.derive("lognormal_aft")
@@ -60,17 +56,7 @@ class LogNormalAFT(AcceleratedFailureTime):
         return LogNdtr(z)
 
     def log_mass(self, zl, zu, d):
-        m = (zl + zu) / 2
-        return sp.Piecewise(
-            # narrow: log Phi(zl) - log Phi(zu) would cancel; the midpoint rule's error term is below 1e-16 here
-            (self.log_pdf(m) + sp.log(d) + sp.log(1 + (m**2 - 1) * d**2 / 24), d * (1 + sp.Abs(m)) < NARROW),
-            # both bounds in the lower tail: Phi(zu) (1 - Phi(zl)/Phi(zu)), each factor by its log
-            (LogNdtr(zu) + Log1mExp(LogNdtr(zl) - LogNdtr(zu)), zu <= 0),
-            # both in the upper tail: the mass is Phi(-zl) - Phi(-zu), the lower tail again by symmetry
-            (LogNdtr(-zl) + Log1mExp(LogNdtr(-zu) - LogNdtr(-zl)), zl >= 0),
-            # across 0: 1 - Phi(zl) - Phi(-zu), both below 1/2, so nothing cancels (log1p once compiled)
-            (sp.log(1 - sp.exp(LogNdtr(zl)) - sp.exp(LogNdtr(-zu))), True),
-        )
+        return log_normal_mass(zl, zu, d)
 
     def scipy_dist(self, mu, sigma):
         from scipy import stats

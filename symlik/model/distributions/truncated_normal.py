@@ -1,31 +1,8 @@
 import sympy as sp
 
-from symlik.core.functions import Log1mExp, LogNdtr
 from symlik.model import constraints as C
+from symlik.model.distributions._normal_mass import log_normal_mass
 from symlik.model.distributions.base import Distribution, Param
-
-
-def log_normal_mass(lo, hi, width=None):
-    """log(Phi(hi) - Phi(lo)) for lo < hi, without cancellation or underflow in either tail.
-    ``width`` is hi - lo written without the subtraction where the caller has it ((b - a)/sigma)."""
-    w = hi - lo if width is None else width
-    m = (lo + hi) / 2
-    return sp.Piecewise(
-        # a narrow interval: the mass is phi(m) w (1 + (m^2 - 1) w^2/24 + (m^4 - 6 m^2 + 3) w^4/1920), the
-        # midpoint series of the integral of phi (its next term is below 3e-16 of the sum where
-        # w max(1, |m|) < 1e-2); the log-Phi difference below would keep only log10(1/w) fewer digits
-        (
-            -(m**2) / 2 - sp.log(2 * sp.pi) / 2 + sp.log(w)
-            + sp.log(1 + (m**2 - 1) * w**2 / 24 + (m**4 - 6 * m**2 + 3) * w**4 / 1920),
-            sp.And(w < sp.Rational(1, 100), w * sp.Abs(m) < sp.Rational(1, 100)),
-        ),
-        # both bounds in the lower tail: Phi(hi) (1 - Phi(lo)/Phi(hi)), each factor by its log
-        (LogNdtr(hi) + Log1mExp(LogNdtr(lo) - LogNdtr(hi)), hi <= 0),
-        # both in the upper tail: the same mass is Phi(-lo) - Phi(-hi), so the lower tail again by symmetry
-        (LogNdtr(-lo) + Log1mExp(LogNdtr(-hi) - LogNdtr(-lo)), lo >= 0),
-        # across 0: 1 - Phi(lo) - Phi(-hi), both tails below 1/2, so log1p keeps every digit
-        (sp.log(1 - sp.exp(LogNdtr(lo)) - sp.exp(LogNdtr(-hi))), True),
-    )
 
 
 class TruncatedNormal(Distribution):
