@@ -139,9 +139,19 @@ def _invertible(eqs, thetas) -> bool:
     return True
 
 
+def _switches_at(grad, y, theta) -> bool:
+    """Does the score switch between forms where y crosses theta? Only then can it be a step: a
+    sign, Heaviside or Abs of something with both, or a branch condition with both. (A truncated
+    normal's branches switch on its bounds, an AFT's on the censoring: simplifying those scores
+    to find no step took 100 s.)"""
+    switches = list(grad.atoms(sp.sign, sp.Heaviside, sp.Abs))
+    switches += [c for p in grad.atoms(sp.Piecewise) for _, c in p.args]
+    return any(s.has(y) and s.has(theta) for s in switches)
+
+
 def _step_score(grad, y, theta):
     """For a kinked NLL: (A, B), the score for y above and below theta, if both are constants."""
-    if not grad.has(sp.sign, sp.Heaviside, sp.Abs, sp.Piecewise):
+    if not _switches_at(grad, y, theta):
         return None
     t = sp.Dummy("t", positive=True)
     above = sp.simplify(grad.xreplace({y: theta + t}))

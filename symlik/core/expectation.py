@@ -294,7 +294,18 @@ def total(expr, y, domain: Domain) -> sp.Expr | None:
 def moments(expr, y) -> dict:
     """Split ``expr`` as a sum of coefficient * g(y): {g(y): coefficient}."""
     out: dict = {}
-    for term in sp.Add.make_args(sp.expand(expr)):
+    # A branch free of y is a coefficient whatever it holds: kept whole through the expansion
+    # (expanding into a truncated normal's four log-mass branches took 35 s, to no use)
+    hidden: dict = {}
+
+    def hide(piecewise):
+        hidden[stand_in := sp.Dummy()] = piecewise
+        return stand_in
+
+    expanded = sp.expand(expr.replace(lambda e: isinstance(e, sp.Piecewise) and not e.has(y), hide))
+    while expanded.has(*hidden):  # a nested branch comes back one level at a time
+        expanded = expanded.xreplace(hidden)
+    for term in sp.Add.make_args(expanded):
         dep, free = [], []
         for f in sp.Mul.make_args(term):
             (dep if f.has(y) else free).append(f)
