@@ -231,38 +231,57 @@ def test_mean_nll_matches_xgboost_aft_nloglik(name, sigma):
     assert got == pytest.approx(want, rel=1e-6)
 
 
-@pytest.mark.slow
-# weibull_aft is left out: after 30 rounds its held-out NLL was 8.1 against XGBoost's 3.3 (open: the
-# Hessian clipping, exact_clipped's floor against XGBoost's [1e-16, 15], is the first suspect)
-@pytest.mark.parametrize("name", ["lognormal_aft", "loglogistic_aft"])
-def test_boosting_with_the_symlik_objective_tracks_xgboost_survival_aft(name):
-    # XGBoost clips its Hessians to [1e-16, 15], symlik's exact_clipped only from below: close, not equal.
-    xgb = pytest.importorskip("xgboost")
-    from symlik import xgboost as symlik_xgboost
-
-    rng = np.random.default_rng(5)
-    n, sigma = 600, 0.75
+def _survival_data(rng, n=600, sigma=0.75):
+    """X, y, upper: log T linear in X with logistic noise, a third right-censored before the event."""
     X = rng.normal(size=(n, 3))
     eta = 1.0 + 0.6 * X[:, 0] - 0.4 * X[:, 1]
     t = np.exp(eta + sigma * rng.logistic(size=n)).astype(np.float32).astype(float)
     y, upper = t.copy(), t.copy()
-    upper[::3] = INF  # a third right-censored at a time before the event
+    upper[::3] = INF
     y[::3] = (t[::3] * rng.uniform(0.3, 1.0, n)[::3]).astype(np.float32)
-    train, test = slice(0, 400), slice(400, None)
+    return X, y, upper
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_boosting_with_the_symlik_objective_matches_xgboost_survival_aft(name):
+    # Both boosters are judged by the true held-out NLL (symlik's kernel). XGBoost's own aft-nloglik
+    # is no judge here: it caps each row's cost at -log(1e-12) = 27.6, and a Weibull fitted to
+    # logistic noise has rows far beyond that (its metric read 2.8 where the NLL is 8.5).
+    xgb = pytest.importorskip("xgboost")
+    from symlik import xgboost as symlik_xgboost
+
+    sigma, n_train = 0.75, 400
+    X, y, upper = _survival_data(np.random.default_rng(5), sigma=sigma)
+    n = y.size
     obj = symlik_xgboost.objective(name, fixed={"sigma": sigma}, censoring={"upper": "label_upper_bound"},
                                    hessian="exact_clipped")
-    margin0 = np.full(n, float(np.log(np.median(t))))
+    margin0 = np.full(n, float(np.log(np.median(y[upper == y]))))
+    train, test = slice(0, n_train), slice(n_train, None)
     dtrain = _dmatrix(xgb, X[train], y[train], upper[train], margin0[train])
     dtest = _dmatrix(xgb, X[test], y[test], upper[test], margin0[test])
-    params = _aft_params(name, sigma)
     tree = {"max_depth": 3, "eta": 0.1, "min_child_weight": 0.0, "lambda": 1.0}
+
+    def held_out(booster):
+        mu = booster.predict(dtest, output_margin=True)
+        return _nll(name)(mu=mu, sigma=np.full(n - n_train, sigma), y=y[test], upper=upper[test]).mean()
+
+    def xgboost_clipped(predt, d):  # XGBoost's survival:aft clips g to [-15, 15] and h to [1e-16, 15]
+        grad, hess = obj(predt, d)
+        return np.clip(grad, -15.0, 15.0), np.clip(hess, 1e-16, 15.0)
+
+    theirs = xgb.train({**_aft_params(name, sigma), **tree}, dtrain, 30)
     ours = xgb.train({**obj.params, **tree}, dtrain, 30, obj=obj)
-    theirs = xgb.train({**params, **tree}, dtrain, 30)
-    got = _nll(name)(mu=ours.predict(dtest, output_margin=True), sigma=np.full(n - 400, sigma), y=y[test], upper=upper[test]).mean()
-    want = _xgb_mean_nll(xgb, theirs, params, dtest)
-    start = _nll(name)(mu=margin0[test], sigma=np.full(n - 400, sigma), y=y[test], upper=upper[test]).mean()
-    assert got < start - 0.05  # it learned
-    assert got == pytest.approx(want, rel=0.05)
+    ours_clipped = xgb.train({**obj.params, **tree}, dtrain, 30, obj=xgboost_clipped)
+    start = _nll(name)(mu=margin0[test], sigma=np.full(n - n_train, sigma), y=y[test], upper=upper[test]).mean()
+    assert held_out(ours) < start - 0.05  # it learned
+    # the exact Newton steps do at least as well as XGBoost's clipped ones (Weibull: 8.11 against 8.48)
+    assert held_out(ours) <= held_out(theirs) * 1.001
+    # and with XGBoost's clipping, symlik's gradient and Hessian grow XGBoost's own model (not the
+    # Weibull's: XGBoost replaces its extreme-value gradient by a limit where the pdf underflows)
+    if name != "weibull_aft":
+        np.testing.assert_allclose(ours_clipped.predict(dtest, output_margin=True),
+                                   theirs.predict(dtest, output_margin=True), atol=1e-5)
 
 
 # ---------------------------------------------------------------------------
@@ -295,3 +314,11 @@ def test_the_derivation_shows_four_kinds_of_observation(name):
     assert len(d.nll.atoms(sp.Piecewise)) >= 1
     outer = max(d.nll.atoms(sp.Piecewise), key=lambda p: len(p.args))
     assert len(outer.args) == 5  # exact, nothing known, right-censored, left-censored, interval
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fisher_information_is_declined_for_the_censoring_it_would_need(name):
+    # E[-H] over a censored observation depends on how the intervals arise, which the model does not say:
+    # declined at once with that reason, not after an integral runs out its time budget
+    with pytest.raises(symlik.SymlikError, match="censoring mechanism"):
+        symlik.derive(name).fisher()

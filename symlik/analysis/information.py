@@ -283,9 +283,10 @@ def hessian(d) -> sp.Matrix:
 
 
 def fisher(d) -> sp.Matrix:
+    undefined = getattr(d.spec, "no_expected_information", "")
+    if undefined:  # said before the score and Hessian are simplified, which the answer does not need
+        raise NotSupportedError(f"the Fisher information of {d.spec.label} is not derived: {undefined}")
     info = information(d)
-    if info.undefined:
-        raise NotSupportedError(f"the Fisher information of {d.spec.label} is not derived: {info.undefined}")
     if info.fisher is None:
         raise NotSupportedError(f"SymPy cannot take the expectation over y for the Fisher information of {d.spec.label}")
     return info.fisher
