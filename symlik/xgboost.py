@@ -37,6 +37,20 @@ class XGBoostObjective:
             rows[name] = values
         return rows
 
+    def _labels(self, dmatrix) -> np.ndarray:
+        """The targets: the DMatrix's label, or for an interval-censored objective (one that reads
+        label_upper_bound) its label_lower_bound, which is all survival:aft asks a DMatrix for."""
+        y = dmatrix.get_label()
+        if y.size == dmatrix.num_row():
+            return y
+        if "label_upper_bound" in self.censoring.values():
+            lower = dmatrix.get_float_info("label_lower_bound")
+            if lower.size == dmatrix.num_row():
+                return lower
+            raise SymlikError("the DMatrix has neither a label nor a label_lower_bound: set one "
+                              "(set_float_info('label_lower_bound', ...), as for XGBoost's survival:aft)")
+        raise SymlikError("the DMatrix has no label: pass label= to DMatrix (or call set_label)")
+
     @property
     def params(self) -> dict:
         """The booster parameters this objective needs: one output per predicted parameter,
@@ -49,7 +63,7 @@ class XGBoostObjective:
         return out
 
     def __call__(self, predt, dtrain):
-        grad, hess = self.core.grad_hess(predt, dtrain.get_label(), dtrain.get_weight(), self._rows(dtrain))
+        grad, hess = self.core.grad_hess(predt, self._labels(dtrain), dtrain.get_weight(), self._rows(dtrain))
         shape = np.shape(predt)
         return np.reshape(grad, shape), np.reshape(hess, shape)
 
@@ -59,14 +73,14 @@ class XGBoostObjective:
         rows = None
         if hasattr(y, "get_label"):
             rows = self._rows(y)
-            y, weight = y.get_label(), y.get_weight()
+            y, weight = self._labels(y), y.get_weight()
         elif self.censoring:
             raise SymlikError("with censoring inputs, pass the DMatrix to base_margin (its bounds are read from it)")
         return self.core.init_margins(y, weight, rows)
 
     def metric(self, predt, dmatrix):
         """``custom_metric``: the (weighted) mean NLL, named ``nll``."""
-        return "nll", self.core.mean_nll(predt, dmatrix.get_label(), dmatrix.get_weight(), self._rows(dmatrix))
+        return "nll", self.core.mean_nll(predt, self._labels(dmatrix), dmatrix.get_weight(), self._rows(dmatrix))
 
     def __getattr__(self, name):
         if name == "core":

@@ -322,3 +322,23 @@ def test_fisher_information_is_declined_for_the_censoring_it_would_need(name):
     # declined at once with that reason, not after an integral runs out its time budget
     with pytest.raises(symlik.SymlikError, match="censoring mechanism"):
         symlik.derive(name).fisher()
+
+
+def test_the_objective_reads_the_times_from_the_bounds_alone_as_survival_aft_does():
+    # XGBoost's survival:aft takes a DMatrix with label_lower_bound and label_upper_bound only; so does symlik's
+    xgb = pytest.importorskip("xgboost")
+    from symlik import xgboost as symlik_xgboost
+
+    X, y, upper = _survival_data(np.random.default_rng(2), n=30)
+    obj = symlik_xgboost.objective("lognormal_aft", fixed={"sigma": 0.8}, censoring={"upper": "label_upper_bound"})
+    bounds_only = xgb.DMatrix(X)
+    bounds_only.set_float_info("label_lower_bound", y)
+    bounds_only.set_float_info("label_upper_bound", upper)
+    margin = np.linspace(-1.0, 2.0, y.size)
+    got = obj(margin, bounds_only)
+    want = obj(margin, _dmatrix(xgb, X, y, upper))
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert np.allclose(obj.base_margin(bounds_only), obj.base_margin(_dmatrix(xgb, X, y, upper)))
+    with pytest.raises(symlik.SymlikError, match="neither a label nor a label_lower_bound"):
+        obj(margin, xgb.DMatrix(X))
