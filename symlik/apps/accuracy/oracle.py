@@ -82,6 +82,16 @@ _DEFINITIONS = {
 }
 
 
+def _log_of_branches(density):
+    """log p, taken inside each branch of a piecewise density (log 0 = -inf): expand_log does not
+    go into a Piecewise, and a GEV's e^{-t^{-1/xi}} at t^{-1/xi} = e^{1e300} would be formed before
+    its log, which mpmath tries to do by computing log 2 to 2^997 bits."""
+    if isinstance(density, sp.Piecewise):
+        return sp.Piecewise(*[(sp.S.NegativeInfinity if value == 0 else _log_of_branches(value), condition)
+                              for value, condition in density.args])
+    return sp.log(density)
+
+
 def _inverse_link(link: str | None):
     """theta = g^{-1}(z) in mpmath: the link's own mpmath form, written from its definition
     apart from the SymPy forms the kernels are compiled from."""
@@ -181,7 +191,7 @@ class Oracle:
         args = [f for n in names for f in self._flat_symbols(n, self._is_event(n))]
         # log p with the logarithm distributed over products and powers (exactly: the
         # densities are positive): no exp(-1e24) to form and then take the log of.
-        log_density = sp.expand_log(sp.log(dens), force=True)
+        log_density = sp.expand_log(_log_of_branches(dens), force=True)
         return sp.lambdify(args, log_density, modules=[_DEFINITIONS, "mpmath"]), log_density
 
     def _theta(self, values: dict) -> dict:
