@@ -6,7 +6,7 @@ import sympy as sp
 
 from symlik.core.notation import OBS, OperatorName, form
 from symlik.core.step import Step, reason
-from symlik.derivation.gradient import Components
+from symlik.derivation.gradient import FACTOR_MAX_SYMBOLS, Components
 from symlik.derivation.gradient import gradient as gradient_of
 from symlik.derivation.gradient import tidy
 from symlik.derivation.passes.context import Context
@@ -57,7 +57,10 @@ def _oriented(factor, numerator: bool) -> tuple[sp.Expr, int]:
 
 
 def _smaller_factored(expr) -> sp.Expr:
-    """``expr`` or its factorisation, whichever is shorter (expr on a tie: sigma^2 - y^2 stays)."""
+    """``expr`` or its factorisation, whichever is shorter (expr on a tie: sigma^2 - y^2 stays).
+    Not tried above FACTOR_MAX_SYMBOLS symbols, where multivariate factorisation can take minutes."""
+    if len(expr.free_symbols) > FACTOR_MAX_SYMBOLS:
+        return expr
     try:
         factored = sp.factor(expr)
     except (sp.PolynomialError, NotImplementedError):  # pragma: no cover - SymPy gave up
@@ -90,7 +93,9 @@ def textbook_fraction(g, n_obs):
     them is expanded. Exactly equal to g / n; only how it is written changes."""
     if g.has(sp.Piecewise, sp.Sum):
         return None
-    held = {f: sp.Dummy("f") for f in g.atoms(sp.Function)}
+    # in a fixed order: the dummies' order is the polynomial's variable order, which decides factor()'s
+    # form and time (a set's order follows Python's string hashing: derivations/ and the book's time varied)
+    held = {f: sp.Dummy("f") for f in sorted(g.atoms(sp.Function), key=sp.default_sort_key)}
     back = {d: f for f, d in held.items()}
     num, den = (_smaller_factored(part) for part in sp.fraction(sp.together(g.xreplace(held))))
     if den == 1:

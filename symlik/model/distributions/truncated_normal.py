@@ -1,7 +1,7 @@
 import sympy as sp
 
 from symlik.model import constraints as C
-from symlik.model.distributions._normal_mass import log_normal_mass
+from symlik.model.distributions._normal_mass import is_narrow, log_midpoint_series, wide_branches
 from symlik.model.distributions.base import Distribution, Param
 
 
@@ -18,12 +18,14 @@ class TruncatedNormal(Distribution):
     interval keeps. That difference cancels to 0 when both bounds lie far in
     one tail (a = 10, b = 11: both Phi round to 1), so it is written with
     log Phi (scipy's log_ndtr) and log(1 - e^x): in the lower tail
-    log Phi(beta) + log(1 - e^{log Phi(alpha) - log Phi(beta)}), in the upper tail
-    the same with -beta and -alpha (the mass is symmetric), and across 0 as
+    log Phi(beta) + log(1 - Phi(alpha)/Phi(beta)), the quotient's log taken as
+    w m + log(phi(beta)/Phi(beta)) - log(phi(alpha)/Phi(alpha)) (w the standardised
+    width, m the midpoint: no difference of two numbers of size m^2/2), in the upper
+    tail the same with -beta and -alpha (the mass is symmetric), and across 0 as
     log(1 - Phi(alpha) - Phi(-beta)), where neither term exceeds 1/2. On a
-    narrow interval (b - a below sigma/100 and below sigma^2/(100 |m - mu|),
-    m the midpoint) the two logs would nearly cancel, so the mass is the midpoint
-    series phi(m') w (1 + (m'^2 - 1) w^2/24 + ...) of the integral instead.
+    narrow interval (w below 1/100 and below 1/(100 |m|)) the density is nearly
+    uniform: e^{(m^2 - z^2)/2} / (b - a) divided by the midpoint series
+    1 + (m^2 - 1) w^2/24 + ... of the mass, with m^2 - z^2 as (m - z)(m + z).
 
     >>> import symlik
     >>> d = symlik.derive("truncated_normal")
@@ -62,8 +64,19 @@ class TruncatedNormal(Distribution):
         return sp.exp(-(z**2) / 2) / (sigma * sp.sqrt(2 * sp.pi) * mass)
 
     def log_density(self, y, mu, sigma, a, b):
-        z = (y - mu) / sigma
-        return -(z**2) / 2 - sp.log(sigma) - sp.log(2 * sp.pi) / 2 - log_normal_mass((a - mu) / sigma, (b - mu) / sigma, (b - a) / sigma)
+        z, alpha, beta = (y - mu) / sigma, (a - mu) / sigma, (b - mu) / sigma
+        w, m = (b - a) / sigma, (a + b - 2 * mu) / (2 * sigma)
+        gaussian = -(z**2) / 2 - sp.log(sigma) - sp.log(2 * sp.pi) / 2
+        # On a narrow interval the density is nearly uniform, 1/(b - a): phi(z)/(sigma phi(m) w) is
+        # e^{(m^2 - z^2)/2}/(b - a) exactly, with m^2 - z^2 as (m - z)(m + z) and m - z = ((a + b)/2 - y)/sigma.
+        # Written as the Gaussian's terms minus the mass's, z^2/2 and m^2/2 cancel (to 5e-8 at mu = 1e8) and
+        # so do log sigma and log(w) = log(b - a) - log sigma (their sigma-gradients, 1/sigma each, to 1e7 relative).
+        narrow = ((a + b - 2 * y) / (2 * sigma)) * ((a + b + 2 * y - 4 * mu) / (2 * sigma)) / 2 - sp.log(b - a) \
+            - log_midpoint_series(w, m)
+        return sp.Piecewise(
+            (narrow, is_narrow(w, m)),
+            *[(gaussian - log_mass, condition) for log_mass, condition in wide_branches(alpha, beta, w)],
+        )
 
     def scipy_logpdf(self, y, mu, sigma, a, b):
         from scipy import stats
