@@ -192,6 +192,10 @@ class Oracle:
         # log p with the logarithm distributed over products and powers (exactly: the
         # densities are positive): no exp(-1e24) to form and then take the log of.
         log_density = sp.expand_log(_log_of_branches(dens), force=True)
+        # b^e with e a parameter as e^{e log b}: mpmath raises to an integer-valued e (1/xi = 1e8) by
+        # repeated squaring at full precision, which for a GEV's t^{-1/xi} did not finish in minutes
+        log_density = log_density.replace(lambda e: isinstance(e, sp.Pow) and not e.exp.is_number,
+                                          lambda e: sp.exp(e.exp * sp.log(e.base), evaluate=False))
         return sp.lambdify(args, log_density, modules=[_DEFINITIONS, "mpmath"]), log_density
 
     def _theta(self, values: dict) -> dict:
