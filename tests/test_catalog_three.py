@@ -139,9 +139,46 @@ def test_truncated_normal_gradient_is_exact_with_a_bound_far_in_a_tail(backend):
             assert abs(g - float(w)) <= 1e-9 * abs(float(w)) + 4e-16 * c, (point, g, w)
 
 
+# (mu, sigma, y, a, b): the half-lines either way, the whole line, and half-lines whose finite
+# bound lies 40 and 45 scales out (the mass is then Phi(-40): only log Phi keeps it)
+INFINITE_BOUNDS = [
+    (0.3, 1.2, 0.5, 0.0, np.inf),
+    (0.3, 1.2, -0.5, -np.inf, 0.0),
+    (0.3, 1.2, 0.5, -np.inf, np.inf),
+    (-40.0, 1.0, 2.0, 1.0, np.inf),
+    (40.0, 1.0, -2.0, -np.inf, -1.0),
+    (0.0, 1.0, 50.0, 45.0, np.inf),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow), "torch", "jax"])
+def test_truncated_normal_takes_an_infinite_bound(backend):
+    # a = -inf or b = inf is a half-line (the common case [0, inf) for a positive target), and both the
+    # whole line: the value matches scipy's truncnorm, the gradient mpmath's, with no nan from inf - inf
+    pytest.importorskip({"numpy": "numpy", "fused": "numba", "torch": "torch", "jax": "jax"}[backend])
+    mu, sigma, y, a, b = (np.array(c) for c in zip(*INFINITE_BOUNDS))
+    arrays = {n: as_backend_array(backend, v) for n, v in dict(mu=mu, sigma=sigma, y=y, a=a, b=b).items()}
+    kw = dict(predict=("mu", "sigma"), reduction="none", backend=backend)
+    got = np.asarray(symlik.compile("truncated_normal", target="nll", **kw)(**arrays), dtype=float)
+    want = -stats.truncnorm.logpdf(y, (a - mu) / sigma, (b - mu) / sigma, loc=mu, scale=sigma)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    grad = np.asarray(symlik.compile("truncated_normal", target="grad", **kw)(**arrays), dtype=float)
+    for row, point in zip(grad, INFINITE_BOUNDS):
+        with mpmath.workdps(40):
+            m, s, yy, aa, bb = map(mpmath.mpf, point)
+            want_grad = [mpmath.diff(lambda t: _mp_truncated_normal_nll(yy, t, s, aa, bb), m),
+                         mpmath.diff(lambda t: _mp_truncated_normal_nll(yy, m, t, aa, bb), s)]
+        np.testing.assert_allclose(row, [float(w) for w in want_grad], rtol=1e-10, err_msg=str(point))
+
+
 def test_truncated_normal_rejects_a_target_outside_its_bounds():
     with pytest.raises(symlik.SymlikError, match="y must lie in the support"):
         _nll("truncated_normal")(np.zeros(1), np.array([2.0]), np.ones(1), np.array([-1.0]), np.array([1.0]))
+    # each bound admits only the infinity on its own side
+    with pytest.raises(symlik.SymlikError, match="a must be a finite real number or -inf"):
+        _nll("truncated_normal")(np.zeros(1), np.array([2.0]), np.ones(1), np.array([np.inf]), np.array([np.inf]))
+    with pytest.raises(symlik.SymlikError, match="b must be a finite real number or inf"):
+        _nll("truncated_normal")(np.zeros(1), np.array([2.0]), np.ones(1), np.array([0.0]), np.array([-np.inf]))
 
 
 # ---------------------------------------------------------------------------

@@ -251,13 +251,16 @@ class IntegerInterval(Interval):
 
 @dataclass(frozen=True)
 class IntervalOrInfinity(Interval):
-    """An Interval that also admits +inf: the upper end of a censoring interval, inf where the time
-    is right-censored (XGBoost's label_upper_bound). Its symbol is extended-real, so that a
+    """An Interval that also admits one infinity (``infinity``, +inf by default): the upper end of a
+    censoring interval, inf where the time is right-censored (XGBoost's label_upper_bound), or a
+    truncation bound left open (-inf below, +inf above). Its symbol is extended-real, so that a
     condition ``Eq(upper, oo)`` stays a condition instead of evaluating to False."""
+
+    infinity: float = math.inf
 
     def check(self, values) -> np.ndarray:
         v = self._as_array(values)
-        return super().check(v) & ~(v == np.inf)
+        return super().check(v) & ~(v == self.infinity)
 
 
 def within_bounds(v: np.ndarray, lower, upper, open_lower: bool, open_upper: bool) -> bool:
@@ -364,6 +367,15 @@ nonnegative_integer = IntegerInterval(
 positive_or_inf = IntervalOrInfinity(
     "positive_or_inf", "be > 0 (inf for a right-censored time)", {"extended_real": True}, typical=2.0,
     several=(1.0, 2.0, 4.0), samples=(0.7, 1.6, 3.1), plot_range=(0.05, 4.0, 400), lower=0.0, open_lower=True,
+)
+# a truncation bound: a finite real, or the infinity on its side (the half-line [a, inf) above a bound a)
+real_or_minus_inf = IntervalOrInfinity(
+    "real_or_minus_inf", "be a finite real number or -inf", {"extended_real": True}, typical=-1.0,
+    samples=(-1.3, -0.4, 0.2), infinity=-math.inf,
+)
+real_or_inf = IntervalOrInfinity(
+    "real_or_inf", "be a finite real number or inf", {"extended_real": True}, typical=1.0,
+    samples=(1.4, 2.2, 3.5),
 )
 simplex = Simplex("simplex", "be nonnegative and sum to 1 over the last axis", {"nonnegative": True})
 unit_sphere = UnitSphere("unit_sphere", "be a unit vector (Euclidean norm 1) over the last axis", {"real": True})

@@ -57,7 +57,10 @@ def converged(fn: Callable[[], mpmath.mpf], start: int = DIGITS + 10, limit: int
         with mpmath.workdps(dps):
             try:
                 value = +fn()
-            except (ZeroDivisionError, ValueError, OverflowError):
+            except (ZeroDivisionError, ValueError, OverflowError, MemoryError):
+                # (MemoryError: mpmath forms e^x exactly, and x = -e^(1e16), a Weibull's survival
+                # 1e16 scales out, asks for a 2^(1e16)-bit shift; the log of such a number is far
+                # beyond every float's range, so there is no truth to measure against there)
                 value = mpmath.nan
             if isinstance(value, mpmath.mpc):
                 value = value.real if value.imag == 0 else mpmath.nan

@@ -1,5 +1,6 @@
 import sympy as sp
 
+from symlik.core.functions import LogNdtr
 from symlik.model import constraints as C
 from symlik.model.distributions._normal_mass import is_narrow, log_midpoint_series, wide_branches
 from symlik.model.distributions.base import Distribution, Param
@@ -38,8 +39,8 @@ class TruncatedNormal(Distribution):
     params = (
         Param("mu", C.real, doc="location of the untruncated normal (scipy loc)"),
         Param("sigma", C.positive, doc="scale of the untruncated normal (scipy scale)"),
-        Param("a", C.real, doc="lower bound; scipy a = (a - mu) / sigma"),
-        Param("b", C.real, doc="upper bound, above a; scipy b = (b - mu) / sigma"),
+        Param("a", C.real_or_minus_inf, doc="lower bound, -inf for none; scipy a = (a - mu) / sigma"),
+        Param("b", C.real_or_inf, doc="upper bound, above a, inf for none; scipy b = (b - mu) / sigma"),
     )
     support = C.Support("continuous", "a", "b")
     predict = ("mu",)
@@ -74,6 +75,11 @@ class TruncatedNormal(Distribution):
         narrow = ((a + b - 2 * y) / (2 * sigma)) * ((a + b + 2 * y - 4 * mu) / (2 * sigma)) / 2 - sp.log(b - a) \
             - log_midpoint_series(w, m)
         return sp.Piecewise(
+            # an infinite bound leaves one tail's mass (or all of it): its own branch, where the formulas
+            # below would meet inf - inf and 0 * inf (nan) in the gradient
+            (gaussian, sp.And(sp.Eq(a, -sp.oo), sp.Eq(b, sp.oo))),
+            (gaussian - LogNdtr(-alpha), sp.Eq(b, sp.oo)),
+            (gaussian - LogNdtr(beta), sp.Eq(a, -sp.oo)),
             (narrow, is_narrow(w, m)),
             *[(gaussian - log_mass, condition) for log_mass, condition in wide_branches(alpha, beta, w)],
         )
