@@ -129,6 +129,10 @@ CASES = [
     ("twice_sigmoid_minus_one", 2 * Sigmoid(z) - 1, sp.tanh, ("z",),
      [(1e-16,), (-1e-8,), (0.0,), (3.0,), (40.0,), (-1000.0,)],
      lambda z_: _at_400_digits(lambda: 2 / (1 + mpmath.exp(-z_)) - 1)),
+    # the log-logistic AFT's exact-time gradient: sigmoid(-z) - sigmoid(z) with z = (log y - mu)/sigma tiny
+    ("twice_sigmoid_minus_one", Sigmoid(-z) - Sigmoid(z), sp.tanh, ("z",),
+     [(1e-16,), (-1e-8,), (0.0,), (3.0,), (40.0,), (-1000.0,)],
+     lambda z_: _at_400_digits(lambda: 1 / (1 + mpmath.exp(z_)) - 1 / (1 + mpmath.exp(-z_)))),
     ("logaddexp", sp.log(sp.exp(a) + sp.exp(b)), logaddexp, ("a", "b"), [(1000.0, 999.0), (-1000.0, -1001.0)],
      lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
     ("bce_logits", Softplus(z) - p * z, XMul, ("z", "p"), [(40.0, 1.0), (-40.0, 0.0), (1000.0, 0.0), (-1000.0, 1.0), (2.0, 0.5)],

@@ -262,8 +262,19 @@ sigmoid_minus_label_opt = Rewrite(
 
 
 def _twice_sigmoid_minus_one(e):
-    """(b, z) when e is b - 2 b sigmoid(z) (2 sigmoid(z) - 1 with b = -1), b free of sigmoid, else None."""
+    """(b, z) when e is b - 2 b sigmoid(z) (2 sigmoid(z) - 1 with b = -1), b free of sigmoid, or the
+    same written c sigmoid(-z) - c sigmoid(z) (b = c; sigmoid(-z) = 1 - sigmoid(z)), else None."""
     if not isinstance(e, sp.Add) or len(e.args) != 2:
+        return None
+    pairs = []
+    for t in e.args:
+        sig = [f for f in sp.Mul.make_args(t) if isinstance(f, Sigmoid)]
+        if len(sig) == 1 and not (t / sig[0]).has(Sigmoid):
+            pairs.append((t / sig[0], sig[0].args[0]))
+    if len(pairs) == 2:  # the log-logistic's exact-time gradient, sigmoid(-z) - sigmoid(z)
+        (c1, u1), (c2, u2) = pairs
+        if sp.expand(u1 + u2) == 0 and sp.expand(c1 + c2) == 0:
+            return c2, u1
         return None
     for t, b in (e.args, e.args[::-1]):
         sig = [f for f in sp.Mul.make_args(t) if isinstance(f, Sigmoid)]
