@@ -73,3 +73,20 @@ def test_tidy_logs_keeps_special_function_logs_apart():
     assert tidy.has(sp.log(sp.pi * nu))
     single = -(nu + 1) / 2 * sp.log(1 + r**2)
     assert tidy_logs(single) == single  # one log: nothing to gather, nothing rewritten
+
+
+def test_with_stand_ins_keeps_the_hidden_parts_whole_and_restores_nested_ones():
+    from symlik.core.algebra import with_stand_ins
+
+    x, y = sp.symbols("x y", real=True)
+    inner = sp.Piecewise((x + 1, y > 0), (x, True))
+    outer = sp.Piecewise(((x + 1) ** 2 * inner, x > y), (0, True))
+    expr = (x + 1) * (outer + 2)
+    out = with_stand_ins(expr, lambda e: isinstance(e, sp.Piecewise), sp.expand)
+    # outside the branches expanded, inside untouched, and both levels back in place
+    assert out == 2 * x + 2 + x * outer + outer
+    assert outer in out.atoms(sp.Piecewise) and inner in out.atoms(sp.Piecewise)
+    assert sp.simplify(out - expr) == 0
+    doubled = with_stand_ins(outer, lambda e: isinstance(e, sp.Piecewise), lambda e: e,
+                             restore=lambda p: sp.Piecewise(*[(2 * v, c) for v, c in p.args]))
+    assert doubled.subs({x: 3, y: 1}) == 2 * (4**2) * 2 * 4

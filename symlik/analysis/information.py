@@ -24,6 +24,7 @@ import sympy as sp
 
 from symlik.analysis.moments import by_beta_substitution, by_power_substitution, moment
 from symlik.core import expectation as E
+from symlik.core.algebra import with_stand_ins
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import DensityOf, exact
 from symlik.core.notation import form
@@ -102,17 +103,8 @@ def _simplify_branches(expr) -> sp.Expr:
     by ``equals``: on the five branches of a censored Weibull's Hessian that ran for minutes."""
     if not expr.has(sp.Piecewise):
         return sp.simplify(expr)
-    hidden: dict = {}
-
-    def hide(piecewise):
-        stand_in = sp.Dummy(real=True) if piecewise.is_real else sp.Dummy()
-        hidden[stand_in] = sp.Piecewise(*[(sp.simplify(value), condition) for value, condition in piecewise.args])
-        return stand_in
-
-    expr = sp.simplify(expr.replace(lambda e: isinstance(e, sp.Piecewise), hide))
-    while expr.has(*hidden):  # nested Piecewise come back one level at a time
-        expr = expr.xreplace(hidden)
-    return expr
+    return with_stand_ins(expr, lambda e: isinstance(e, sp.Piecewise), sp.simplify,
+                          lambda p: sp.Piecewise(*[(sp.simplify(value), condition) for value, condition in p.args]))
 
 
 def tidy(expr, factor: bool = True) -> sp.Expr:

@@ -145,6 +145,23 @@ def clearly_nonzero(expr: sp.Expr) -> bool:
     return any(abs(v) > 1e-9 for v in values)
 
 
+def with_stand_ins(expr: sp.Expr, hide, operate, restore=lambda e: e) -> sp.Expr:
+    """operate(expr) with every subexpression for which hide(e) is true replaced by a Dummy first,
+    and restore(e) put back in its place after: a simplify or expand that must not go inside them
+    (a Piecewise's conditions, a branch free of y). A Dummy is real where the part is."""
+    stand_ins: dict = {}
+
+    def stand_in(part):
+        dummy = sp.Dummy(real=True) if part.is_real else sp.Dummy()
+        stand_ins[dummy] = restore(part)
+        return dummy
+
+    out = operate(expr.replace(hide, stand_in))
+    while out.has(*stand_ins):  # a nested part comes back one level at a time
+        out = out.xreplace(stand_ins)
+    return out
+
+
 def expand_logs(expr: sp.Expr) -> sp.Expr:
     """Expand logarithms of products, quotients, powers and exponentials.
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symlik.core import budget
+from symlik.core.algebra import with_stand_ins
 from symlik.core.errors import SymlikError
 
 # Seconds SymPy may spend on one integral or sum (env SYMLIK_SYMBOLIC_TIMEOUT overrides; 0 = no limit).
@@ -296,15 +297,7 @@ def moments(expr, y) -> dict:
     out: dict = {}
     # A branch free of y is a coefficient whatever it holds: kept whole through the expansion
     # (expanding into a truncated normal's four log-mass branches took 35 s, to no use)
-    hidden: dict = {}
-
-    def hide(piecewise):
-        hidden[stand_in := sp.Dummy()] = piecewise
-        return stand_in
-
-    expanded = sp.expand(expr.replace(lambda e: isinstance(e, sp.Piecewise) and not e.has(y), hide))
-    while expanded.has(*hidden):  # a nested branch comes back one level at a time
-        expanded = expanded.xreplace(hidden)
+    expanded = with_stand_ins(expr, lambda e: isinstance(e, sp.Piecewise) and not e.has(y), sp.expand)
     for term in sp.Add.make_args(expanded):
         dep, free = [], []
         for f in sp.Mul.make_args(term):

@@ -38,18 +38,6 @@ NOT_MEASURED = {
     # are such, and its f32 gradients overflow at the Gumbel branch with z = 1e16.
     "gev": "tests/test_catalog_three.py: scipy genextreme, and mpmath (50 digits) at xi = 1e-12 through the "
            "Gumbel series; outside the moving support +inf",
-    "weibull_aft": "tests/test_catalog_aft.py: scipy weibull_min, mpmath (50 digits) at z = +-60 for exact, "
-                   "censored and one-ulp intervals (2.2e-16), XGBoost aft-nloglik",
-    "lognormal_aft": "tests/test_catalog_aft.py: scipy lognorm, mpmath (50 digits) at z = +-60 (3.0e-14), "
-                     "XGBoost aft-nloglik",
-    "loglogistic_aft": "tests/test_catalog_aft.py: scipy fisk, mpmath (50 digits) at z = +-60 (2.3e-16), "
-                       "XGBoost aft-nloglik",
-    "ordinal_logistic": "tests/test_catalog_ordinal.py: mpmath (50 digits) at eta = +-800 and gaps 1e-12 (3.7e-15), "
-                        "statsmodels OrderedModel",
-    "gaussian_mixture": "tests/test_catalog_mixture.py: torch MixtureSameFamily, mpmath (50 digits) 1e3 sigmas "
-                        "from every mean (1.2e-16) and at logits +-1e3",
-    "multivariate_normal": "tests/test_catalog_mvn.py: torch MultivariateNormal and scipy, mpmath (50 digits) "
-                           "with factor diagonals 1e-8 and 1e8",
     "tweedie": "tests/test_tweedie.py: the NLL against an mpmath series (40 digits) over p 1.01-1.99, "
                "y 1e-6-1e3, phi 0.01-100 (worst 1.2e-14), the deviance against sklearn",
 }
