@@ -74,7 +74,19 @@ def converged(fn: Callable[[], mpmath.mpf], start: int = DIGITS + 10, limit: int
 
 # symlik's stable functions where a density is written with them (an AFT's softplus, a log Phi),
 # each as the formula it names, in mpmath: the truth does not go through the stable forms
+def _exp_in_reach(x):
+    """e^x, or its limit (0, inf) where |x| > 1e300: mpmath forms e^x exactly, and at x = e^(1e8)
+    (an ordinal threshold theta + e^delta with delta = 1e8, a GEV's t^(-1/xi)) that needs log 2 to
+    1e8 bits; such an e^x is far beyond every float's range either way."""
+    if isinstance(x, mpmath.mpf) and abs(x) > BEYOND_EXP:
+        return mpmath.inf if x > 0 else mpmath.mpf(0)
+    return mpmath.exp(x)
+
+
+BEYOND_EXP = mpmath.mpf(10) ** 300
+
 _DEFINITIONS = {
+    "exp": _exp_in_reach,
     "Softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
     "Sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
     "LogNdtr": lambda x: mpmath.log(mpmath.ncdf(x)),
