@@ -60,8 +60,10 @@ class WeibullAFT(AcceleratedFailureTime):
         return Log1mExp(-sp.exp(z))
 
     def log_mass(self, zl, zu, d):
-        # S(zl) (1 - S(zu)/S(zl)), and S(zu)/S(zl) = exp(-(e^{zu} - e^{zl})) with e^{zu} - e^{zl} = e^{zl} expm1(d): no difference of nearby numbers
-        return -sp.exp(zl) + Log1mExp(-sp.exp(zl) * expm1(d))
+        # S(zl) (1 - S(zu)/S(zl)), and S(zu)/S(zl) = exp(-(e^{zu} - e^{zl})) with e^{zu} - e^{zl} = e^{zu} (1 - e^{-d}):
+        # no difference of nearby numbers, and no 0 * inf where zl is far below (e^{zl} expm1(d) was 0 * inf = nan
+        # at zl = -7e7, d = 7e7, a wide interval whose lower end is a sliver of the scale)
+        return -sp.exp(zl) + Log1mExp(sp.exp(zu) * expm1(-d))
 
     def scipy_dist(self, mu, sigma):
         from scipy import stats
