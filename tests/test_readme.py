@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from symlik.apps.catalog import END, START, loss_table_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +21,7 @@ def test_readme_shows_the_main_job():
     assert re.search(r"\.venv/bin/symlik derive --all", README)
 
 
+@pytest.mark.slow  # derives the whole catalog: 13 s of the fast suite's 5 minutes
 def test_readme_loss_table_is_generated_from_the_registry():
     table = README.split(START, 1)[1].split(END, 1)[0]
     assert table.strip() == loss_table_markdown().strip(), "run `python -m symlik.apps.catalog`"
