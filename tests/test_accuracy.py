@@ -37,10 +37,31 @@ def test_table_covers_every_kernel_of_the_registry():
     assert set(TABLE) == want, "run `python -m symlik.apps.accuracy`"
 
 
+# The multivariate normal's kernels with a float32 nan/inf (see NONFINITE): over the bound too.
+_MVN_FLOAT32 = frozenset({
+    ('multivariate-normal', 'd loss / d mu'),
+    ('multivariate-normal', 'd nll / d mu'),
+    ('multivariate-normal', 'loss'),
+    ('multivariate-normal', 'nll'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_11'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_22'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_32'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_33'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d mu'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_11'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_22'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_32'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_33'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d mu'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'loss'),
+    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'nll'),
+})
+
+
 # Kernels over the condition-number bound (issue 15): their algorithms are not changed yet. This
 # is a ratchet: a kernel that gets fixed must leave the list (the test fails while it is listed
 # and within bounds), and no other kernel may join it. nan/inf has its own list (NONFINITE, below).
-OVER_BOUND = frozenset({
+OVER_BOUND = _MVN_FLOAT32 | frozenset({
     ('beta', 'loss'),
     ('beta', 'nll'),
     ('beta-binomial', 'd loss / d a'),
@@ -95,22 +116,6 @@ OVER_BOUND = frozenset({
     ('lognormal-aft-mu-sigma', 'd loss / d mu'),
     ('lognormal-aft-mu-sigma', 'd nll / d mu'),
     ('lognormal-aft-mu-sigma', 'd nll / d sigma'),
-    ('multivariate-normal', 'd loss / d mu'),
-    ('multivariate-normal', 'd nll / d mu'),
-    ('multivariate-normal', 'loss'),
-    ('multivariate-normal', 'nll'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_11'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_22'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_32'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_33'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d mu'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_11'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_22'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_32'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_33'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d mu'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'loss'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'nll'),
     ('weibull-aft', 'd loss / d mu'),
     ('weibull-aft', 'd nll / d mu'),
     ('weibull-aft', 'loss'),
@@ -131,23 +136,7 @@ OVER_BOUND = frozenset({
 #   (4e38) where 1/2 |z|^2 does not (2e38): a scaled sum of squares is owed;
 # - the Weibull AFT's interval gradient multiplies -1/expm1(e^zu ...) = 0 by e^zu = inf where the upper
 #   end is 1e9 scales above the mean (0 * inf, whose limit is 0).
-NONFINITE = frozenset({
-    ('multivariate-normal', 'd loss / d mu'),
-    ('multivariate-normal', 'd nll / d mu'),
-    ('multivariate-normal', 'loss'),
-    ('multivariate-normal', 'nll'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_11'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_22'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_32'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d L_33'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd loss / d mu'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_11'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_22'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_32'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d L_33'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'd nll / d mu'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'loss'),
-    ('multivariate-normal-mu-L-11-L-21-L-22-L-31-L-32-L-33', 'nll'),
+NONFINITE = _MVN_FLOAT32 | frozenset({
     ('weibull-aft', 'd loss / d mu'),
     ('weibull-aft', 'd nll / d mu'),
     ('weibull-aft-mu-sigma', 'd loss / d mu'),
