@@ -242,3 +242,41 @@ def test_censored_normal_is_not_mistaken_for_mse():
     # The censored branch depends on mu: the NLL is no MSE plus a constant, whatever the other branch says.
     d = symlik.derive("censored_normal")
     assert d.loss.name is None
+
+
+def _tobit_fisher(mu, sigma, c):
+    """E[s s^T] for the Tobit model by mpmath: the mass Phi(a) at y = c times the score there, plus
+    the integral over y > c; the scores are derivatives (mpmath.diff) of the hand-written log-likelihood."""
+
+    def log_p(y, m, s):
+        return mpmath.log(mpmath.ncdf((c - m) / s)) if y <= c else mpmath.log(mpmath.npdf(y, m, s))
+
+    def outer(y):
+        s = [mpmath.diff(lambda m: log_p(y, m, sigma), mu), mpmath.diff(lambda s_: log_p(y, mu, s_), sigma)]
+        return mpmath.matrix([[a * b for b in s] for a in s])
+
+    mass = mpmath.ncdf((c - mu) / sigma) * outer(c)
+    cuts = [c, mu, mpmath.inf] if c < mu else [c, mpmath.inf]  # a break at the peak helps the quadrature
+    above = [[mpmath.quad(lambda y, i=i, j=j: outer(y)[i, j] * mpmath.npdf(y, mu, sigma), cuts) for j in range(2)]
+             for i in range(2)]
+    return np.array([[float(mass[i, j] + above[i][j]) for j in range(2)] for i in range(2)])
+
+
+@pytest.mark.parametrize("predict", [("mu",), pytest.param(("mu", "sigma"), marks=pytest.mark.slow)])
+def test_censored_normal_fisher_information_counts_the_mass_at_the_bound(predict):
+    # Before the support knew its mass at y = c, the expectation integrated over y > c only and gave
+    # I_mu_mu = 0.5 at mu = c = 0, sigma = 1, where the Tobit information is 1/2 + phi(0)^2 / Phi(0) = 0.818.
+    d = symlik.derive("censored_normal", predict=predict)
+    fisher = d.fisher()
+    for mu, sigma, c in [(0.0, 1.0, 0.0), (0.3, 1.7, -0.4), (-1.2, 0.6, 0.5)]:
+        values = {d.spec.symbol("mu"): mu, d.spec.symbol("sigma"): sigma, d.spec.symbol("c"): c}
+        got = np.array(fisher.subs(values).evalf(), dtype=float)
+        k = len(predict)
+        np.testing.assert_allclose(got, _tobit_fisher(mu, sigma, c)[:k, :k], rtol=1e-9)
+
+
+def test_censored_normal_support_says_where_its_mass_is():
+    spec = symlik.derive("censored_normal").spec
+    assert "a probability mass at y = c" in spec.support.describe()
+    with pytest.raises(ValueError, match="masses"):
+        type(spec.support)("continuous", None, None, masses=("lower",))

@@ -123,3 +123,32 @@ def test_integrals_sympy_has_no_rule_for_are_not_attempted(monkeypatch):
     y, a = sp.symbols("y a", real=True)
     assert E.out_of_reach(sp.exp(-y**2) / (1 + sp.erf(a * y)), y)
     assert not E.out_of_reach(sp.exp(-y**2) * (1 + sp.erf(a * y)), y)
+
+
+@pytest.mark.parametrize(
+    "polynomial, a, lo, hi",
+    [
+        (lambda y: y**4, 1 / 2, 0.3, None),  # a censored normal's half-line
+        (lambda y: 3 * (y**2 - 1) ** 2, 1 / 2, None, -1.7),
+        (lambda y: y**3 - 2 * y + 5, 2, -1, 0.5),
+        (lambda y: y**6, 0.25, None, None),
+        (lambda y: 7 + 0 * y, 1 / 2, -40, 40.5),
+    ],
+)
+def test_gaussian_polynomial_integrals_by_parts_match_quadrature(polynomial, a, lo, hi):
+    y = sp.Symbol("y", real=True)
+    bound = {None: None} | {b: sp.nsimplify(b) for b in (lo, hi) if b is not None}
+    value = E.gaussian_polynomial_integral(polynomial(y) * sp.exp(-sp.nsimplify(a) * y**2), y,
+                                           -sp.oo if lo is None else bound[lo], sp.oo if hi is None else bound[hi])
+    left, right = -mpmath.inf if lo is None else lo, mpmath.inf if hi is None else hi
+    cuts = [left, 0, right] if left < 0 < right else [left, right]  # a break at the peak helps the quadrature
+    with mpmath.workdps(30):
+        want = mpmath.quad(lambda t: polynomial(t) * mpmath.exp(-a * t * t), cuts)
+    assert float(value) == pytest.approx(float(want), rel=1e-12, abs=1e-15)
+
+
+def test_gaussian_polynomial_integral_declines_what_it_is_not():
+    y, m = sp.Symbol("y", real=True), sp.Symbol("m", real=True)
+    assert E.gaussian_polynomial_integral(sp.exp(-(y - m) ** 2), y, 0, sp.oo) is None  # a linear term in the exponent
+    assert E.gaussian_polynomial_integral(sp.exp(y**2), y, 0, 1) is None  # not a decaying Gaussian
+    assert E.gaussian_polynomial_integral(sp.exp(-y**2) / (1 + y**2), y, 0, 1) is None  # not a polynomial

@@ -233,6 +233,8 @@ def _by_moment_rules(term, d, domain, moments, rules, in_theta) -> sp.Expr | Non
     and only the substitution t = C y^k and the Beta integrals are tried on it; failing that
     (None), the caller integrates the whole term at once."""
     y, spec = d.y, d.spec
+    if domain.masses:  # the substitutions below are for a density: a mass at a bound goes to E.expectation
+        return None
     parts = E.moments(term, y)
     if any(g.has(sp.DiracDelta) for g in parts):
         return None

@@ -46,6 +46,11 @@ def expectation_by_moments(p, p_vals, ratio, y, density, domain, moments, rules)
 def moment(p, p_vals, g, y, density, domain, moments, rules, depth):
     if g in moments:
         return moments[g]
+    if domain.masses:  # the rules below hold for a density; with a mass at a bound, integrate (and add it)
+        value = E.total(g * density, y, domain)
+        if value is not None:
+            moments[g] = sp.simplify(value)
+        return moments.get(g)
     value = _by_poisson_kernel(g, y, density, domain, rules)
     if value is None and depth == 0:
         value = _by_score_system(p, p_vals, g, y, moments, rules)
@@ -235,7 +240,7 @@ def by_beta_substitution(g, y, density, domain, rules):
         return None
     integrand = g * density
     standard = E.standardise(integrand, y, domain.lower, domain.upper)
-    factor, inner = standard if standard is not None else (sp.S.One, integrand)
+    factor, inner = standard[:2] if standard is not None else (sp.S.One, integrand)  # the real line stays the real line
     quadratics = {b for b in (p.base for p in inner.atoms(sp.Pow)) if b.has(y) and b.is_polynomial(y) and sp.degree(b, y) == 2}
     for q in sorted(quadratics, key=sp.default_sort_key):
         c, b1, a = (sp.expand(q).coeff(y, k) for k in (2, 1, 0))

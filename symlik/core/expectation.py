@@ -81,6 +81,7 @@ class Domain:
     kind: str  # "continuous" or "discrete"
     lower: sp.Expr
     upper: sp.Expr
+    masses: tuple = ()  # bounds where a continuous y has a probability mass (a censored normal's y = c)
 
     @property
     def discrete(self) -> bool:
@@ -103,7 +104,9 @@ def domain_of(spec) -> Domain:
     if getattr(s, "period", None):  # a circular support: one period, centred on 0
         half = sp.nsimplify(s.period / 2, [sp.pi])
         return Domain(s.kind, -half, half)
-    return Domain(s.kind, bound(s.lower, -sp.oo), bound(s.upper, sp.oo))
+    lower, upper = bound(s.lower, -sp.oo), bound(s.upper, sp.oo)
+    masses = tuple(lower if side == "lower" else upper for side in getattr(s, "masses", ()))
+    return Domain(s.kind, lower, upper, masses)
 
 
 def _finished(value) -> sp.Expr | None:
@@ -151,15 +154,13 @@ def _inside(point, lo, hi) -> bool:
 def standardise(expr, y, lo, hi):
     """Location-scale families: substitute y = m + s u so the integrand loses m and s.
 
-    Over the whole real line an integrand that depends on y only through
-    y - m (m a real parameter) is shifted to u = y - m; then, for a positive
-    parameter s with f(s u) s = c(s) F(u), the scale is pulled out as c(s).
-    SymPy integrates the parameter-free F far faster (the Cauchy or logistic
-    Fisher information in well under a second). Returns (factor, integrand, u)
-    or None when nothing applies.
+    An integrand that depends on y only through y - m (m a real parameter) is
+    shifted to u = y - m; then, for a positive parameter s with f(s u) s = c(s) F(u),
+    the scale is pulled out as c(s). The bounds move with y: (lo - m)/s, (hi - m)/s
+    (a censored normal's c becomes (c - mu)/sigma). SymPy integrates the
+    parameter-free F far faster (the Cauchy or logistic Fisher information in well
+    under a second). Returns (factor, integrand, lo, hi) or None when nothing applies.
     """
-    if not (lo == -sp.oo and hi == sp.oo):
-        return None
     u = sp.Dummy("u", real=True)
     current, factor, changed = expr, sp.S.One, False
     for m in sorted((x for x in expr.free_symbols if x != y and x.is_real and not x.is_positive), key=str):
@@ -168,6 +169,7 @@ def standardise(expr, y, lo, hi):
             shifted = shifted.replace(lambda e: isinstance(e, sp.Add) and e.has(u) and e.is_polynomial(u), sp.expand)
         if not shifted.has(m):
             current, changed = shifted.xreplace({u: y}), True
+            lo, hi = lo - m, hi - m
             break
     for s_ in sorted((x for x in current.free_symbols if x != y and x.is_positive), key=str):
         scaled = current.xreplace({y: s_ * u}) * s_
@@ -177,16 +179,17 @@ def standardise(expr, y, lo, hi):
         ratio = sp.simplify(scaled / base)
         if not ratio.has(u) and ratio.has(s_):
             current, factor, changed = base.xreplace({u: y}), factor * ratio, True
+            lo, hi = lo / s_, hi / s_
             break
-    return (factor, current) if changed else None
+    return (factor, current, lo, hi) if changed else None
 
 
 def integrate(expr, y, lo, hi) -> sp.Expr | None:
     """The definite integral of ``expr`` over (lo, hi), or None if SymPy cannot do it."""
     standard = standardise(expr, y, lo, hi)
     if standard is not None:
-        factor, inner = standard
-        value = _integrate_split(inner, y, lo, hi)
+        factor, inner, inner_lo, inner_hi = standard
+        value = _integrate_split(inner, y, inner_lo, inner_hi)
         if value is not None:
             return sp.simplify(factor * value)
     return _integrate_split(expr, y, lo, hi)
@@ -261,6 +264,9 @@ def _integrate_plain(expr, y, lo, hi) -> sp.Expr | None:
         return sp.S.Zero
     if out_of_reach(expr, y):
         return None
+    value = gaussian_polynomial_integral(expr, y, lo, hi)
+    if value is not None:
+        return sp.simplify(value)
     try:
         value = within_budget(_definite_integral, expr, y, lo, hi)
     except _GAVE_UP:
@@ -269,6 +275,41 @@ def _integrate_plain(expr, y, lo, hi) -> sp.Expr | None:
     if value is None:
         return None
     return sp.simplify(value)
+
+
+def gaussian_polynomial_integral(expr, y, lo, hi) -> sp.Expr | None:
+    """The integral over (lo, hi) of P(y) e^(-a y^2), P a polynomial and a > 0, by parts; else None.
+
+    Integrating y^k e^(-a y^2) by parts gives the recursion
+    I_k = [-y^(k-1) e^(-a y^2) / (2a)] from lo to hi + (k - 1)/(2a) I_(k-2), down to
+    I_1 = (e^(-a lo^2) - e^(-a hi^2)) / (2a) and I_0 = sqrt(pi/a)/2 (erf(sqrt(a) hi) - erf(sqrt(a) lo)).
+    These are the moments of a normal over a half-line (a censored or truncated normal's
+    information), which SymPy's integrator takes seconds each to find with a symbolic bound.
+    """
+    gaussians = [e for e in expr.atoms(sp.exp) if e.has(y)]
+    if len(gaussians) != 1:
+        return None
+    (gaussian,) = gaussians
+    exponent = sp.expand(gaussian.args[0])
+    if not exponent.is_polynomial(y) or sp.degree(exponent, y) != 2 or exponent.coeff(y, 1) != 0 or exponent.coeff(y, 0) != 0:
+        return None
+    a = -exponent.coeff(y, 2)
+    if not a.is_positive:
+        return None
+    polynomial = sp.cancel(expr / gaussian)
+    if not polynomial.is_polynomial(y):
+        return None
+    coefficients = sp.Poly(polynomial, y).all_coeffs()[::-1]  # coefficient of y^k at k
+    lo, hi = sp.sympify(lo, strict=True), sp.sympify(hi, strict=True)  # numbers from a caller, never text
+
+    def edge(k, b):  # y^(k-1) e^(-a y^2) at a bound: 0 at +-oo, where the exponential wins
+        return sp.S.Zero if b.is_infinite else b ** (k - 1) * sp.exp(-a * b**2)
+
+    found = [sp.sqrt(sp.pi / a) / 2 * (sp.erf(sp.sqrt(a) * hi) - sp.erf(sp.sqrt(a) * lo)),
+             (edge(1, lo) - edge(1, hi)) / (2 * a)]
+    for k in range(2, len(coefficients)):
+        found.append((edge(k, lo) - edge(k, hi)) / (2 * a) + (k - 1) / (2 * a) * found[k - 2])
+    return sp.Add(*(c * found[k] for k, c in enumerate(coefficients)))
 
 
 def summation(expr, y, lo, hi) -> sp.Expr | None:
@@ -286,10 +327,39 @@ def summation(expr, y, lo, hi) -> sp.Expr | None:
 
 
 def total(expr, y, domain: Domain) -> sp.Expr | None:
-    """The integral (continuous) or sum (discrete) of ``expr`` over the domain."""
+    """The integral (continuous) or sum (discrete) of ``expr`` over the domain; a mass at a bound
+    adds ``expr`` there (expr holds the density, whose value at the bound is the mass)."""
     if domain.discrete:
         return summation(expr, y, domain.lower, domain.upper)
-    return integrate(expr, y, domain.lower, domain.upper)
+    if not domain.masses:
+        return integrate(expr, y, domain.lower, domain.upper)
+    value = integrate(interior(expr, y, domain), y, domain.lower, domain.upper)
+    if value is None:
+        return None
+    return sp.simplify(value + sp.Add(*(expr.subs(y, point) for point in domain.masses)))
+
+
+def interior(expr, y, domain: Domain) -> sp.Expr:
+    """``expr`` with each condition on y decided for y strictly inside the domain.
+
+    A censored density is Piecewise((mass, y <= c), (density, True)): on (c, oo) only the second
+    branch is live, and handing SymPy the Piecewise instead makes it integrate every branch under
+    conditions on c (minutes, for the Tobit information). Conditions are decided at y = lower + t
+    (or upper - t) with t > 0, which holds wherever y is inside; undecided ones are left as they are.
+    """
+    t = sp.Dummy("t", positive=True)
+    inside = domain.lower + t if domain.lower.is_finite is not False else domain.upper - t
+    if inside.is_finite is False:
+        return expr
+
+    def decided(condition):
+        value = condition.subs(y, inside)
+        return value if value in (sp.true, sp.false) else condition
+
+    return expr.replace(
+        lambda e: isinstance(e, sp.Piecewise) and any(c.has(y) for _, c in e.args),
+        lambda e: sp.Piecewise(*((v, decided(c)) for v, c in e.args)),
+    )
 
 
 def moments(expr, y) -> dict:

@@ -413,6 +413,15 @@ class Support:
     # A circular support (angles): y may be any real, the density repeats with this period, and
     # it integrates to 1 over one period [-period/2, period/2), the interval the analyses use.
     period: float | None = None
+    # Bounds ("lower", "upper") that carry a probability mass: a censored observation sits there and
+    # the density's value at the bound is a probability, not a density (the Tobit model's y = c).
+    # An expectation over such a support is the integral over its interior plus each mass's term.
+    masses: tuple = ()
+
+    def __post_init__(self):
+        unknown = set(self.masses) - {"lower", "upper"}
+        if unknown or any(getattr(self, side) is None for side in self.masses):
+            raise ValueError(f"Support.masses names finite bounds, 'lower' or 'upper'; got {self.masses!r}")
 
     @property
     def discrete(self) -> bool:
@@ -447,6 +456,7 @@ class Support:
             for side, bound in (("lower", lo), ("upper", hi))
             if self.closed_if(side)
         ]
+        edges += [f"a probability mass at y = {lo if side == 'lower' else hi}" for side in self.masses]
         return f"{lb}{lo}, {hi}{ub}" + (f" ({'; '.join(edges)})" if edges else "")
 
 

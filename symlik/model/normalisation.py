@@ -165,6 +165,8 @@ def numeric_total(expr, y, domain: E.Domain, point: dict) -> float:
                 if lo_m == -mpmath.inf and hi_m == mpmath.inf and len(cuts) == 2:
                     cuts = [lo_m, mpmath.mpf(0), hi_m]
                 value = mpmath.quad(fn, cuts)
+                # a mass at a bound (a censored normal's y = c): the density's value there is its probability
+                value += mpmath.fsum(fn(mpmath.mpf(float(m.subs(point)))) for m in domain.masses)
         except (ZeroDivisionError, ValueError, OverflowError, TypeError):
             return math.nan
     value = complex(value)

@@ -33,7 +33,7 @@ class CensoredNormal(Distribution):
         Param("sigma", C.positive, doc="scale of the latent normal (scipy scale)"),
         Param("c", C.real, doc="censoring bound: y = c stands for every latent value <= c"),
     )
-    support = C.Support("continuous", "c", None)
+    support = C.Support("continuous", "c", None, masses=("lower",))
     predict = ("mu",)
     variants = ({"predict": ("mu", "sigma")},)
     references = (
