@@ -152,3 +152,36 @@ def test_gaussian_polynomial_integral_declines_what_it_is_not():
     assert E.gaussian_polynomial_integral(sp.exp(-(y - m) ** 2), y, 0, sp.oo) is None  # a linear term in the exponent
     assert E.gaussian_polynomial_integral(sp.exp(y**2), y, 0, 1) is None  # not a decaying Gaussian
     assert E.gaussian_polynomial_integral(sp.exp(-y**2) / (1 + y**2), y, 0, 1) is None  # not a polynomial
+
+
+def test_logistic_location_fisher_is_one_third_over_s_squared_by_quadrature():
+    # SymPy gave up on this integral after 15 s over y; over t = e^y it is a rational function.
+    d = symlik.derive("logistic")
+    fisher = d.fisher()[0, 0]
+    for mu, s in [(0.0, 1.0), (1.3, 0.4)]:
+        def log_p(y, m):
+            z = (y - m) / s
+            return -z - mpmath.log(s) - 2 * mpmath.log1p(mpmath.exp(-z))
+
+        want = mpmath.quad(lambda y: mpmath.diff(lambda m: log_p(y, m), mu) ** 2 * mpmath.exp(log_p(y, mu)),
+                           [-mpmath.inf, mu, mpmath.inf])
+        got = float(fisher.subs({d.spec.symbol("mu"): mu, d.spec.symbol("s"): s}))
+        assert got == pytest.approx(float(want), rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "integrand, lo, hi",
+    [
+        (lambda y, exp: exp(-y) / (1 + exp(-y)) ** 2, None, None),  # the logistic density
+        (lambda y, exp: 1 / (exp(y / 2) + exp(-y / 2)) ** 2, -1, None),  # a sech^2 on a half-line
+        (lambda y, exp: exp(3 * y) / (1 + exp(y)) ** 5, None, 0.7),
+    ],
+)
+def test_integrals_of_rational_functions_of_exponentials_match_quadrature(integrand, lo, hi):
+    y = sp.Symbol("y", real=True)
+    moved = E.in_exponential(integrand(y, sp.exp), y, -sp.oo if lo is None else sp.nsimplify(lo),
+                             sp.oo if hi is None else sp.nsimplify(hi))
+    assert moved is not None and moved[0].is_rational_function(moved[1])
+    value = sp.integrate(*moved[:1], (moved[1], moved[2], moved[3]))
+    want = mpmath.quad(lambda t: integrand(t, mpmath.exp), [-mpmath.inf if lo is None else lo, 0, mpmath.inf if hi is None else hi])
+    assert float(value) == pytest.approx(float(want), rel=1e-12)

@@ -267,6 +267,9 @@ def _integrate_plain(expr, y, lo, hi) -> sp.Expr | None:
     value = gaussian_polynomial_integral(expr, y, lo, hi)
     if value is not None:
         return sp.simplify(value)
+    rational = in_exponential(expr, y, lo, hi)
+    if rational is not None:  # the same integral, of a rational function, which SymPy does at once
+        expr, y, lo, hi = rational
     try:
         value = within_budget(_definite_integral, expr, y, lo, hi)
     except _GAVE_UP:
@@ -310,6 +313,37 @@ def gaussian_polynomial_integral(expr, y, lo, hi) -> sp.Expr | None:
     for k in range(2, len(coefficients)):
         found.append((edge(k, lo) - edge(k, hi)) / (2 * a) + (k - 1) / (2 * a) * found[k - 2])
     return sp.Add(*(c * found[k] for k, c in enumerate(coefficients)))
+
+
+def in_exponential(expr, y, lo, hi):
+    """(q R(t) / t, t, e^(lo/q), e^(hi/q)) when ``expr`` is a rational function R of t = e^(y/q)
+    (its exponentials, hyperbolic functions written out, are e^(k y) with k a rational of
+    denominator q), else None.
+
+    y = q log t turns the integral over (lo, hi) into that of a rational function of t, which
+    SymPy integrates by partial fractions. The logistic family lives here: its Fisher
+    information, the integral of e^(-y) / (2 (1 + e^(-y))^2 cosh(y/2)^2), SymPy gave up on after
+    15 s over y; over t it is 2t/(1 + t)^4 on (0, oo), which it integrates at once (1/3).
+    """
+    hyperbolic = (sp.cosh, sp.sinh, sp.tanh, sp.sech, sp.csch, sp.coth)
+    expr = expr.replace(lambda e: isinstance(e, hyperbolic) and e.has(y), lambda e: e.rewrite(sp.exp))
+    rates = {}
+    for e in expr.atoms(sp.exp):
+        if e.has(y):
+            rates[e] = sp.expand(e.args[0]) / y
+            if not (rates[e].is_Rational and rates[e] != 0):
+                return None
+    if not rates:
+        return None
+    q = sp.ilcm(1, *(k.q for k in rates.values()))
+    t = sp.Dummy("t", positive=True)
+    body = expr.xreplace({e: t ** (k * q) for e, k in rates.items()})
+    if body.has(y):
+        return None
+    body = sp.cancel(q * body / t)
+    if not body.is_rational_function(t):
+        return None
+    return body, t, sp.exp(lo / q), sp.exp(hi / q)
 
 
 def summation(expr, y, lo, hi) -> sp.Expr | None:
