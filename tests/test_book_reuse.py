@@ -26,6 +26,14 @@ def _fake_book(monkeypatch, tmp_path):
 
     monkeypatch.setattr(derivations, "_draw_all", draw_all)
     monkeypatch.setattr(derivations, "build_pdf", pdflatex)
+    # the chapters as if cached; when not (use_cache=False), written afresh, each drawing its figures
+    monkeypatch.setattr(output_cache, "load", lambda kind, request: outputs if kind == "book" else None)
+
+    def chapters(request=None, workers=None, figures_into=None):
+        draw_all([(slug, combo, str(figures_into)) for slug, combo in outputs["figures"].items()])
+        return outputs
+
+    monkeypatch.setattr(derivations, "book_outputs", chapters)
     return calls, outputs
 
 
@@ -61,3 +69,23 @@ def test_no_cache_redoes_everything(monkeypatch, tmp_path):
     derivations.build_book(tmp_path)
     derivations.build_book(tmp_path, use_cache=False)
     assert len(calls["figures"]) == 4 and calls["pdflatex"] == 2
+
+
+def test_the_one_pool_build_has_every_derivation_once_and_a_chapter_per_distribution():
+    # derive --all --format pdf, cold, runs derivations/ and the chapters in one pool, a distribution
+    # per task: it must hold exactly the tasks of derive --all, plus one chapter per distribution
+    # that names that distribution's variants and where to draw their figures.
+    from symlik.apps.catalog import combinations
+
+    apart = [task for unit in derivations.work_units() for task in unit]
+    together = [task for unit in derivations.work_units("figs", with_chapters=True) for task in unit]
+    assert sorted(map(repr, apart)) == sorted(repr(t) for t in together if t[0] != "chapter")
+    chapters = [args for section, _, args in together if section == "chapter"]
+    expected = {}
+    for combo in combinations():
+        expected.setdefault(combo[0], []).append(combo)
+    assert {name: combos for name, combos, _ in chapters} == expected
+    assert {into for _, _, into in chapters} == {"figs"}
+    for unit in derivations.work_units("figs", with_chapters=True):
+        names = {args[0] for section, _, args in unit if section in ("catalog", "chapter")}
+        assert len(names) <= 1  # a unit never mixes distributions: its derivations serve its chapter

@@ -49,6 +49,14 @@ def _fake_book(monkeypatch, fail=None):
 
     monkeypatch.setattr(derivations, "_draw_all", draw_all)
     monkeypatch.setattr(derivations, "build_pdf", pdflatex)
+    # the chapters as if cached; when not (use_cache=False), written afresh, each drawing its figures
+    monkeypatch.setattr(output_cache, "load", lambda kind, request: outputs if kind == "book" else None)
+
+    def chapters(request=None, workers=None, figures_into=None):
+        draw_all([(slug, combo, str(figures_into)) for slug, combo in outputs["figures"].items()])
+        return outputs
+
+    monkeypatch.setattr(derivations, "book_outputs", chapters)
     return calls, outputs
 
 

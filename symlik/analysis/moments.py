@@ -228,6 +228,10 @@ def by_power_substitution(g, y, density, domain, rules):
     return None
 
 
+def _is_quadratic(expr, y) -> bool:
+    return expr.has(y) and expr.is_polynomial(y) and sp.degree(expr, y) == 2
+
+
 def by_beta_substitution(g, y, density, domain, rules):
     """E[g(y)] over the real line for an integrand that is, after location and scale are taken
     out, a sum of terms K y^j (a + c y^2)^(-s) (the Student-t's (1 + y^2/nu)^(-(nu + 1)/2) with
@@ -239,9 +243,11 @@ def by_beta_substitution(g, y, density, domain, rules):
     if domain.discrete or domain.lower != -sp.oo or domain.upper != sp.oo:
         return None
     integrand = g * density
+    if not any(_is_quadratic(b, y) for b in (p.base for p in integrand.atoms(sp.Pow))):
+        return None  # no (a + c y^2)^(-s) before taking location and scale out, so none after
     standard = E.standardise(integrand, y, domain.lower, domain.upper)
     factor, inner = standard[:2] if standard is not None else (sp.S.One, integrand)  # the real line stays the real line
-    quadratics = {b for b in (p.base for p in inner.atoms(sp.Pow)) if b.has(y) and b.is_polynomial(y) and sp.degree(b, y) == 2}
+    quadratics = {b for b in (p.base for p in inner.atoms(sp.Pow)) if _is_quadratic(b, y)}
     for q in sorted(quadratics, key=sp.default_sort_key):
         c, b1, a = (sp.expand(q).coeff(y, k) for k in (2, 1, 0))
         if b1 != 0 or not (a.is_positive and c.is_positive):

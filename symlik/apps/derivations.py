@@ -81,18 +81,38 @@ def documents():
 SECTIONS = ("catalog", "explained", "documents")
 
 
-def work_units() -> list[list[tuple]]:
+def work_units(chapters_into: str | None = None, with_chapters: bool = False) -> list[list[tuple]]:
+    """The units of `derive --all`. ``with_chapters``: one unit per distribution, which also
+    writes its book chapter and draws its figures into ``chapters_into`` (the derivations are
+    made once, for both; see ``derivations_and_book``)."""
     available = set(names())
     explained = {entry: i for i, entry in enumerate(EXPLAINED) if entry[0] in available}
     units = [[("documents", 0, None)]]  # the slowest unit first, so no worker is left with it at the end
+    by_name: dict[str, list] = {}
     for i, (name, predict, link, options) in enumerate(combinations()):
         unit = [("catalog", i, (name, predict, link, options))]
         extends = (name, predict, link)
         if not options and extends in explained:
             unit.append(("explained", explained.pop(extends), extends))
-        units.append(unit)
+        if with_chapters:
+            by_name.setdefault(name, []).extend(unit)
+        else:
+            units.append(unit)
+    if with_chapters:
+        grouped = []
+        for k, (name, combos) in enumerate(_by_name().items()):
+            grouped.append(by_name[name] + [("chapter", k, (name, combos, chapters_into))])
+        units += sorted(grouped, key=lambda unit: -len(unit))  # the most variants first
     units += [[("explained", i, entry)] for entry, i in explained.items()]
     return units
+
+
+def _by_name() -> dict[str, list]:
+    """The catalog's combinations by distribution, in catalog order: a chapter of the book each."""
+    by_name: dict[str, list] = {}
+    for combo in combinations():
+        by_name.setdefault(combo[0], []).append(combo)
+    return by_name
 
 
 def _files(slug: str, rendered) -> dict[str, str]:
@@ -133,6 +153,8 @@ def render_unit(unit: list[tuple]) -> list[tuple]:
             out.append((section, position, _catalog_piece(*arguments)))
         elif section == "explained":
             out.append((section, position, _explained_piece(*arguments)))
+        elif section == "chapter":
+            out.append((section, position, _chapter(arguments)))
         else:
             out += [(section, i, _document_piece(doc)) for i, doc in enumerate(documents())]
     return out
@@ -157,6 +179,8 @@ def _unit_name(unit: list[tuple]) -> str:
     section, _, arguments = unit[0]
     if section == "documents":
         return "KL divergences and the VAE"
+    if unit[-1][0] == "chapter":
+        return f"{arguments[0]} (and its chapter)"
     name, predict, link = arguments[:3]
     return " ".join([name, *(predict or ()), *([link] if link else [])])
 
@@ -183,8 +207,21 @@ def render_units(units: list[list[tuple]], workers: int | None = None) -> list[t
 
 def all_outputs(request: dict | None = None, workers: int | None = None) -> dict:
     """What `symlik derive --all` writes and prints: {"files": {name: text}, "rows": summary rows}."""
+    return _assemble_all(render_units(work_units(), workers))
+
+
+def derivations_and_book(figures_into: Path, workers: int | None = None) -> tuple[dict, dict]:
+    """`derive --all`'s outputs and the book's (``book_outputs``), in one pool: each distribution's
+    task derives its variants once for its files, its chapter and its figures (drawn into
+    ``figures_into``). Separately, the chapters derived everything a second time."""
+    pieces = render_units(work_units(str(figures_into), with_chapters=True), workers)
+    chapters = {piece["name"]: piece for section, _, piece in pieces if section == "chapter"}
+    return _assemble_all([p for p in pieces if p[0] != "chapter"]), _assemble_book(_by_name(), chapters)
+
+
+def _assemble_all(rendered: list[tuple]) -> dict:
     pieces: dict[str, list] = {section: [] for section in SECTIONS}
-    for section, position, piece in render_units(work_units(), workers):
+    for section, position, piece in rendered:
         pieces[section].append((position, piece))
     for section in SECTIONS:
         pieces[section] = [piece for _, piece in sorted(pieces[section], key=lambda pair: pair[0])]
@@ -219,25 +256,30 @@ def derive_all_files(out: Path, workers: int | None = None) -> tuple[dict[Path, 
 
 
 def _chapter(job: tuple) -> dict:
-    """One chapter of the book, in a worker: ``job`` is (distribution name, its combinations)."""
-    name, combos = job
+    """One chapter of the book, in a worker: ``job`` is (distribution name, its combinations,
+    the folder to draw its figures into or None). Drawing them here, beside the chapter, uses
+    the derivations the chapter made: a separate figure task derives them again (0.5 s each)."""
+    name, combos, figures_into = job
     ds = [derive(n, predict=predict, link=link, options=options or None) for n, predict, link, options in combos]
+    if figures_into is not None:
+        for d in ds:
+            draw_loss_figure(d, Path(figures_into))
     return {"name": name, "text": chapter_tex(name, ds), "rows": [catalog_row_tex(d) for d in ds],
             "figures": {d.slug: [n, list(predict or ()), link, dict(options or {})]
                         for d, (n, predict, link, options) in zip(ds, combos)}}
 
 
-def book_outputs(request: dict | None = None, workers: int | None = None) -> dict:
+def book_outputs(request: dict | None = None, workers: int | None = None, figures_into: Path | None = None) -> dict:
     """What the book writes besides its figures, as text (so the output cache can keep it):
     {"sources": {relative path: text} with the master, "figures": {slug: combination}}.
-    The chapters are written in parallel, one distribution per task."""
-    by_name: dict[str, list] = {}
-    for combo in combinations():
-        by_name.setdefault(combo[0], []).append(combo)
-    jobs = list(by_name.items())
+    The chapters are written in parallel, one distribution per task; with ``figures_into``,
+    each task draws its distribution's figures there too."""
+    by_name = _by_name()
+    into = None if figures_into is None else str(figures_into)
+    jobs = [(name, combos, into) for name, combos in by_name.items()]
     workers = min(workers or _usable_cores(), len(jobs))
     done: dict[str, dict] = {}
-    with progress("book chapters", len(jobs)) as report:
+    with progress("book chapters and their figures" if into else "book chapters", len(jobs)) as report:
         if workers <= 1:
             for job in jobs:
                 done[job[0]] = _chapter(job)
@@ -245,10 +287,16 @@ def book_outputs(request: dict | None = None, workers: int | None = None) -> dic
         else:
             context = multiprocessing.get_context(_start_method())
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                for future in as_completed([pool.submit(_chapter, job) for job in jobs]):
+                # the distributions with the most variants first, so that no worker starts a long one last
+                by_size = sorted(jobs, key=lambda job: -len(job[1]))
+                for future in as_completed([pool.submit(_chapter, job) for job in by_size]):
                     chapter = future.result()
                     done[chapter["name"]] = chapter
                     report.advance(chapter["name"])
+    return _assemble_book(by_name, done)
+
+
+def _assemble_book(by_name: dict, done: dict) -> dict:
     chapters = [done[name] for name in by_name]  # in catalog order, whatever finished first
     sources = {f"{BOOK_DIR}/intro.tex": intro_tex([row for c in chapters for row in c["rows"]])}
     sources.update({f"{BOOK_DIR}/{c['name']}.tex": c["text"] for c in chapters})
@@ -313,18 +361,49 @@ def build_book(out: Path, use_cache: bool = True, files: dict[str, str] | None =
     Everything is done in a staging copy of ``out`` that is swapped in at the end, so ``out`` is
     fully old or fully new whatever fails (pdflatex, a figure, Ctrl-C); the copy keeps the old
     figures, PDF and stamps, so what is unchanged is reused as when writing in place."""
-    out = Path(out)
+    files = files or {}
+    return _build(Path(out), use_cache, files, lambda directory: (book_outputs({}, figures_into=directory), files))
+
+
+def build_book_and_derivations(out: Path, use_cache: bool = True) -> tuple[Path, dict]:
+    """`derive --all --format pdf`: derivations/ (``all_outputs``) and the book, as ``build_book``;
+    returns the PDF's path and derive --all's outputs. When neither is cached, both come from one
+    pool (``derivations_and_book``), which derives each variant once instead of twice."""
+    if use_cache and (output_cache.load("derive --all", {}) is not None or output_cache.load("book", {}) is not None):
+        derived = output_cache.produce("derive --all", {}, use_cache=use_cache)
+        return build_book(out, use_cache, derived["files"]), derived
+    found: dict = {}
+
+    def together(directory: Path) -> tuple[dict, dict[str, str]]:
+        found["all"], book = derivations_and_book(directory)
+        if use_cache:
+            output_cache.store("derive --all", {}, found["all"])
+        return book, found["all"]["files"]
+
+    return _build(Path(out), use_cache, None, together), found["all"]
+
+
+def _build(out: Path, use_cache: bool, files: dict[str, str] | None, compute) -> Path:
+    """``build_book``'s work. ``compute(figure folder)`` gives (the book's outputs, derivations/'s
+    files) when the chapters are not cached, and draws every chapter's figures into the folder;
+    ``files`` are derivations/'s files when they are."""
     check_output_directory(out)
-    outputs = output_cache.produce("book", {}, use_cache=use_cache)
     with staged_directory(out) as stage:
-        # the book's master replaces the one of derivations/ (it inputs the chapters)
-        write_into(stage, {**(files or {}), **outputs["sources"]})
         directory = stage / FIGURE_DIR
         directory.mkdir(parents=True, exist_ok=True)
+        outputs = output_cache.load("book", {}) if use_cache else None
+        drawn: set = set()
+        if outputs is None:  # no chapters to reuse: each chapter's task draws its figures as well
+            outputs, files = compute(directory)
+            drawn = set(outputs["figures"])
+            if use_cache:
+                output_cache.store("book", {}, outputs)
+        # the book's master replaces the one of derivations/ (it inputs the chapters)
+        write_into(stage, {**(files or {}), **outputs["sources"]})
         stamps = _stamps(stage) if use_cache else {}
         figures = {**{slug: combo for slug, combo in outputs["figures"].items()}, "compare": None}
-        jobs = [(slug, combo, str(directory)) for slug, combo in figures.items()
-                if stamps.get(slug) != _figure_key(slug) or not (directory / f"{slug}.pdf").exists()]
+        jobs = [(slug, combo, str(directory)) for slug, combo in figures.items() if slug not in drawn and (
+                stamps.get(slug) != _figure_key(slug) or not (directory / f"{slug}.pdf").exists())]
         if jobs:
             _draw_all(jobs)
         stamps.update({slug: _figure_key(slug) for slug in figures})

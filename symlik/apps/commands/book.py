@@ -3,13 +3,16 @@ all staged together: --out ends up fully old or fully new."""
 
 from __future__ import annotations
 
-from symlik.apps.commands import derive
-from symlik.apps.derivations import build_book
+from symlik.apps.commands import CommandError, derive
+from symlik.apps.derivations import build_book_and_derivations
+from symlik.apps.files import check_output_directory
 
 
 def run(args) -> int:
-    outputs = derive.all_outputs(args)  # checks --out first
-    pdf = build_book(derive.out_directory(args), use_cache=not args.no_cache, files=outputs["files"])
+    if args.name:
+        raise CommandError("give a NAME or --all, not both")
+    check_output_directory(derive.out_directory(args))  # before minutes of deriving
+    pdf, outputs = build_book_and_derivations(derive.out_directory(args), use_cache=not args.no_cache)
     derive.report(args, outputs)
     print(f"wrote {pdf}")
     return 0
