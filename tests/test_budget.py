@@ -80,6 +80,7 @@ def test_cli_density_stops_at_the_budget_in_one_line(tmp_path):
 SLOW_MATCH = "exp(-(y-m)**2/2 - ((y-m)**3 + m**5*y**7)**16/(1+m**2)**9)"
 
 
+@pytest.mark.slow  # 4-6 s: in the slow suite, to keep README's test command under 5 minutes
 def test_derive_of_a_custom_density_is_stopped_at_the_budget_under_spawn(spawn, monkeypatch):
     monkeypatch.setenv("SYMLIK_TIME_BUDGET", "4")
     spec = symlik.custom("slow_match", density=SLOW_MATCH, params={"m": "real"}, check=False)

@@ -245,21 +245,21 @@ def test_censored_normal_is_not_mistaken_for_mse():
 
 
 def _tobit_fisher(mu, sigma, c):
-    """E[s s^T] for the Tobit model by mpmath: the mass Phi(a) at y = c times the score there, plus
-    the integral over y > c; the scores are derivatives (mpmath.diff) of the hand-written log-likelihood."""
+    """E[s s^T] for the Tobit model: the mass Phi(a) at y = c times the outer product of the score
+    there, plus mpmath's quadrature over y > c. The scores by hand (Amemiya 1984), a = (c - mu)/sigma:
+    at y = c, d/dmu = -phi(a)/(sigma Phi(a)) and d/dsigma = -a phi(a)/(sigma Phi(a)); above it,
+    (y - mu)/sigma^2 and -1/sigma + (y - mu)^2/sigma^3."""
+    a = (c - mu) / sigma
+    ratio = mpmath.npdf(a) / mpmath.ncdf(a)
+    at_c = [-ratio / sigma, -a * ratio / sigma]
 
-    def log_p(y, m, s):
-        return mpmath.log(mpmath.ncdf((c - m) / s)) if y <= c else mpmath.log(mpmath.npdf(y, m, s))
+    def above(y):
+        return [(y - mu) / sigma**2, -1 / sigma + (y - mu) ** 2 / sigma**3]
 
-    def outer(y):
-        s = [mpmath.diff(lambda m: log_p(y, m, sigma), mu), mpmath.diff(lambda s_: log_p(y, mu, s_), sigma)]
-        return mpmath.matrix([[a * b for b in s] for a in s])
-
-    mass = mpmath.ncdf((c - mu) / sigma) * outer(c)
     cuts = [c, mu, mpmath.inf] if c < mu else [c, mpmath.inf]  # a break at the peak helps the quadrature
-    above = [[mpmath.quad(lambda y, i=i, j=j: outer(y)[i, j] * mpmath.npdf(y, mu, sigma), cuts) for j in range(2)]
-             for i in range(2)]
-    return np.array([[float(mass[i, j] + above[i][j]) for j in range(2)] for i in range(2)])
+    return np.array([[float(mpmath.ncdf(a) * at_c[i] * at_c[j]
+                            + mpmath.quad(lambda y: above(y)[i] * above(y)[j] * mpmath.npdf(y, mu, sigma), cuts))
+                      for j in range(2)] for i in range(2)])
 
 
 @pytest.mark.parametrize("predict", [("mu",), pytest.param(("mu", "sigma"), marks=pytest.mark.slow)])

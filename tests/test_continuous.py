@@ -249,7 +249,8 @@ def test_von_mises_normaliser_and_gamma_functions_render():
     assert "Substitute the Student's t density" in symlik.derive("student_t").to_text()
 
 
-@pytest.mark.parametrize("name", symlik.names())
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "gev" else n  # gev's: 7 s
+                                  for n in symlik.names()])
 def test_docstring_examples_run(name):
     module = importlib.import_module(f"symlik.model.distributions.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

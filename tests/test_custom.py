@@ -94,6 +94,7 @@ def test_density_without_finite_normaliser_is_refused():
         symlik.custom("bad", density="1/(b*(1 + abs(y)))", params={"b": "positive"})
 
 
+@pytest.mark.slow  # 4-6 s: in the slow suite, to keep README's test command under 5 minutes
 def test_numeric_normalisation_where_sympy_cannot_integrate(monkeypatch):
     # int exp(-cosh(u)) du = 2 K_0(1); SymPy finds no closed form, mpmath checks it.
     monkeypatch.setenv("SYMLIK_SYMBOLIC_TIMEOUT", "1")

@@ -57,11 +57,12 @@ CASES = [
     ("weibull", ("k", "lam"), _weibull, {"k": 1.7, "lam": 2.5}, [0, 2.5, mpmath.inf]),
     ("lognormal", ("mu", "sigma"), _lognormal, {"mu": 0.4, "sigma": 0.6}, [0, 1.5, mpmath.inf]),
     ("gamma", ("mu", "k"), _gamma, {"mu": 2.0, "k": 3.5}, [0, 2.0, mpmath.inf]),
-    ("student_t", ("mu", "sigma", "nu"), _student_t, {"mu": 0.3, "sigma": 1.4, "nu": 4.5}, [-mpmath.inf, 0.3, mpmath.inf]),
+    pytest.param("student_t", ("mu", "sigma", "nu"), _student_t, {"mu": 0.3, "sigma": 1.4, "nu": 4.5}, [-mpmath.inf, 0.3, mpmath.inf],
+                 marks=pytest.mark.slow, id="student_t"),  # 8-13 s
 ]
 
 
-@pytest.mark.parametrize("name, predict, log_p, values, support", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name, predict, log_p, values, support", CASES, ids=[getattr(c, "id", None) or c[0] for c in CASES])
 def test_fisher_from_moment_rules_matches_quadrature(name, predict, log_p, values, support):
     d = symlik.derive(name, predict=predict)
     fisher = d.fisher()

@@ -136,6 +136,7 @@ def test_score_and_hessian_match_finite_differences(case):
                 assert got_h[i, j] == pytest.approx(float(mpmath.diff(f, point, orders)), rel=1e-6, abs=1e-8)
 
 
+@pytest.mark.slow  # 4-6 s: in the slow suite, to keep README's test command under 5 minutes
 def test_fisher_matches_numerical_expectation():
     rng = np.random.default_rng(5)
     # normal (mu, sigma): E[s s^T] by mpmath quadrature, hand-written score

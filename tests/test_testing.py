@@ -104,6 +104,7 @@ def test_torch_losses_pass_with_options():
         )
 
 
+@pytest.mark.slow  # 4-6 s: in the slow suite, to keep README's test command under 5 minutes
 def test_documented_example_runs(tmp_path):
     """docs/testing-your-loss.md's pytest example, run by pytest as a user's test file."""
     pytest.importorskip("torch")
