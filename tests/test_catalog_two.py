@@ -215,3 +215,32 @@ def test_a_fixed_shape_of_one_accepts_the_edge():
 def test_the_listing_says_where_the_edge_is_closed():
     assert symlik.get("gamma").support.describe() == "(0, inf) (y = 0 where k = 1)"
     assert symlik.get("beta").support.describe() == "(0, 1) (y = 0 where a = 1; y = 1 where b = 1)"
+
+
+def _zip_log_pmf(y, pi, rate):  # by hand: the zero is either structural (pi) or a Poisson zero
+    poisson = -rate + y * mpmath.log(rate) - mpmath.loggamma(y + 1)
+    return mpmath.log(pi + (1 - pi) * mpmath.exp(-rate)) if y == 0 else mpmath.log(1 - pi) + poisson
+
+
+def _hurdle_log_pmf(y, pi, rate):  # by hand: pi at zero, else a zero-truncated Poisson
+    if y == 0:
+        return mpmath.log(pi)
+    return mpmath.log(1 - pi) - rate + y * mpmath.log(rate) - mpmath.loggamma(y + 1) - mpmath.log(1 - mpmath.exp(-rate))
+
+
+@pytest.mark.slow  # 10 s each
+@pytest.mark.parametrize("name, log_pmf", [("zero_inflated_poisson", _zip_log_pmf), ("hurdle_poisson", _hurdle_log_pmf)])
+def test_zero_inflated_and_hurdle_fisher_information_match_the_expected_squared_score(name, log_pmf):
+    # SymPy's summation gave up on the Piecewise in y; the sum now takes y = 0 apart and sums the
+    # Poisson branch from 1. Oracle: sum over y of p(y) s s^T, the scores by mpmath.diff of the pmf.
+    d = symlik.derive(name, predict=("pi", "rate"))
+    fisher = d.fisher()
+    for pi, rate in [(0.3, 2.5), (0.8, 0.4)]:
+        point = [pi, rate]
+        want = mpmath.zeros(2, 2)
+        for y in range(80):
+            s = [mpmath.diff(lambda *v: log_pmf(y, *v), point, tuple(int(k == i) for k in range(2))) for i in range(2)]
+            p = mpmath.exp(log_pmf(y, pi, rate))
+            want += p * mpmath.matrix([[a * b for b in s] for a in s])
+        got = np.array(fisher.subs({d.spec.symbol("pi"): pi, d.spec.symbol("rate"): rate}).evalf(), dtype=float)
+        np.testing.assert_allclose(got, np.array(want.tolist(), dtype=float), rtol=1e-10, atol=1e-14)

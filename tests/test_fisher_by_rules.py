@@ -186,3 +186,38 @@ def test_integrals_of_rational_functions_of_exponentials_match_quadrature(integr
     value = sp.integrate(*moved[:1], (moved[1], moved[2], moved[3]))
     want = mpmath.quad(lambda t: integrand(t, mpmath.exp), [-mpmath.inf if lo is None else lo, 0, mpmath.inf if hi is None else hi])
     assert float(value) == pytest.approx(float(want), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "term, lo",
+    [
+        (lambda y, r: (y - r) ** 2 * r**y / sp.factorial(y), 0),  # the Poisson's squared score, unweighted
+        (lambda y, r: (y**3 + 2) * r**y / sp.factorial(y) * 7, 2),  # from y = 2: the terms below come off
+        (lambda y, r: r**y / sp.factorial(y), 1),
+    ],
+)
+def test_poisson_series_by_touchard_polynomials_match_mpmath(term, lo):
+    y, r = sp.Symbol("y", integer=True, nonnegative=True), sp.Symbol("r", positive=True)
+    value = E.poisson_series(term(y, r), y, sp.Integer(lo), sp.oo)
+    numeric = sp.lambdify((y, r), term(y, r), "mpmath")
+    for rate in (0.3, 1.7, 6.0):
+        want = mpmath.nsum(lambda k: numeric(k, rate), [lo, mpmath.inf])
+        assert float(value.subs(r, rate)) == pytest.approx(float(want), rel=1e-12)
+
+
+def test_poisson_series_declines_what_it_is_not():
+    y, r = sp.Symbol("y", integer=True, nonnegative=True), sp.Symbol("r", positive=True)
+    assert E.poisson_series(r**y / sp.factorial(y) / (y + 1), y, sp.Integer(0), sp.oo) is None  # not a polynomial
+    assert E.poisson_series(r**y / sp.factorial(y), y, sp.Integer(0), sp.Integer(9)) is None  # not to infinity
+    assert E.poisson_series(r**y * sp.gamma(y + 3), y, sp.Integer(0), sp.oo) is None  # no y!
+
+
+def test_a_sum_with_a_branch_at_zero_takes_zero_apart():
+    # a zero-inflated Poisson's E[y^2]: SymPy's summation gives up on the Piecewise in y
+    y, r, w = sp.Symbol("y", integer=True, nonnegative=True), sp.Symbol("r", positive=True), sp.Rational(1, 4)
+    pmf = sp.Piecewise((w + (1 - w) * sp.exp(-r), sp.Eq(y, 0)), ((1 - w) * sp.exp(-r) * r**y / sp.factorial(y), True))
+    value = E.summation(y**2 * pmf, y, sp.Integer(0), sp.oo)
+    assert value is not None and not value.has(sp.Piecewise)
+    for rate in (0.5, 3.0):
+        want = (1 - 0.25) * (rate + rate**2)  # E[y^2] of the Poisson, scaled by its weight
+        assert float(value.subs(r, rate)) == pytest.approx(want, rel=1e-13)

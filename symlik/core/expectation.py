@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.functions.combinatorial.numbers import stirling
 
 from symlik.core import budget
 from symlik.core.algebra import clearly_varies, with_stand_ins
@@ -346,18 +347,79 @@ def in_exponential(expr, y, lo, hi):
     return body, t, sp.exp(lo / q), sp.exp(hi / q)
 
 
-def summation(expr, y, lo, hi) -> sp.Expr | None:
-    """The sum of ``expr`` over the integers lo..hi, or None if SymPy cannot do it."""
+def summation(expr, y, lo, hi, *, general: bool = True) -> sp.Expr | None:
+    """The sum of ``expr`` over the integers lo..hi, or None if SymPy cannot do it (``general=False``:
+    by the series rules here only, without SymPy's summation)."""
     try:
         if lo.is_Integer and hi.is_Integer and 0 <= hi - lo <= EXPLICIT_SUM_LIMIT:
             return sp.simplify(sp.Add(*(expr.subs(y, v) for v in range(int(lo), int(hi) + 1))))
         if out_of_reach(expr, y):
+            return None
+        split = _first_term_apart(expr, y, lo)
+        if split is not None:  # a zero-inflated or hurdle count: y = lo by itself, then one branch
+            first, rest = split
+            # by the rules only: SymPy's summation spent 4-10 s failing on each zero-inflated
+            # negative binomial's branch, where it had given up at once on the whole Piecewise
+            value = summation(rest, y, lo + 1, hi, general=False)
+            return None if value is None else sp.simplify(first + value)
+        value = poisson_series(expr, y, lo, hi)
+        if value is not None:
+            return sp.simplify(value)
+        if not general:
             return None
         value = within_budget(sp.summation, expr, (y, lo, hi))
     except _GAVE_UP:
         return None
     value = _finished(value)
     return None if value is None else sp.simplify(value)
+
+
+def poisson_series(expr, y, lo, hi) -> sp.Expr | None:
+    """The sum over y = lo, lo + 1, ... of P(y) r^y / y!, P a polynomial, r free of y; else None.
+
+    Summing from 0, y^k r^y / y! gives e^r T_k(r), with T_k(r) = sum_j S(k, j) r^j the Touchard
+    polynomial (S: Stirling numbers of the second kind); the terms below lo are taken off one by
+    one. These are the Poisson family's moments (a zero-inflated Poisson's information from y = 1),
+    which SymPy's summation takes seconds each to find.
+    """
+    if hi != sp.oo or not (lo.is_Integer and lo >= 0) or not expr.has(sp.factorial(y)):
+        return None
+    rates = [p for p in expr.atoms(sp.Pow) if p.exp == y and not p.base.has(y)]
+    if len(rates) != 1:
+        return None
+    rate = rates[0].base
+    polynomial = sp.cancel(expr * sp.factorial(y) / rates[0])
+    if not polynomial.is_polynomial(y):
+        return None
+    coefficients = sp.Poly(polynomial, y).all_coeffs()[::-1]  # coefficient of y^k at k
+    touchard = [sp.Add(*(stirling(k, j) * rate**j for j in range(k + 1))) for k in range(len(coefficients))]
+    whole = sp.exp(rate) * sp.Add(*(c * t for c, t in zip(coefficients, touchard)))
+    below = sp.Add(*(polynomial.subs(y, v) * rate**v / sp.factorial(v) for v in range(int(lo))))
+    return whole - below
+
+
+def _first_term_apart(expr, y, lo):
+    """(expr at y = lo, expr with its conditions decided for y > lo) when conditions on y pick a
+    branch at y = lo alone (a zero-inflated Poisson's Piecewise((.., Eq(y, 0)), (.., True))), else None.
+
+    SymPy's summation gives up on a Piecewise in the summation index; from lo + 1 on a single
+    branch is live, an ordinary series (the Poisson's, for the zero-inflated information)."""
+    if lo.is_infinite or not any(c.has(y) for pw in expr.atoms(sp.Piecewise) for _, c in pw.args):
+        return None
+    t = sp.Dummy("t", integer=True, nonnegative=True)
+    after = lo + 1 + t  # every y > lo on an integer support
+
+    def decided(condition):
+        value = condition.subs(y, after)
+        return value if value in (sp.true, sp.false) else None
+
+    rest = expr.replace(
+        lambda e: isinstance(e, sp.Piecewise) and any(c.has(y) for _, c in e.args),
+        lambda e: sp.Piecewise(*((v, decided(c) if decided(c) is not None else c) for v, c in e.args)),
+    )
+    if any(c.has(y) for pw in rest.atoms(sp.Piecewise) for _, c in pw.args):
+        return None  # a condition that does not settle for every y > lo: no split
+    return expr.subs(y, lo), rest
 
 
 def total(expr, y, domain: Domain) -> sp.Expr | None:
