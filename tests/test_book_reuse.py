@@ -3,38 +3,13 @@ and pdflatex does not run when no file it reads has changed."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from book_fakes import fake_book
 
-from symlik.apps import derivations, output_cache
+from symlik.apps import derivations
 
 
 def _fake_book(monkeypatch, tmp_path):
-    calls = {"figures": [], "pdflatex": 0}
-    outputs = {"sources": {"symlik.tex": "\\input{book/intro}\n", "book/intro.tex": "intro\n"},
-               "figures": {"normal": ["normal", [], None, {}]}}
-    monkeypatch.setattr(output_cache, "produce", lambda kind, request, use_cache=True: outputs)
-
-    def draw_all(jobs, workers=None):
-        for slug, _, directory in jobs:
-            (Path(directory) / f"{slug}.pdf").write_bytes(b"%PDF-1.5 " + slug.encode())
-            calls["figures"].append(slug)
-
-    def pdflatex(out):
-        calls["pdflatex"] += 1
-        (Path(out) / "symlik.pdf").write_bytes(b"%PDF-1.5")
-        return Path(out) / "symlik.pdf", ""
-
-    monkeypatch.setattr(derivations, "_draw_all", draw_all)
-    monkeypatch.setattr(derivations, "build_pdf", pdflatex)
-    # the chapters as if cached; when not (use_cache=False), written afresh, each drawing its figures
-    monkeypatch.setattr(output_cache, "load", lambda kind, request: outputs if kind == "book" else None)
-
-    def chapters(request=None, workers=None, figures_into=None):
-        draw_all([(slug, combo, str(figures_into)) for slug, combo in outputs["figures"].items()])
-        return outputs
-
-    monkeypatch.setattr(derivations, "book_outputs", chapters)
-    return calls, outputs
+    return fake_book(monkeypatch, figures=("normal",))
 
 
 def test_nothing_changed_nothing_redone(monkeypatch, tmp_path):

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from book_fakes import fake_book
 
 from symlik.apps import derivations, output_cache
 from symlik.apps.cli import main
@@ -23,41 +24,7 @@ def _snapshot(root):
 
 
 def _fake_book(monkeypatch, fail=None):
-    """build_book with its derivations, figures and pdflatex replaced by cheap stand-ins; ``fail``
-    names the step that raises (``figure`` after one figure is drawn, ``pdflatex``, ``ctrl-c``)."""
-    calls = {"figures": [], "pdflatex": 0}
-    outputs = {"sources": {"symlik.tex": "\\input{book/intro}\n", "book/intro.tex": "intro\n"},
-               "figures": {"normal": ["normal", [], None, {}], "poisson": ["poisson", [], None, {}]}}
-    monkeypatch.setattr(output_cache, "produce", lambda kind, request, use_cache=True: outputs)
-
-    def draw_all(jobs, workers=None):
-        for slug, _, directory in jobs:
-            (Path(directory) / f"{slug}.pdf").write_bytes(b"%PDF-1.5 new " + slug.encode())
-            calls["figures"].append(slug)
-            if fail == "figure":
-                raise RuntimeError("matplotlib failed")
-
-    def pdflatex(out):
-        calls["pdflatex"] += 1
-        (Path(out) / "symlik.log").write_text("! Undefined control sequence.\n")
-        if fail == "pdflatex":
-            raise derivations.SymlikError(f"pdflatex failed (see {Path(out) / 'symlik.log'})")
-        if fail == "ctrl-c":
-            raise KeyboardInterrupt
-        (Path(out) / "symlik.pdf").write_bytes(b"%PDF-1.5 new")
-        return Path(out) / "symlik.pdf", ""
-
-    monkeypatch.setattr(derivations, "_draw_all", draw_all)
-    monkeypatch.setattr(derivations, "build_pdf", pdflatex)
-    # the chapters as if cached; when not (use_cache=False), written afresh, each drawing its figures
-    monkeypatch.setattr(output_cache, "load", lambda kind, request: outputs if kind == "book" else None)
-
-    def chapters(request=None, workers=None, figures_into=None):
-        draw_all([(slug, combo, str(figures_into)) for slug, combo in outputs["figures"].items()])
-        return outputs
-
-    monkeypatch.setattr(derivations, "book_outputs", chapters)
-    return calls, outputs
+    return fake_book(monkeypatch, figures=("normal", "poisson"), fail=fail)
 
 
 @pytest.fixture
