@@ -119,17 +119,22 @@ FAR = [  # (w, mu, sigma, y): y 1e3 standard deviations or more from every mean;
 ]
 
 
+def _one_row(backend, w, mu, sigma, y):
+    """(the backend's NLL, mpmath's) for one observation of a K-component mixture."""
+    w, mu, sigma, y = (np.array([v], dtype=float) for v in (w, mu, sigma, y))
+    got = _backend_values(_kernel(w.shape[1], backend=backend), backend, w, mu, sigma, y)[0]
+    return got, float(_mp_nll(w[0], mu[0], sigma[0], y[0]))
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax", FUSED])
 def test_far_tail_is_the_exact_large_finite_nll(backend):
     if backend == "fused":
         pytest.importorskip("numba")
     for w, mu, sigma, y in FAR:
-        w, mu, sigma, y = (np.array([v], dtype=float) for v in (w, mu, sigma, y))
         # the premise: the mixture density itself underflows to 0 in float64 (its log is -inf)
         with np.errstate(divide="ignore"):
             assert np.log(np.sum(special.softmax(w) * stats.norm.pdf(y, mu, sigma))) == -np.inf
-        got = _backend_values(_kernel(w.shape[1], backend=backend), backend, w, mu, sigma, y)[0]
-        want = float(_mp_nll(w[0], mu[0], sigma[0], y[0]))
+        got, want = _one_row(backend, w, mu, sigma, y)
         assert want > 1e5 and math.isfinite(got)
         assert abs(got - want) <= 1e-14 * want, (backend, got, want)
 
@@ -149,9 +154,7 @@ def test_logits_of_a_thousand_stay_finite_and_accurate(backend):
     if backend == "fused":
         pytest.importorskip("numba")
     for w, mu, sigma, y in LOGITS:
-        w, mu, sigma, y = (np.array([v], dtype=float) for v in (w, mu, sigma, y))
-        got = _backend_values(_kernel(w.shape[1], backend=backend), backend, w, mu, sigma, y)[0]
-        want = float(_mp_nll(w[0], mu[0], sigma[0], y[0]))
+        got, want = _one_row(backend, w, mu, sigma, y)
         # the logits themselves carry a rounding of 1e3 * 2^-53 = 1.1e-13: the NLL's condition
         assert abs(got - want) <= 1e-14 * abs(want) + 4 * 1e3 * 2.0**-53, (backend, got, want)
 

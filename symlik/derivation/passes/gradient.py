@@ -151,25 +151,15 @@ def gradient(c: Context) -> tuple[Step, ...]:
             steps += [_gradient_step(c, name, numerator, gi, (OBS, i)) for i, gi in enumerate(g.args, 1)]
             continue
         indices = (OBS, c.spec.index) if isinstance(c.symbols[name], sp.Indexed) else (OBS,)
-        steps.append(
-            Step(
-                f"The gradient with respect to {name}",
-                over_n(c.obs(g), c.n_obs),
-                reason(
-                    "Only observation ", OBS, "'s term depends on its own prediction, so the gradient of the mean "
-                    "is that term's derivative over ", c.n_obs, "; the kernel's grad() computes it from the stable "
-                    "form of the loss.",
-                ),
-                lhs=form("partial", numerator, form("sub", sp.Symbol(name), *indices)),
-            )
-        )
+        steps.append(_gradient_step(c, name, numerator, g, indices, f"The gradient with respect to {name}"))
     return tuple(steps)
 
 
-def _gradient_step(c: Context, name: str, numerator, g, indices) -> Step:
-    """The step of one component of an event input's gradient (the multivariate normal's mu_1)."""
+def _gradient_step(c: Context, name: str, numerator, g, indices, title: str | None = None) -> Step:
+    """The step of one input's gradient; by default titled as one component of an event input's
+    (the multivariate normal's mu_1)."""
     return Step(
-        f"The gradient with respect to {name}_{indices[-1]}",
+        title or f"The gradient with respect to {name}_{indices[-1]}",
         over_n(c.obs(g), c.n_obs),
         reason(
             "Only observation ", OBS, "'s term depends on its own prediction, so the gradient of the mean "
