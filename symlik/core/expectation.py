@@ -406,17 +406,7 @@ def _first_term_apart(expr, y, lo):
     branch is live, an ordinary series (the Poisson's, for the zero-inflated information)."""
     if lo.is_infinite or not any(c.has(y) for pw in expr.atoms(sp.Piecewise) for _, c in pw.args):
         return None
-    t = sp.Dummy("t", integer=True, nonnegative=True)
-    after = lo + 1 + t  # every y > lo on an integer support
-
-    def decided(condition):
-        value = condition.subs(y, after)
-        return value if value in (sp.true, sp.false) else None
-
-    rest = expr.replace(
-        lambda e: isinstance(e, sp.Piecewise) and any(c.has(y) for _, c in e.args),
-        lambda e: sp.Piecewise(*((v, decided(c) if decided(c) is not None else c) for v, c in e.args)),
-    )
+    rest = _decided_at(expr, y, lo + 1 + sp.Dummy("t", integer=True, nonnegative=True))  # any y > lo
     if any(c.has(y) for pw in rest.atoms(sp.Piecewise) for _, c in pw.args):
         return None  # a condition that does not settle for every y > lo: no split
     return expr.subs(y, lo), rest
@@ -445,11 +435,15 @@ def interior(expr, y, domain: Domain) -> sp.Expr:
     """
     t = sp.Dummy("t", positive=True)
     inside = domain.lower + t if domain.lower.is_finite is not False else domain.upper - t
-    if inside.is_finite is False:
-        return expr
+    return expr if inside.is_finite is False else _decided_at(expr, y, inside)
+
+
+def _decided_at(expr, y, point) -> sp.Expr:
+    """``expr`` with each Piecewise condition on y replaced by its truth at y = ``point`` (a symbolic
+    point standing for a whole range) where that settles it; the others are left as written."""
 
     def decided(condition):
-        value = condition.subs(y, inside)
+        value = condition.subs(y, point)
         return value if value in (sp.true, sp.false) else condition
 
     return expr.replace(
