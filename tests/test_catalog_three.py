@@ -280,3 +280,19 @@ def test_censored_normal_support_says_where_its_mass_is():
     assert "a probability mass at y = c" in spec.support.describe()
     with pytest.raises(ValueError, match="masses"):
         type(spec.support)("continuous", None, None, masses=("lower",))
+
+
+def test_censored_normal_numeric_normaliser_counts_the_mass():
+    # mass Phi(a) at y = c plus the density above it is a probability: 1 at every point, by mpmath
+    import sympy as sp
+
+    from symlik.core import expectation as E
+    from symlik.model.normalisation import numeric_total
+
+    spec = symlik.derive("censored_normal").spec
+    y = sp.Symbol("y", real=True)
+    names = {n: spec.symbol(n) for n in ("mu", "sigma", "c")}
+    density = spec.density(y, **names)
+    for mu, sigma, c in [(0.0, 1.0, 0.0), (0.3, 1.7, -0.4), (-1.2, 0.6, 0.5)]:
+        point = {names["mu"]: mu, names["sigma"]: sigma, names["c"]: c}
+        assert numeric_total(density, y, E.domain_of(spec), point) == pytest.approx(1.0, abs=1e-12)

@@ -369,8 +369,9 @@ def build_book_and_derivations(out: Path, use_cache: bool = True) -> tuple[Path,
     """`derive --all --format pdf`: derivations/ (``all_outputs``) and the book, as ``build_book``;
     returns the PDF's path and derive --all's outputs. When neither is cached, both come from one
     pool (``derivations_and_book``), which derives each variant once instead of twice."""
-    if use_cache and (output_cache.load("derive --all", {}) is not None or output_cache.load("book", {}) is not None):
-        derived = output_cache.produce("derive --all", {}, use_cache=use_cache)
+    cached = output_cache.load("derive --all", {}) if use_cache else None
+    if cached is not None or (use_cache and output_cache.load("book", {}) is not None):
+        derived = cached or output_cache.produce("derive --all", {}, use_cache=use_cache)
         return build_book(out, use_cache, derived["files"]), derived
     found: dict = {}
 

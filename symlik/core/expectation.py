@@ -377,8 +377,8 @@ def summation(expr, y, lo, hi, *, general: bool = True) -> sp.Expr | None:
 def poisson_series(expr, y, lo, hi) -> sp.Expr | None:
     """The sum over y = lo, lo + 1, ... of P(y) r^y / y!, P a polynomial, r free of y; else None.
 
-    Summing from 0, y^k r^y / y! gives e^r T_k(r), with T_k(r) = sum_j S(k, j) r^j the Touchard
-    polynomial (S: Stirling numbers of the second kind); the terms below lo are taken off one by
+    Summing from 0, y^k r^y / y! gives e^r T_k(r), with T_k(r) = sum_j stirling(k, j) r^j the Touchard
+    polynomial (Stirling numbers of the second kind); the terms below lo are taken off one by
     one. These are the Poisson family's moments (a zero-inflated Poisson's information from y = 1),
     which SymPy's summation takes seconds each to find.
     """
