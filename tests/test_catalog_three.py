@@ -275,6 +275,49 @@ def test_censored_normal_fisher_information_counts_the_mass_at_the_bound(predict
         np.testing.assert_allclose(got, _tobit_fisher(mu, sigma, c)[:k, :k], rtol=1e-9)
 
 
+def _tobit_fisher_closed_form(mu, sigma, c):
+    """The Tobit information in the standard score a = (c - mu)/sigma, by hand from the scores above
+    (the truncated moments of z phi(z) over z > a): sigma^2 I = [[phi^2/Phi + a phi + 1 - Phi,
+    a phi^2/Phi + (a^2 + 1) phi], [., a^2 phi^2/Phi + (a^3 + a) phi + 2 (1 - Phi)]], at 50 digits."""
+    with mpmath.workdps(50):
+        a = (mpmath.mpf(c) - mpmath.mpf(mu)) / mpmath.mpf(sigma)
+        s2 = mpmath.mpf(sigma) ** 2
+        if abs(a) > 1e6:  # phi(a) is below every float: only the uncensored part (a < 0) is left
+            return np.zeros((2, 2)) if a > 0 else np.diag([float(1 / s2), float(2 / s2)])
+        phi, Phi, upper = mpmath.npdf(a), mpmath.ncdf(a), mpmath.ncdf(-a)
+        off = (a * phi**2 / Phi + (a * a + 1) * phi) / s2
+        return np.array([[float((phi**2 / Phi + a * phi + upper) / s2), float(off)],
+                         [float(off), float((a * a * phi**2 / Phi + (a**3 + a) * phi + 2 * upper) / s2)]])
+
+
+# (mu, sigma, c): boosting's far tails (c = 30, mu = 25 gave nan: e^{c^2} and e^{mu^2} apart), phi(a) and
+# Phi(a) both underflowing (a = -40, -1e5), a^2 overflowing (|a| = 1e160), large close c and mu, tiny sigma
+_TOBIT_EDGES = [(25.0, 1.0, 30.0), (0.0, 1.0, 0.0), (0.0, 1.0, 40.0), (0.0, 1.0, -40.0), (0.0, 1.0, -1e5),
+                (0.0, 1.0, 1e160), (0.0, 1.0, -1e160), (1e10, 1.0, 1e10 + 1), (1e10, 1e-8, 1e10), (3.0, 1e8, -2.0),
+                (0.0, 1.0, -38.5), (0.3, 1.7, -0.4)]
+
+
+@pytest.mark.slow  # the (mu, sigma) information takes 8 s to derive
+@pytest.mark.parametrize("backend", ["numpy", "fused", "torch", "jax"])
+def test_censored_normal_compiled_fisher_is_finite_and_right_in_both_tails(backend):
+    if backend in ("torch", "jax"):
+        pytest.importorskip(backend)
+    d = symlik.derive("censored_normal", predict=("mu", "sigma"))
+    mu, sigma, c = (np.array(v) for v in zip(*_TOBIT_EDGES))
+    for target in ("fisher", "grad_hess"):
+        options = {"hessian": "fisher", "hessian_form": "full"} if target == "grad_hess" else {}
+        k = symlik.compile(d, target=target, reduction="none", backend=backend, **options)
+        inputs = {"mu": mu, "sigma": sigma, "c": c} | ({"y": c} if target == "grad_hess" else {})
+        got = k(**{name: as_backend_array(backend, v) for name, v in inputs.items()})
+        got = np.asarray(got[1] if target == "grad_hess" else got)  # grad_hess gives (gradient, Hessian)
+        for point, value in zip(_TOBIT_EDGES, got):
+            want = _tobit_fisher_closed_form(*point)
+            assert np.all(np.isfinite(value)), (backend, target, point, value)
+            # the off-diagonal at a = -38.5 is phi (a (phi/Phi + a) + 1) = 1e-324 against a diagonal of 1
+            np.testing.assert_allclose(value, want, rtol=1e-12, atol=1e-12 * np.abs(want).max(),
+                                       err_msg=f"{backend} {target} at {point}")
+
+
 def test_censored_normal_support_says_where_its_mass_is():
     spec = symlik.derive("censored_normal").spec
     assert "a probability mass at y = c" in spec.support.describe()

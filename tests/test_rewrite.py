@@ -17,6 +17,7 @@ from symlik.core.algebra import is_zero
 from symlik.compiler import _numpy_runtime
 from symlik.compiler.codegen import SymlikNumPyPrinter
 from symlik.core.functions import (
+    InverseMills,
     EVENT_J,
     DigammaMinusLog,
     GammaDeviance,
@@ -76,6 +77,11 @@ def to_exact(e):
     e = e.replace(lambda f: isinstance(f, cosm1), lambda f: f.rewrite(sp.cos))
     # erfc(u) = 1 - erf(u): SymPy's own erfc(-u) -> 2 - erfc(u) then compares term by term.
     e = e.replace(lambda f: isinstance(f, sp.erfc), lambda f: 1 - sp.erf(f.args[0]))
+    # normal_tail_ratio's cut to 0 past |a| = TAIL_UNDERFLOW, where every float rounds the branch to 0
+    # (its value there, e^(-a^2/2) a^k < e^(-1e300), is checked in test_normal_tail_cut_is_below_every_float)
+    e = e.replace(lambda f: isinstance(f, sp.Piecewise) and len(f.args) == 2 and f.args[1] == (0, True)
+                  and isinstance(f.args[0][1], sp.StrictLessThan) and f.args[0][1].rhs == rules.TAIL_UNDERFLOW,
+                  lambda f: f.args[0][0])
     # log Gamma(u) = log(Gamma(u)) for u > 0 (every argument here is positive).
     return e.replace(lambda f: isinstance(f, sp.loggamma), lambda f: sp.log(sp.gamma(f.args[0])))
 
@@ -240,6 +246,13 @@ CASES = [
     # A normal CDF as SymPy's stats writes it: log Phi.
     ("log_erfc", sp.log(sp.erf(x / sp.sqrt(2)) / 2 + sp.Rational(1, 2)), LogNdtr, ("x",),
      [(-40.0,), (-20.0,), (-9.0,), (-1.0,), (0.0,), (3.0,), (5.0,)], lambda v: mpmath.log(mpmath.ncdf(v))),
+    # phi^2/Phi + x phi + 1 - Phi (a Tobit Fisher information) as one fraction, the way simplify leaves it:
+    # e^(-x^2) / (1 + erf) is 0/0 at x = -40; in phi, 1 - Phi and phi/Phi (erfcx) it is 1.
+    ("normal_tail_ratio", sp.together(
+        sp.exp(-x**2) / (sp.pi * (1 + sp.erf(x / sp.sqrt(2)))) + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+        + (1 - sp.erf(x / sp.sqrt(2))) / 2), InverseMills, ("x",),
+     [(-40.0,), (-1e5,), (-5.0,), (0.0,), (0.3,), (5.0,), (30.0,)],
+     lambda v: mpmath.npdf(v) ** 2 / mpmath.ncdf(v) + v * mpmath.npdf(v) + mpmath.ncdf(-v)),
     ("log1mexp", sp.log(1 - sp.exp(x)), Log1mExp, ("x",), [(-1e-20,), (-1e-5,), (-0.5,), (-1.0,), (-40.0,)],
      lambda v: mpmath.log(1 - mpmath.exp(v))),
     ("log_expm1", sp.log(sp.exp(x) - 1), LogExpm1, ("x",), [(1e-20,), (1e-5,), (0.5,), (2.0,), (40.0,), (800.0,)],
@@ -320,6 +333,17 @@ def test_value_at_extreme_input(case):
             assert got == 0
         else:
             assert abs(got - want) <= 4e-15 * abs(want), f"{name}{point}: {got} vs {mpmath.nstr(want, 20)}"
+
+
+def test_normal_tail_cut_is_below_every_float():
+    # Past the cut each term normal_tail_ratio writes is a^k e^(-a^2/2) (sqrt(2 pi) phi/Phi)^j with
+    # k + j <= 4 (a Fisher information has at most 4 powers of the standard score): by mpmath, its
+    # log there is below -1e299, and the smallest float's is -745.
+    a_ = mpmath.mpf(rules.TAIL_UNDERFLOW)
+    for k_ in range(5):
+        for j_ in range(5 - k_):
+            mills = abs(a_) + 1  # phi/Phi at -a is below |a| + 1
+            assert k_ * mpmath.log(a_) - a_**2 / 2 + j_ * mpmath.log(mpmath.sqrt(2 * mpmath.pi) * mills) < -1e299
 
 
 def test_naive_forms_fail_where_the_rules_do_not():

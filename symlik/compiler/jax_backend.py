@@ -140,6 +140,7 @@ def _namespace():
         "_sigmoid": jax.nn.sigmoid,
         "_gammaln": jax.scipy.special.gammaln,
         "_erf": jax.scipy.special.erf,
+        "_erfc": jax.scipy.special.erfc,
         # num / den with 0 where den == 0 (a class weighted 0 costs 0, not nan).
         "_safe_ratio": lambda num, den: jnp.where(den == 0, 0.0, num / jnp.where(den == 0, 1.0, den)),
         "_event": _event,

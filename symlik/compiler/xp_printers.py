@@ -41,7 +41,7 @@ def _helpers(*functions, **more) -> dict:
 # jax_backend._namespace); every other stable function is lowered by
 # symlik.core.functions.basic before printing, and one that reaches the printer anyway
 # raises NotSupportedError naming the library.
-_LIBRARY_HELPERS = ("Sigmoid", "XLog1PY", "XMul", "LogGamma", "loggamma", "erf")
+_LIBRARY_HELPERS = ("Sigmoid", "XLog1PY", "XMul", "LogGamma", "loggamma", "erf", "erfc")
 
 
 class _LibraryPrinter(SymlikNumPyPrinter):

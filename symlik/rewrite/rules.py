@@ -28,6 +28,7 @@ from symlik.derivation.gradient import tidy
 from symlik.core.functions import (
     GammaDeviance,
     GammaDevianceLog,
+    InverseMills,
     LogBesselI,
     LogBesselIOverPower,
     LogBesselI0,
@@ -429,6 +430,97 @@ log_erfc_opt = Rewrite(
     "log(1 + erf(u)) is log(0) = -inf once erf(u) rounds to -1 (u < -5.9; a skew-normal loses every digit "
     "below a y = -7); log Phi and log erfc (log_ndtr, erfcx) are finite and exact in both tails",
     priority=160,
+)
+
+
+# ---------------------------------------------------------------------------
+# Ratios of normal tails: phi^2 / Phi and its kin (a censored normal's Fisher information)
+# ---------------------------------------------------------------------------
+
+
+TAIL_UNDERFLOW = 1e150  # |a| past which a^k phi(a) is below the smallest float for every k a kernel meets
+
+
+def _tail_argument(e):
+    """u when e is a product with a negative power of a sum holding erf(u) (erf of one argument
+    only, and no function but erf and exp): a ratio of Gaussian densities and normal CDFs. Else None."""
+    if not isinstance(e, sp.Mul) or not e.has(sp.exp):
+        return None
+    arguments = {f.args[0] for f in e.atoms(sp.erf)}
+    if len(arguments) != 1 or any(not isinstance(f, (sp.erf, sp.exp)) for f in e.atoms(sp.Function)):
+        return None
+    over_cdf = any(isinstance(f, sp.Pow) and f.exp.is_negative and f.base.has(sp.erf) for f in e.args)
+    return next(iter(arguments)) if over_cdf else None
+
+
+def _in_standard_score(coefficient, a):
+    """coefficient written in the standard score a (linear in one of its symbols): c^2 - 2 c mu + mu^2 + sigma^2
+    is sigma^2 (a^2 + 1), which does not cancel when c and mu are large and close."""
+    score = sp.Dummy("a")
+    for x in sorted(a.free_symbols, key=str):
+        slope = sp.diff(a, x)
+        if slope != 0 and not slope.has(x):
+            return sp.factor(sp.expand(coefficient.subs(x, x + (score - a) / slope))).subs(score, a)
+    return sp.factor(coefficient)
+
+
+def _in_tails(e):
+    """e written in phi(a), Phi(a), 1 - Phi(a) and the inverse Mills ratio phi(a)/Phi(a), a = sqrt(2) u:
+    each term's exponentials are gathered into one e^{m u^2}, and a term over Phi^j is
+    e^{(m + j) u^2} (sqrt(2 pi) phi/Phi)^j, bounded when m + j <= 0. Unchanged where a term does
+    not take that form."""
+    u = _tail_argument(e)
+    t = sp.Dummy("Phi", positive=True)  # Phi(a) = (1 + erf u) / 2
+    terms = sp.Add.make_args(sp.expand(sp.expand(e.xreplace({sp.erf(u): 2 * t - 1}))))
+    polynomial, rest = sp.S.Zero, {}
+    for term in terms:
+        term = sp.powsimp(term, combine="exp")
+        coefficient, t_power = term.as_independent(t, as_Add=False)
+        base, k = t_power.as_base_exp()
+        if t_power == 1:
+            k = 0
+        elif base != t or not k.is_Integer:
+            return e
+        exponentials = [f for f in sp.Mul.make_args(coefficient) if isinstance(f, sp.exp)]
+        coefficient = sp.Mul(*(f for f in sp.Mul.make_args(coefficient) if not isinstance(f, sp.exp)))
+        m = sp.cancel(sp.Add(*(f.args[0] for f in exponentials)) / u**2)
+        if not m.is_number or coefficient.has(sp.exp, t):
+            return e
+        if m == 0 and k >= 0:
+            polynomial += coefficient * t**k
+        elif m + max(-k, 0) > 0:  # e^{m u^2} would overflow where the whole term does not
+            return e
+        else:
+            rest[m, int(k)] = rest.get((m, int(k)), sp.S.Zero) + coefficient
+    u = sp.factor(u)
+    a = sp.factor(sp.sqrt(2) * u)
+    upper = sp.erfc(u, evaluate=False) / 2  # 1 - Phi(a), never 1 - (a number next to 1)
+    lower = sp.erfc(-u, evaluate=False) / 2  # Phi(a), never 1 + (a number next to -1)
+    if polynomial.subs(t, 1) == 0:  # vanishes where Phi = 1: in 1 - Phi, which keeps its digits as a -> inf
+        out = sp.expand(polynomial.subs(t, 1 - t)).subs(t, upper)
+    else:
+        out = polynomial.subs(t, lower)
+    tails = sp.S.Zero
+    for (m, k), coefficient in rest.items():
+        j = max(-k, 0)
+        tails += (_in_standard_score(coefficient, a) * sp.exp((m + j) * u**2)
+                  * (sp.sqrt(2 * sp.pi) * InverseMills(a)) ** j * lower ** max(k, 0))
+    if not rest:
+        return out
+    # Past |a| = 1e150 each of these terms is below e^(-1e300) and rounds to 0 in any float, while
+    # a^2 overflows, and a^2 e^(-a^2/2) would be inf * 0 = nan. The one place a rule rounds: to 0,
+    # where every float does.
+    return out + sp.Piecewise((tails, sp.Abs(a) < sp.Float(TAIL_UNDERFLOW)), (0, True))
+
+
+normal_tail_ratio_opt = Rewrite(
+    "normal_tail_ratio",
+    lambda e: _tail_argument(e) is not None,
+    _in_tails,
+    "phi(a)^2 / Phi(a) simplified as one fraction carries e^{c^2/sigma^2} and e^{mu^2/sigma^2} apart "
+    "(a censored normal's Fisher information is inf/inf = nan at c = 30, mu = 25, sigma = 1); written in "
+    "phi(a), 1 - Phi(a) and phi/Phi (erfcx), every term is bounded",
+    priority=165,
 )
 
 
