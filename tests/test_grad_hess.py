@@ -418,52 +418,67 @@ def _softmax(z):
     return softmax(z, axis=-1)
 
 
-def test_softmax_head_grad_hess_is_s_minus_y_and_s_one_minus_s():
+def _event_backend(backend):
+    if backend == "fused":
+        pytest.importorskip("numba")
+    return backend
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_softmax_head_grad_hess_is_s_minus_y_and_s_one_minus_s(backend):
     """Categorical with link="softmax": d NLL / d z_k = s_k - y_k and d^2 NLL / d z_k^2 = s_k (1 - s_k)
     (scipy's softmax is the oracle), for one-hot rows and class indices alike, weights multiplied in."""
+    _event_backend(backend)
     rng = np.random.default_rng(3)
     z = rng.normal(0, 3, (50, 4))
     labels = rng.integers(0, 4, 50)
     w = rng.uniform(0.5, 2.0, 50)
     s = _softmax(z)
     y = np.eye(4)[labels]
-    k = symlik.compile("categorical", link="softmax", target="grad_hess")
+    k = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)
+    assert k.backend == backend
     for target in (y, labels):
         g, h = k(z, target, weight=w)
         np.testing.assert_allclose(g, w[:, None] * (s - y), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(h, w[:, None] * s * (1 - s), rtol=1e-12, atol=1e-15)
-    _, fisher = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="fisher")(z, labels)
+    _, fisher = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="fisher", backend=backend)(z, labels)
     np.testing.assert_allclose(fisher, s * (1 - s), rtol=1e-12, atol=1e-15)  # free of y: the exact one
 
 
-def test_multinomial_head_grad_hess_scales_with_the_count():
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_multinomial_head_grad_hess_scales_with_the_count(backend):
+    _event_backend(backend)
     rng = np.random.default_rng(5)
     z = rng.normal(size=(30, 3))
     counts = rng.integers(0, 6, (30, 3)).astype(float)
     n = counts.sum(1)
-    g, h = symlik.compile("multinomial", link="softmax", target="grad_hess")(z, counts, n)
+    g, h = symlik.compile("multinomial", link="softmax", target="grad_hess", backend=backend)(z, counts, n)
     s = _softmax(z)
     np.testing.assert_allclose(g, n[:, None] * s - counts, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(h, n[:, None] * s * (1 - s), rtol=1e-12, atol=1e-15)
 
 
-def test_softprob_is_xgboosts_multiclass_surrogate():
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_softprob_is_xgboosts_multiclass_surrogate(backend):
     """XGBoost's multi:softprob (src/objective/multiclass_obj.cu): hess = max(2 p (1 - p) w, 1e-16)."""
+    _event_backend(backend)
     z = np.array([[0.0, 1.0, -1.0], [40.0, 0.0, -40.0]])
     labels = np.array([1, 0])
     w = np.array([1.0, 2.0])
-    g, h = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="softprob")(z, labels, weight=w)
+    g, h = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="softprob", backend=backend)(
+        z, labels, weight=w)
     s = _softmax(z)
     np.testing.assert_allclose(g, w[:, None] * (s - np.eye(3)[labels]), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(h, np.maximum(2 * s * (1 - s) * w[:, None], 1e-16), rtol=1e-12)
     assert h.min() == 1e-16  # the confident row's last class: 2 p (1 - p) underflows below the floor
-    _, lightgbm = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="multiclass")(z, labels, weight=w)
+    _, lightgbm = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="multiclass",
+                                 backend=backend)(z, labels, weight=w)
     np.testing.assert_allclose(lightgbm, 1.5 * s * (1 - s) * w[:, None], rtol=1e-12, atol=1e-16)  # K/(K - 1), K = 3
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(spec="categorical", link="softmax", hessian_form="full"), "diagonal"),
-    (dict(spec="categorical", link="softmax", backend="torch"), "backend 'numpy' only"),
+    (dict(spec="categorical", link="softmax", backend="torch"), "backends 'numpy' and 'fused' only"),
     (dict(spec="poisson", link="log", hessian="softprob"), "softmax heads only"),
 ])
 def test_softmax_head_grad_hess_refuses_what_it_does_not_compile(kwargs, message):
@@ -474,10 +489,68 @@ def test_softmax_head_grad_hess_refuses_what_it_does_not_compile(kwargs, message
         symlik.compile(spec, target="grad_hess", **kwargs)
 
 
-def test_event_grad_hess_of_a_diagonal_normal_is_per_dimension():
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_event_grad_hess_of_a_diagonal_normal_is_per_dimension(backend):
     """diag_normal's mean, per dimension: (mu - y)/sigma^2 and 1/sigma^2."""
+    _event_backend(backend)
     mu = np.array([[0.0, 1.0], [2.0, 3.0]])
     y = np.array([[1.0, 1.0], [1.0, -1.0]])
-    g, h = symlik.compile("diag_normal", target="grad_hess")(mu, y, 2.0)
+    g, h = symlik.compile("diag_normal", target="grad_hess", backend=backend)(mu, y, 2.0)
     np.testing.assert_allclose(g, (mu - y) / 4.0, rtol=1e-14)
     np.testing.assert_allclose(h, np.full_like(mu, 0.25), rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_softmax_head_grad_hess_matches_sklearn_multinomial_loss(backend):
+    """sklearn's HalfMultinomialLoss (hand-written Cython): the same gradient s - y and Hessian
+    diagonal s (1 - s), weighted, at logits up to +-700 and on enough rows that the fused loop
+    splits them over threads."""
+    loss_module = pytest.importorskip("sklearn._loss.loss")
+    _event_backend(backend)
+    from symlik.compiler import _fused_runtime
+
+    rng = np.random.default_rng(12)
+    K = 5
+    n = _fused_runtime.PARALLEL_MIN // K + 11 if backend == "fused" else 300
+    z = rng.normal(0, 4, (n, K))
+    z[:8] = [[700, 0, -700, 1, 2], [-700, -700, 0, 0, 1], [30, -30, 0, 0, 0], [1e-9, 0, 0, 0, 0],
+             [0, 0, 0, 0, 0], [40, 40, 0, -1, 1], [-30, 30, 0, 2, 1], [300, -300, 5, 6, 7]]
+    labels = rng.integers(0, K, n)
+    w = rng.uniform(0.1, 2.0, n)
+    g, h = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)(z, labels, weight=w)
+    G, H = loss_module.HalfMultinomialLoss(n_classes=K).gradient_hessian(
+        y_true=labels.astype(float), raw_prediction=z, sample_weight=w)
+    # sklearn's s - y at a confident right answer is the rounding of 1/(1 + rest) - 1 (0 or an ulp);
+    # symlik's is -rest/(1 + rest) with every digit: compared to an absolute 1e-15 there
+    np.testing.assert_allclose(g, G, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h, H, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_softmax_head_grad_hess_keeps_confident_digits_and_infinite_logits(backend):
+    """A confident right answer: s - 1 = -rest/(1 + rest) and s (1 - s), to mpmath at 50 digits,
+    where 1/(1 + 4e-18) - 1 rounds to 0; a row with +inf logits puts equal mass on them (the limit);
+    float32 rows stay float32."""
+    _event_backend(backend)
+    import mpmath
+
+    z = np.array([[40.0, 0.0, -3.0], [0.0, 38.0, 1.0], [np.inf, 0.0, np.inf], [np.inf, -np.inf, 1.0]])
+    labels = np.array([0, 1, 0, 1])
+    k = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)
+    g, h = k(z, labels)
+    with mpmath.workdps(50):
+        for row in range(2):
+            e = [mpmath.exp(mpmath.mpf(v)) for v in z[row]]
+            s = [v / sum(e) for v in e]
+            for c in range(3):
+                want_g = s[c] - (1 if c == labels[row] else 0)
+                assert abs(g[row, c] - float(want_g)) <= 1e-15 * abs(float(want_g)), (row, c, g[row, c], want_g)
+                want_h = s[c] * (1 - s[c])
+                assert abs(h[row, c] - float(want_h)) <= 1e-15 * abs(float(want_h)), (row, c, h[row, c], want_h)
+    np.testing.assert_array_equal(g[2], [-0.5, 0.0, 0.5])
+    np.testing.assert_array_equal(h[2], [0.25, 0.0, 0.25])
+    np.testing.assert_array_equal(g[3], [1.0, -1.0, 0.0])
+    np.testing.assert_array_equal(h[3], [0.0, 0.0, 0.0])
+    g32, h32 = k(z[:2].astype(np.float32), labels[:2])
+    assert g32.dtype == h32.dtype == np.float32
+    np.testing.assert_allclose(g32, g[:2], rtol=1e-6, atol=1e-7)

@@ -143,9 +143,13 @@ def _event_grad_hess(spec, backend, fixed, validate, predict, link, options, *, 
     if hessian_form != "diagonal":
         raise NotSupportedError("target 'grad_hess' of event distributions gives the Hessian's diagonal over the "
                                 "class axis only: hessian_form must be 'diagonal'")
-    nll = compile(spec, target="nll", backend=backend, reduction="none", fixed=fixed, predict=predict, link=link,
+    if backend not in ("numpy", "fused"):
+        raise NotSupportedError(f"target 'grad_hess' of event distributions compiles for backends 'numpy' and "
+                                f"'fused' only, not {backend!r}")
+    # The NumPy NLL kernel binds and checks the inputs for both; the fused one computes in its own loop.
+    nll = compile(spec, target="nll", backend="numpy", reduction="none", fixed=fixed, predict=predict, link=link,
                   options=options, validate=validate)
-    return registry.module("event_grad_hess").EventGradHessKernel(nll, hessian=hessian)
+    return registry.module("event_grad_hess").EventGradHessKernel(nll, hessian=hessian, fused=backend == "fused")
 
 
 def _wrapped(kernel, hessians: dict):

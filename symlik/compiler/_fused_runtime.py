@@ -389,3 +389,107 @@ def run(fn, n: int, C: int, args: tuple, parallel: bool) -> tuple:
         total += part
         bad = bad or part_bad
     return total, bad
+
+
+# How a boosting surrogate replaces the (weighted) Hessian entry h, by name (event_grad_hess's
+# hessian=); "exact" and "fisher" keep it.
+EVENT_SURROGATES = {
+    "exact": "h",
+    "fisher": "h",
+    "exact_clipped": "max(h, _F(0.0))",
+    "softprob": "max(_F(2.0) * h, _F(1e-16))",  # XGBoost's multi:softprob floor
+    "multiclass": "h * (K_ / (K_ - _F(1.0)))",  # LightGBM's multiclass factor
+}
+
+
+def event_entries_loop_source(fragments: dict, layouts: dict, softmax_of: str | None, weighted: bool,
+                              surrogate: str) -> str:
+    """Source of ``chunk(lo, hi, C, gout, hout, [weight,] *inputs)``: the gradient and the Hessian's
+    diagonal over the event axis of one observation per row, both ``[n, C]``, in one pass.
+
+    ``fragments`` holds the printed entries (``grad`` and ``hess``) in this component's names
+    (``v_x_k`` for event inputs, ``v_x`` for the rest); where the entries read a softmax of
+    ``softmax_of``, it is ``v_softmax_k_`` = e_k / (1 + rest), with e_k = exp(z_k - max) and rest
+    the sum of e over every entry but one maximal one, and that maximal entry is then written
+    again from its own fragments (``grad_top``, ``hess_top``), which read
+    ``v_one_minus_softmax_k_`` = rest / (1 + rest) instead: exact where the softmax rounds to 1
+    (a confident row). The loops over k have no branch, so LLVM can vectorise them. A row with a
+    +inf logit is pinned as the NumPy runtime pins it (0 at +inf, -inf elsewhere)."""
+    names = list(layouts)
+    L = []
+    w = L.append
+    w(f"def chunk(lo, hi, C, gout, hout, {'weight, ' if weighted else ''}{', '.join(names)}):")
+    w("    K_ = _F(C)")
+    w("    ebuf = np.empty(max(C, 1), _F)")
+    for n in names:
+        if layouts[n] == "s":
+            w(f"    v_{n} = _F({n})")
+    w("    for j in range(lo, hi):")
+    b = "        "
+    for n in names:
+        if layouts[n] == "a":
+            w(f"{b}v_{n} = _F({n}[j])")
+    if weighted:
+        w(f"{b}wj = _F(weight[j])")
+
+    def entry(indent, grad, hess):
+        for n in names:
+            if layouts[n] == "e":
+                w(f"{indent}v_{n}_k = _F({n}[j, k])")
+            elif layouts[n] == "i":
+                w(f"{indent}v_{n}_k = _F(k == {n}[j])  # a class index as its one-hot row")
+        w(f"{indent}g = {grad}")
+        w(f"{indent}h = {hess}")
+        if weighted:
+            w(f"{indent}g = g * wj")
+            w(f"{indent}h = h * wj")
+        w(f"{indent}h = {EVENT_SURROGATES[surrogate]}")
+        w(f"{indent}gout[j, k] = g")
+        w(f"{indent}hout[j, k] = h")
+
+    if softmax_of is None:
+        w(f"{b}for k in range(C):")
+        entry(b + "    ", fragments["grad"], fragments["hess"])
+        w("    return 0.0, False")
+        return "\n".join(L) + "\n"
+    z = softmax_of
+    w(f"{b}top = _F(_row_max({z}, j, C))")
+    w(f"{b}itop = _first_equal({z}, j, C, top)")
+    w(f"{b}if top == _INF:  # pinned: equal mass on the +inf entries, none elsewhere")
+    w(f"{b}    for k in range(C):")
+    w(f"{b}        ebuf[k] = _F(1.0) if {z}[j, k] == _INF else _F(0.0)")
+    w(f"{b}else:")
+    w(f"{b}    m = top if top > -_INF else _F(0.0)")
+    w(f"{b}    for k in range(C):")
+    w(f"{b}        ebuf[k] = _exp(_F({z}[j, k]) - m)")
+    w(f"{b}rest = _F(0.0)")
+    w(f"{b}for k in range(C):  # every e but the maximal one's (a select, not a branch)")
+    w(f"{b}    rest += ebuf[k] if k != itop else _F(0.0)")
+    w(f"{b}inv = _F(1.0) / (_F(1.0) + rest)")
+    w(f"{b}if top == -_INF:")
+    w(f"{b}    inv = _F(_NAN)  # softmax of a row of -inf only is 0/0: nan, as NumPy gives")
+    w(f"{b}for k in range(C):")
+    w(f"{b}    v_softmax_k_ = ebuf[k] * inv")
+    entry(b + "    ", fragments["grad"], fragments["hess"])
+    w(f"{b}k = itop")
+    w(f"{b}v_one_minus_softmax_k_ = rest * inv")
+    entry(b, fragments["grad_top"], fragments["hess_top"])
+    w("    return 0.0, False")  # run() takes (sum, whether a check broke)
+    return "\n".join(L) + "\n"
+
+
+def event_entries_function(fragments: dict, layouts: dict, softmax_of, label: str, precision: str, weighted: bool,
+                           surrogate: str):
+    """The jitted loop of ``event_entries_loop_source`` (compiled once per process)."""
+    key = ("event entries", tuple(sorted(fragments.items())), tuple(layouts.items()), softmax_of, precision, weighted,
+           surrogate)
+    fn = _compiled.get(key)
+    if fn is None:
+        with _lock:
+            fn = _compiled.get(key)
+            if fn is None:
+                source = event_entries_loop_source(fragments, layouts, softmax_of, weighted, surrogate)
+                ns = dict(NAMESPACES[precision])
+                exec(builtins.compile(source, f"<symlik fused grad_hess {label}>", "exec"), ns)  # noqa: S102 - generated here
+                fn = _compiled[key] = njit(error_model="numpy", nogil=True)(ns["chunk"])
+    return fn

@@ -23,8 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from symlik.compiler import grad
+import sympy as sp
+
+from symlik.compiler import grad, registry
+from symlik.compiler.kernel import apply_weight
+from symlik.compiler.scalar_codegen import ScalarPrinter
 from symlik.core.errors import NotSupportedError, UnknownNameError
+from symlik.core.functions import Softmax
 
 EVENT_HESSIANS = ("exact", "fisher", "exact_clipped", "softprob", "multiclass")
 SOFTPROB_FLOOR = 1e-16  # XGBoost's multiclass objective: hess = max(2 p (1 - p) w, 1e-16)
@@ -32,12 +37,17 @@ SOFTPROB_FLOOR = 1e-16  # XGBoost's multiclass objective: hess = max(2 p (1 - p)
 
 class EventGradHessKernel:
     """``kernel(z, y, ..., weight=None) -> (grad, hess)``, each shaped like the logits ``[..., K]``.
-    ``y`` is one-hot (or counts, for the multinomial) or class indices, as for the NLL kernel."""
+    ``y`` is one-hot (or counts, for the multinomial) or class indices, as for the NLL kernel.
 
-    def __init__(self, kernel, *, hessian: str) -> None:
+    ``fused=True`` (``backend="fused"``) computes both in one threaded pass per row (numba): the
+    row max and sum of exponentials once, then each entry from the same derived expressions,
+    printed for the loop (``_fused_runtime.event_entries_loop_source``). The NumPy NLL kernel
+    still binds, converts and checks the inputs."""
+
+    def __init__(self, kernel, *, hessian: str, fused: bool = False) -> None:
         if kernel.backend != "numpy":
-            raise NotSupportedError(f"target 'grad_hess' of event distributions compiles for backend 'numpy' only, "
-                                    f"not {kernel.backend!r}")
+            raise NotSupportedError(f"target 'grad_hess' of event distributions compiles for backends 'numpy' and "
+                                    f"'fused' only, not {kernel.backend!r}")
         if hessian not in EVENT_HESSIANS:
             raise UnknownNameError("hessian", hessian, EVENT_HESSIANS)
         if len(kernel.derivation.predicted_inputs) != 1:
@@ -52,8 +62,16 @@ class EventGradHessKernel:
         if hessian == "fisher" and any(e.has(y) for e in self._hessian_functions.expressions.values()):
             raise NotSupportedError(f"the expected Hessian of {kernel.derivation.spec.label} depends on y; "
                                     "use hessian='exact'")
+        self.fused = fused
+        self._fragments = _fused_fragments(kernel, self._hessian_functions) if fused else None
+
+    @property
+    def backend(self) -> str:
+        return "fused" if self.fused else self.kernel.backend
 
     def __call__(self, *args, weight=None, **kwargs):
+        if self.fused:
+            return self._fused_call(args, kwargs, weight)
         (g,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight)
         (h,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight, fns=self._hessian_functions)
         if self.hessian == "softprob":
@@ -65,6 +83,49 @@ class EventGradHessKernel:
             h = np.maximum(h, 0)
         return g, h
 
+    def _fused_call(self, args, kwargs, weight):
+        kernel = self.kernel
+        arrays, use_index, dtype = kernel._prepare(args, kwargs)
+        if dtype.itemsize < 4:
+            dtype = np.dtype(np.float32)  # numba has no float16: computed in float32, as the fused backend does
+        values = {**{n: arrays[n] for n in kernel.inputs}, **{n: arrays[n] for n in kernel.fixed}}
+        event = {n for n in kernel.event_inputs if n in values and not (n == "y" and use_index)}
+        obs = np.broadcast_shapes(*(a.shape[:-1] if n in event else a.shape for n, a in values.items()))
+        C = next(values[n].shape[-1] for n in event)
+        n_obs = int(np.prod(obs))
+        layouts, prepared = {}, []
+        for n, a in values.items():
+            if n in event:
+                layouts[n] = "e"
+                a = np.ascontiguousarray(np.broadcast_to(a, obs + (C,)).reshape(n_obs, C))
+            elif a.size == 1 and n_obs != 1:
+                layouts[n] = "s"
+                a = float(a.reshape(()))
+            else:
+                layouts[n] = "i" if n == "y" and use_index else "a"
+                a = np.ascontiguousarray(np.broadcast_to(a, obs).reshape(n_obs))
+            if isinstance(a, np.ndarray) and a.dtype == np.bool_:
+                a = a.view(np.uint8)
+            prepared.append(a)
+        head = ()
+        if weight is not None:
+            w = np.asarray(weight)
+            if w.shape != obs or w.dtype != dtype:  # a weight to broadcast or convert: the general rule, and its errors
+                w = apply_weight(np.ones(obs, dtype=dtype), weight, kernel.validate)
+            elif kernel.validate and not np.isfinite(w).all():
+                apply_weight(np.ones((), dtype=dtype), w, True)  # raises, naming the first non-finite weight
+            head = (np.ascontiguousarray(w.reshape(n_obs)),)
+        precision = "float32" if dtype == np.float32 else "float64"
+        rt = registry.module("fused_runtime")  # numba, imported when a fused kernel first runs
+        fn = rt.event_entries_function(self._fragments[1], layouts, self._fragments[0], kernel.label, precision,
+                                       weight is not None, self.hessian)
+        g = np.empty((n_obs, C), dtype=dtype)
+        h = np.empty((n_obs, C), dtype=dtype)
+        parallel = n_obs * C >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
+        with np.errstate(all="ignore"):
+            rt.run(fn, n_obs, C, (g, h, *head, *prepared), parallel)
+        return g.reshape(obs + (C,)), h.reshape(obs + (C,))
+
     def __getattr__(self, name):
         if name == "kernel":  # not set yet (unpickling): no recursion
             raise AttributeError(name)
@@ -72,3 +133,39 @@ class EventGradHessKernel:
 
     def __repr__(self) -> str:
         return f"<EventGradHessKernel {self.kernel.label} ({self.hessian} Hessian, diagonal); inputs {', '.join(self.inputs)}>"
+
+
+def _fused_fragments(kernel, hessian_functions) -> tuple:
+    """(the softmax's input or None, {grad, hess, grad_top, hess_top: printed entry}) for the fused
+    loop. Each entry is the derived expression with softmax(z)_k as one name; at the row's
+    maximal entry it is written in 1 - softmax(z)_k and expanded (n s - y becomes n - y - n (1 - s)),
+    which keeps the digits of a confident row."""
+    (g,) = grad.build(kernel).expressions.values()
+    (h,) = hessian_functions.expressions.values()
+    softmaxes = {f.args[0] for f in (g + h).atoms(Softmax)}
+    if len(softmaxes) > 1 or (g + h).has(sp.Sum):
+        raise NotSupportedError(f"the fused grad_hess of {kernel.derivation.spec.label} reads more than one softmax "
+                                "or a sum over the event axis; use backend='numpy'")
+    s, q = sp.Symbol("softmax_k_", positive=True), sp.Symbol("one_minus_softmax_k_", nonnegative=True)
+    plan = grad.kernel_plan(kernel)
+    printer = ScalarPrinter(event_index=plan.event_index, event_size=plan.event_size)
+    by_softmax = {f: s for f in (g + h).atoms(Softmax)}
+    at_top = {f: 1 - q for f in (g + h).atoms(Softmax)}
+    fragments = {
+        "grad": printer.doprint(g.xreplace(by_softmax)),
+        "hess": printer.doprint(h.xreplace(by_softmax)),
+        "grad_top": _terms_without_first(sp.expand(g.xreplace(at_top)), q, printer),
+        "hess_top": _terms_without_first(sp.expand(h.xreplace(at_top)), q, printer),
+    }
+    softmax_of = str(next(iter(softmaxes)).label) if softmaxes else None
+    return softmax_of, fragments
+
+
+def _terms_without_first(expr, q, printer) -> str:
+    """expr printed as (its terms free of q) + (the rest), in that order: at a confident row the
+    first group is an exact n - y (0 for a right answer) and the second is -n q, tiny; a sum in
+    SymPy's order, -q - y + 1, would round -q away against y."""
+    free, rest = expr.as_independent(q, as_Add=True)
+    if free == 0 or rest == 0:
+        return printer.doprint(expr)
+    return f"({printer.doprint(free)}) + ({printer.doprint(rest)})"

@@ -49,7 +49,8 @@ class _Printer(SymlikNumPyPrinter):
         return super()._print_Indexed(expr)
 
 
-def _plan(kernel):
+def kernel_plan(kernel):
+    """The Plan a NumPy kernel was printed from (its event index and size, its softmax inputs)."""
     return make_plan(kernel.derivation, target=kernel.target, reduction=kernel.reduction, fixed=kernel.fixed)
 
 
@@ -161,7 +162,7 @@ def build(kernel) -> GradFunctions:
     """Compile (once per kernel) the gradient and value-and-gradient functions."""
     if kernel._grad is not None:
         return kernel._grad
-    plan = _plan(kernel)
+    plan = kernel_plan(kernel)
     d = plan.derivation
     k, K = plan.event_index, plan.event_size
     grads = _stable_gradients(plan)
@@ -214,7 +215,7 @@ def diagonal_hessian_functions(kernel) -> GradFunctions:
     cached = getattr(kernel, "_hess_diag", None)
     if cached is not None:
         return cached
-    plan = _plan(kernel)
+    plan = kernel_plan(kernel)
     d = plan.derivation
     k, K = plan.event_index, plan.event_size
     exprs = {name: tidy(stabilize(gradient(gradient(plan.dense, d, name), d, name))) for name in plan.predicted}

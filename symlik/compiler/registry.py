@@ -69,6 +69,7 @@ MODULES = {
     "options": "symlik.compiler.options",  # torch-style loss options (derived symbolically)
     "derivation": "symlik.derivation",  # derive(), for a kernel that came from the cache
     "event_grad_hess": "symlik.compiler.event_grad_hess",  # grad_hess of softmax heads
+    "fused_runtime": "symlik.compiler._fused_runtime",  # numba's loops (the fused extra), for backend='fused'
 }
 
 
