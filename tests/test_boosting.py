@@ -214,13 +214,17 @@ def test_distributional_boosting_recovers_parameters(name, kwargs, truth, sample
         assert abs(np.mean(f) - np.mean(e)) <= 0.05 * np.mean(np.abs(e)) + 0.02
 
 
-def test_xgboost_reproduces_multi_softprob(data):
-    """A softmax head with XGBoost's surrogate Hessian 2 p (1 - p) reproduces multi:softprob."""
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_xgboost_reproduces_multi_softprob(data, backend):
+    """A softmax head with XGBoost's surrogate Hessian 2 p (1 - p) reproduces multi:softprob,
+    on the NumPy backend and in the fused one-pass loop."""
+    if backend == "fused":
+        pytest.importorskip("numba")
     rng, X, eta = data
     logits = np.stack([eta, -0.3 * X[:, 2], 0.4 * X[:, 3]], 1)
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     y = (rng.random(N)[:, None] > np.cumsum(p, 1)).sum(1).astype(float)  # one draw per row
-    obj = symlik_xgboost.objective("categorical", link="softmax", hessian="softprob", num_class=3)
+    obj = symlik_xgboost.objective("categorical", link="softmax", hessian="softprob", num_class=3, backend=backend)
     margin = obj.base_margin(y)
     freq = np.bincount(y.astype(int), minlength=3) / N
     np.testing.assert_allclose(np.exp(margin[0]) / np.exp(margin[0]).sum(), freq, rtol=1e-9)  # log class frequencies
