@@ -9,6 +9,7 @@ import pytest
 import scipy.stats as st
 
 import symlik
+from harness import as_backend_array
 from symlik.core.errors import NotSupportedError, SymlikError, UnknownNameError
 
 torch = pytest.importorskip("torch")
@@ -117,13 +118,16 @@ _HEAVY = {("student-t-mu-log-sigma", "fused")}
 
 @pytest.mark.parametrize(
     "case,backend",
-    [pytest.param(c, b, marks=pytest.mark.slow if (c, b) in _HEAVY else ()) for c in sorted(CASES) for b in ("numpy", "fused")],
+    [pytest.param(c, b, marks=pytest.mark.slow if (c, b) in _HEAVY else ())
+     for c in sorted(CASES) for b in ("numpy", "fused", "torch", "jax")],
 )
 def test_grad_hess_matches_torch_autograd(case, backend):
     if backend == "fused":
         pytest.importorskip("numba")
         if case not in FUSED:
             pytest.skip("the fused backend has no digamma or trigamma")
+    if backend in ("torch", "jax"):
+        pytest.importorskip(backend)
     name, kwargs, nll, draw_z, draw_y = CASES[case]
     rng = np.random.default_rng(7)
     n = 64
@@ -131,8 +135,8 @@ def test_grad_hess_matches_torch_autograd(case, backend):
     full = symlik.compile(name, target="grad_hess", hessian_form="full", backend=backend, **kwargs)
     diag = symlik.compile(name, target="grad_hess", backend=backend, **kwargs)
     G, H = _autograd(nll, columns, y)
-    g, h = full(*columns, y)
-    gd, hd = diag(*columns, y)
+    inputs = [as_backend_array(backend, a) for a in (*columns, y)]  # torch tensors, JAX arrays in float64
+    g, h, gd, hd = (np.asarray(a) for a in (*full(*inputs), *diag(*inputs)))
     P = len(columns)
     RTOL = RTOLS.get(case, 1e-8)
     if P == 1:

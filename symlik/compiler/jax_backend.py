@@ -141,6 +141,7 @@ def _namespace():
         "_gammaln": jax.scipy.special.gammaln,
         "_erf": jax.scipy.special.erf,
         "_erfc": jax.scipy.special.erfc,
+        "_trigamma": lambda x: jax.scipy.special.polygamma(1, x),  # a shape parameter's Hessian (gamma k, NB n)
         # num / den with 0 where den == 0 (a class weighted 0 costs 0, not nan).
         "_safe_ratio": lambda num, den: jnp.where(den == 0, 0.0, num / jnp.where(den == 0, 1.0, den)),
         "_event": _event,

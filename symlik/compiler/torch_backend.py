@@ -149,6 +149,7 @@ def _namespace():
         "_gammaln": torch.special.gammaln,
         "_erf": torch.special.erf,
         "_erfc": torch.special.erfc,
+        "_trigamma": lambda x: torch.special.polygamma(1, x),  # a shape parameter's Hessian (gamma k, NB n)
         # num / den with 0 where den == 0 (a class weighted 0 costs 0, not nan).
         "_safe_ratio": lambda num, den: torch.where(den == 0, torch.zeros_like(num * den), num / torch.where(den == 0, torch.ones_like(den), den)),
         "_event": _event,

@@ -130,7 +130,7 @@ class _LibraryPrinter(SymlikNumPyPrinter):
 class SymlikTorchPrinter(_LibraryPrinter):
     short_module = "torch"
     library = backend = "torch"
-    helpers = _helpers(*_LIBRARY_HELPERS, digamma="torch.special.digamma")
+    helpers = _helpers(*_LIBRARY_HELPERS, digamma="torch.special.digamma", trigamma="_trigamma")
     renames = {
         "arccos": "acos", "arcsin": "asin", "arctan": "atan", "arctan2": "atan2", "arccosh": "acosh",
         "arcsinh": "asinh", "arctanh": "atanh", "power": "pow", "pi": "pi", "e": "e",
@@ -194,7 +194,7 @@ class SymlikTorchPrinter(_LibraryPrinter):
 class SymlikJaxPrinter(_LibraryPrinter):
     short_module = "jnp"
     library = backend = "jax"
-    helpers = _helpers(*_LIBRARY_HELPERS, digamma="jax.scipy.special.digamma")
+    helpers = _helpers(*_LIBRARY_HELPERS, digamma="jax.scipy.special.digamma", trigamma="_trigamma")
     special = {
         name: f"jax.scipy.special.{name}"
         for name in ("gammaln", "digamma", "polygamma", "erf", "erfc", "i0", "i0e", "i1", "i1e", "xlogy", "xlog1py",
