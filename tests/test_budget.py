@@ -93,6 +93,7 @@ def test_derive_of_a_custom_density_is_stopped_at_the_budget_under_spawn(spawn, 
     assert time.monotonic() - started < 60  # killed at the budget, not left to finish its minutes
 
 
+@pytest.mark.slow  # 3.5 s: a spawned child imports symlik and SymPy afresh
 def test_derive_of_a_custom_density_in_a_child_returns_the_same_derivation(spawn):
     # The oracle is the Laplace density's known identity: -log p = (1/b) |y - m| + log(2b).
     spec = symlik.custom("lap_child", density="exp(-abs(y - m)/b)/(2*b)", params={"m": "real", "b": "positive"},

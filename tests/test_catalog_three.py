@@ -116,7 +116,8 @@ FAR_BOUNDS = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow), "torch", "jax"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow), "torch",
+                                     pytest.param("jax", marks=pytest.mark.slow)])  # 3-4 s each; torch covers the library path
 def test_truncated_normal_gradient_is_exact_with_a_bound_far_in_a_tail(backend):
     # The gradient of log(Phi(beta) - Phi(alpha)) holds phi/Phi of each bound; written as
     # e^{-x^2/2 - log Phi(x)} it was inf/inf = nan at x = 1e16, and it is now its own function
@@ -151,7 +152,8 @@ INFINITE_BOUNDS = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow), "torch", "jax"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow), "torch",
+                                     pytest.param("jax", marks=pytest.mark.slow)])
 def test_truncated_normal_takes_an_infinite_bound(backend):
     # a = -inf or b = inf is a half-line (the common case [0, inf) for a positive target), and both the
     # whole line: the value matches scipy's truncnorm, the gradient mpmath's, with no nan from inf - inf

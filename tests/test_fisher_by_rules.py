@@ -84,6 +84,7 @@ def test_beta_regression_fisher_through_the_logit():
     assert got == pytest.approx(float(want[0][0]), rel=1e-10)
 
 
+@pytest.mark.slow  # 4 s; test_grad_hess checks the same closed form compiled
 def test_student_t_fisher_through_the_log_scale():
     """The boosting parametrisation (mu, log sigma): I = (nu + 1)/((nu + 3) sigma^2) and 2 nu/(nu + 3)."""
     d = symlik.derive("student_t", predict=("mu", "sigma"), link={"sigma": "log"})

@@ -121,7 +121,7 @@ def test_seed_losses_match_closed_forms(dtype, n=257):
         np.testing.assert_allclose(got, want, rtol=rtol, err_msg=repr(k))
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype", [np.float64, pytest.param(np.float32, marks=pytest.mark.slow)])  # 3.5 s each
 def test_threads_over_chunks_match_closed_forms(dtype):
     from symlik.compiler._fused_runtime import PARALLEL_MIN
 

@@ -137,6 +137,7 @@ def test_kl_document_renders_its_steps():
     assert r"\operatorname{KL}" in r.to_latex()
 
 
+@pytest.mark.slow  # 4 s
 def test_vae_documents_use_derived_parts():
     gauss = symlik.vae_document("gaussian")
     bern = symlik.vae_document("bernoulli")

@@ -97,7 +97,7 @@ CASES = [
     "n", [7, pytest.param(1 << 17, marks=pytest.mark.slow)], ids=["one-chunk", "threaded"]  # each jits its own loops
 )
 @pytest.mark.parametrize("where", [0, -1], ids=["first", "last"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype", [np.float64, pytest.param(np.float32, marks=pytest.mark.slow)])  # each jits its loops
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[3]}-{c[4]}" for c in CASES])
 def test_fused_raises_with_the_rule_and_the_first_offending_index(case, dtype, where, n):
     name, options, fill, spoil, bad, words = case
