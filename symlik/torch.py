@@ -35,11 +35,12 @@ gradient by the incoming one. With ``reduction="none"`` the gradient depends on
 the incoming per-observation gradient, so backward calls the gradient with it
 as the observations' weight. In eager mode the call is a plain
 ``torch.autograd.Function`` (a custom operator's dispatch costs tens of
-microseconds a call); with ``validate=False`` and the usual inputs (CPU tensors
-of one float dtype, shaped as torch's losses take them, no ``weight``) it hands
-the tensors' memory to the generated function as ``.numpy()`` views, with no
-binding, promotion or shape rules to run, and anything else takes the kernel's
-general path, which converts, checks and raises. Under ``torch.compile``
+microseconds a call); with the usual inputs (CPU tensors of one float dtype,
+shaped as torch's losses take them, no ``weight``) it hands the tensors' memory
+to the generated function as ``.numpy()`` views, with no binding, promotion or
+shape rules to run (the values are checked on those views, unless
+``validate=False``), and anything else takes the kernel's general path, which
+converts, checks and raises. Under ``torch.compile``
 (``torch.compiler.is_compiling()``) the call is a ``torch.library`` custom
 operator with a shape-only ("fake") implementation, so the compiler (fullgraph
 included) keeps it as one opaque node instead of tracing NumPy. On other
@@ -263,8 +264,9 @@ class _EagerElementwise(torch.autograd.Function):
 class _FastPath:
     """Everything a call needs that does not depend on the call, worked out once per Loss; and
     the call itself for the common case (CPU tensors of one float dtype, the shapes torch's losses
-    take, no weight, values unchecked): the tensors' memory is handed to the generated NumPy
-    function as views, with no binding, dtype promotion or shape rules to run.
+    take, no weight): the tensors' memory is handed to the generated NumPy function as views,
+    with no binding, dtype promotion or shape rules to run, and the values are checked on those
+    views where the Loss validates.
 
     ``arrays`` returns None wherever that case does not hold, and the Loss takes the kernel's
     general path (which converts, checks and raises)."""
@@ -280,7 +282,8 @@ class _FastPath:
         # Fixed values given as Python numbers are weak, as the kernel takes them: they take the
         # arrays' dtype. Anything else (an array) goes the general way.
         plain = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in kernel.fixed.values())
-        self.enabled = plain and not kernel.validate and type(kernel) is symlik.compiler.kernel.Kernel
+        self.enabled = plain and type(kernel) is symlik.compiler.kernel.Kernel
+        self.validate = kernel.validate
         self.fixed = {dt: {n: dt.type(v) for n, v in kernel.fixed.items()} for dt in (np.dtype(np.float32), np.dtype(np.float64))}
         self._gradients = None
 
@@ -309,6 +312,10 @@ class _FastPath:
             call[name] = t.detach().numpy()
         np_dtype = call[self.names[0]].dtype
         call.update(self.fixed[np_dtype])
+        if self.validate:
+            # The kernel's own checks on views of the tensors' memory (no copy, no conversion): the
+            # same first offending index and message as the general path.
+            self.kernel._validate(call, mode == "index")
         return call, mode, tuple(obs), np_dtype
 
     def value(self, prepared) -> torch.Tensor:

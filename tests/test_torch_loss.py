@@ -306,3 +306,26 @@ def test_eager_function_and_compiled_operator_agree(name, reduction, validate):
         torch.testing.assert_close(value, theirs, rtol=1e-12, atol=1e-14)
         for a, b in zip(torch.autograd.grad(value, preds, cot), g_theirs):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("spec, kwargs, make", [
+    ("bernoulli", dict(link="logit"), lambda: (torch.zeros(5, dtype=D), torch.tensor([0.0, 1.0, 2.0, 1.0, 0.0], dtype=D))),
+    ("bernoulli", dict(link="logit"), lambda: (torch.tensor([0.0, float("nan"), 1.0], dtype=D), torch.zeros(3, dtype=D))),
+    ("categorical", dict(link="softmax"), lambda: (torch.zeros(3, 4, dtype=D), torch.tensor([0, 4, 1]))),
+    ("normal", dict(predict=("mu", "sigma")),
+     lambda: (torch.zeros(3, dtype=D), torch.tensor([1.0, 0.0, 1.0], dtype=D), torch.zeros(3, dtype=D))),
+])
+def test_the_default_loss_validates_on_its_fast_path_as_the_kernel_does(spec, kwargs, make):
+    """The default Loss checks the values on views of the tensors (no copy): the same error, rule and
+    first offending index as the NumPy kernel on the same values, with and without a gradient."""
+    inputs = make()
+    kernel = symlik.compile(spec, **kwargs)
+    with pytest.raises(symlik.ConstraintError) as expected:
+        kernel(*(t.numpy() for t in inputs))
+    loss = symlik.torch.Loss(spec, **kwargs)
+    assert loss._fast.enabled and loss._fast.arrays
+    for grad in (False, True):
+        first = inputs[0].clone().requires_grad_(grad)
+        with pytest.raises(symlik.ConstraintError) as got:
+            loss(first, *inputs[1:])
+        assert str(got.value) == str(expected.value)
