@@ -22,7 +22,6 @@ symbolically (``derivation.gradient``) and printed as NumPy event kernels
 from __future__ import annotations
 
 import numpy as np
-
 import sympy as sp
 
 from symlik.compiler import grad, registry
@@ -85,9 +84,9 @@ class EventGradHessKernel:
 
     def _fused_call(self, args, kwargs, weight):
         kernel = self.kernel
-        arrays, use_index, dtype = kernel._prepare(args, kwargs)
-        if dtype.itemsize < 4:
-            dtype = np.dtype(np.float32)  # numba has no float16: computed in float32, as the fused backend does
+        arrays, use_index, result_dtype = kernel._prepare(args, kwargs)
+        # numba has no float16: computed in float32 and returned in float16, as the fused backend does
+        dtype = np.dtype(np.float32) if result_dtype.itemsize < 4 else result_dtype
         values = {**{n: arrays[n] for n in kernel.inputs}, **{n: arrays[n] for n in kernel.fixed}}
         event = {n for n in kernel.event_inputs if n in values and not (n == "y" and use_index)}
         obs = np.broadcast_shapes(*(a.shape[:-1] if n in event else a.shape for n, a in values.items()))
@@ -106,6 +105,8 @@ class EventGradHessKernel:
                 a = np.ascontiguousarray(np.broadcast_to(a, obs).reshape(n_obs))
             if isinstance(a, np.ndarray) and a.dtype == np.bool_:
                 a = a.view(np.uint8)
+            elif isinstance(a, np.ndarray) and a.dtype == np.float16:
+                a = a.astype(np.float32)
             prepared.append(a)
         head = ()
         if weight is not None:
@@ -124,7 +125,8 @@ class EventGradHessKernel:
         parallel = n_obs * C >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
         with np.errstate(all="ignore"):
             rt.run(fn, n_obs, C, (g, h, *head, *prepared), parallel)
-        return g.reshape(obs + (C,)), h.reshape(obs + (C,))
+        return (g.reshape(obs + (C,)).astype(result_dtype, copy=False),
+                h.reshape(obs + (C,)).astype(result_dtype, copy=False))
 
     def __getattr__(self, name):
         if name == "kernel":  # not set yet (unpickling): no recursion
