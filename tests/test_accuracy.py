@@ -116,34 +116,26 @@ OVER_BOUND = _MVN_FLOAT32 | frozenset({
     ('lognormal-aft-mu-sigma', 'd loss / d mu'),
     ('lognormal-aft-mu-sigma', 'd nll / d mu'),
     ('lognormal-aft-mu-sigma', 'd nll / d sigma'),
+    # the Weibull AFT's gradients at a left-censored row (y = 0, upper = 1000, mu = sigma = 1), where the
+    # truth, d/dtheta of -log(1 - e^-e^5.91) = 1.7e-160, is the oracle's derivative of a value that
+    # rounds to 0 at each working precision; the kernel's own value there is right (its NLL rows are
+    # within the bound since the oracle settles a zero only at 320 digits)
     ('weibull-aft', 'd loss / d mu'),
     ('weibull-aft', 'd nll / d mu'),
-    ('weibull-aft', 'loss'),
-    ('weibull-aft', 'nll'),
     ('weibull-aft-mu-sigma', 'd loss / d mu'),
     ('weibull-aft-mu-sigma', 'd loss / d sigma'),
     ('weibull-aft-mu-sigma', 'd nll / d mu'),
     ('weibull-aft-mu-sigma', 'd nll / d sigma'),
-    ('weibull-aft-mu-sigma', 'loss'),
-    ('weibull-aft-mu-sigma', 'nll'),
 })
 
 
 # Kernels that return nan/inf at some grid point where the truth is finite (the same ratchet: no
 # kernel may join it). Issue 15 emptied the list; issue 14's new entries, measured from stop 27, put
-# two causes back, both owed:
-# - the multivariate normal in float32 squares z = L^-1 (y - mu) entry by entry, and z_i^2 overflows
-#   (4e38) where 1/2 |z|^2 does not (2e38): a scaled sum of squares is owed;
-# - the Weibull AFT's interval gradient multiplies -1/expm1(e^zu ...) = 0 by e^zu = inf where the upper
-#   end is 1e9 scales above the mean (0 * inf, whose limit is 0).
-NONFINITE = _MVN_FLOAT32 | frozenset({
-    ('weibull-aft', 'd loss / d mu'),
-    ('weibull-aft', 'd nll / d mu'),
-    ('weibull-aft-mu-sigma', 'd loss / d mu'),
-    ('weibull-aft-mu-sigma', 'd loss / d sigma'),
-    ('weibull-aft-mu-sigma', 'd nll / d mu'),
-    ('weibull-aft-mu-sigma', 'd nll / d sigma'),
-})
+# two causes back. One is owed: the multivariate normal in float32 squares z = L^-1 (y - mu) entry by
+# entry, and z_i^2 overflows (4e38) where 1/2 |z|^2 does not (2e38): a scaled sum of squares. The
+# Weibull AFT's interval gradients (x / expm1(-x) = -inf/inf at x = e^zl - e^zu = -inf) left the list
+# at stop 29: the rewrite x_over_expm1 writes them as one function with its limit 0 there.
+NONFINITE = _MVN_FLOAT32
 
 
 def test_every_kernel_is_within_bounds_except_the_listed_gaps():

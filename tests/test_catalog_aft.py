@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 import symlik
+from harness import as_backend_array
 
 INF = math.inf
 # name -> (XGBoost's aft_loss_distribution, scipy's law of T at (mu, sigma), F(z) and f(z) in mpmath)
@@ -188,6 +189,32 @@ def test_lognormal_interval_far_above_the_mean_keeps_its_digits():
                          mp.diff(lambda t: _mp_nll("lognormal_aft", a, b, m, t), mp.mpf(s))]
         assert abs(nll[i] - want) <= 1e-13 * abs(want), (FAR_INTERVALS[i], nll[i], want)
         np.testing.assert_allclose(grad[i], [float(w) for w in want_grad], rtol=1e-9, err_msg=str(FAR_INTERVALS[i]))
+
+
+# (y, upper, mu, sigma): intervals whose upper end is so many scales above the mean that e^zu
+# overflows (zu = 2072, 1e16) or nearly does (zu = 700): the mass is S(zl), and the gradient's
+# interval term x/expm1(-x), x = e^zl - e^zu = -inf, was -inf/inf = nan where its limit is 0
+WEIBULL_FAR_UPPER = [(1.0, 1e9, 0.0, 0.01), (3.0, 1e300, 0.0, 0.5), (1e-7, 1e8, -1e-8, 1e-8), (2.0, 5.0, 0.3, 0.002)]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused", "torch", "jax"])
+def test_weibull_interval_gradient_where_the_upper_end_overflows(backend):
+    if backend == "fused":
+        pytest.importorskip("numba")
+    elif backend in ("torch", "jax"):
+        pytest.importorskip(backend)
+    y, upper, mu, sigma = (np.array(c) for c in zip(*WEIBULL_FAR_UPPER))
+    kernel = _nll("weibull_aft", target="grad", backend=backend)
+    grad = np.asarray(kernel(**{n: as_backend_array(backend, v) for n, v in
+                                dict(mu=mu, sigma=sigma, y=y, upper=upper).items()}))
+    assert np.all(np.isfinite(grad)), grad
+    for i, (a, b, m, s) in enumerate(WEIBULL_FAR_UPPER):
+        # S(zu) = exp(-e^zu) is below exp(-e^300) at every point (mpmath cannot even form e^(e^(1.8e9))),
+        # so the NLL is -log S(zl) = e^zl: gradient -e^zl/sigma and -zl e^zl/sigma, at 50 digits
+        with mp.workdps(50):
+            zl = (mp.log(a) - m) / s
+            want = [float(-mp.exp(zl) / s), float(-zl * mp.exp(zl) / s)]
+        np.testing.assert_allclose(grad[i], want, rtol=1e-9, atol=1e-300, err_msg=f"{backend} {WEIBULL_FAR_UPPER[i]}")
 
 
 # ---------------------------------------------------------------------------

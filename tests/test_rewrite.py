@@ -17,6 +17,7 @@ from symlik.core.algebra import is_zero
 from symlik.compiler import _numpy_runtime
 from symlik.compiler.codegen import SymlikNumPyPrinter
 from symlik.core.functions import (
+    XOverExpm1Neg,
     InverseMills,
     EVENT_J,
     DigammaMinusLog,
@@ -253,6 +254,10 @@ CASES = [
         + (1 - sp.erf(x / sp.sqrt(2))) / 2), InverseMills, ("x",),
      [(-40.0,), (-1e5,), (-5.0,), (0.0,), (0.3,), (5.0,), (30.0,)],
      lambda v: mpmath.npdf(v) ** 2 / mpmath.ncdf(v) + v * mpmath.npdf(v) + mpmath.ncdf(-v)),
+    # x / (e^-x - 1): -inf/inf at x = -inf, where the limit is 0 (an interval-censored Weibull's gradient), 0/0 at 0
+    ("x_over_expm1", x / (sp.exp(-x) - 1), XOverExpm1Neg, ("x",),
+     [(-np.inf,), (-700.0,), (-3.0,), (-1e-20,), (0.0,), (1e-20,), (2.0,), (700.0,)],
+     lambda v: 0 if v == -mpmath.inf else (-1 if v == 0 else v / mpmath.expm1(-v))),
     ("log1mexp", sp.log(1 - sp.exp(x)), Log1mExp, ("x",), [(-1e-20,), (-1e-5,), (-0.5,), (-1.0,), (-40.0,)],
      lambda v: mpmath.log(1 - mpmath.exp(v))),
     ("log_expm1", sp.log(sp.exp(x) - 1), LogExpm1, ("x",), [(1e-20,), (1e-5,), (0.5,), (2.0,), (40.0,), (800.0,)],

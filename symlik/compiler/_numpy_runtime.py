@@ -205,6 +205,14 @@ def _log1mexp(x):
         return np.where(x > -0.6931471805599453, np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
 
+def _x_over_expm1_neg(x):
+    # x / expm1(-x) with its limits: 0 at x = -inf (where it is -inf/inf) and -1 at x = 0 (0/0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.true_divide(x, np.expm1(np.negative(x)))
+    out = np.where(x == -np.inf, np.zeros((), out.dtype), out)
+    return np.where(x == 0, -np.ones((), out.dtype), out)
+
+
 def _log_ratio(a, b):
     # log(a/b): the log of the quotient (half an ulp of a/b), where log a - log b would keep
     # each log's rounding; the difference of logs only where a/b under- or overflows
@@ -830,6 +838,7 @@ NAMESPACE = {
     "_inverse_mills": _inverse_mills,
     "_log_erfc": _log_erfc,
     "_log1mexp": _log1mexp,
+    "_x_over_expm1_neg": _x_over_expm1_neg,
     "_log_ratio": _log_ratio,
     "_log_expm1": _log_expm1,
     "_gather": _gather,
@@ -865,6 +874,7 @@ PRINTED_AS = {
     "InverseMills": "_inverse_mills",
     "LogErfc": "_log_erfc",
     "Log1mExp": "_log1mexp",
+    "XOverExpm1Neg": "_x_over_expm1_neg",
     "LogExpm1": "_log_expm1",
     "LogRatio": "_log_ratio",
     "erfc": "_erfc",  # as erf: math.erfc is scalar-only

@@ -806,6 +806,37 @@ class Log1mExp(sp.Function):
         return r"\log\left(1 - e^{%s}\right)" % printer._print(self.args[0])
 
 
+class XOverExpm1Neg(sp.Function):
+    """x / (e^{-x} - 1), written x / expm1(-x), with its limits where that quotient is not a number:
+    0 at x = -inf (x e^x -> 0; the quotient is -inf/inf) and -1 at x = 0 (0/0). It is the
+    derivative of log(1 - e^x) times the x it is differentiated through: an interval-censored
+    Weibull's gradient, where x = e^l - e^u is -inf once e^u overflows and the gradient is 0."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exact(self, x, **kwargs):
+        return x / (sp.exp(-x) - 1)
+
+    def _eval_rewrite_as_basic(self, x, **kwargs):
+        return sp.Piecewise((sp.S.Zero, sp.Eq(x, -sp.oo)), (sp.S.NegativeOne, sp.Eq(x, 0)), (x / expm1(-x), True))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite("exact")._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def fdiff(self, argindex=1):
+        # d/dx x / (e^-x - 1) = 1/expm1(-x) + x e^-x / expm1(-x)^2, written 1/expm1(-x) - r/expm1(x)
+        # with r this function: each term has its limit 0 at x = -inf (the second form is inf * 0 there)
+        x = self.args[0]
+        return 1 / expm1(-x) - self / expm1(x)
+
+    def _latex(self, printer):
+        x = printer._print(self.args[0])
+        return r"\frac{%s}{e^{-%s} - 1}" % (x, printer.parenthesize(self.args[0], sp.printing.precedence.PRECEDENCE["Mul"]))
+
+
 class LogRatio(sp.Function):
     """log(a/b) for a >= 0, b > 0: the log of the rounded quotient, whose error is half an ulp of
     a/b, where log a - log b keeps the rounding of each log (1e-16 of log a); log a - log b
@@ -1290,7 +1321,7 @@ class NegLogGammaLog(sp.Function):
 
 
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
-REWRITE_FUNCTIONS = (XDivY, XMul, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogBesselI, LogBesselIOverPower, BesselIRatio, LogErfc, LogNdtr, InverseMills, Log1mExp, LogExpm1, LogRatio, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit, DigammaMinusLog, GammaDeviance, GammaDevianceLog, NegLogGamma, NegLogGammaLog)
+REWRITE_FUNCTIONS = (XDivY, XMul, XExp, Log1pPositive, PowExactBase, PowM1ExactBase, Softmax, LogGamma, LogBeta, LogBinomial, LogGammaDiff, DigammaDiff, LogCosh, LogBesselI0, LogBesselI0e, BesselI1I0Ratio, LogBesselI, LogBesselIOverPower, BesselIRatio, LogErfc, LogNdtr, InverseMills, Log1mExp, XOverExpm1Neg, LogExpm1, LogRatio, NegLogPoisson, NegLogPoissonLog, NegLogBinomial, NegLogBinomialLogit, NegLogNegBinomial, NegLogNegBinomialLogit, DigammaMinusLog, GammaDeviance, GammaDevianceLog, NegLogGamma, NegLogGammaLog)
 
 
 def exact(expr: sp.Expr) -> sp.Expr:

@@ -61,6 +61,7 @@ from symlik.core.functions import (
     XLog1PY,
     XMul,
     XLogY,
+    XOverExpm1Neg,
     exact,
 )
 
@@ -1338,6 +1339,55 @@ log1p_negexp_opt = Rewrite(
     "log1p(-e^x) for x near 0 (the hurdle's truncation log(1 - e^-rate) at rate = 1e-20) is log1p(-1) = -inf; "
     "log1mexp (log(-expm1 x) above -log 2) keeps every digit there",
     priority=740,
+)
+
+def _without_exp(e, u):
+    """e / e^u where every term of e carries the factor e^u (as exp(u) or XExp(u, ...)), else None."""
+    if isinstance(e, sp.Add):
+        terms = [_without_exp(t, u) for t in e.args]
+        return None if any(t is None for t in terms) else sp.Add(*terms)
+    if isinstance(e, XExp) and e.args[0] == u:
+        return sp.Mul(*e.args[1:])
+    if isinstance(e, sp.exp) and e.args[0] == u:
+        return sp.S.One
+    if isinstance(e, sp.Mul):
+        for i, f in enumerate(e.args):
+            rest = _without_exp(f, u) if isinstance(f, (XExp, sp.exp)) else None
+            if rest is not None:
+                return sp.Mul(*e.args[:i], rest, *e.args[i + 1:])
+    return None
+
+
+def _over_own_expm1(e):
+    """(x, N / x) when e is N / expm1(-x) and N and x both carry the factor e^u of x = XExp(u, ...)
+    (or N is x itself), else None: then e = (N / x) XOverExpm1Neg(x), and N / x is free of e^u."""
+    if not isinstance(e, sp.Mul):
+        return None
+    for f in e.args:
+        if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, expm1):
+            x = -f.base.args[0]
+            numerator = sp.Mul(*(g for g in e.args if g is not f))
+            if numerator.has(x) and sp.Mul.make_args(numerator).count(x) == 1:
+                return x, numerator / x
+            coefficient, term = x.as_coeff_Mul()
+            if not isinstance(term, XExp):
+                continue
+            u = term.args[0]
+            scaled, per_unit = _without_exp(numerator, u), _without_exp(term, u)
+            if scaled is not None and per_unit is not None:
+                return x, scaled / (coefficient * per_unit)
+    return None
+
+
+x_over_expm1_opt = Rewrite(
+    "x_over_expm1",
+    lambda e: _over_own_expm1(e) is not None,
+    lambda e: _over_own_expm1(e)[1] * XOverExpm1Neg(_over_own_expm1(e)[0]),
+    "x / expm1(-x) is -inf/inf = nan once x overflows to -inf (an interval-censored Weibull's gradient with "
+    "the upper end 1e9 scales above the mean, where e^u is inf and the gradient is 0) and 0/0 at x = 0; "
+    "written as one function it takes its limits there, 0 and -1. A numerator N that carries x's own e^u "
+    "(the gradient in sigma) is (N/x) times it, with e^u cancelled out of N/x",
+    priority=745,
 )
 
 log1p_positive_opt = Rewrite(

@@ -21,7 +21,7 @@ import sympy as sp
 
 import symlik
 from symlik.apps.accuracy.grid import MAX_POINTS, as_arrays, grid
-from symlik.apps.accuracy.oracle import Oracle, converged, derivative, sensitivity, start_digits
+from symlik.apps.accuracy.oracle import ZERO_DIGITS, Oracle, converged, derivative, sensitivity, start_digits
 
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 DTYPE_NAMES = {np.float64: "float64", np.float32: "float32"}
@@ -147,7 +147,7 @@ def measure(d, dtype=np.float64, max_points=None, details=False) -> list[Result]
         res = Result(d.slug, target, DTYPE_NAMES[dtype], rtol=rtol)
         for i, p in enumerate(pts):
             digits = start_digits(p)
-            truth = converged(lambda: value_fn(p), digits)
+            truth = converged(lambda: value_fn(p), digits, zero_digits=ZERO_DIGITS)
             if not mpmath.isfinite(truth) or abs(truth) > np.finfo(dtype).max:
                 res.skipped += 1
                 continue
