@@ -197,7 +197,8 @@ def test_lognormal_interval_far_above_the_mean_keeps_its_digits():
 WEIBULL_FAR_UPPER = [(1.0, 1e9, 0.0, 0.01), (3.0, 1e300, 0.0, 0.5), (1e-7, 1e8, -1e-8, 1e-8), (2.0, 5.0, 0.3, 0.002)]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused", "torch", "jax"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow),  # numba: 22 s to compile
+                                     "torch", pytest.param("jax", marks=pytest.mark.slow)])
 def test_weibull_interval_gradient_where_the_upper_end_overflows(backend):
     if backend == "fused":
         pytest.importorskip("numba")
