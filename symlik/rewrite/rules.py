@@ -501,13 +501,13 @@ def _in_tails(e):
         out = sp.expand(polynomial.subs(t, 1 - t)).subs(t, upper)
     else:
         out = polynomial.subs(t, lower)
+    if not rest:
+        return out
     tails = sp.S.Zero
     for (m, k), coefficient in rest.items():
         j = max(-k, 0)
         tails += (_in_standard_score(coefficient, a) * sp.exp((m + j) * u**2)
                   * (sp.sqrt(2 * sp.pi) * InverseMills(a)) ** j * lower ** max(k, 0))
-    if not rest:
-        return out
     # Past |a| = 1e150 each of these terms is below e^(-1e300) and rounds to 0 in any float, while
     # a^2 overflows, and a^2 e^(-a^2/2) would be inf * 0 = nan. The one place a rule rounds: to 0,
     # where every float does.
@@ -1341,6 +1341,7 @@ log1p_negexp_opt = Rewrite(
     priority=740,
 )
 
+
 def _without_exp(e, u):
     """e / e^u where every term of e carries the factor e^u (as exp(u) or XExp(u, ...)), else None."""
     if isinstance(e, sp.Add):
@@ -1367,7 +1368,7 @@ def _over_own_expm1(e):
         if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, expm1):
             x = -f.base.args[0]
             numerator = sp.Mul(*(g for g in e.args if g is not f))
-            if numerator.has(x) and sp.Mul.make_args(numerator).count(x) == 1:
+            if x in sp.Mul.make_args(numerator):
                 return x, numerator / x
             coefficient, term = x.as_coeff_Mul()
             if not isinstance(term, XExp):
@@ -1379,10 +1380,15 @@ def _over_own_expm1(e):
     return None
 
 
+def _x_over_expm1_value(e):
+    x, factor = _over_own_expm1(e)
+    return factor * XOverExpm1Neg(x)
+
+
 x_over_expm1_opt = Rewrite(
     "x_over_expm1",
     lambda e: _over_own_expm1(e) is not None,
-    lambda e: _over_own_expm1(e)[1] * XOverExpm1Neg(_over_own_expm1(e)[0]),
+    _x_over_expm1_value,
     "x / expm1(-x) is -inf/inf = nan once x overflows to -inf (an interval-censored Weibull's gradient with "
     "the upper end 1e9 scales above the mean, where e^u is inf and the gradient is 0) and 0/0 at x = 0; "
     "written as one function it takes its limits there, 0 and -1. A numerator N that carries x's own e^u "
