@@ -171,6 +171,11 @@ def _finite_or_inf(a, arrays):
     return np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
 
 
+# No nan, told by one sum (a nan carries into it; so does inf - inf, which is then looked at
+# entry by entry); the caller quiets overflow and invalid.
+_finite_or_inf.quick_ok = lambda a: a.dtype.kind != "f" or not math.isnan(a.sum())
+
+
 def _class_index_check(y, arrays):
     ref = next(a for n, a in arrays.items() if n != "y" and a.ndim)
     C = ref.shape[-1]
@@ -205,10 +210,15 @@ def support_check(s: Support):
                 bad |= _counts_vector_violations(y, arrays.get(s.upper) if isinstance(s.upper, str) else s.upper)
         return bad
 
-    if s.kind == "continuous" and not isinstance(s.lower, str) and not isinstance(s.upper, str):
+    if s.kind in ("continuous", "discrete") and not isinstance(s.lower, str) and not isinstance(s.upper, str):
         # finite and within numeric bounds, by min and max (an open edge whose density is finite
-        # fails here, and is then looked at entry by entry)
-        check.quick_ok = lambda y: within_bounds(y, s.lower, s.upper, s.open_lower, s.open_upper)
+        # fails here, and is then looked at entry by entry); counts are whole numbers besides
+        def quick_ok(y):
+            if not within_bounds(y, s.lower, s.upper, s.open_lower, s.open_upper):
+                return False
+            return s.kind == "continuous" or y.dtype.kind in "biu" or bool((np.floor(y) == y).all())
+
+        check.quick_ok = quick_ok
     rule = {
         "onehot": "be one-hot or a probability vector over the last axis",
         "simplex": "lie on the probability simplex over the last axis",

@@ -113,6 +113,13 @@ class Kernel:
         self.shape = tuple(shape)  # per-observation shape of the value
         self.formula = formula
         self._grad = None  # the gradient functions, generated on first use (compiler/grad.py)
+        # A training loop calls with arrays of the same shapes and dtypes every step: after one
+        # full call, such a call skips the binding, conversion and shape rules (``RepeatCall``).
+        # Only the NumPy evaluation below is remembered; a backend with its own keeps its path.
+        cls = type(self)
+        self._repeatable = (cls._elementwise_arrays is Kernel._elementwise_arrays
+                            and cls._call_arrays is Kernel._call_arrays and cls.__call__ is Kernel.__call__)
+        self._repeat = None
         if not predicted and "y" in inputs:  # (a kernel built by hand: the inputs before y are predicted)
             predicted = inputs[: inputs.index("y")]
         self.predicted = tuple(predicted)
@@ -199,8 +206,10 @@ class Kernel:
                 continue
             constraint, _ = check
             quick_ok = getattr(constraint, "quick_ok", None)
-            if quick_ok is not None and quick_ok(a):
-                continue
+            if quick_ok is not None:
+                with np.errstate(over="ignore", invalid="ignore"):  # (its sum may overflow: then it says no)
+                    if quick_ok(a):
+                        continue
             bad = constraint(a, arrays) if callable(constraint) else constraint.violations(a)
             if np.any(bad):
                 idx = tuple(int(i) for i in np.argwhere(bad)[0]) if np.ndim(bad) else ()
@@ -268,12 +277,19 @@ class Kernel:
     def __call__(self, *args, weight=None, **kwargs):
         """The reduced loss. With ``weight``, ``"mean"`` still divides by the number of
         observations, as torch's binary_cross_entropy does."""
+        if weight is None and not kwargs and self._repeat is not None:
+            value = self._repeat.call(args)
+            if value is not MISS:
+                return value
         bound = self._bind(args, kwargs)
         if _has_dask(bound):
             return lazy_call(self, bound, weight)
         arrays = self._arrays(bound)
         if weight is None:
-            return self._call_arrays(arrays)
+            value = self._call_arrays(arrays)
+            if self._repeat is None and self._repeatable and not kwargs:
+                self._repeat = RepeatCall.remember(self, args, arrays)
+            return value
         return self._reduce_values(self._apply_weight(self._elementwise_arrays(arrays), weight))
 
     # Backends override these three: evaluate bound arrays, and reduce.
@@ -435,6 +451,75 @@ class Kernel:
             f'<div class="symlik-kernel"><b>symlik kernel</b> <code>{escape_html(self.label)}</code>'
             f"<table>{table}</table><div>\\[{escape_html(formula)}\\]</div></div>"
         )
+
+
+MISS = object()  # RepeatCall.call's answer where the general path must run
+
+
+class RepeatCall:
+    """A NumPy kernel's call with the input shapes and dtypes of the call that made it.
+
+    The general path binds the inputs by name, converts dtypes and applies the shape
+    rules on every call: about 10 us, twice a batch of 32's loss. A call whose plain
+    arrays have the shapes and dtypes of a call that passed those steps would reach the
+    same conclusions, so this one checks only that, and the values (when validating) by
+    each input's cheap whole-array test. Anything else (a new shape, a Python scalar, a
+    value a cheap test cannot pass) is a MISS, and the general path runs, raising or
+    computing as it always does.
+    """
+
+    __slots__ = ("kernel", "signature", "function", "fixed", "quick", "dtype", "validated")
+
+    def __init__(self, kernel, signature, function, fixed, quick, dtype):
+        self.kernel, self.signature, self.function = kernel, signature, function
+        self.fixed, self.quick, self.dtype = fixed, quick, dtype
+        self.validated = kernel.validate  # (a kernel whose ``validate`` is switched later misses)
+
+    @classmethod
+    def remember(cls, kernel: Kernel, args: tuple, arrays: dict):
+        """The plan of a call that has just passed the general path, or None where its
+        inputs are not all plain arrays given by position or a value check has no cheap test."""
+        if len(args) != len(kernel.inputs) or any(type(a) is not np.ndarray for a in args):
+            return None
+        if any(arrays[n] is not a for n, a in zip(kernel.inputs, args)):
+            return None  # (converted: an integer count beside float32 predictions becomes float32)
+        use_index = kernel._use_index(arrays)
+        quick = []
+        if kernel.validate:
+            for i, name in enumerate(kernel.inputs):
+                check = kernel._checks.get("y_index" if (name == "y" and use_index) else name)
+                if check is None:
+                    continue
+                test = getattr(check[0], "quick_ok", None)
+                if test is None:
+                    return None  # (class indices, vectors on the simplex: checked entry by entry)
+                quick.append((i, test))
+            if any(n in kernel._checks for n in kernel.fixed):
+                return None
+        signature = tuple((a.shape, a.dtype) for a in args)
+        function = kernel._functions["index" if use_index else "dense"]
+        fixed = {n: arrays[n] for n in kernel.fixed}  # (converted to the arrays' dtype once)
+        return cls(kernel, signature, function, fixed, tuple(quick), kernel._result_dtype(arrays, use_index))
+
+    def call(self, args: tuple):
+        kernel = self.kernel
+        if len(args) != len(self.signature) or kernel.validate is not self.validated:
+            return MISS
+        for a, (shape, dtype) in zip(args, self.signature):
+            if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype:
+                return MISS
+        if self.quick:
+            with np.errstate(over="ignore", invalid="ignore"):  # (a test's sum may overflow: then it says no)
+                for i, test in self.quick:
+                    if not test(args[i]):
+                        return MISS  # the general path looks entry by entry: it raises, or the values pass
+        with np.errstate(over="ignore", under="ignore"):
+            out = self.function(*args, **self.fixed)
+        if type(out) is not np.ndarray or not out.ndim:
+            out = np.asarray(out, dtype=self.dtype)  # (a value that depends on no array input)
+        if kernel.reduction == "none":
+            return out
+        return reduce_observations(out, kernel.reduction, len(kernel.shape))
 
 
 def _has_dask(bound: dict) -> bool:

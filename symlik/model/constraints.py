@@ -265,11 +265,16 @@ class IntervalOrInfinity(Interval):
 
 def within_bounds(v: np.ndarray, lower, upper, open_lower: bool, open_upper: bool) -> bool:
     """Every entry of ``v`` finite and within the bounds (None: unbounded), told by its min and
-    max; False where either is nan or infinite (the caller then looks entry by entry)."""
+    max; False where either is nan or infinite (the caller then looks entry by entry). The
+    caller quiets overflow and invalid: an unbounded ``v`` is told by one sum, which may overflow."""
     if v.dtype.kind not in "biuf":
         return False
     if v.size == 0:
         return True
+    if lower is None and upper is None:
+        # One reduction: the sum is finite only if every entry is (a nan or an infinity carries
+        # into it). A sum that overflows says False, and the caller looks entry by entry.
+        return v.dtype.kind != "f" or math.isfinite(v.sum())
     lo, hi = float(v.min()), float(v.max())  # Python floats: math.isfinite is 20x np.isfinite on a scalar
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return False
