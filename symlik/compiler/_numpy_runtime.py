@@ -6,6 +6,7 @@ on first use: they are vectorised ufuncs with float32 and float64 loops."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 
 import numpy as np
@@ -38,12 +39,44 @@ def _logsumexp(z):
     return (m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True)))[..., 0]
 
 
+_SAME_ROWS = contextvars.ContextVar("symlik_same_rows", default=None)
+
+
+class _same_rows:
+    """``with _same_rows():`` around a generated function's body (``codegen.share_rows``): inside
+    it, ``_shifted_and_rest`` of one logits array is computed once, where a softmax head's value
+    and gradient each ask for it (its row max, exponentials and sums are most of their time).
+    The memo lives for the block only, and holds each array it keys by id, so no id is reused
+    within it and no later call sees values computed before its inputs changed."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self):
+        self.token = _SAME_ROWS.set({})
+
+    def __exit__(self, *exc):
+        _SAME_ROWS.reset(self.token)
+
+
 def _shifted_and_rest(z):
     """(m, d, e, rest, clean) of rows of logits: m the row max (0 for a row of -inf only), d = z - m, exactly 0 at each maximal entry,
     e = exp(d), and rest = sum(e) - 1 without the subtraction: the sum over d < 0 plus the
     maximal entries beyond one (each exp(0) = 1 exactly). log1p(rest) keeps the digits of a rest
     of 9e-14 that log(sum(e)) rounds away. A row with +inf entries is pinned to its limit
-    (_pin_infinite_rows); a row of -inf only gives rest = -1; clean is False if either occurs."""
+    (_pin_infinite_rows); a row of -inf only gives rest = -1; clean is False if either occurs.
+    The callers never write into what it returns (it may be shared: ``_same_rows``)."""
+    memo = _SAME_ROWS.get()
+    if memo is not None:
+        hit = memo.get(id(z))
+        if hit is not None and hit[0] is z:
+            return hit[1]
+        found = _shifted_and_rest_of(z)
+        memo[id(z)] = (z, found)
+        return found
+    return _shifted_and_rest_of(z)
+
+
+def _shifted_and_rest_of(z):
     z = np.asarray(z)
     m = z.max(axis=-1, keepdims=True)  # the method: np.max's wrapper costs 3 us a call on a batch of 32
     clean = bool(np.isfinite(m).all())
@@ -90,15 +123,14 @@ def _logsumexp_minus(z, zy):
     # (max - z_y) + log1p(sum of exp(z - max) over all but one argmax): for the argmax class the
     # first term is exactly 0, and log1p keeps the digits that log(1 + 9e-14) would round away
     # (logits [30, 0, -30] with the first class true: 9.4e-14, not 30 + log(1 + ...) - 30).
-    m = np.max(z, axis=-1, keepdims=True)
-    if np.any(m == np.inf):
+    m, _, _, rest, clean = _shifted_and_rest(z)  # (shared with the gradient's: _same_rows)
+    if not clean:
         # A row with +inf logits: its limit is log(number of +inf entries) when z_y is one of
-        # them (softmax spreads evenly over them), +inf otherwise. The row as 0 (at +inf) and
-        # -inf (elsewhere) gives exactly that, where inf - inf would be nan.
-        top = m == np.inf
-        z = np.where(top, np.where(z == np.inf, 0.0, -np.inf), z)
-        zy = np.where(top[..., 0], np.where(zy == np.inf, 0.0, -np.inf), zy)
-    m, _, _, rest, clean = _shifted_and_rest(z)  # rows pinned above: a row of -inf only is left
+        # them (softmax spreads evenly over them), +inf otherwise. _shifted_and_rest pinned the
+        # row to 0 (at +inf) and -inf (elsewhere); z_y pinned alike gives exactly that, where
+        # inf - inf would be nan. (A row of -inf only is left: its nan is the answer.)
+        top = np.max(z, axis=-1) == np.inf
+        zy = np.where(top, np.where(zy == np.inf, 0.0, -np.inf), zy)
     with _quiet_unless(clean):
         return (m[..., 0] - zy) + np.log1p(rest[..., 0])
 
@@ -849,6 +881,7 @@ NAMESPACE = {
     "_log_ratio": _log_ratio,
     "_log_expm1": _log_expm1,
     "_gather": _gather,
+    "_same_rows": _same_rows,
 }
 
 

@@ -551,22 +551,38 @@ def gather_targets(expr: sp.Expr, y_base: sp.IndexedBase, k: sp.Symbol) -> sp.Ex
     return expr.replace(lambda e: isinstance(e, sp.Sum), one)
 
 
-def function_source(fname, expr, inputs, *, printer, event_size_from=None, gathers=(), pinned=()):
+# The runtime helpers that start from _shifted_and_rest (a softmax's row max and sums).
+ROW_HELPERS = ("_neg_log_softmax(", "_scaled_softmax_minus(", "_logsumexp_minus(")
+
+
+def share_rows(body: list[str]) -> list[str]:
+    """A function body that calls the row helpers more than once, inside ``with _same_rows():``
+    (``_numpy_runtime``): a softmax head's value and gradient then compute the row max and
+    the sums of exponentials of one logits array once (a third of a 256 x 10 value and
+    gradient). Other bodies are returned as they are."""
+    text = "\n".join(body)
+    if sum(text.count(h) for h in ROW_HELPERS) < 2:
+        return body
+    return ["with _same_rows():", *(f"    {line}" for line in body)]
+
+
+def function_source(fname, expr, inputs, *, printer, event_size_from=None, gathers=(), pinned=(), shared_rows=False):
     """Python source of ``def fname(*inputs): return <expr>`` (elementwise per observation).
     ``pinned``: logits the value sees only through their softmax (symlik.compiler.shift), whose
-    rows with +inf entries are pinned to their limit first."""
+    rows with +inf entries are pinned to their limit first. ``shared_rows``: the NumPy runtime's
+    row helpers share their work (``share_rows``)."""
     body = printer.doprint(expr)
-    lines = [f"def {fname}({', '.join(inputs)}):"]
-    lines += [f"    {name} = _pin_infinite_rows({name})" for name in pinned]
+    lines = [f"{name} = _pin_infinite_rows({name})" for name in pinned]
     if event_size_from is not None and printer.event_size is not None and expr.has(printer.event_size):
-        lines.append(f"    {printer.event_size} = {event_size_from}.shape[-1]")
+        lines.append(f"{printer.event_size} = {event_size_from}.shape[-1]")
     for name in sorted(printer.used_event_arrays):
-        lines.append(f"    {name}_e = _event({name})")
+        lines.append(f"{name}_e = _event({name})")
     for name in gathers:
         if f"{name}{GATHER_SUFFIX}" in body:
-            lines.append(f"    {name}{GATHER_SUFFIX} = _gather({name}, y)")
-    lines.append(f"    return {body}")
-    return "\n".join(lines) + "\n"
+            lines.append(f"{name}{GATHER_SUFFIX} = _gather({name}, y)")
+    lines.append(f"return {body}")
+    body_lines = share_rows(lines) if shared_rows else lines
+    return "\n".join([f"def {fname}({', '.join(inputs)}):", *(f"    {line}" for line in body_lines)]) + "\n"
 
 
 def stacked_source(fname, entries, shape, inputs, *, printer):
@@ -586,12 +602,13 @@ def generate(plan, printer_class=SymlikNumPyPrinter) -> str:
 
     if plan.broadcast:  # a vector, a matrix, or a number that must be one per observation
         return stacked_source("dense", plan.entries, plan.shape, plan.args, printer=printer())
+    shared_rows = printer_class is SymlikNumPyPrinter  # (the helper is the NumPy runtime's)
     source = function_source("dense", plan.dense, plan.args, printer=printer(), event_size_from=plan.first_event,
-                             pinned=plan.softmax_inputs)
+                             pinned=plan.softmax_inputs, shared_rows=shared_rows)
     if plan.index is not None:
         source += "\n\n" + function_source(
             "index", plan.index, plan.args, printer=printer(), event_size_from=plan.first_event,
-            gathers=[n for n in plan.event_inputs if n != "y"],
+            gathers=[n for n in plan.event_inputs if n != "y"], shared_rows=shared_rows,
         )
     return source
 

@@ -22,7 +22,7 @@ from symlik.derivation.gradient import gradient, tidy
 from symlik.core.functions import Log1pPositive, LogSumExp, PowExactBase, Softplus
 from symlik.rewrite.rules import stabilize
 from symlik.compiler import _numpy_runtime
-from symlik.compiler.codegen import GATHER_SUFFIX, SymlikNumPyPrinter, gather_targets, softmax_minus_form
+from symlik.compiler.codegen import GATHER_SUFFIX, SymlikNumPyPrinter, gather_targets, share_rows, softmax_minus_form
 from symlik.compiler.kernel import apply_weight, reduce_observations
 from symlik.compiler.plan import make_plan
 
@@ -154,7 +154,8 @@ def _function(fname, args, body, returns):
         # taken too (pi = 0, y > 0); their warnings are those of branches not taken, as in
         # _branches itself. The values taken are unaffected.
         body = ['with np.errstate(divide="ignore", invalid="ignore", over="ignore"):', *(f"    {b}" for b in body)]
-    lines = [f"def {fname}({', '.join(args)}):", *(f"    {b}" for b in body), f"    return {returns}"]
+    body = share_rows([*body, f"return {returns}"])
+    lines = [f"def {fname}({', '.join(args)}):", *(f"    {b}" for b in body)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,14 +1,18 @@
-"""A NumPy kernel's repeated call (issue 12, item 4): after one full call, a call with plain arrays
-of the same shapes and dtypes skips the binding, conversion and shape rules. These tests check that
-the shortcut changes no answer: values against closed forms written here (MSE, softplus BCE,
-scipy's Poisson log-pmf), and every error the general path raises still raised on a later call.
+"""The NumPy call path's shortcuts (issue 12, item 4), each checked to change no answer.
+
+- A repeated call: after one full call, a call with plain arrays of the same shapes and dtypes
+  skips the binding, conversion and shape rules. Values against closed forms written here (MSE,
+  softplus BCE, scipy's Poisson log-pmf); every error the general path raises still raised later.
+- Shared rows: a softmax head's value and gradient compute the row max and sums once per call.
+  Values and gradients against scipy's logsumexp and softmax, with the logits changed in place
+  between calls (nothing computed for one call may be seen by the next).
 """
 
 import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 import symlik
 from symlik.core.errors import ConstraintError, SymlikError
@@ -110,3 +114,19 @@ def test_a_repeated_call_raises_no_warning_where_a_quick_test_overflows():
     with np.errstate(all="raise"):
         mse(mu, y)
         np.testing.assert_array_equal(mse(mu, y), np.zeros(4))
+
+
+@pytest.mark.parametrize("targets", ["index", "probability"])
+def test_softmax_value_and_gradient_share_rows_within_a_call_only(targets):
+    ce = symlik.compile("categorical", link="softmax")
+    z = RNG.normal(size=(16, 5)) * 4
+    index = RNG.integers(0, 5, 16)
+    y = index if targets == "index" else np.eye(5)[index] * 0.7 + 0.06
+    for _ in range(3):
+        value, (grad,) = ce.value_and_grad(z, y)
+        onehot = np.eye(5)[y] if targets == "index" else y
+        want = np.mean(special.logsumexp(z, axis=-1) - np.sum(onehot * z, axis=-1))  # (targets sum to 1)
+        assert value == pytest.approx(want, rel=1e-13)
+        np.testing.assert_allclose(grad, (special.softmax(z, axis=-1) - onehot) / 16, rtol=1e-12, atol=1e-17)
+        z *= -1.5  # the same array, new values: the next call must not reuse this call's rows
+        z[3, 2] = 0.25
