@@ -531,6 +531,68 @@ def test_softmax_head_grad_hess_matches_sklearn_multinomial_loss(backend):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_head_grad_hess_writes_into_out_as_sklearn_does(backend, dtype):
+    """out=(grad, hess), as sklearn's gradient_out/hessian_out: the results written into the
+    caller's arrays (sklearn's own, into its preallocated arrays, the oracle), returned as them,
+    and rewritten on the next call; a float32 pair takes float64 results, rounded."""
+    loss_module = pytest.importorskip("sklearn._loss.loss")
+    _event_backend(backend)
+    rng = np.random.default_rng(21)
+    n, K = 40, 4
+    kernel = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)
+    loss = loss_module.HalfMultinomialLoss(n_classes=K)
+    g_out, h_out = np.full((n, K), np.nan, dtype), np.full((n, K), np.nan, dtype)
+    G, H = np.empty((n, K)), np.empty((n, K))
+    for _ in range(2):
+        z, labels, w = rng.normal(0, 3, (n, K)), rng.integers(0, K, n), rng.uniform(0.1, 2.0, n)
+        g, h = kernel(z, labels, weight=w, out=(g_out, h_out))
+        assert g is g_out and h is h_out
+        loss.gradient_hessian(y_true=labels.astype(float), raw_prediction=z, sample_weight=w,
+                              gradient_out=G, hessian_out=H)
+        rtol = 1e-12 if dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(g_out, G, rtol=rtol, atol=1e-15)
+        np.testing.assert_allclose(h_out, H, rtol=rtol, atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def test_grad_hess_out_of_another_shape_is_refused_before_anything_is_written(backend):
+    _event_backend(backend)
+    z, labels = np.zeros((6, 3)), np.zeros(6, dtype=int)
+    head = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)
+    scalar = symlik.compile("normal", target="grad_hess", predict=["mu", "sigma"],
+                            link={"mu": "identity", "sigma": "log"}, backend=backend)
+    g_keep = np.full((6, 3), 7.0)
+    with pytest.raises(SymlikError, match=r"out's hess array must be .* shape \(6, 3\); got shape \(6, 2\)"):
+        head(z, labels, out=(g_keep, np.empty((6, 2))))
+    assert (g_keep == 7.0).all()
+    with pytest.raises(SymlikError, match=r"out must be a pair of NumPy arrays \(grad, hess\)"):
+        head(z, labels, out=g_keep)
+    with pytest.raises(SymlikError, match=r"out's grad array must be .* shape \(6, 2\)"):
+        scalar(np.zeros(6), np.zeros(6), np.ones(6), out=(np.empty((6, 2), dtype=int), np.empty((6, 2))))
+    readonly = np.empty((6, 2))
+    readonly.flags.writeable = False
+    with pytest.raises(SymlikError, match="read-only"):
+        scalar(np.zeros(6), np.zeros(6), np.ones(6), out=(np.empty((6, 2)), readonly))
+
+
+def test_scalar_grad_hess_writes_into_out():
+    """A normal (mu, log sigma) model: the gradient and Hessian diagonal by hand,
+    (mu - y)/s^2, 1 - r^2 and 1/s^2, 2 r^2 with r = (y - mu)/s, written into the caller's arrays."""
+    rng = np.random.default_rng(3)
+    mu, log_s, y = rng.normal(size=30), rng.normal(0, 0.5, 30), rng.normal(size=30)
+    kernel = symlik.compile("normal", target="grad_hess", predict=["mu", "sigma"],
+                            link={"mu": "identity", "sigma": "log"})
+    out = (np.empty((30, 2)), np.empty((30, 2)))
+    g, h = kernel(mu, log_s, y, out=out)
+    assert g is out[0] and h is out[1]
+    s = np.exp(log_s)
+    r = (y - mu) / s
+    np.testing.assert_allclose(g, np.stack([(mu - y) / s**2, 1 - r**2], 1), rtol=1e-13)
+    np.testing.assert_allclose(h, np.stack([1 / s**2, 2 * r**2], 1), rtol=1e-13)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "fused"])
 def test_softmax_head_grad_hess_keeps_confident_digits_and_infinite_logits(backend):
     """A confident right answer: s - 1 = -rest/(1 + rest) and s (1 - s), to mpmath at 50 digits,
     where 1/(1 + 4e-18) - 1 rounds to 0; a row with +inf logits puts equal mass on them (the limit);

@@ -52,8 +52,9 @@ def compile(
         ``"grad_hess"`` gives, per observation, the NLL's gradient and Hessian in the
         predicted inputs (the link's pre-activations), as a gradient-boosting objective
         needs them: the kernel returns ``(grad, hess)``, ``[..., P]`` each (the Hessian's
-        diagonal) or ``[..., P]`` and ``[..., P, P]`` with ``hessian_form="full"``.
-        See ``symlik.compiler.targets``.
+        diagonal) or ``[..., P]`` and ``[..., P, P]`` with ``hessian_form="full"``. Its
+        ``out=(grad, hess)`` writes them into two arrays the caller keeps (sklearn's
+        ``gradient_out``/``hessian_out``). See ``symlik.compiler.targets``.
     backend : {"numpy", "fused", "torch", "jax", "cupy"}
         ``"fused"`` is one multithreaded pass over memory (numba); ``"torch"`` and
         ``"jax"`` are differentiable; ``"cupy"`` runs one generated CUDA kernel.

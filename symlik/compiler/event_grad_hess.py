@@ -25,6 +25,7 @@ import numpy as np
 import sympy as sp
 
 from symlik.compiler import grad, registry
+from symlik.compiler.grad_hess import check_out, fill_out
 from symlik.compiler.kernel import apply_weight
 from symlik.compiler.scalar_codegen import ScalarPrinter
 from symlik.core.errors import NotSupportedError, UnknownNameError
@@ -68,9 +69,15 @@ class EventGradHessKernel:
     def backend(self) -> str:
         return "fused" if self.fused else self.kernel.backend
 
-    def __call__(self, *args, weight=None, **kwargs):
+    def __call__(self, *args, weight=None, out=None, **kwargs):
+        """``out=(grad, hess)``: two arrays shaped like the logits to write the results into (and
+        return). The fused pass writes straight into them where they are C-contiguous and of the
+        computed dtype; elsewhere the results are copied in."""
         if self.fused:
-            return self._fused_call(args, kwargs, weight)
+            return self._fused_call(args, kwargs, weight, out)
+        return fill_out(out, *self._numpy_call(args, kwargs, weight))
+
+    def _numpy_call(self, args, kwargs, weight):
         (g,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight)
         (h,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight, fns=self._hessian_functions)
         if self.hessian == "softprob":
@@ -82,7 +89,7 @@ class EventGradHessKernel:
             h = np.maximum(h, 0)
         return g, h
 
-    def _fused_call(self, args, kwargs, weight):
+    def _fused_call(self, args, kwargs, weight, out):
         kernel = self.kernel
         arrays, use_index, result_dtype = kernel._prepare(args, kwargs)
         # numba has no float16: computed in float32 and returned in float16, as the fused backend does
@@ -120,13 +127,25 @@ class EventGradHessKernel:
         rt = registry.module("fused_runtime")  # numba, imported when a fused kernel first runs
         fn = rt.event_entries_function(self._fragments[1], layouts, self._fragments[0], kernel.label, precision,
                                        weight is not None, self.hessian)
-        g = np.empty((n_obs, C), dtype=dtype)
-        h = np.empty((n_obs, C), dtype=dtype)
+        # Written straight into ``out`` where it is C-contiguous, of the computed dtype and apart from
+        # the inputs (an output over the logits would be written while the row is still read).
+        direct = out is not None and all(
+            a.dtype == dtype and a.flags.c_contiguous
+            and not any(isinstance(b, np.ndarray) and np.may_share_memory(a, b) for b in (*head, *prepared))
+            for a in check_out(out, obs + (C,), obs + (C,))
+        ) and not np.may_share_memory(out[0], out[1])
+        if direct:
+            g, h = (a.reshape(n_obs, C) for a in out)  # (views: the loop writes into the caller's arrays)
+        else:
+            g = np.empty((n_obs, C), dtype=dtype)
+            h = np.empty((n_obs, C), dtype=dtype)
         parallel = n_obs * C >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
         with np.errstate(all="ignore"):
             rt.run(fn, n_obs, C, (g, h, *head, *prepared), parallel)
-        return (g.reshape(obs + (C,)).astype(result_dtype, copy=False),
-                h.reshape(obs + (C,)).astype(result_dtype, copy=False))
+        if direct:
+            return tuple(out)
+        return fill_out(out, g.reshape(obs + (C,)).astype(result_dtype, copy=False),
+                        h.reshape(obs + (C,)).astype(result_dtype, copy=False))
 
     def __getattr__(self, name):
         if name == "kernel":  # not set yet (unpickling): no recursion
