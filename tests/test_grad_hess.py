@@ -576,6 +576,22 @@ def test_grad_hess_out_of_another_shape_is_refused_before_anything_is_written(ba
         scalar(np.zeros(6), np.zeros(6), np.ones(6), out=(np.empty((6, 2)), readonly))
 
 
+def test_fused_scalar_grad_hess_takes_float16_as_numpy_does():
+    """numba has no float16: the one-pass loop reads float16 inputs as float32 and returns float16,
+    as the NumPy kernel does; values by hand, (mu - y)/s^2, 1 - r^2 and 1/s^2, 2 r^2 in float64
+    from the float16 inputs, to float16's half-ulp."""
+    pytest.importorskip("numba")
+    mu, log_s, y = (np.array(v, dtype=np.float16) for v in ([0.5, 1.0, -2.0], [0.1, -0.2, 0.0], [1.0, 0.0, 3.0]))
+    kernel = symlik.compile("normal", target="grad_hess", predict=["mu", "sigma"],
+                            link={"mu": "identity", "sigma": "log"}, backend="fused")
+    g, h = kernel(mu, log_s, y)
+    assert g.dtype == h.dtype == np.float16
+    m, s, t = (v.astype(np.float64) for v in (mu, np.exp(log_s.astype(np.float64)), y))
+    r = (t - m) / s
+    np.testing.assert_allclose(g, np.stack([(m - t) / s**2, 1 - r**2], 1), rtol=1e-3)
+    np.testing.assert_allclose(h, np.stack([1 / s**2, 2 * r**2], 1), rtol=1e-3)
+
+
 def test_scalar_grad_hess_writes_into_out():
     """A normal (mu, log sigma) model: the gradient and Hessian diagonal by hand,
     (mu - y)/s^2, 1 - r^2 and 1/s^2, 2 r^2 with r = (y - mu)/s, written into the caller's arrays."""

@@ -25,6 +25,7 @@ import numpy as np
 import sympy as sp
 
 from symlik.compiler import grad, registry
+from symlik.compiler.fused_inputs import lay_out
 from symlik.compiler.grad_hess import check_out, fill_out
 from symlik.compiler.kernel import apply_weight
 from symlik.compiler.scalar_codegen import ScalarPrinter
@@ -99,22 +100,7 @@ class EventGradHessKernel:
         obs = np.broadcast_shapes(*(a.shape[:-1] if n in event else a.shape for n, a in values.items()))
         C = next(values[n].shape[-1] for n in event)
         n_obs = int(np.prod(obs))
-        layouts, prepared = {}, []
-        for n, a in values.items():
-            if n in event:
-                layouts[n] = "e"
-                a = np.ascontiguousarray(np.broadcast_to(a, obs + (C,)).reshape(n_obs, C))
-            elif a.size == 1 and n_obs != 1:
-                layouts[n] = "s"
-                a = float(a.reshape(()))
-            else:
-                layouts[n] = "i" if n == "y" and use_index else "a"
-                a = np.ascontiguousarray(np.broadcast_to(a, obs).reshape(n_obs))
-            if isinstance(a, np.ndarray) and a.dtype == np.bool_:
-                a = a.view(np.uint8)
-            elif isinstance(a, np.ndarray) and a.dtype == np.float16:
-                a = a.astype(np.float32)
-            prepared.append(a)
+        layouts, prepared = lay_out(values, obs, event=event, size=C, index="y" if use_index else None)
         head = ()
         if weight is not None:
             w = np.asarray(weight)

@@ -13,8 +13,8 @@ import json
 import numpy as np
 
 from symlik.compiler import _fused_runtime as rt
-from symlik.compiler import checks
 from symlik.compiler.checks import element_test
+from symlik.compiler.fused_inputs import lay_out
 from symlik.compiler.kernel import Kernel
 
 
@@ -90,39 +90,7 @@ class FusedKernel(Kernel):
         # numba has no float16: half-precision inputs are read as float32 (a float16 copy is
         # half the size of the float32 one), computed in float32, and the result returned in float16.
         dtype = np.dtype(np.float32) if result_dtype.itemsize < 4 else result_dtype
-        layouts, prepared = {}, []
-        cols = obs_shape[-1] if obs_shape else 1
-        for n, a in values.items():
-            if a.dtype == np.float16:
-                a = a.astype(np.float32)  # the input as given, before any broadcast: no full-size copy
-            elif a.dtype == np.bool_:
-                a = a.view(np.uint8)
-            if n in event:
-                layouts[n] = "e"
-                a = np.broadcast_to(a, obs_shape + (C,)).reshape(n_obs, C)
-            elif n == "y" and use_index:
-                layouts[n] = "i"
-                a = np.broadcast_to(a, obs_shape).reshape(n_obs)
-            elif a.size == 1 and n_obs != 1:
-                layouts[n] = "s"
-                a = float(a.reshape(()))
-            elif a.shape == obs_shape and a.flags.c_contiguous:
-                layouts[n] = "a"
-                a = a.reshape(n_obs)  # a view
-            else:
-                # Smaller than the observations (a per-row sigma of shape (n, 1)) or a broadcast
-                # view: read in place as (leading axes, last axis) with zero strides where it
-                # repeats. Only a layout that this cannot express is copied, and only if it fits.
-                try:
-                    layouts[n] = "b"
-                    a = np.reshape(np.broadcast_to(a, obs_shape), (n_obs // cols if cols else 0, cols), copy=False)
-                except ValueError:
-                    checks.refuse_oversized(obs_shape, a.dtype.itemsize, f"a copy of {n} broadcast")
-                    layouts[n] = "a"
-                    a = np.ascontiguousarray(np.broadcast_to(a, obs_shape)).reshape(n_obs)
-            if isinstance(a, np.ndarray) and layouts[n] != "b" and not a.flags.c_contiguous:
-                a = np.ascontiguousarray(a)
-            prepared.append(a)
+        layouts, prepared = lay_out(values, obs_shape, event=event, size=C, index="y" if use_index else None, views=True)
         work = n_obs * (C if event else 1)
         parallel = work >= rt.PARALLEL_MIN and rt.threads() > 1 and n_obs > 1
         # float32 inputs are computed in float32 (as NumPy and torch do), summed in float64.
@@ -161,27 +129,17 @@ class FusedKernel(Kernel):
                 return None
         n_obs = int(np.prod(obs_shape))
         floats = [a.dtype for a in values.values() if a.dtype.kind == "f"]
-        dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
-        if dtype.itemsize < 4:
-            dtype = np.dtype(np.float32)
-        layouts, prepared = {}, []
-        for n, a in values.items():
-            if a.size == 1 and n_obs != 1:
-                layouts[n] = "s"
-                a = float(a.reshape(()))
-            else:
-                layouts[n] = "a"
-                a = np.ascontiguousarray(np.broadcast_to(a, obs_shape).reshape(n_obs))
-                if a.dtype == np.bool_:
-                    a = a.view(np.uint8)
-            prepared.append(a)
+        result_dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+        # numba has no float16: computed in float32 and returned in float16, as the loss pass does
+        dtype = np.dtype(np.float32) if result_dtype.itemsize < 4 else result_dtype
+        layouts, prepared = lay_out(values, obs_shape)
         precision = "float32" if dtype == np.float32 else "float64"
         fn = rt.entries_function(forms, layouts, self.label, precision, weight is not None)
         out = np.empty((len(forms), n_obs), dtype=dtype)
         head = (out,) if weight is None else (out, np.ascontiguousarray(weight.reshape(n_obs)))
         parallel = n_obs >= rt.PARALLEL_MIN and rt.threads() > 1
         rt.run(fn, n_obs, 1, (*head, *prepared), parallel)
-        return out.reshape((len(forms),) + obs_shape)
+        return out.reshape((len(forms),) + obs_shape).astype(result_dtype, copy=False)
 
     def _elementwise_arrays(self, arrays: dict):
         return self._run(arrays, "none")
