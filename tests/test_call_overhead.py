@@ -31,6 +31,7 @@ def test_repeated_calls_match_closed_forms_as_the_values_change(validate):
     mse = symlik.compile("normal", target="loss", validate=validate)
     bce = symlik.compile("bernoulli", link="logit", validate=validate)
     poisson = symlik.compile("poisson", target="nll", validate=validate)
+    ce = symlik.compile("categorical", link="softmax", validate=validate)
     for _ in range(4):  # the first call takes the general path, the rest the shortcut
         mu, y = RNG.normal(size=N), RNG.normal(size=N)
         assert mse(mu, y) == pytest.approx(np.mean((y - mu) ** 2), rel=1e-14)
@@ -38,6 +39,9 @@ def test_repeated_calls_match_closed_forms_as_the_values_change(validate):
         assert bce(z, label) == pytest.approx(np.mean(_bce(z, label)), rel=1e-13)
         rate, count = RNG.gamma(2.0, size=N), RNG.poisson(3.0, size=N).astype(float)
         assert poisson(rate, count) == pytest.approx(-np.mean(stats.poisson.logpmf(count, rate)), rel=1e-12)
+        logits, index = RNG.normal(size=(N, 4)), RNG.integers(0, 4, N)
+        want = np.mean(special.logsumexp(logits, axis=-1) - logits[np.arange(N), index])
+        assert ce(logits, index) == pytest.approx(want, rel=1e-13)
 
 
 def test_a_repeated_call_still_validates_every_input():
@@ -52,6 +56,14 @@ def test_a_repeated_call_still_validates_every_input():
     bad_z[3] = np.nan
     with pytest.raises(ConstraintError, match=r"logits must .* at index \(3,\)"):
         bce(bad_z, y)
+    ce = symlik.compile("categorical", link="softmax")
+    logits, index = RNG.normal(size=(N, 4)), RNG.integers(0, 4, N)
+    ce(logits, index)
+    for bad_index in (4, -1):
+        wrong = index.copy()
+        wrong[7] = bad_index
+        with pytest.raises(ConstraintError, match=r"y must .* at index \(7,\)"):
+            ce(logits, wrong)
     poisson = symlik.compile("poisson", target="nll")
     rate, count = np.full(N, 2.0), np.full(N, 3.0)
     poisson(rate, count)
@@ -127,6 +139,8 @@ def test_softmax_value_and_gradient_share_rows_within_a_call_only(targets):
         onehot = np.eye(5)[y] if targets == "index" else y
         want = np.mean(special.logsumexp(z, axis=-1) - np.sum(onehot * z, axis=-1))  # (targets sum to 1)
         assert value == pytest.approx(want, rel=1e-13)
-        np.testing.assert_allclose(grad, (special.softmax(z, axis=-1) - onehot) / 16, rtol=1e-12, atol=1e-17)
+        # scipy's s - 1 at a confident entry is good to an ulp of 1 only (symlik's keeps every digit):
+        # an absolute tolerance of a few ulps of 1/16 there
+        np.testing.assert_allclose(grad, (special.softmax(z, axis=-1) - onehot) / 16, rtol=1e-12, atol=1e-16)
         z *= -1.5  # the same array, new values: the next call must not reuse this call's rows
         z[3, 2] = 0.25
