@@ -278,7 +278,7 @@ class Kernel:
         """The reduced loss. With ``weight``, ``"mean"`` still divides by the number of
         observations, as torch's binary_cross_entropy does."""
         if weight is None and not kwargs and self._repeat is not None:
-            value = self._repeat.call(args)
+            value = self._repeat.call(self, args)
             if value is not MISS:
                 return value
         bound = self._bind(args, kwargs)
@@ -468,10 +468,10 @@ class RepeatCall:
     computing as it always does.
     """
 
-    __slots__ = ("kernel", "signature", "function", "fixed", "quick", "dtype", "validated")
+    __slots__ = ("signature", "function", "fixed", "quick", "dtype", "validated")
 
     def __init__(self, kernel, signature, function, fixed, quick, dtype):
-        self.kernel, self.signature, self.function = kernel, signature, function
+        self.signature, self.function = signature, function
         self.fixed, self.quick, self.dtype = fixed, quick, dtype
         self.validated = kernel.validate  # (a kernel whose ``validate`` is switched later misses)
 
@@ -503,8 +503,8 @@ class RepeatCall:
         fixed = {n: arrays[n] for n in kernel.fixed}  # (converted to the arrays' dtype once)
         return cls(kernel, signature, function, fixed, tuple(quick), kernel._result_dtype(arrays, use_index))
 
-    def call(self, args: tuple):
-        kernel = self.kernel
+    def call(self, kernel: Kernel, args: tuple):
+        """``kernel``'s value for ``args`` (its reduction, read now), or MISS."""
         if len(args) != len(self.signature) or kernel.validate is not self.validated:
             return MISS
         for a, (shape, dtype) in zip(args, self.signature):
