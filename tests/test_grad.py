@@ -7,6 +7,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.codegen.cfunctions import expm1
 from sympy.codegen.numpy_nodes import logaddexp
 from harness import kernel_args, random_inputs, term_magnitude
 from scipy import special
@@ -167,11 +168,14 @@ def test_grad_matches_torch_autograd(derivation):
     )
     # logaddexp (zero-inflated densities) as its definition, which SymPy's torch printer knows.
     expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
+    # expm1 (a Weibull AFT's interval survival, e^{-a} - e^{-b} = e^{-a} (-expm1(a - b))) likewise by name.
+    expr = expr.replace(lambda e: isinstance(e, expm1), lambda e: sp.Function("torch_expm1")(e.args[0]))
     try:
-        # The torch printer does not know erfc: torch_erfc is printed by name (strict off) and bound to torch's.
-        erfc = sp.Function("torch_erfc")
-        printer = TorchPrinter({"strict": False}) if expr.has(erfc) else TorchPrinter()
-        fn = sp.lambdify(flat, expr, modules=[{"torch_erfc": torch.special.erfc}, "torch"], printer=printer)
+        # The torch printer knows neither erfc nor expm1: each is printed by name (strict off) and bound to torch's.
+        named = (sp.Function("torch_erfc"), sp.Function("torch_expm1"))
+        printer = TorchPrinter({"strict": False}) if expr.has(*named) else TorchPrinter()
+        fn = sp.lambdify(flat, expr, modules=[{"torch_erfc": torch.special.erfc, "torch_expm1": torch.special.expm1},
+                                              "torch"], printer=printer)
     except Exception as exc:  # pragma: no cover - a function SymPy cannot print for torch
         pytest.skip(f"no torch translation: {exc}")
     predicted = [n for n in d.predicted_inputs if n in k.inputs]
