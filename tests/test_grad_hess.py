@@ -422,13 +422,29 @@ def _softmax(z):
     return softmax(z, axis=-1)
 
 
+EVENT_BACKENDS = ["numpy", "fused", "torch", "jax"]
+
+
 def _event_backend(backend):
-    if backend == "fused":
-        pytest.importorskip("numba")
+    pytest.importorskip({"fused": "numba", "torch": "torch", "jax": "jax"}.get(backend, "numpy"))
     return backend
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+def _in_numpy(kernel):
+    """``kernel`` called with NumPy inputs and weights (as the backend's arrays) and giving NumPy
+    arrays back: one test body for every backend."""
+    backend = kernel.backend
+
+    def call(*args, weight=None, **kwargs):
+        as_array = (lambda a: as_backend_array(backend, a)) if backend in ("torch", "jax") else (lambda a: a)
+        args = [as_array(np.asarray(a)) for a in args]
+        out = kernel(*args, weight=None if weight is None else as_array(np.asarray(weight)), **kwargs)
+        return tuple(np.asarray(o) for o in out)
+
+    return call
+
+
+@pytest.mark.parametrize("backend", EVENT_BACKENDS)
 def test_softmax_head_grad_hess_is_s_minus_y_and_s_one_minus_s(backend):
     """Categorical with link="softmax": d NLL / d z_k = s_k - y_k and d^2 NLL / d z_k^2 = s_k (1 - s_k)
     (scipy's softmax is the oracle), for one-hot rows and class indices alike, weights multiplied in."""
@@ -439,67 +455,85 @@ def test_softmax_head_grad_hess_is_s_minus_y_and_s_one_minus_s(backend):
     w = rng.uniform(0.5, 2.0, 50)
     s = _softmax(z)
     y = np.eye(4)[labels]
-    k = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)
-    assert k.backend == backend
+    kernel = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)
+    assert kernel.backend == backend
+    k = _in_numpy(kernel)
     for target in (y, labels):
         g, h = k(z, target, weight=w)
         np.testing.assert_allclose(g, w[:, None] * (s - y), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(h, w[:, None] * s * (1 - s), rtol=1e-12, atol=1e-15)
-    _, fisher = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="fisher", backend=backend)(z, labels)
+    _, fisher = _in_numpy(symlik.compile("categorical", link="softmax", target="grad_hess", hessian="fisher", backend=backend))(z, labels)
     np.testing.assert_allclose(fisher, s * (1 - s), rtol=1e-12, atol=1e-15)  # free of y: the exact one
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("backend", EVENT_BACKENDS)
+def test_softmax_head_grad_hess_matches_torch_autograd(backend):
+    """The oracle is torch autograd of F.cross_entropy (weighted, summed): its gradient in the logits,
+    and the Hessian's diagonal as the derivative of each gradient column in its own logit."""
+    _event_backend(backend)
+    rng = np.random.default_rng(8)
+    z, labels, w = rng.normal(0, 2, (20, 5)), rng.integers(0, 5, 20), rng.uniform(0.5, 2.0, 20)
+    logits = T.tensor(z, requires_grad=True)
+    loss = (T.tensor(w) * T.nn.functional.cross_entropy(logits, T.tensor(labels), reduction="none")).sum()
+    (grad,) = T.autograd.grad(loss, logits, create_graph=True)
+    diagonal = np.stack([T.autograd.grad(grad[:, k].sum(), logits, retain_graph=True)[0][:, k].detach().numpy()
+                         for k in range(5)], axis=1)
+    g, h = _in_numpy(symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend))(
+        z, labels, weight=w)
+    np.testing.assert_allclose(g, grad.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(h, diagonal, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("backend", EVENT_BACKENDS)
 def test_multinomial_head_grad_hess_scales_with_the_count(backend):
     _event_backend(backend)
     rng = np.random.default_rng(5)
     z = rng.normal(size=(30, 3))
     counts = rng.integers(0, 6, (30, 3)).astype(float)
     n = counts.sum(1)
-    g, h = symlik.compile("multinomial", link="softmax", target="grad_hess", backend=backend)(z, counts, n)
+    g, h = _in_numpy(symlik.compile("multinomial", link="softmax", target="grad_hess", backend=backend))(z, counts, n)
     s = _softmax(z)
     np.testing.assert_allclose(g, n[:, None] * s - counts, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(h, n[:, None] * s * (1 - s), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("backend", EVENT_BACKENDS)
 def test_softprob_is_xgboosts_multiclass_surrogate(backend):
     """XGBoost's multi:softprob (src/objective/multiclass_obj.cu): hess = max(2 p (1 - p) w, 1e-16)."""
     _event_backend(backend)
     z = np.array([[0.0, 1.0, -1.0], [40.0, 0.0, -40.0]])
     labels = np.array([1, 0])
     w = np.array([1.0, 2.0])
-    g, h = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="softprob", backend=backend)(
+    g, h = _in_numpy(symlik.compile("categorical", link="softmax", target="grad_hess", hessian="softprob", backend=backend))(
         z, labels, weight=w)
     s = _softmax(z)
     np.testing.assert_allclose(g, w[:, None] * (s - np.eye(3)[labels]), rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(h, np.maximum(2 * s * (1 - s) * w[:, None], 1e-16), rtol=1e-12)
     assert h.min() == 1e-16  # the confident row's last class: 2 p (1 - p) underflows below the floor
-    _, lightgbm = symlik.compile("categorical", link="softmax", target="grad_hess", hessian="multiclass",
-                                 backend=backend)(z, labels, weight=w)
+    _, lightgbm = _in_numpy(symlik.compile("categorical", link="softmax", target="grad_hess", hessian="multiclass",
+                                 backend=backend))(z, labels, weight=w)
     np.testing.assert_allclose(lightgbm, 1.5 * s * (1 - s) * w[:, None], rtol=1e-12, atol=1e-16)  # K/(K - 1), K = 3
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(spec="categorical", link="softmax", hessian_form="full"), "diagonal"),
-    (dict(spec="categorical", link="softmax", backend="torch"), "backends 'numpy' and 'fused' only"),
+    # (without CuPy the backend itself is refused first)
+    (dict(spec="categorical", link="softmax", backend="cupy"), "backends 'numpy', 'fused', 'torch' and 'jax'|needs CuPy"),
     (dict(spec="poisson", link="log", hessian="softprob"), "softmax heads only"),
 ])
 def test_softmax_head_grad_hess_refuses_what_it_does_not_compile(kwargs, message):
     spec = kwargs.pop("spec")
-    if kwargs.get("backend") == "torch":
-        pytest.importorskip("torch")
     with pytest.raises(NotSupportedError, match=message):
         symlik.compile(spec, target="grad_hess", **kwargs)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("backend", EVENT_BACKENDS)
 def test_event_grad_hess_of_a_diagonal_normal_is_per_dimension(backend):
     """diag_normal's mean, per dimension: (mu - y)/sigma^2 and 1/sigma^2."""
     _event_backend(backend)
     mu = np.array([[0.0, 1.0], [2.0, 3.0]])
     y = np.array([[1.0, 1.0], [1.0, -1.0]])
-    g, h = symlik.compile("diag_normal", target="grad_hess", backend=backend)(mu, y, 2.0)
+    g, h = _in_numpy(symlik.compile("diag_normal", target="grad_hess", backend=backend))(mu, y, 2.0)
     np.testing.assert_allclose(g, (mu - y) / 4.0, rtol=1e-14)
     np.testing.assert_allclose(h, np.full_like(mu, 0.25), rtol=1e-14)
 
@@ -608,7 +642,7 @@ def test_scalar_grad_hess_writes_into_out():
     np.testing.assert_allclose(h, np.stack([1 / s**2, 2 * r**2], 1), rtol=1e-13)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("backend", EVENT_BACKENDS)
 def test_softmax_head_grad_hess_keeps_confident_digits_and_infinite_logits(backend):
     """A confident right answer: s - 1 = -rest/(1 + rest) and s (1 - s), to mpmath at 50 digits,
     where 1/(1 + 4e-18) - 1 rounds to 0; a row with +inf logits puts equal mass on them (the limit);
@@ -618,7 +652,7 @@ def test_softmax_head_grad_hess_keeps_confident_digits_and_infinite_logits(backe
 
     z = np.array([[40.0, 0.0, -3.0], [0.0, 38.0, 1.0], [np.inf, 0.0, np.inf], [np.inf, -np.inf, 1.0]])
     labels = np.array([0, 1, 0, 1])
-    k = symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend)
+    k = _in_numpy(symlik.compile("categorical", link="softmax", target="grad_hess", backend=backend))
     g, h = k(z, labels)
     with mpmath.workdps(50):
         for row in range(2):

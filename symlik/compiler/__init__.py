@@ -144,13 +144,19 @@ def _event_grad_hess(spec, backend, fixed, validate, predict, link, options, *, 
     if hessian_form != "diagonal":
         raise NotSupportedError("target 'grad_hess' of event distributions gives the Hessian's diagonal over the "
                                 "class axis only: hessian_form must be 'diagonal'")
-    if backend not in ("numpy", "fused"):
-        raise NotSupportedError(f"target 'grad_hess' of event distributions compiles for backends 'numpy' and "
-                                f"'fused' only, not {backend!r}")
-    # The NumPy NLL kernel binds and checks the inputs for both; the fused one computes in its own loop.
+    if backend not in ("numpy", "fused", "torch", "jax"):
+        raise NotSupportedError(f"target 'grad_hess' of event distributions compiles for backends 'numpy', "
+                                f"'fused', 'torch' and 'jax', not {backend!r}")
+    # The NumPy NLL kernel binds and checks the inputs for NumPy and fused (which computes in its own loop),
+    # and holds the derived expressions that torch and JAX print; their own NLL kernels bind and check theirs.
     nll = compile(spec, target="nll", backend="numpy", reduction="none", fixed=fixed, predict=predict, link=link,
                   options=options, validate=validate)
-    return registry.module("event_grad_hess").EventGradHessKernel(nll, hessian=hessian, fused=backend == "fused")
+    module = registry.module("event_grad_hess")
+    if backend in ("torch", "jax"):
+        library_nll = compile(spec, target="nll", backend=backend, reduction="none", fixed=fixed, predict=predict,
+                              link=link, options=options, validate=validate)
+        return module.LibraryEventGradHessKernel(library_nll, nll, hessian=hessian)
+    return module.EventGradHessKernel(nll, hessian=hessian, fused=backend == "fused")
 
 
 def _wrapped(kernel, hessians: dict):

@@ -7,6 +7,8 @@ head has one event input, the logits z with K entries per observation, and a boo
 margin per class: it wants d NLL / d z_k and d^2 NLL / d z_k^2 for every k. Both are derived
 symbolically (``derivation.gradient``) and printed as NumPy event kernels
 (``grad.diagonal_hessian_functions``): for the categorical, s_k - y_k and s_k (1 - s_k).
+The fused loop and the torch and JAX kernels (``LibraryEventGradHessKernel``) print the same
+expressions with softmax(z)_k as one name.
 
 ``hessian``:
 
@@ -21,6 +23,8 @@ symbolically (``derivation.gradient``) and printed as NumPy event kernels
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import numpy as np
 import sympy as sp
 
@@ -29,6 +33,7 @@ from symlik.compiler.fused_inputs import lay_out
 from symlik.compiler.grad_hess import check_out, fill_out
 from symlik.compiler.kernel import apply_weight
 from symlik.compiler.scalar_codegen import ScalarPrinter
+from symlik.compiler.xp_printers import SymlikJaxPrinter, SymlikTorchPrinter
 from symlik.core.errors import NotSupportedError, UnknownNameError
 from symlik.core.functions import Softmax
 
@@ -142,29 +147,38 @@ class EventGradHessKernel:
         return f"<EventGradHessKernel {self.kernel.label} ({self.hessian} Hessian, diagonal); inputs {', '.join(self.inputs)}>"
 
 
-def _fused_fragments(kernel, hessian_functions) -> tuple:
-    """(the softmax's input or None, {grad, hess, grad_top, hess_top: printed entry}) for the fused
-    loop. Each entry is the derived expression with softmax(z)_k as one name; at the row's
-    maximal entry it is written in 1 - softmax(z)_k and expanded (n s - y becomes n - y - n (1 - s)),
-    which keeps the digits of a confident row."""
+def _softmax_forms(kernel, hessian_functions) -> tuple:
+    """(the softmax's input or None, {grad, hess, grad_top, hess_top: expression}, q). Each entry
+    is the derived expression with softmax(z)_k as one symbol; the top forms are written in
+    q = 1 - softmax(z)_k and expanded (n s - y becomes n - y - n q), for the row's maximal
+    entry, which keeps the digits of a confident row."""
     (g,) = grad.build(kernel).expressions.values()
     (h,) = hessian_functions.expressions.values()
     softmaxes = {f.args[0] for f in (g + h).atoms(Softmax)}
     if len(softmaxes) > 1 or (g + h).has(sp.Sum):
-        raise NotSupportedError(f"the fused grad_hess of {kernel.derivation.spec.label} reads more than one softmax "
-                                "or a sum over the event axis; use backend='numpy'")
+        raise NotSupportedError(f"the one-pass grad_hess of {kernel.derivation.spec.label} reads more than one "
+                                "softmax or a sum over the event axis; use backend='numpy'")
     s, q = sp.Symbol("softmax_k_", positive=True), sp.Symbol("one_minus_softmax_k_", nonnegative=True)
-    plan = grad.kernel_plan(kernel)
-    printer = ScalarPrinter(event_index=plan.event_index, event_size=plan.event_size)
     by_softmax = {f: s for f in (g + h).atoms(Softmax)}
     at_top = {f: 1 - q for f in (g + h).atoms(Softmax)}
-    fragments = {
-        "grad": printer.doprint(g.xreplace(by_softmax)),
-        "hess": printer.doprint(h.xreplace(by_softmax)),
-        "grad_top": _terms_without_first(sp.expand(g.xreplace(at_top)), q, printer),
-        "hess_top": _terms_without_first(sp.expand(h.xreplace(at_top)), q, printer),
+    forms = {
+        "grad": g.xreplace(by_softmax),
+        "hess": h.xreplace(by_softmax),
+        "grad_top": sp.expand(g.xreplace(at_top)),
+        "hess_top": sp.expand(h.xreplace(at_top)),
     }
     softmax_of = str(next(iter(softmaxes)).label) if softmaxes else None
+    return softmax_of, forms, q
+
+
+def _fused_fragments(kernel, hessian_functions) -> tuple:
+    """(the softmax's input or None, {grad, hess, grad_top, hess_top: printed entry}) for the fused
+    loop (``_softmax_forms``, printed by the scalar printer)."""
+    softmax_of, forms, q = _softmax_forms(kernel, hessian_functions)
+    plan = grad.kernel_plan(kernel)
+    printer = ScalarPrinter(event_index=plan.event_index, event_size=plan.event_size)
+    fragments = {name: (_terms_without_first(e, q, printer) if name.endswith("_top") else printer.doprint(e))
+                 for name, e in forms.items()}
     return softmax_of, fragments
 
 
@@ -176,3 +190,131 @@ def _terms_without_first(expr, q, printer) -> str:
     if free == 0 or rest == 0:
         return printer.doprint(expr)
     return f"({printer.doprint(free)}) + ({printer.doprint(rest)})"
+
+
+class LibraryEventGradHessKernel:
+    """``kernel(z, y, ..., weight=None) -> (grad, hess)`` on torch or JAX arrays (and their device),
+    each shaped like the logits ``[..., K]``: the same derived expressions as the NumPy and fused
+    kernels (``_softmax_forms``), printed by the library's printer and evaluated with
+    s = softmax(z) from the row max and one sum of exponentials; at each row's first maximal entry
+    the expanded form in q = 1 - s = rest / (1 + rest), so a confident row keeps its digits as the
+    fused loop's does. The library's NLL kernel binds, converts and validates the inputs (on the
+    device: one flag per call)."""
+
+    def __init__(self, kernel, numpy_kernel, *, hessian: str) -> None:
+        if hessian not in EVENT_HESSIANS:
+            raise UnknownNameError("hessian", hessian, EVENT_HESSIANS)
+        if len(numpy_kernel.derivation.predicted_inputs) != 1:
+            raise NotSupportedError("target 'grad_hess' of event distributions takes one predicted input (the "
+                                    f"logits); {numpy_kernel.derivation.spec.label} predicts "
+                                    f"{', '.join(numpy_kernel.derivation.predicted_inputs)}")
+        hessian_functions = grad.diagonal_hessian_functions(numpy_kernel)
+        y = numpy_kernel.derivation.y.base
+        if hessian == "fisher" and any(e.has(y) for e in hessian_functions.expressions.values()):
+            raise NotSupportedError(f"the expected Hessian of {numpy_kernel.derivation.spec.label} depends on y; "
+                                    "use hessian='exact'")
+        self.kernel = kernel
+        self.hessian = hessian
+        self.hessian_form = "diagonal"
+        self._softmax_of, forms, q = _softmax_forms(numpy_kernel, hessian_functions)
+        plan = grad.kernel_plan(numpy_kernel)
+        self._args = plan.args
+        self._per_row = frozenset(plan.scalar_arrays)  # one value per observation: a trailing axis added
+        printer_class = {"torch": SymlikTorchPrinter, "jax": SymlikJaxPrinter}[kernel.backend]
+        printer = printer_class(event_index=plan.event_index, event_size=plan.event_size,
+                                scalar_arrays=plan.scalar_arrays)
+        printed = [_terms_without_first(e, q, printer) if name.endswith("_top") else printer.doprint(e)
+                   for name, e in forms.items()]
+        self.source = (f"def entries(softmax_k_, one_minus_softmax_k_, {', '.join(self._args)}):\n"
+                       f"    return ({', '.join(printed)})\n")
+        self._namespace = import_module(registry.BACKENDS[kernel.backend].runtime)._namespace()
+        exec(compile(self.source, f"<symlik grad_hess {kernel.label} ({kernel.backend})>", "exec"),  # noqa: S102
+             self._namespace)  # our own source, printed from derived expressions
+        self._ops = _LibraryOps(kernel.backend)
+
+    @property
+    def backend(self) -> str:
+        return self.kernel.backend
+
+    def __call__(self, *args, weight=None, out=None, **kwargs):
+        if out is not None:
+            raise NotSupportedError(f"out= takes NumPy arrays; the {self.backend} kernel returns its own arrays")
+        kernel, ops = self.kernel, self._ops
+        arrays = kernel._arrays(kernel._bind(args, kwargs))
+        use_index = kernel._use_index(arrays)
+        kernel._check_shapes(arrays, use_index)
+        if kernel.validate and all(kernel._concrete(a) for a in arrays.values()):
+            kernel._validate_on_device(arrays, use_index)
+        ref = next(arrays[n] for n in kernel.event_inputs if n != "y" and n in arrays)
+        C = ref.shape[-1]
+        values = {}
+        for name in self._args:
+            a = arrays[name]
+            if name == "y" and use_index:
+                a = ops.onehot(a, C, ref)
+            elif name in self._per_row and a.ndim:
+                a = a[..., None]
+            values[name] = a
+        if self._softmax_of is None:  # (a diagonal normal's means: no softmax, no confident rows)
+            g, h, _, _ = self._namespace["entries"](None, None, **values)
+            g, h = ops.full_like(g, ref), ops.full_like(h, ref)
+        else:
+            z = self._namespace["_pin_infinite_rows"](values[self._softmax_of])
+            m = ops.amax(z)
+            e = ops.exp(z - ops.where(ops.isfinite(m), m, 0.0))  # (a row of -inf only: its nan is the answer)
+            top = ops.first_top(z)
+            rest = ops.rowsum(ops.where(top, 0.0, e))  # sum(e) - 1, without the subtraction
+            s, q = e / (1 + rest), rest / (1 + rest)
+            g, h, g_top, h_top = self._namespace["entries"](s, q, **values)
+            g, h = ops.where(top, g_top, g), ops.where(top, h_top, h)
+        if weight is not None:
+            w = kernel._as_array(weight, ref)[..., None]
+            g, h = g * w, h * w
+        if self.hessian == "softprob":
+            h = ops.floor_at(2 * h, SOFTPROB_FLOOR)
+        elif self.hessian == "multiclass":
+            h = h * (C / (C - 1))
+        elif self.hessian == "exact_clipped":
+            h = ops.floor_at(h, 0.0)
+        return g, h
+
+    def __getattr__(self, name):
+        if name == "kernel":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.kernel, name)
+
+    def __repr__(self) -> str:
+        return (f"<LibraryEventGradHessKernel {self.kernel.label} ({self.hessian} Hessian, diagonal); "
+                f"inputs {', '.join(self.inputs)}; backend={self.backend}>")
+
+
+class _LibraryOps:
+    """The few row operations the library event kernel needs, in torch's or JAX's spelling."""
+
+    def __init__(self, library: str) -> None:
+        if library == "torch":
+            import torch
+            import torch.nn.functional as F
+
+            self.amax = lambda a: torch.amax(a, dim=-1, keepdim=True)
+            self.rowsum = lambda a: a.sum(dim=-1, keepdim=True)
+            self.exp, self.isfinite = torch.exp, torch.isfinite
+            self.where = lambda c, a, b: torch.where(c, a, b)
+            self.first_top = lambda z: F.one_hot(z.argmax(dim=-1), z.shape[-1]).bool()
+            self.onehot = lambda y, C, like: F.one_hot(y.long(), C).to(like.dtype)
+            self.floor_at = lambda a, v: torch.clamp(a, min=v)
+            self.full_like = lambda a, like: torch.broadcast_to(torch.as_tensor(a, dtype=like.dtype, device=like.device),
+                                                                like.shape)
+        elif library == "jax":
+            import jax
+            import jax.numpy as jnp
+
+            self.amax = lambda a: jnp.max(a, axis=-1, keepdims=True)
+            self.rowsum = lambda a: jnp.sum(a, axis=-1, keepdims=True)
+            self.exp, self.isfinite, self.where = jnp.exp, jnp.isfinite, jnp.where
+            self.first_top = lambda z: jax.nn.one_hot(jnp.argmax(z, axis=-1), z.shape[-1], dtype=bool)
+            self.onehot = lambda y, C, like: jax.nn.one_hot(y, C, dtype=like.dtype)
+            self.floor_at = jnp.maximum
+            self.full_like = lambda a, like: jnp.broadcast_to(jnp.asarray(a, dtype=like.dtype), like.shape)
+        else:  # pragma: no cover - compile() refuses other backends first
+            raise NotSupportedError(f"grad_hess of event distributions has no {library} form")
