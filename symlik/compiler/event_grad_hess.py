@@ -54,20 +54,10 @@ class EventGradHessKernel:
         if kernel.backend != "numpy":
             raise NotSupportedError(f"target 'grad_hess' of event distributions compiles for backends 'numpy' and "
                                     f"'fused' only, not {kernel.backend!r}")
-        if hessian not in EVENT_HESSIANS:
-            raise UnknownNameError("hessian", hessian, EVENT_HESSIANS)
-        if len(kernel.derivation.predicted_inputs) != 1:
-            raise NotSupportedError("target 'grad_hess' of event distributions takes one predicted input (the "
-                                    f"logits); {kernel.derivation.spec.label} predicts "
-                                    f"{', '.join(kernel.derivation.predicted_inputs)}")
         self.kernel = kernel
         self.hessian = hessian
         self.hessian_form = "diagonal"
-        self._hessian_functions = grad.diagonal_hessian_functions(kernel)
-        y = kernel.derivation.y.base
-        if hessian == "fisher" and any(e.has(y) for e in self._hessian_functions.expressions.values()):
-            raise NotSupportedError(f"the expected Hessian of {kernel.derivation.spec.label} depends on y; "
-                                    "use hessian='exact'")
+        self._hessian_functions = _checked_hessian_functions(kernel, hessian)
         self.fused = fused
         self._fragments = _fused_fragments(kernel, self._hessian_functions) if fused else None
 
@@ -147,6 +137,22 @@ class EventGradHessKernel:
         return f"<EventGradHessKernel {self.kernel.label} ({self.hessian} Hessian, diagonal); inputs {', '.join(self.inputs)}>"
 
 
+def _checked_hessian_functions(kernel, hessian: str):
+    """The NumPy NLL kernel's Hessian-diagonal functions, after the checks every event grad_hess
+    makes: a known ``hessian``, one predicted input, and an expected Hessian free of y."""
+    if hessian not in EVENT_HESSIANS:
+        raise UnknownNameError("hessian", hessian, EVENT_HESSIANS)
+    label = kernel.derivation.spec.label
+    if len(kernel.derivation.predicted_inputs) != 1:
+        raise NotSupportedError("target 'grad_hess' of event distributions takes one predicted input (the "
+                                f"logits); {label} predicts {', '.join(kernel.derivation.predicted_inputs)}")
+    functions = grad.diagonal_hessian_functions(kernel)
+    y = kernel.derivation.y.base
+    if hessian == "fisher" and any(e.has(y) for e in functions.expressions.values()):
+        raise NotSupportedError(f"the expected Hessian of {label} depends on y; use hessian='exact'")
+    return functions
+
+
 def _softmax_forms(kernel, hessian_functions) -> tuple:
     """(the softmax's input or None, {grad, hess, grad_top, hess_top: expression}, q). Each entry
     is the derived expression with softmax(z)_k as one symbol; the top forms are written in
@@ -202,17 +208,7 @@ class LibraryEventGradHessKernel:
     device: one flag per call)."""
 
     def __init__(self, kernel, numpy_kernel, *, hessian: str) -> None:
-        if hessian not in EVENT_HESSIANS:
-            raise UnknownNameError("hessian", hessian, EVENT_HESSIANS)
-        if len(numpy_kernel.derivation.predicted_inputs) != 1:
-            raise NotSupportedError("target 'grad_hess' of event distributions takes one predicted input (the "
-                                    f"logits); {numpy_kernel.derivation.spec.label} predicts "
-                                    f"{', '.join(numpy_kernel.derivation.predicted_inputs)}")
-        hessian_functions = grad.diagonal_hessian_functions(numpy_kernel)
-        y = numpy_kernel.derivation.y.base
-        if hessian == "fisher" and any(e.has(y) for e in hessian_functions.expressions.values()):
-            raise NotSupportedError(f"the expected Hessian of {numpy_kernel.derivation.spec.label} depends on y; "
-                                    "use hessian='exact'")
+        hessian_functions = _checked_hessian_functions(numpy_kernel, hessian)
         self.kernel = kernel
         self.hessian = hessian
         self.hessian_form = "diagonal"
