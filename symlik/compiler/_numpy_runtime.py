@@ -176,6 +176,12 @@ def _xlog1py(x, y):
     return _x_times(np.log1p, x, y)
 
 
+def _scaled_square(b, c):
+    # (c b) b for c = +-1/2^k (codegen.scaled_square): c b**2 with the same rounding, and finite
+    # where b**2 alone would overflow. Plain arithmetic: torch and JAX use it as it is.
+    return (c * b) * b
+
+
 def _sigmoid(z):
     # exp of a non-positive number only: no overflow for z = -1000. One division, of
     # 1 (z >= 0) or e (z < 0) by 1 + e: the same roundings as two divisions and a select.
@@ -887,6 +893,7 @@ NAMESPACE = {
     "_log_expm1": _log_expm1,
     "_gather": _gather,
     "_same_rows": _same_rows,
+    "_scaled_square": _scaled_square,
 }
 
 

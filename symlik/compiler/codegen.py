@@ -109,6 +109,24 @@ def scaled_softmax_minus(expr):
     return factors[0].args[0], c * d, w * d, d
 
 
+def scaled_square(expr) -> tuple[float, sp.Expr] | None:
+    """(c, b) where ``expr`` is c b**2 with c = +-1/2^k (the 1/2 of a squared standard score; b may be
+    a ratio, c a**2 / d**2), else None.
+
+    Printed as (c b) b, it is the same number as c (b b) wherever neither under- nor overflows: scaling
+    by a power of two is exact, so both are b**2's one rounding, scaled. Where b**2 overflows and
+    c b**2 does not, (c b) b is finite: a float32 multivariate normal's z = 2e19 has z**2 = inf, and
+    z**2/2 = 2e38."""
+    coeff, rest = expr.as_coeff_Mul()
+    if not (coeff.is_Rational and abs(coeff.p) == 1 and coeff.q > 1 and coeff.q & (coeff.q - 1) == 0):
+        return None
+    factors = sp.Mul.make_args(rest)
+    # a**2 (a/b)**2 alike: (y - mu)**2 / L**2 is one square of the ratio, as the printer writes it
+    if not all(isinstance(f, sp.Pow) and f.exp in (2, -2) for f in factors) or not any(f.exp == 2 for f in factors):
+        return None
+    return float(coeff), sp.Mul(*(f.base if f.exp == 2 else 1 / f.base for f in factors))
+
+
 class SymlikNumPyPrinter(NumPyPrinter):
     """NumPy printer with symlik's stable functions and event-axis sums."""
 
@@ -286,6 +304,10 @@ class SymlikNumPyPrinter(NumPyPrinter):
         return super()._print_Add(expr, order=order)
 
     def _print_Mul(self, expr):
+        half = scaled_square(expr)
+        if half is not None:
+            # c b**2 with c = +-1/2^k as (c b) b (_scaled_square): the same number, finite where b**2 overflows
+            return f"_scaled_square({self._print(half[1])}, {half[0]!r})"
         # c*log(b**e) with b > 0 prints as (c*e)*log(b): torch's log-variance form
         # log(sigma**2)/2 is log(sigma), one log and no square over the whole array.
         logs = [f for f in expr.args if isinstance(f, sp.log) and f.args[0].is_Pow and f.args[0].base.is_positive

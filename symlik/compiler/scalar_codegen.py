@@ -25,7 +25,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from symlik.core.errors import NotSupportedError
 from symlik.core.functions import InverseMills, LogErfc, LogNdtr, LogSumExp, Sigmoid, Softplus, XLogY
-from symlik.compiler.codegen import GAMMA_FAMILY, GATHER_SUFFIX, cross_entropy_terms, log_gamma_form
+from symlik.compiler.codegen import GAMMA_FAMILY, GATHER_SUFFIX, cross_entropy_terms, log_gamma_form, scaled_square
 
 
 class RowLSE(sp.Function):
@@ -226,6 +226,15 @@ class ScalarPrinter(PythonCodePrinter):
         return "_INF"
 
     # -- arithmetic -----------------------------------------------------------
+    def _print_Mul(self, expr):
+        half = scaled_square(expr)
+        if half is not None:
+            # (c b) b: c b**2's value, finite where b**2 overflows (codegen.scaled_square); the
+            # compiler evaluates the repeated b once
+            b = self.parenthesize(half[1], 100)
+            return f"(({self._num(half[0])}*{b})*{b})"
+        return super()._print_Mul(expr)
+
     def _print_Pow(self, expr, rational=False):
         base, e = expr.args
         b = self.parenthesize(base, 100)

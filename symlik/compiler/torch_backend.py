@@ -137,6 +137,7 @@ def _namespace():
         "_log_iv_over_power": _on_host(_numpy_runtime._log_iv_over_power, 1),
         "_iv_ratio": lambda nu, x: _host(_numpy_runtime._iv_ratio, nu, x),
         "_stack": _stack,
+        "_scaled_square": _numpy_runtime._scaled_square,  # (arithmetic only: the library's arrays pass through)
         "_softplus": _softplus,
         "_logsumexp": _logsumexp,
         "_logsumexp_minus": _logsumexp_minus,
