@@ -195,3 +195,22 @@ def test_gamma_deviance_near_its_zero():
         want = np.array([float(2 * (mpmath.mpf(a) / b - 1 - mpmath.log(mpmath.mpf(a) / b))) for a, b in zip(y, mu)])
     got = symlik.compile("gamma", target="loss", reduction="none")(mu, y)
     assert np.all(np.abs(got - want) <= 1e-14 * np.abs(want)), np.max(np.abs(got - want) / np.abs(want))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_half_a_square_is_printed_exactly_and_finite_where_the_square_overflows(dtype):
+    """c b**2 with c = 1/2 prints as (c b) b (codegen.scaled_square): bit for bit c (b b) wherever b b is
+    a normal number (scaling by 2 is exact), and finite where only b b overflows. The normal NLL
+    against its textbook form in the same dtype, and mpmath beyond the square's range."""
+    rng = np.random.default_rng(4)
+    kernel = symlik.compile("normal", target="nll", predict=("mu", "sigma"), reduction="none")
+    mu, sigma, y = (rng.normal(0, 3, 2000).astype(dtype), np.exp(rng.normal(0, 2, 2000)).astype(dtype),
+                    rng.normal(0, 3, 2000).astype(dtype))
+    textbook = np.log(sigma) + dtype(0.9189385332046728) + dtype(0.5) * ((y - mu) / sigma) ** 2
+    np.testing.assert_array_equal(kernel(mu, sigma, y), textbook)
+    big = np.finfo(dtype).max ** 0.5 * 1.3  # r = big: r**2 = 1.69 max overflows, r**2 / 2 = 0.845 max does not
+    with np.errstate(over="ignore"):
+        assert np.isinf(dtype(big) * dtype(big))
+    value = kernel(np.zeros(1, dtype), np.ones(1, dtype), np.full(1, big, dtype))[0]
+    want = mpmath.mpf(float(dtype(big))) ** 2 / 2 + mpmath.log(2 * mpmath.pi) / 2
+    assert np.isfinite(value) and abs(float(value) - float(want)) <= 1e-6 * float(want)
