@@ -307,7 +307,8 @@ class SymlikNumPyPrinter(NumPyPrinter):
         half = scaled_square(expr)
         if half is not None:
             # c b**2 with c = +-1/2^k as (c b) b (_scaled_square): the same number, finite where b**2 overflows
-            return f"_scaled_square({self._print(half[1])}, {half[0]!r})"
+            c = sp.Rational(half[0])  # (written 1/2, as the other coefficients: the typeset kernel reads 1/2)
+            return f"_scaled_square({self._print(half[1])}, {'-' if c < 0 else ''}1/{c.q})"
         # c*log(b**e) with b > 0 prints as (c*e)*log(b): torch's log-variance form
         # log(sigma**2)/2 is log(sigma), one log and no square over the whole array.
         logs = [f for f in expr.args if isinstance(f, sp.log) and f.args[0].is_Pow and f.args[0].base.is_positive

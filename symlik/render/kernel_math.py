@@ -15,6 +15,7 @@ would print ``\\mathrm{np}.\\mathrm{log1p}``. So the source is first rewritten
     np.sum(e, axis=-1)     -> sum(e[k] for k in range(C))   (event arrays indexed by k)
     gammaln(x)             -> log(gamma(x))
     _gather(p, y)          -> p[y]
+    _scaled_square(b, c)   -> c * b**2
     z = _pin_infinite_rows(z)  -> (dropped: it takes the formula's limit, the math is the same)
 
 Each rule is one entry of ``CALL_RULES``. An unknown helper is shown by its
@@ -107,6 +108,8 @@ CALL_RULES = {
         left=_add(_lgamma(a), _lgamma(b)), op=ast.Sub(), right=_lgamma(_add(a, b))
     ),
     "square": lambda x: ast.BinOp(left=x, op=ast.Pow(), right=_const(2)),
+    # (c b) b, half a square computed without overflowing b**2: the math is c b**2
+    "scaled_square": lambda b, c: _mul(c, ast.BinOp(left=b, op=ast.Pow(), right=_const(2))),
     "power": lambda a, b: ast.BinOp(left=a, op=ast.Pow(), right=b),
     "log_cosh": lambda x: _call("log", _call("cosh", x)),
     "logcosh": lambda x: _call("log", _call("cosh", x)),
