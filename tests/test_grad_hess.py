@@ -422,7 +422,8 @@ def _softmax(z):
     return softmax(z, axis=-1)
 
 
-EVENT_BACKENDS = ["numpy", "fused", "torch", "jax"]
+# JAX's twins run in the slow suite (2 to 3 s of tracing each); torch's keep the library path in the fast one.
+EVENT_BACKENDS = ["numpy", "fused", "torch", pytest.param("jax", marks=pytest.mark.slow)]
 
 
 def _event_backend(backend):
