@@ -49,8 +49,9 @@ def request_of(*args):
     return request(parser().parse_args(list(args)))
 
 
-@pytest.mark.parametrize("args", [NORMAL_HETERO, ("derive", "poisson", "--link", "log", "--explain"), LAPLACE_DENSITY,
-                                  ("list",)])
+# (the two 3-to-4-s subprocess runs of a derivation with --explain and of a density run in the slow suite)
+@pytest.mark.parametrize("args", [NORMAL_HETERO, pytest.param(("derive", "poisson", "--link", "log", "--explain"), marks=pytest.mark.slow),
+                                  pytest.param(LAPLACE_DENSITY, marks=pytest.mark.slow), ("list",)])
 def test_a_warm_run_prints_what_a_fresh_derivation_prints_without_sympy(cache_dir, args):
     cold, cold_sympy = cli(*args)
     made = entries(cache_dir)
