@@ -214,7 +214,7 @@ def test_distributional_boosting_recovers_parameters(name, kwargs, truth, sample
         assert abs(np.mean(f) - np.mean(e)) <= 0.05 * np.mean(np.abs(e)) + 0.02
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow)])  # (numba's compile: 3 s)
 def test_xgboost_reproduces_multi_softprob(data, backend):
     """A softmax head with XGBoost's surrogate Hessian 2 p (1 - p) reproduces multi:softprob,
     on the NumPy backend and in the fused one-pass loop."""

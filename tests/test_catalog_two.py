@@ -172,7 +172,7 @@ def test_student_t_with_predicted_nu_matches_scipy_from_tiny_to_huge_nu():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow)])  # (numba compiles each density: 3 s)
 def test_densities_finite_at_the_edge_accept_it(backend):
     if backend == "fused":
         pytest.importorskip("numba")

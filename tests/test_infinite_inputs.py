@@ -170,7 +170,8 @@ def test_only_a_kernel_invariant_to_a_shift_of_its_logits_is_pinned():
     assert softmax_inputs(ce + z[1]) == ()
 
 
-@pytest.mark.parametrize("backend", _backends())
+# (the fused twins compile two numba kernels, 3 s each: they run in the slow suite)
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=pytest.mark.slow) if b == "fused" else b for b in _backends()])
 @pytest.mark.parametrize("target", ["loss", "nll"])
 def test_negative_binomial_with_logits_at_infinite_logits(backend, target):
     # p = sigmoid(z) is the chance of each of the n successes: at z = +inf no failure happens

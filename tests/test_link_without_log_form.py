@@ -46,7 +46,7 @@ def test_the_link_step_names_the_inverse_and_no_log_identity(poisson_with_softpl
     assert any(step.title == f"Apply the {SOFTPLUS.name} link" for step in d.steps)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "fused"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("fused", marks=pytest.mark.slow)])  # (numba's compile: 3 s)
 def test_nll_matches_the_closed_form(poisson_with_softplus, backend):
     k = symlik.compile(poisson_with_softplus, target="nll", reduction="none", backend=backend)
     np.testing.assert_allclose(k(Z, Y), _closed_form(Z, Y), rtol=1e-13, atol=0)
