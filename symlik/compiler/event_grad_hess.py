@@ -76,14 +76,7 @@ class EventGradHessKernel:
     def _numpy_call(self, args, kwargs, weight):
         (g,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight)
         (h,) = grad.run(self.kernel, args, kwargs, with_value=False, weight=weight, fns=self._hessian_functions)
-        if self.hessian == "softprob":
-            h = np.maximum(2 * h, SOFTPROB_FLOOR)
-        elif self.hessian == "multiclass":
-            K = h.shape[-1]
-            h = h * (K / (K - 1))
-        elif self.hessian == "exact_clipped":
-            h = np.maximum(h, 0)
-        return g, h
+        return g, _surrogate(h, self.hessian, h.shape[-1], np.maximum)
 
     def _fused_call(self, args, kwargs, weight, out):
         kernel = self.kernel
@@ -177,14 +170,31 @@ def _softmax_forms(kernel, hessian_functions) -> tuple:
     return softmax_of, forms, q
 
 
+def _printed(forms: dict, q, printer) -> dict:
+    """``_softmax_forms``' expressions as ``printer`` writes them, the top forms with their exact part first."""
+    return {name: (_terms_without_first(e, q, printer) if name.endswith("_top") else printer.doprint(e))
+            for name, e in forms.items()}
+
+
+def _surrogate(h, hessian: str, K: int, floor_at):
+    """The (weighted) Hessian diagonal as ``hessian`` asks: XGBoost's floored 2h, LightGBM's K/(K - 1) h,
+    or h clipped at 0; ``floor_at(a, v)`` is the array library's max(a, v)."""
+    if hessian == "softprob":
+        return floor_at(2 * h, SOFTPROB_FLOOR)
+    if hessian == "multiclass":
+        return h * (K / (K - 1))
+    if hessian == "exact_clipped":
+        return floor_at(h, 0.0)
+    return h
+
+
 def _fused_fragments(kernel, hessian_functions) -> tuple:
     """(the softmax's input or None, {grad, hess, grad_top, hess_top: printed entry}) for the fused
     loop (``_softmax_forms``, printed by the scalar printer)."""
     softmax_of, forms, q = _softmax_forms(kernel, hessian_functions)
     plan = grad.kernel_plan(kernel)
     printer = ScalarPrinter(event_index=plan.event_index, event_size=plan.event_size)
-    fragments = {name: (_terms_without_first(e, q, printer) if name.endswith("_top") else printer.doprint(e))
-                 for name, e in forms.items()}
+    fragments = _printed(forms, q, printer)
     return softmax_of, fragments
 
 
@@ -219,8 +229,7 @@ class LibraryEventGradHessKernel:
         printer_class = {"torch": SymlikTorchPrinter, "jax": SymlikJaxPrinter}[kernel.backend]
         printer = printer_class(event_index=plan.event_index, event_size=plan.event_size,
                                 scalar_arrays=plan.scalar_arrays)
-        printed = [_terms_without_first(e, q, printer) if name.endswith("_top") else printer.doprint(e)
-                   for name, e in forms.items()]
+        printed = _printed(forms, q, printer).values()
         self.source = (f"def entries(softmax_k_, one_minus_softmax_k_, {', '.join(self._args)}):\n"
                        f"    return ({', '.join(printed)})\n")
         self._namespace = import_module(registry.BACKENDS[kernel.backend].runtime)._namespace()
@@ -266,13 +275,7 @@ class LibraryEventGradHessKernel:
         if weight is not None:
             w = kernel._as_array(weight, ref)[..., None]
             g, h = g * w, h * w
-        if self.hessian == "softprob":
-            h = ops.floor_at(2 * h, SOFTPROB_FLOOR)
-        elif self.hessian == "multiclass":
-            h = h * (C / (C - 1))
-        elif self.hessian == "exact_clipped":
-            h = ops.floor_at(h, 0.0)
-        return g, h
+        return g, _surrogate(h, self.hessian, C, ops.floor_at)
 
     def __getattr__(self, name):
         if name == "kernel":  # not set yet (unpickling): no recursion
