@@ -126,7 +126,8 @@ SADDLE_SOURCE = """
 def dense(y, n, p, z, rate, mu, k):
     return (_neg_log_poisson(y, rate), _neg_log_poisson_log(y, z), _neg_log_binomial(y, n, p),
             _neg_log_binomial_logit(y, n, z), _neg_log_neg_binomial(y, n, p),
-            _neg_log_neg_binomial_logit(y, n, z), _neg_log_gamma(y, mu, k), _neg_log_gamma_log(y, z, k))
+            _neg_log_neg_binomial_logit(y, n, z), _neg_log_gamma(y, mu, k), _neg_log_gamma_log(y, z, k),
+            _neg_log_beta(p, mu, k), _neg_log_beta_logit(p, z, k))
 """
 
 
@@ -144,6 +145,7 @@ def test_saddle_point_helpers_show_the_negative_log_densities():
     s = 1 / (1 + math.exp(-z))
     want = (-stats.poisson.logpmf(y, rate), -stats.poisson.logpmf(y, math.exp(z)), -stats.binom.logpmf(y, n, p),
             -stats.binom.logpmf(y, n, s), -stats.nbinom.logpmf(y, n, p), -stats.nbinom.logpmf(y, n, s),
-            -stats.gamma.logpdf(y, k, scale=mu / k), -stats.gamma.logpdf(y, k, scale=math.exp(z) / k))
+            -stats.gamma.logpdf(y, k, scale=mu / k), -stats.gamma.logpdf(y, k, scale=math.exp(z) / k),
+            -stats.beta.logpdf(p, mu, k), -stats.beta.logpdf(p, k * s, k * (1 - s)))
     got = namespace["dense"](y, n, p, z, rate, mu, k)
     np.testing.assert_allclose(got, want, rtol=1e-12)

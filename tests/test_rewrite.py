@@ -39,6 +39,8 @@ from symlik.core.functions import (
     LogNdtr,
     LogGammaDiff,
     LogSumExp,
+    NegLogBeta,
+    NegLogBetaLogit,
     NegLogBinomial,
     NegLogBinomialLogit,
     NegLogGamma,
@@ -204,6 +206,26 @@ CASES = [
      [(1000.0, float(mpmath.log(1000)), 1e8), (1e-300, 690.0, 2.0), (3.0, 0.4, 0.5), (1.0, 0.0, 1e-8)],
      lambda y_, z_, k_: k_ * y_ * mpmath.exp(-z_) + k_ * z_ - k_ * mpmath.log(k_) - (k_ - 1) * mpmath.log(y_)
      + mpmath.loggamma(k_)),
+    # The beta NLL: at a = b = 1e8, y = 1/2 log B = -1.4e8 meets (a - 1) log 2 twice to leave -9.3. The
+    # mean-precision form (a = mu phi, b = (1 - mu) phi) is matched too; y at the edges keeps the plain form.
+    ("beta_saddle", LogBeta(pa, pb) + XLogY(1 - pa, p) + XLog1PY(1 - pb, -p), NegLogBeta, ("p", "pa", "pb"),
+     [(0.5, 1e8, 1e8), (1e-15, 1e-8, 1e8), (0.3, 3e7, 7e7), (1 - 1e-9, 1e9, 1.0), (0.5, 1e-8, 1e-8),
+      (0.7, 0.5, 3.3), (0.0, 1.0, 0.5), (1.0, 0.5, 1.0), (1e-300, 2.0, 1e8)],
+     lambda y_, a_, b_: mpmath.log(mpmath.beta(a_, b_)) - ((a_ - 1) * mpmath.log(y_) if a_ != 1 else 0)
+     - ((b_ - 1) * mpmath.log(1 - y_) if b_ != 1 else 0)),
+    ("beta_saddle", LogBeta(yv * pb, pb * (1 - yv)) - (yv * pb - 1) * sp.log(p) + XLog1PY(1 - pb * (1 - yv), -p),
+     NegLogBeta, ("p", "yv", "pb"),
+     [(0.5, 0.5, 1e8), (0.25, 0.25, 1e8), (0.5, 0.5, 1e-8), (0.9, 0.3, 1000.0)],
+     lambda y_, m_, f_: mpmath.log(mpmath.beta(m_ * f_, (1 - m_) * f_)) - (m_ * f_ - 1) * mpmath.log(y_)
+     - ((1 - m_) * f_ - 1) * mpmath.log(1 - y_)),
+    # Under a logit link (a = phi sigmoid(z), b = phi sigmoid(-z), a + b = phi exactly), matched before
+    # log_gamma_sigmoid splits the log-gammas; at z = -1000 sigmoid(z) underflows and the NLL is about 1000.
+    ("beta_logit_saddle", LogGamma(pb * Sigmoid(x)) + LogGamma(pb * Sigmoid(-x)) - LogGamma(pb)
+     - (pb * Sigmoid(x) - 1) * sp.log(p) - (pb * Sigmoid(-x) - 1) * sp.log(1 - p), NegLogBetaLogit, ("p", "x", "pb"),
+     [(0.5, 0.0, 1e8), (1e-15, -30.0, 1e8), (0.5, -1000.0, 2.0), (0.3, 1.5, 1e3), (0.9, 5.0, 0.5)],
+     lambda y_, z_, f_: _at_400_digits(lambda: mpmath.log(mpmath.beta(f_ / (1 + mpmath.exp(-z_)), f_ / (1 + mpmath.exp(z_))))
+                                       - (f_ / (1 + mpmath.exp(-z_)) - 1) * mpmath.log(y_)
+                                       - (f_ / (1 + mpmath.exp(z_)) - 1) * mpmath.log(1 - y_))),
     ("gamma_deviance", 2 * sp.log(pa / yv) - 2 + 2 * yv / pa, GammaDeviance, ("yv", "pa"),
      [(1e6 + 1.0, 1e6), (1e8 + 10.0, 1e8), (1e-300, 1e300), (3.0, 1.0), (0.5, 2.0), (1.9, 1.0)],
      lambda y_, m_: 2 * (y_ / m_ - 1 - mpmath.log(y_ / m_))),
@@ -482,6 +504,33 @@ def test_saddle_point_functions_differentiate_as_their_exact_forms(fn):
         got = exact(f.fdiff(i)).subs(point).evalf(40)
         want = sp.diff(f.rewrite("exact"), a).subs(point).evalf(40)
         assert abs(got - want) < sp.Float("1e-30"), (fn.__name__, i, got, want)
+
+
+@pytest.mark.parametrize("b", ["input", "mean_precision"])
+def test_neg_log_beta_differentiates_as_its_exact_form(b):
+    # Two forms of the derivative in a and b: log B's own (a, b inputs) and, where a + b is itself an
+    # input (a = mu phi, b = (1 - mu) phi), psi - log differences with one log quotient. Each must be
+    # the derivative of the exact form, to 40 digits, in every argument and through the chain rule.
+    y, m, f = sp.symbols("y m f", positive=True)
+    args = (y, m, f) if b == "input" else (y, m * f, (1 - m) * f)
+    point = {y: sp.Rational(3, 10), m: sp.Rational(2, 5), f: sp.Rational(19, 2)}
+    value = NegLogBeta(*args)
+    for wrt in (y, m, f):
+        got = exact(sp.diff(value, wrt)).subs(point).evalf(40)
+        want = sp.diff(value.rewrite("exact"), wrt).subs(point).evalf(40)
+        assert abs(got - want) < sp.Float("1e-30"), (b, wrt, got, want)
+    forms = sp.diff(value, f)
+    assert forms.has(DigammaMinusLog) == (b == "mean_precision"), forms
+
+
+def test_neg_log_beta_logit_differentiates_as_its_exact_form():
+    y, z, f = sp.Symbol("y", positive=True), sp.Symbol("z", real=True), sp.Symbol("f", positive=True)
+    value = NegLogBetaLogit(y, z, f)
+    point = {y: sp.Rational(3, 10), z: sp.Rational(-2, 5), f: sp.Rational(19, 2)}
+    for wrt in (y, z, f):
+        got = exact(sp.diff(value, wrt)).subs(point).evalf(40)
+        want = sp.diff(value.rewrite("exact"), wrt).subs(point).evalf(40)
+        assert abs(got - want) < sp.Float("1e-30"), (wrt, got, want)
 
 
 @pytest.mark.parametrize("fn", [NegLogGamma, NegLogGammaLog, GammaDeviance, GammaDevianceLog, DigammaMinusLog])

@@ -942,6 +942,8 @@ PRINTED_AS = {
     "GammaDevianceLog": "_gamma_deviance_log",
     "NegLogGamma": "_neg_log_gamma",
     "NegLogGammaLog": "_neg_log_gamma_log",
+    "NegLogBeta": "_neg_log_beta",
+    "NegLogBetaLogit": "_neg_log_beta_logit",
     "erf": "_erf",  # math.erf is scalar-only; _erf takes arrays (SciPy's erf, or a NumPy fallback)
 }
 
@@ -1252,3 +1254,61 @@ NAMESPACE["_gamma_deviance"] = _gamma_deviance
 NAMESPACE["_gamma_deviance_log"] = _gamma_deviance_log
 NAMESPACE["_neg_log_gamma"] = _neg_log_gamma
 NAMESPACE["_neg_log_gamma_log"] = _neg_log_gamma_log
+
+
+# --- The beta NLL in saddle-point form -------------------------------------------
+# -log Beta(y; a, b) = bd0(a, s y) + bd0(b, s (1 - y)) + log(s / (a b))/2 + log(y (1 - y))
+# + log(2 pi)/2 + stirlerr(a) + stirlerr(b) - stirlerr(s), s = a + b (NegLogBeta's docstring).
+
+
+def _beta_saddle(y, a, b, s, inner):
+    """The saddle-point form where ``inner`` (y in (0, 1), a, b >= 1, s y and s (1 - y) normal), with
+    s = a + b: rounded, bd0's linear terms s y + s (1 - y) - a - b carry exactly the rounding error
+    of s, to first order the error it causes in a log(a/(s y)) + b log(b/(s (1 - y)))."""
+    ys = np.where(inner, y, 0.5)
+    big, small = np.maximum(a, b), np.minimum(a, b)
+    return (_bd0(a, np.where(inner, s * ys, 1)) + _bd0(b, np.where(inner, s * (1 - ys), 1))
+            + 0.5 * (np.log1p(small / big) - np.log(small))  # log(s/(a b))/2, no product to overflow
+            + np.log(ys) + np.log1p(-ys) + 0.5 * np.log(2 * np.pi)
+            + (_stirlerr(a) + _stirlerr(b) - _stirlerr(s)))
+
+
+def _beta_inner(y, a, b, s):
+    # Below a = 1 or b = 1 nothing cancels in the plain form (its terms are of the result's size),
+    # while the saddle's Stirling remainders of a tiny a are themselves large.
+    tiny = np.finfo(np.float64).tiny
+    return ((y > 0) & (y < 1) & (np.minimum(a, b) >= 1) & (s * y >= tiny) & (s * (1 - y) >= tiny)
+            & np.isfinite(s))
+
+
+def _neg_log_beta(y, a, b):
+    dtype = _float_dtype(y, a, b)  # float64 inside: a + b in float32 drops b < 6e-8 a
+    y, a, b = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (y, a, b)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s = a + b
+        inner = _beta_inner(y, a, b, s)
+        saddle = _beta_saddle(y, a, b, s, inner)
+        # Elsewhere (y at an edge, in the support where a = 1 or b = 1; s y underflowing) the plain
+        # form, exact there (0 log 0 = 0; nothing cancels far from the mean)
+        plain = _betaln(a, b) + _xlogy(1 - a, y) + _xlog1py(1 - b, -y)
+    return np.where(inner, saddle, plain).astype(dtype, copy=False)
+
+
+def _neg_log_beta_logit(y, z, phi):
+    dtype = _float_dtype(y, z, phi)
+    y, z, phi = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (y, z, phi)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        a, b = phi * _sigmoid(z), phi * _sigmoid(-z)  # neither rounds 1 - sigmoid(z)
+        inner = _beta_inner(y, a, b, phi)
+        saddle = _beta_saddle(y, a, b, phi, inner)  # a + b = phi, exactly
+        # log Gamma(a) = log Gamma(a + 1) - log phi + softplus(-z): finite where a underflows. The larger
+        # of a, b with log Gamma(phi) as one difference, log Gamma(phi + 1 - small) - log Gamma(phi): the
+        # two are 1.7e9 at phi = 1e8, and b = phi - a carries phi's rounding where 1 - a does not.
+        small = np.minimum(a, b)
+        plain = (_gammaln(small + 1) + _lgamma_diff(phi, 1 - small) - 2 * np.log(phi) + np.logaddexp(0, -z)
+                 + np.logaddexp(0, z) + _xlogy(1 - a, y) + _xlog1py(1 - b, -y))
+    return np.where(inner, saddle, plain).astype(dtype, copy=False)
+
+
+NAMESPACE["_neg_log_beta_logit"] = _neg_log_beta_logit
+NAMESPACE["_neg_log_beta"] = _neg_log_beta

@@ -204,8 +204,20 @@ CALL_RULES.update(
         "neg_log_binomial_logit": lambda y, n, z: _sub(_sub(_mul(n, _log1p(_call("exp", z))), _mul(y, z)), _log_choose(n, y)),
         "neg_log_gamma": lambda y, mu, k: _neg_log_gamma(_div(y, mu), _call("log", mu), y, k),
         "neg_log_gamma_log": lambda y, z, k: _neg_log_gamma(_mul(y, _call("exp", ast.UnaryOp(op=ast.USub(), operand=z))), z, y, k),
+        # log B(a, b) - (a - 1) log y - (b - 1) log(1 - y)
+        "neg_log_beta": lambda y, a, b: _neg_log_beta(y, a, b),
+        # the same with a = phi sigmoid(z), b = phi sigmoid(-z)
+        "neg_log_beta_logit": lambda y, z, phi: _neg_log_beta(
+            y, _mul(phi, CALL_RULES["sigmoid"](z)), _mul(phi, CALL_RULES["sigmoid"](ast.UnaryOp(op=ast.USub(), operand=z)))),
     }
 )
+
+
+def _neg_log_beta(y, a, b):
+    # log B(a, b) - (a - 1) log y - (b - 1) log(1 - y)
+    log_beta = CALL_RULES["betaln"](a, b)
+    return _sub(_sub(log_beta, _mul(_sub(a, _const(1)), _call("log", y))),
+                _mul(_sub(b, _const(1)), _log1p(ast.UnaryOp(op=ast.USub(), operand=y))))
 
 
 def _neg_log_gamma_ratio(y, n):
