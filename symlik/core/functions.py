@@ -1396,7 +1396,9 @@ class NegLogBetaLogit(sp.Function):
         return slope.xreplace(dict(zip(dummies, self.args)))
 
     def _latex(self, printer):
-        return printer._print(self.rewrite("exact"))
+        y, z, phi = self.args
+        a, b = phi * Sigmoid(z), phi * Sigmoid(-z)  # shown with sigma, as the link is everywhere else
+        return printer._print(LogBeta(a, b) - (a - 1) * sp.log(y) - (b - 1) * sp.log(1 - y))
 
 
 STABLE_FUNCTIONS = (Sigmoid, Softplus, LogSumExp, XLogY, XLog1PY)
