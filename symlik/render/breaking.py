@@ -13,6 +13,7 @@ cannot cross a line of ``align``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import sympy as sp
@@ -64,6 +65,8 @@ def _argument(tex: str, i: int) -> tuple[str, int]:
     return tex[i], i + 1
 
 
+# A pure function of the text, asked again for every candidate line break of the same pieces.
+@functools.lru_cache(maxsize=65536)
 def estimate_width(tex: str) -> float:
     """Approximate printed width of display-math LaTeX, in characters.
 
