@@ -28,10 +28,9 @@ from symlik.model import links
 EVENT_SIZE = 3
 DIGITS = 50
 BEYOND_FLOAT64 = mpmath.mpf(10) ** 400
-# A true value of exactly 0 is taken as settled only at this many digits or more (measure.py asks
-# it of the values, where it costs one evaluation, not of derivatives): 1 - e^-368, inside a
-# Weibull's left-censored log-survival whose truth is 1.7e-160, is 0 at 60 digits and at 120
-# alike, and any difference a double can hold (above 1e-308) shows within 320.
+# A true value or slope of exactly 0 is taken as settled only at this many digits or more:
+# 1 - e^-368, inside a Weibull's left-censored log-survival whose truth is 1.7e-160, is 0 at 60
+# digits and at 120 alike, and any difference a double can hold (above 1e-308) shows within 320.
 ZERO_DIGITS = 320
 
 
