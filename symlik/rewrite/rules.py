@@ -1095,6 +1095,23 @@ neg_binomial_saddle_opt = Rewrite(
 )
 
 
+def _one_way_sigmoids(e):
+    """e with each sigmoid(-u) written 1 - sigmoid(u) (exact), so that expand sees
+    phi sigmoid(-z) log(1 - y) = phi log(1 - y) - phi sigmoid(z) log(1 - y)."""
+    return e.replace(lambda f: isinstance(f, Sigmoid) and f.args[0].could_extract_minus_sign(),
+                     lambda f: 1 - Sigmoid(-f.args[0]))
+
+
+def _beta_label(rest, a, b):
+    """The y for which ``rest`` is exactly -(a - 1) log y - (b - 1) log(1 - y), else None."""
+    parameters = a.free_symbols | b.free_symbols
+    target = _one_way_sigmoids(rest)
+    for y in _symbols(rest):
+        if y not in parameters and _same(target, _one_way_sigmoids(-(a - 1) * sp.log(y) - (b - 1) * sp.log(1 - y))):
+            return y
+    return None
+
+
 def _beta_parts(add):
     """(y, a, b) when ``add`` is exactly the beta NLL log B(a, b) - (a - 1) log y - (b - 1) log(1 - y),
     in any parametrisation of a and b (the mean-precision a = mu phi, b = (1 - mu) phi too), else None."""
@@ -1106,12 +1123,9 @@ def _beta_parts(add):
         a, b = t.args
         if t.has(Sigmoid):  # a = phi sigmoid(z) may underflow to 0 where the NLL is finite: log_gamma_sigmoid's case
             continue
-        rest = add - t
-        for y in _symbols(rest):
-            if y in a.free_symbols | b.free_symbols:
-                continue
-            if _same(rest, -(a - 1) * sp.log(y) - (b - 1) * sp.log(1 - y)):
-                return y, a, b
+        y = _beta_label(add - t, a, b)
+        if y is not None:
+            return y, a, b
     return None
 
 
@@ -1123,13 +1137,6 @@ beta_saddle_opt = Rewrite(
     "y = 1/2 (relative error 2.6e-8); bd0(a, s y) + bd0(b, s (1 - y)) + Stirling remainders (s = a + b) does not",
     priority=455,
 )
-
-
-def _one_way_sigmoids(e):
-    """e with each sigmoid(-u) written 1 - sigmoid(u) (exact), so that expand sees
-    phi sigmoid(-z) log(1 - y) = phi log(1 - y) - phi sigmoid(z) log(1 - y)."""
-    return e.replace(lambda f: isinstance(f, Sigmoid) and f.args[0].could_extract_minus_sign(),
-                     lambda f: 1 - Sigmoid(-f.args[0]))
 
 
 def _beta_logit_parts(add):
@@ -1149,13 +1156,9 @@ def _beta_logit_parts(add):
             second = scaled.get((phi, -z))
             if scale != phi or second is None or z.could_extract_minus_sign():
                 continue
-            rest = add - minus - first - second
-            for y in _symbols(rest):
-                if y in phi.free_symbols | z.free_symbols:
-                    continue
-                target = -(phi * Sigmoid(z) - 1) * sp.log(y) - (phi * Sigmoid(-z) - 1) * sp.log(1 - y)
-                if _same(_one_way_sigmoids(rest), _one_way_sigmoids(target)):
-                    return y, z, phi
+            y = _beta_label(add - minus - first - second, phi * Sigmoid(z), phi * Sigmoid(-z))
+            if y is not None:
+                return y, z, phi
     return None
 
 
