@@ -325,3 +325,23 @@ def test_runtime_gammaln_uses_scipy_when_installed():
     x = np.array(GAMMALN_POINTS)
     np.testing.assert_array_equal(_gammaln(x), special.gammaln(x))
     assert _gammaln(np.float32(3.5)).dtype == np.float32
+
+
+@pytest.mark.parametrize("y", [0.0, 3.0, 1e6])
+def test_negative_binomial_in_n_keeps_its_digits_at_a_tiny_n(y):
+    # At n = 1e-8, log Gamma(n) and psi(n) are 18.4 and -1e8: the loss's log Gamma(n) - log Gamma(n + y)
+    # and the gradient's psi(n) - psi(n + y) are each one function now, not a difference that rounds
+    # what stands beside it (-n log p = 6.9e-9 at y = 0 kept 7 digits; -log p beside -1e8 kept 8).
+    # Oracle: mpmath at 50 digits.
+    d = symlik.derive("negative_binomial", predict=("n", "p"))
+    n, p = 1e-8, 0.5
+    args = {"n": np.array([n]), "p": np.array([p]), "y": np.array([y])}
+    with mpmath.workdps(50):
+        mn, mp_, my = mpmath.mpf(n), mpmath.mpf(p), mpmath.mpf(y)
+        loss = -mn * mpmath.log(mp_) - my * mpmath.log(1 - mp_) + mpmath.loggamma(mn) - mpmath.loggamma(mn + my)
+        slope = -mpmath.log(mp_) + mpmath.digamma(mn) - mpmath.digamma(mn + my)
+        nll = loss + mpmath.loggamma(my + 1)
+    for target, want in (("loss", loss), ("nll", nll)):
+        kernel = symlik.compile(d, target=target, reduction="sum")
+        assert float(kernel(**args)) == pytest.approx(float(want), rel=1e-14, abs=0), target
+        assert float(kernel.grad(**args)[0][0]) == pytest.approx(float(slope), rel=1e-14, abs=0), target

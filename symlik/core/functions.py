@@ -1029,7 +1029,9 @@ class NegLogNegBinomial(sp.Function):
         if argindex == 1:
             return sp.polygamma(0, y + 1) - sp.polygamma(0, n + y) - sp.log(1 - p)
         if argindex == 2:
-            return sp.polygamma(0, n) - sp.polygamma(0, n + y) - sp.log(p)
+            # psi(n) - psi(n + y) as one function: at n = 1e-8 each is -1e8, and - log p beside them
+            # kept 8 digits of its 0.69 (y = 0, where the difference is exactly 0)
+            return -DigammaDiff(n, y) - sp.log(p)
         return y / (1 - p) - n / p
 
     def _latex(self, printer):
@@ -1059,7 +1061,7 @@ class NegLogNegBinomialLogit(sp.Function):
         if argindex == 1:
             return Softplus(z) + sp.polygamma(0, y + 1) - sp.polygamma(0, n + y)
         if argindex == 2:
-            return Softplus(z) - z + sp.polygamma(0, n) - sp.polygamma(0, n + y)
+            return Softplus(-z) - DigammaDiff(n, y)  # softplus(z) - z, and psi(n) - psi(n + y) as one function
         # = (n + y) sigmoid(z) - n, without its cancellation where z is large (n e^-30 is lost)
         return y * Sigmoid(z) - n * Sigmoid(-z)
 
