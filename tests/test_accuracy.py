@@ -73,8 +73,6 @@ OVER_BOUND = _MVN_FLOAT32 | frozenset({
     ('beta-mean-precision-mu-phi-logit', 'd nll / d phi'),
     ('student-t-mu-sigma-nu', 'd loss / d nu'),
     ('student-t-mu-sigma-nu', 'd nll / d nu'),
-    ('von-mises-mu-kappa', 'd loss / d kappa'),
-    ('von-mises-mu-kappa', 'd nll / d kappa'),
     ('zero-inflated-negative-binomial-log', 'd loss / d log_mu'),
     ('zero-inflated-negative-binomial-log', 'd loss / d pi'),
     ('zero-inflated-negative-binomial-log', 'd nll / d log_mu'),

@@ -3,6 +3,7 @@ its best constant is the circular mean (issue 16), each checked against scipy nu
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -71,3 +72,28 @@ def test_best_constant_is_the_circular_mean(loc):
     grid = np.linspace(-np.pi, np.pi, 20001)
     nll = -stats.vonmises.logpdf(data[None, :], 4.0, loc=grid[:, None]).sum(axis=1)
     assert abs(np.angle(np.exp(1j * (grid[np.argmin(nll)] - got)))) < 1e-3
+
+
+@pytest.mark.parametrize("kappa, offset", [(1e8, 1e-8), (1e8, 0.0), (1e3, 0.3), (30.0, 1.0), (29.5, 1.0), (2.0, -2.0), (1e-8, 0.5)])
+def test_gradient_in_kappa_keeps_its_digits_where_the_ratio_is_near_one(kappa, offset):
+    # d nll / d kappa = I1(kappa)/I0(kappa) - cos(y - mu). At kappa = 1e8 the ratio is 1 - 5e-9, and
+    # written as ratio - 1 - cosm1 its rounding (1e-16) left 8 digits (2.4e-8 relative). Now the
+    # shortfall I1/I0 - 1 is one function (its asymptotic series from kappa = 30). Oracle: mpmath, 60 digits.
+    d = symlik.derive("von_mises", predict=("mu", "kappa"))
+    kernel = symlik.compile(d, target="nll", reduction="sum")
+    mu, y = 0.25, 0.25 + offset
+    with mpmath.workdps(60):
+        k = mpmath.mpf(kappa)
+        want = mpmath.besseli(1, k) / mpmath.besseli(0, k) - mpmath.cos(mpmath.mpf(y) - mpmath.mpf(mu))
+    grads = kernel.grad(mu=np.array([mu]), kappa=np.array([kappa]), y=np.array([y]))
+    assert float(grads[1][0]) == pytest.approx(float(want), rel=2e-14, abs=0)
+
+
+def test_the_ratio_shortfall_differentiates_as_its_exact_form():
+    from symlik.core.functions import BesselRatioDeficit, exact
+
+    x = sp.Symbol("x", positive=True)
+    for point in (sp.Rational(3, 10), sp.Integer(7), sp.Integer(45)):
+        got = exact(sp.diff(BesselRatioDeficit(x), x)).subs(x, point).evalf(40)
+        want = sp.diff(BesselRatioDeficit(x).rewrite("exact"), x).subs(x, point).evalf(40)
+        assert abs(got - want) < sp.Float("1e-30"), (point, got, want)
