@@ -126,7 +126,8 @@ def _one_row(backend, w, mu, sigma, y):
     return got, float(_mp_nll(w[0], mu[0], sigma[0], y[0]))
 
 
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("torch", marks=pytest.mark.slow), "jax", FUSED])
+# numpy and fused stay in the fast suite; the torch and JAX twins (5 s each under JAX) run slow
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("torch", marks=pytest.mark.slow), pytest.param("jax", marks=pytest.mark.slow), FUSED])
 def test_far_tail_is_the_exact_large_finite_nll(backend):
     if backend == "fused":
         pytest.importorskip("numba")
